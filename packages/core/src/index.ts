@@ -1,0 +1,12 @@
+// @attnkit/core public surface. Other packages import only from here.
+// tfjs-core's bundles leave out the gradient definitions (only its ES modules register
+// them), so importing core is what makes tf.grad work, as @tensorflow/tfjs does. The
+// build inlines this import (tsup noExternal) because Node cannot load those ES modules.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+export * from './errors';
+export * from './checks';
+export * from './random';
+export * from './module';
+export * from './contracts';
+export * from './aux-losses';
+export * from './registry';

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { ConfigError, RegistryError } from './errors';
+import { describe } from './checks';
+import type { Module, ModuleOptions, TypedConfig } from './module';
+
+/** Builds a module from its validated config. */
+export type Factory<C extends TypedConfig = TypedConfig> = (
+  config: C,
+  options: ModuleOptions,
+) => Module;
+
+interface Entry {
+  factory: Factory<never>;
+  schema: z.ZodType;
+  category: string;
+}
+
+const entries = new Map<string, Entry>();
+
+export interface RegisterOptions {
+  /** Groups types for listing: 'layer', 'norm', 'mixer', 'feedforward', 'model', ... */
+  category?: string;
+  /** Replace an existing entry instead of refusing. */
+  override?: boolean;
+}
+
+/**
+ * Makes `type` buildable from JSON. The schema should be closed
+ * (`z.strictObject`) so a misspelt option is an error, not silently ignored.
+ */
+export function register<C extends TypedConfig>(
+  type: string,
+  factory: Factory<C>,
+  schema: z.ZodType<C>,
+  options: RegisterOptions = {},
+): void {
+  if (entries.has(type) && !options.override) {
+    throw new RegistryError(
+      'registry',
+      'type',
+      'a type not registered yet (or { override: true })',
+      `'${type}' already registered`,
+    );
+  }
+  entries.set(type, {
+    factory: factory as Factory<never>,
+    schema,
+    category: options.category ?? 'module',
+  });
+}
+
+export function isRegistered(type: string): boolean {
+  return entries.has(type);
+}
+
+/** Registered type names, optionally of one category, sorted. */
+export function registeredTypes(category?: string): string[] {
+  return [...entries]
+    .filter(([, e]) => category === undefined || e.category === category)
+    .map(([t]) => t)
+    .sort();
+}
+
+export interface BuildOptions extends ModuleOptions {
+  /** JSON path of this config inside a larger document, for error messages. */
+  path?: string;
+}
+
+/** Validates `config` against its type's schema and returns the parsed config (defaults filled). */
+export function validateConfig<C extends TypedConfig = TypedConfig>(
+  config: unknown,
+  path = '$',
+): C {
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) {
+    throw new ConfigError(
+      'registry',
+      path,
+      'a config object with a "type" field',
+      describe(config),
+    );
+  }
+  const type = (config as { type?: unknown }).type;
+  if (typeof type !== 'string') {
+    throw new ConfigError(
+      'registry',
+      `${path}.type`,
+      'a string naming a registered type',
+      describe(type),
+    );
+  }
+  const entry = entries.get(type);
+  if (!entry) {
+    const known = registeredTypes();
+    throw new RegistryError(
+      'registry',
+      `${path}.type`,
+      `a registered type (${known.length ? known.join(', ') : 'none registered'})`,
+      `'${type}'`,
+    );
+  }
+  const result = entry.schema.safeParse(config, { reportInput: true });
+  if (!result.success) throw zodToConfigError(type, path, result.error);
+  return result.data as C;
+}
+
+/** Validates and builds. `build({ type: 'linear', inFeatures: 4, outFeatures: 2 })`. */
+export function build<M extends Module = Module>(config: unknown, options: BuildOptions = {}): M {
+  const { path = '$', ...moduleOptions } = options;
+  const parsed = validateConfig(config, path);
+  const entry = entries.get(parsed.type)!;
+  return (entry.factory as Factory)(parsed, moduleOptions) as M;
+}
+
+/** Turns the first zod issue into a ConfigError naming the JSON path. */
+export function zodToConfigError(block: string, basePath: string, error: z.ZodError): ConfigError {
+  const issue = error.issues[0]!;
+  const path =
+    basePath + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+  const raw = issue as unknown as Record<string, unknown>;
+  let expected = issue.message;
+  let actual = 'input' in raw ? describe(raw.input) : 'a different value';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (raw.keys as string[]) ?? [];
+    expected = 'only known options';
+    actual = `unknown option${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
+  } else if (issue.code === 'invalid_type') {
+    expected = String(raw.expected);
+    if (!('input' in raw) || raw.input === undefined) actual = 'nothing (missing)';
+  } else if (issue.code === 'too_small' || issue.code === 'too_big') {
+    const bound =
+      issue.code === 'too_small' ? (raw.inclusive ? '>=' : '>') : raw.inclusive ? '<=' : '<';
+    expected = `a value ${bound} ${String(raw.minimum ?? raw.maximum)}`;
+  } else if (issue.code === 'invalid_value') {
+    expected = `one of ${((raw.values as unknown[]) ?? []).map(describe).join(', ')}`;
+  }
+  return new ConfigError(block, path, expected, actual);
+}
