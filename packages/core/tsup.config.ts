@@ -7,6 +7,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
+  tsconfig: 'tsconfig.build.json',
   external: [/^@tensorflow\/tfjs-core$/, /^@tensorflow\/tfjs-backend-/, /^@attnkit\//],
   // See src/index.ts: tfjs-core's gradient registrations are ES modules only.
   noExternal: [/register_all_gradients/],

@@ -10,3 +10,7 @@ export * from './module';
 export * from './contracts';
 export * from './aux-losses';
 export * from './registry';
+export * from './init';
+export * from './layers';
+export * from './ops';
+export * from './io';

@@ -1,0 +1,2 @@
+// @attnkit/attention public surface.
+export {};

@@ -1,0 +1,2 @@
+// @attnkit/backend-native public surface.
+export {};

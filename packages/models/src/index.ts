@@ -1,0 +1,2 @@
+// @attnkit/models public surface.
+export {};

@@ -1,0 +1,2 @@
+// @attnkit/positional public surface.
+export {};

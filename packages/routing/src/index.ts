@@ -1,0 +1,2 @@
+// @attnkit/routing public surface.
+export {};
