@@ -34,13 +34,19 @@ export interface IncrementalState {
  * A positional encoding acts in one of three ways; a mixer asks it, never hard-codes one.
  * - `embed`: added to token embeddings `[batch, time, dim]`;
  * - `rotate`: applied to queries and keys `[batch, heads, time, headDim]`;
- * - `bias`: an additive logit bias `[heads | 1, tq, tk]`.
+ * - `bias`: an additive logit bias, broadcastable to `[batch, heads, tq, tk]`.
  */
 export interface PositionalEncoding {
   readonly kind: 'embed' | 'rotate' | 'bias' | 'none';
   embed?(x: tf.Tensor3D, positions: tf.Tensor1D): tf.Tensor3D;
   rotate?(x: tf.Tensor4D, positions: tf.Tensor1D): tf.Tensor4D;
-  bias?(queryPositions: tf.Tensor1D, keyPositions: tf.Tensor1D, numHeads: number): tf.Tensor3D;
+  /** `queries` `[batch, heads, tq, headDim]` is passed for query-dependent biases (Shaw et al.). */
+  bias?(
+    queryPositions: tf.Tensor1D,
+    keyPositions: tf.Tensor1D,
+    numHeads: number,
+    queries?: tf.Tensor4D,
+  ): tf.Tensor;
   /** Multiplier on attention logits (e.g. YaRN's temperature); 1 when absent. */
   readonly logitScale?: number;
   dispose?(): void;
