@@ -70,3 +70,4 @@ TS
 echo "module.exports = { ...require('../../jest.preset.cjs'), displayName: '$name', rootDir: __dirname };" > "$dir/jest.config.cjs"
 printf '# @attnkit/%s\n' "$name" > "$dir/CHANGELOG.md"
 [ -f "$dir/src/index.ts" ] || printf '// @attnkit/%s public surface.\nexport {};\n' "$name" > "$dir/src/index.ts"
+npx prettier --write "$dir" > /dev/null
