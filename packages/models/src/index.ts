@@ -1,2 +1,3 @@
 // @attnkit/models public surface.
-export {};
+export * from './tokenizers';
+export * from './tasks';
