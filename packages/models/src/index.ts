@@ -1,3 +1,31 @@
 // @attnkit/models public surface.
+import '@attnkit/positional';
+import '@attnkit/attention';
 export * from './tokenizers';
 export * from './tasks';
+export * from './blocks/transformer-block';
+export { fillWidths } from './blocks/fill';
+export * from './assemblies/decoder-lm';
+export { StackState } from './assemblies/decoder-state';
+export * from './presets';
+export * from './generation/sampling';
+export * from './generation/generate';
+export * from './training/adamw';
+export * from './training/schedule';
+export * from './training/clip';
+export * from './training/loss';
+export * from './training/data';
+export * from './training/trainer';
+export * from './training/checkpoint';
+export { encodeTensors, decodeTensors } from './io/safetensors';
+export { trainCommand, TRAIN_DEFAULTS } from './cli/train';
+export type { TrainOptions, TrainResult } from './cli/train';
+export {
+  generateCommand,
+  evalCommand,
+  infoCommand,
+  presetsCommand,
+  describeModel,
+} from './cli/commands';
+export { CliError } from './cli/errors';
+export type { Io } from './cli/io';

@@ -1,0 +1,123 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { IncrementalState, MixerContext, ModuleOptions, TokenMixer } from '@attnkit/core';
+import { Module, build, checkRank, register } from '@attnkit/core';
+import { seededDropout } from './dropout';
+import { fillWidths } from './fill';
+
+const subConfig = z.looseObject({ type: z.string() });
+
+export const transformerBlockSchema = z.strictObject({
+  type: z.literal('transformer-block'),
+  dModel: z.number().int().positive(),
+  /** Any token mixer config (mha, gqa, linear attention, memory, MoH, ...). */
+  mixer: subConfig,
+  /** Any position-wise feed-forward config (mlp, swiglu, geglu, moe, ...). */
+  feedForward: subConfig,
+  /** Norm config; its width is filled in. */
+  norm: subConfig.default({ type: 'rms-norm' }),
+  placement: z.enum(['pre', 'post', 'sandwich']).default('pre'),
+  /** GPT-J style: mixer and feed-forward read the same normed input and are summed. */
+  parallel: z.boolean().default(false),
+  dropout: z.number().min(0).max(1).default(0),
+  /** Optional cross-attention sublayer (encoder-decoder); reads `context.memory`. */
+  crossAttention: subConfig.optional(),
+});
+
+export type TransformerBlockConfig = z.input<typeof transformerBlockSchema>;
+type Parsed = z.output<typeof transformerBlockSchema>;
+
+type Sublayer = Module & { forward(x: tf.Tensor, context?: MixerContext): tf.Tensor };
+type Mixer = Module & TokenMixer;
+
+/**
+ * Transformer block (Vaswani et al. 2017, sec. 3.1): residual mixer sublayer then residual
+ * feed-forward sublayer. `pre`: x + f(norm(x)) (Xiong et al. 2020); `post`: norm(x + f(x));
+ * `sandwich`: x + norm'(f(norm(x))) (Ding et al. 2021, CogView); `parallel`: x + mix(n(x)) + ff(n(x))
+ * (Wang & Komatsuzaki 2021, GPT-J).
+ */
+export class TransformerBlock extends Module<Parsed> {
+  readonly mixer: Mixer;
+  readonly feedForward: Sublayer;
+  readonly crossAttention?: Mixer;
+  private readonly norms: Record<string, Sublayer> = {};
+
+  constructor(config: TransformerBlockConfig, options: ModuleOptions = {}) {
+    const c = transformerBlockSchema.parse(config);
+    super(c, options);
+    const d = c.dModel;
+    const width = { dModel: d, dim: d };
+    const sub = { rng: this.rng };
+    this.mixer = this.addModule(
+      'mixer',
+      build<Mixer>(fillWidths(c.mixer, width), { ...sub, path: '$.mixer' }),
+    );
+    if (c.crossAttention) {
+      const cross = build<Mixer>(fillWidths(c.crossAttention, width), {
+        ...sub,
+        path: '$.crossAttention',
+      });
+      this.crossAttention = this.addModule('cross', cross);
+    }
+    this.feedForward = this.addModule(
+      'ff',
+      build<Sublayer>(fillWidths(c.feedForward, width), { ...sub, path: '$.feedForward' }),
+    );
+    const norm = fillWidths(c.norm, { dim: d });
+    const names = ['norm1', 'norm2'];
+    if (c.crossAttention) names.push('normCross');
+    if (c.placement === 'sandwich') names.push(...names.map((n) => `${n}Out`));
+    for (const name of names) {
+      this.norms[name] = this.addModule(name, build<Sublayer>(norm, { ...sub, path: '$.norm' }));
+    }
+  }
+
+  /** Fresh decoding state of the mixer. */
+  initState(batch: number): IncrementalState | undefined {
+    return this.mixer.initState?.(batch);
+  }
+
+  forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
+    checkRank('transformer-block', 'x', x, 3);
+    const { placement, parallel, dropout } = this.config;
+    const training = context.training ?? this.training;
+    const drop = (t: tf.Tensor3D) => seededDropout(t, dropout, this.rng, training);
+    const norm = (name: string, t: tf.Tensor3D) => this.norms[name]!.forward(t) as tf.Tensor3D;
+    const mix = (t: tf.Tensor3D) => this.mixer.forward(t, context);
+    const ff = (t: tf.Tensor3D) => this.feedForward.forward(t, context) as tf.Tensor3D;
+    const cross = (t: tf.Tensor3D) =>
+      this.crossAttention!.forward(t, {
+        memory: context.memory,
+        training,
+        aux: context.aux,
+        attentionHook: context.attentionHook,
+      });
+    return tf.tidy(() => {
+      // One residual sublayer in the chosen placement.
+      const residual = (h: tf.Tensor3D, f: (t: tf.Tensor3D) => tf.Tensor3D, n: string) => {
+        if (placement === 'post') return norm(n, tf.add(h, drop(f(h))));
+        if (placement === 'sandwich')
+          return tf.add<tf.Tensor3D>(h, drop(norm(`${n}Out`, f(norm(n, h)))));
+        return tf.add<tf.Tensor3D>(h, drop(f(norm(n, h))));
+      };
+      if (parallel) {
+        const inner = placement === 'post' ? x : norm('norm1', x);
+        let a = mix(inner);
+        let b = ff(inner);
+        if (placement === 'sandwich') {
+          a = norm('norm1Out', a);
+          b = norm('norm2Out', b);
+        }
+        const sum = tf.add(x, tf.add(drop(a), drop(b))) as tf.Tensor3D;
+        return placement === 'post' ? norm('norm1', sum) : sum;
+      }
+      let h = residual(x, mix, 'norm1');
+      if (this.crossAttention) h = residual(h, cross, 'normCross');
+      return residual(h, ff, 'norm2');
+    });
+  }
+}
+
+register('transformer-block', (c, o) => new TransformerBlock(c, o), transformerBlockSchema, {
+  category: 'block',
+});

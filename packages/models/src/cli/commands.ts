@@ -1,0 +1,194 @@
+import * as fs from 'node:fs';
+import { Rng, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
+import type { DecoderLM } from '../assemblies/decoder-lm';
+import { generateStream } from '../generation/generate';
+import { getPreset, listPresets } from '../presets';
+import { createTask } from '../tasks';
+import { TaskSource, TextSource } from '../training/data';
+import { Trainer } from '../training/trainer';
+import { selectBackend } from './backend';
+import { CliError } from './errors';
+import type { Io } from './io';
+import { loadRun, readJson } from './run-files';
+
+export interface GenerateCliOptions {
+  run: string;
+  prompt?: string;
+  maxTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  stop?: string[];
+  backend?: string;
+  json?: boolean;
+}
+
+/** Streams a continuation of `--prompt` from a saved run, token by token. */
+export async function generateCommand(
+  o: GenerateCliOptions,
+  io: Io,
+  write = (s: string) => process.stdout.write(s),
+): Promise<string> {
+  await selectBackend(o.backend);
+  const { model, tokenizer } = loadRun(o.run);
+  try {
+    let prompt: number[];
+    let stops: number[];
+    try {
+      prompt = tokenizer.encode(o.prompt ?? (tokenizer.kind === 'ids' ? '1' : '\n'));
+      stops = (o.stop ?? []).flatMap((s) => tokenizer.encode(s));
+    } catch (e) {
+      throw new CliError(`generate: ${(e as Error).message}`);
+    }
+    const ids: number[] = [];
+    let shown = '';
+    for await (const id of generateStream(model, prompt, {
+      maxTokens: o.maxTokens ?? 100,
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      repetitionPenalty: o.repetitionPenalty,
+      seed: o.seed,
+      stopTokens: stops,
+    })) {
+      ids.push(id);
+      const text = tokenizer.decode(ids);
+      if (o.json) io.out(JSON.stringify({ event: 'token', id, text: text.slice(shown.length) }));
+      else write(tokenizer.kind === 'ids' ? `${id} ` : text.slice(shown.length));
+      shown = text;
+    }
+    if (o.json) io.out(JSON.stringify({ event: 'done', text: shown }));
+    else write('\n');
+    return shown;
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface EvalCliOptions {
+  run: string;
+  data?: string;
+  batches?: number;
+  seed?: number;
+  backend?: string;
+  json?: boolean;
+}
+
+/** Loss (and task accuracy) of a saved run on fresh task examples or on a text file. */
+export async function evalCommand(
+  o: EvalCliOptions,
+  io: Io,
+): Promise<{ loss: number; accuracy?: number }> {
+  await selectBackend(o.backend);
+  const { model, tokenizer, info } = loadRun(o.run);
+  try {
+    const seed = o.seed ?? 12345;
+    let source;
+    const isTask = !o.data && info.task;
+    if (isTask) {
+      source = new TaskSource(createTask(info.task!, info.taskOptions), 64, seed);
+    } else {
+      const file = o.data ?? info.data;
+      if (!file || !fs.existsSync(file))
+        throw new CliError(`eval: data file ${file ?? '(none)'} does not exist; pass --data`);
+      let ids: number[];
+      try {
+        ids = tokenizer.encode(fs.readFileSync(file, 'utf8'));
+      } catch (e) {
+        throw new CliError(`eval: ${file}: ${(e as Error).message}`);
+      }
+      source = new TextSource(Int32Array.from(ids), info.seqLen, 16, seed);
+    }
+    const trainer = new Trainer(model, source, { steps: 1 });
+    const ev = trainer.evaluate(source, o.batches ?? 4);
+    trainer.dispose();
+    const result = isTask ? ev : { loss: ev.loss };
+    io.out(
+      o.json
+        ? JSON.stringify(result)
+        : Object.entries(result)
+            .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
+            .join('  '),
+    );
+    return result;
+  } finally {
+    model.dispose();
+  }
+}
+
+export interface InfoOptions {
+  preset?: string;
+  config?: string;
+  run?: string;
+  json?: boolean;
+}
+
+export interface ModelInfo {
+  type: string;
+  parameters: number;
+  perModule: Record<string, number>;
+  flopsPerToken: number;
+}
+
+/**
+ * Parameter count per top-level module and a forward FLOPs-per-token estimate
+ * (Kaplan et al. 2020, Table 1: 2N for weights plus 2 * layers * context * dModel for attention).
+ */
+export function describeModel(model: Module): ModelInfo {
+  const perModule: Record<string, number> = {};
+  for (const [name, child] of model.namedChildren()) perModule[name] = child.numParams();
+  const c = model.config as Record<string, number>;
+  const embed = perModule.embed ?? 0;
+  const weights = model.numParams() - embed - (perModule.positional ?? 0);
+  const head = c.vocabSize && c.dModel ? c.vocabSize * c.dModel : 0;
+  const attention = (c.numLayers ?? 0) * (c.maxLength ?? 0) * (c.dModel ?? 0);
+  return {
+    type: String((model.config as { type?: string }).type),
+    parameters: model.numParams(),
+    perModule,
+    flopsPerToken: 2 * (weights + (perModule.head ? 0 : head)) + 2 * attention,
+  };
+}
+
+export async function infoCommand(o: InfoOptions, io: Io): Promise<ModelInfo> {
+  await selectBackend();
+  const config = o.run
+    ? readJson(`${o.run}/config.json`, 'run config')
+    : o.config
+      ? readJson(o.config, 'config')
+      : getPreset(o.preset ?? 'llama-tiny');
+  const model = build(config, { rng: new Rng(0) });
+  try {
+    const info = describeModel(model);
+    if (o.json) io.out(JSON.stringify(info));
+    else {
+      io.out(
+        `${info.type}: ${info.parameters.toLocaleString('en')} parameters, ~${info.flopsPerToken.toLocaleString('en')} FLOPs per token (forward)`,
+      );
+      for (const [name, n] of Object.entries(info.perModule))
+        io.out(`  ${name.padEnd(14)} ${n.toLocaleString('en').padStart(10)}`);
+    }
+    return info;
+  } finally {
+    model.dispose();
+  }
+}
+
+export function presetsCommand(o: { json?: boolean }, io: Io): string[] {
+  const names = listPresets();
+  for (const name of names) {
+    const c = getPreset(name) as Record<string, unknown>;
+    const line = { name, type: c.type, dModel: c.dModel, numLayers: c.numLayers };
+    io.out(
+      o.json
+        ? JSON.stringify(line)
+        : `${name.padEnd(16)} ${String(c.type).padEnd(16)} dModel ${c.dModel}, ${c.numLayers} layers`,
+    );
+  }
+  return names;
+}
+
+export type { DecoderLM };

@@ -1,0 +1,76 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, build } from '@attnkit/core';
+import type { DecoderLM } from '../assemblies/decoder-lm';
+import { decodeTensors, encodeTensors } from '../io/safetensors';
+import { writeFileAtomic } from '../io/files';
+import { tokenizerFromJSON } from '../tokenizers';
+import type { Tokenizer } from '../tokenizers';
+import { CliError } from './errors';
+
+/** What `attnkit train` records about how a run was made (run.json). */
+export interface RunInfo {
+  preset?: string;
+  task?: string;
+  taskOptions?: Record<string, number>;
+  data?: string;
+  seqLen: number;
+  batchSize: number;
+  lr: number;
+  steps: number;
+  seed: number;
+}
+
+export function readJson(file: string, what: string): unknown {
+  if (!fs.existsSync(file)) throw new CliError(`${what}: ${file} does not exist`);
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new CliError(`${what}: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+export function saveRunFiles(
+  dir: string,
+  model: DecoderLM,
+  tokenizer: Tokenizer,
+  info: RunInfo,
+): void {
+  fs.mkdirSync(dir, { recursive: true });
+  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'model.safetensors'), encodeTensors(model.stateDict()));
+  writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
+  writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+}
+
+export interface LoadedRun {
+  model: DecoderLM;
+  tokenizer: Tokenizer;
+  info: RunInfo;
+}
+
+/** Rebuilds a saved run's model (weights loaded) and tokenizer. */
+export function loadRun(dir: string): LoadedRun {
+  if (!fs.existsSync(path.join(dir, 'config.json'))) {
+    throw new CliError(
+      `run: ${dir} is not a run directory (no config.json); train one with 'attnkit train'`,
+    );
+  }
+  const config = readJson(path.join(dir, 'config.json'), 'run config');
+  const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
+  const info = readJson(path.join(dir, 'run.json'), 'run info') as RunInfo;
+  const model = build<DecoderLM>(config, { rng: new Rng(0) });
+  const weightsFile = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(weightsFile)) throw new CliError(`run: ${weightsFile} does not exist`);
+  const weights = decodeTensors(fs.readFileSync(weightsFile));
+  try {
+    model.loadStateDict(weights);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    tf.dispose(Object.values(weights));
+  }
+  return { model, tokenizer, info };
+}

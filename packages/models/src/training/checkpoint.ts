@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { decodeTensors, encodeTensors } from '../io/safetensors';
+import { writeDirAtomic } from '../io/files';
+import type { Trainer } from './trainer';
+
+/** A checkpoint's own error: missing files, or a checkpoint of a different model. */
+export class CheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointError';
+  }
+}
+
+export interface CheckpointInfo {
+  step: number;
+  modelConfig: unknown;
+  data: unknown;
+  rngs: number[][];
+  /** Anything the caller saved alongside (metrics so far, CLI options). */
+  extra: Record<string, unknown>;
+}
+
+/**
+ * Saves weights, optimizer moments, step, RNG states and the data source position into `dir`
+ * (model.safetensors, optimizer.safetensors, state.json), replacing it atomically.
+ */
+export function saveCheckpoint(
+  dir: string,
+  trainer: Trainer,
+  extra: Record<string, unknown> = {},
+): void {
+  const info: CheckpointInfo = {
+    step: trainer.step,
+    modelConfig: trainer.model.config,
+    data: trainer.source.getState(),
+    rngs: trainer.options.rngs.map((r) => r.getState()),
+    extra,
+  };
+  writeDirAtomic(dir, (tmp) => {
+    fs.writeFileSync(path.join(tmp, 'model.safetensors'), encodeTensors(trainer.model.stateDict()));
+    fs.writeFileSync(
+      path.join(tmp, 'optimizer.safetensors'),
+      encodeTensors(trainer.optimizer.stateTensors()),
+    );
+    fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(info, null, 2));
+  });
+}
+
+/** Reads `dir`'s state.json without touching any tensor. */
+export function readCheckpointInfo(dir: string): CheckpointInfo {
+  const file = path.join(dir, 'state.json');
+  if (!fs.existsSync(file)) throw new CheckpointError(`checkpoint: no state.json in ${dir}`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointInfo;
+}
+
+/**
+ * Restores a checkpoint into `trainer` so training continues exactly where it stopped.
+ * Refuses, before changing anything, a checkpoint written for a different model config.
+ */
+export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
+  const info = readCheckpointInfo(dir);
+  const want = JSON.stringify(trainer.model.config);
+  const got = JSON.stringify(info.modelConfig);
+  if (want !== got) {
+    throw new CheckpointError(
+      `checkpoint: ${dir} was written for a different model; expected config ${want}, got ${got}`,
+    );
+  }
+  if (info.rngs.length !== trainer.options.rngs.length) {
+    throw new CheckpointError(
+      `checkpoint: expected ${trainer.options.rngs.length} RNG states, got ${info.rngs.length}`,
+    );
+  }
+  const weights = decodeTensors(fs.readFileSync(path.join(dir, 'model.safetensors')));
+  const moments = decodeTensors(fs.readFileSync(path.join(dir, 'optimizer.safetensors')));
+  try {
+    trainer.model.loadStateDict(weights);
+    trainer.optimizer.loadStateTensors(moments, info.step);
+  } finally {
+    tf.dispose([...Object.values(weights), ...Object.values(moments)]);
+  }
+  trainer.source.setState(info.data);
+  info.rngs.forEach((s, i) => trainer.options.rngs[i]!.setState(s));
+  return info;
+}

@@ -1,0 +1,80 @@
+import { ConfigError, Rng } from '@attnkit/core';
+import type { SyntheticTask, TaskBatch } from '../tasks/task';
+import { makeBatch } from '../tasks/task';
+
+export type Batch = TaskBatch;
+
+/** Where training batches come from; its state is saved in checkpoints so resume is exact. */
+export interface BatchSource {
+  next(): Batch;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+/** Fresh examples of a synthetic task, drawn from a seeded generator. */
+export class TaskSource implements BatchSource {
+  private readonly rng: Rng;
+
+  constructor(
+    readonly task: SyntheticTask,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  next(): Batch {
+    return makeBatch(this.task, this.rng, this.batchSize);
+  }
+
+  getState(): unknown {
+    return { rng: this.rng.getState() };
+  }
+
+  setState(state: unknown): void {
+    this.rng.setState((state as { rng: number[] }).rng);
+  }
+}
+
+/** Random windows of `seqLen + 1` tokens from a token stream, every position weighted. */
+export class TextSource implements BatchSource {
+  private readonly rng: Rng;
+
+  constructor(
+    readonly ids: Int32Array,
+    readonly seqLen: number,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    if (ids.length < seqLen + 1) {
+      throw new ConfigError(
+        'TextSource',
+        'data',
+        `at least seqLen + 1 = ${seqLen + 1} tokens`,
+        `${ids.length} tokens`,
+      );
+    }
+    this.rng = new Rng(seed);
+  }
+
+  next(): Batch {
+    const T = this.seqLen;
+    const inputs = new Int32Array(this.batchSize * T);
+    const targets = new Int32Array(this.batchSize * T);
+    for (let b = 0; b < this.batchSize; b++) {
+      const start = this.rng.int(this.ids.length - T);
+      inputs.set(this.ids.subarray(start, start + T), b * T);
+      targets.set(this.ids.subarray(start + 1, start + T + 1), b * T);
+    }
+    const weights = new Float32Array(this.batchSize * T).fill(1);
+    return { batchSize: this.batchSize, seqLen: T, inputs, targets, weights };
+  }
+
+  getState(): unknown {
+    return { rng: this.rng.getState() };
+  }
+
+  setState(state: unknown): void {
+    this.rng.setState((state as { rng: number[] }).rng);
+  }
+}

@@ -1,0 +1,20 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Mean cross-entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`
+ * (int32), weighted per position by `weights` (default all ones).
+ */
+export function crossEntropy(
+  logits: tf.Tensor3D,
+  targets: tf.Tensor2D,
+  weights?: tf.Tensor2D,
+): tf.Scalar {
+  return tf.tidy(() => {
+    const vocab = logits.shape[2];
+    const logp = tf.logSoftmax(tf.reshape(logits, [-1, vocab]));
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), vocab)), -1);
+    if (!weights) return tf.neg(tf.mean(picked)) as tf.Scalar;
+    const w = tf.reshape(weights, [-1]);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, w))), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+  });
+}

@@ -1,0 +1,115 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Io } from '@attnkit/models';
+import { CharTokenizer, IdTokenizer, presetsCommand, trainCommand } from '@attnkit/models';
+
+function capture(): Io & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, out: (l) => lines.push(l), errStream: process.stderr, isTTY: false };
+}
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attnkit-cli-'));
+
+describe('attnkit CLI errors (in-process)', () => {
+  it('lists the known presets when the preset is unknown', async () => {
+    const out = tmp();
+    await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
+      /'gpt-tiny', 'llama-tiny'/,
+    );
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it('names the JSON path of a bad config field', async () => {
+    const out = tmp();
+    const file = path.join(out, 'bad.json');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'decoder-lm',
+        vocabSize: 10,
+        dModel: 8,
+        numLayers: -1,
+        maxLength: 8,
+        positional: { type: 'nope' },
+        block: { mixer: { type: 'mha' }, feedForward: { type: 'mlp' } },
+      }),
+    );
+    await expect(trainCommand({ config: file, out, backend: 'cpu' }, capture())).rejects.toThrow(
+      /\$\.numLayers/,
+    );
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        type: 'decoder-lm',
+        vocabSize: 10,
+        dModel: 8,
+        numLayers: 1,
+        maxLength: 8,
+        positional: { type: 'rotary' },
+        colour: 1,
+        block: { mixer: { type: 'mha' }, feedForward: { type: 'mlp' } },
+      }),
+    );
+    await expect(trainCommand({ config: file, out, backend: 'cpu' }, capture())).rejects.toThrow(
+      /unknown option 'colour'/,
+    );
+  });
+
+  it('refuses a missing or empty data file, and --task with --data', async () => {
+    const out = tmp();
+    await expect(
+      trainCommand({ data: path.join(out, 'none.txt'), out }, capture()),
+    ).rejects.toThrow(/does not exist/);
+    fs.writeFileSync(path.join(out, 'empty.txt'), '');
+    await expect(
+      trainCommand({ data: path.join(out, 'empty.txt'), out }, capture()),
+    ).rejects.toThrow(/is empty/);
+    await expect(trainCommand({ data: 'x', task: 'mqar', out }, capture())).rejects.toThrow(
+      /not both/,
+    );
+  });
+
+  it('refuses an existing run directory unless --overwrite or --resume, and keeps it', async () => {
+    const out = tmp();
+    const run = path.join(out, 'mine');
+    fs.mkdirSync(run);
+    fs.writeFileSync(path.join(run, 'keep.txt'), 'precious');
+    await expect(trainCommand({ name: 'mine', out }, capture())).rejects.toThrow(
+      /--resume .* --overwrite/,
+    );
+    expect(fs.readFileSync(path.join(run, 'keep.txt'), 'utf8')).toBe('precious');
+    await expect(trainCommand({ name: 'other', out, resume: true }, capture())).rejects.toThrow(
+      /does not exist/,
+    );
+    await expect(trainCommand({ name: 'bad/name', out }, capture())).rejects.toThrow(/--name/);
+  });
+
+  it("names characters outside a saved run's tokenizer, changing nothing", async () => {
+    const out = tmp();
+    const run = path.join(out, 'chars');
+    fs.mkdirSync(run);
+    fs.writeFileSync(
+      path.join(run, 'tokenizer.json'),
+      JSON.stringify(CharTokenizer.train('abc ').toJSON()),
+    );
+    fs.writeFileSync(
+      path.join(run, 'run.json'),
+      JSON.stringify({ seqLen: 4, batchSize: 2, lr: 1e-3, steps: 2, seed: 0 }),
+    );
+    const data = path.join(out, 'data.txt');
+    fs.writeFileSync(data, 'abc abd');
+    const before = fs.readdirSync(run).sort();
+    await expect(
+      trainCommand({ data, name: 'chars', out, resume: true }, capture()),
+    ).rejects.toThrow(/"d" \(U\+0064\) at offset 6/);
+    expect(fs.readdirSync(run).sort()).toEqual(before);
+    expect(new IdTokenizer(3).encode('2')).toEqual([2]);
+  });
+
+  it('lists presets', () => {
+    const io = capture();
+    expect(presetsCommand({}, io)).toEqual(['bert-tiny', 'gpt-tiny', 'llama-tiny', 'vit-tiny']);
+    expect(io.lines[2]).toMatch(/^llama-tiny\s+decoder-lm/);
+  });
+});

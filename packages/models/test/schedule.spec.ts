@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expectNoLeaks } from '@attnkit/core/testing';
+import { clipByGlobalNorm, cosineSchedule, crossEntropy } from '@attnkit/models';
+
+describe('cosineSchedule', () => {
+  it('warms up linearly, peaks, and decays by a cosine to the floor', () => {
+    const lr = cosineSchedule({ peakLr: 1, totalSteps: 110, warmupSteps: 10, minLr: 0.1 });
+    expect(lr(5)).toBeCloseTo(0.5);
+    expect(lr(10)).toBeCloseTo(1);
+    expect(lr(60)).toBeCloseTo(0.55); // halfway: floor + (peak - floor) / 2
+    expect(lr(110)).toBeCloseTo(0.1);
+    expect(lr(500)).toBeCloseTo(0.1);
+    expect(() => cosineSchedule({ peakLr: -1, totalSteps: 5 })).toThrow(/peakLr/);
+  });
+});
+
+describe('clipByGlobalNorm', () => {
+  it('scales all gradients together when the global norm is too large', async () => {
+    await expectNoLeaks(() => {
+      const grads = new Map([
+        ['a', tf.tensor([3, 0])],
+        ['b', tf.tensor([[4]])],
+      ]);
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, 1);
+      expect(norm).toBeCloseTo(5);
+      expect(Array.from(clipped.get('a')!.dataSync())[0]).toBeCloseTo(0.6, 4);
+      expect(Array.from(clipped.get('b')!.dataSync())[0]).toBeCloseTo(0.8, 4);
+      const { grads: same } = clipByGlobalNorm(grads, 10);
+      expect(Array.from(same.get('a')!.dataSync())).toEqual([3, 0]);
+      tf.dispose([...grads.values(), ...clipped.values(), ...same.values()]);
+    });
+  });
+});
+
+describe('crossEntropy', () => {
+  it('is the weighted mean negative log-likelihood', () => {
+    const logits = tf.tensor3d([
+      [
+        [0, Math.log(3)],
+        [Math.log(3), 0],
+      ],
+    ]);
+    const targets = tf.tensor2d([[1, 1]], [1, 2], 'int32');
+    const all = crossEntropy(logits, targets).dataSync()[0]!;
+    expect(all).toBeCloseTo((-Math.log(0.75) - Math.log(0.25)) / 2, 5);
+    const first = crossEntropy(logits, targets, tf.tensor2d([[1, 0]])).dataSync()[0]!;
+    expect(first).toBeCloseTo(-Math.log(0.75), 5);
+  });
+});
