@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expectNoLeaks } from '@attnkit/core/testing';
+import { getPreset, listPresets, registerPreset } from '@attnkit/models';
+import { describeWithBlocks } from './blocks-ready';
+import { tinyLm, tinyLmConfig } from './helpers';
+
+const ids = (rows: number[][]) => tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32');
+
+describeWithBlocks('DecoderLM', () => {
+  it('gives logits per position that ignore future tokens', () => {
+    const model = tinyLm();
+    const a = model.forward(ids([[1, 2, 3, 4]]));
+    const b = model.forward(ids([[1, 2, 9, 9]]));
+    expect(a.shape).toEqual([1, 4, 11]);
+    const first = (t: tf.Tensor) => Array.from(tf.slice(t, [0, 0, 0], [1, 2, 11]).dataSync());
+    expect(first(a)).toEqual(first(b));
+    model.dispose();
+  });
+
+  it('builds hybrids layer by layer and unties the head on request', () => {
+    const hybrid = tinyLm({
+      layerOverrides: { 1: { feedForward: { type: 'mlp', hiddenDim: 12, activation: 'gelu' } } },
+    });
+    expect(hybrid.blocks[1]!.config.feedForward.type).toBe('mlp');
+    expect(hybrid.blocks[0]!.config.feedForward.type).toBe('swiglu');
+    const untied = tinyLm({ tieEmbeddings: false });
+    expect(untied.numParams() - tinyLm().numParams()).toBe(8 * 11);
+    hybrid.dispose();
+    untied.dispose();
+  });
+
+  it('names the JSON path of a bad layer and refuses sequences past maxLength', () => {
+    expect(() => tinyLm({ layerOverrides: { 5: {} } })).toThrow(/layerOverrides\.5/);
+    expect(() => tinyLm({ numLayers: 0 })).toThrow(/\$\.numLayers/);
+    const model = tinyLm({ maxLength: 3 });
+    expect(() => model.forward(ids([[1, 2, 3, 4]]))).toThrow(/maxLength=3/);
+    model.dispose();
+  });
+
+  it('leaks nothing through forward, backward and dispose', async () => {
+    await expectNoLeaks(() => {
+      const model = tinyLm();
+      const input = ids([[1, 2, 3]]);
+      const g = tf.variableGrads(
+        () => tf.mean(model.forward(input)) as tf.Scalar,
+        model.parameters(),
+      );
+      tf.dispose([input, g.value, ...Object.values(g.grads)]);
+      model.dispose();
+    });
+  });
+});
+
+describe('presets', () => {
+  it('lists, copies and registers presets', () => {
+    expect(listPresets()).toEqual(
+      expect.arrayContaining(['gpt-tiny', 'llama-tiny', 'bert-tiny', 'vit-tiny']),
+    );
+    const llama = getPreset('llama-tiny');
+    llama.dModel = 1;
+    expect(getPreset('llama-tiny').dModel).toBe(64);
+    registerPreset('unit-lm', tinyLmConfig() as never);
+    expect(getPreset('unit-lm').vocabSize).toBe(11);
+    expect(() => registerPreset('unit-lm', tinyLmConfig() as never)).toThrow(/not taken/);
+    expect(() => getPreset('x')).toThrow(/'llama-tiny'/);
+  });
+});
+
+describeWithBlocks('presets build', () => {
+  it('builds every decoder preset', () => {
+    for (const name of ['gpt-tiny', 'llama-tiny']) {
+      const model = tinyLm(getPreset(name) as never);
+      expect(model.numParams()).toBeGreaterThan(0);
+      model.dispose();
+    }
+  });
+});
