@@ -23,5 +23,4 @@ module.exports = {
   },
   setupFilesAfterEnv: [path.join(root, 'tools/jest/setup-backend.cjs')],
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
-  testTimeout: 60000,
 };

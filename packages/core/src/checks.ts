@@ -97,3 +97,10 @@ export function describe(value: unknown): string {
     return String(value);
   }
 }
+
+/** Throws unless the last axis of `x` has size `size`. */
+export function checkLastAxis(block: string, argument: string, x: tf.Tensor, size: number): void {
+  if (x.rank < 1 || x.shape[x.rank - 1] !== size) {
+    throw new ShapeError(block, argument, `last axis ${size}`, `shape ${formatShape(x.shape)}`);
+  }
+}

@@ -79,7 +79,7 @@ export interface TokenMixer {
   initState?(batch: number): IncrementalState;
 }
 
-/** `[batch, time, dModel] -> [batch, time, dModel]` position-wise (MLP, GLU, MoE). */
+/** `[..., dModel] -> [..., dModel]` position-wise (MLP, GLU, MoE); blocks pass `[batch, time, dModel]`. */
 export interface FeedForward {
-  forward(x: tf.Tensor3D, context?: MixerContext): tf.Tensor3D;
+  forward(x: tf.Tensor, context?: MixerContext): tf.Tensor;
 }

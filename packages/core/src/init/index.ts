@@ -1,2 +1,2 @@
 // Public surface of core/src/init.
-export {};
+export * from './initializers';

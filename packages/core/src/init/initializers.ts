@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import { describe } from '../checks';
+import type { Rng } from '../random';
+
+/**
+ * Seeded initializers. Values are drawn in JavaScript from an `Rng`, so the same
+ * seed gives the same weights on every backend.
+ * Xavier/Glorot: Glorot & Bengio 2010 eq. 16; Kaiming/He: He et al. 2015 eq. 10.
+ */
+export const initializerNames = [
+  'zeros',
+  'ones',
+  'normal',
+  'truncated-normal',
+  'uniform',
+  'xavier-uniform',
+  'xavier-normal',
+  'kaiming-uniform',
+  'kaiming-normal',
+] as const;
+
+export type InitializerName = (typeof initializerNames)[number];
+
+export interface InitSpec {
+  name: InitializerName;
+  /** normal / truncated-normal standard deviation (default 0.02). */
+  std?: number;
+  mean?: number;
+  /** uniform bounds (default [-0.05, 0.05]). */
+  min?: number;
+  max?: number;
+  /** multiplier for the xavier/kaiming scale (default 1, kaiming: sqrt(2)). */
+  gain?: number;
+}
+
+export const initSpecSchema = z.union([
+  z.enum(initializerNames),
+  z.strictObject({
+    name: z.enum(initializerNames),
+    std: z.number().positive().optional(),
+    mean: z.number().optional(),
+    min: z.number().optional(),
+    max: z.number().optional(),
+    gain: z.number().positive().optional(),
+  }),
+]);
+
+export interface Fans {
+  fanIn: number;
+  fanOut: number;
+}
+
+/** fanIn/fanOut of a weight: [in, out] for matrices, receptive field folded in for higher ranks. */
+export function computeFans(shape: readonly number[]): Fans {
+  if (shape.length === 0) return { fanIn: 1, fanOut: 1 };
+  if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
+  const receptive = shape.slice(0, -2).reduce((a, b) => a * b, 1);
+  return {
+    fanIn: shape[shape.length - 2]! * receptive,
+    fanOut: shape[shape.length - 1]! * receptive,
+  };
+}
+
+/** A float32 tensor of `shape` filled by the named initializer. */
+export function initTensor(
+  spec: InitSpec | InitializerName,
+  shape: number[],
+  rng: Rng,
+  fans: Fans = computeFans(shape),
+): tf.Tensor {
+  const s: InitSpec = typeof spec === 'string' ? { name: spec } : spec;
+  const size = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(size);
+  const mean = s.mean ?? 0;
+  switch (s.name) {
+    case 'zeros':
+      break;
+    case 'ones':
+      values.fill(1);
+      break;
+    case 'normal':
+      fillNormal(values, rng, mean, s.std ?? 0.02);
+      break;
+    case 'truncated-normal':
+      fillTruncatedNormal(values, rng, mean, s.std ?? 0.02);
+      break;
+    case 'uniform': {
+      const min = s.min ?? -0.05;
+      const max = s.max ?? 0.05;
+      if (!(max > min)) {
+        throw new ConfigError(
+          'initTensor',
+          'uniform bounds',
+          'min < max',
+          `min ${min}, max ${max}`,
+        );
+      }
+      fillUniform(values, rng, min, max);
+      break;
+    }
+    case 'xavier-uniform': {
+      const limit = (s.gain ?? 1) * Math.sqrt(6 / (fans.fanIn + fans.fanOut));
+      fillUniform(values, rng, -limit, limit);
+      break;
+    }
+    case 'xavier-normal':
+      fillNormal(values, rng, 0, (s.gain ?? 1) * Math.sqrt(2 / (fans.fanIn + fans.fanOut)));
+      break;
+    case 'kaiming-uniform': {
+      const limit = (s.gain ?? Math.SQRT2) * Math.sqrt(3 / fans.fanIn);
+      fillUniform(values, rng, -limit, limit);
+      break;
+    }
+    case 'kaiming-normal':
+      fillNormal(values, rng, 0, (s.gain ?? Math.SQRT2) / Math.sqrt(fans.fanIn));
+      break;
+    default:
+      throw new ConfigError(
+        'initTensor',
+        'name',
+        `one of ${initializerNames.join(', ')}`,
+        describe((s as { name: unknown }).name),
+      );
+  }
+  return tf.tensor(values, shape, 'float32');
+}
+
+function fillUniform(out: Float32Array, rng: Rng, min: number, max: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = min + (max - min) * rng.uniform();
+}
+
+function fillNormal(out: Float32Array, rng: Rng, mean: number, std: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = mean + std * rng.normal();
+}
+
+/** Re-draws samples beyond two standard deviations, like torch.nn.init.trunc_normal_ at ±2σ. */
+function fillTruncatedNormal(out: Float32Array, rng: Rng, mean: number, std: number): void {
+  for (let i = 0; i < out.length; i++) {
+    let z = rng.normal();
+    while (Math.abs(z) > 2) z = rng.normal();
+    out[i] = mean + std * z;
+  }
+}

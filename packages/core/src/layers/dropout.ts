@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { checkNumber } from '../checks';
+
+export interface DropoutConfig {
+  type: 'dropout';
+  rate: number;
+}
+
+export const dropoutSchema = z.strictObject({
+  type: z.literal('dropout'),
+  rate: z.number().min(0).lt(1),
+});
+
+/** Inverted dropout (Srivastava et al. 2014); seeds each call from the module's generator. */
+export class Dropout extends Module<DropoutConfig> {
+  constructor(
+    config: Omit<DropoutConfig, 'type'> & { type?: 'dropout' },
+    options: ModuleOptions = {},
+  ) {
+    checkNumber('dropout', 'rate', config.rate, { min: 0, max: 0.999999 });
+    super({ ...config, type: 'dropout' }, options);
+  }
+
+  forward(x: tf.Tensor, training = this.training): tf.Tensor {
+    const rate = this.config.rate;
+    if (!training || rate === 0) return tf.clone(x);
+    const seed = this.rng.nextUint32();
+    return tf.tidy(() => {
+      const keep = tf.cast(
+        tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', seed), rate),
+        'float32',
+      );
+      return tf.mul(x, tf.div(keep, 1 - rate));
+    });
+  }
+}
+
+register('dropout', (c: DropoutConfig, o) => new Dropout(c, o), dropoutSchema, {
+  category: 'layer',
+});

@@ -1,0 +1,100 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { checkDtype, checkLastAxis } from '../checks';
+import { ShapeError } from '../errors';
+
+export interface EmbeddingConfig {
+  type: 'embedding';
+  numEmbeddings: number;
+  dim: number;
+  init?: InitSpec | InitializerName;
+}
+
+export const embeddingSchema = z.strictObject({
+  type: z.literal('embedding'),
+  numEmbeddings: z.number().int().positive(),
+  dim: z.number().int().positive(),
+  init: initSpecSchema.optional(),
+});
+
+/**
+ * Row lookup with a scatter-add gradient. tf.gather's own gradient needs the
+ * UnsortedSegmentSum kernel, which the wasm backend lacks; ScatterNd sums
+ * duplicate indices the same way and exists on every backend.
+ */
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const forward = (t: tf.Tensor, rows: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([rows]);
+    return {
+      value: tf.gather(t, rows),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.scatterND(tf.expandDims(saved[0]!, 1), dy, table.shape),
+        tf.zerosLike(saved[0]!),
+      ],
+    };
+  };
+  const lookup = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+  return lookup(table, ids) as tf.Tensor2D;
+}
+
+/** Token embedding table [numEmbeddings, dim]; `attend` gives tied output logits. */
+export class Embedding extends Module<EmbeddingConfig> {
+  readonly weight: tf.Variable;
+
+  constructor(
+    config: Omit<EmbeddingConfig, 'type'> & { type?: 'embedding' },
+    options: ModuleOptions = {},
+  ) {
+    super({ ...config, type: 'embedding' }, options);
+    this.weight = this.addParameter(
+      'weight',
+      initTensor(
+        config.init ?? { name: 'normal', std: 0.02 },
+        [config.numEmbeddings, config.dim],
+        this.rng,
+      ),
+    );
+  }
+
+  /** ids: int32 of any shape -> [...ids.shape, dim]. Ids outside [0, numEmbeddings) are an error. */
+  forward(ids: tf.Tensor): tf.Tensor {
+    checkDtype('embedding', 'ids', ids, ['int32']);
+    const values = ids.dataSync();
+    for (let i = 0; i < values.length; i++) {
+      const id = values[i]!;
+      if (id < 0 || id >= this.config.numEmbeddings) {
+        throw new ShapeError(
+          'embedding',
+          'ids',
+          `values in [0, ${this.config.numEmbeddings})`,
+          `${id} at index ${i}`,
+        );
+      }
+    }
+    return tf.tidy(() => {
+      const rows = gatherRows(
+        this.weight as tf.Variable<tf.Rank.R2>,
+        tf.reshape(ids, [-1]) as tf.Tensor1D,
+      );
+      return tf.reshape(rows, [...ids.shape, this.config.dim]);
+    });
+  }
+
+  /** x [..., dim] -> logits [..., numEmbeddings] = x Wᵀ (weight tying, Press & Wolf 2017). */
+  attend(x: tf.Tensor): tf.Tensor {
+    const dim = this.config.dim;
+    checkLastAxis('embedding', 'x', x, dim);
+    return tf.tidy(() => {
+      const flat = tf.reshape(x, [-1, dim]);
+      const logits = tf.matMul(flat, this.weight, false, true);
+      return tf.reshape(logits, [...x.shape.slice(0, -1), this.config.numEmbeddings]);
+    });
+  }
+}
+
+register('embedding', (c: EmbeddingConfig, o) => new Embedding(c, o), embeddingSchema, {
+  category: 'layer',
+});

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import type { FeedForward } from '../contracts';
+import { activationNameSchema, getActivation } from './activations';
+import { Linear } from './linear';
+import { Dropout } from './dropout';
+
+export type GLUType = 'glu' | 'swiglu' | 'geglu' | 'reglu';
+
+export interface GLUConfig {
+  type: GLUType;
+  dim: number;
+  hiddenDim: number;
+  /** Only for type 'glu'; the named variants fix it. */
+  activation?: string;
+  bias?: boolean;
+  dropout?: number;
+}
+
+const variantActivation: Record<Exclude<GLUType, 'glu'>, string> = {
+  swiglu: 'silu',
+  geglu: 'gelu',
+  reglu: 'relu',
+};
+
+const common = {
+  dim: z.number().int().positive(),
+  hiddenDim: z.number().int().positive(),
+  bias: z.boolean().optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+};
+
+export const gluSchema = z.strictObject({
+  type: z.literal('glu'),
+  activation: activationNameSchema.optional(),
+  ...common,
+});
+
+/** Gated feed-forward down(act(gate(x)) ⊙ up(x)) (Shazeer 2020, eqs. 5–6). */
+export class GLU extends Module<GLUConfig> implements FeedForward {
+  readonly gate: Linear;
+  readonly up: Linear;
+  readonly down: Linear;
+  private readonly dropout: Dropout;
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+
+  constructor(config: Omit<GLUConfig, 'type'> & { type?: GLUType }, options: ModuleOptions = {}) {
+    const type = config.type ?? 'glu';
+    super({ ...config, type }, options);
+    const bias = config.bias ?? false;
+    this.act = getActivation(
+      type === 'glu' ? (config.activation ?? 'silu') : variantActivation[type],
+    );
+    const { dim, hiddenDim } = config;
+    this.gate = this.addModule(
+      'gate',
+      new Linear({ inFeatures: dim, outFeatures: hiddenDim, bias }, options),
+    );
+    this.up = this.addModule(
+      'up',
+      new Linear({ inFeatures: dim, outFeatures: hiddenDim, bias }, options),
+    );
+    this.down = this.addModule(
+      'down',
+      new Linear({ inFeatures: hiddenDim, outFeatures: dim, bias }, options),
+    );
+    this.dropout = this.addModule('dropout', new Dropout({ rate: config.dropout ?? 0 }, options));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const hidden = tf.mul(this.act(this.gate.forward(x)), this.up.forward(x));
+      return this.down.forward(this.dropout.forward(hidden));
+    });
+  }
+}
+
+register('glu', (c: GLUConfig, o) => new GLU(c, o), gluSchema, { category: 'feedforward' });
+for (const variant of ['swiglu', 'geglu', 'reglu'] as const) {
+  register(
+    variant,
+    (c: GLUConfig, o) => new GLU(c, o),
+    z.strictObject({ type: z.literal(variant), ...common }),
+    { category: 'feedforward' },
+  );
+}

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { checkLastAxis } from '../checks';
+
+export interface LayerNormConfig {
+  type: 'layer-norm';
+  dim: number;
+  eps?: number;
+  affine?: boolean;
+  bias?: boolean;
+}
+
+export const layerNormSchema = z.strictObject({
+  type: z.literal('layer-norm'),
+  dim: z.number().int().positive(),
+  eps: z.number().positive().optional(),
+  affine: z.boolean().optional(),
+  bias: z.boolean().optional(),
+});
+
+/** Normalises the last axis to zero mean and unit variance (Ba et al. 2016, eq. 4). */
+export function layerNorm(x: tf.Tensor, eps = 1e-5): tf.Tensor {
+  return tf.tidy(() => {
+    const { mean, variance } = tf.moments(x, -1, true);
+    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  });
+}
+
+export class LayerNorm extends Module<LayerNormConfig> {
+  readonly weight: tf.Variable | null;
+  readonly bias: tf.Variable | null;
+
+  constructor(
+    config: Omit<LayerNormConfig, 'type'> & { type?: 'layer-norm' },
+    options: ModuleOptions = {},
+  ) {
+    super({ ...config, type: 'layer-norm' }, options);
+    const affine = config.affine ?? true;
+    this.weight = affine ? this.addParameter('weight', tf.ones([config.dim])) : null;
+    this.bias =
+      affine && (config.bias ?? true) ? this.addParameter('bias', tf.zeros([config.dim])) : null;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    checkLastAxis('layer-norm', 'x', x, this.config.dim);
+    return tf.tidy(() => {
+      let y = layerNorm(x, this.config.eps ?? 1e-5);
+      if (this.weight) y = tf.mul(y, this.weight);
+      if (this.bias) y = tf.add(y, this.bias);
+      return y;
+    });
+  }
+}
+
+register('layer-norm', (c: LayerNormConfig, o) => new LayerNorm(c, o), layerNormSchema, {
+  category: 'norm',
+});

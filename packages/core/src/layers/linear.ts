@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { checkLastAxis } from '../checks';
+
+export interface LinearConfig {
+  type: 'linear';
+  inFeatures: number;
+  outFeatures: number;
+  bias?: boolean;
+  init?: InitSpec | InitializerName;
+}
+
+export const linearSchema = z.strictObject({
+  type: z.literal('linear'),
+  inFeatures: z.number().int().positive(),
+  outFeatures: z.number().int().positive(),
+  bias: z.boolean().optional(),
+  init: initSpecSchema.optional(),
+});
+
+/** y = x W + b on the last axis. W is [inFeatures, outFeatures]. */
+export class Linear extends Module<LinearConfig> {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  constructor(
+    config: Omit<LinearConfig, 'type'> & { type?: 'linear' },
+    options: ModuleOptions = {},
+  ) {
+    super({ ...config, type: 'linear' }, options);
+    const { inFeatures, outFeatures } = config;
+    this.weight = this.addParameter(
+      'weight',
+      initTensor(config.init ?? 'xavier-uniform', [inFeatures, outFeatures], this.rng),
+    );
+    this.bias = (config.bias ?? true) ? this.addParameter('bias', tf.zeros([outFeatures])) : null;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    const inFeatures = this.config.inFeatures;
+    checkLastAxis('linear', 'x', x, inFeatures);
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const flat = tf.reshape(x, [-1, inFeatures]);
+      let y: tf.Tensor = tf.matMul(flat, this.weight);
+      if (this.bias) y = tf.add(y, this.bias);
+      return tf.reshape(y, [...lead, this.config.outFeatures]);
+    });
+  }
+}
+
+register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, { category: 'layer' });

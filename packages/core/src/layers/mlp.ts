@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import type { FeedForward } from '../contracts';
+import { activationNameSchema, getActivation } from './activations';
+import { Linear } from './linear';
+import { Dropout } from './dropout';
+
+export interface MLPConfig {
+  type: 'mlp';
+  dim: number;
+  hiddenDim: number;
+  activation?: string;
+  bias?: boolean;
+  dropout?: number;
+}
+
+export const mlpSchema = z.strictObject({
+  type: z.literal('mlp'),
+  dim: z.number().int().positive(),
+  hiddenDim: z.number().int().positive(),
+  activation: activationNameSchema.optional(),
+  bias: z.boolean().optional(),
+  dropout: z.number().min(0).lt(1).optional(),
+});
+
+/** Position-wise feed-forward down(act(up(x))) (Vaswani et al. 2017, eq. 2). */
+export class MLP extends Module<MLPConfig> implements FeedForward {
+  readonly up: Linear;
+  readonly down: Linear;
+  private readonly dropout: Dropout;
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+
+  constructor(config: Omit<MLPConfig, 'type'> & { type?: 'mlp' }, options: ModuleOptions = {}) {
+    super({ ...config, type: 'mlp' }, options);
+    const bias = config.bias ?? true;
+    this.act = getActivation(config.activation ?? 'gelu');
+    this.up = this.addModule(
+      'up',
+      new Linear({ inFeatures: config.dim, outFeatures: config.hiddenDim, bias }, options),
+    );
+    this.down = this.addModule(
+      'down',
+      new Linear({ inFeatures: config.hiddenDim, outFeatures: config.dim, bias }, options),
+    );
+    this.dropout = this.addModule('dropout', new Dropout({ rate: config.dropout ?? 0 }, options));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.down.forward(this.dropout.forward(this.act(this.up.forward(x)))));
+  }
+}
+
+register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, { category: 'feedforward' });

@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { checkLastAxis } from '../checks';
+import { layerNorm } from './layer-norm';
+import { rmsNorm } from './rms-norm';
+
+export interface QKNormConfig {
+  type: 'qk-norm';
+  headDim: number;
+  norm?: 'rms' | 'layer' | 'l2';
+  eps?: number;
+}
+
+export const qkNormSchema = z.strictObject({
+  type: z.literal('qk-norm'),
+  headDim: z.number().int().positive(),
+  norm: z.enum(['rms', 'layer', 'l2']).optional(),
+  eps: z.number().positive().optional(),
+});
+
+/**
+ * Normalises queries or keys per head over headDim before the dot product
+ * (Henry et al. 2020 uses l2; Dehghani et al. 2023, ViT-22B, LayerNorm; OLMo 2 RMSNorm).
+ * 'rms' and 'layer' carry a learned gain; 'l2' carries none (the scale is set by the mixer).
+ */
+export class QKNorm extends Module<QKNormConfig> {
+  readonly weight: tf.Variable | null;
+
+  constructor(
+    config: Omit<QKNormConfig, 'type'> & { type?: 'qk-norm' },
+    options: ModuleOptions = {},
+  ) {
+    super({ ...config, type: 'qk-norm' }, options);
+    this.weight =
+      (config.norm ?? 'rms') === 'l2'
+        ? null
+        : this.addParameter('weight', tf.ones([config.headDim]));
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    checkLastAxis('qk-norm', 'x', x, this.config.headDim);
+    const eps = this.config.eps ?? 1e-6;
+    return tf.tidy(() => {
+      const kind = this.config.norm ?? 'rms';
+      if (kind === 'l2') return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps));
+      const y = kind === 'rms' ? rmsNorm(x, eps) : layerNorm(x, eps);
+      return tf.mul(y, this.weight!);
+    });
+  }
+}
+
+register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, { category: 'norm' });

@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Module, type ModuleOptions } from '../module';
+import { register } from '../registry';
+import { checkLastAxis } from '../checks';
+
+export interface RMSNormConfig {
+  type: 'rms-norm';
+  dim: number;
+  eps?: number;
+  affine?: boolean;
+}
+
+export const rmsNormSchema = z.strictObject({
+  type: z.literal('rms-norm'),
+  dim: z.number().int().positive(),
+  eps: z.number().positive().optional(),
+  affine: z.boolean().optional(),
+});
+
+/** x / sqrt(mean(x²) + eps) over the last axis (Zhang & Sennrich 2019, eq. 4). */
+export function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
+}
+
+export class RMSNorm extends Module<RMSNormConfig> {
+  readonly weight: tf.Variable | null;
+
+  constructor(
+    config: Omit<RMSNormConfig, 'type'> & { type?: 'rms-norm' },
+    options: ModuleOptions = {},
+  ) {
+    super({ ...config, type: 'rms-norm' }, options);
+    this.weight =
+      (config.affine ?? true) ? this.addParameter('weight', tf.ones([config.dim])) : null;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    checkLastAxis('rms-norm', 'x', x, this.config.dim);
+    return tf.tidy(() => {
+      const y = rmsNorm(x, this.config.eps ?? 1e-6);
+      return this.weight ? tf.mul(y, this.weight) : y;
+    });
+  }
+}
+
+register('rms-norm', (c: RMSNormConfig, o) => new RMSNorm(c, o), rmsNormSchema, {
+  category: 'norm',
+});

@@ -1,0 +1,38 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LayerNorm, ShapeError, build, layerNorm } from '@attnkit/core';
+import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+
+describe('LayerNorm', () => {
+  it('gives zero mean and unit variance on the last axis', () => {
+    const y = layerNorm(tf.tensor2d([1, 2, 3, 4, 10, 20, 30, 40], [2, 4]));
+    const { mean, variance } = tf.moments(y, -1);
+    expectClose(mean, [0, 0], { atol: 1e-6 });
+    expectClose(variance, [1, 1], { atol: 1e-4 });
+  });
+
+  it('applies gain and bias, or neither when affine is false', () => {
+    const m = new LayerNorm({ dim: 2 });
+    m.weight!.assign(tf.tensor1d([2, 2]));
+    m.bias!.assign(tf.tensor1d([1, 1]));
+    expectClose(m.forward(tf.tensor2d([0, 2], [1, 2])), [[-1, 3]], { atol: 1e-4 });
+    expect(new LayerNorm({ dim: 2, affine: false }).numParams()).toBe(0);
+    expect([...new LayerNorm({ dim: 2, bias: false }).namedParameters().keys()]).toEqual([
+      'weight',
+    ]);
+  });
+
+  it('rejects a wrong width and bad eps', () => {
+    expect(() => new LayerNorm({ dim: 3 }).forward(tf.zeros([2, 4]))).toThrow(ShapeError);
+    expect(() => build({ type: 'layer-norm', dim: 3, eps: -1 })).toThrow(/\$\.eps/);
+  });
+
+  it('leaks nothing over forward, backward and dispose', async () => {
+    await expectNoLeaks(() => {
+      const m = new LayerNorm({ dim: 4 });
+      const x = tf.randomNormal([2, 4]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar);
+      tf.dispose([x, value, ...Object.values(grads)]);
+      m.dispose();
+    });
+  });
+});

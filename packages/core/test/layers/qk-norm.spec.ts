@@ -1,0 +1,55 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { QKNorm, build } from '@attnkit/core';
+import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+
+describe('QKNorm', () => {
+  const q = tf.tensor4d([3, 4, 1, 1], [1, 1, 2, 2]);
+
+  it('l2 makes unit vectors and has no parameters', () => {
+    const m = new QKNorm({ headDim: 2, norm: 'l2' });
+    expect(m.numParams()).toBe(0);
+    expectClose(
+      m.forward(q),
+      [
+        [
+          [
+            [0.6, 0.8],
+            [Math.SQRT1_2, Math.SQRT1_2],
+          ],
+        ],
+      ],
+      { atol: 1e-6 },
+    );
+  });
+
+  it('rms and layer variants carry a per-dimension gain', () => {
+    const rms = new QKNorm({ headDim: 2 });
+    expectClose(
+      rms.forward(q),
+      [
+        [
+          [
+            [3 / Math.sqrt(12.5), 4 / Math.sqrt(12.5)],
+            [1, 1],
+          ],
+        ],
+      ],
+      { atol: 1e-5 },
+    );
+    expect(build<QKNorm>({ type: 'qk-norm', headDim: 2, norm: 'layer' }).numParams()).toBe(2);
+  });
+
+  it('rejects an unknown norm and a wrong head size', () => {
+    expect(() => build({ type: 'qk-norm', headDim: 2, norm: 'batch' })).toThrow(/\$\.norm/);
+    expect(() => new QKNorm({ headDim: 3 }).forward(q)).toThrow(/qk-norm: x expected last axis 3/);
+  });
+
+  it('leaks nothing', async () => {
+    await expectNoLeaks(() => {
+      const m = new QKNorm({ headDim: 2, norm: 'layer' });
+      const { value, grads } = tf.variableGrads(() => tf.sum(m.forward(q)) as tf.Scalar);
+      tf.dispose([value, ...Object.values(grads)]);
+      m.dispose();
+    });
+  });
+});
