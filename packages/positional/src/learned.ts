@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import { Module, ShapeError, checkShape, register } from '@attnkit/core';
+import { normalInit, parseConfig, toPositions } from './util';
+
+export const learnedSchema = z.strictObject({
+  type: z.literal('learned').default('learned'),
+  maxLength: z.number().int().positive(),
+  dim: z.number().int().positive(),
+});
+export type LearnedConfig = z.input<typeof learnedSchema>;
+
+/**
+ * Learned absolute position embeddings (Gehring et al. 2017; GPT, BERT): a `[maxLength, dim]`
+ * table, row `p` added to the token at position `p`. Initialised N(0, 0.02) as in GPT-2.
+ */
+export class LearnedPositional
+  extends Module<z.output<typeof learnedSchema>>
+  implements PositionalEncoding
+{
+  readonly kind = 'embed' as const;
+  readonly weight: tf.Variable;
+
+  constructor(config: LearnedConfig, options: ModuleOptions = {}) {
+    super(parseConfig('learned', learnedSchema, config), options);
+    const { maxLength, dim } = this.config;
+    this.weight = this.addParameter('weight', normalInit(this.rng, [maxLength, dim], 0.02));
+  }
+
+  embed(x: tf.Tensor3D, positions: tf.Tensor1D): tf.Tensor3D {
+    checkShape('learned', 'x', x, [null, null, this.config.dim]);
+    return tf.tidy(() => {
+      const pos = toPositions('learned', 'positions', positions, x.shape[1]);
+      this.checkRange(pos);
+      const rows = tf.gather(this.weight, tf.cast(pos, 'int32'));
+      return tf.add(x, rows) as tf.Tensor3D;
+    });
+  }
+
+  /** Positions are data, so this reads them back (one small sync) to fail loudly, not gather zeros. */
+  private checkRange(pos: tf.Tensor1D): void {
+    const values = pos.dataSync();
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of values) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const { maxLength } = this.config;
+    if (values.length > 0 && (lo < 0 || hi >= maxLength || !values.every(Number.isInteger))) {
+      throw new ShapeError(
+        'learned',
+        'positions',
+        `integers in [0, maxLength=${maxLength})`,
+        `values from ${lo} to ${hi}`,
+      );
+    }
+  }
+}
+
+register('learned', (c, o) => new LearnedPositional(c, o), learnedSchema, {
+  category: 'positional',
+});

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import { Module, register } from '@attnkit/core';
+import { parseConfig } from './util';
+
+export const nopeSchema = z.strictObject({
+  type: z.literal('nope').default('nope'),
+});
+export type NopeConfig = z.input<typeof nopeSchema>;
+
+/**
+ * No positional encoding (Kazemnejad et al. 2023): a causal decoder infers positions from its
+ * mask alone. Explicitly nothing: kind 'none', no methods, no parameters.
+ */
+export class NoPositional
+  extends Module<z.output<typeof nopeSchema>>
+  implements PositionalEncoding
+{
+  readonly kind = 'none' as const;
+
+  constructor(config: NopeConfig = {}, options: ModuleOptions = {}) {
+    super(parseConfig('nope', nopeSchema, config), options);
+  }
+}
+
+register('nope', (c, o) => new NoPositional(c, o), nopeSchema, { category: 'positional' });

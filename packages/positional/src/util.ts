@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { z } from 'zod';
+import { ShapeError, checkRank, formatShape, zodToConfigError } from '@attnkit/core';
+
+/** Parses `config` with `schema`, turning a zod failure into a ConfigError that names `block`. */
+export function parseConfig<S extends z.ZodType>(
+  block: string,
+  schema: S,
+  config: unknown,
+): z.output<S> {
+  const result = schema.safeParse(config, { reportInput: true });
+  if (!result.success) throw zodToConfigError(block, '$', result.error);
+  return result.data;
+}
+
+/**
+ * Positions as a float32 `[n]` tensor (int32 and number[] accepted). When `length` is given the
+ * vector must have that many entries. The caller owns the result (call inside `tf.tidy`).
+ */
+export function toPositions(
+  block: string,
+  argument: string,
+  positions: tf.Tensor1D | readonly number[],
+  length?: number,
+): tf.Tensor1D {
+  const p = positions instanceof tf.Tensor ? positions : tf.tensor1d(positions as number[]);
+  checkRank(block, argument, p, 1);
+  if (length !== undefined && p.shape[0] !== length) {
+    throw new ShapeError(block, argument, `${length} positions`, `shape ${formatShape(p.shape)}`);
+  }
+  return p.dtype === 'float32' ? p : tf.cast(p, 'float32');
+}
+
+/** `key - query` distances `[tq, tk]` from two position vectors. */
+export function relativePositions(
+  queryPositions: tf.Tensor1D,
+  keyPositions: tf.Tensor1D,
+): tf.Tensor2D {
+  return tf.sub(tf.expandDims(keyPositions, 0), tf.expandDims(queryPositions, 1)) as tf.Tensor2D;
+}
+
+/** Throws unless the `numHeads` a mixer passes matches the encoding's own. */
+export function checkNumHeads(block: string, expected: number, actual: number): void {
+  if (actual !== expected) {
+    throw new ShapeError(
+      block,
+      'numHeads',
+      `${expected} (the configured numHeads)`,
+      String(actual),
+    );
+  }
+}
+
+/** Normal(0, std) initial values drawn from a module's seeded generator. */
+export function normalInit(rng: { normal(): number }, shape: number[], std: number): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => rng.normal() * std),
+    shape,
+  );
+}
