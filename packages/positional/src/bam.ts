@@ -49,7 +49,7 @@ export class BamBias extends Module<z.output<typeof bamSchema>> implements Posit
     const scales =
       c.scaleInit === 'alibi' ? alibiSlopes(h) : new Array<number>(h).fill(c.scaleInit);
     this.shape = this.addParameter('shape', tf.fill([h], c.shapeInit), c.trainShape);
-    this.logScale = this.addParameter('logScale', tf.log(tf.tensor1d(scales)), c.trainScale);
+    this.logScale = this.addParameter('logScale', tf.tensor1d(scales.map(Math.log)), c.trainScale);
     this.location = this.addParameter('location', tf.fill([h], c.locationInit), c.trainLocation);
   }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
 import { Module, ShapeError, checkShape, register } from '@attnkit/core';
-import { normalInit, parseConfig, toPositions } from './util';
+import { lookupRows, normalInit, parseConfig, toPositions } from './util';
 
 export const learnedSchema = z.strictObject({
   type: z.literal('learned').default('learned'),
@@ -33,7 +33,7 @@ export class LearnedPositional
     return tf.tidy(() => {
       const pos = toPositions('learned', 'positions', positions, x.shape[1]);
       this.checkRange(pos);
-      const rows = tf.gather(this.weight, tf.cast(pos, 'int32'));
+      const rows = lookupRows(this.weight, tf.cast(pos, 'int32'));
       return tf.add(x, rows) as tf.Tensor3D;
     });
   }

@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
 import { Module, ShapeError, checkShape, register } from '@attnkit/core';
-import { checkNumHeads, normalInit, parseConfig, relativePositions, toPositions } from './util';
+import {
+  checkNumHeads,
+  lookupRows,
+  normalInit,
+  parseConfig,
+  relativePositions,
+  toPositions,
+} from './util';
 
 export const shawRelativeSchema = z.strictObject({
   type: z.literal('shaw-relative').default('shaw-relative'),
@@ -64,7 +71,7 @@ export class ShawRelativeBias
       const kp = toPositions('shaw-relative', 'keyPositions', keyPositions);
       const tk = kp.shape[0];
       const index = tf.cast(tf.add(tf.clipByValue(relativePositions(q, kp), -k, k), k), 'int32');
-      const a = tf.gather(this.keyEmbeddings, index); // [tq, tk, headDim]
+      const a = lookupRows(this.keyEmbeddings, index); // [tq, tk, headDim]
       const perQuery = tf.reshape(tf.transpose(queries, [2, 0, 1, 3]), [
         tq,
         batch * heads,

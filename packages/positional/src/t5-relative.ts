@@ -2,7 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
 import { Module, checkInt, register } from '@attnkit/core';
-import { checkNumHeads, normalInit, parseConfig, relativePositions, toPositions } from './util';
+import {
+  checkNumHeads,
+  lookupRows,
+  normalInit,
+  parseConfig,
+  relativePositions,
+  toPositions,
+} from './util';
 
 export interface T5BucketOptions {
   bidirectional: boolean;
@@ -93,7 +100,7 @@ export class T5RelativeBias
       const q = toPositions('t5-relative', 'queryPositions', queryPositions);
       const k = toPositions('t5-relative', 'keyPositions', keyPositions);
       const buckets = t5RelativeBucket(relativePositions(q, k), this.config); // [tq, tk]
-      const values = tf.gather(this.weight, buckets); // [tq, tk, heads]
+      const values = lookupRows(this.weight, buckets); // [tq, tk, heads]
       return tf.expandDims(tf.transpose(values, [2, 0, 1]), 0) as tf.Tensor4D;
     });
   }

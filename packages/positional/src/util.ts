@@ -59,3 +59,17 @@ export function normalInit(rng: { normal(): number }, shape: number[], std: numb
     shape,
   );
 }
+
+/**
+ * `table[indices]` for a learned table `[n, d]` and int32 indices of any shape -> `[...shape, d]`.
+ * tf.gather's gradient needs the UnsortedSegmentSum kernel, which some backends (wasm) lack;
+ * there the lookup is a one-hot matmul, whose gradient every backend has.
+ */
+export function lookupRows(table: tf.Tensor2D | tf.Variable, indices: tf.Tensor): tf.Tensor {
+  if (tf.getKernel('UnsortedSegmentSum', tf.getBackend())) return tf.gather(table, indices);
+  return tf.tidy(() => {
+    const [n, d] = table.shape as [number, number];
+    const flat = tf.oneHot(tf.reshape(indices, [-1]), n);
+    return tf.reshape(tf.matMul(flat, table as tf.Tensor2D), [...indices.shape, d]);
+  });
+}
