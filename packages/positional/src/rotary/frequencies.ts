@@ -22,7 +22,7 @@ export const rotaryScalingSchema = z.discriminatedUnion('type', [
 ]);
 export type RotaryScaling = z.input<typeof rotaryScalingSchema>;
 
-/** The rotary fields without `type`: what `applyRotary` takes. */
+/** The rotary fields: what `applyRotary` takes (`type` optional, so a module's config works too). */
 export const rotaryFields = {
   headDim: z.number().int().positive(),
   rotaryDim: z.number().int().positive().optional(),
@@ -30,7 +30,10 @@ export const rotaryFields = {
   layout: z.enum(['half', 'interleaved']).default('half'),
   scaling: rotaryScalingSchema.optional(),
 };
-export const rotaryOptionsSchema = z.strictObject(rotaryFields);
+export const rotaryOptionsSchema = z.strictObject({
+  type: z.literal('rotary').optional(),
+  ...rotaryFields,
+});
 export type RotaryOptions = z.input<typeof rotaryOptionsSchema>;
 
 /** A validated rotary setup with its frequencies precomputed. */

@@ -14,7 +14,14 @@ describe('RotaryPositional', () => {
     expect(rope.numParams()).toBe(0);
     const x = randn([1, 2, 3, 8]) as tf.Tensor4D;
     const p = range(4, 7);
-    expectClose(rope.rotate(x, p), applyRotary(x, p, { headDim: 8 }), { atol: 0 });
+    const outputs = [
+      rope.rotate(x, p),
+      applyRotary(x, p, { headDim: 8 }),
+      applyRotary(x, p, rope.config),
+    ];
+    expectClose(outputs[0]!, outputs[1]!, { atol: 0 });
+    expectClose(outputs[0]!, outputs[2]!, { atol: 0 });
+    tf.dispose([x, p, ...outputs]);
   });
 
   it('exposes the YaRN temperature as logitScale', () => {
