@@ -5,6 +5,7 @@ import { register } from '../registry';
 import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
+import { withCustomGradient } from '../ops/custom-grad';
 
 export interface EmbeddingConfig {
   type: 'embedding';
@@ -26,7 +27,7 @@ export const embeddingSchema = z.strictObject({
  * duplicate indices the same way and exists on every backend.
  */
 export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const forward = (t: tf.Tensor, rows: tf.Tensor, save: tf.GradSaveFunc) => {
+  const lookup = withCustomGradient<[tf.Tensor, tf.Tensor]>((t, rows, save) => {
     save([rows]);
     return {
       value: tf.gather(t, rows),
@@ -35,8 +36,7 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
         tf.zerosLike(saved[0]!),
       ],
     };
-  };
-  const lookup = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+  });
   return lookup(table, ids) as tf.Tensor2D;
 }
 

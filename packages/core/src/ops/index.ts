@@ -1,2 +1,9 @@
 // Public surface of core/src/ops.
-export {};
+export * from './masks';
+export * from './softmax';
+export * from './softcap';
+export * from './sparsemax';
+export * from './entmax';
+export * from './normalizers';
+export * from './custom-grad';
+export { resolveAxis } from './axis';

@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface CustomGradResult {
+  value: tf.Tensor;
+  /** Gradients for each input, in order. */
+  gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
+}
+
+/**
+ * Typed wrapper over tf.customGrad for a fixed number of tensor inputs:
+ * `forward(a, b, save)` returns the value and its gradient function.
+ */
+export function withCustomGradient<Inputs extends tf.Tensor[]>(
+  forward: (...args: [...Inputs, tf.GradSaveFunc]) => CustomGradResult,
+): (...inputs: Inputs) => tf.Tensor {
+  const op = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op as unknown as (...inputs: Inputs) => tf.Tensor;
+}
