@@ -64,7 +64,7 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   tsconfig: 'tsconfig.build.json',
-  external: [/^@tensorflow\//, /^@attnkit\//],
+  external: [/^@tensorflow\//, /^@attnkit\//, 'zod'],
 });
 TS
 echo "module.exports = { ...require('../../jest.preset.cjs'), displayName: '$name', rootDir: __dirname };" > "$dir/jest.config.cjs"

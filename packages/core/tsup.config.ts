@@ -8,7 +8,7 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   tsconfig: 'tsconfig.build.json',
-  external: [/^@tensorflow\/tfjs-core$/, /^@tensorflow\/tfjs-backend-/, /^@attnkit\//],
+  external: [/^@tensorflow\/tfjs-core$/, /^@tensorflow\/tfjs-backend-/, /^@attnkit\//, 'zod'],
   // See src/index.ts: tfjs-core's gradient registrations are ES modules only.
   noExternal: [/register_all_gradients/],
 });

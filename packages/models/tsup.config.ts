@@ -8,5 +8,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   tsconfig: 'tsconfig.build.json',
-  external: [/^@tensorflow\//, /^@attnkit\//],
+  external: [/^@tensorflow\//, /^@attnkit\//, 'zod', 'commander'],
 });
