@@ -32,8 +32,3 @@ export function alongLastAxis(
     return tf.transpose(fn(tf.transpose(x, perm)), perm);
   });
 }
-
-export function checkFloat(block: string, argument: string, x: tf.Tensor): void {
-  if (x.dtype !== 'float32')
-    throw new ShapeError(block, argument, 'dtype float32', `dtype ${x.dtype}`);
-}

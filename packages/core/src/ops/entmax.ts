@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { alongLastAxis, checkFloat, resolveAxis } from './axis';
+import { alongLastAxis, resolveAxis } from './axis';
+import { checkFloat } from './tensor-checks';
 import { withCustomGradient } from './custom-grad';
 
 /**

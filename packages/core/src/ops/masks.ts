@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkInt, checkRank } from '../checks';
 import { ShapeError, formatShape } from '../errors';
+import { broadcastShapes, checkFloat } from './tensor-checks';
 
 /**
  * Boolean attention masks: `true` means "may attend". Shapes broadcast against
@@ -48,6 +49,7 @@ export function slidingWindowMask(
   checkInt('slidingWindowMask', 'window', window, 1);
   checkInt('slidingWindowMask', 'queryLength', queryLength, 0);
   checkInt('slidingWindowMask', 'keyLength', keyLength, 0);
+  checkInt('slidingWindowMask', 'offset', offset, Number.MIN_SAFE_INTEGER);
   return tf.tidy(() => {
     const { q, k } = positionGrid(queryLength, keyLength, offset);
     return tf.logicalAnd(tf.lessEqual(k, q), tf.less(tf.sub(q, k), window)) as tf.Tensor2D;
@@ -115,6 +117,10 @@ export function combineMasks(...masks: (tf.Tensor | undefined)[]): tf.Tensor | u
     }
   });
   if (present.length === 0) return undefined;
+  present.reduce<number[]>(
+    (shape, m, i) => broadcastShapes('combineMasks', `masks[${i}]`, shape, m.shape),
+    [],
+  );
   if (present.length === 1) return tf.clone(present[0]!);
   return tf.tidy(() => present.slice(1).reduce((acc, m) => tf.logicalAnd(acc, m), present[0]!));
 }
@@ -127,18 +133,13 @@ export function maskToAdditive(mask: tf.Tensor, negative = MASK_NEGATIVE): tf.Te
   return tf.tidy(() => tf.where(mask, tf.scalar(0), tf.scalar(negative)));
 }
 
-/** Applies a boolean (`true` = keep) or additive float mask to logits. */
+/** Applies a boolean (`true` = keep, others get MASK_NEGATIVE) or additive float mask to logits. */
 export function applyMask(logits: tf.Tensor, mask: tf.Tensor | undefined): tf.Tensor {
+  checkFloat('applyMask', 'logits', logits);
   if (!mask) return tf.clone(logits);
-  return tf.tidy(() => {
-    if (mask.dtype === 'bool') {
-      const full = tf.backend_util.assertAndGetBroadcastShape(logits.shape, mask.shape);
-      return tf.where(
-        tf.broadcastTo(mask, full),
-        tf.broadcastTo(logits, full),
-        tf.fill(full, MASK_NEGATIVE),
-      );
-    }
-    return tf.add(logits, mask);
-  });
+  if (mask.dtype !== 'bool') checkFloat('applyMask', 'mask', mask);
+  broadcastShapes('applyMask', 'mask', logits.shape, mask.shape);
+  return tf.tidy(() =>
+    mask.dtype === 'bool' ? tf.where(mask, logits, tf.scalar(MASK_NEGATIVE)) : tf.add(logits, mask),
+  );
 }

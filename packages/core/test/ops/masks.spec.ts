@@ -31,6 +31,16 @@ describe('masks', () => {
     expect(() => slidingWindowMask(4, 4, 0)).toThrow(
       'slidingWindowMask: window expected an integer >= 1, got 0',
     );
+    expect(() => slidingWindowMask(4, 4, 1.5)).toThrow(/window/);
+  });
+
+  it('sliding window with a decode offset and window 1 (self only)', () => {
+    // one query at position 4 over 5 keys, window 2: keys 3 and 4
+    expect(bools(slidingWindowMask(1, 5, 2))).toEqual([0, 0, 0, 1, 1]);
+    expect(bools(slidingWindowMask(2, 2, 1))).toEqual([1, 0, 0, 1]);
+    // a window longer than the sequence is plain causal
+    expect(bools(slidingWindowMask(3, 3, 10))).toEqual(bools(causalMask(3, 3)));
+    expect(() => slidingWindowMask(2, 2, 1, 0.5)).toThrow(ConfigError);
   });
 
   it('padding masks keys beyond each length', () => {
@@ -46,10 +56,23 @@ describe('masks', () => {
     expect(m.shape).toEqual([1, 1, 3, 3]);
     expect(bools(m)).toEqual([1, 1, 0, 1, 1, 0, 0, 0, 1]);
     expect(() => segmentMask(tf.zeros([1, 3]), tf.zeros([2, 3]))).toThrow(ShapeError);
+    expect(() => segmentMask(tf.zeros([3]) as unknown as tf.Tensor2D)).toThrow(
+      'segmentMask: querySegments expected rank 2, got rank 1 [3]',
+    );
+  });
+
+  it('segment ids for cross attention (queries and keys differ in length)', () => {
+    const q = tf.tensor2d([[1, 2]], [1, 2], 'int32');
+    const k = tf.tensor2d([[2, 1, 1]], [1, 3], 'int32');
+    expect(segmentMask(q, k).shape).toEqual([1, 1, 2, 3]);
+    expect(bools(segmentMask(q, k))).toEqual([0, 1, 1, 1, 0, 0]);
   });
 
   it('prefix LM is bidirectional over the prefix', () => {
     expect(bools(prefixLmMask(3, 2))).toEqual([1, 1, 0, 1, 1, 0, 1, 1, 1]);
+    expect(bools(prefixLmMask(3, 0))).toEqual(bools(causalMask(3, 3)));
+    expect(bools(prefixLmMask(2, 2))).toEqual([1, 1, 1, 1]);
+    expect(() => prefixLmMask(3, -1)).toThrow(/prefixLength/);
   });
 
   it('combines with broadcasting, converts to additive and applies', () => {
@@ -58,6 +81,9 @@ describe('masks', () => {
     expect(bools(both)).toEqual([1, 0, 1, 0]);
     expect(combineMasks()).toBeUndefined();
     expect(() => combineMasks(tf.ones([2]))).toThrow(/dtype bool/);
+    expect(() => combineMasks(causalMask(2, 3), causalMask(2, 2))).toThrow(
+      'combineMasks: masks[1] expected a shape that broadcasts against [2,3], got shape [2,2]',
+    );
     expect(Array.from(maskToAdditive(causalMask(1, 2, 0)).dataSync())).toEqual([0, MASK_NEGATIVE]);
     const logits = tf.ones([1, 2, 2, 2]);
     const masked = applyMask(logits, causalMask(2, 2));
@@ -66,6 +92,17 @@ describe('masks', () => {
     expect(
       Array.from(applyMask(logits, maskToAdditive(causalMask(2, 2))).dataSync()).slice(0, 2),
     ).toEqual([1, Math.fround(1 + MASK_NEGATIVE)]);
+  });
+
+  it('applyMask passes gradients only to kept logits and checks its inputs', () => {
+    const logits = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 2, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(applyMask(t, causalMask(2, 2))))(logits);
+    expect(Array.from(g.dataSync())).toEqual([1, 0, 1, 1, 1, 0, 1, 1]);
+    expect(() => applyMask(logits, causalMask(3, 3))).toThrow(ShapeError);
+    expect(() => applyMask(tf.zeros([2, 2], 'int32'), causalMask(2, 2))).toThrow(/logits/);
+    expect(() => applyMask(logits, tf.zeros([2, 2], 'int32'))).toThrow(/mask expected dtype/);
+    expect(() => maskToAdditive(tf.zeros([2]))).toThrow(ShapeError);
+    expect(applyMask(logits, undefined)).not.toBe(logits);
   });
 
   it('leaks nothing', async () => {
