@@ -14,9 +14,11 @@ export function sparsemax(x: tf.Tensor, axis = -1): tf.Tensor {
 }
 
 function sparsemaxLastAxis(x: tf.Tensor): tf.Tensor {
-  const op = withCustomGradient<[tf.Tensor]>((z: tf.Tensor, save: tf.GradSaveFunc) => {
+  const op = withCustomGradient<[tf.Tensor]>((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const p = tf.tidy(() => {
-      const n = z.shape[z.rank - 1]!;
+      const n = input.shape[input.rank - 1]!;
+      // sparsemax is shift invariant; centring keeps the cumulative sums accurate.
+      const z = tf.sub(input, tf.max(input, -1, true));
       const sorted = tf.topk(z, n, true).values;
       const cumulative = tf.cumsum(sorted, z.rank - 1);
       const k = tf.range(1, n + 1, 1, 'float32');

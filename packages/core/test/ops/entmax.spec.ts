@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, entmax15, softmax, sparsemax } from '@attnkit/core';
+import {
+  MASK_NEGATIVE,
+  ShapeError,
+  applyMask,
+  causalMask,
+  entmax15,
+  softmax,
+  sparsemax,
+} from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('entmax15', () => {
@@ -48,6 +56,15 @@ describe('entmax15', () => {
       [tf.tensor3d([1.5, 0.2, -0.3, 0.6, -2.5, 0.9, 0.45, -0.1, 0, 2.1, 1, -1.4], [4, 3, 1])],
       { epsilon: 1e-3 },
     );
+  });
+
+  it('gives exact zeros to masked logits and a uniform row when all are masked', () => {
+    const logits = tf.tensor2d([0.3, 0.2, 0.9, 0.1, 0.2, 0.25], [2, 3]);
+    const p = entmax15(applyMask(logits, causalMask(2, 3, 0)));
+    expect(Array.from(p.dataSync()).slice(0, 3)).toEqual([1, 0, 0]);
+    expect(p.dataSync()[5]).toBe(0);
+    expectClose(tf.sum(p, -1), [1, 1], { atol: 1e-6 });
+    expectClose(entmax15(tf.fill([3], MASK_NEGATIVE)), [1 / 3, 1 / 3, 1 / 3]);
   });
 
   it('rejects non-float input and a bad axis', () => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, sparsemax } from '@attnkit/core';
+import { MASK_NEGATIVE, ShapeError, applyMask, causalMask, sparsemax } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('sparsemax', () => {
@@ -40,6 +40,15 @@ describe('sparsemax', () => {
       [tf.tensor3d([0.5, 0.1, 0.3, -0.6, -1.2, 0.35, 0.25, 0.9], [1, 4, 2])],
       { epsilon: 1e-3 },
     );
+  });
+
+  it('gives exact zeros to masked logits and a uniform row when all are masked', () => {
+    const logits = tf.tensor2d([0.3, 0.2, 0.9, 0.1, 0.2, 0.25], [2, 3]);
+    const p = sparsemax(applyMask(logits, causalMask(2, 3, 0)));
+    expect(Array.from(p.dataSync()).slice(0, 3)).toEqual([1, 0, 0]);
+    expect(p.dataSync()[5]).toBe(0);
+    expectClose(tf.sum(p, -1), [1, 1], { atol: 1e-6 });
+    expectClose(sparsemax(tf.fill([3], MASK_NEGATIVE)), [1 / 3, 1 / 3, 1 / 3]);
   });
 
   it('rejects non-float input and a bad axis', () => {
