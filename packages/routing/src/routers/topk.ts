@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { checkRouterConfig, type RouteOptions } from './router';
+import { TokenChoiceRouter, type TokenScores } from './token-choice';
+
+export interface TopKRouterConfig {
+  type: 'topk-router';
+  dim: number;
+  numExperts: number;
+  topK?: number;
+  /** 'softmax' (Shazeer et al. 2017) or 'sigmoid' (DeepSeek-V3, Liu et al. 2024, eqs. 13-16). */
+  scoring?: 'softmax' | 'sigmoid';
+  /** Renormalise the k gates to sum to 1 (default: topK > 1 for softmax, always for sigmoid). */
+  normalize?: boolean;
+  capacityFactor?: number;
+}
+
+export const topKRouterSchema = z.strictObject({
+  type: z.literal('topk-router'),
+  dim: z.number().int().positive(),
+  numExperts: z.number().int().positive(),
+  topK: z.number().int().positive().optional(),
+  scoring: z.enum(['softmax', 'sigmoid']).optional(),
+  normalize: z.boolean().optional(),
+  capacityFactor: z.number().positive().optional(),
+});
+
+/**
+ * Token-choice top-k router. Softmax: g = TopK(softmax(x W_g)) (Shazeer et al. 2017, eq. 3
+ * without noise; Switch, Fedus et al. 2021, eq. 1). Sigmoid: s = σ(x W_g), g = s_i / Σ_topk s
+ * (DeepSeek-V3, eqs. 13-16, without the balancing bias).
+ */
+export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
+  readonly gate: Linear;
+
+  constructor(
+    config: Omit<TopKRouterConfig, 'type'> & { type?: 'topk-router' },
+    options: ModuleOptions = {},
+  ) {
+    checkRouterConfig('topk-router', config);
+    super({ ...config, type: 'topk-router' }, options);
+    this.gate = this.addModule(
+      'gate',
+      new Linear(
+        { inFeatures: config.dim, outFeatures: config.numExperts, bias: false },
+        { rng: this.rng },
+      ),
+    );
+  }
+
+  protected get normalize(): boolean {
+    const scoring = this.config.scoring ?? 'softmax';
+    return this.config.normalize ?? (scoring === 'sigmoid' || this.slots > 1);
+  }
+
+  protected scores(x: tf.Tensor2D, _options: RouteOptions): TokenScores {
+    const logits = this.gate.forward(x) as tf.Tensor2D;
+    if ((this.config.scoring ?? 'softmax') === 'sigmoid') {
+      const s = tf.sigmoid(logits) as tf.Tensor2D;
+      const probs = tf.div(s, tf.sum(s, 1, true)) as tf.Tensor2D;
+      return { logits, probs, select: s, gateSource: s };
+    }
+    const probs = tf.softmax(logits) as tf.Tensor2D;
+    return { logits, probs, select: probs, gateSource: probs };
+  }
+}
+
+register('topk-router', (c: TopKRouterConfig, o) => new TopKRouter(c, o), topKRouterSchema, {
+  category: 'router',
+});
