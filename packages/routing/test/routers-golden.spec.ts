@@ -80,7 +80,7 @@ describe('routers against the PyTorch reference', () => {
     }, vars);
     expectClose(grads[vars[0]!.name]!, c.gradWeight, { atol: 1e-4, rtol: 1e-4 });
     if (extra) expectClose(grads[extra.name]!, c.gradExtra!, { atol: 1e-4, rtol: 1e-4 });
-    tf.dispose([x, noise, out.indices, out.gates, out.mask, out.logits, out.probs, z, r, value]);
+    tf.dispose([x, noise, out.indices, out.gates, out.mask, out.logits!, out.probs, z, r, value]);
     tf.dispose(grads);
     router.dispose();
   });
