@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
-import { describe } from '../checks';
+import { checkNumber, describe } from '../checks';
+import { zodToConfigError } from '../registry';
 import type { Rng } from '../random';
 
 /**
@@ -35,17 +36,34 @@ export interface InitSpec {
   gain?: number;
 }
 
-export const initSpecSchema = z.union([
-  z.enum(initializerNames),
-  z.strictObject({
-    name: z.enum(initializerNames),
+const initializerNameSchema = z.enum(initializerNames);
+
+const initSpecObjectSchema = z
+  .strictObject({
+    name: initializerNameSchema,
     std: z.number().positive().optional(),
     mean: z.number().optional(),
     min: z.number().optional(),
     max: z.number().optional(),
     gain: z.number().positive().optional(),
-  }),
-]);
+  })
+  .refine((s) => (s.min ?? -0.05) < (s.max ?? 0.05), {
+    error: 'uniform bounds with min < max (defaults -0.05, 0.05)',
+    path: ['max'],
+  });
+
+/**
+ * An initializer in a config: a bare name or `{ name, std?, mean?, min?, max?, gain? }`.
+ * Strings and objects are checked by their own schema, so an error points at the bad field
+ * (`$.init.std`) rather than at the whole union.
+ */
+export const initSpecSchema = z
+  .custom<InitSpec | InitializerName>(() => true)
+  .superRefine((value, ctx) => {
+    const schema = typeof value === 'string' ? initializerNameSchema : initSpecObjectSchema;
+    const result = schema.safeParse(value, { reportInput: true });
+    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ ...issue });
+  });
 
 export interface Fans {
   fanIn: number;
@@ -70,7 +88,14 @@ export function initTensor(
   rng: Rng,
   fans: Fans = computeFans(shape),
 ): tf.Tensor {
-  const s: InitSpec = typeof spec === 'string' ? { name: spec } : spec;
+  const parsed = initSpecSchema.safeParse(spec, { reportInput: true });
+  if (!parsed.success) throw zodToConfigError('initTensor', 'spec', parsed.error);
+  const s: InitSpec = typeof parsed.data === 'string' ? { name: parsed.data } : parsed.data;
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ConfigError('initTensor', 'shape', 'non-negative integer sizes', describe(shape));
+  }
+  checkNumber('initTensor', 'fans.fanIn', fans.fanIn, { min: 0, minExclusive: true });
+  checkNumber('initTensor', 'fans.fanOut', fans.fanOut, { min: 0, minExclusive: true });
   const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
   const mean = s.mean ?? 0;
@@ -86,20 +111,9 @@ export function initTensor(
     case 'truncated-normal':
       fillTruncatedNormal(values, rng, mean, s.std ?? 0.02);
       break;
-    case 'uniform': {
-      const min = s.min ?? -0.05;
-      const max = s.max ?? 0.05;
-      if (!(max > min)) {
-        throw new ConfigError(
-          'initTensor',
-          'uniform bounds',
-          'min < max',
-          `min ${min}, max ${max}`,
-        );
-      }
-      fillUniform(values, rng, min, max);
+    case 'uniform':
+      fillUniform(values, rng, s.min ?? -0.05, s.max ?? 0.05);
       break;
-    }
     case 'xavier-uniform': {
       const limit = (s.gain ?? 1) * Math.sqrt(6 / (fans.fanIn + fans.fanOut));
       fillUniform(values, rng, -limit, limit);
@@ -116,13 +130,10 @@ export function initTensor(
     case 'kaiming-normal':
       fillNormal(values, rng, 0, (s.gain ?? Math.SQRT2) / Math.sqrt(fans.fanIn));
       break;
-    default:
-      throw new ConfigError(
-        'initTensor',
-        'name',
-        `one of ${initializerNames.join(', ')}`,
-        describe((s as { name: unknown }).name),
-      );
+    default: {
+      const unknownName: never = s.name;
+      throw new ConfigError('initTensor', 'name', 'a known initializer', describe(unknownName));
+    }
   }
   return tf.tensor(values, shape, 'float32');
 }

@@ -49,9 +49,9 @@ export const builtinActivationNames = [
 
 export type ActivationName = (typeof builtinActivationNames)[number];
 
-/** Any registered activation name (built-ins plus `registerActivation`). Checked at build. */
+/** Any registered activation name (built-ins plus `registerActivation`), checked when parsed. */
 export const activationNameSchema = z.string().refine((name) => activations.has(name), {
-  message: 'a registered activation name',
+  error: () => `a registered activation (${[...activations.keys()].join(', ')})`,
 });
 
 /** Adds an activation that configs can then name. */

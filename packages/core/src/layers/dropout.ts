@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
-import { checkNumber } from '../checks';
+import { parseConfig } from './config';
 
 export interface DropoutConfig {
   type: 'dropout';
@@ -20,8 +20,7 @@ export class Dropout extends Module<DropoutConfig> {
     config: Omit<DropoutConfig, 'type'> & { type?: 'dropout' },
     options: ModuleOptions = {},
   ) {
-    checkNumber('dropout', 'rate', config.rate, { min: 0, max: 0.999999 });
-    super({ ...config, type: 'dropout' }, options);
+    super(parseConfig('dropout', dropoutSchema, { ...config, type: 'dropout' }), options);
   }
 
   forward(x: tf.Tensor, training = this.training): tf.Tensor {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
@@ -48,7 +49,7 @@ export class Embedding extends Module<EmbeddingConfig> {
     config: Omit<EmbeddingConfig, 'type'> & { type?: 'embedding' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'embedding' }, options);
+    super(parseConfig('embedding', embeddingSchema, { ...config, type: 'embedding' }), options);
     this.weight = this.addParameter(
       'weight',
       initTensor(

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import type { FeedForward } from '../contracts';
 import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
@@ -38,6 +39,17 @@ export const gluSchema = z.strictObject({
   ...common,
 });
 
+/** Schemas of the named variants: the same fields minus `activation`. */
+const variantSchema = (type: Exclude<GLUType, 'glu'>) =>
+  z.strictObject({ type: z.literal(type), ...common });
+
+const schemas: Record<GLUType, z.ZodType<GLUConfig>> = {
+  glu: gluSchema,
+  swiglu: variantSchema('swiglu'),
+  geglu: variantSchema('geglu'),
+  reglu: variantSchema('reglu'),
+};
+
 /** Gated feed-forward down(act(gate(x)) ⊙ up(x)) (Shazeer 2020, eqs. 5–6). */
 export class GLU extends Module<GLUConfig> implements FeedForward {
   readonly gate: Linear;
@@ -48,7 +60,7 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
 
   constructor(config: Omit<GLUConfig, 'type'> & { type?: GLUType }, options: ModuleOptions = {}) {
     const type = config.type ?? 'glu';
-    super({ ...config, type }, options);
+    super(parseConfig(type, schemas[type] ?? gluSchema, { ...config, type }), options);
     const bias = config.bias ?? false;
     this.act = getActivation(
       type === 'glu' ? (config.activation ?? 'silu') : variantActivation[type],
@@ -77,12 +89,6 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
   }
 }
 
-register('glu', (c: GLUConfig, o) => new GLU(c, o), gluSchema, { category: 'feedforward' });
-for (const variant of ['swiglu', 'geglu', 'reglu'] as const) {
-  register(
-    variant,
-    (c: GLUConfig, o) => new GLU(c, o),
-    z.strictObject({ type: z.literal(variant), ...common }),
-    { category: 'feedforward' },
-  );
+for (const type of ['glu', 'swiglu', 'geglu', 'reglu'] as const) {
+  register(type, (c: GLUConfig, o) => new GLU(c, o), schemas[type], { category: 'feedforward' });
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { checkLastAxis } from '../checks';
 
 export interface LayerNormConfig {
@@ -36,7 +37,7 @@ export class LayerNorm extends Module<LayerNormConfig> {
     config: Omit<LayerNormConfig, 'type'> & { type?: 'layer-norm' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'layer-norm' }, options);
+    super(parseConfig('layer-norm', layerNormSchema, { ...config, type: 'layer-norm' }), options);
     const affine = config.affine ?? true;
     this.weight = affine ? this.addParameter('weight', tf.ones([config.dim])) : null;
     this.bias =

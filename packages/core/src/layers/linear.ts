@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
 import { checkLastAxis } from '../checks';
 
@@ -30,7 +31,7 @@ export class Linear extends Module<LinearConfig> {
     config: Omit<LinearConfig, 'type'> & { type?: 'linear' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'linear' }, options);
+    super(parseConfig('linear', linearSchema, { ...config, type: 'linear' }), options);
     const { inFeatures, outFeatures } = config;
     this.weight = this.addParameter(
       'weight',

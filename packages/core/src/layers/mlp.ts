@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import type { FeedForward } from '../contracts';
 import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
@@ -33,7 +34,7 @@ export class MLP extends Module<MLPConfig> implements FeedForward {
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
   constructor(config: Omit<MLPConfig, 'type'> & { type?: 'mlp' }, options: ModuleOptions = {}) {
-    super({ ...config, type: 'mlp' }, options);
+    super(parseConfig('mlp', mlpSchema, { ...config, type: 'mlp' }), options);
     const bias = config.bias ?? true;
     this.act = getActivation(config.activation ?? 'gelu');
     this.up = this.addModule(

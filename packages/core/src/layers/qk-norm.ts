@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { checkLastAxis } from '../checks';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
@@ -32,7 +33,7 @@ export class QKNorm extends Module<QKNormConfig> {
     config: Omit<QKNormConfig, 'type'> & { type?: 'qk-norm' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'qk-norm' }, options);
+    super(parseConfig('qk-norm', qkNormSchema, { ...config, type: 'qk-norm' }), options);
     this.weight =
       (config.norm ?? 'rms') === 'l2'
         ? null

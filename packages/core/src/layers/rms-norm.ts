@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { checkLastAxis } from '../checks';
 
 export interface RMSNormConfig {
@@ -30,7 +31,7 @@ export class RMSNorm extends Module<RMSNormConfig> {
     config: Omit<RMSNormConfig, 'type'> & { type?: 'rms-norm' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'rms-norm' }, options);
+    super(parseConfig('rms-norm', rmsNormSchema, { ...config, type: 'rms-norm' }), options);
     this.weight =
       (config.affine ?? true) ? this.addParameter('weight', tf.ones([config.dim])) : null;
   }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { register } from '../registry';
+import { parseConfig } from './config';
 import { checkLastAxis } from '../checks';
 
 export interface ScaleNormConfig {
@@ -24,7 +25,7 @@ export class ScaleNorm extends Module<ScaleNormConfig> {
     config: Omit<ScaleNormConfig, 'type'> & { type?: 'scale-norm' },
     options: ModuleOptions = {},
   ) {
-    super({ ...config, type: 'scale-norm' }, options);
+    super(parseConfig('scale-norm', scaleNormSchema, { ...config, type: 'scale-norm' }), options);
     this.scale = this.addParameter('scale', tf.scalar(Math.sqrt(config.dim)));
   }
 

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, computeFans, initTensor, initializerNames } from '@attnkit/core';
+import {
+  ConfigError,
+  Rng,
+  build,
+  computeFans,
+  initSpecSchema,
+  initTensor,
+  initializerNames,
+} from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 
 function stats(t: tf.Tensor): { mean: number; std: number; min: number; max: number } {
@@ -62,11 +70,51 @@ describe('initTensor', () => {
     expect(computeFans([5])).toEqual({ fanIn: 5, fanOut: 5 });
   });
 
-  it('refuses empty uniform ranges and unknown names', () => {
-    expect(() => initTensor({ name: 'uniform', min: 1, max: 1 }, [2], new Rng(0))).toThrow(
-      ConfigError,
+  it('takes fans from [in, out] by default, or from the caller', () => {
+    const rng = new Rng(2);
+    // kaiming-normal std = sqrt(2 / fanIn): 400 rows make fanIn 400, not the 50 columns.
+    const byShape = stats(initTensor('kaiming-normal', [400, 50], rng));
+    expect(Math.abs(byShape.std - Math.sqrt(2 / 400))).toBeLessThan(0.003);
+    const given = stats(initTensor('kaiming-normal', [400, 50], rng, { fanIn: 8, fanOut: 8 }));
+    expect(Math.abs(given.std - 0.5)).toBeLessThan(0.02);
+    const gained = stats(initTensor({ name: 'xavier-normal', gain: 3 }, [400, 50], rng));
+    expect(Math.abs(gained.std - 3 * Math.sqrt(2 / 450))).toBeLessThan(0.006);
+  });
+
+  it('refuses bad specs, shapes and fans with ConfigErrors naming the field', () => {
+    const rng = new Rng(0);
+    expect(() => initTensor({ name: 'uniform', min: 1, max: 1 }, [2], rng)).toThrow(
+      /spec\.max expected uniform bounds with min < max/,
     );
-    expect(() => initTensor('bogus' as never, [2], new Rng(0))).toThrow(/one of zeros/);
+    expect(() => initTensor({ name: 'normal', std: -1 }, [2], rng)).toThrow(ConfigError);
+    expect(() => initTensor({ name: 'normal', std: NaN }, [2], rng)).toThrow(/spec\.std/);
+    expect(() => initTensor({ name: 'normal', sd: 1 } as never, [2], rng)).toThrow(
+      /unknown option 'sd'/,
+    );
+    expect(() => initTensor('bogus' as never, [2], rng)).toThrow(
+      /spec expected one of 'zeros', 'ones'/,
+    );
+    expect(() => initTensor('zeros', [2, -1], rng)).toThrow(/shape expected non-negative/);
+    expect(() => initTensor('zeros', [2.5], rng)).toThrow(ConfigError);
+    expect(() => initTensor('xavier-uniform', [2, 2], rng, { fanIn: 0, fanOut: 2 })).toThrow(
+      /fans\.fanIn/,
+    );
+  });
+
+  it('is validated inside layer configs with the JSON path', () => {
+    const base = { type: 'linear', inFeatures: 2, outFeatures: 2 };
+    expect(() => build({ ...base, init: { name: 'normal', std: -0.1 } })).toThrow(
+      /linear: \$\.init\.std expected a value > 0, got -0\.1/,
+    );
+    expect(() => build({ ...base, init: { name: 'uniform', min: 0.5 } })).toThrow(/\$\.init\.max/);
+    expect(() => build({ ...base, init: 'he-normal' })).toThrow(
+      /\$\.init expected one of 'zeros'.*got 'he-normal'/,
+    );
+    expect(initSpecSchema.parse({ name: 'uniform', min: -1, max: 1 })).toEqual({
+      name: 'uniform',
+      min: -1,
+      max: 1,
+    });
   });
 
   it('leaks nothing', async () => {

@@ -1,11 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   RegistryError,
+  activationNameSchema,
   builtinActivationNames,
+  gelu,
+  geluTanh,
   getActivation,
   registerActivation,
 } from '@attnkit/core';
-import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
+import {
+  expectClose,
+  expectNoLeaks,
+  finiteDifferenceCheck,
+  maxAbsDiff,
+} from '@attnkit/core/testing';
 
 describe('activations', () => {
   const x = tf.tensor1d([-2, -0.5, 0, 0.5, 2]);
@@ -47,8 +55,19 @@ describe('activations', () => {
     }
   });
 
-  it('lets users add one, and refuses unknown and duplicate names', () => {
+  it('gelu-tanh stays within 1e-3 of exact gelu and matches its closed form', () => {
+    const grid = tf.linspace(-4, 4, 33);
+    expect(maxAbsDiff(geluTanh(grid), gelu(grid))).toBeLessThan(1e-3);
+    const t = 1.5;
+    const inner = Math.sqrt(2 / Math.PI) * (t + 0.044715 * t ** 3);
+    expectClose(geluTanh(tf.scalar(t)), 0.5 * t * (1 + Math.tanh(inner)), { atol: 1e-6 });
+    grid.dispose();
+  });
+
+  it('lets users add one that configs can then name, and refuses unknown and duplicate names', () => {
+    expect(activationNameSchema.safeParse('test-double').success).toBe(false);
     registerActivation('test-double', (t) => tf.mul(t, 2));
+    expect(activationNameSchema.safeParse('test-double').success).toBe(true);
     expectClose(getActivation('test-double')(tf.tensor1d([1])), [2]);
     expect(() => registerActivation('gelu', (t) => t)).toThrow(RegistryError);
     expect(() => getActivation('swishy')).toThrow(/one of gelu, gelu-tanh/);

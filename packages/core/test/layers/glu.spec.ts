@@ -1,38 +1,66 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { GLU, build } from '@attnkit/core';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { GLU, Rng, ShapeError, build, gelu } from '@attnkit/core';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('GLU family', () => {
-  it('swiglu, geglu and reglu fix the gate activation', () => {
-    const x = tf.tensor2d([0.3, -1.2, 0.8, 2], [2, 2]);
+  const x = tf.tensor2d([0.3, -1.2, 0.8, 2], [2, 2]);
+
+  it('swiglu, geglu and reglu fix the gate activation: down(act(x Wg) ⊙ x Wu)', () => {
     for (const [type, act] of [
       ['swiglu', (t: tf.Tensor) => tf.mul(t, tf.sigmoid(t))],
+      ['geglu', gelu],
       ['reglu', (t: tf.Tensor) => tf.relu(t)],
     ] as const) {
-      const m = build<GLU>({ type, dim: 2, hiddenDim: 3 });
+      const m = build<GLU>({ type, dim: 2, hiddenDim: 3 }, { rng: new Rng(1) });
       const manual = tf.matMul(
         tf.mul(act(tf.matMul(x, m.gate.weight)), tf.matMul(x, m.up.weight)),
         m.down.weight,
       );
       expectClose(m.forward(x), manual, { atol: 1e-6 });
+      expect([...m.namedParameters().keys()]).toEqual(['gate.weight', 'up.weight', 'down.weight']);
       m.dispose();
     }
-    expect(build<GLU>({ type: 'geglu', dim: 2, hiddenDim: 3 }).numParams()).toBe(18);
   });
 
-  it("the generic 'glu' takes any activation; the variants refuse one", () => {
-    expect(build({ type: 'glu', dim: 2, hiddenDim: 3, activation: 'sigmoid' })).toBeInstanceOf(GLU);
+  it("the generic 'glu' with silu equals swiglu for the same seed", () => {
+    const a = build<GLU>({ type: 'glu', dim: 2, hiddenDim: 3 }, { rng: new Rng(4) });
+    const b = build<GLU>({ type: 'swiglu', dim: 2, hiddenDim: 3 }, { rng: new Rng(4) });
+    expectClose(a.forward(x), b.forward(x), { atol: 0 });
+    const c = build<GLU>({ type: 'glu', dim: 2, hiddenDim: 3, activation: 'sigmoid', bias: true });
+    expect(c.numParams()).toBe(6 + 6 + 6 + 3 + 3 + 2);
+    for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('has input gradients matching finite differences', () => {
+    const m = new GLU({ type: 'geglu', dim: 2, hiddenDim: 3 }, { rng: new Rng(2) });
+    finiteDifferenceCheck((t) => m.forward(t), [x]);
+    m.dispose();
+  });
+
+  it('refuses bad config with the JSON path, and a wrong width', () => {
     expect(() => build({ type: 'swiglu', dim: 2, hiddenDim: 3, activation: 'relu' })).toThrow(
-      /unknown option 'activation'/,
+      /swiglu: \$ expected only known options, got unknown option 'activation'/,
     );
+    expect(() => build({ type: 'glu', dim: 2, hiddenDim: 3, activation: 'swish' })).toThrow(
+      /\$\.activation expected a registered activation/,
+    );
+    expect(() => build({ type: 'geglu', dim: 2, hiddenDim: 0 })).toThrow(/\$\.hiddenDim/);
+    expect(() => build({ type: 'reglu', dim: NaN, hiddenDim: 3 })).toThrow(/\$\.dim/);
+    expect(() => build({ type: 'swiglu', dim: 2, hiddenDim: 3, dropout: -0.5 })).toThrow(
+      /\$\.dropout/,
+    );
+    expect(() => new GLU({ type: 'reglu', dim: -1, hiddenDim: 3 })).toThrow(/reglu: \$\.dim/);
+    const m = new GLU({ type: 'swiglu', dim: 2, hiddenDim: 3 });
+    expect(() => m.forward(tf.zeros([2, 3]))).toThrow(ShapeError);
+    m.dispose();
   });
 
   it('leaks nothing over forward, backward and dispose', async () => {
     await expectNoLeaks(() => {
-      const m = new GLU({ type: 'swiglu', dim: 3, hiddenDim: 4 });
-      const x = tf.ones([1, 2, 3]);
-      const { value, grads } = tf.variableGrads(() => tf.sum(m.forward(x)) as tf.Scalar);
-      tf.dispose([x, value, ...Object.values(grads)]);
+      const m = new GLU({ type: 'swiglu', dim: 3, hiddenDim: 4, dropout: 0.2 });
+      const input = tf.ones([1, 2, 3]);
+      const { value, grads } = tf.variableGrads(() => tf.sum(m.forward(input)) as tf.Scalar);
+      tf.dispose([input, value, ...Object.values(grads)]);
       m.dispose();
     });
   });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerNorm, ShapeError, build, layerNorm } from '@attnkit/core';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('LayerNorm', () => {
   it('gives zero mean and unit variance on the last axis', () => {
@@ -21,9 +21,25 @@ describe('LayerNorm', () => {
     ]);
   });
 
-  it('rejects a wrong width and bad eps', () => {
+  it('has input gradients matching finite differences (golden.spec checks the parameters)', () => {
+    const m = new LayerNorm({ dim: 4 });
+    m.weight!.assign(tf.tensor1d([1.5, 0.5, -1, 2]));
+    const x = tf.tensor2d([0.3, -1.2, 0.8, 2, 1, 0.1, -0.4, 0.6], [2, 4]);
+    finiteDifferenceCheck((t) => m.forward(t), [x]);
+    x.dispose();
+    m.dispose();
+  });
+
+  it('rejects a wrong width, a scalar and bad config', () => {
     expect(() => new LayerNorm({ dim: 3 }).forward(tf.zeros([2, 4]))).toThrow(ShapeError);
-    expect(() => build({ type: 'layer-norm', dim: 3, eps: -1 })).toThrow(/\$\.eps/);
+    expect(() => new LayerNorm({ dim: 3 }).forward(tf.scalar(0))).toThrow(ShapeError);
+    expect(() => build({ type: 'layer-norm', dim: 3, eps: -1 })).toThrow(
+      'layer-norm: $.eps expected a value > 0, got -1',
+    );
+    expect(() => build({ type: 'layer-norm', dim: NaN })).toThrow(/\$\.dim/);
+    expect(() => build({ type: 'layer-norm', dim: 3, affine: 'yes' })).toThrow(
+      /\$\.affine expected boolean/,
+    );
   });
 
   it('leaks nothing over forward, backward and dispose', async () => {

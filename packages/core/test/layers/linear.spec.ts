@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Linear, Rng, ShapeError, build } from '@attnkit/core';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('Linear', () => {
   it('computes x W + b on the last axis of any rank', () => {
@@ -50,20 +50,39 @@ describe('Linear', () => {
     m.dispose();
   });
 
+  it('has an input gradient matching finite differences', () => {
+    const m = new Linear({ inFeatures: 3, outFeatures: 2 }, { rng: new Rng(1) });
+    const x = tf.tensor3d([0.1, -0.4, 0.7, 1.2, 0.3, -0.9], [1, 2, 3]);
+    finiteDifferenceCheck((t) => m.forward(t), [x]);
+    x.dispose();
+    m.dispose();
+  });
+
   it('rejects bad input and bad config', () => {
     const m = new Linear({ inFeatures: 3, outFeatures: 2 });
     expect(() => m.forward(tf.zeros([2, 4]))).toThrow(ShapeError);
     expect(() => m.forward(tf.zeros([2, 4]))).toThrow(
       'linear: x expected last axis 3, got shape [2,4]',
     );
+    expect(() => m.forward(tf.scalar(1))).toThrow(/got shape \[\]/);
     m.dispose();
     expect(() => build({ type: 'linear', inFeatures: 0, outFeatures: 2 })).toThrow(ConfigError);
     expect(() => build({ type: 'linear', inFeatures: NaN, outFeatures: 2 })).toThrow(
+      /linear: \$\.inFeatures expected number, got NaN/,
+    );
+    expect(() => build({ type: 'linear', inFeatures: 2.5, outFeatures: 2 })).toThrow(
       /\$\.inFeatures/,
     );
     expect(() => build({ type: 'linear', inFeatures: 2, outFeatures: 2, bais: true })).toThrow(
       /unknown option 'bais'/,
     );
+    expect(() =>
+      build({ type: 'linear', inFeatures: 2, outFeatures: 2 }, { path: '$.layers[1].proj' }),
+    ).not.toThrow();
+    expect(() =>
+      build({ type: 'linear', inFeatures: 2, outFeatures: -2 }, { path: '$.layers[1].proj' }),
+    ).toThrow(/\$\.layers\[1\]\.proj\.outFeatures expected a value > 0, got -2/);
+    expect(() => new Linear({ inFeatures: -3, outFeatures: 2 })).toThrow(/linear: \$\.inFeatures/);
   });
 
   it('leaks nothing over forward, backward and dispose', async () => {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QKNorm, build } from '@attnkit/core';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('QKNorm', () => {
   const q = tf.tensor4d([3, 4, 1, 1], [1, 1, 2, 2]);
@@ -39,8 +39,23 @@ describe('QKNorm', () => {
     expect(build<QKNorm>({ type: 'qk-norm', headDim: 2, norm: 'layer' }).numParams()).toBe(2);
   });
 
-  it('rejects an unknown norm and a wrong head size', () => {
-    expect(() => build({ type: 'qk-norm', headDim: 2, norm: 'batch' })).toThrow(/\$\.norm/);
+  it('has gradients matching finite differences for each kind', () => {
+    const x = tf.randomNormal([1, 2, 3, 4], 0, 1, 'float32', 3);
+    for (const norm of ['rms', 'layer', 'l2'] as const) {
+      const m = new QKNorm({ headDim: 4, norm });
+      if (m.weight) m.weight.assign(tf.tensor1d([1.5, 0.5, -1, 2]));
+      finiteDifferenceCheck((t) => m.forward(t), [x]);
+      m.dispose();
+    }
+    x.dispose();
+  });
+
+  it('rejects an unknown norm, bad values and a wrong head size', () => {
+    expect(() => build({ type: 'qk-norm', headDim: 2, norm: 'batch' })).toThrow(
+      /qk-norm: \$\.norm expected one of 'rms', 'layer', 'l2', got 'batch'/,
+    );
+    expect(() => build({ type: 'qk-norm', headDim: -2 })).toThrow(/\$\.headDim/);
+    expect(() => build({ type: 'qk-norm', headDim: 2, eps: NaN })).toThrow(/\$\.eps/);
     expect(() => new QKNorm({ headDim: 3 }).forward(q)).toThrow(/qk-norm: x expected last axis 3/);
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RMSNorm, ShapeError, build, rmsNorm } from '@attnkit/core';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('RMSNorm', () => {
   it('divides by the root mean square of the last axis', () => {
@@ -14,11 +14,23 @@ describe('RMSNorm', () => {
     expect(new RMSNorm({ dim: 4, affine: false }).numParams()).toBe(0);
   });
 
-  it('rejects a wrong width and a misspelt option', () => {
+  it('has input gradients matching finite differences', () => {
+    const m = new RMSNorm({ dim: 3 });
+    m.weight!.assign(tf.tensor1d([0.5, 2, -1]));
+    const x = tf.tensor2d([0.3, -1.2, 0.8, 2, 1, 0.1], [2, 3]);
+    finiteDifferenceCheck((t) => m.forward(t), [x]);
+    x.dispose();
+    m.dispose();
+  });
+
+  it('rejects a wrong width, a scalar, a misspelt option and bad values', () => {
     expect(() => new RMSNorm({ dim: 3 }).forward(tf.zeros([4]))).toThrow(ShapeError);
+    expect(() => new RMSNorm({ dim: 3 }).forward(tf.scalar(1))).toThrow(ShapeError);
     expect(() => build({ type: 'rms-norm', dim: 3, epsilon: 1e-6 })).toThrow(
       /unknown option 'epsilon'/,
     );
+    expect(() => build({ type: 'rms-norm', dim: 3, eps: NaN })).toThrow(/rms-norm: \$\.eps/);
+    expect(() => build({ type: 'rms-norm', dim: -3 })).toThrow(/\$\.dim expected a value > 0/);
   });
 
   it('leaks nothing over forward, backward and dispose', async () => {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ScaleNorm, ShapeError } from '@attnkit/core';
+import { ScaleNorm, ShapeError, build } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('ScaleNorm', () => {
@@ -16,8 +16,19 @@ describe('ScaleNorm', () => {
     m.dispose();
   });
 
-  it('rejects a wrong width', () => {
+  it('learns its scale: d/dg sum(g · x/‖x‖) is the sum of the unit vectors', () => {
+    const m = new ScaleNorm({ dim: 2 });
+    const x = tf.tensor2d([3, 4, 0, -2], [2, 2]);
+    const { value, grads } = tf.variableGrads(() => tf.sum(m.forward(x)) as tf.Scalar);
+    expectClose(grads[m.scale.name]!, 0.6 + 0.8 + 0 - 1, { atol: 1e-6 });
+    tf.dispose([x, value, ...Object.values(grads)]);
+    m.dispose();
+  });
+
+  it('rejects a wrong width and bad config', () => {
     expect(() => new ScaleNorm({ dim: 3 }).forward(tf.zeros([2]))).toThrow(ShapeError);
+    expect(() => build({ type: 'scale-norm', dim: 0 })).toThrow(/scale-norm: \$\.dim/);
+    expect(() => build({ type: 'scale-norm', dim: 4, eps: -1e-5 })).toThrow(/\$\.eps/);
   });
 
   it('leaks nothing', async () => {
