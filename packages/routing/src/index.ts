@@ -10,3 +10,4 @@ export * from './ops/losses';
 export * from './ops/dispatch';
 export * from './module-list';
 export * from './moe';
+export * from './presets';

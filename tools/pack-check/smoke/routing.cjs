@@ -1,0 +1,42 @@
+// Smoke test for the packed @attnkit/routing, run once through import and once through require.
+module.exports = async function smoke(routing, tf, { load }) {
+  const core = await load('@attnkit/core');
+  const { expectNoLeaks } = await load('@attnkit/core/testing');
+  const fail = (what) => {
+    throw new Error(`routing smoke: ${what}`);
+  };
+  // importing the package registers its blocks with core's registry
+  for (const type of [
+    'moe',
+    'topk-router',
+    'noisy-topk-router',
+    'expert-choice-router',
+    'similarity-router',
+    'dense-router',
+  ]) {
+    if (!core.isRegistered(type)) fail(`'${type}' not registered`);
+  }
+  if (!routing.routingPresets['moe-lm-tiny']) fail('moe-lm-tiny preset missing');
+  await expectNoLeaks(() => {
+    const moe = core.build({
+      type: 'moe',
+      dim: 8,
+      numExperts: 4,
+      topK: 2,
+      numSharedExperts: 1,
+      expert: { type: 'swiglu', hiddenDim: 8 },
+      capacityFactor: 1,
+    });
+    const x = tf.randomNormal([2, 3, 8]);
+    const aux = new core.AuxLosses();
+    const y = moe.forward(x, { aux });
+    if (y.shape.join() !== '2,3,8') fail(`moe output shape ${y.shape}`);
+    if (moe.lastStats.load.length !== 4) fail('moe stats missing');
+    if (!('moe.load_balance' in aux.values())) fail('load-balance loss not collected');
+    const { value, grads } = tf.variableGrads(() => tf.sum(moe.forward(x)));
+    if (!grads[moe.router.gate.weight.name]) fail('no gradient reaches the router');
+    tf.dispose([x, y, value, grads]);
+    aux.dispose();
+    moe.dispose();
+  });
+};
