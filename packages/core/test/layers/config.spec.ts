@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { ConfigError } from '@attnkit/core';
+import { parseConfig } from '../../src/layers/config';
+
+describe('parseConfig', () => {
+  const schema = z.strictObject({ type: z.literal('demo'), width: z.number().int().positive() });
+
+  it('returns the parsed config', () => {
+    expect(parseConfig('demo', schema, { type: 'demo', width: 3 })).toEqual({
+      type: 'demo',
+      width: 3,
+    });
+  });
+
+  it('throws a ConfigError naming the block, the path and the value', () => {
+    expect(() => parseConfig('demo', schema, { type: 'demo', width: -3 })).toThrow(ConfigError);
+    expect(() => parseConfig('demo', schema, { type: 'demo', width: -3 })).toThrow(
+      'demo: $.width expected a value > 0, got -3',
+    );
+    expect(() => parseConfig('demo', schema, { type: 'demo', width: 3, hieght: 1 })).toThrow(
+      /unknown option 'hieght'/,
+    );
+  });
+});
