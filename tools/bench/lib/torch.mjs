@@ -1,0 +1,38 @@
+// Runs tools/bench/torch/bench.py with Debian's python and returns its JSON.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../torch/bench.py');
+export const PYTHON = process.env.ATTNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
+
+/**
+ * Times `cases` (each with a `torch` field) in PyTorch with `threads` threads.
+ * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} } } or { skipped }.
+ */
+export function runTorch(cases, { threads, warmup, repeats }) {
+  if (!fs.existsSync(PYTHON)) {
+    return {
+      skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
+    };
+  }
+  const spec = { threads, warmup, repeats, cases: cases.map(({ id, torch }) => ({ id, torch })) };
+  const child = spawnSync(PYTHON, [SCRIPT], {
+    input: JSON.stringify(spec),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+  });
+  if (child.error) return { error: `could not run ${PYTHON}: ${child.error.message}` };
+  if (child.status !== 0) {
+    return {
+      error: `PyTorch script exited with ${child.status}: ${child.stderr.trim().slice(-2000)}`,
+    };
+  }
+  try {
+    return JSON.parse(child.stdout.trim().split('\n').pop());
+  } catch {
+    return { error: `PyTorch script printed no JSON: ${child.stdout.slice(-500)}` };
+  }
+}

@@ -1,0 +1,277 @@
+// `npm run bench [-- <workload...>] [--quick] [--backends cpu,wasm,native] [--json]`
+// Times each workload on each tfjs backend and in PyTorch (same shapes, same thread count),
+// prints a table with the ratio to PyTorch, writes bench-results/*.json and docs charts.
+// Exits 1 when a workload or case crashed; skips (package not built, backend absent) exit 0.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { HELP, UsageError, parseArgs } from './lib/args.mjs';
+import { firstLine, loadBackend, useBackend } from './lib/backends.mjs';
+import { buildCharts } from './lib/charts.mjs';
+import { peakTensorBytes, timeStep } from './lib/measure.mjs';
+import { REPO_ROOT, missingDists, withDependencies } from './lib/packages.mjs';
+import { renderReport } from './lib/report.mjs';
+import { runTorch } from './lib/torch.mjs';
+import generate from './workloads/generate.mjs';
+import matmul from './workloads/matmul.mjs';
+import mixers from './workloads/mixers.mjs';
+import sdpa from './workloads/sdpa.mjs';
+import train from './workloads/train.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const WORKLOADS = [matmul, sdpa, mixers, train, generate];
+// Which built packages each workload imports (for the up-front `npm run build` hint).
+const NEEDS = {
+  sdpa: ['attention'],
+  mixers: ['core', 'attention'],
+  train: ['models'],
+  generate: ['models'],
+};
+// A case estimated to take longer than this per run on a backend is skipped there (--no-limit
+// runs it): the estimate scales the previous size's time by (size ratio)², the slowest growth
+// of any series here (attention is quadratic in T, matmul cubic in n).
+const SLOW_MS = { quick: 2000, full: 10000 };
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2), [...WORKLOADS.map((w) => w.name), 'attention']);
+    if (opts.rest.length && !opts.workloads.includes('attention')) {
+      throw new UsageError(`unknown option ${opts.rest[0]}`);
+    }
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    log(`bench: ${err.message}\n\n${HELP}`);
+    return 2;
+  }
+  if (opts.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let failed = false;
+  if (opts.workloads.includes('attention')) failed = runAttentionMemory(opts) !== 0;
+  const selected = opts.workloads.length
+    ? WORKLOADS.filter((w) => opts.workloads.includes(w.name))
+    : opts.workloads.includes('attention')
+      ? []
+      : WORKLOADS;
+  if (selected.length === 0) return failed ? 1 : 0;
+
+  const needed = selected.flatMap((w) => (NEEDS[w.name] ?? []).flatMap((p) => withDependencies(p)));
+  const missing = missingDists([...new Set(needed)]);
+  if (missing.length) {
+    log(
+      `bench: not built: ${missing.map((p) => `packages/${p}/dist`).join(', ')}. ` +
+        'Run `npm run build` first; the workloads that need them are skipped.',
+    );
+  }
+  const results = await runWorkloads(selected, opts);
+  failed ||= results.failed;
+  delete results.failed;
+
+  if (opts.json) console.log(JSON.stringify(results, null, 2));
+  else console.log(renderReport(results).join('\n'));
+  if (opts.save) saveResults(results);
+  if (opts.charts) writeCharts(results);
+  return failed ? 1 : 0;
+}
+
+async function runWorkloads(selected, opts) {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  // Production mode: no debug checks and no "install tfjs-node" banner.
+  tf.env().set('PROD', true);
+  await import('@tensorflow/tfjs-backend-cpu');
+  const backends = [];
+  for (const name of opts.backends) {
+    const b = await loadBackend(name, opts.threads);
+    backends.push(b);
+    log(`backend ${name}: ${b.ok ? b.note : `skipped: ${b.reason}`}`);
+  }
+  const ctx = { quick: opts.quick, opts };
+  let failed = false;
+
+  // Import each workload's packages once and list its cases (the mixers are known only then).
+  const workloads = [];
+  for (const w of selected) {
+    const entry = { name: w.name, title: w.title, cases: [] };
+    let loaded;
+    try {
+      loaded = await w.load(ctx);
+    } catch (err) {
+      loaded = { error: firstLine(err) };
+    }
+    if (loaded.error) {
+      entry.error = loaded.error;
+      failed = true;
+    } else if (loaded.skip) {
+      entry.skipped = loaded.skip;
+    } else {
+      entry.notes = loaded.notes ?? [];
+      entry.cases = w.cases(ctx, loaded.api).map((c) => ({ ...c, backends: {}, pytorch: {} }));
+    }
+    log(
+      `workload ${w.name}: ${entry.error ? `FAILED: ${entry.error}` : entry.skipped ? `skipped: ${entry.skipped}` : `${entry.cases.length} cases`}`,
+    );
+    workloads.push({ w, api: loaded.api, entry });
+  }
+
+  const pytorch = runPytorch(workloads, backends, opts);
+  failed ||= Boolean(pytorch.error) || pytorch.failed;
+  delete pytorch.failed;
+
+  for (const b of backends.filter((x) => x.ok)) {
+    await useBackend(b.name);
+    for (const { w, api, entry } of workloads) {
+      const lastMs = {};
+      for (const c of entry.cases) {
+        const r = await runCase(w, api, c, ctx, lastMs[c.series], opts);
+        if (r.error) failed = true;
+        if (r.medianMs !== undefined) {
+          lastMs[c.series] = { ms: r.medianMs, x: c.x };
+          if (c.flops) r.gflops = c.flops / (r.medianMs / 1e3) / 1e9;
+          if (c.tokens) r.tokensPerSec = c.tokens / (r.medianMs / 1e3);
+          const torchMs = c.pytorch[b.threads]?.medianMs;
+          if (torchMs) r.ratio = r.medianMs / torchMs;
+        }
+        c.backends[b.name] = r;
+        log(
+          `  ${b.name} ${c.id}: ${r.error ? `FAILED: ${r.error}` : r.skipped ? `skipped: ${r.skipped}` : `${r.medianMs.toFixed(2)} ms [${r.repeats}]`}`,
+        );
+      }
+    }
+  }
+
+  return {
+    meta: {
+      date: new Date().toISOString(),
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      quick: opts.quick,
+      warmup: opts.warmup,
+      repeats: opts.repeats,
+      cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+      cores,
+      node: process.version,
+      tfjs: tf.version_core,
+      platform: `${os.platform()} ${os.arch()}`,
+    },
+    backends,
+    pytorch,
+    workloads: workloads.map(({ entry }) => ({
+      ...entry,
+      cases: entry.cases.map(({ torch: _spec, ...c }) => c),
+    })),
+    failed,
+  };
+}
+
+/** Runs every case in PyTorch once per thread count the loaded backends use; fills c.pytorch. */
+function runPytorch(workloads, backends, opts) {
+  const cases = workloads.flatMap(({ entry }) => entry.cases.filter((c) => c.torch && !c.skip));
+  // The thread count of every backend, plus all cores for reference.
+  const threads = [
+    ...new Set([...backends.filter((b) => b.ok).map((b) => b.threads), opts.threads]),
+  ].sort((a, b) => a - b);
+  if (!opts.torch) return { skipped: '--no-torch' };
+  if (cases.length === 0 || threads.length === 0) return { skipped: 'nothing to compare' };
+  const summary = { threads, failed: false };
+  for (const t of threads) {
+    log(`PyTorch: ${cases.length} cases with ${t} thread(s)…`);
+    const out = runTorch(cases, { threads: t, warmup: opts.warmup, repeats: opts.repeats });
+    if (out.skipped) return { skipped: out.skipped };
+    if (out.error) return { error: out.error };
+    summary.version = out.torch;
+    summary.python = out.python;
+    for (const c of cases) {
+      const r = out.results[c.id];
+      c.pytorch[t] = r;
+      if (r?.error) summary.failed = true;
+    }
+  }
+  return summary;
+}
+
+async function runCase(w, api, c, ctx, previous, opts) {
+  if (c.skip) return { skipped: c.skip };
+  const slow = SLOW_MS[opts.quick ? 'quick' : 'full'];
+  const estimate = previous ? previous.ms * (c.x / previous.x) ** 2 : 0;
+  if (opts.limit && estimate > slow) {
+    return {
+      skipped: `estimated ≥ ${(estimate / 1e3).toFixed(0)} s per run on this backend (--no-limit runs it)`,
+    };
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  let prepared;
+  try {
+    prepared = await w.prepare(ctx, api, c);
+    if (prepared.skip) return { skipped: prepared.skip };
+    const timing = await timeStep(prepared.step, {
+      warmup: opts.warmup,
+      repeats: opts.repeats,
+      budgetMs: 4000,
+    });
+    const peakBytes = await peakTensorBytes(prepared.step);
+    return { ...timing, peakBytes };
+  } catch (err) {
+    return { error: firstLine(err) };
+  } finally {
+    try {
+      prepared?.dispose?.();
+    } catch {
+      // a failing dispose is reported as a leak below
+    }
+    const leaked = tf.memory().numTensors - tensorsBefore;
+    if (leaked > 0 && prepared) log(`  warning: ${c.id} left ${leaked} tensors alive`);
+  }
+}
+
+/** `npm run bench -- attention`: the attention engineer's memory benchmark. */
+function runAttentionMemory(opts) {
+  const script = path.join(HERE, 'attention-memory.mjs');
+  if (!fs.existsSync(script)) {
+    log('attention: skipped: tools/bench/attention-memory.mjs is absent (not written yet)');
+    return 0;
+  }
+  const args = [...(opts.quick ? ['--quick'] : []), ...(opts.json ? ['--json'] : []), ...opts.rest];
+  const child = spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' });
+  if (child.status !== 0)
+    log(`attention: attention-memory.mjs exited with ${child.status ?? child.signal}`);
+  return child.status ?? 1;
+}
+
+function saveResults(results) {
+  const dir = path.join(REPO_ROOT, 'bench-results');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = results.meta.date.replace(/[:.]/g, '-');
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  const file = path.join(dir, `bench-${stamp}${results.meta.quick ? '-quick' : ''}.json`);
+  fs.writeFileSync(file, text);
+  fs.writeFileSync(path.join(dir, 'latest.json'), text);
+  log(`results: ${path.relative(REPO_ROOT, file)} and bench-results/latest.json`);
+}
+
+function writeCharts(results) {
+  const dir = path.join(REPO_ROOT, 'docs/assets/bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const charts = buildCharts(results);
+  for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(dir, name), svg);
+  log(
+    `charts: ${
+      Object.keys(charts)
+        .map((n) => `docs/assets/bench/${n}`)
+        .join(', ') || 'none'
+    }`,
+  );
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log(`bench: crashed: ${err instanceof Error ? err.stack : err}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+// Prints a results JSON (default bench-results/latest.json) as markdown tables, for the docs:
+// `node tools/bench/to-markdown.mjs [results.json] [--write doc.md ...]`. With --write, the
+// tables replace what lies between <!-- bench:start --> and <!-- bench:end --> in each doc.
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './lib/packages.mjs';
+
+const args = process.argv.slice(2);
+const writeAt = args.indexOf('--write');
+const docs = writeAt >= 0 ? args.slice(writeAt + 1) : [];
+const file =
+  (writeAt === 0 ? undefined : args[0]) ?? path.join(REPO_ROOT, 'bench-results/latest.json');
+const results = JSON.parse(fs.readFileSync(file, 'utf8'));
+const backends = results.backends.filter((b) => b.ok);
+const threads = results.pytorch.threads ?? [];
+
+const ms = (v) => (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toPrecision(3)} ms`);
+const num = (v) => (v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+
+function cell(r, c) {
+  if (!r) return '—';
+  if (r.error) return 'failed';
+  if (r.skipped) return 'skipped';
+  let s = ms(r.medianMs);
+  if (c.flops) s += ` (${num(r.gflops)} GFLOP/s)`;
+  if (c.tokens) s += ` (${num(r.tokensPerSec)} tok/s)`;
+  if (r.ratio !== undefined) s += ` **×${num(r.ratio)}**`;
+  return s;
+}
+
+const m = results.meta;
+const lines = [
+  `Command: \`${m.command}\` — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, tfjs ${m.tfjs}, PyTorch ${results.pytorch.version ?? 'not run'}.`,
+  `Median of up to ${m.repeats} timed runs after ${m.warmup} warm-up (at least 3 runs; fewer warm-ups and runs once a case passes its 4 s budget).`,
+  `**×N** = time / PyTorch time with the backend's thread count (${backends.map((b) => `${b.name}: ${b.threads}`).join(', ')}); above 1 is slower than PyTorch.`,
+  '',
+];
+for (const b of results.backends.filter((x) => !x.ok))
+  lines.push(`- ${b.name}: skipped: ${b.reason}`);
+for (const w of results.workloads) {
+  lines.push('', `### ${w.name}: ${w.title}`, '');
+  if (w.skipped || w.error) {
+    lines.push(w.skipped ? `Skipped: ${w.skipped}` : `Failed: ${w.error}`);
+    continue;
+  }
+  const head = [
+    'case',
+    ...threads.map((t) => `PyTorch ${t} thread${t > 1 ? 's' : ''}`),
+    ...backends.map((b) => b.name),
+    'peak tensor MiB',
+  ];
+  lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
+  for (const c of w.cases) {
+    const peak = backends.map((b) => c.backends[b.name]?.peakBytes).find((v) => v !== undefined);
+    const row = [
+      c.label,
+      ...threads.map((t) => (c.pytorch?.[t]?.medianMs ? ms(c.pytorch[t].medianMs) : '—')),
+      ...backends.map((b) => cell(c.backends[b.name], c)),
+      peak === undefined ? '—' : (peak / 2 ** 20).toFixed(2),
+    ];
+    lines.push(`| ${row.join(' | ')} |`);
+  }
+  const skips = w.cases.flatMap((c) =>
+    backends
+      .filter((b) => c.backends[b.name]?.skipped)
+      .map((b) => `${c.label} on ${b.name}: ${c.backends[b.name].skipped}`),
+  );
+  if (skips.length) lines.push('', ...skips.map((s) => `- skipped ${s}`));
+}
+const text = lines.join('\n');
+
+/** Image links to the charts that exist, relative to the doc's folder. */
+function chartLinks(docDir) {
+  const dir = path.join(REPO_ROOT, 'docs/assets/bench');
+  const titles = {
+    'matmul.svg': 'matmul GFLOP/s',
+    'sdpa-fwd.svg': 'sdpa forward time',
+    'sdpa-fwdbwd.svg': 'sdpa forward+backward time',
+    'sdpa-memory.svg': 'sdpa peak tensor memory',
+    'mixers.svg': 'mixers forward+backward vs PyTorch MHA',
+    'train.svg': 'llama-tiny training tokens/s',
+    'generate.svg': 'llama-tiny generation tokens/s',
+  };
+  const found = Object.keys(titles).filter((f) => fs.existsSync(path.join(dir, f)));
+  if (found.length === 0) return '';
+  const rel = path.relative(docDir, dir).split(path.sep).join('/');
+  return [
+    '',
+    '#### Charts (logarithmic axes)',
+    '',
+    ...found.map((f) => `![${titles[f]}](${rel}/${f})`),
+  ].join('\n');
+}
+if (docs.length === 0) console.log(text);
+for (const doc of docs) {
+  const old = fs.readFileSync(doc, 'utf8');
+  const re = /(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/;
+  if (!re.test(old))
+    throw new Error(`${doc}: no <!-- bench:start --> … <!-- bench:end --> markers`);
+  const body = `${text}\n${chartLinks(path.dirname(path.resolve(doc)))}`;
+  fs.writeFileSync(
+    doc,
+    old.replace(re, (_, a, b) => `${a}\n\n${body}\n${b}`),
+  );
+  console.log(`updated ${doc}`);
+}
