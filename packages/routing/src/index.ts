@@ -11,3 +11,4 @@ export * from './ops/dispatch';
 export * from './module-list';
 export * from './moe';
 export * from './presets';
+export * from './moh-gating';

@@ -232,6 +232,36 @@ def moe_case():
     }
 
 
+def moh_gating_case():
+    """MoH head weights (Jin et al. 2024, eqs. 4-6)."""
+    B, T, D, H, HS, K = 2, 3, 6, 5, 2, 2
+    x = randn(B, T, D)
+    ws = randn(D, HS).requires_grad_(True)
+    wr = randn(D, H - HS).requires_grad_(True)
+    wh = randn(D, 2).requires_grad_(True)
+    flat = x.reshape(-1, D)
+    alpha = torch.softmax(flat @ wh, 1)
+    shared = alpha[:, :1] * torch.softmax(flat @ ws, 1)
+    pr = torch.softmax(flat @ wr, 1)
+    idx = topk_rows(pr, K)
+    chosen = torch.zeros_like(pr).scatter(1, torch.tensor(idx), 1.0)
+    routed = alpha[:, 1:] * pr * chosen
+    gates = torch.cat([shared, routed], 1).reshape(B, T, H)
+    f = chosen.mean(0)
+    loss = torch.sum(f * pr.mean(0))
+    r = randn(B, T, H)
+    grads = torch.autograd.grad(torch.sum(gates * r) + loss, [ws, wr, wh])
+    return {
+        'config': {'dModel': D, 'numHeads': H, 'numSharedHeads': HS, 'topK': K},
+        'x': arr(x), 'params': {'shared.weight': arr(ws), 'routed.gate.weight': arr(wr),
+                                'mix.weight': arr(wh)},
+        'gates': arr(gates), 'loss': float(loss), 'headLoad': [B * T] * HS + chosen.sum(0).int().tolist(),
+        'objectiveWeights': arr(r),
+        'grads': {'shared.weight': arr(grads[0]), 'routed.gate.weight': arr(grads[1]),
+                  'mix.weight': arr(grads[2])},
+    }
+
+
 os.makedirs(OUT, exist_ok=True)
 cases = router_cases()
 assert any(c['droppedAssignments'] > 0 for c in cases), 'no capacity drops exercised'
@@ -239,5 +269,7 @@ with open(os.path.join(OUT, 'routers.json'), 'w') as f:
     json.dump({'cases': cases}, f)
 with open(os.path.join(OUT, 'moe.json'), 'w') as f:
     json.dump(moe_case(), f)
+with open(os.path.join(OUT, 'moh-gating.json'), 'w') as f:
+    json.dump(moh_gating_case(), f)
 for c in cases:
     print(c['name'], 'dropped', c['droppedAssignments'], 'load', c['load'])
