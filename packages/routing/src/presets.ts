@@ -16,7 +16,10 @@ const lmBase = {
 };
 
 export const routingPresets: Record<string, RoutingPreset> = {
-  /** llama-tiny with a DeepSeekMoE feed-forward: 1 shared + top-2 of 8 fine-grained experts. */
+  /**
+   * llama-tiny with a DeepSeekMoE feed-forward: 1 shared + top-2 of 8 fine-grained experts. No
+   * capacity limit, so token-by-token generation routes exactly as the full forward.
+   */
   'moe-lm-tiny': {
     ...lmBase,
     block: {
@@ -27,7 +30,6 @@ export const routingPresets: Record<string, RoutingPreset> = {
         topK: 2,
         numSharedExperts: 1,
         expert: { type: 'swiglu', hiddenDim: 32 },
-        capacityFactor: 1.25,
       },
       norm: { type: 'rms-norm' },
       placement: 'pre',

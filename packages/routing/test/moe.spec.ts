@@ -150,6 +150,21 @@ describe('MoE', () => {
     moe.dispose();
   });
 
+  it('routes token by token exactly as the full sequence without a capacity limit', () => {
+    const moe = new MoE({ ...small, numSharedExperts: 1 }, { rng: new Rng(8) });
+    const x = randn([1, 5, 6], 6);
+    const full = moe.forward(x);
+    const steps = tf.tidy(() =>
+      tf.concat(
+        Array.from({ length: 5 }, (_, t) => moe.forward(tf.slice(x, [0, t, 0], [1, 1, 6]))),
+        1,
+      ),
+    );
+    expect(maxAbsDiff(full, steps)).toBeLessThan(1e-6);
+    tf.dispose([x, full, steps]);
+    moe.dispose();
+  });
+
   it('passes dropped tokens through as zero and reports them', () => {
     const moe = new MoE({ ...small, topK: 1, capacityFactor: 0.25 }, { rng: new Rng(5) });
     const x = randn([1, 8, 6], 3);
