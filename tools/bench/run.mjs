@@ -172,10 +172,10 @@ async function runWorkloads(selected, opts) {
 /** Runs every case in PyTorch once per thread count the loaded backends use; fills c.pytorch. */
 function runPytorch(workloads, backends, opts) {
   const cases = workloads.flatMap(({ entry }) => entry.cases.filter((c) => c.torch && !c.skip));
-  // The thread count of every backend, plus all cores for reference.
-  const threads = [
-    ...new Set([...backends.filter((b) => b.ok).map((b) => b.threads), opts.threads]),
-  ].sort((a, b) => a - b);
+  // The thread count of every backend, plus all cores for reference (not with --quick).
+  const counts = backends.filter((b) => b.ok).map((b) => b.threads);
+  if (!opts.quick) counts.push(opts.threads);
+  const threads = [...new Set(counts)].sort((a, b) => a - b);
   if (!opts.torch) return { skipped: '--no-torch' };
   if (cases.length === 0 || threads.length === 0) return { skipped: 'nothing to compare' };
   const summary = { threads, failed: false };

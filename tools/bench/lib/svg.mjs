@@ -29,7 +29,7 @@ function logTicks(lo, hi) {
   return ticks;
 }
 
-function frame(title, body, legend) {
+function frame(title, body, legend, height = H) {
   const legendItems = legend
     .map(
       (name, i) =>
@@ -37,8 +37,8 @@ function frame(title, body, legend) {
         `<text x="${W - PAD.right + 32}" y="${PAD.top + i * 20 + 10}">${esc(name)}</text>`,
     )
     .join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">
-<rect width="${W}" height="${H}" fill="#fff"/>
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">
+<rect width="${W}" height="${height}" fill="#fff"/>
 <text x="${W / 2}" y="22" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>
 ${body}
 ${legendItems}
@@ -103,6 +103,9 @@ export function barChart({ title, yLabel, categories, groups }) {
   if (vals.length === 0) return null;
   const y0 = 10 ** Math.floor(Math.log10(Math.min(...vals)));
   const y1 = 10 ** Math.ceil(Math.log10(Math.max(...vals)));
+  // Many categories: labels slanted, under a taller chart.
+  const slanted = categories.length > 5;
+  const height = slanted ? H + 60 : H;
   const pw = W - PAD.left - PAD.right;
   const ph = H - PAD.top - PAD.bottom;
   const sy = (y) => PAD.top + ph - (Math.log(y / y0) / Math.log(y1 / y0 || 10)) * ph;
@@ -125,8 +128,12 @@ export function barChart({ title, yLabel, categories, groups }) {
         `<rect x="${(cx + gi * bw).toFixed(1)}" y="${y.toFixed(1)}" width="${(bw - 1).toFixed(1)}" height="${(PAD.top + ph - y).toFixed(1)}" fill="${COLORS[gi % COLORS.length]}"><title>${esc(`${g.name} ${c}: ${fmtTick(v)}`)}</title></rect>`,
       );
     });
+    const lx = (cx + slot * 0.4).toFixed(1);
+    const ly = PAD.top + ph + 16;
     parts.push(
-      `<text x="${(cx + slot * 0.4).toFixed(1)}" y="${PAD.top + ph + 16}" text-anchor="middle" font-size="${categories.length > 6 ? 9 : 12}">${esc(c)}</text>`,
+      slanted
+        ? `<text transform="translate(${lx} ${ly}) rotate(-40)" text-anchor="end" font-size="10">${esc(c)}</text>`
+        : `<text x="${lx}" y="${ly}" text-anchor="middle">${esc(c)}</text>`,
     );
   });
   parts.push(
@@ -137,5 +144,6 @@ export function barChart({ title, yLabel, categories, groups }) {
     title,
     parts.join('\n'),
     groups.map((g) => g.name),
+    height,
   );
 }
