@@ -146,6 +146,16 @@ async function runWorkloads(selected, opts) {
     }
   }
 
+  // The high-water mark of each workload: its largest case's peak, per backend.
+  for (const { entry } of workloads) {
+    const peaks = {};
+    for (const b of backends.filter((x) => x.ok)) {
+      const values = entry.cases.map((c) => c.backends[b.name]?.peakBytes).filter((v) => v >= 0);
+      if (values.length) peaks[b.name] = Math.max(...values);
+    }
+    if (Object.keys(peaks).length) entry.peakBytes = peaks;
+  }
+
   return {
     meta: {
       date: new Date().toISOString(),

@@ -60,6 +60,12 @@ for (const w of results.workloads) {
     ];
     lines.push(`| ${row.join(' | ')} |`);
   }
+  if (w.peakBytes) {
+    const peaks = Object.entries(w.peakBytes).map(
+      ([b, v]) => `${b} ${(v / 2 ** 20).toFixed(2)} MiB`,
+    );
+    lines.push('', `Peak tensor memory of the workload (largest case): ${peaks.join(', ')}.`);
+  }
   const skips = w.cases.flatMap((c) =>
     backends
       .filter((b) => c.backends[b.name]?.skipped)

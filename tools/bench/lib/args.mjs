@@ -10,7 +10,7 @@ options:
   --quick              small sizes and few repeats (CI; under 2 minutes on 2 cores)
   --backends a,b       backends to run (default cpu,wasm,native; native is skipped when absent)
   --json               print the results as JSON instead of the table
-  --threads n          PyTorch threads for backends that use all cores (default: core count)
+  --threads n          all-cores count: PyTorch reference run, native when it reports none
   --repeats n          timed runs per case (default 7, quick 3)
   --warmup n           untimed runs before timing (default 2, quick 1)
   --no-torch           do not run the PyTorch scripts

@@ -105,6 +105,10 @@ export function renderReport(results) {
       }
     }
     out.push(...table(rows).map((l) => `   ${l}`));
+    if (w.peakBytes) {
+      const peaks = Object.entries(w.peakBytes).map(([b, v]) => `${b} ${mib(v)} MiB`);
+      out.push(`   peak tensor memory of the workload: ${peaks.join(', ')}`);
+    }
     for (const p of [...new Set(problems)]) out.push(`   ${p}`);
     out.push('');
   }
