@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { ConfigError, Linear, type ModuleOptions, register } from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -14,6 +14,11 @@ export interface TopKRouterConfig {
   /** Renormalise the k gates to sum to 1 (default: topK > 1 for softmax, always for sigmoid). */
   normalize?: boolean;
   capacityFactor?: number;
+  /**
+   * DeepSeek-V3 auxiliary-loss-free balancing (eq. 16): a non-trainable per-expert bias added
+   * to the scores for selection only; update it with `updateBalanceBias(load)`.
+   */
+  balanceBias?: boolean;
 }
 
 export const topKRouterSchema = z.strictObject({
@@ -24,6 +29,7 @@ export const topKRouterSchema = z.strictObject({
   scoring: z.enum(['softmax', 'sigmoid']).optional(),
   normalize: z.boolean().optional(),
   capacityFactor: z.number().positive().optional(),
+  balanceBias: z.boolean().optional(),
 });
 
 /**
@@ -33,6 +39,7 @@ export const topKRouterSchema = z.strictObject({
  */
 export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
   readonly gate: Linear;
+  readonly balanceBias: tf.Variable | null;
 
   constructor(
     config: Omit<TopKRouterConfig, 'type'> & { type?: 'topk-router' },
@@ -47,6 +54,32 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
         { rng: this.rng },
       ),
     );
+    this.balanceBias = config.balanceBias
+      ? this.addParameter('balanceBias', tf.zeros([config.numExperts]), false)
+      : null;
+  }
+
+  /**
+   * DeepSeek-V3 bias update: b_i += rate·sign(mean load − load_i), so overloaded experts are
+   * picked less often. Pass `lastStats.demand` (or load) of the latest forward.
+   */
+  updateBalanceBias(load: readonly number[], rate = 0.001): void {
+    if (!this.balanceBias) {
+      throw new ConfigError(this.blockName, 'balanceBias', 'true to update the bias', 'false');
+    }
+    if (load.length !== this.config.numExperts) {
+      throw new ConfigError(
+        this.blockName,
+        'load',
+        `${this.config.numExperts} counts`,
+        `${load.length}`,
+      );
+    }
+    const mean = load.reduce((a, b) => a + b, 0) / load.length;
+    tf.tidy(() => {
+      const step = tf.tensor1d(load.map((l) => rate * Math.sign(mean - l)));
+      this.balanceBias!.assign(tf.add(this.balanceBias!, step));
+    });
   }
 
   protected get normalize(): boolean {
@@ -59,10 +92,12 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
     if ((this.config.scoring ?? 'softmax') === 'sigmoid') {
       const s = tf.sigmoid(logits) as tf.Tensor2D;
       const probs = tf.div(s, tf.sum(s, 1, true)) as tf.Tensor2D;
-      return { logits, probs, select: s, gateSource: s };
+      const select = this.balanceBias ? (tf.add(s, this.balanceBias) as tf.Tensor2D) : s;
+      return { logits, probs, select, gateSource: s };
     }
     const probs = tf.softmax(logits) as tf.Tensor2D;
-    return { logits, probs, select: probs, gateSource: probs };
+    const select = this.balanceBias ? (tf.add(probs, this.balanceBias) as tf.Tensor2D) : probs;
+    return { logits, probs, select, gateSource: probs };
   }
 }
 

@@ -185,3 +185,28 @@ describe('similarity routing', () => {
     router.dispose();
   });
 });
+
+describe('aux-loss-free balance bias (DeepSeek-V3)', () => {
+  it('biases selection only, and the update lowers overloaded experts', () => {
+    const router = new TopKRouter(
+      { dim: 4, numExperts: 4, topK: 1, scoring: 'sigmoid', balanceBias: true },
+      { rng: new Rng(3) },
+    );
+    expect(router.trainableParameters().length).toBe(1);
+    const x = randn([8, 4], 1) as tf.Tensor2D;
+    const before = router.route(x);
+    router.balanceBias!.assign(tf.tensor1d([0, 0, 5, 0]));
+    const after = router.route(x);
+    expect(Array.from(after.indices.dataSync())).toEqual(new Array(8).fill(2));
+    expect(Array.from(after.gates.dataSync())).toEqual(new Array(8).fill(1)); // k=1, normalised
+    router.updateBalanceBias(after.stats.demand, 0.5);
+    expect(Array.from(router.balanceBias!.dataSync())).toEqual([0.5, 0.5, 4.5, 0.5]);
+    expect(() => new TopKRouter(base).updateBalanceBias([1, 1, 1, 1])).toThrow(
+      'topk-router: balanceBias expected true to update the bias, got false',
+    );
+    dispose(before);
+    dispose(after);
+    x.dispose();
+    router.dispose();
+  });
+});
