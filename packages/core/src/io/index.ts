@@ -1,2 +1,20 @@
-// Public surface of core/src/io.
-export {};
+// Public surface of core/src/io: safetensors, module save/load, backend selection.
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  decodeSafetensors,
+  encodeSafetensors,
+  readSafetensorsHeader,
+} from './safetensors';
+export type {
+  DecodedSafetensors,
+  EncodeSafetensorsOptions,
+  SafetensorsDtype,
+  SafetensorsEntry,
+  SafetensorsHeader,
+} from './safetensors';
+export { KNOWN_DTYPES as SAFETENSORS_DTYPES } from './dtypes';
+export { loadSafetensors, saveSafetensors } from './safetensors-file';
+export { CONFIG_FILE, WEIGHTS_FILE, loadModule, saveModule } from './save-module';
+export type { SaveModuleOptions } from './save-module';
+export { BACKEND_ORDER, BACKEND_PACKAGES, initBackend } from './backend';
+export type { BackendAttempt, BackendChoice, BackendName, InitBackendOptions } from './backend';

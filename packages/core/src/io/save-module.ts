@@ -1,0 +1,193 @@
+// A module on disk: config.json (its registry config) + model.safetensors (its state dict).
+// Node only: fs is imported lazily (see node-fs.ts).
+import * as tf from '@tensorflow/tfjs-core';
+import { AttnkitError, ConfigError, SafetensorsError, StateDictError } from '../errors';
+import { build, validateConfig } from '../registry';
+import type { Module, ModuleOptions } from '../module';
+import { decodeFrom, encodeSafetensors } from './safetensors';
+import type { EncodeSafetensorsOptions } from './safetensors';
+import { readBytes } from './safetensors-file';
+import { fsReason, nodeFs, writeTemp } from './node-fs';
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+
+export interface SaveModuleOptions {
+  /** Replace an existing save in `dir` (default false: refuse). */
+  overwrite?: boolean;
+  /** Store float weights as F32 (default), F16 or BF16; they load back as float32. */
+  dtype?: EncodeSafetensorsOptions['dtype'];
+}
+
+/** Re-raises a typed error with `context` in front of its argument (same class). */
+function withContext(error: unknown, context: string): unknown {
+  if (!(error instanceof AttnkitError)) return error;
+  const Kind = error.constructor as new (
+    block: string,
+    argument: string,
+    expected: string,
+    actual: string,
+  ) => AttnkitError;
+  return new Kind(error.block, `${context} ${error.argument}`, error.expected, error.actual);
+}
+
+/**
+ * Saves `module` into `dir` as config.json + model.safetensors (weights metadata
+ * `{ format: 'attnkit', type }`). Both files are written to temp names and flushed before
+ * either is renamed into place, so a failed save leaves the previous files as they were.
+ * Other files in `dir` are left alone.
+ */
+export async function saveModule(
+  dir: string,
+  module: Module,
+  options: SaveModuleOptions = {},
+): Promise<void> {
+  const { overwrite = false, dtype } = options;
+  if (module.isDisposed) {
+    throw new ConfigError('saveModule', 'module', 'a live module', 'a disposed module');
+  }
+  // What loadModule will read back must validate: check the JSON form, not the object.
+  let configJson: string;
+  try {
+    configJson = JSON.stringify(module.config, null, 2);
+  } catch (error) {
+    throw new ConfigError(
+      'saveModule',
+      'module.config',
+      'JSON-serialisable',
+      (error as Error).message,
+    );
+  }
+  let type: string;
+  try {
+    type = validateConfig(JSON.parse(configJson)).type;
+  } catch (error) {
+    throw withContext(error, `(saving ${module.blockName}) module.config`);
+  }
+  const weights = await encodeSafetensors(
+    module.stateDict(),
+    { format: 'attnkit', type },
+    { dtype },
+  );
+
+  const { fs, path } = await nodeFs();
+  const configPath = path.join(dir, CONFIG_FILE);
+  const weightsPath = path.join(dir, WEIGHTS_FILE);
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (error) {
+    throw new ConfigError(
+      'saveModule',
+      'dir',
+      'a directory that can be created',
+      `'${dir}' (${fsReason(error)})`,
+    );
+  }
+  for (const file of [configPath, weightsPath]) {
+    const stat = await fs.lstat(file).catch(() => undefined);
+    if (stat && !stat.isFile()) {
+      throw new ConfigError(
+        'saveModule',
+        'dir',
+        `'${file}' to be a regular file`,
+        'something else (a directory or a link)',
+      );
+    }
+    if (stat && !overwrite) {
+      throw new ConfigError(
+        'saveModule',
+        'options.overwrite',
+        `true to replace the save in '${dir}'`,
+        `false, and '${file}' exists`,
+      );
+    }
+  }
+
+  const temps: string[] = [];
+  try {
+    temps.push(await writeTemp(weightsPath, weights));
+    temps.push(await writeTemp(configPath, configJson + '\n'));
+    await fs.rename(temps[0]!, weightsPath);
+    await fs.rename(temps[1]!, configPath);
+  } catch (error) {
+    await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
+    throw new ConfigError(
+      'saveModule',
+      'dir',
+      `a writable directory`,
+      `'${dir}' (${fsReason(error)})`,
+    );
+  }
+}
+
+/**
+ * Rebuilds a module saved by `saveModule`: the config is validated by the registry (errors
+ * name the JSON path in config.json), then the weights are loaded strictly.
+ */
+export async function loadModule<M extends Module = Module>(
+  dir: string,
+  options: ModuleOptions = {},
+): Promise<M> {
+  const { fs, path } = await nodeFs();
+  const configPath = path.join(dir, CONFIG_FILE);
+  const weightsPath = path.join(dir, WEIGHTS_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(configPath, 'utf8');
+  } catch (error) {
+    const reason = fsReason(error);
+    const dirExists = await fs.stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    throw new ConfigError(
+      'loadModule',
+      'dir',
+      `a directory holding ${CONFIG_FILE} and ${WEIGHTS_FILE}`,
+      dirExists ? `'${dir}' without a readable ${CONFIG_FILE} (${reason})` : `'${dir}' (${reason})`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError('loadModule', `'${configPath}'`, 'valid JSON', (error as Error).message);
+  }
+  let config: { type: string };
+  try {
+    config = validateConfig(json);
+  } catch (error) {
+    throw withContext(error, `'${configPath}'`);
+  }
+
+  const source = `safetensors '${weightsPath}'`;
+  const { tensors, metadata } = decodeFrom(await readBytes(weightsPath, 'loadModule'), source);
+  try {
+    if (metadata.type !== undefined && metadata.type !== config.type) {
+      throw new SafetensorsError(
+        source,
+        '__metadata__ type',
+        `'${config.type}' (the type in ${CONFIG_FILE})`,
+        `'${metadata.type}'`,
+      );
+    }
+    const module = build<M>(config, options);
+    try {
+      module.loadStateDict(tensors);
+    } catch (error) {
+      module.dispose();
+      if (error instanceof StateDictError) {
+        throw new StateDictError(
+          error.block,
+          `weights in '${weightsPath}'`,
+          'tensors matching the module parameters (names, shapes, dtypes)',
+          error.actual,
+        );
+      }
+      throw error;
+    }
+    return module;
+  } finally {
+    tf.dispose(Object.values(tensors));
+  }
+}
