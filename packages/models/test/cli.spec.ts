@@ -109,7 +109,13 @@ describe('attnkit CLI errors (in-process)', () => {
 
   it('lists presets', () => {
     const io = capture();
-    expect(presetsCommand({}, io)).toEqual(['bert-tiny', 'gpt-tiny', 'llama-tiny', 'vit-tiny']);
+    expect(presetsCommand({}, io)).toEqual([
+      'bert-tiny',
+      'gpt-tiny',
+      'llama-tiny',
+      'moe-lm-tiny',
+      'vit-tiny',
+    ]);
     expect(io.lines[2]).toMatch(/^llama-tiny\s+decoder-lm/);
   });
 });

@@ -1,4 +1,5 @@
 import { ConfigError, validateConfig } from '@attnkit/core';
+import { routingPresets } from '@attnkit/routing';
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
@@ -11,6 +12,8 @@ const presets = new Map<string, PresetConfig>([
   ['llama-tiny', llamaTiny],
   ['bert-tiny', bertTiny],
   ['vit-tiny', vitTiny],
+  // Presets of packages below models in the dependency order.
+  ...Object.entries(routingPresets),
 ]);
 
 /** Names of the known presets, sorted. */
