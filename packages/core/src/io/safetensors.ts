@@ -239,9 +239,10 @@ function readValues(
   const raw = bytes.subarray(dataStart + dataOffsets[0], dataStart + dataOffsets[1]);
   const info = DTYPES[dtype];
   const count = raw.length / info.itemSize;
-  // Fast paths copy the bytes (Node Buffers share a pool; offsets need not be aligned).
-  if (LITTLE_ENDIAN && dtype === 'F32') return new Float32Array(raw.slice().buffer);
-  if (LITTLE_ENDIAN && dtype === 'I32') return new Int32Array(raw.slice().buffer);
+  // Fast paths copy the bytes into a fresh, aligned buffer: `new Uint8Array(view)` copies,
+  // whereas a Node Buffer's slice() would return a view into its shared pool.
+  if (LITTLE_ENDIAN && dtype === 'F32') return new Float32Array(new Uint8Array(raw).buffer);
+  if (LITTLE_ENDIAN && dtype === 'I32') return new Int32Array(new Uint8Array(raw).buffer);
   const out =
     info.tfDtype === 'float32'
       ? new Float32Array(count)

@@ -125,7 +125,10 @@ describe('encodeSafetensors / decodeSafetensors', () => {
     pool.set(bytes, 3);
     const { tensors } = decodeSafetensors(pool.subarray(3));
     expect(Array.from(tensors.t!.dataSync())).toEqual([1.5, 2.5]);
-    tf.dispose([t, tensors.t!]);
+    const buffer = Buffer.concat([Buffer.from('xyz'), Buffer.from(bytes)]).subarray(3);
+    const fromBuffer = decodeSafetensors(buffer).tensors.t!;
+    expect([fromBuffer.shape, Array.from(fromBuffer.dataSync())]).toEqual([[2], [1.5, 2.5]]);
+    tf.dispose([t, tensors.t!, fromBuffer]);
   });
 
   it('names the problem in every refusal', () => {
