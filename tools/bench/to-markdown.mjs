@@ -66,9 +66,12 @@ for (const w of results.workloads) {
     );
     lines.push('', `Peak tensor memory of the workload (largest case): ${peaks.join(', ')}.`);
   }
+  const whole = new Map();
+  for (const c of w.cases) if (c.skip) whole.set(c.skip, (whole.get(c.skip) ?? 0) + 1);
+  if (whole.size) lines.push('', ...[...whole].map(([r, n]) => `- ${n} case(s) skipped: ${r}`));
   const skips = w.cases.flatMap((c) =>
     backends
-      .filter((b) => c.backends[b.name]?.skipped)
+      .filter((b) => c.backends[b.name]?.skipped && !c.skip)
       .map((b) => `${c.label} on ${b.name}: ${c.backends[b.name].skipped}`),
   );
   if (skips.length) lines.push('', ...skips.map((s) => `- skipped ${s}`));

@@ -3,21 +3,32 @@ import { barChart, lineChart } from './svg.mjs';
 
 const okBackends = (results) => results.backends.filter((b) => b.ok);
 
-function seriesOf(w, seriesName, results, value) {
+function seriesOf(w, seriesName, results, value, { suffix = '', torch = true } = {}) {
   const cases = w.cases.filter((c) => c.series === seriesName);
   const out = okBackends(results).map((b) => ({
-    name: b.name,
+    name: `${b.name}${suffix}`,
     points: cases
       .map((c) => [c.x, value(c.backends[b.name]?.medianMs, c)])
       .filter(([, y]) => y > 0),
   }));
-  for (const t of results.pytorch.threads ?? []) {
+  for (const t of torch ? (results.pytorch.threads ?? []) : []) {
     out.push({
       name: `PyTorch ${t}t`,
       points: cases.map((c) => [c.x, value(c.pytorch?.[t]?.medianMs, c)]).filter(([, y]) => y > 0),
     });
   }
   return out.filter((s) => s.points.length);
+}
+
+/** PyTorch's lines from the first series that has them (attnkit rows may all be skipped). */
+function torchLines(w, names, results) {
+  for (const name of names) {
+    const lines = seriesOf(w, name, results, (v) => v ?? 0).filter((s) =>
+      s.name.startsWith('PyTorch'),
+    );
+    if (lines.length) return lines;
+  }
+  return [];
 }
 
 /** { 'matmul.svg': '<svg…', … } for the workloads that have numbers. */
@@ -44,7 +55,14 @@ export function buildCharts(results) {
         title: `sdpa ${what} (batch 1, 8 heads, d 64, causal)`,
         xLabel: 'sequence length T',
         yLabel: 'milliseconds (lower is better)',
-        series: seriesOf(byName.sdpa, series, results, ms),
+        series: [
+          ...seriesOf(byName.sdpa, series, results, ms, { torch: false }),
+          ...seriesOf(byName.sdpa, series.replace('sdpa-', 'sdpa-tfjs-'), results, ms, {
+            suffix: ' plain tfjs',
+            torch: false,
+          }),
+          ...torchLines(byName.sdpa, [series, series.replace('sdpa-', 'sdpa-tfjs-')], results),
+        ],
       });
     }
     const b = okBackends(results)[0];
@@ -61,6 +79,8 @@ export function buildCharts(results) {
           { name: 'naive fwd', points: mem('sdpa-fwd') },
           { name: 'naive fwd+bwd', points: mem('sdpa-fwdbwd') },
           { name: 'chunked fwd', points: mem('sdpa-chunked-fwd') },
+          { name: 'plain tfjs fwd', points: mem('sdpa-tfjs-fwd') },
+          { name: 'plain tfjs fwd+bwd', points: mem('sdpa-tfjs-fwdbwd') },
         ].filter((s) => s.points.some(([, y]) => y > 0)),
       });
     }

@@ -76,6 +76,7 @@ export function renderReport(results) {
     const head = ['case', ...threads.map((t) => `torch ${t}t`), ...backends, 'peak MiB'];
     const rows = [head];
     const problems = [];
+    const skipped = new Map();
     for (const c of w.cases) {
       const peak = backends.map((b) => c.backends[b]?.peakBytes).find((v) => v !== undefined);
       rows.push([
@@ -87,7 +88,7 @@ export function renderReport(results) {
         ...backends.map((b) => cell(c.backends[b])),
         mib(peak),
       ]);
-      if (c.skip) problems.push(`${c.label}: skipped: ${c.skip}`);
+      if (c.skip) skipped.set(c.skip, (skipped.get(c.skip) ?? 0) + 1);
       for (const b of backends) {
         const r = c.backends[b];
         if (r?.error) problems.push(`${c.label} on ${b}: FAILED: ${r.error}`);
@@ -109,6 +110,8 @@ export function renderReport(results) {
       const peaks = Object.entries(w.peakBytes).map(([b, v]) => `${b} ${mib(v)} MiB`);
       out.push(`   peak tensor memory of the workload: ${peaks.join(', ')}`);
     }
+    for (const [reason, n] of skipped)
+      out.push(`   ${n} case${n > 1 ? 's' : ''} skipped: ${reason}`);
     for (const p of [...new Set(problems)]) out.push(`   ${p}`);
     out.push('');
   }
