@@ -1,2 +1,2 @@
 // @attnkit/attention public surface.
-export {};
+export * from './ops';

@@ -1,0 +1,3 @@
+export * from './options';
+export { scaledDotProductAttention } from './sdpa';
+export { repeatKvHeads } from './validate';

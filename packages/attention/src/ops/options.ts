@@ -1,0 +1,38 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Options shared by every form of scaled dot-product attention. */
+export interface AttentionOptions {
+  /** Boolean (true = attend) or additive mask, broadcastable to [batch, heads, tq, tk]. */
+  mask?: tf.Tensor;
+  /** Key j is visible to query i only when keyPosition(j) <= queryPosition(i). */
+  causal?: boolean;
+  /** Sliding window: also queryPosition(i) - keyPosition(j) < window. Implies causal. */
+  window?: number;
+  /** Logit multiplier; default 1/sqrt(headDim). */
+  scale?: number;
+  /** cap · tanh(logits / cap) before masking (Gemma 2). */
+  logitSoftcap?: number;
+  /** Extra logit in the softmax denominator: a number or a per-head tensor [heads]. */
+  sinkLogit?: number | tf.Tensor;
+  /** Additive logit bias broadcastable to [batch, heads, tq, tk] (ALiBi, T5, ...). */
+  bias?: tf.Tensor;
+  /** Segment ids [batch, tq] and [batch, tk]: attend only within a segment (Block-Attention). */
+  querySegments?: tf.Tensor2D;
+  keySegments?: tf.Tensor2D;
+  /** Absolute positions of queries [tq] and keys [tk] (default: keys 0..tk-1, queries end-aligned). */
+  queryPositions?: number[];
+  keyPositions?: number[];
+  /** Dropout on the attention weights (naive form only) with its seed. */
+  dropout?: number;
+  seed?: number;
+  /** Use the chunked online-softmax form with this many keys (and queries) per chunk. */
+  chunkSize?: number;
+  /** Also return the weights [batch, heads, tq, tk] (naive form only). */
+  returnWeights?: boolean;
+}
+
+export interface AttentionResult {
+  /** [batch, heads, tq, dv] */
+  output: tf.Tensor4D;
+  weights?: tf.Tensor4D;
+}

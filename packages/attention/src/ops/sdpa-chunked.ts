@@ -1,0 +1,216 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { MASK_NEGATIVE, withCustomGradient } from '@attnkit/core';
+import type { AttentionOptions, AttentionResult } from './options';
+import { repeatKvHeads, structuralMask, type AttentionGeometry } from './validate';
+import { sinkAsTensor } from './sink';
+import { asRank4, chunks, reduceToShape, sliceBlock } from './slicing';
+
+/**
+ * Memory-efficient attention: the online-softmax recurrence over key chunks
+ * (Rabe & Staats 2021, sec. 3; Dao et al. 2022, FlashAttention, Algorithm 1), run per
+ * query chunk, so no [tq, tk] matrix is ever built. Its gradient recomputes each block's
+ * probabilities from the saved row log-sum-exp (FlashAttention backward, Algorithm 4)
+ * instead of storing them. Peak memory is O(chunk² + t·d) per head instead of O(t²).
+ */
+export function attentionChunked(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  options: AttentionOptions,
+  geometry: AttentionGeometry,
+): AttentionResult {
+  const size = options.chunkSize!;
+  const { heads, scale, queryPositions, keyPositions } = geometry;
+  const cap = options.logitSoftcap;
+  const userMask = options.mask ? asRank4(options.mask) : undefined;
+  const rowChunks = chunks(geometry.queryLength, size);
+  const colChunks = chunks(geometry.keyLength, size);
+
+  /** Logits of one block (softcapped, biased, masked) and the pre-softcap scores. */
+  const blockLogits = (
+    qi: tf.Tensor,
+    kj: tf.Tensor,
+    bias: tf.Tensor4D | undefined,
+    r: [number, number],
+    c: [number, number],
+  ) => {
+    const raw = tf.mul(tf.matMul(qi, kj, false, true), scale);
+    let logits: tf.Tensor = cap === undefined ? raw : tf.mul(tf.tanh(tf.div(raw, cap)), cap);
+    if (bias) logits = tf.add(logits, sliceBlock(bias, r[0], r[1], c[0], c[1]));
+    let keep = structuralMask(
+      options,
+      queryPositions.slice(r[0], r[1]),
+      keyPositions.slice(c[0], c[1]),
+      options.querySegments &&
+        (tf.slice(options.querySegments, [0, r[0]], [-1, r[1] - r[0]]) as tf.Tensor2D),
+      (options.keySegments ?? options.querySegments) &&
+        (tf.slice(
+          options.keySegments ?? options.querySegments!,
+          [0, c[0]],
+          [-1, c[1] - c[0]],
+        ) as tf.Tensor2D),
+    );
+    if (userMask) {
+      const block = sliceBlock(userMask, r[0], r[1], c[0], c[1]);
+      if (block.dtype === 'bool') keep = keep ? tf.logicalAnd(keep, block) : block;
+      else logits = tf.add(logits, block);
+    }
+    if (keep)
+      logits = tf.where(
+        tf.broadcastTo(keep, logits.shape),
+        logits,
+        tf.fill(logits.shape, MASK_NEGATIVE),
+      );
+    return { raw, logits };
+  };
+
+  const hasBias = options.bias !== undefined;
+  const hasSink = options.sinkLogit !== undefined;
+  const op = withCustomGradient<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]>(
+    (qIn, kIn, vIn, biasIn, sinkIn, save) => {
+      const bias = hasBias ? (biasIn as tf.Tensor4D) : undefined;
+      const outs: tf.Tensor[] = [];
+      const lses: tf.Tensor[] = [];
+      for (const r of rowChunks) {
+        const [o, l] = tf.tidy(() => {
+          const qi = tf.slice(qIn, [0, 0, r[0], 0], [-1, -1, r[1] - r[0], -1]);
+          let max: tf.Tensor = hasSink
+            ? tf.broadcastTo(sinkIn, [...qi.shape.slice(0, 3), 1])
+            : tf.fill([...qi.shape.slice(0, 3), 1], -Infinity);
+          let denom: tf.Tensor = hasSink ? tf.onesLike(max) : tf.zerosLike(max);
+          let acc: tf.Tensor = tf.zeros([...qi.shape.slice(0, 3), vIn.shape[3]!]);
+          for (const c of colChunks) {
+            const next = tf.tidy(() => {
+              const kj = tf.slice(kIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
+              const vj = tf.slice(vIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
+              const { logits } = blockLogits(qi, kj, bias, r, c);
+              const newMax = tf.maximum(max, tf.max(logits, -1, true));
+              const correction = tf.exp(tf.sub(max, newMax));
+              const p = tf.exp(tf.sub(logits, newMax));
+              return [
+                newMax,
+                tf.add(tf.mul(denom, correction), tf.sum(p, -1, true)),
+                tf.add(tf.mul(acc, correction), tf.matMul(p, vj)),
+              ];
+            });
+            tf.dispose([max, denom, acc]);
+            [max, denom, acc] = next as [tf.Tensor, tf.Tensor, tf.Tensor];
+          }
+          return [tf.div(acc, denom), tf.add(max, tf.log(denom))];
+        });
+        outs.push(o);
+        lses.push(l);
+      }
+      const output = outs.length === 1 ? outs[0]! : tf.concat(outs, 2);
+      const lse = lses.length === 1 ? lses[0]! : tf.concat(lses, 2);
+      if (outs.length > 1) tf.dispose([...outs, ...lses]);
+      save([qIn, kIn, vIn, biasIn, sinkIn, output, lse]);
+      return {
+        value: output,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved),
+      };
+    },
+  );
+
+  const backward = (dOut: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [qIn, kIn, vIn, biasIn, sinkIn, output, lse] = saved as [
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor4D,
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+    const bias = hasBias ? biasIn : undefined;
+    const dQ: tf.Tensor[] = [];
+    let dK: tf.Tensor[] = colChunks.map(([a, b]) =>
+      tf.zeros([...kIn.shape.slice(0, 2), b - a, kIn.shape[3]]),
+    );
+    let dV: tf.Tensor[] = colChunks.map(([a, b]) =>
+      tf.zeros([...vIn.shape.slice(0, 2), b - a, vIn.shape[3]]),
+    );
+    const dBiasRows: tf.Tensor[] = [];
+    let dSink: tf.Tensor = tf.zeros([1, heads, 1, 1]);
+    for (const r of rowChunks) {
+      const result = tf.tidy(() => {
+        const rows = r[1] - r[0];
+        const qi = tf.slice(qIn, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        const doi = tf.slice(dOut, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        const oi = tf.slice(output, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        const li = tf.slice(lse, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        const di = tf.sum(tf.mul(doi, oi), -1, true);
+        let dqi: tf.Tensor = tf.zerosLike(qi);
+        const newK: tf.Tensor[] = [];
+        const newV: tf.Tensor[] = [];
+        const biasCols: tf.Tensor[] = [];
+        colChunks.forEach((c, j) => {
+          const kj = tf.slice(kIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
+          const vj = tf.slice(vIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
+          const { raw, logits } = blockLogits(qi, kj, bias, r, c);
+          const p = tf.exp(tf.sub(logits, li));
+          newV.push(tf.add(dV[j]!, tf.matMul(p, doi, true, false)));
+          const dp = tf.matMul(doi, vj, false, true);
+          const ds = tf.mul(p, tf.sub(dp, di));
+          if (bias)
+            biasCols.push(
+              reduceToShape(ds, [
+                bias.shape[0],
+                bias.shape[1],
+                bias.shape[2] === 1 ? 1 : rows,
+                bias.shape[3] === 1 ? 1 : c[1] - c[0],
+              ]),
+            );
+          const dsRaw =
+            cap === undefined ? ds : tf.mul(ds, tf.sub(1, tf.square(tf.tanh(tf.div(raw, cap)))));
+          dqi = tf.add(dqi, tf.mul(tf.matMul(dsRaw, kj), scale));
+          newK.push(tf.add(dK[j]!, tf.mul(tf.matMul(dsRaw, qi, true, false), scale)));
+        });
+        const sinkGrad = hasSink
+          ? tf.neg(
+              tf.sum(
+                tf.mul(tf.exp(tf.sub(tf.broadcastTo(sinkIn, li.shape), li)), di),
+                [0, 2, 3],
+                true,
+              ),
+            )
+          : tf.zeros([1, heads, 1, 1]);
+        let biasRow: tf.Tensor | undefined;
+        if (bias) biasRow = bias.shape[3] === 1 ? tf.addN(biasCols) : tf.concat(biasCols, 3);
+        return { dqi, newK, newV, sinkGrad, biasRow };
+      });
+      dQ.push(result.dqi);
+      tf.dispose([...dK, ...dV]);
+      dK = result.newK;
+      dV = result.newV;
+      const nextSink = tf.add(dSink, result.sinkGrad);
+      tf.dispose([dSink, result.sinkGrad]);
+      dSink = nextSink;
+      if (result.biasRow) dBiasRows.push(result.biasRow);
+    }
+    const grads = tf.tidy(() => {
+      let dBias: tf.Tensor = tf.zerosLike(biasIn);
+      if (bias) dBias = bias.shape[2] === 1 ? tf.addN(dBiasRows) : tf.concat(dBiasRows, 2);
+      return [
+        tf.concat(dQ, 2),
+        tf.concat(dK, 2),
+        tf.concat(dV, 2),
+        tf.reshape(reduceToShape(dBias, biasIn.shape), biasIn.shape),
+        tf.reshape(dSink, sinkIn.shape),
+      ];
+    });
+    tf.dispose([...dQ, ...dK, ...dV, ...dBiasRows, dSink]);
+    return grads;
+  };
+
+  return tf.tidy(() => {
+    const keys = repeatKvHeads(k, heads);
+    const values = repeatKvHeads(v, heads);
+    const bias = options.bias ? asRank4(options.bias) : tf.zeros([1, 1, 1, 1]);
+    const sink =
+      options.sinkLogit !== undefined
+        ? sinkAsTensor(options.sinkLogit, heads)
+        : tf.zeros([1, heads, 1, 1]);
+    return { output: op(q, keys, values, bias, sink) as tf.Tensor4D };
+  });
+}

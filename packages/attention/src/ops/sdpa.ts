@@ -1,0 +1,22 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { AttentionOptions, AttentionResult } from './options';
+import { validateAttention } from './validate';
+import { attentionNaive } from './sdpa-naive';
+import { attentionChunked } from './sdpa-chunked';
+
+/**
+ * Scaled dot-product attention, q [batch, heads, tq, d], k and v [batch, kvHeads, tk, d]
+ * (grouped-query when kvHeads divides heads). One signature, two forms: the naive one,
+ * and the chunked online-softmax one when `chunkSize` is set. Returns [batch, heads, tq, dv].
+ */
+export function scaledDotProductAttention(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  options: AttentionOptions = {},
+): AttentionResult {
+  const geometry = validateAttention(q, k, v, options);
+  return options.chunkSize === undefined
+    ? attentionNaive(q, k, v, options, geometry)
+    : attentionChunked(q, k, v, options, geometry);
+}

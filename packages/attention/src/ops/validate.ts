@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ConfigError,
+  ShapeError,
+  checkInt,
+  checkNumber,
+  checkRank,
+  formatShape,
+} from '@attnkit/core';
+import type { AttentionOptions } from './options';
+
+const BLOCK = 'scaledDotProductAttention';
+
+export interface AttentionGeometry {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  queryLength: number;
+  keyLength: number;
+  headDim: number;
+  valueDim: number;
+  queryPositions: number[];
+  keyPositions: number[];
+  scale: number;
+}
+
+/** Checks q/k/v and the options; returns sizes and resolved positions. */
+export function validateAttention(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  options: AttentionOptions,
+): AttentionGeometry {
+  checkRank(BLOCK, 'q', q, 4);
+  checkRank(BLOCK, 'k', k, 4);
+  checkRank(BLOCK, 'v', v, 4);
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
+    if (t.dtype !== 'float32')
+      throw new ShapeError(BLOCK, name, 'dtype float32', `dtype ${t.dtype}`);
+  }
+  const [batch, heads, queryLength, headDim] = q.shape as [number, number, number, number];
+  const [kb, kvHeads, keyLength, kd] = k.shape as [number, number, number, number];
+  if (kb !== batch || kd !== headDim) {
+    throw new ShapeError(
+      BLOCK,
+      'k',
+      `shape [${batch},kvHeads,tk,${headDim}] (batch and headDim of q)`,
+      `shape ${formatShape(k.shape)}`,
+    );
+  }
+  if (v.shape[0] !== batch || v.shape[1] !== kvHeads || v.shape[2] !== keyLength) {
+    throw new ShapeError(
+      BLOCK,
+      'v',
+      `shape [${batch},${kvHeads},${keyLength},dv] (as k)`,
+      `shape ${formatShape(v.shape)}`,
+    );
+  }
+  if (heads % kvHeads !== 0) {
+    throw new ShapeError(
+      BLOCK,
+      'k heads',
+      `a divisor of the ${heads} query heads`,
+      `${kvHeads} key/value heads`,
+    );
+  }
+  if (options.window !== undefined) checkInt(BLOCK, 'window', options.window, 1);
+  if (options.chunkSize !== undefined) checkInt(BLOCK, 'chunkSize', options.chunkSize, 1);
+  if (options.logitSoftcap !== undefined)
+    checkNumber(BLOCK, 'logitSoftcap', options.logitSoftcap, { min: 0, minExclusive: true });
+  if (options.dropout !== undefined)
+    checkNumber(BLOCK, 'dropout', options.dropout, { min: 0, max: 0.999 });
+  if (options.scale !== undefined)
+    checkNumber(BLOCK, 'scale', options.scale, { min: 0, minExclusive: true });
+  if (typeof options.sinkLogit === 'number') checkNumber(BLOCK, 'sinkLogit', options.sinkLogit);
+  if (
+    options.sinkLogit instanceof tf.Tensor &&
+    options.sinkLogit.size !== heads &&
+    options.sinkLogit.size !== 1
+  ) {
+    throw new ShapeError(
+      BLOCK,
+      'sinkLogit',
+      `a number or a tensor of ${heads} values (one per head)`,
+      `shape ${formatShape(options.sinkLogit.shape)}`,
+    );
+  }
+  if (options.chunkSize !== undefined && (options.dropout ?? 0) > 0) {
+    throw new ConfigError(
+      BLOCK,
+      'dropout',
+      '0 with chunkSize (the chunked form has no weight dropout)',
+      String(options.dropout),
+    );
+  }
+  if (options.chunkSize !== undefined && options.returnWeights) {
+    throw new ConfigError(
+      BLOCK,
+      'returnWeights',
+      'false with chunkSize (the chunked form never builds the weights)',
+      'true',
+    );
+  }
+  const keyPositions = options.keyPositions ?? [...Array(keyLength).keys()];
+  const queryPositions =
+    options.queryPositions ??
+    Array.from({ length: queryLength }, (_, i) => keyLength - queryLength + i);
+  if (keyPositions.length !== keyLength) {
+    throw new ShapeError(
+      BLOCK,
+      'keyPositions',
+      `${keyLength} positions (one per key)`,
+      `${keyPositions.length}`,
+    );
+  }
+  if (queryPositions.length !== queryLength) {
+    throw new ShapeError(
+      BLOCK,
+      'queryPositions',
+      `${queryLength} positions (one per query)`,
+      `${queryPositions.length}`,
+    );
+  }
+  for (const [name, seg, len] of [
+    ['querySegments', options.querySegments, queryLength],
+    ['keySegments', options.keySegments ?? options.querySegments, keyLength],
+  ] as const) {
+    if (seg && (seg.rank !== 2 || seg.shape[0] !== batch || seg.shape[1] !== len)) {
+      throw new ShapeError(
+        BLOCK,
+        name,
+        `shape [${batch},${len}]`,
+        `shape ${formatShape(seg.shape)}`,
+      );
+    }
+  }
+  return {
+    batch,
+    heads,
+    kvHeads,
+    queryLength,
+    keyLength,
+    headDim,
+    valueDim: v.shape[3]!,
+    queryPositions,
+    keyPositions,
+    scale: options.scale ?? 1 / Math.sqrt(headDim),
+  };
+}
+
+/** Repeats key/value heads so each group of query heads sees its shared head (GQA). */
+export function repeatKvHeads(x: tf.Tensor4D, heads: number): tf.Tensor4D {
+  const [b, kvHeads, t, d] = x.shape;
+  if (kvHeads === heads) return x;
+  const group = heads / kvHeads;
+  // Rank-4 tile: tfjs has no tile gradient for rank 5.
+  return tf.reshape(tf.tile(tf.reshape(x, [b, kvHeads, 1, t * d]), [1, 1, group, 1]), [
+    b,
+    heads,
+    t,
+    d,
+  ]) as tf.Tensor4D;
+}
+
+/**
+ * The structural mask of a block of queries and keys: causal, window and segments, as a
+ * boolean [1 | batch, 1, tq, tk] tensor, or undefined when nothing is masked.
+ */
+export function structuralMask(
+  options: AttentionOptions,
+  queryPositions: number[],
+  keyPositions: number[],
+  querySegments?: tf.Tensor2D,
+  keySegments?: tf.Tensor2D,
+): tf.Tensor | undefined {
+  const causal = options.causal || options.window !== undefined;
+  return tf.tidy(() => {
+    let mask: tf.Tensor | undefined;
+    if (causal) {
+      const qp = tf.tensor2d(queryPositions, [queryPositions.length, 1], 'int32');
+      const kp = tf.tensor2d(keyPositions, [1, keyPositions.length], 'int32');
+      mask = tf.lessEqual(kp, qp);
+      if (options.window !== undefined)
+        mask = tf.logicalAnd(mask, tf.less(tf.sub(qp, kp), options.window));
+      mask = tf.reshape(mask, [1, 1, queryPositions.length, keyPositions.length]);
+    }
+    if (querySegments) {
+      const ks = keySegments ?? querySegments;
+      const [b, tq] = querySegments.shape;
+      const seg = tf.equal(
+        tf.reshape(querySegments, [b, 1, tq, 1]),
+        tf.reshape(ks, [b, 1, 1, ks.shape[1]]),
+      );
+      mask = mask ? tf.logicalAnd(mask, seg) : seg;
+    }
+    return mask;
+  }) as tf.Tensor | undefined;
+}
