@@ -8,6 +8,8 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Sliding window: also queryPosition(i) - keyPosition(j) < window. Implies causal. */
   window?: number;
+  /** With causal masking: keys at positions < sinkTokens stay visible past the window (StreamingLLM). */
+  sinkTokens?: number;
   /** Logit multiplier; default 1/sqrt(headDim). */
   scale?: number;
   /** cap · tanh(logits / cap) before masking (Gemma 2). */

@@ -70,6 +70,7 @@ export function validateAttention(
   }
   if (options.window !== undefined) checkInt(BLOCK, 'window', options.window, 1);
   if (options.chunkSize !== undefined) checkInt(BLOCK, 'chunkSize', options.chunkSize, 1);
+  if (options.sinkTokens !== undefined) checkInt(BLOCK, 'sinkTokens', options.sinkTokens, 0);
   if (options.logitSoftcap !== undefined)
     checkNumber(BLOCK, 'logitSoftcap', options.logitSoftcap, { min: 0, minExclusive: true });
   if (options.dropout !== undefined)

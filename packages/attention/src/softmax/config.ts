@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/** Fields every softmax-attention mixer shares; each type narrows or requires some. */
+export const attentionFields = {
+  dModel: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  /** Width per head; default dModel / numHeads. */
+  headDim: z.number().int().positive().optional(),
+  /** Biases on the q/k/v/o projections. */
+  bias: z.boolean().optional(),
+  /** Causal self-attention (default true); the context can only narrow it. */
+  causal: z.boolean().optional(),
+  /** Normalise q and k per head before the dot product. */
+  qkNorm: z.enum(['rms', 'layer', 'l2']).optional(),
+  logitSoftcap: z.number().positive().optional(),
+  /** A learned sink logit per head in the softmax denominator. */
+  sinkLogit: z.boolean().optional(),
+  /** Dropout on the attention weights in training. */
+  dropout: z.number().min(0).lt(1).optional(),
+  /** Run the chunked online-softmax form with this chunk size. */
+  chunkSize: z.number().int().positive().optional(),
+};
+
+export interface AttentionConfig {
+  type: string;
+  dModel: number;
+  numHeads: number;
+  numKvHeads?: number;
+  headDim?: number;
+  bias?: boolean;
+  causal?: boolean;
+  qkNorm?: 'rms' | 'layer' | 'l2';
+  logitSoftcap?: number;
+  window?: number;
+  numSinkTokens?: number;
+  sinkLogit?: boolean;
+  dropout?: number;
+  chunkSize?: number;
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { register, type ModuleOptions } from '@attnkit/core';
+import { MultiHeadAttention } from './multi-head';
+import { attentionFields, type AttentionConfig } from './config';
+
+const positive = z.number().int().positive();
+
+/** 'mha': multi-head attention; GQA when numKvHeads < numHeads (Vaswani et al. 2017; Ainslie et al. 2023). */
+export const mhaSchema = z.strictObject({
+  type: z.literal('mha'),
+  ...attentionFields,
+  numKvHeads: positive.optional(),
+  window: positive.optional(),
+});
+/** 'gqa': grouped-query attention, numKvHeads required (Ainslie et al. 2023). */
+export const gqaSchema = z.strictObject({
+  type: z.literal('gqa'),
+  ...attentionFields,
+  numKvHeads: positive,
+  window: positive.optional(),
+});
+/** 'mqa': multi-query attention, one shared key/value head (Shazeer 2019). */
+export const mqaSchema = z.strictObject({
+  type: z.literal('mqa'),
+  ...attentionFields,
+  window: positive.optional(),
+});
+/** 'sliding-window': causal attention over the last `window` tokens (Beltagy et al. 2020; Jiang et al. 2023, Mistral). */
+export const slidingWindowSchema = z.strictObject({
+  type: z.literal('sliding-window'),
+  ...attentionFields,
+  numKvHeads: positive.optional(),
+  window: positive,
+});
+/** 'streaming': attention sinks + window, StreamingLLM (Xiao et al. 2023, sec. 3.2). */
+export const streamingSchema = z.strictObject({
+  type: z.literal('streaming'),
+  ...attentionFields,
+  numKvHeads: positive.optional(),
+  window: positive,
+  numSinkTokens: z.number().int().min(1),
+});
+/** 'cross-attention': queries from x, keys and values from context.memory (Vaswani et al. 2017, sec. 3.2.3). */
+export const crossAttentionSchema = z.strictObject({
+  type: z.literal('cross-attention'),
+  ...attentionFields,
+  numKvHeads: positive.optional(),
+});
+
+export class CrossAttention extends MultiHeadAttention {
+  protected override get isCross(): boolean {
+    return true;
+  }
+}
+
+const mixer = { category: 'mixer' };
+register(
+  'mha',
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
+  mhaSchema,
+  mixer,
+);
+register(
+  'gqa',
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
+  gqaSchema,
+  mixer,
+);
+register(
+  'mqa',
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention({ ...c, numKvHeads: 1 }, o),
+  mqaSchema,
+  mixer,
+);
+register(
+  'sliding-window',
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
+  slidingWindowSchema,
+  mixer,
+);
+register(
+  'streaming',
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
+  streamingSchema,
+  mixer,
+);
+register(
+  'cross-attention',
+  (c: AttentionConfig, o: ModuleOptions) => new CrossAttention(c, o),
+  crossAttentionSchema,
+  mixer,
+);
