@@ -40,7 +40,9 @@ for (const b of results.backends.filter((x) => !x.ok))
 for (const w of results.workloads) {
   lines.push('', `### ${w.name}: ${w.title}`, '');
   if (w.skipped || w.error) {
-    lines.push(w.skipped ? `Skipped: ${w.skipped}` : `Failed: ${w.error}`);
+    const why = w.skipped ?? w.error;
+    const text = why.length > 200 ? `${why.slice(0, 197)}…` : why;
+    lines.push(w.skipped ? `Skipped: ${text}` : `Failed: ${text}`);
     continue;
   }
   const head = [

@@ -37,6 +37,9 @@ function table(rows) {
   );
 }
 
+// Long reasons (a registry error lists every type) are cut on the terminal; the JSON keeps them.
+const brief = (text) => (text.length > 200 ? `${text.slice(0, 197)}…` : text);
+
 /** Lines of text for the whole run. */
 export function renderReport(results) {
   const out = [];
@@ -65,7 +68,7 @@ export function renderReport(results) {
   for (const w of results.workloads) {
     out.push(`== ${w.name}: ${w.title}`);
     if (w.skipped) {
-      out.push(`   skipped: ${w.skipped}`, '');
+      out.push(`   skipped: ${brief(w.skipped)}`, '');
       continue;
     }
     if (w.error) {
