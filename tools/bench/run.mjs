@@ -159,7 +159,11 @@ async function runWorkloads(selected, opts) {
   return {
     meta: {
       date: new Date().toISOString(),
-      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      command: [
+        'npm run bench',
+        ...(process.argv.length > 2 ? ['--'] : []),
+        ...process.argv.slice(2),
+      ].join(' '),
       quick: opts.quick,
       warmup: opts.warmup,
       repeats: opts.repeats,

@@ -3,7 +3,7 @@ import { causalMask } from '@attnkit/core';
 import { scaledDotProductAttention, type AttentionOptions } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 
-const rand = (shape: number[], seed: number) =>
+const rand = (shape: [number, number, number, number], seed: number) =>
   tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
 
 function forwardAndGrads(

@@ -53,6 +53,15 @@ export function isRegistered(type: string): boolean {
   return entries.has(type);
 }
 
+/**
+ * The option names a type's config accepts (its object schema's keys), or undefined
+ * when the schema is not a plain object. Lets an assembly fill widths a block takes.
+ */
+export function configKeys(type: string): string[] | undefined {
+  const schema = entries.get(type)?.schema as { shape?: Record<string, unknown> } | undefined;
+  return schema?.shape ? Object.keys(schema.shape) : undefined;
+}
+
 /** Registered type names, optionally of one category, sorted. */
 export function registeredTypes(category?: string): string[] {
   return [...entries]

@@ -1,26 +1,18 @@
-import { validateConfig } from '@attnkit/core';
+import { configKeys } from '@attnkit/core';
 
 /**
- * Adds each of `values` that `config` lacks and its registered schema accepts, so block configs
- * inside a model may leave out widths the model knows (`dim`, `dModel`, ...). A key the schema
- * rejects as unknown is left out; any other problem surfaces when the config is built.
+ * Adds each of `values` that `config` lacks and its registered type accepts, so block configs
+ * inside a model may leave out widths the model knows (`dim`, `dModel`, ...).
  */
 export function fillWidths(
   config: object,
   values: Record<string, number>,
 ): Record<string, unknown> {
-  let out: Record<string, unknown> = { ...config };
+  const out: Record<string, unknown> = { ...config };
+  const type = (config as { type?: unknown }).type;
+  const keys = typeof type === 'string' ? configKeys(type) : undefined;
   for (const [key, value] of Object.entries(values)) {
-    if (key in out) continue;
-    const attempt = { ...out, [key]: value };
-    try {
-      validateConfig(attempt);
-      out = attempt;
-    } catch (e) {
-      const unknown =
-        e instanceof Error && e.message.includes(`'${key}'`) && /unknown option/.test(e.message);
-      if (!unknown) out = attempt;
-    }
+    if (!(key in out) && keys?.includes(key)) out[key] = value;
   }
   return out;
 }
