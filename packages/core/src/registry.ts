@@ -123,15 +123,17 @@ export function build<M extends Module = Module>(config: unknown, options: Build
 /** Turns the first zod issue into a ConfigError naming the JSON path. */
 export function zodToConfigError(block: string, basePath: string, error: z.ZodError): ConfigError {
   const issue = error.issues[0]!;
-  const path =
-    basePath + issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
   const raw = issue as unknown as Record<string, unknown>;
+  // One unknown key is named in the path itself, so the message points at the misspelt field.
+  const unknownKeys = issue.code === 'unrecognized_keys' ? ((raw.keys as string[]) ?? []) : [];
+  const segments = unknownKeys.length === 1 ? [...issue.path, unknownKeys[0]!] : issue.path;
+  const path =
+    basePath + segments.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
   let expected = issue.message;
   let actual = 'input' in raw ? describe(raw.input) : 'a different value';
   if (issue.code === 'unrecognized_keys') {
-    const keys = (raw.keys as string[]) ?? [];
     expected = 'only known options';
-    actual = `unknown option${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
+    actual = `unknown option${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `'${k}'`).join(', ')}`;
   } else if (issue.code === 'invalid_type') {
     expected = String(raw.expected);
     if (!('input' in raw) || raw.input === undefined) actual = 'nothing (missing)';

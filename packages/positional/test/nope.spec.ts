@@ -18,7 +18,7 @@ describe('NoPositional', () => {
 
   it('takes no options', () => {
     expect(() => build({ type: 'nope', dim: 4 })).toThrow(
-      /nope: \$ expected only known options, got unknown option 'dim'/,
+      /nope: \$\.dim expected only known options, got unknown option 'dim'/,
     );
   });
 

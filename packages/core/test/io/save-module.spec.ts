@@ -220,7 +220,7 @@ describe('saveModule / loadModule', () => {
       JSON.stringify({ type: 'io-test-affine', features: 2, featurs: 3 }),
     );
     await expect(loadModule(root)).rejects.toThrow(
-      `io-test-affine: '${configPath}' $ expected only known options, got unknown option 'featurs'`,
+      `io-test-affine: '${configPath}' $.featurs expected only known options, got unknown option 'featurs'`,
     );
     fs.writeFileSync(configPath, JSON.stringify({ type: 'io-test-affine', features: 0 }));
     await expect(loadModule(root)).rejects.toThrow(

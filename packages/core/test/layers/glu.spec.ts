@@ -39,7 +39,7 @@ describe('GLU family', () => {
 
   it('refuses bad config with the JSON path, and a wrong width', () => {
     expect(() => build({ type: 'swiglu', dim: 2, hiddenDim: 3, activation: 'relu' })).toThrow(
-      /swiglu: \$ expected only known options, got unknown option 'activation'/,
+      /swiglu: \$\.activation expected only known options, got unknown option 'activation'/,
     );
     expect(() => build({ type: 'glu', dim: 2, hiddenDim: 3, activation: 'swish' })).toThrow(
       /\$\.activation expected a registered activation/,
