@@ -12,3 +12,5 @@ export * from './module-list';
 export * from './moe';
 export * from './presets';
 export * from './moh-gating';
+export * from './heads/weighted-heads';
+export * from './heads/moh';

@@ -1,0 +1,98 @@
+"""Golden fixture for the `moh` mixer (Mixture-of-Head attention, Jin et al. 2024, eqs. 3-6),
+computed independently in PyTorch (float64).
+
+Run: /usr/bin/python3 tools/reference/routing/moh_reference.py
+Writes packages/routing/test/fixtures/moh.json.
+Linear weights are stored [in, out] as attnkit's Linear uses them (y = x W). Grouped-query
+attention (6 query heads, 2 key/value heads), causal, a key padding mask and rotate-half RoPE
+(base 10000) on queries and keys.
+"""
+import json
+import os
+
+import numpy as np
+import torch
+
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(os.path.dirname(__file__), '../../../packages/routing/test/fixtures')
+rng = np.random.default_rng(11)
+
+
+def arr(t):
+    return np.round(np.asarray(t.detach(), dtype=np.float64), 10).tolist()
+
+
+def randn(*shape, scale=1.0):
+    return torch.tensor(rng.standard_normal(shape) * scale)
+
+
+def rope(x, positions, base=10000.0):
+    """Rotate-half RoPE over the last axis of x [b, h, t, d]."""
+    d = x.shape[-1]
+    inv = base ** (-torch.arange(0, d // 2, dtype=torch.float64) * 2 / d)
+    ang = positions[:, None].double() * inv[None, :]
+    cos, sin = torch.cos(ang), torch.sin(ang)
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
+
+
+def moh_case():
+    B, T, D, H, HKV, HD, HS, K = 2, 5, 12, 6, 2, 4, 2, 2
+    x = randn(B, T, D).requires_grad_(True)
+    names = ['q.weight', 'k.weight', 'v.weight', 'o.weight',
+             'gating.shared.weight', 'gating.routed.gate.weight', 'gating.mix.weight']
+    shapes = [(D, H * HD), (D, HKV * HD), (D, HKV * HD), (H * HD, D), (D, HS), (D, H - HS), (D, 2)]
+    params = [randn(*s, scale=0.5).requires_grad_(True) for s in shapes]
+    wq, wk, wv, wo, ws, wr, wh = params
+    # key padding: the second sequence may not attend to its token 2
+    keep = torch.ones(B, T, dtype=torch.bool)
+    keep[1, 2] = False
+
+    def forward(x):
+        flat = x.reshape(-1, D)
+        # two-stage head weights, eqs. 4-5
+        alpha = torch.softmax(flat @ wh, 1)
+        shared = alpha[:, :1] * torch.softmax(flat @ ws, 1)
+        pr = torch.softmax(flat @ wr, 1)
+        idx = np.argsort(-pr.detach().numpy(), axis=1, kind='stable')[:, :K]
+        chosen = torch.zeros_like(pr).scatter(1, torch.tensor(idx), 1.0)
+        routed = alpha[:, 1:] * pr * chosen
+        g = torch.cat([shared, routed], 1).reshape(B, T, H)
+        loss = torch.sum(chosen.mean(0) * pr.mean(0))  # eq. 6
+        # grouped-query attention, one head at a time
+        pos = torch.arange(T)
+        q = rope((x @ wq).reshape(B, T, H, HD).transpose(1, 2), pos)
+        k = rope((x @ wk).reshape(B, T, HKV, HD).transpose(1, 2), pos)
+        v = (x @ wv).reshape(B, T, HKV, HD).transpose(1, 2)
+        allowed = torch.tril(torch.ones(T, T, dtype=torch.bool))[None] & keep[:, None, :]
+        heads = []
+        for h in range(H):
+            kv = h // (H // HKV)
+            logits = q[:, h] @ k[:, kv].transpose(1, 2) / np.sqrt(HD)
+            logits = logits.masked_fill(~allowed, float('-inf'))
+            out = torch.softmax(logits, -1) @ v[:, kv]  # [B, T, HD]
+            heads.append(g[:, :, h:h + 1] * out)  # eq. 3: g_i H^i
+        y = torch.cat(heads, -1) @ wo
+        return y, loss, chosen
+
+    y, loss, chosen = forward(x)
+    r = randn(B, T, D)
+    grads = torch.autograd.grad(torch.sum(y * r) + loss, [x] + params)
+    return {
+        'config': {'type': 'moh', 'dModel': D, 'numHeads': H, 'numKvHeads': HKV, 'headDim': HD,
+                   'numSharedHeads': HS, 'topK': K},
+        'x': arr(x), 'keyMask': keep.int().tolist(),
+        'params': {n: arr(p) for n, p in zip(names, params)},
+        'y': arr(y), 'loss': float(loss),
+        'headLoad': [B * T] * HS + chosen.sum(0).int().tolist(),
+        'objectiveWeights': arr(r),
+        'gradX': arr(grads[0]),
+        'grads': {n: arr(g) for n, g in zip(names, grads[1:])},
+    }
+
+
+os.makedirs(OUT, exist_ok=True)
+case = moh_case()
+with open(os.path.join(OUT, 'moh.json'), 'w') as f:
+    json.dump(case, f)
+print('moh headLoad', case['headLoad'], 'loss', case['loss'])
