@@ -99,6 +99,23 @@ describe('router configs', () => {
     },
   );
 
+  it('expert-choice and dense routers: zero experts, topK > numExperts, capacity <= 0', () => {
+    for (const type of ['expert-choice-router', 'dense-router']) {
+      expect(() => build({ type, dim: 4, numExperts: 0 })).toThrow(
+        /numExperts expected a value > 0, got 0/,
+      );
+    }
+    expect(() => build({ type: 'expert-choice-router', dim: 4, numExperts: 2, topK: 3 })).toThrow(
+      'expert-choice-router: topK expected an integer <= numExperts (2), got 3',
+    );
+    expect(() =>
+      build({ type: 'expert-choice-router', dim: 4, numExperts: 2, capacityFactor: 0 }),
+    ).toThrow(/capacityFactor expected a value > 0, got 0/);
+    expect(() => new DenseRouter({ dim: 4, numExperts: 0 })).toThrow(
+      'dense-router: numExperts expected an integer >= 1, got 0',
+    );
+  });
+
   it('direct construction checks the same numbers', () => {
     expect(() => new TopKRouter({ dim: 4, numExperts: 0 })).toThrow(
       'topk-router: numExperts expected an integer >= 1, got 0',
