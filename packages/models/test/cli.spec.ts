@@ -114,6 +114,8 @@ describe('attnkit CLI errors (in-process)', () => {
       'gpt-tiny',
       'llama-tiny',
       'moe-lm-tiny',
+      'moh-lm-tiny',
+      'moh-vit-tiny',
       'vit-tiny',
     ]);
     expect(io.lines[2]).toMatch(/^llama-tiny\s+decoder-lm/);
