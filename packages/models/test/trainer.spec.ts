@@ -121,6 +121,33 @@ describeWithBlocks('Trainer', () => {
     for (const x of [a.trainer, t, a.model, other]) x.dispose();
   });
 
+  it('frees the aux losses routed blocks add (moh mixer, moe feed-forward)', () => {
+    const before = tf.memory().numTensors;
+    const model = tinyLm({
+      vocabSize: task.vocabSize,
+      maxLength: 8,
+      block: {
+        mixer: { type: 'moh', numHeads: 2, numSharedHeads: 1, topK: 1 },
+        feedForward: {
+          type: 'moe',
+          numExperts: 2,
+          topK: 1,
+          expert: { type: 'swiglu', hiddenDim: 8 },
+        },
+      },
+    });
+    const trainer = new Trainer(model, new TaskSource(task, 2, 1), { steps: 3 });
+    const { aux } = trainer.trainStep();
+    expect(Object.keys(aux).sort()).toEqual(['moe.load_balance', 'moe.z_loss', 'moh.load_balance']);
+    const during = tf.memory().numTensors;
+    trainer.trainStep();
+    trainer.trainStep();
+    expect(tf.memory().numTensors).toBe(during);
+    trainer.dispose();
+    model.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('leaks no tensor over 1,000 steps', () => {
     const tiny = new MqarTask({ numPairs: 1, numKeys: 2, numValues: 2 });
     const before = tf.memory().numTensors;

@@ -97,9 +97,10 @@ export class Trainer {
     for (let micro = 0; micro < k; micro++) {
       const batch = this.source.next();
       tokens += batch.batchSize * batch.seqLen;
+      // Mixers keep (tf.keep) the aux losses they add, so the collector frees them after the step.
+      const collector = new AuxLosses();
       const { value, grads } = tf.variableGrads(() => {
         const { ids, targets, weights } = batchTensors(batch);
-        const collector = new AuxLosses();
         const logits = this.model.forward(ids, { training: true, aux: collector });
         let loss = crossEntropy(logits, targets, weights);
         if (collector.size > 0) {
@@ -109,6 +110,7 @@ export class Trainer {
         }
         return loss;
       }, vars);
+      collector.dispose();
       lossSum += value.dataSync()[0]!;
       value.dispose();
       if (!summed) {
