@@ -1,6 +1,15 @@
 // @attnkit/attention public surface.
 export * from './ops';
 export { KVCache, type KVCacheOptions } from './cache/kv-cache';
+export { SelectiveState } from './cache/selective-state';
+export { MultiTokenState } from './cache/multi-token-state';
+export { StepCounter } from './cache/step-counter';
 export { MultiHeadAttention } from './softmax/multi-head';
 export { attentionFields, type AttentionConfig } from './softmax/config';
 export * from './softmax/mixers';
+export { HeadNorm, type HeadNormConfig } from './softmax/head-norm';
+export * from './softmax/multi-token';
+export * from './softmax/selective';
+export * from './softmax/gaussian-adaptive';
+export * from './softmax/talking-heads';
+export * from './softmax/differential';

@@ -9,19 +9,23 @@ import {
 } from '@attnkit/core';
 import type { AttentionOptions } from './options';
 
-const BLOCK = 'scaledDotProductAttention';
+const SDPA = 'scaledDotProductAttention';
 
-export interface AttentionGeometry {
+/** Sizes and resolved positions of a query/key pair (the logits' geometry). */
+export interface ScoreGeometry {
   batch: number;
   heads: number;
   kvHeads: number;
   queryLength: number;
   keyLength: number;
   headDim: number;
-  valueDim: number;
   queryPositions: number[];
   keyPositions: number[];
   scale: number;
+}
+
+export interface AttentionGeometry extends ScoreGeometry {
+  valueDim: number;
 }
 
 /** Checks q/k/v and the options; returns sizes and resolved positions. */
@@ -30,61 +34,74 @@ export function validateAttention(
   k: tf.Tensor,
   v: tf.Tensor,
   options: AttentionOptions,
+  block = SDPA,
 ): AttentionGeometry {
-  checkRank(BLOCK, 'q', q, 4);
-  checkRank(BLOCK, 'k', k, 4);
-  checkRank(BLOCK, 'v', v, 4);
-  for (const [name, t] of [
-    ['q', q],
-    ['k', k],
-    ['v', v],
-  ] as const) {
-    if (t.dtype !== 'float32')
-      throw new ShapeError(BLOCK, name, 'dtype float32', `dtype ${t.dtype}`);
-  }
-  const [batch, heads, queryLength, headDim] = q.shape as [number, number, number, number];
-  const [kb, kvHeads, keyLength, kd] = k.shape as [number, number, number, number];
-  if (kb !== batch || kd !== headDim) {
-    throw new ShapeError(
-      BLOCK,
-      'k',
-      `shape [${batch},kvHeads,tk,${headDim}] (batch and headDim of q)`,
-      `shape ${formatShape(k.shape)}`,
-    );
-  }
+  const geometry = validateScores(q, k, options, block);
+  checkRank(block, 'v', v, 4);
+  if (v.dtype !== 'float32') throw new ShapeError(block, 'v', 'dtype float32', `dtype ${v.dtype}`);
+  const { batch, kvHeads, keyLength } = geometry;
   if (v.shape[0] !== batch || v.shape[1] !== kvHeads || v.shape[2] !== keyLength) {
     throw new ShapeError(
-      BLOCK,
+      block,
       'v',
       `shape [${batch},${kvHeads},${keyLength},dv] (as k)`,
       `shape ${formatShape(v.shape)}`,
     );
   }
+  return { ...geometry, valueDim: v.shape[3]! };
+}
+
+/** Checks q, k and the options (everything but the values); returns the logits' geometry. */
+export function validateScores(
+  q: tf.Tensor,
+  k: tf.Tensor,
+  options: AttentionOptions,
+  block = SDPA,
+): ScoreGeometry {
+  checkRank(block, 'q', q, 4);
+  checkRank(block, 'k', k, 4);
+  for (const [name, t] of [
+    ['q', q],
+    ['k', k],
+  ] as const) {
+    if (t.dtype !== 'float32')
+      throw new ShapeError(block, name, 'dtype float32', `dtype ${t.dtype}`);
+  }
+  const [batch, heads, queryLength, headDim] = q.shape as [number, number, number, number];
+  const [kb, kvHeads, keyLength, kd] = k.shape as [number, number, number, number];
+  if (kb !== batch || kd !== headDim) {
+    throw new ShapeError(
+      block,
+      'k',
+      `shape [${batch},kvHeads,tk,${headDim}] (batch and headDim of q)`,
+      `shape ${formatShape(k.shape)}`,
+    );
+  }
   if (heads % kvHeads !== 0) {
     throw new ShapeError(
-      BLOCK,
+      block,
       'k heads',
       `a divisor of the ${heads} query heads`,
       `${kvHeads} key/value heads`,
     );
   }
-  if (options.window !== undefined) checkInt(BLOCK, 'window', options.window, 1);
-  if (options.chunkSize !== undefined) checkInt(BLOCK, 'chunkSize', options.chunkSize, 1);
-  if (options.sinkTokens !== undefined) checkInt(BLOCK, 'sinkTokens', options.sinkTokens, 0);
+  if (options.window !== undefined) checkInt(block, 'window', options.window, 1);
+  if (options.chunkSize !== undefined) checkInt(block, 'chunkSize', options.chunkSize, 1);
+  if (options.sinkTokens !== undefined) checkInt(block, 'sinkTokens', options.sinkTokens, 0);
   if (options.logitSoftcap !== undefined)
-    checkNumber(BLOCK, 'logitSoftcap', options.logitSoftcap, { min: 0, minExclusive: true });
+    checkNumber(block, 'logitSoftcap', options.logitSoftcap, { min: 0, minExclusive: true });
   if (options.dropout !== undefined)
-    checkNumber(BLOCK, 'dropout', options.dropout, { min: 0, max: 0.999 });
+    checkNumber(block, 'dropout', options.dropout, { min: 0, max: 0.999 });
   if (options.scale !== undefined)
-    checkNumber(BLOCK, 'scale', options.scale, { min: 0, minExclusive: true });
-  if (typeof options.sinkLogit === 'number') checkNumber(BLOCK, 'sinkLogit', options.sinkLogit);
+    checkNumber(block, 'scale', options.scale, { min: 0, minExclusive: true });
+  if (typeof options.sinkLogit === 'number') checkNumber(block, 'sinkLogit', options.sinkLogit);
   if (
     options.sinkLogit instanceof tf.Tensor &&
     options.sinkLogit.size !== heads &&
     options.sinkLogit.size !== 1
   ) {
     throw new ShapeError(
-      BLOCK,
+      block,
       'sinkLogit',
       `a number or a tensor of ${heads} values (one per head)`,
       `shape ${formatShape(options.sinkLogit.shape)}`,
@@ -92,7 +109,7 @@ export function validateAttention(
   }
   if (options.chunkSize !== undefined && (options.dropout ?? 0) > 0) {
     throw new ConfigError(
-      BLOCK,
+      block,
       'dropout',
       '0 with chunkSize (the chunked form has no weight dropout)',
       String(options.dropout),
@@ -100,7 +117,7 @@ export function validateAttention(
   }
   if (options.chunkSize !== undefined && options.returnWeights) {
     throw new ConfigError(
-      BLOCK,
+      block,
       'returnWeights',
       'false with chunkSize (the chunked form never builds the weights)',
       'true',
@@ -112,7 +129,7 @@ export function validateAttention(
     Array.from({ length: queryLength }, (_, i) => keyLength - queryLength + i);
   if (keyPositions.length !== keyLength) {
     throw new ShapeError(
-      BLOCK,
+      block,
       'keyPositions',
       `${keyLength} positions (one per key)`,
       `${keyPositions.length}`,
@@ -120,7 +137,7 @@ export function validateAttention(
   }
   if (queryPositions.length !== queryLength) {
     throw new ShapeError(
-      BLOCK,
+      block,
       'queryPositions',
       `${queryLength} positions (one per query)`,
       `${queryPositions.length}`,
@@ -132,7 +149,7 @@ export function validateAttention(
   ] as const) {
     if (seg && (seg.rank !== 2 || seg.shape[0] !== batch || seg.shape[1] !== len)) {
       throw new ShapeError(
-        BLOCK,
+        block,
         name,
         `shape [${batch},${len}]`,
         `shape ${formatShape(seg.shape)}`,
@@ -146,7 +163,6 @@ export function validateAttention(
     queryLength,
     keyLength,
     headDim,
-    valueDim: v.shape[3]!,
     queryPositions,
     keyPositions,
     scale: options.scale ?? 1 / Math.sqrt(headDim),

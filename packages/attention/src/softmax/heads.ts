@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ConfigError,
+  ShapeError,
+  checkRank,
+  formatShape,
+  type IncrementalState,
+  type MixerContext,
+  type PositionalEncoding,
+} from '@attnkit/core';
+
+/** [b, t, heads·d] -> [b, heads, t, d] */
+export function splitHeads(x: tf.Tensor, heads: number, dim: number): tf.Tensor4D {
+  const [b, t] = x.shape;
+  return tf.transpose(tf.reshape(x, [b!, t!, heads, dim]), [0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** [b, heads, t, d] -> [b, t, heads·d] */
+export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const [b, h, t, d] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D;
+}
+
+export interface MixerInput<S> {
+  batch: number;
+  time: number;
+  /** Absolute positions of the input tokens (after what the state has consumed). */
+  queryPositions: number[];
+  state?: S;
+  training: boolean;
+}
+
+/**
+ * The checks every self-attention mixer makes on x and its context: rank and width of x,
+ * a state of the mixer's own kind, positions (default: continuing after the state).
+ */
+export function mixerInput<S extends IncrementalState>(
+  block: string,
+  x: tf.Tensor3D,
+  dModel: number,
+  context: MixerContext,
+  stateKind: abstract new (...args: never[]) => S,
+  training: boolean,
+): MixerInput<S> {
+  checkRank(block, 'x', x, 3);
+  if (x.shape[2] !== dModel) {
+    throw new ShapeError(block, 'x', `last axis dModel=${dModel}`, `shape ${formatShape(x.shape)}`);
+  }
+  const state = context.state;
+  if (state && !(state instanceof stateKind)) {
+    throw new ConfigError(
+      block,
+      'context.state',
+      `a ${stateKind.name} from initState()`,
+      (state as object).constructor.name,
+    );
+  }
+  const [batch, time] = x.shape;
+  const offset = state ? state.length : 0;
+  const queryPositions = context.positions
+    ? Array.from(context.positions.dataSync())
+    : Array.from({ length: time }, (_, i) => offset + i);
+  if (queryPositions.length !== time) {
+    throw new ShapeError(
+      block,
+      'context.positions',
+      `${time} positions`,
+      `${queryPositions.length}`,
+    );
+  }
+  return {
+    batch,
+    time,
+    queryPositions,
+    state: state as S | undefined,
+    training: context.training ?? training,
+  };
+}
+
+/** Rotates q and k when the encoding rotates (RoPE); identity otherwise. */
+export function rotate(
+  positional: PositionalEncoding | undefined,
+  x: tf.Tensor4D,
+  positions: number[],
+): tf.Tensor4D {
+  if (!positional?.rotate) return x;
+  return tf.tidy(() => positional.rotate!(x, tf.tensor1d(positions, 'int32')));
+}
+
+/** The encoding's logit bias for these positions and heads, if it adds one (ALiBi, T5, ...). */
+export function positionalBias(
+  positional: PositionalEncoding | undefined,
+  queryPositions: number[],
+  keyPositions: number[],
+  heads: number,
+  q: tf.Tensor4D,
+): tf.Tensor | undefined {
+  if (!positional?.bias) return undefined;
+  return tf.tidy(() =>
+    positional.bias!(
+      tf.tensor1d(queryPositions, 'int32'),
+      tf.tensor1d(keyPositions, 'int32'),
+      heads,
+      q,
+    ),
+  );
+}
+
+/** Throws unless the context leaves self-attention causal (for mixers defined only causally). */
+export function requireCausal(block: string, context: MixerContext): void {
+  if (context.causal === false) {
+    throw new ConfigError(block, 'context.causal', 'true or unset (causal only)', 'false');
+  }
+}
