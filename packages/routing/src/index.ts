@@ -14,3 +14,4 @@ export * from './presets';
 export * from './moh-gating';
 export * from './heads/weighted-heads';
 export * from './heads/moh';
+export * from './heads/moa';

@@ -1,11 +1,12 @@
-"""Golden fixture for the `moh` mixer (Mixture-of-Head attention, Jin et al. 2024, eqs. 3-6),
-computed independently in PyTorch (float64).
+"""Golden fixtures for the head-routing mixers, computed independently in PyTorch (float64):
+`moh` (Mixture-of-Head attention, Jin et al. 2024, eqs. 3-6) and `moa` (Mixture of Attention
+heads, Zhang et al. 2022, sec. 3).
 
-Run: /usr/bin/python3 tools/reference/routing/moh_reference.py
-Writes packages/routing/test/fixtures/moh.json.
-Linear weights are stored [in, out] as attnkit's Linear uses them (y = x W). Grouped-query
+Run: /usr/bin/python3 tools/reference/routing/heads_reference.py
+Writes packages/routing/test/fixtures/{moh,moa}.json.
+Linear weights are stored [in, out] as attnkit's Linear uses them (y = x W). moh: grouped-query
 attention (6 query heads, 2 key/value heads), causal, a key padding mask and rotate-half RoPE
-(base 10000) on queries and keys.
+(base 10000) on queries and keys. moa: 5 attention experts sharing one key/value head, top-2.
 """
 import json
 import os
@@ -34,6 +35,19 @@ def rope(x, positions, base=10000.0):
     cos, sin = torch.cos(ang), torch.sin(ang)
     x1, x2 = x[..., : d // 2], x[..., d // 2:]
     return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], -1)
+
+
+def attend(q, k, v, allowed, g):
+    """Causal grouped-query attention per head; head h's output scaled by g[:, :, h]."""
+    H, HKV, HD = q.shape[1], k.shape[1], q.shape[3]
+    heads = []
+    for h in range(H):
+        kv = h // (H // HKV)
+        logits = q[:, h] @ k[:, kv].transpose(1, 2) / np.sqrt(HD)
+        logits = logits.masked_fill(~allowed, float('-inf'))
+        out = torch.softmax(logits, -1) @ v[:, kv]  # [B, T, HD]
+        heads.append(g[:, :, h:h + 1] * out)
+    return torch.cat(heads, -1)
 
 
 def moh_case():
@@ -65,14 +79,7 @@ def moh_case():
         k = rope((x @ wk).reshape(B, T, HKV, HD).transpose(1, 2), pos)
         v = (x @ wv).reshape(B, T, HKV, HD).transpose(1, 2)
         allowed = torch.tril(torch.ones(T, T, dtype=torch.bool))[None] & keep[:, None, :]
-        heads = []
-        for h in range(H):
-            kv = h // (H // HKV)
-            logits = q[:, h] @ k[:, kv].transpose(1, 2) / np.sqrt(HD)
-            logits = logits.masked_fill(~allowed, float('-inf'))
-            out = torch.softmax(logits, -1) @ v[:, kv]  # [B, T, HD]
-            heads.append(g[:, :, h:h + 1] * out)  # eq. 3: g_i H^i
-        y = torch.cat(heads, -1) @ wo
+        y = attend(q, k, v, allowed, g) @ wo  # eq. 3: Σ g_i H^i W_O^i
         return y, loss, chosen
 
     y, loss, chosen = forward(x)
@@ -91,8 +98,48 @@ def moh_case():
     }
 
 
+def moa_case():
+    """Experts = query heads with their own W_q/W_o slices, one shared key/value head."""
+    B, T, D, E, HD, K = 2, 4, 8, 5, 4, 2
+    x = randn(B, T, D).requires_grad_(True)
+    names = ['q.weight', 'k.weight', 'v.weight', 'o.weight', 'router.gate.weight']
+    shapes = [(D, E * HD), (D, HD), (D, HD), (E * HD, D), (D, E)]
+    params = [randn(*s, scale=0.5).requires_grad_(True) for s in shapes]
+    wq, wk, wv, wo, wg = params
+    flat = x.reshape(-1, D)
+    logits = flat @ wg
+    probs = torch.softmax(logits, 1)
+    idx = np.argsort(-probs.detach().numpy(), axis=1, kind='stable')[:, :K]
+    chosen = torch.zeros_like(probs).scatter(1, torch.tensor(idx), 1.0)
+    # w = softmax over the chosen experts' logits
+    top = torch.where(chosen > 0, logits, torch.full_like(logits, float('-inf')))
+    g = torch.softmax(top, 1).reshape(B, T, E)
+    demand = chosen.sum(0)
+    lb = E * torch.sum(demand / demand.sum() * probs.mean(0))
+    z = torch.mean(torch.logsumexp(logits, 1) ** 2)
+    q = (x @ wq).reshape(B, T, E, HD).transpose(1, 2)
+    k = (x @ wk).reshape(B, T, 1, HD).transpose(1, 2)
+    v = (x @ wv).reshape(B, T, 1, HD).transpose(1, 2)
+    allowed = torch.tril(torch.ones(T, T, dtype=torch.bool))[None]
+    y = attend(q, k, v, allowed, g) @ wo
+    r = randn(B, T, D)
+    grads = torch.autograd.grad(torch.sum(y * r) + lb + z, [x] + params)
+    return {
+        'config': {'type': 'moa', 'dModel': D, 'numHeads': E, 'headDim': HD, 'topK': K},
+        'x': arr(x), 'params': {n: arr(p) for n, p in zip(names, params)},
+        'y': arr(y), 'loadBalance': float(lb), 'zLoss': float(z),
+        'load': demand.int().tolist(), 'objectiveWeights': arr(r),
+        'gradX': arr(grads[0]),
+        'grads': {n: arr(g) for n, g in zip(names, grads[1:])},
+    }
+
+
 os.makedirs(OUT, exist_ok=True)
 case = moh_case()
 with open(os.path.join(OUT, 'moh.json'), 'w') as f:
     json.dump(case, f)
 print('moh headLoad', case['headLoad'], 'loss', case['loss'])
+case = moa_case()
+with open(os.path.join(OUT, 'moa.json'), 'w') as f:
+    json.dump(case, f)
+print('moa load', case['load'], 'loadBalance', case['loadBalance'], 'zLoss', case['zLoss'])

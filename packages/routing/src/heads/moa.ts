@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import {
+  ConfigError,
+  type MixerContext,
+  type ModuleOptions,
+  checkInt,
+  describe,
+  register,
+  validateConfig,
+} from '@attnkit/core';
+import { attentionFields } from '@attnkit/attention';
+import { loadBalanceLoss, routerZLoss } from '../ops/losses';
+import { type ExpertControl, type RouterStats, checkControl } from '../routers/router';
+import { TopKRouter } from '../routers/topk';
+import { WeightedHeadsAttention } from './weighted-heads';
+
+const positive = z.number().int().positive();
+
+export const moaSchema = z.strictObject({
+  type: z.literal('moa'),
+  ...attentionFields,
+  /** Key/value heads shared by the attention experts (the paper shares one: 1). */
+  numKvHeads: positive.default(1),
+  window: positive.optional(),
+  /** Attention experts (heads) each token picks. */
+  topK: positive,
+  /** Weight of the Switch load-balance loss, 'moa.load_balance' (paper: 0.01). */
+  loadBalanceWeight: z.number().min(0).default(0.01),
+  /** Weight of the router z-loss, 'moa.z_loss' (paper: 0.001). */
+  zLossWeight: z.number().min(0).default(0.001),
+});
+
+export type MoAConfig = z.input<typeof moaSchema>;
+type Parsed = z.output<typeof moaSchema>;
+
+/**
+ * Mixture of Attention heads (Zhang et al. 2022, "Mixture of Attention Heads: Selecting
+ * Attention Heads Per Token", sec. 3): numHeads attention experts, each with its own query and
+ * output projection, sharing the key and value projections; each token's router picks the
+ * top-k experts, y_t = Σ_{i∈G(x_t)} w_i E_i(x_t) with w the softmax over the chosen router
+ * logits. The auxiliary losses the paper trains with, a Switch-style load balance and the router
+ * z-loss, go to context.aux. Routing is per token, so cached decoding equals the full forward.
+ */
+export class MoAAttention extends WeightedHeadsAttention<Parsed> {
+  readonly router: TopKRouter;
+  /** Routing statistics of the latest forward (load per head), null before the first. */
+  lastStats: RouterStats | null = null;
+  private control: ExpertControl | null = null;
+
+  constructor(config: MoAConfig, options: ModuleOptions = {}) {
+    checkInt('moa', 'numHeads', config.numHeads);
+    checkInt('moa', 'topK', config.topK);
+    if (config.topK > config.numHeads) {
+      throw new ConfigError(
+        'moa',
+        'topK',
+        `an integer <= numHeads (${config.numHeads})`,
+        describe(config.topK),
+      );
+    }
+    const c = parse(config);
+    super(c, options);
+    this.router = this.addModule(
+      'router',
+      new TopKRouter(
+        { dim: c.dModel, numExperts: c.numHeads, topK: c.topK, normalize: true },
+        { rng: this.rng },
+      ),
+    );
+  }
+
+  /** Disables, forces or reweights attention experts at run time (null clears). */
+  setHeadControl(control: ExpertControl | null): void {
+    if (control) {
+      checkControl('moa', control, this.config.numHeads);
+      const left = this.config.numHeads - (control.disabled?.length ?? 0);
+      if (left < this.config.topK) {
+        throw new ConfigError(
+          'moa',
+          'control.disabled',
+          `at least topK=${this.config.topK} heads left enabled`,
+          `${left}`,
+        );
+      }
+    }
+    this.control = control;
+  }
+
+  protected headWeights(x: tf.Tensor3D, context: MixerContext): tf.Tensor3D {
+    const { dModel, numHeads, topK, loadBalanceWeight, zLossWeight } = this.config;
+    const [batch, time] = x.shape;
+    const tokens = batch * time;
+    const r = this.router.route(tf.reshape(x, [tokens, dModel]) as tf.Tensor2D, {
+      control: this.control,
+    });
+    this.lastStats = r.stats;
+    if (context.aux && loadBalanceWeight > 0) {
+      context.aux.add(
+        'moa.load_balance',
+        tf.keep(loadBalanceLoss(r.probs, r.stats.demand)),
+        loadBalanceWeight,
+      );
+    }
+    if (context.aux && zLossWeight > 0 && r.logits) {
+      context.aux.add('moa.z_loss', tf.keep(routerZLoss(r.logits)), zLossWeight);
+    }
+    // [tokens, k] gates onto their heads: [tokens, numHeads]
+    const indices = r.indices.dataSync();
+    const hot = new Float32Array(tokens * topK * numHeads);
+    for (let i = 0; i < tokens * topK; i++) hot[i * numHeads + indices[i]!] = 1;
+    const spread = tf.mul(tf.expandDims(r.gates, 2), tf.tensor3d(hot, [tokens, topK, numHeads]));
+    return tf.reshape(tf.sum(spread, 1), [batch, time, numHeads]) as tf.Tensor3D;
+  }
+}
+
+function parse(config: MoAConfig): Parsed {
+  const result = moaSchema.safeParse(config);
+  if (result.success) return result.data;
+  return validateConfig<Parsed>(config); // throws a ConfigError naming the path
+}
+
+register(
+  'moa',
+  (c: Parsed, o) => new MoAAttention(c, o),
+  moaSchema as unknown as z.ZodType<Parsed>,
+  {
+    category: 'mixer',
+  },
+);
