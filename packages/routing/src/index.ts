@@ -15,3 +15,4 @@ export * from './moh-gating';
 export * from './heads/weighted-heads';
 export * from './heads/moh';
 export * from './heads/moa';
+export * from './heads/mosa';

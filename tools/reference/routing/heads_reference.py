@@ -1,12 +1,14 @@
 """Golden fixtures for the head-routing mixers, computed independently in PyTorch (float64):
 `moh` (Mixture-of-Head attention, Jin et al. 2024, eqs. 3-6) and `moa` (Mixture of Attention
-heads, Zhang et al. 2022, sec. 3).
+heads, Zhang et al. 2022, sec. 3) and `mosa` (Mixture of Sparse Attention, Piękos et al. 2025,
+sec. 3).
 
 Run: /usr/bin/python3 tools/reference/routing/heads_reference.py
-Writes packages/routing/test/fixtures/{moh,moa}.json.
+Writes packages/routing/test/fixtures/{moh,moa,mosa}.json.
 Linear weights are stored [in, out] as attnkit's Linear uses them (y = x W). moh: grouped-query
 attention (6 query heads, 2 key/value heads), causal, a key padding mask and rotate-half RoPE
 (base 10000) on queries and keys. moa: 5 attention experts sharing one key/value head, top-2.
+mosa: 3 heads each choosing 4 of 7 tokens (sparsity 2), RoPE at the tokens' positions.
 """
 import json
 import os
@@ -134,6 +136,43 @@ def moa_case():
     }
 
 
+def mosa_case():
+    """Expert-choice token selection per head, attention among the chosen, scatter back."""
+    B, T, D, H, HD, RHO = 2, 7, 8, 3, 4, 2
+    k = -(-T // RHO)
+    x = randn(B, T, D).requires_grad_(True)
+    names = ['router.weight', 'q.weight', 'k.weight', 'v.weight', 'o.weight']
+    shapes = [(D, H), (D, H * HD), (D, H * HD), (D, H * HD), (H * HD, D)]
+    params = [randn(*s, scale=0.5).requires_grad_(True) for s in shapes]
+    wr, wq, wk, wv, wo = params
+    r = torch.sigmoid(x @ wr)  # [B, T, H]
+    y = torch.zeros(B, T, D)
+    picked = []
+    for b in range(B):
+        for h in range(H):
+            idx = torch.sort(torch.topk(r[b, :, h], k).indices).values
+            picked.append(idx.tolist())
+            cols = slice(h * HD, (h + 1) * HD)
+            xs = x[b, idx]
+            pos = idx
+            q = rope((xs @ wq[:, cols])[None, None], pos)[0, 0]
+            kk = rope((xs @ wk[:, cols])[None, None], pos)[0, 0]
+            v = xs @ wv[:, cols]
+            logits = q @ kk.T / np.sqrt(HD)
+            logits = logits.masked_fill(~(idx[None, :] <= idx[:, None]), float('-inf'))
+            a = torch.softmax(logits, -1) @ v * r[b, idx, h][:, None]
+            y[b] = y[b].index_add(0, idx, a @ wo[cols])
+    w = randn(B, T, D)
+    grads = torch.autograd.grad(torch.sum(y * w), [x] + params)
+    return {
+        'config': {'type': 'mosa', 'dModel': D, 'numHeads': H, 'headDim': HD, 'sparsity': RHO},
+        'x': arr(x), 'params': {n: arr(p) for n, p in zip(names, params)},
+        'y': arr(y), 'picked': picked, 'objectiveWeights': arr(w),
+        'gradX': arr(grads[0]),
+        'grads': {n: arr(g) for n, g in zip(names, grads[1:])},
+    }
+
+
 os.makedirs(OUT, exist_ok=True)
 case = moh_case()
 with open(os.path.join(OUT, 'moh.json'), 'w') as f:
@@ -143,3 +182,7 @@ case = moa_case()
 with open(os.path.join(OUT, 'moa.json'), 'w') as f:
     json.dump(case, f)
 print('moa load', case['load'], 'loadBalance', case['loadBalance'], 'zLoss', case['zLoss'])
+case = mosa_case()
+with open(os.path.join(OUT, 'mosa.json'), 'w') as f:
+    json.dump(case, f)
+print('mosa picked', case['picked'])
