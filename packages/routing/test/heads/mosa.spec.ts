@@ -113,7 +113,7 @@ describe('mosa (Mixture of Sparse Attention)', () => {
       /context.positional expected a rotary/,
     );
     expect(() => m.forward(tf.zeros([1, 3, 4]) as tf.Tensor3D)).toThrow(/last axis dModel=12/);
-    expect(m.initState).toBeUndefined();
+    expect((m as { initState?: unknown }).initState).toBeUndefined();
     m.dispose();
   });
 
