@@ -6,6 +6,7 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  shims: true,
   target: 'es2022',
   tsconfig: 'tsconfig.build.json',
   external: [/^@tensorflow\//, /^@attnkit\//],

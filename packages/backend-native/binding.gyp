@@ -1,0 +1,30 @@
+{
+  "targets": [
+    {
+      "target_name": "attnkit_native",
+      "sources": [
+        "csrc/addon.cc",
+        "csrc/attention.cc",
+        "csrc/elementwise.cc",
+        "csrc/gemm.cc",
+        "csrc/gemm_kernel_avx2.cc",
+        "csrc/gemm_kernel_avx512.cc",
+        "csrc/gemm_kernel_generic.cc",
+        "csrc/gemm_kernel_neon.cc",
+        "csrc/threadpool.cc"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fno-math-errno"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fno-math-errno"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/O2"] }
+      }
+    }
+  ]
+}

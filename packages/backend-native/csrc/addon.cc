@@ -1,0 +1,315 @@
+// N-API entry points. Each checks its arguments (types, sizes, that every index it will touch
+// lies inside the arrays it was given) and throws a JavaScript error otherwise, so a wrong call
+// can never crash the process. Shapes are checked against tfjs' rules in JavaScript first.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "attention.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "napi_util.h"
+#include "threadpool.h"
+
+namespace attnkit {
+namespace {
+
+/** Reads an Int32Array of `rank` dims (or strides) into int64s. */
+std::vector<int64_t> dims(const Args& args, size_t i, size_t rank, bool nonNegative) {
+  size_t n;
+  const int32_t* p = args.i32(i, &n);
+  if (n != rank) args.fail(i, "must hold " + std::to_string(rank) + " values", true);
+  std::vector<int64_t> out(p, p + n);
+  if (nonNegative) {
+    for (int64_t v : out)
+      if (v < 0) args.fail(i, "must not hold negative values", true);
+  }
+  return out;
+}
+
+/** The largest index reached by shape/strides from `offset` (strides may be 0, not negative). */
+double last_index(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                  double offset) {
+  double top = offset;
+  for (size_t d = 0; d < shape.size(); d++) {
+    if (shape[d] == 0) return -1;
+    top += static_cast<double>(shape[d] - 1) * static_cast<double>(strides[d]);
+  }
+  return top;
+}
+
+// matmul(a, b, out, batch, M, N, K, transA, transB, aOffsets, bOffsets)
+napi_value MatMul(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "matmul", 11);
+    size_t na, nb, nc, noa, nob;
+    const float* a = args.f32(0, &na);
+    const float* b = args.f32(1, &nb);
+    float* c = args.f32(2, &nc);
+    const int64_t batch = args.integer(3, 0), M = args.integer(4, 0), N = args.integer(5, 0),
+                  K = args.integer(6, 0);
+    const bool ta = args.boolean(7), tb = args.boolean(8);
+    const int32_t* ao = args.i32(9, &noa);
+    const int32_t* bo = args.i32(10, &nob);
+    if (noa < static_cast<size_t>(batch)) args.fail(9, "needs one offset per batch", true);
+    if (nob < static_cast<size_t>(batch)) args.fail(10, "needs one offset per batch", true);
+    args.need(2, nc, static_cast<double>(batch) * M * N);
+    std::vector<int64_t> aOff(batch), bOff(batch);
+    for (int64_t i = 0; i < batch; i++) {
+      aOff[i] = ao[i];
+      bOff[i] = bo[i];
+      if (M * K > 0 && (ao[i] < 0 || static_cast<double>(ao[i]) + M * K > na))
+        args.fail(9, "offset " + std::to_string(ao[i]) + " reads past the end of a", true);
+      if (K * N > 0 && (bo[i] < 0 || static_cast<double>(bo[i]) + K * N > nb))
+        args.fail(10, "offset " + std::to_string(bo[i]) + " reads past the end of b", true);
+    }
+    // A is [M,K] or, transposed, stored [K,M]; likewise B.
+    Operand opA{a, ta ? 1 : K, ta ? M : 1};
+    Operand opB{b, tb ? 1 : N, tb ? K : 1};
+    gemm_batched(batch, M, N, K, opA, 0, aOff.data(), opB, 0, bOff.data(), c);
+    return undefined(env);
+  });
+}
+
+// binary(op, a, b, out, shape, aStrides, bStrides)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "binary", 7);
+    const int op = static_cast<int>(args.integer(0, 0, kBinaryOpCount - 1));
+    size_t na, nb, no, rank;
+    const float* a = args.f32(1, &na);
+    const float* b = args.f32(2, &nb);
+    float* out = args.f32(3, &no);
+    args.i32(4, &rank);
+    if (rank > 8) args.fail(4, "rank above 8", true);
+    auto shape = dims(args, 4, rank, true);
+    auto sa = dims(args, 5, rank, true);
+    auto sb = dims(args, 6, rank, true);
+    double total = 1;
+    for (auto s : shape) total *= s;
+    args.need(3, no, total);
+    if (total > 0) {
+      args.need(1, na, last_index(shape, sa, 0) + 1);
+      args.need(2, nb, last_index(shape, sb, 0) + 1);
+    }
+    binary(op, a, b, out, static_cast<int>(rank), shape.data(), sa.data(), sb.data());
+    return undefined(env);
+  });
+}
+
+// unary(op, x, out)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "unary", 3);
+    const int op = static_cast<int>(args.integer(0, 0, kUnaryOpCount - 1));
+    size_t nx, no;
+    const float* x = args.f32(1, &nx);
+    float* out = args.f32(2, &no);
+    args.need(2, no, static_cast<double>(nx));
+    unary(op, x, out, static_cast<int64_t>(nx));
+    return undefined(env);
+  });
+}
+
+// softmax(x, out, rows, cols)
+napi_value Softmax(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "softmax", 4);
+    size_t nx, no;
+    const float* x = args.f32(0, &nx);
+    float* out = args.f32(1, &no);
+    const int64_t rows = args.integer(2), cols = args.integer(3);
+    args.need(0, nx, static_cast<double>(rows) * cols);
+    args.need(1, no, static_cast<double>(rows) * cols);
+    if (cols > 0) softmax(x, out, rows, cols);
+    return undefined(env);
+  });
+}
+
+// reduce(op, x, out, outer, r, inner)
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "reduce", 6);
+    const int op = static_cast<int>(args.integer(0, 0, kReduceOpCount - 1));
+    size_t nx, no;
+    const float* x = args.f32(1, &nx);
+    float* out = args.f32(2, &no);
+    const int64_t outer = args.integer(3), r = args.integer(4, 1), inner = args.integer(5);
+    args.need(1, nx, static_cast<double>(outer) * r * inner);
+    args.need(2, no, static_cast<double>(outer) * inner);
+    reduce(op, x, out, outer, r, inner);
+    return undefined(env);
+  });
+}
+
+size_t element_bytes(napi_typedarray_type t) {
+  switch (t) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      return 1;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      return 4;
+    default:
+      return 0;
+  }
+}
+
+// copy(src, dst, shape, srcStrides, dstStrides, srcOffset, dstOffset)
+napi_value Copy(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "copy", 7);
+    void* data[2];
+    size_t len[2], bytes[2];
+    for (int i = 0; i < 2; i++) {
+      bool is = false;
+      napi_is_typedarray(env, args.argv[i], &is);
+      if (!is) args.fail(i, "must be a typed array");
+      napi_typedarray_type type;
+      napi_value buffer;
+      size_t offset;
+      napi_get_typedarray_info(env, args.argv[i], &type, &len[i], &data[i], &buffer, &offset);
+      bytes[i] = element_bytes(type);
+      if (bytes[i] == 0) args.fail(i, "must hold 1- or 4-byte elements");
+    }
+    if (bytes[0] != bytes[1]) args.fail(1, "must have the element size of the source");
+    size_t rank;
+    args.i32(2, &rank);
+    if (rank == 0 || rank > 12) args.fail(2, "rank must be 1..12", true);
+    auto shape = dims(args, 2, rank, true);
+    auto ss = dims(args, 3, rank, true);
+    auto ds = dims(args, 4, rank, true);
+    const int64_t so = args.integer(5), doff = args.integer(6);
+    const double srcTop = last_index(shape, ss, so), dstTop = last_index(shape, ds, doff);
+    if (srcTop >= 0) {
+      args.need(0, len[0], srcTop + 1);
+      args.need(1, len[1], dstTop + 1);
+      const int eb = static_cast<int>(bytes[0]);
+      copy_strided(static_cast<char*>(data[0]) + so * eb, static_cast<char*>(data[1]) + doff * eb,
+                   eb, static_cast<int>(rank), shape.data(), ss.data(), ds.data());
+    }
+    return undefined(env);
+  });
+}
+
+/** dims Int32Array: [batch, heads, kvHeads, tq, tk, d, dv, causal, window]. */
+AttentionShape attention_shape(const Args& args, size_t i, float scale) {
+  auto v = dims(args, i, 9, true);
+  AttentionShape s{v[0], v[1], v[2], v[3], v[4], v[5], v[6], scale, v[7] != 0, v[8]};
+  if (s.kvHeads == 0 || s.heads % s.kvHeads != 0)
+    args.fail(i, "heads must be a multiple of kvHeads", true);
+  return s;
+}
+
+void check_attention(const Args& args, const AttentionShape& s, const size_t* n) {
+  const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
+  const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
+  args.need(0, n[0], qn * s.d);
+  args.need(1, n[1], kn * s.d);
+  args.need(2, n[2], kn * s.dv);
+  args.need(3, n[3], static_cast<double>(s.tq));
+  args.need(4, n[4], static_cast<double>(s.tk));
+  args.need(5, n[5], qn * s.dv);
+  args.need(6, n[6], qn);
+}
+
+// attentionForward(q, k, v, qpos, kpos, out, lse, dims, scale)
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "attentionForward", 9);
+    size_t n[7];
+    const float* q = args.f32(0, &n[0]);
+    const float* k = args.f32(1, &n[1]);
+    const float* v = args.f32(2, &n[2]);
+    const int32_t* qp = args.i32(3, &n[3]);
+    const int32_t* kp = args.i32(4, &n[4]);
+    float* out = args.f32(5, &n[5]);
+    float* lse = args.f32(6, &n[6]);
+    const AttentionShape s = attention_shape(args, 7, static_cast<float>(args.number(8)));
+    check_attention(args, s, n);
+    if (s.batch * s.heads * s.tq > 0 && s.tk > 0) {
+      attention_forward(s, q, k, v, qp, kp, out, lse);
+    }
+    return undefined(env);
+  });
+}
+
+// attentionBackward(q, k, v, qpos, kpos, out, lse, dout, dq, dk, dv, dims, scale)
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "attentionBackward", 13);
+    size_t n[11];
+    const float* q = args.f32(0, &n[0]);
+    const float* k = args.f32(1, &n[1]);
+    const float* v = args.f32(2, &n[2]);
+    const int32_t* qp = args.i32(3, &n[3]);
+    const int32_t* kp = args.i32(4, &n[4]);
+    const float* out = args.f32(5, &n[5]);
+    const float* lse = args.f32(6, &n[6]);
+    const float* dout = args.f32(7, &n[7]);
+    float* dq = args.f32(8, &n[8]);
+    float* dk = args.f32(9, &n[9]);
+    float* dv = args.f32(10, &n[10]);
+    size_t dimsLen;
+    args.i32(11, &dimsLen);
+    const AttentionShape s = attention_shape(args, 11, static_cast<float>(args.number(12)));
+    check_attention(args, s, n);
+    const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
+    const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
+    args.need(7, n[7], qn * s.dv);
+    args.need(8, n[8], qn * s.d);
+    args.need(9, n[9], kn * s.d);
+    args.need(10, n[10], kn * s.dv);
+    if (qn > 0 && s.tk > 0) {
+      attention_backward(s, q, k, v, qp, kp, out, lse, dout, dq, dk, dv);
+    }
+    return undefined(env);
+  });
+}
+
+// info() -> { gemm, threads }
+napi_value Info(napi_env env, napi_callback_info) {
+  napi_value obj, gemm, threads;
+  napi_create_object(env, &obj);
+  napi_create_string_utf8(env, gemm_kernel_name(), NAPI_AUTO_LENGTH, &gemm);
+  napi_create_int32(env, num_threads(), &threads);
+  napi_set_named_property(env, obj, "gemm", gemm);
+  napi_set_named_property(env, obj, "threads", threads);
+  return obj;
+}
+
+// setThreads(n)
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "setThreads", 1);
+    set_num_threads(static_cast<int>(args.integer(0, 1, 256)));
+    return undefined(env);
+  });
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"matmul", nullptr, MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+}  // namespace
+}  // namespace attnkit
+
+NAPI_MODULE_INIT() { return attnkit::Init(env, exports); }

@@ -1,0 +1,327 @@
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "simd.h"
+#include "threadpool.h"
+
+namespace attnkit {
+namespace {
+
+constexpr int64_t BQ = 32;  // queries per block
+constexpr int64_t BK = 64;  // keys per block
+
+inline bool visible(const AttentionShape& s, int32_t qp, int32_t kp) {
+  if (!s.causal) return true;
+  if (kp > qp) return false;
+  return s.window <= 0 || static_cast<int64_t>(qp) - kp < s.window;
+}
+
+/** Whether any pair in the query block [qlo, qhi] × key block [klo, khi] of positions is visible. */
+inline bool block_visible(const AttentionShape& s, int32_t qlo, int32_t qhi, int32_t klo,
+                          int32_t khi) {
+  if (!s.causal) return true;
+  if (klo > qhi) return false;
+  return s.window <= 0 || static_cast<int64_t>(qlo) - khi < s.window;
+}
+
+void min_max(const int32_t* p, int64_t n, int32_t* lo, int32_t* hi) {
+  int32_t a = p[0], b = p[0];
+  for (int64_t i = 1; i < n; i++) {
+    a = std::min(a, p[i]);
+    b = std::max(b, p[i]);
+  }
+  *lo = a;
+  *hi = b;
+}
+
+/** kt[c][j] = k[j][c]: a key block transposed so products with it vectorise over keys. */
+void transpose_block(const float* k, int64_t rows, int64_t d, float* kt) {
+  for (int64_t j = 0; j < rows; j++)
+    for (int64_t c = 0; c < d; c++) kt[c * BK + j] = k[j * d + c];
+  for (int64_t j = rows; j < BK; j++)
+    for (int64_t c = 0; c < d; c++) kt[c * BK + j] = 0.f;
+}
+
+/** s[i][j] = scale · q_i · k_j for a block (kt transposed, BK wide). */
+ATTNKIT_CLONES void block_logits(const float* q, int64_t rows, int64_t d, const float* kt,
+                                 float scale, float* s) {
+  for (int64_t i = 0; i < rows; i++) {
+    float* srow = s + i * BK;
+    for (int64_t j = 0; j < BK; j++) srow[j] = 0.f;
+    const float* qi = q + i * d;
+    for (int64_t c = 0; c < d; c++) {
+      const float x = qi[c] * scale;
+      const float* kc = kt + c * BK;
+      for (int64_t j = 0; j < BK; j++) srow[j] += x * kc[j];
+    }
+  }
+}
+
+/** Online-softmax update of one query block with one key block. */
+ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t rows, int64_t cols,
+                                   const int32_t* qp, const int32_t* kp, const float* v,
+                                   float* m, float* l, float* acc) {
+  const int64_t dv = s.dv;
+  for (int64_t i = 0; i < rows; i++) {
+    float* srow = sblk + i * BK;
+    float rowMax = -__builtin_inff();
+    for (int64_t j = 0; j < cols; j++) {
+      if (!visible(s, qp[i], kp[j])) srow[j] = -__builtin_inff();
+      rowMax = srow[j] > rowMax ? srow[j] : rowMax;
+    }
+    if (rowMax == -__builtin_inff()) continue;  // nothing visible in this block
+    const float mNew = rowMax > m[i] ? rowMax : m[i];
+    const float corr = exp_f(m[i] - mNew);
+    float sum = 0.f;
+    for (int64_t j = 0; j < cols; j++) {
+      const float p = exp_f(srow[j] - mNew);
+      srow[j] = p;
+      sum += p;
+    }
+    l[i] = l[i] * corr + sum;
+    m[i] = mNew;
+    float* o = acc + i * dv;
+    for (int64_t c = 0; c < dv; c++) o[c] *= corr;
+    for (int64_t j = 0; j < cols; j++) {
+      const float p = srow[j];
+      if (p == 0.f) continue;
+      const float* vj = v + j * dv;
+      for (int64_t c = 0; c < dv; c++) o[c] += p * vj[c];
+    }
+  }
+}
+
+float* grow(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+}  // namespace
+
+void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                       const int32_t* qpos, const int32_t* kpos, float* out, float* lse) {
+  const int64_t group = s.heads / s.kvHeads;
+  const int64_t qBlocks = (s.tq + BQ - 1) / BQ, kBlocks = (s.tk + BK - 1) / BK;
+  std::vector<int32_t> kRange(2 * kBlocks);
+  for (int64_t kb = 0; kb < kBlocks; kb++) {
+    const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
+    min_max(kpos + j0, cols, &kRange[2 * kb], &kRange[2 * kb + 1]);
+  }
+  auto task = [&](int64_t t) {
+    thread_local std::vector<float> bufKt, bufS, bufAcc, bufM, bufL;
+    const int64_t qb = t % qBlocks, bh = t / qBlocks;
+    const int64_t b = bh / s.heads, h = bh % s.heads, g = h / group;
+    const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
+    const float* qBlk = q + ((b * s.heads + h) * s.tq + i0) * s.d;
+    const float* kHead = k + (b * s.kvHeads + g) * s.tk * s.d;
+    const float* vHead = v + (b * s.kvHeads + g) * s.tk * s.dv;
+    float* kt = grow(bufKt, s.d * BK);
+    float* sblk = grow(bufS, BQ * BK);
+    float* acc = grow(bufAcc, BQ * s.dv);
+    float* m = grow(bufM, BQ);
+    float* l = grow(bufL, BQ);
+    std::fill(acc, acc + rows * s.dv, 0.f);
+    std::fill(m, m + rows, -__builtin_inff());
+    std::fill(l, l + rows, 0.f);
+    int32_t qlo, qhi;
+    min_max(qpos + i0, rows, &qlo, &qhi);
+    for (int64_t kb = 0; kb < kBlocks; kb++) {
+      if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
+      const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
+      transpose_block(kHead + j0 * s.d, cols, s.d, kt);
+      block_logits(qBlk, rows, s.d, kt, s.scale, sblk);
+      forward_update(s, sblk, rows, cols, qpos + i0, kpos + j0, vHead + j0 * s.dv, m, l, acc);
+    }
+    float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
+    float* ls = lse + (b * s.heads + h) * s.tq + i0;
+    for (int64_t i = 0; i < rows; i++) {
+      if (l[i] > 0.f) {
+        const float inv = 1.f / l[i];
+        for (int64_t c = 0; c < s.dv; c++) o[i * s.dv + c] = acc[i * s.dv + c] * inv;
+        ls[i] = m[i] + std::log(l[i]);
+      } else {
+        // No visible key: the composite's masked logits are all equal, so weights are uniform.
+        for (int64_t c = 0; c < s.dv; c++) {
+          float sum = 0.f;
+          for (int64_t j = 0; j < s.tk; j++) sum += vHead[j * s.dv + c];
+          o[i * s.dv + c] = s.tk > 0 ? sum / static_cast<float>(s.tk) : 0.f;
+        }
+        ls[i] = __builtin_inff();
+      }
+    }
+  };
+  const int64_t tasks = s.batch * s.heads * qBlocks;
+  const double work = static_cast<double>(s.batch) * s.heads * s.tq * s.tk * (s.d + s.dv);
+  if (work < 2e5) {
+    for (int64_t t = 0; t < tasks; t++) task(t);
+  } else {
+    parallel_for(tasks, task);
+  }
+}
+
+namespace {
+
+/**
+ * One query block × key block of the backward pass: recompute P = exp(S - lse), then
+ * dV += Pᵀ dO, dS = P ⊙ (dO Vᵀ - D), dQ += scale · dS K, dK += scale · dSᵀ Q.
+ */
+ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, const float* doBlk,
+                                   const float* lseBlk, const float* dBlk, int64_t rows,
+                                   const int32_t* qp, const float* kBlk, const float* vBlk,
+                                   const float* kt, const float* vt, int64_t cols,
+                                   const int32_t* kp, float* sblk, float* dpblk, float* dqBlk,
+                                   float* dkBlk, float* dvBlk) {
+  const int64_t d = s.d, dv = s.dv;
+  // S = scale · Q Kᵀ and dP = dO Vᵀ, vectorised over keys.
+  for (int64_t i = 0; i < rows; i++) {
+    float* srow = sblk + i * BK;
+    float* dprow = dpblk + i * BK;
+    for (int64_t j = 0; j < BK; j++) srow[j] = dprow[j] = 0.f;
+    for (int64_t c = 0; c < d; c++) {
+      const float x = qBlk[i * d + c] * s.scale;
+      const float* kc = kt + c * BK;
+      for (int64_t j = 0; j < BK; j++) srow[j] += x * kc[j];
+    }
+    for (int64_t c = 0; c < dv; c++) {
+      const float x = doBlk[i * dv + c];
+      const float* vc = vt + c * BK;
+      for (int64_t j = 0; j < BK; j++) dprow[j] += x * vc[j];
+    }
+  }
+  for (int64_t i = 0; i < rows; i++) {
+    float* srow = sblk + i * BK;
+    float* dprow = dpblk + i * BK;
+    const float li = lseBlk[i];
+    if (li == __builtin_inff()) {
+      // Uniform row (nothing visible): only v gets a gradient, dO / tk.
+      const float w = 1.f / static_cast<float>(s.tk);
+      for (int64_t j = 0; j < cols; j++)
+        for (int64_t c = 0; c < dv; c++) dvBlk[j * dv + c] += w * doBlk[i * dv + c];
+      continue;
+    }
+    for (int64_t j = 0; j < cols; j++) {
+      const float p = visible(s, qp[i], kp[j]) ? exp_f(srow[j] - li) : 0.f;
+      srow[j] = p;
+      dprow[j] = p * (dprow[j] - dBlk[i]);  // dS
+    }
+    for (int64_t j = 0; j < cols; j++) {
+      const float p = srow[j], ds = dprow[j] * s.scale;
+      if (p == 0.f && ds == 0.f) continue;
+      float* dvj = dvBlk + j * dv;
+      const float* doi = doBlk + i * dv;
+      for (int64_t c = 0; c < dv; c++) dvj[c] += p * doi[c];
+      float* dkj = dkBlk + j * d;
+      const float* qi = qBlk + i * d;
+      float* dqi = dqBlk + i * d;
+      const float* kj = kBlk + j * d;
+      for (int64_t c = 0; c < d; c++) {
+        dkj[c] += ds * qi[c];
+        dqi[c] += ds * kj[c];
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                        const int32_t* qpos, const int32_t* kpos, const float* out,
+                        const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  const int64_t group = s.heads / s.kvHeads;
+  const int64_t qBlocks = (s.tq + BQ - 1) / BQ, kBlocks = (s.tk + BK - 1) / BK;
+  std::vector<int32_t> kRange(2 * kBlocks);
+  for (int64_t kb = 0; kb < kBlocks; kb++) {
+    const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
+    min_max(kpos + j0, cols, &kRange[2 * kb], &kRange[2 * kb + 1]);
+  }
+  // D_i = rowsum(dO_i ⊙ O_i), once per query row.
+  std::vector<float> delta(s.batch * s.heads * s.tq);
+  for (int64_t r = 0; r < s.batch * s.heads * s.tq; r++) {
+    float sum = 0.f;
+    for (int64_t c = 0; c < s.dv; c++) sum += dout[r * s.dv + c] * out[r * s.dv + c];
+    delta[r] = sum;
+  }
+  std::fill(dq, dq + s.batch * s.heads * s.tq * s.d, 0.f);
+  // Each (batch, kv head) owns its dK/dV rows and its query heads' dQ rows, so tasks never
+  // write the same memory; when there are fewer of them than threads, query blocks are split
+  // across tasks with private dK/dV that are summed afterwards.
+  const int64_t owners = s.batch * s.kvHeads;
+  const int64_t threads = num_threads();
+  const int64_t split = std::max<int64_t>(1, std::min<int64_t>(qBlocks, (2 * threads + owners - 1) / owners));
+  const int64_t kvSize = s.tk * (s.d + s.dv);
+  std::vector<float> partial(split > 1 ? owners * split * kvSize : 0);
+  auto task = [&](int64_t t) {
+    thread_local std::vector<float> bufKt, bufVt, bufS, bufDp;
+    const int64_t owner = t / split, part = t % split;
+    const int64_t b = owner / s.kvHeads, g = owner % s.kvHeads;
+    const float* kHead = k + (b * s.kvHeads + g) * s.tk * s.d;
+    const float* vHead = v + (b * s.kvHeads + g) * s.tk * s.dv;
+    float* dkHead;
+    float* dvHead;
+    if (split > 1) {
+      dkHead = partial.data() + t * kvSize;
+      dvHead = dkHead + s.tk * s.d;
+    } else {
+      dkHead = dk + (b * s.kvHeads + g) * s.tk * s.d;
+      dvHead = dv + (b * s.kvHeads + g) * s.tk * s.dv;
+    }
+    std::fill(dkHead, dkHead + s.tk * s.d, 0.f);
+    std::fill(dvHead, dvHead + s.tk * s.dv, 0.f);
+    float* kt = grow(bufKt, s.d * BK);
+    float* vt = grow(bufVt, s.dv * BK);
+    float* sblk = grow(bufS, BQ * BK);
+    float* dpblk = grow(bufDp, BQ * BK);
+    const int64_t qb0 = part * qBlocks / split, qb1 = (part + 1) * qBlocks / split;
+    for (int64_t kb = 0; kb < kBlocks; kb++) {
+      const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
+      bool packed = false;
+      for (int64_t hh = 0; hh < group; hh++) {
+        const int64_t h = g * group + hh;
+        for (int64_t qb = qb0; qb < qb1; qb++) {
+          const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
+          const int64_t row0 = (b * s.heads + h) * s.tq + i0;
+          int32_t qlo, qhi;
+          min_max(qpos + i0, rows, &qlo, &qhi);
+          bool uniform = false;
+          for (int64_t i = 0; i < rows && !uniform; i++) uniform = lse[row0 + i] == __builtin_inff();
+          if (!uniform && !block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
+          if (!packed) {
+            transpose_block(kHead + j0 * s.d, cols, s.d, kt);
+            transpose_block(vHead + j0 * s.dv, cols, s.dv, vt);
+            packed = true;
+          }
+          backward_block(s, q + row0 * s.d, dout + row0 * s.dv, lse + row0, delta.data() + row0,
+                         rows, qpos + i0, kHead + j0 * s.d, vHead + j0 * s.dv, kt, vt, cols,
+                         kpos + j0, sblk, dpblk, dq + row0 * s.d, dkHead + j0 * s.d,
+                         dvHead + j0 * s.dv);
+        }
+      }
+    }
+  };
+  const int64_t tasks = owners * split;
+  const double work = static_cast<double>(s.batch) * s.heads * s.tq * s.tk * (s.d + s.dv);
+  if (work < 1e5) {
+    for (int64_t t = 0; t < tasks; t++) task(t);
+  } else {
+    parallel_for(tasks, task);
+  }
+  if (split > 1) {
+    for (int64_t owner = 0; owner < owners; owner++) {
+      float* dkHead = dk + owner * s.tk * s.d;
+      float* dvHead = dv + owner * s.tk * s.dv;
+      std::fill(dkHead, dkHead + s.tk * s.d, 0.f);
+      std::fill(dvHead, dvHead + s.tk * s.dv, 0.f);
+      for (int64_t part = 0; part < split; part++) {
+        const float* src = partial.data() + (owner * split + part) * kvSize;
+        for (int64_t i = 0; i < s.tk * s.d; i++) dkHead[i] += src[i];
+        for (int64_t i = 0; i < s.tk * s.dv; i++) dvHead[i] += src[s.tk * s.d + i];
+      }
+    }
+  }
+}
+
+}  // namespace attnkit

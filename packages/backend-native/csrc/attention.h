@@ -1,0 +1,29 @@
+// Fused scaled dot-product attention with an online softmax (Milakov & Gimelshein 2018;
+// FlashAttention, Dao et al. 2022, Alg. 1 forward and Alg. 2 backward with recomputed
+// weights): never builds the [tq, tk] weight matrix.
+#pragma once
+#include <cstdint>
+
+namespace attnkit {
+
+struct AttentionShape {
+  int64_t batch, heads, kvHeads, tq, tk, d, dv;
+  float scale;
+  bool causal;     // key j visible to query i only if kpos[j] <= qpos[i]
+  int64_t window;  // > 0: also qpos[i] - kpos[j] < window
+};
+
+/**
+ * q [B,H,tq,d], k [B,KH,tk,d], v [B,KH,tk,dv] -> out [B,H,tq,dv] and lse [B,H,tq], the
+ * log-sum-exp of each row's scaled logits (+inf marks a row with no visible key: its output is
+ * the mean of v, as a softmax over all-equal masked logits gives).
+ */
+void attention_forward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                       const int32_t* qpos, const int32_t* kpos, float* out, float* lse);
+
+/** Gradients of sum(dout · out) with respect to q, k and v, from the forward's out and lse. */
+void attention_backward(const AttentionShape& s, const float* q, const float* k, const float* v,
+                        const int32_t* qpos, const int32_t* kpos, const float* out,
+                        const float* lse, const float* dout, float* dq, float* dk, float* dv);
+
+}  // namespace attnkit

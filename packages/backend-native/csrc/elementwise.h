@@ -1,0 +1,31 @@
+// Elementwise kernels: binary ops with NumPy broadcasting, unary ops, softmax, reductions and
+// strided copies (transpose, slice, tile, concat), all float32 except the copies.
+#pragma once
+#include <cstdint>
+
+namespace attnkit {
+
+enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax, kMin, kSquaredDiff, kBinaryOpCount };
+enum UnaryOp {
+  kExp = 0, kLog, kNeg, kSqrt, kRsqrt, kSquare, kSigmoid, kTanh, kRelu, kAbs, kReciprocal,
+  kUnaryOpCount
+};
+enum ReduceOp { kSum = 0, kMean, kMaxR, kMinR, kReduceOpCount };
+
+/** out[idx] = op(a[idx·aStrides], b[idx·bStrides]) over `shape` (rank ≤ 8, strides 0 = broadcast). */
+void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
+            const int64_t* aStrides, const int64_t* bStrides);
+
+void unary(int op, const float* x, float* out, int64_t n);
+
+/** Softmax over the last axis of a [rows, cols] array. */
+void softmax(const float* x, float* out, int64_t rows, int64_t cols);
+
+/** out[o, i] = reduce over r of x[o, r, i]. */
+void reduce(int op, const float* x, float* out, int64_t outer, int64_t r, int64_t inner);
+
+/** dst[dstOffset + idx·dstStrides] = src[srcOffset + idx·srcStrides] over `shape` (rank ≤ 12). */
+void copy_strided(const void* src, void* dst, int elementBytes, int rank, const int64_t* shape,
+                  const int64_t* srcStrides, const int64_t* dstStrides);
+
+}  // namespace attnkit

@@ -1,0 +1,173 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "threadpool.h"
+
+namespace attnkit {
+namespace {
+
+KernelInfo pick_kernel() {
+  // ATTNKIT_NATIVE_ISA=generic|avx2|avx512|neon forces one (tests of the fallbacks).
+  const char* forced = std::getenv("ATTNKIT_NATIVE_ISA");
+  const std::string want = forced ? forced : "";
+  const KernelInfo candidates[] = {gemm_kernel_avx512(), gemm_kernel_avx2(), gemm_kernel_neon(),
+                                   gemm_kernel_generic()};
+  const char* tags[] = {"avx512", "avx2", "neon", "generic"};
+  for (int i = 0; i < 4; i++) {
+    if (!candidates[i].fn) continue;
+    if (want.empty() || want == tags[i]) return candidates[i];
+  }
+  return gemm_kernel_generic();
+}
+
+const KernelInfo& kernel() {
+  static const KernelInfo k = pick_kernel();
+  return k;
+}
+
+struct Blocking {
+  int64_t kc, mc, nc;
+};
+
+Blocking blocking(const KernelInfo& k) {
+  // B's KC×NR micro-panel stays in half of a 32 KiB L1; A's MC×KC block in L2.
+  int64_t kc = std::max<int64_t>(64, std::min<int64_t>(384, 16384 / (k.nr * 4)));
+  int64_t mc = k.mr * std::max<int64_t>(1, 192 / k.mr);
+  int64_t nc = k.nr * std::max<int64_t>(1, 1024 / k.nr);
+  return {kc, mc, nc};
+}
+
+// 64-byte aligned scratch that grows and is reused per thread.
+float* scratch(std::vector<float>& v, size_t floats) {
+  if (v.size() < floats + 16) v.resize(floats + 16);
+  uintptr_t p = reinterpret_cast<uintptr_t>(v.data());
+  return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
+}
+
+/** Packs rows [0,mc) × cols [0,kc) of A into MR-high panels, k-major, zero-padded. */
+void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, int mr, float* out) {
+  for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+    const int64_t rows = std::min<int64_t>(mr, mc - i0);
+    if (cs == 1) {
+      for (int64_t r = 0; r < rows; r++) {
+        const float* src = a + (i0 + r) * rs;
+        for (int64_t k = 0; k < kc; k++) out[k * mr + r] = src[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; k++) {
+        const float* src = a + i0 * rs + k * cs;
+        for (int64_t r = 0; r < rows; r++) out[k * mr + r] = src[r * rs];
+      }
+    }
+    if (rows < mr) {
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t r = rows; r < mr; r++) out[k * mr + r] = 0.f;
+    }
+    out += kc * mr;
+  }
+}
+
+/** Packs rows [0,kc) × cols [0,nc) of B into NR-wide panels, k-major, zero-padded. */
+void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, int nr, float* out) {
+  for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+    const int64_t cols = std::min<int64_t>(nr, nc - j0);
+    if (cs == 1) {
+      for (int64_t k = 0; k < kc; k++) {
+        const float* src = b + k * rs + j0;
+        float* dst = out + k * nr;
+        std::memcpy(dst, src, cols * sizeof(float));
+        for (int64_t c = cols; c < nr; c++) dst[c] = 0.f;
+      }
+    } else {
+      for (int64_t c = 0; c < cols; c++) {
+        const float* src = b + (j0 + c) * cs;
+        for (int64_t k = 0; k < kc; k++) out[k * nr + c] = src[k * rs];
+      }
+      for (int64_t k = 0; k < kc; k++)
+        for (int64_t c = cols; c < nr; c++) out[k * nr + c] = 0.f;
+    }
+    out += kc * nr;
+  }
+}
+
+/** C[mc,nc] (+)= packed A · packed B, tile by tile; partial edge tiles go through a buffer. */
+void macro_kernel(const KernelInfo& k, int64_t mc, int64_t nc, int64_t kc, const float* pa,
+                  const float* pb, float* c, int64_t ldc, bool accumulate) {
+  alignas(64) float tile[32 * 32];
+  for (int64_t j0 = 0; j0 < nc; j0 += k.nr) {
+    const int64_t cols = std::min<int64_t>(k.nr, nc - j0);
+    const float* b = pb + (j0 / k.nr) * kc * k.nr;
+    for (int64_t i0 = 0; i0 < mc; i0 += k.mr) {
+      const int64_t rows = std::min<int64_t>(k.mr, mc - i0);
+      const float* a = pa + (i0 / k.mr) * kc * k.mr;
+      float* dst = c + i0 * ldc + j0;
+      if (rows == k.mr && cols == k.nr) {
+        k.fn(kc, a, b, dst, ldc, accumulate);
+      } else {
+        k.fn(kc, a, b, tile, k.nr, false);
+        for (int64_t r = 0; r < rows; r++) {
+          float* out = dst + r * ldc;
+          const float* in = tile + r * k.nr;
+          if (accumulate) {
+            for (int64_t q = 0; q < cols; q++) out[q] += in[q];
+          } else {
+            for (int64_t q = 0; q < cols; q++) out[q] = in[q];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+const char* gemm_kernel_name() { return kernel().name; }
+
+void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int64_t aStride,
+                  const int64_t* aOffsets, Operand b, int64_t bStride, const int64_t* bOffsets,
+                  float* c) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    std::memset(c, 0, sizeof(float) * batch * M * N);
+    return;
+  }
+  const KernelInfo& k = kernel();
+  const Blocking blk = blocking(k);
+  const int64_t mBlocks = (M + blk.mc - 1) / blk.mc;
+  const int64_t nBlocks = (N + blk.nc - 1) / blk.nc;
+  const int64_t tasks = batch * mBlocks * nBlocks;
+  auto task = [&](int64_t t) {
+    thread_local std::vector<float> bufA, bufB;
+    const int64_t bi = t / (mBlocks * nBlocks);
+    const int64_t ib = (t / nBlocks) % mBlocks;
+    const int64_t jb = t % nBlocks;
+    const float* A = a.data + (aOffsets ? aOffsets[bi] : bi * aStride);
+    const float* B = b.data + (bOffsets ? bOffsets[bi] : bi * bStride);
+    float* C = c + bi * M * N;
+    const int64_t i0 = ib * blk.mc, mc = std::min(blk.mc, M - i0);
+    const int64_t j0 = jb * blk.nc, nc = std::min(blk.nc, N - j0);
+    const int64_t mPanels = (mc + k.mr - 1) / k.mr, nPanels = (nc + k.nr - 1) / k.nr;
+    float* pa = scratch(bufA, mPanels * k.mr * blk.kc);
+    float* pb = scratch(bufB, nPanels * k.nr * blk.kc);
+    for (int64_t p0 = 0; p0 < K; p0 += blk.kc) {
+      const int64_t kc = std::min(blk.kc, K - p0);
+      pack_b(kc, nc, B + p0 * b.rs + j0 * b.cs, b.rs, b.cs, k.nr, pb);
+      pack_a(mc, kc, A + i0 * a.rs + p0 * a.cs, a.rs, a.cs, k.mr, pa);
+      macro_kernel(k, mc, nc, kc, pa, pb, C + i0 * N + j0, N, p0 > 0);
+    }
+  };
+  // Waking the pool costs a few microseconds: small products run on the caller alone.
+  const double flops = 2.0 * batch * M * N * K;
+  if (tasks == 1 || flops < 2e6) {
+    for (int64_t t = 0; t < tasks; t++) task(t);
+  } else {
+    parallel_for(tasks, task);
+  }
+}
+
+}  // namespace attnkit

@@ -1,0 +1,106 @@
+// Loads the compiled addon: a prebuilt binary from prebuilds/<platform>-<arch>/ (shipped in
+// the npm tarball) or a local build/Release/ from node-gyp, found by node-gyp-build.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+/** The C++ entry points (csrc/addon.cc). Arrays are written in place; shapes are pre-checked. */
+export interface NativeAddon {
+  matmul(
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    aOffsets: Int32Array,
+    bOffsets: Int32Array,
+  ): void;
+  binary(
+    op: number,
+    a: Float32Array,
+    b: Float32Array,
+    out: Float32Array,
+    shape: Int32Array,
+    aStrides: Int32Array,
+    bStrides: Int32Array,
+  ): void;
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  reduce(
+    op: number,
+    x: Float32Array,
+    out: Float32Array,
+    outer: number,
+    r: number,
+    inner: number,
+  ): void;
+  copy(
+    src: ArrayBufferView,
+    dst: ArrayBufferView,
+    shape: Int32Array,
+    srcStrides: Int32Array,
+    dstStrides: Int32Array,
+    srcOffset: number,
+    dstOffset: number,
+  ): void;
+  attentionForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    queryPositions: Int32Array,
+    keyPositions: Int32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  attentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    queryPositions: Int32Array,
+    keyPositions: Int32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dout: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  info(): { gemm: string; threads: number };
+  setThreads(n: number): void;
+}
+
+/** Thrown on import when no binary loads; initBackend reports its message in one line. */
+export class NativeUnavailableError extends Error {
+  readonly code = 'ATTNKIT_NATIVE_UNAVAILABLE';
+}
+
+/** The package root: dist/ or src/ sits one level below it (tsup shims __dirname for ESM). */
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+export function loadAddon(root: string = PACKAGE_ROOT): NativeAddon {
+  const require = createRequire(path.join(root, 'package.json'));
+  let load: (dir: string) => unknown;
+  try {
+    load = require('node-gyp-build') as (dir: string) => unknown;
+  } catch (error) {
+    throw new NativeUnavailableError(
+      `@attnkit/backend-native: node-gyp-build is missing (${(error as Error).message.split('\n')[0]})`,
+    );
+  }
+  try {
+    return load(root) as NativeAddon;
+  } catch (error) {
+    const first = String((error as Error).message ?? error).split('\n')[0];
+    throw new NativeUnavailableError(
+      `@attnkit/backend-native: no native binary for ${process.platform}-${process.arch} ` +
+        `(${first}); build it with \`npm rebuild @attnkit/backend-native\` (needs a C++ compiler)`,
+    );
+  }
+}

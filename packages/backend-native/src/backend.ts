@@ -1,0 +1,121 @@
+// The 'native' tfjs backend: the cpu backend's storage and every one of its kernels, with the
+// hot ones replaced by C++ (csrc/). A kernel the addon does not take (another dtype, an
+// unusual attribute) calls the cpu kernel, so results and errors stay the cpu backend's.
+import * as tf from '@tensorflow/tfjs-core';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from './addon';
+import {
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+  fusedAttentionGradConfig,
+  makeFusedAttention,
+  makeFusedAttentionGrad,
+} from './kernels/attention';
+import { makeConcat, makeSlice, makeSplitV, makeTile, makeTranspose } from './kernels/copy';
+import {
+  BINARY,
+  UNARY,
+  makeBinary,
+  makeReduce,
+  makeSoftmax,
+  makeUnary,
+} from './kernels/elementwise';
+import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
+import type { KernelContext, NativeKernel } from './kernels/util';
+
+export const BACKEND_NAME = 'native';
+/** Above cpu (1) and wasm (2), as tfjs-node (3): importing the package makes it the default. */
+export const BACKEND_PRIORITY = 3;
+
+export class NativeBackend extends MathBackendCPU {
+  constructor() {
+    super();
+    // MathBackendCPU prints an 'install tfjs-node' banner on first use in Node; native is the
+    // fast Node backend, so the advice does not apply.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+/** Names of the kernels the addon implements (the rest are the cpu backend's). */
+export function nativeKernelNames(): string[] {
+  return [
+    tf.BatchMatMul,
+    tf._FusedMatMul,
+    ...Object.keys(BINARY),
+    ...Object.keys(UNARY),
+    tf.Softmax,
+    tf.Sum,
+    tf.Mean,
+    tf.Max,
+    tf.Min,
+    tf.Transpose,
+    tf.Slice,
+    tf.SplitV,
+    tf.Tile,
+    tf.Concat,
+    FUSED_ATTENTION,
+    FUSED_ATTENTION_GRAD,
+  ];
+}
+
+function nativeKernels(
+  ctx: KernelContext,
+  lookup: (name: string) => NativeKernel,
+): Map<string, NativeKernel> {
+  const kernels = new Map<string, NativeKernel>([
+    [tf.BatchMatMul, makeBatchMatMul(ctx)],
+    [tf._FusedMatMul, makeFusedMatMul(ctx, lookup)],
+    [tf.Softmax, makeSoftmax(ctx)],
+    [tf.Transpose, makeTranspose(ctx)],
+    [tf.Slice, makeSlice(ctx)],
+    [tf.SplitV, makeSplitV(ctx)],
+    [tf.Tile, makeTile(ctx)],
+    [tf.Concat, makeConcat(ctx)],
+    [FUSED_ATTENTION, makeFusedAttention(ctx)],
+    [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
+  ]);
+  for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
+  for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
+  for (const name of [tf.Sum, tf.Mean, tf.Max, tf.Min]) kernels.set(name, makeReduce(name, ctx));
+  return kernels;
+}
+
+/**
+ * Registers the 'native' backend and its kernels (every cpu kernel, the native ones on top)
+ * and the fused attention gradient. Safe to call twice (an ESM and a CJS copy both loaded).
+ */
+export function registerNativeBackend(addon: NativeAddon): void {
+  const cpuKernels = new Map(tf.getKernelsForBackend('cpu').map((k) => [k.kernelName, k]));
+  const cpu = (name: string): NativeKernel => {
+    const k = cpuKernels.get(name);
+    if (!k) throw new Error(`@attnkit/backend-native: the cpu backend has no kernel ${name}`);
+    return k.kernelFunc as unknown as NativeKernel;
+  };
+  const ctx: KernelContext = { addon, cpu };
+  const registered = new Map<string, NativeKernel>();
+  const lookup = (name: string): NativeKernel => registered.get(name) ?? cpu(name);
+  for (const [name, fn] of nativeKernels(ctx, lookup)) registered.set(name, fn);
+
+  if (!tf.findBackendFactory(BACKEND_NAME)) {
+    tf.registerBackend(BACKEND_NAME, () => new NativeBackend(), BACKEND_PRIORITY);
+  }
+  for (const config of cpuKernels.values()) {
+    if (tf.getKernel(config.kernelName, BACKEND_NAME)) continue;
+    const own = registered.get(config.kernelName);
+    tf.registerKernel({
+      ...config,
+      backendName: BACKEND_NAME,
+      ...(own ? { kernelFunc: own as unknown as tf.KernelFunc } : {}),
+    });
+  }
+  for (const name of [FUSED_ATTENTION, FUSED_ATTENTION_GRAD]) {
+    if (!tf.getKernel(name, BACKEND_NAME)) {
+      tf.registerKernel({
+        kernelName: name,
+        backendName: BACKEND_NAME,
+        kernelFunc: registered.get(name)! as unknown as tf.KernelFunc,
+      });
+    }
+  }
+  if (!tf.getGradient(FUSED_ATTENTION)) tf.registerGradient(fusedAttentionGradConfig);
+}

@@ -1,0 +1,182 @@
+// The fused attention kernel and its gradient (csrc/attention.cc): softmax(scale · q kᵀ,
+// causal / sliding-window mask by positions) v with an online softmax, grouped-query heads
+// read in place. @attnkit/attention's scaledDotProductAttention runs it when the active
+// backend registers it and the options need nothing else (architecture contract 7).
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelArgs, KernelContext, NativeKernel } from './util';
+import { f32 } from './util';
+
+/** Kernel name: inputs { q, k, v }, attrs FusedAttentionAttrs, outputs [out, logSumExp]. */
+export const FUSED_ATTENTION = 'AttnkitFusedAttention';
+/** Its gradient kernel: inputs { q, k, v, out, lse, dout }, outputs [dq, dk, dv]. */
+export const FUSED_ATTENTION_GRAD = 'AttnkitFusedAttentionGrad';
+
+export interface FusedAttentionAttrs {
+  /** Logit multiplier. */
+  scale: number;
+  /** Key j visible to query i only when keyPositions[j] <= queryPositions[i]. */
+  causal: boolean;
+  /** > 0: also queryPositions[i] - keyPositions[j] < window (implies causal). */
+  window: number;
+  queryPositions: number[];
+  keyPositions: number[];
+}
+
+const NAME = 'AttnkitFusedAttention';
+
+function fail(what: string): never {
+  throw new Error(`${NAME}: ${what}`);
+}
+
+interface Geometry {
+  dims: Int32Array;
+  qpos: Int32Array;
+  kpos: Int32Array;
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  tq: number;
+  tk: number;
+  d: number;
+  dv: number;
+}
+
+/** Checks shapes, dtypes and attrs the way scaledDotProductAttention's validation does. */
+function geometry(
+  q: tf.TensorInfo,
+  k: tf.TensorInfo,
+  v: tf.TensorInfo,
+  attrs: FusedAttentionAttrs,
+): Geometry {
+  for (const [n, t] of [
+    ['q', q],
+    ['k', k],
+    ['v', v],
+  ] as const) {
+    if (t.shape.length !== 4) fail(`${n} must be rank 4, got shape [${t.shape}]`);
+    if (t.dtype !== 'float32') fail(`${n} must be float32, got ${t.dtype}`);
+  }
+  const [batch, heads, tq, d] = q.shape as [number, number, number, number];
+  const [kb, kvHeads, tk, kd] = k.shape as [number, number, number, number];
+  const [vb, vh, vt, dv] = v.shape as [number, number, number, number];
+  if (kb !== batch || kd !== d) fail(`k must be [${batch},kvHeads,tk,${d}], got [${k.shape}]`);
+  if (vb !== batch || vh !== kvHeads || vt !== tk)
+    fail(`v must be [${batch},${kvHeads},${tk},dv], got [${v.shape}]`);
+  if (kvHeads === 0 || heads % kvHeads !== 0)
+    fail(`${kvHeads} key/value heads do not divide ${heads} query heads`);
+  const { queryPositions, keyPositions } = attrs;
+  if (queryPositions.length !== tq)
+    fail(`queryPositions needs ${tq} values, got ${queryPositions.length}`);
+  if (keyPositions.length !== tk)
+    fail(`keyPositions needs ${tk} values, got ${keyPositions.length}`);
+  if (!(attrs.scale > 0)) fail(`scale must be > 0, got ${attrs.scale}`);
+  const causal = attrs.causal || attrs.window > 0;
+  return {
+    dims: Int32Array.from([
+      batch,
+      heads,
+      kvHeads,
+      tq,
+      tk,
+      d,
+      dv,
+      causal ? 1 : 0,
+      Math.max(0, attrs.window | 0),
+    ]),
+    qpos: Int32Array.from(queryPositions),
+    kpos: Int32Array.from(keyPositions),
+    batch,
+    heads,
+    kvHeads,
+    tq,
+    tk,
+    d,
+    dv,
+  };
+}
+
+export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
+  return (args: KernelArgs) => {
+    const { q, k, v } = args.inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
+    const attrs = args.attrs as unknown as FusedAttentionAttrs;
+    const g = geometry(q, k, v, attrs);
+    const backend = args.backend;
+    const out = new Float32Array(g.batch * g.heads * g.tq * g.dv);
+    const lse = new Float32Array(g.batch * g.heads * g.tq);
+    addon.attentionForward(
+      f32(backend, q),
+      f32(backend, k),
+      f32(backend, v),
+      g.qpos,
+      g.kpos,
+      out,
+      lse,
+      g.dims,
+      attrs.scale,
+    );
+    return [
+      backend.makeTensorInfo([g.batch, g.heads, g.tq, g.dv], 'float32', out),
+      backend.makeTensorInfo([g.batch, g.heads, g.tq], 'float32', lse),
+    ];
+  };
+}
+
+export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
+  return (args: KernelArgs) => {
+    const { q, k, v, out, lse, dout } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as FusedAttentionAttrs;
+    const g = geometry(q!, k!, v!, attrs);
+    for (const [n, t, shape] of [
+      ['out', out, [g.batch, g.heads, g.tq, g.dv]],
+      ['dout', dout, [g.batch, g.heads, g.tq, g.dv]],
+      ['lse', lse, [g.batch, g.heads, g.tq]],
+    ] as const) {
+      if (
+        !t ||
+        t.dtype !== 'float32' ||
+        !tf.util.arraysEqual(t.shape, shape as unknown as number[])
+      ) {
+        fail(`${n} must be float32 [${shape}], got ${t ? `${t.dtype} [${t.shape}]` : 'nothing'}`);
+      }
+    }
+    const backend = args.backend;
+    const dq = new Float32Array(g.batch * g.heads * g.tq * g.d);
+    const dk = new Float32Array(g.batch * g.kvHeads * g.tk * g.d);
+    const dv = new Float32Array(g.batch * g.kvHeads * g.tk * g.dv);
+    addon.attentionBackward(
+      f32(backend, q!),
+      f32(backend, k!),
+      f32(backend, v!),
+      g.qpos,
+      g.kpos,
+      f32(backend, out!),
+      f32(backend, lse!),
+      f32(backend, dout!),
+      dq,
+      dk,
+      dv,
+      g.dims,
+      attrs.scale,
+    );
+    return [
+      backend.makeTensorInfo(q!.shape.slice(), 'float32', dq),
+      backend.makeTensorInfo(k!.shape.slice(), 'float32', dk),
+      backend.makeTensorInfo(v!.shape.slice(), 'float32', dv),
+    ];
+  };
+}
+
+/** Gradient of the fused kernel: one call of the gradient kernel gives dq, dk and dv. */
+export const fusedAttentionGradConfig: tf.GradConfig = {
+  kernelName: FUSED_ATTENTION,
+  inputsToSave: ['q', 'k', 'v'],
+  outputsToSave: [true, true],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [q, k, v, out, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const dout = Array.isArray(dy) ? dy[0]! : dy;
+    const [dq, dk, dv] = tf
+      .engine()
+      .runKernel(FUSED_ATTENTION_GRAD, { q, k, v, out, lse, dout }, attrs) as tf.Tensor[];
+    return { q: () => dq!, k: () => dk!, v: () => dv! };
+  },
+};

@@ -1,0 +1,60 @@
+// Shared by the kernel wrappers: typed-array access to the cpu backend's storage, and the
+// fallback to the cpu backend's own kernel for every case the addon does not take.
+import * as tf from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from '../addon';
+
+export type KernelArgs = {
+  inputs: tf.NamedTensorInfoMap;
+  backend: MathBackendCPU;
+  attrs?: tf.NamedAttrMap;
+};
+export type KernelResult = tf.TensorInfo | tf.TensorInfo[];
+export type NativeKernel = (args: KernelArgs) => KernelResult;
+
+/** What each kernel module gets: the addon and the cpu kernel it overrides. */
+export interface KernelContext {
+  addon: NativeAddon;
+  cpu: (name: string) => NativeKernel;
+}
+
+export function values(backend: MathBackendCPU, t: tf.TensorInfo): tf.backend_util.BackendValues {
+  return backend.data.get(t.dataId).values as tf.backend_util.BackendValues;
+}
+
+export function f32(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
+  return backend.data.get(t.dataId).values as Float32Array;
+}
+
+export function sizeOf(shape: number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major strides of a shape. */
+export function stridesOf(shape: number[]): number[] {
+  const out = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    out[i] = s;
+    s *= shape[i]!;
+  }
+  return out;
+}
+
+/** Whether the values are a typed array the addon can copy (1- or 4-byte elements). */
+export function copyable(v: unknown): v is Float32Array | Int32Array | Uint8Array {
+  return v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array;
+}
+
+/** An empty typed array of the tensor dtype's storage type. */
+export function allocLike(v: Float32Array | Int32Array | Uint8Array, n: number) {
+  if (v instanceof Float32Array) return new Float32Array(n);
+  if (v instanceof Int32Array) return new Int32Array(n);
+  return new Uint8Array(n);
+}
+
+export function i32(list: number[]): Int32Array {
+  return Int32Array.from(list);
+}
