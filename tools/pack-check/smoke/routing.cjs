@@ -13,10 +13,15 @@ module.exports = async function smoke(routing, tf, { load }) {
     'expert-choice-router',
     'similarity-router',
     'dense-router',
+    'moh',
+    'moa',
+    'mosa',
   ]) {
     if (!core.isRegistered(type)) fail(`'${type}' not registered`);
   }
-  if (!routing.routingPresets['moe-lm-tiny']) fail('moe-lm-tiny preset missing');
+  for (const name of ['moe-lm-tiny', 'moh-lm-tiny', 'moh-vit-tiny']) {
+    if (!routing.routingPresets[name]) fail(`${name} preset missing`);
+  }
   await expectNoLeaks(() => {
     const moe = core.build({
       type: 'moe',
@@ -38,5 +43,23 @@ module.exports = async function smoke(routing, tf, { load }) {
     tf.dispose([x, y, value, grads]);
     aux.dispose();
     moe.dispose();
+  });
+  await expectNoLeaks(() => {
+    const mha = core.build({ type: 'mha', dModel: 8, numHeads: 4 });
+    const moh = routing.mohFromMHA(mha, { numSharedHeads: 1, topK: 2 });
+    const x = tf.randomNormal([2, 3, 8]);
+    const same = tf.tidy(
+      () => tf.max(tf.abs(tf.sub(moh.forward(x), mha.forward(x)))).dataSync()[0],
+    );
+    if (!(same <= 1e-5)) fail(`moh from mha differs from mha by ${same}`);
+    const routed = core.build({ type: 'moh', dModel: 8, numHeads: 4, numSharedHeads: 1, topK: 2 });
+    const aux = new core.AuxLosses();
+    const y = routed.forward(x, { aux });
+    if (y.shape.join() !== '2,3,8') fail(`moh output shape ${y.shape}`);
+    if (!('moh.load_balance' in aux.values())) fail('moh load-balance loss not collected');
+    if (routed.lastStats.headLoad[0] !== 6) fail('moh shared head load');
+    tf.dispose([x, y]);
+    aux.dispose();
+    [mha, moh, routed].forEach((m) => m.dispose());
   });
 };
