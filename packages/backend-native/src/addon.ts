@@ -85,7 +85,7 @@ export class NativeUnavailableError extends Error {
 export const PACKAGE_ROOT = path.resolve(__dirname, '..');
 
 export function loadAddon(root: string = PACKAGE_ROOT): NativeAddon {
-  const require = createRequire(path.join(root, 'package.json'));
+  const require = createRequire(path.join(PACKAGE_ROOT, 'package.json'));
   let load: (dir: string) => unknown;
   try {
     load = require('node-gyp-build') as (dir: string) => unknown;

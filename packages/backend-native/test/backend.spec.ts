@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs-core';
+import os from 'node:os';
+import path from 'node:path';
+import { NativeUnavailableError, loadAddon } from '../src/addon';
+import {
+  BACKEND_NAME,
+  getThreadsCount,
+  nativeInfo,
+  nativeKernelNames,
+  setThreadsCount,
+} from '../src/index';
+import './helpers';
+
+describe('the native backend', () => {
+  it('registers every cpu kernel under native, the native ones replaced', () => {
+    expect(tf.findBackendFactory(BACKEND_NAME)).toBeDefined();
+    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName);
+    const native = new Set(tf.getKernelsForBackend(BACKEND_NAME).map((k) => k.kernelName));
+    for (const name of cpu) expect(native.has(name)).toBe(true);
+    for (const name of nativeKernelNames()) {
+      expect(native.has(name)).toBe(true);
+      const own = tf.getKernel(name, BACKEND_NAME)!.kernelFunc;
+      expect(own).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
+    }
+  });
+
+  it('reports its micro-kernel and thread count, and resizes its pool', () => {
+    const info = nativeInfo();
+    expect(info.gemm).toMatch(/avx512|avx2|neon|portable/);
+    expect(info.threads).toBeGreaterThanOrEqual(1);
+    const before = getThreadsCount();
+    setThreadsCount(1);
+    expect(getThreadsCount()).toBe(1);
+    setThreadsCount(before);
+    expect(getThreadsCount()).toBe(before);
+    expect(() => setThreadsCount(0)).toThrow(RangeError);
+    expect(() => setThreadsCount(1.5)).toThrow(RangeError);
+  });
+
+  it('gives the same results with one thread', async () => {
+    const before = getThreadsCount();
+    const initial = tf.getBackend();
+    await tf.setBackend('native');
+    const a = tf.randomUniform([300, 200], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([200, 100], -1, 1, 'float32', 2);
+    const many = tf.matMul(a, b).dataSync();
+    setThreadsCount(1);
+    const one = tf.matMul(a, b).dataSync();
+    setThreadsCount(before);
+    expect(Array.from(one)).toEqual(Array.from(many));
+    tf.dispose([a, b]);
+    await tf.setBackend(initial);
+  });
+
+  it('refuses bad calls into the addon with errors instead of crashing', () => {
+    // Messages, not classes: N-API errors come from Node's realm, not jest's sandbox.
+    const addon = loadAddon();
+    const f = (n: number) => new Float32Array(n);
+    const z = new Int32Array(1);
+    const shape = Int32Array.from([2, 3]);
+    const dense = Int32Array.from([3, 1]);
+    const pos = Int32Array.from([0, 1, 2]);
+    const dims = Int32Array.from([1, 2, 1, 3, 3, 4, 4, 1, 0]);
+    const cases: Array<[() => void, RegExp]> = [
+      [() => addon.matmul(f(3), f(4), f(4), 1, 2, 2, 2, false, false, z, z), /past the end of a/],
+      [() => addon.matmul(f(4), f(4), f(1), 1, 2, 2, 2, false, false, z, z), /holds 1 elements/],
+      [() => addon.matmul(f(4), f(4), f(4), 1, 2, 2, 2, false, false, Int32Array.of(1), z), /past/],
+      [() => addon.matmul(f(4), f(4), f(4), -1, 2, 2, 2, false, false, z, z), /must be an integer/],
+      [
+        () =>
+          addon.matmul(z as unknown as Float32Array, f(4), f(4), 1, 1, 1, 1, false, false, z, z),
+        /must be a Float32Array/,
+      ],
+      [() => (addon.matmul as unknown as () => void)(), /expected 11 arguments/],
+      [() => addon.binary(0, f(5), f(6), f(6), shape, dense, dense), /holds 5 elements, needs 6/],
+      [() => addon.binary(99, f(6), f(6), f(6), shape, dense, dense), /integer in \[0, 6\]/],
+      [() => addon.unary(0, f(6), f(5)), /holds 5 elements, needs 6/],
+      [() => addon.softmax(f(5), f(6), 2, 3), /holds 5 elements, needs 6/],
+      [() => addon.reduce(0, f(6), f(1), 2, 3, 1), /holds 1 elements, needs 2/],
+      [() => addon.copy(f(6), f(6), shape, dense, dense, 1, 0), /holds 6 elements, needs 7/],
+      [() => addon.copy(f(6), new Uint8Array(6), shape, dense, dense, 0, 0), /element size/],
+      [
+        () => addon.attentionForward(f(24), f(12), f(12), pos, pos, f(24), f(5), dims, 0.5),
+        /holds 5 elements, needs 6/,
+      ],
+      [
+        () =>
+          addon.attentionForward(
+            f(24),
+            f(12),
+            f(12),
+            pos,
+            pos,
+            f(24),
+            f(6),
+            Int32Array.from([1, 3, 2, 3, 3, 4, 4, 1, 0]),
+            0.5,
+          ),
+        /multiple of kvHeads/,
+      ],
+    ];
+    for (const [call, message] of cases) expect(call).toThrow(message);
+  });
+
+  it('throws NativeUnavailableError with one line naming the platform when no binary loads', () => {
+    const empty = path.join(os.tmpdir(), 'attnkit-native-missing');
+    expect(() => loadAddon(empty)).toThrow(NativeUnavailableError);
+    try {
+      loadAddon(empty);
+    } catch (error) {
+      expect((error as Error).message).toMatch(new RegExp(`${process.platform}-${process.arch}`));
+      expect((error as Error).message).not.toMatch(/\n/);
+    }
+  });
+});
