@@ -3,6 +3,7 @@ import { ConfigError, Rng, ShapeError, build } from '@attnkit/core';
 import '@attnkit/attention'; // registers the mixers
 import type { KVCache, MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
+import { mixerContract } from './helpers';
 
 const x = (t = 6, seed = 1) => tf.randomNormal([2, t, 16], 0, 1, 'float32', seed) as tf.Tensor3D;
 const make = (config: Record<string, unknown>, seed = 3) =>
@@ -171,5 +172,43 @@ describe('softmax-attention mixers', () => {
       input.dispose();
       m.dispose();
     });
+  });
+
+  describe('contract of every type (forward, causality, decoding by 1 and 3, gradients, leaks)', () => {
+    mixerContract({ type: 'mha' });
+    mixerContract({ type: 'gqa', numKvHeads: 2, bias: true });
+    mixerContract({ type: 'mqa', qkNorm: 'l2' });
+    mixerContract({ type: 'sliding-window', window: 3, sinkLogit: true });
+    mixerContract({ type: 'streaming', window: 2, numSinkTokens: 1, chunkSize: 3 });
+  });
+
+  it('cross-attention: gradients for every parameter and the memory, no leaks, bad memory', async () => {
+    const m = make({ type: 'cross-attention' });
+    const memory = x(4, 9);
+    const input = x(3);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(m.forward(input, { memory }))) as tf.Scalar,
+    );
+    for (const [name, v] of m.namedParameters()) {
+      expect([name, tf.max(tf.abs(grads[v.name]!)).dataSync()[0]! > 0]).toEqual([name, true]);
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    const dMemory = tf.grad((mem: tf.Tensor) =>
+      tf.sum(m.forward(input, { memory: mem as tf.Tensor3D })),
+    )(memory);
+    expect(dMemory.shape).toEqual([2, 4, 16]);
+    await expectNoLeaks(() => {
+      const { value: v2, grads: g2 } = tf.variableGrads(
+        () => tf.sum(m.forward(input, { memory })) as tf.Scalar,
+      );
+      tf.dispose([v2, ...Object.values(g2)]);
+    });
+    expect(() => m.forward(input, { memory: tf.zeros([2, 4]) as unknown as tf.Tensor3D })).toThrow(
+      'cross-attention: context.memory expected rank 3, got rank 2 [2,4]',
+    );
+    expect(() => m.forward(input, { memory: tf.zeros([2, 4, 8]) as tf.Tensor3D })).toThrow(
+      'cross-attention: context.memory expected shape [2,time,16], got shape [2,4,8]',
+    );
+    m.dispose();
   });
 });

@@ -3,11 +3,14 @@ import type { AttentionOptions, AttentionResult } from './options';
 import { validateAttention } from './validate';
 import { attentionNaive } from './sdpa-naive';
 import { attentionChunked } from './sdpa-chunked';
+import { fusedAttention } from './sdpa-kernel';
 
 /**
  * Scaled dot-product attention, q [batch, heads, tq, d], k and v [batch, kvHeads, tk, d]
  * (grouped-query when kvHeads divides heads). One signature, two forms: the naive one,
  * and the chunked online-softmax one when `chunkSize` is set. Returns [batch, heads, tq, dv].
+ * A backend that registers the fused kernel (sdpa-kernel.ts) runs it instead whenever the
+ * options need nothing it lacks; it never builds the [tq, tk] weights either.
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
@@ -16,6 +19,8 @@ export function scaledDotProductAttention(
   options: AttentionOptions = {},
 ): AttentionResult {
   const geometry = validateAttention(q, k, v, options);
+  const fused = fusedAttention(q, k, v, options, geometry);
+  if (fused) return fused;
   return options.chunkSize === undefined
     ? attentionNaive(q, k, v, options, geometry)
     : attentionChunked(q, k, v, options, geometry);

@@ -129,7 +129,17 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         'a [batch, time, dModel] tensor (cross-attention)',
         'undefined',
       );
-    if (this.isCross) checkRank(block, 'context.memory', source, 3);
+    if (this.isCross) {
+      checkRank(block, 'context.memory', source, 3);
+      if (source.shape[2] !== this.config.dModel || source.shape[0] !== x.shape[0]) {
+        throw new ShapeError(
+          block,
+          'context.memory',
+          `shape [${x.shape[0]},time,${this.config.dModel}]`,
+          `shape ${formatShape(source.shape)}`,
+        );
+      }
+    }
     if (cache && context.segmentIds) {
       throw new ConfigError(
         block,

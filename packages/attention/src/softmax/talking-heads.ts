@@ -136,8 +136,10 @@ export class TalkingHeadsAttention extends Module<TalkingHeadsConfig> implements
       const rate = input.training ? (this.config.dropout ?? 0) : 0;
       const dropped = dropWeights(weights, rate, rate > 0 ? this.rng.nextUint32() : undefined);
       const mixed = mixHeads(dropped, this.postSoftmax as tf.Tensor2D, block);
+      const output = this.o.forward(mergeHeads(tf.matMul(mixed, v) as tf.Tensor4D));
+      // Only now: eviction frees the cached keys and values read above.
       if (cache) cache.evict();
-      return this.o.forward(mergeHeads(tf.matMul(mixed, v) as tf.Tensor4D)) as tf.Tensor3D;
+      return output as tf.Tensor3D;
     });
   }
 }
