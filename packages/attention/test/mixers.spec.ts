@@ -56,6 +56,25 @@ describe('softmax-attention mixers', () => {
     m.dispose();
   });
 
+  it('streaming attends to its sink tokens past the window (StreamingLLM), unlike sliding-window', () => {
+    const input = x(6);
+    const streaming = make({ type: 'streaming', window: 2, numSinkTokens: 1 });
+    const sliding = make({ type: 'sliding-window', window: 2 });
+    const mha = make({ type: 'mha' });
+    // Keys visible to query i: i-1, i and the sink 0.
+    const keep = tf.tensor2d(
+      Array.from({ length: 36 }, (_, n) => {
+        const [i, j] = [Math.floor(n / 6), n % 6];
+        return j <= i && (i - j < 2 || j === 0) ? 1 : 0;
+      }),
+      [6, 6],
+      'bool',
+    );
+    expectClose(streaming.forward(input), mha.forward(input, { mask: keep }), { atol: 1e-5 });
+    expect(maxAbsDiff(streaming.forward(input), sliding.forward(input))).toBeGreaterThan(1e-3);
+    [streaming, sliding, mha].forEach((m) => m.dispose());
+  });
+
   it('GQA with numKvHeads == numHeads is MHA; MQA is GQA with one head', () => {
     const input = x();
     const mha = make({ type: 'mha' });

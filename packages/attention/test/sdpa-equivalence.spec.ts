@@ -38,6 +38,7 @@ describe('chunked == naive', () => {
     ['causal', { causal: true }, 4, 4],
     ['causal, decoding offset', { causal: true }, 4, 4],
     ['window', { window: 3 }, 4, 4],
+    ['window with sink tokens', { window: 3, sinkTokens: 2 }, 4, 4],
     ['softcap', { logitSoftcap: 2, causal: true }, 4, 4],
     ['sink', { sinkLogit: 0.5, causal: true }, 4, 4],
     ['GQA', { causal: true }, 4, 2],

@@ -10,6 +10,7 @@ interface Case {
   vShape: number[];
   causal?: boolean;
   window?: number;
+  sinkTokens?: number;
   softcap?: number;
   mask?: number[];
   sink?: number[];
@@ -28,6 +29,7 @@ describe('scaledDotProductAttention against PyTorch', () => {
         const options: AttentionOptions = {
           causal: c.causal,
           window: c.window,
+          sinkTokens: c.sinkTokens,
           logitSoftcap: c.softcap,
           chunkSize,
         };

@@ -13,7 +13,7 @@ torch.manual_seed(0)
 OUT = os.path.join(os.path.dirname(__file__), '../../../packages/attention/test/fixtures/sdpa.json')
 
 
-def attention(q, k, v, causal=False, window=None, softcap=None, sink=None, mask=None, bias=None):
+def attention(q, k, v, causal=False, window=None, softcap=None, sink=None, mask=None, bias=None, sinkTokens=0):
     heads, kv_heads = q.shape[1], k.shape[1]
     k = k.repeat_interleave(heads // kv_heads, dim=1)  # GQA: query head h reads kv head h // group
     v = v.repeat_interleave(heads // kv_heads, dim=1)
@@ -29,7 +29,7 @@ def attention(q, k, v, causal=False, window=None, softcap=None, sink=None, mask=
     if causal or window is not None:
         keep &= kpos <= qpos
     if window is not None:
-        keep &= (qpos - kpos) < window
+        keep &= ((qpos - kpos) < window) | (kpos < sinkTokens)  # StreamingLLM sinks stay visible
     if mask is not None:
         keep = keep & mask
     logits = logits.masked_fill(~keep, -1e9)
@@ -56,6 +56,7 @@ for name, kw, heads, kv_heads, tq in [
     ('softcap', {'softcap': 1.5, 'causal': True}, 2, 2, 5),
     ('sink', {'sink': True, 'causal': True}, 2, 2, 5),
     ('mask', {'mask': True}, 2, 2, 5),
+    ('window-sinks', {'window': 2, 'sinkTokens': 1}, 2, 2, 5),
 ]:
     q = torch.randn(1, heads, tq, 4, requires_grad=True)
     k = torch.randn(1, kv_heads, 5, 4, requires_grad=True)

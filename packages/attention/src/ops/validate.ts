@@ -184,7 +184,7 @@ export function repeatKvHeads(x: tf.Tensor4D, heads: number): tf.Tensor4D {
 }
 
 /**
- * The structural mask of a block of queries and keys: causal, window and segments, as a
+ * The structural mask of a block of queries and keys: causal, window (with sinks) and segments, as a
  * boolean [1 | batch, 1, tq, tk] tensor, or undefined when nothing is masked.
  */
 export function structuralMask(
@@ -201,8 +201,13 @@ export function structuralMask(
       const qp = tf.tensor2d(queryPositions, [queryPositions.length, 1], 'int32');
       const kp = tf.tensor2d(keyPositions, [1, keyPositions.length], 'int32');
       mask = tf.lessEqual(kp, qp);
-      if (options.window !== undefined)
-        mask = tf.logicalAnd(mask, tf.less(tf.sub(qp, kp), options.window));
+      if (options.window !== undefined) {
+        let recent = tf.less(tf.sub(qp, kp), options.window);
+        // StreamingLLM: the first sinkTokens positions stay visible past the window.
+        if ((options.sinkTokens ?? 0) > 0)
+          recent = tf.logicalOr(recent, tf.less(kp, options.sinkTokens!));
+        mask = tf.logicalAnd(mask, recent);
+      }
       mask = tf.reshape(mask, [1, 1, queryPositions.length, keyPositions.length]);
     }
     if (querySegments) {
