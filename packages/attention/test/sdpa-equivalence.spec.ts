@@ -71,6 +71,21 @@ describe('chunked == naive', () => {
     }
   });
 
+  it('skips the blocks the positions mask (causal, window) with the same outputs and gradients', () => {
+    // 10 queries at decode offset 4 over 14 keys, chunks of 3: future and stale blocks skipped.
+    const q = rand([1, 2, 10, 4], 9);
+    const k = rand([1, 2, 14, 4], 10);
+    const v = rand([1, 2, 14, 4], 11);
+    const bias = rand([1, 2, 10, 14], 12);
+    const sink = tf.tensor1d([0.1, -0.2]);
+    for (const options of [{ causal: true }, { window: 4 }, { window: 4, sinkTokens: 1 }]) {
+      const naive = forwardAndGrads(options, q, k, v, [bias, sink]);
+      const chunked = forwardAndGrads({ ...options, chunkSize: 3 }, q, k, v, [bias, sink]);
+      expectClose(chunked.out, naive.out, { atol: 1e-5 });
+      chunked.grads.forEach((g, i) => expectClose(g, naive.grads[i]!, { atol: 1e-4, rtol: 1e-3 }));
+    }
+  });
+
   it('leaks nothing in forward and backward', async () => {
     const q = rand([1, 2, 5, 4], 1);
     const k = rand([1, 1, 5, 4], 2);
@@ -78,6 +93,9 @@ describe('chunked == naive', () => {
     await expectNoLeaks(() => {
       const r = forwardAndGrads({ causal: true, chunkSize: 2, sinkLogit: 0 }, q, k, v);
       tf.dispose([r.out, ...r.grads]);
+      const bias = rand([1, 2, 5, 5], 4);
+      const w = forwardAndGrads({ window: 2, chunkSize: 2 }, q, k, v, [bias]);
+      tf.dispose([w.out, ...w.grads, bias]);
     });
   });
 });

@@ -25,6 +25,7 @@ export function attentionChunked(
   const userMask = options.mask ? asRank4(options.mask) : undefined;
   const rowChunks = chunks(geometry.queryLength, size);
   const colChunks = chunks(geometry.keyLength, size);
+  const skip = maskedBlocks(options, queryPositions, keyPositions);
 
   /** Logits of one block (softcapped, biased, masked) and the pre-softcap scores. */
   const blockLogits = (
@@ -80,6 +81,7 @@ export function attentionChunked(
           let denom: tf.Tensor = hasSink ? tf.onesLike(max) : tf.zerosLike(max);
           let acc: tf.Tensor = tf.zeros([...qi.shape.slice(0, 3), vIn.shape[3]!]);
           for (const c of colChunks) {
+            if (skip(r, c)) continue;
             const next = tf.tidy(() => {
               const kj = tf.slice(kIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
               const vj = tf.slice(vIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
@@ -145,6 +147,21 @@ export function attentionChunked(
         const newV: tf.Tensor[] = [];
         const biasCols: tf.Tensor[] = [];
         colChunks.forEach((c, j) => {
+          if (skip(r, c)) {
+            // Every weight of the block is 0: nothing to add, a zero bias gradient.
+            newK.push(tf.clone(dK[j]!));
+            newV.push(tf.clone(dV[j]!));
+            if (bias)
+              biasCols.push(
+                tf.zeros([
+                  bias.shape[0],
+                  bias.shape[1],
+                  bias.shape[2] === 1 ? 1 : rows,
+                  bias.shape[3] === 1 ? 1 : c[1] - c[0],
+                ]),
+              );
+            return;
+          }
           const kj = tf.slice(kIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
           const vj = tf.slice(vIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
           const { raw, logits } = blockLogits(qi, kj, bias, r, c);
@@ -213,4 +230,40 @@ export function attentionChunked(
         : tf.zeros([1, heads, 1, 1]);
     return { output: op(q, keys, values, bias, sink) as tf.Tensor4D };
   });
+}
+
+/**
+ * Which blocks of queries × keys the positions mask entirely (all keys in the future, or
+ * all older than the window and no sink), so both passes can skip them as FlashAttention
+ * does. Only without a user mask or segments, and only when every query sees some key:
+ * a fully masked row is uniform over all keys in the naive form, which skipping would change.
+ */
+function maskedBlocks(
+  options: AttentionOptions,
+  queryPositions: number[],
+  keyPositions: number[],
+): (r: [number, number], c: [number, number]) => boolean {
+  const { window, sinkTokens = 0 } = options;
+  const causal = options.causal || window !== undefined;
+  const visible = (qp: number, kp: number) =>
+    kp <= qp && (window === undefined || qp - kp < window || kp < sinkTokens);
+  const never = () => false;
+  if (!causal || options.mask || options.querySegments || options.keySegments) return never;
+  if (!queryPositions.every((qp) => keyPositions.some((kp) => visible(qp, kp)))) return never;
+  const range = (list: number[], [a, b]: [number, number]) => {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = a; i < b; i++) {
+      lo = Math.min(lo, list[i]!);
+      hi = Math.max(hi, list[i]!);
+    }
+    return [lo, hi] as const;
+  };
+  return (r, c) => {
+    const [qLo, qHi] = range(queryPositions, r);
+    const [kLo, kHi] = range(keyPositions, c);
+    const future = kLo > qHi;
+    const stale = window !== undefined && kHi <= qLo - window && kLo >= sinkTokens;
+    return future || stale;
+  };
 }
