@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
 import path from 'node:path';
+import { initBackend } from '@attnkit/core';
 import { NativeUnavailableError, loadAddon } from '../src/addon';
 import {
   BACKEND_NAME,
@@ -22,6 +23,16 @@ describe('the native backend', () => {
       const own = tf.getKernel(name, BACKEND_NAME)!.kernelFunc;
       expect(own).not.toBe(tf.getKernel(name, 'cpu')?.kernelFunc);
     }
+  });
+
+  it('is what initBackend picks when the package is installed', async () => {
+    const initial = tf.getBackend();
+    const lines: string[] = [];
+    const choice = await initBackend(['native', 'cpu'], { log: (line) => lines.push(line) });
+    expect(choice.name).toBe('native');
+    expect(tf.getBackend()).toBe('native');
+    expect(lines).toEqual(["attnkit: using backend 'native' (tfjs 'native')"]);
+    await tf.setBackend(initial);
   });
 
   it('reports its micro-kernel and thread count, and resizes its pool', () => {

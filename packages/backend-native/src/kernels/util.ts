@@ -22,8 +22,17 @@ export function values(backend: MathBackendCPU, t: tf.TensorInfo): tf.backend_ut
   return backend.data.get(t.dataId).values as tf.backend_util.BackendValues;
 }
 
+/**
+ * The values of a float32 tensor as a Float32Array. Some cpu kernels store float32 results in
+ * another array type (a plain Array or an Int32Array); those are converted once, in place.
+ */
 export function f32(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
-  return backend.data.get(t.dataId).values as Float32Array;
+  const data = backend.data.get(t.dataId);
+  const v = data.values;
+  if (v instanceof Float32Array) return v;
+  const converted = Float32Array.from(v as ArrayLike<number>);
+  data.values = converted;
+  return converted;
 }
 
 export function sizeOf(shape: number[]): number {
