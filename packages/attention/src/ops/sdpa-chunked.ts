@@ -56,12 +56,7 @@ export function attentionChunked(
       if (block.dtype === 'bool') keep = keep ? tf.logicalAnd(keep, block) : block;
       else logits = tf.add(logits, block);
     }
-    if (keep)
-      logits = tf.where(
-        tf.broadcastTo(keep, logits.shape),
-        logits,
-        tf.fill(logits.shape, MASK_NEGATIVE),
-      );
+    if (keep) logits = tf.where(keep, logits, tf.scalar(MASK_NEGATIVE));
     return { raw, logits };
   };
 
