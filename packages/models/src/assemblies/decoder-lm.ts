@@ -1,12 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AttentionHook, AuxLossCollector, MixerContext, ModuleOptions } from '@attnkit/core';
+import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
 import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { fillWidths } from '../blocks/fill';
 import { StackState } from './decoder-state';
 import { type Positional, buildPositional, positionRange } from './positions';
-import { blockTemplateSchema, buildBlocks, layerOverridesSchema } from './stack';
+import { parseWith } from './parse';
+import {
+  blockTemplateSchema,
+  buildBlocks,
+  embedPositions,
+  layerOverridesSchema,
+  runStack,
+} from './stack';
 
 const sub = z.looseObject({ type: z.string() });
 
@@ -55,7 +62,7 @@ export class DecoderLM extends Module<Parsed> {
   readonly head?: Layer;
 
   constructor(config: DecoderLmConfig, options: ModuleOptions = {}) {
-    const c = decoderLmSchema.parse(config);
+    const c = parseWith('decoder-lm', decoderLmSchema, config);
     super(c, options);
     const o = { rng: this.rng };
     const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
@@ -108,9 +115,7 @@ export class DecoderLM extends Module<Parsed> {
     }
     const out = tf.tidy(() => {
       const positions = positionRange(offset, time);
-      let h = this.embedding.forward(ids);
-      if (this.positional.kind === 'embed') h = this.positional.embed!(h, positions);
-      const context: MixerContext = {
+      const context = {
         causal: true,
         positions,
         positional: this.positional,
@@ -120,9 +125,12 @@ export class DecoderLM extends Module<Parsed> {
         mask: options.mask,
         segmentIds: options.segmentIds,
       };
-      this.blocks.forEach((block, i) => {
-        h = block.forward(h, { ...context, state: options.state?.layers[i] });
-      });
+      const h = runStack(
+        embedPositions(this.embedding.forward(ids), this.positional, positions),
+        this.blocks,
+        context,
+        options.state,
+      );
       return this.finalNorm.forward(h) as tf.Tensor3D;
     });
     if (options.state) options.state.length += time;

@@ -1,19 +1,34 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Module, ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { build } from '@attnkit/core';
+import { ConfigError, build } from '@attnkit/core';
 import { fillWidths } from '../blocks/fill';
 
 export type Positional = Module & PositionalEncoding;
 
-/** Builds a positional encoding config, filling `dim` and `maxLength` where its schema takes them. */
+/**
+ * Builds a positional encoding config, filling `dim`, `maxLength` (and `extra`, e.g. a patch
+ * grid) where its schema takes them. A `dim` other than the model's is refused here, not at the
+ * first forward.
+ */
 export function buildPositional(
   config: object,
   dModel: number,
   maxLength: number,
   options: ModuleOptions,
   path: string,
+  extra: Record<string, number> = {},
 ): Positional {
-  return build<Positional>(fillWidths(config, { dim: dModel, maxLength }), { ...options, path });
+  const dim = (config as { dim?: unknown }).dim;
+  if (dim !== undefined && dim !== dModel) {
+    throw new ConfigError(
+      'positional',
+      `${path}.dim`,
+      `dModel=${dModel} (or leave it out)`,
+      String(dim),
+    );
+  }
+  const filled = fillWidths(config, { dim: dModel, maxLength, ...extra });
+  return build<Positional>(filled, { ...options, path });
 }
 
 /** `[offset, offset + length)` as an int32 vector. */

@@ -1,7 +1,12 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
 import { ConfigError, build } from '@attnkit/core';
-import { TransformerBlock } from '../blocks/transformer-block';
+import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
+import '../blocks/transformer-block'; // registers 'transformer-block'
+import type { StackState } from './decoder-state';
+import { underPath } from './parse';
+import type { Positional } from './positions';
 
 /** A block config inside a model: everything but `type` and `dModel`, which the model sets. */
 export const blockTemplateSchema = z.looseObject({
@@ -25,12 +30,13 @@ export function buildBlocks(
   numLayers: number,
   dModel: number,
   options: ModuleOptions,
+  overridesKey = 'layerOverrides',
 ): TransformerBlock[] {
   for (const key of Object.keys(overrides ?? {})) {
     if (Number(key) >= numLayers) {
       throw new ConfigError(
         owner,
-        `${path}.layerOverrides.${key}`,
+        `${path}.${overridesKey}.${key}`,
         `a layer index < ${numLayers}`,
         key,
       );
@@ -40,8 +46,52 @@ export function buildBlocks(
   for (let i = 0; i < numLayers; i++) {
     const override = overrides?.[String(i)];
     const config = { ...template, ...override, type: 'transformer-block', dModel };
-    const where = override ? `${path}.layerOverrides.${i}` : `${path}.block`;
-    blocks.push(build<TransformerBlock>(config, { ...options, path: where }));
+    const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
+    try {
+      blocks.push(build<TransformerBlock>(config, { ...options, path: where }));
+    } catch (e) {
+      blocks.forEach((b) => b.dispose());
+      throw underPath(e, where);
+    }
   }
   return blocks;
+}
+
+/** Adds an `embed`-kind positional encoding to `h`; other kinds act inside the mixers. */
+export function embedPositions(
+  h: tf.Tensor3D,
+  positional: Positional,
+  positions: tf.Tensor1D,
+): tf.Tensor3D {
+  return positional.kind === 'embed' ? positional.embed!(h, positions) : h;
+}
+
+/**
+ * Runs `blocks` over `h` `[batch, time, dModel]` with `context` (which carries the positions and
+ * the positional encoding for `rotate` and `bias` kinds). Layer i reads and advances
+ * `state.layers[i]` when a decoding state is given.
+ */
+export function runStack(
+  h: tf.Tensor3D,
+  blocks: readonly TransformerBlock[],
+  context: BlockContext,
+  state?: StackState,
+): tf.Tensor3D {
+  return tf.tidy(() => {
+    let x = h;
+    blocks.forEach((block, i) => {
+      x = block.forward(x, { ...context, state: state?.layers[i] });
+    });
+    return x;
+  });
+}
+
+/** The norm config after a stack: the one given, else the blocks' own norm unless they are post-norm. */
+export function finalNormConfig(
+  given: { type: string } | undefined,
+  block: BlockTemplate,
+): { type: string } | undefined {
+  if (given) return given;
+  if (block.placement === 'post') return undefined;
+  return (block.norm as { type: string } | undefined) ?? { type: 'rms-norm' };
 }

@@ -27,6 +27,12 @@ export const transformerBlockSchema = z.strictObject({
 export type TransformerBlockConfig = z.input<typeof transformerBlockSchema>;
 type Parsed = z.output<typeof transformerBlockSchema>;
 
+/** A block's context: a mixer's, plus the encoder padding mask its cross-attention reads. */
+export interface BlockContext extends MixerContext {
+  /** Mask over `memory` positions (boolean, true = attend), broadcastable to `[batch, heads, tq, tk]`. */
+  memoryMask?: tf.Tensor;
+}
+
 type Sublayer = Module & { forward(x: tf.Tensor, context?: MixerContext): tf.Tensor };
 type Mixer = Module & TokenMixer;
 
@@ -77,17 +83,19 @@ export class TransformerBlock extends Module<Parsed> {
     return this.mixer.initState?.(batch);
   }
 
-  forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
+  forward(x: tf.Tensor3D, context: BlockContext = {}): tf.Tensor3D {
     checkRank('transformer-block', 'x', x, 3);
     const { placement, parallel, dropout } = this.config;
     const training = context.training ?? this.training;
     const drop = (t: tf.Tensor3D) => seededDropout(t, dropout, this.rng, training);
     const norm = (name: string, t: tf.Tensor3D) => this.norms[name]!.forward(t) as tf.Tensor3D;
-    const mix = (t: tf.Tensor3D) => this.mixer.forward(t, context);
-    const ff = (t: tf.Tensor3D) => this.feedForward.forward(t, context) as tf.Tensor3D;
+    const { memoryMask, ...mixerContext } = context;
+    const mix = (t: tf.Tensor3D) => this.mixer.forward(t, mixerContext);
+    const ff = (t: tf.Tensor3D) => this.feedForward.forward(t, mixerContext) as tf.Tensor3D;
     const cross = (t: tf.Tensor3D) =>
       this.crossAttention!.forward(t, {
         memory: context.memory,
+        mask: memoryMask,
         training,
         aux: context.aux,
         attentionHook: context.attentionHook,

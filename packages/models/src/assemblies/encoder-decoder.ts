@@ -1,0 +1,253 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
+import type { TransformerBlock } from '../blocks/transformer-block';
+import { fillWidths } from '../blocks/fill';
+import { StackState } from './decoder-state';
+import { keyMask, paddingWeights } from './padding';
+import { parseWith } from './parse';
+import { type Positional, buildPositional, positionRange } from './positions';
+import {
+  blockTemplateSchema,
+  buildBlocks,
+  embedPositions,
+  finalNormConfig,
+  layerOverridesSchema,
+  runStack,
+} from './stack';
+
+const sub = z.looseObject({ type: z.string() });
+
+export const encoderDecoderSchema = z.strictObject({
+  type: z.literal('encoder-decoder'),
+  /** One vocabulary (and embedding) for source, target and the output head, as in T5. */
+  vocabSize: z.number().int().positive(),
+  dModel: z.number().int().positive(),
+  encoderLayers: z.number().int().positive(),
+  decoderLayers: z.number().int().positive(),
+  /** Longest source and longest target sequence. */
+  maxLength: z.number().int().positive(),
+  positional: sub,
+  /** Block template of both stacks; decoder blocks add the cross-attention sublayer. */
+  block: blockTemplateSchema,
+  /** The decoder's cross-attention mixer; default `cross-attention` with the block's heads. */
+  crossAttention: sub.optional(),
+  encoderOverrides: layerOverridesSchema.optional(),
+  decoderOverrides: layerOverridesSchema.optional(),
+  tieEmbeddings: z.boolean().default(true),
+  /** Norm after each stack; default the blocks' norm, none for post-norm blocks. */
+  finalNorm: sub.optional(),
+});
+
+export type EncoderDecoderConfig = z.input<typeof encoderDecoderSchema>;
+type Parsed = z.output<typeof encoderDecoderSchema>;
+
+export interface EncodeOptions {
+  /** `[batch, srcTime]` source padding mask (1 = token, 0 = padding). */
+  mask?: tf.Tensor2D;
+  training?: boolean;
+  aux?: AuxLossCollector;
+  attentionHook?: AttentionHook;
+}
+
+export interface DecodeOptions {
+  /** The source padding mask given to `encode`, so cross-attention skips padding. */
+  memoryMask?: tf.Tensor2D;
+  /** Decoding state from `initState`; the call consumes the tokens and advances it. */
+  state?: StackState;
+  training?: boolean;
+  aux?: AuxLossCollector;
+  attentionHook?: AttentionHook;
+}
+
+type Embedding = Module & {
+  forward(ids: tf.Tensor): tf.Tensor3D;
+  attend(x: tf.Tensor): tf.Tensor;
+};
+type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
+
+/**
+ * Encoder-decoder transformer (Vaswani et al. 2017, sec. 3.1; Raffel et al. 2020, T5): a
+ * bidirectional encoder over the source, a causal decoder whose blocks cross-attend to the
+ * encoder output (the TransformerBlock cross slot, `cross-attention` mixer by default), a shared
+ * embedding and an output head tied to it unless `tieEmbeddings` is false.
+ */
+export class EncoderDecoder extends Module<Parsed> {
+  readonly embedding: Embedding;
+  readonly encoderPositional: Positional;
+  readonly decoderPositional: Positional;
+  readonly encoderBlocks: TransformerBlock[];
+  readonly decoderBlocks: TransformerBlock[];
+  readonly encoderNorm?: Layer;
+  readonly decoderNorm?: Layer;
+  readonly head?: Layer;
+
+  constructor(config: EncoderDecoderConfig, options: ModuleOptions = {}) {
+    const c = parseWith('encoder-decoder', encoderDecoderSchema, config);
+    super(c, options);
+    const o = { rng: this.rng };
+    const d = c.dModel;
+    const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: d };
+    this.embedding = this.addModule(
+      'embed',
+      build<Embedding>(embedding, { ...o, path: '$.embed' }),
+    );
+    const positional = (name: string) =>
+      this.addModule(name, buildPositional(c.positional, d, c.maxLength, o, '$.positional'));
+    this.encoderPositional = positional('encoderPositional');
+    this.decoderPositional = positional('decoderPositional');
+    this.encoderBlocks = buildBlocks(
+      'encoder-decoder',
+      '$',
+      c.block,
+      c.encoderOverrides,
+      c.encoderLayers,
+      d,
+      o,
+      'encoderOverrides',
+    );
+    this.encoderBlocks.forEach((b, i) => this.addModule(`encoder_${i}`, b));
+    const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
+    const cross = c.crossAttention ?? {
+      type: 'cross-attention',
+      numHeads: typeof heads === 'number' ? heads : 4,
+    };
+    this.decoderBlocks = buildBlocks(
+      'encoder-decoder',
+      '$',
+      { ...c.block, crossAttention: cross },
+      c.decoderOverrides,
+      c.decoderLayers,
+      d,
+      o,
+      'decoderOverrides',
+    );
+    this.decoderBlocks.forEach((b, i) => this.addModule(`decoder_${i}`, b));
+    const norm = finalNormConfig(c.finalNorm, c.block);
+    if (norm) {
+      const make = (name: string) =>
+        this.addModule(
+          name,
+          build<Layer>(fillWidths(norm, { dim: d }), { ...o, path: '$.finalNorm' }),
+        );
+      this.encoderNorm = make('encoderNorm');
+      this.decoderNorm = make('decoderNorm');
+    }
+    if (!c.tieEmbeddings) {
+      const head = { type: 'linear', inFeatures: d, outFeatures: c.vocabSize, bias: false };
+      this.head = this.addModule('head', build<Layer>(head, o));
+    }
+  }
+
+  /** A fresh decoder state (self-attention caches) for `batch` sequences. */
+  initState(batch: number): StackState {
+    return new StackState(this.decoderBlocks.map((b) => b.initState(batch)));
+  }
+
+  /** Encoder output `[batch, srcTime, dModel]`: the memory the decoder attends to. */
+  encode(src: tf.Tensor2D, options: EncodeOptions = {}): tf.Tensor3D {
+    this.checkIds('src', src, 0);
+    const [batch, time] = src.shape;
+    return tf.tidy(() => {
+      const weights = options.mask
+        ? paddingWeights('encoder-decoder', 'options.mask', options.mask, batch, time)
+        : undefined;
+      const positions = positionRange(0, time);
+      const h = runStack(
+        embedPositions(this.embedding.forward(src), this.encoderPositional, positions),
+        this.encoderBlocks,
+        {
+          causal: false,
+          mask: weights ? keyMask(weights) : undefined,
+          positions,
+          positional: this.encoderPositional,
+          training: options.training ?? this.training,
+          aux: options.aux,
+          attentionHook: options.attentionHook,
+        },
+      );
+      return this.encoderNorm ? (this.encoderNorm.forward(h) as tf.Tensor3D) : h;
+    });
+  }
+
+  /** Next-token logits `[batch, tgtTime, vocabSize]` of the target given the encoder memory. */
+  decode(tgt: tf.Tensor2D, memory: tf.Tensor3D, options: DecodeOptions = {}): tf.Tensor3D {
+    const offset = options.state?.length ?? 0;
+    this.checkIds('tgt', tgt, offset);
+    checkRank('encoder-decoder', 'memory', memory, 3);
+    const [batch, time] = tgt.shape;
+    if (memory.shape[0] !== batch || memory.shape[2] !== this.config.dModel) {
+      throw new ShapeError(
+        'encoder-decoder',
+        'memory',
+        `shape [${batch},srcTime,${this.config.dModel}]`,
+        `[${memory.shape.join(',')}]`,
+      );
+    }
+    const out = tf.tidy(() => {
+      const weights = options.memoryMask
+        ? paddingWeights(
+            'encoder-decoder',
+            'options.memoryMask',
+            options.memoryMask,
+            batch,
+            memory.shape[1],
+          )
+        : undefined;
+      const positions = positionRange(offset, time);
+      let h = runStack(
+        embedPositions(this.embedding.forward(tgt), this.decoderPositional, positions),
+        this.decoderBlocks,
+        {
+          causal: true,
+          memory,
+          memoryMask: weights ? keyMask(weights) : undefined,
+          positions,
+          positional: this.decoderPositional,
+          training: options.training ?? this.training,
+          aux: options.aux,
+          attentionHook: options.attentionHook,
+        },
+        options.state,
+      );
+      if (this.decoderNorm) h = this.decoderNorm.forward(h) as tf.Tensor3D;
+      const flat = tf.reshape(h, [batch * time, this.config.dModel]);
+      const logits = this.head ? this.head.forward(flat) : this.embedding.attend(flat);
+      return tf.reshape(logits, [batch, time, this.config.vocabSize]) as tf.Tensor3D;
+    });
+    if (options.state) options.state.length += time;
+    return out;
+  }
+
+  /** Teacher-forced logits `[batch, tgtTime, vocabSize]`: encode `src`, decode `tgt`. */
+  forward(
+    src: tf.Tensor2D,
+    tgt: tf.Tensor2D,
+    options: { srcMask?: tf.Tensor2D; training?: boolean; aux?: AuxLossCollector } = {},
+  ): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { srcMask, ...rest } = options;
+      const memory = this.encode(src, { ...rest, mask: srcMask });
+      return this.decode(tgt, memory, { ...rest, memoryMask: srcMask });
+    });
+  }
+
+  private checkIds(argument: string, ids: tf.Tensor, offset: number): void {
+    checkRank('encoder-decoder', argument, ids, 2);
+    checkDtype('encoder-decoder', argument, ids, ['int32']);
+    const end = offset + ids.shape[1]!;
+    if (end > this.config.maxLength) {
+      throw new ShapeError(
+        'encoder-decoder',
+        argument,
+        `at most maxLength=${this.config.maxLength} positions`,
+        `${end}${offset ? ` (offset ${offset} + ${ids.shape[1]} tokens)` : ' tokens'}`,
+      );
+    }
+  }
+}
+
+register('encoder-decoder', (c, o) => new EncoderDecoder(c, o), encoderDecoderSchema, {
+  category: 'model',
+});

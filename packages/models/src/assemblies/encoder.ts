@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
+import type { TransformerBlock } from '../blocks/transformer-block';
+import { fillWidths } from '../blocks/fill';
+import { keyMask, paddingWeights } from './padding';
+import { parseWith } from './parse';
+import { poolingSchema } from './pooling';
+import { type Positional, buildPositional, positionRange } from './positions';
+import { Readout, latentOptionsSchema } from './readout';
+import {
+  blockTemplateSchema,
+  buildBlocks,
+  embedPositions,
+  finalNormConfig,
+  layerOverridesSchema,
+  runStack,
+} from './stack';
+
+const sub = z.looseObject({ type: z.string() });
+
+export const encoderSchema = z.strictObject({
+  type: z.literal('encoder'),
+  vocabSize: z.number().int().positive(),
+  dModel: z.number().int().positive(),
+  numLayers: z.number().int().positive(),
+  maxLength: z.number().int().positive(),
+  positional: sub,
+  block: blockTemplateSchema,
+  layerOverrides: layerOverridesSchema.optional(),
+  /** Norm after the last block; default the blocks' norm, none for post-norm blocks. */
+  finalNorm: sub.optional(),
+  /** `cls` reads position 0: start each sequence with your CLS token id, as BERT does. */
+  pooling: poolingSchema.default('cls'),
+  /** Options of `latent-attention-pooling` (numLatents, numHeads, hiddenDim, norm). */
+  latent: latentOptionsSchema.optional(),
+  /** Adds a linear classifier on the pooled vector. */
+  numClasses: z.number().int().positive().optional(),
+});
+
+export type EncoderConfig = z.input<typeof encoderSchema>;
+type Parsed = z.output<typeof encoderSchema>;
+
+export interface EncoderOptions {
+  /** `[batch, time]` padding mask: 1 / true = token, 0 / false = padding. */
+  mask?: tf.Tensor2D;
+  training?: boolean;
+  aux?: AuxLossCollector;
+  attentionHook?: AttentionHook;
+}
+
+type Embedding = Module & { forward(ids: tf.Tensor): tf.Tensor3D };
+type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
+
+/**
+ * Bidirectional transformer encoder (Devlin et al. 2019, BERT): token embedding, positional
+ * encoding, a stack of non-causal blocks (overridable layer by layer), an optional final norm,
+ * pooling (CLS, mean, last token or NV-Embed latent attention) and an optional classifier.
+ */
+export class Encoder extends Module<Parsed> {
+  readonly embedding: Embedding;
+  readonly positional: Positional;
+  readonly blocks: TransformerBlock[];
+  readonly finalNorm?: Layer;
+  readonly readout: Readout;
+
+  constructor(config: EncoderConfig, options: ModuleOptions = {}) {
+    const c = parseWith('encoder', encoderSchema, config);
+    super(c, options);
+    const o = { rng: this.rng };
+    const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
+    this.embedding = this.addModule(
+      'embed',
+      build<Embedding>(embedding, { ...o, path: '$.embed' }),
+    );
+    this.positional = this.addModule(
+      'positional',
+      buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
+    );
+    this.blocks = buildBlocks('encoder', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
+    this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+    const norm = finalNormConfig(c.finalNorm, c.block);
+    if (norm) {
+      this.finalNorm = this.addModule(
+        'finalNorm',
+        build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+      );
+    }
+    this.readout = this.addModule(
+      'readout',
+      new Readout(
+        { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
+        o,
+      ),
+    );
+  }
+
+  /** Contextual token states `[batch, time, dModel]` (after the final norm). */
+  hidden(ids: tf.Tensor2D, options: EncoderOptions = {}): tf.Tensor3D {
+    checkRank('encoder', 'ids', ids, 2);
+    checkDtype('encoder', 'ids', ids, ['int32']);
+    const time = ids.shape[1];
+    if (time > this.config.maxLength) {
+      throw new ShapeError(
+        'encoder',
+        'ids',
+        `at most maxLength=${this.config.maxLength} positions`,
+        `${time} tokens`,
+      );
+    }
+    return tf.tidy(() => {
+      const weights = this.weights(ids, options);
+      const positions = positionRange(0, time);
+      const context = {
+        causal: false,
+        positions,
+        positional: this.positional,
+        mask: weights ? keyMask(weights) : undefined,
+        training: options.training ?? this.training,
+        aux: options.aux,
+        attentionHook: options.attentionHook,
+      };
+      const h = runStack(
+        embedPositions(this.embedding.forward(ids), this.positional, positions),
+        this.blocks,
+        context,
+      );
+      return this.finalNorm ? (this.finalNorm.forward(h) as tf.Tensor3D) : h;
+    });
+  }
+
+  /** One vector per sequence, `[batch, dModel]`, pooled as configured. */
+  embed(ids: tf.Tensor2D, options: EncoderOptions = {}): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.readout.pool(this.hidden(ids, options), this.weights(ids, options), options.training),
+    );
+  }
+
+  /** Class logits `[batch, numClasses]`; without `numClasses`, the pooled `[batch, dModel]`. */
+  forward(ids: tf.Tensor2D, options: EncoderOptions = {}): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.readout.forward(this.hidden(ids, options), this.weights(ids, options), options.training),
+    );
+  }
+
+  private weights(ids: tf.Tensor2D, options: EncoderOptions): tf.Tensor2D | undefined {
+    if (!options.mask) return undefined;
+    const [batch, time] = ids.shape;
+    return paddingWeights('encoder', 'options.mask', options.mask, batch, time);
+  }
+}
+
+register('encoder', (c, o) => new Encoder(c, o), encoderSchema, { category: 'model' });

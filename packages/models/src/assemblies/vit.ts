@@ -1,0 +1,155 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
+import { Module, build, initTensor, register } from '@attnkit/core';
+import type { TransformerBlock } from '../blocks/transformer-block';
+import { PatchEmbedding } from '../blocks/patch-embedding';
+import { fillWidths } from '../blocks/fill';
+import { parseWith } from './parse';
+import { poolingSchema } from './pooling';
+import type { Positional } from './positions';
+import { buildPositional, positionRange } from './positions';
+import { Readout, latentOptionsSchema } from './readout';
+import {
+  blockTemplateSchema,
+  buildBlocks,
+  embedPositions,
+  finalNormConfig,
+  layerOverridesSchema,
+  runStack,
+} from './stack';
+
+const sub = z.looseObject({ type: z.string() });
+
+export const vitSchema = z.strictObject({
+  type: z.literal('vit'),
+  imageSize: z.number().int().positive(),
+  patchSize: z.number().int().positive(),
+  channels: z.number().int().positive().default(3),
+  dModel: z.number().int().positive(),
+  numLayers: z.number().int().positive(),
+  /**
+   * Positions of the patches: `sinusoidal-2d` (fixed, row and column) or `learned` (one vector
+   * per patch), added before the class token is prepended; `rotate`/`bias` kinds see flat indices.
+   */
+  positional: sub.default({ type: 'sinusoidal-2d' }),
+  block: blockTemplateSchema,
+  layerOverrides: layerOverridesSchema.optional(),
+  finalNorm: sub.optional(),
+  /** `cls` prepends a learned class token and reads it; `mean` averages the patches. */
+  pooling: poolingSchema.exclude(['last']).default('cls'),
+  latent: latentOptionsSchema.optional(),
+  numClasses: z.number().int().positive().optional(),
+});
+
+export type VitConfig = z.input<typeof vitSchema>;
+type Parsed = z.output<typeof vitSchema>;
+
+export interface VitOptions {
+  training?: boolean;
+  aux?: AuxLossCollector;
+  attentionHook?: AttentionHook;
+}
+
+type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
+
+/**
+ * Vision Transformer (Dosovitskiy et al. 2021, eqs. 1-4): patch embedding, 2-D positions, an
+ * optional learned class token, a stack of non-causal blocks, a final norm, pooling and a linear
+ * classification head. Images are `[batch, imageSize, imageSize, channels]` float32 (NHWC).
+ */
+export class ViT extends Module<Parsed> {
+  readonly patches: PatchEmbedding;
+  readonly positional: Positional;
+  readonly classToken?: tf.Variable;
+  readonly blocks: TransformerBlock[];
+  readonly finalNorm?: Layer;
+  readonly readout: Readout;
+
+  constructor(config: VitConfig, options: ModuleOptions = {}) {
+    const c = parseWith('vit', vitSchema, config);
+    super(c, options);
+    const o = { rng: this.rng };
+    this.patches = this.addModule(
+      'patches',
+      build<PatchEmbedding>(
+        {
+          type: 'patch-embedding',
+          imageSize: c.imageSize,
+          patchSize: c.patchSize,
+          channels: c.channels,
+          dModel: c.dModel,
+        },
+        { ...o, path: '$' },
+      ),
+    );
+    const g = this.patches.gridSize;
+    this.positional = this.addModule(
+      'positional',
+      buildPositional(c.positional, c.dModel, this.patches.numPatches, o, '$.positional', {
+        gridHeight: g,
+        gridWidth: g,
+      }),
+    );
+    if (c.pooling === 'cls') {
+      this.classToken = this.addParameter(
+        'classToken',
+        initTensor({ name: 'normal', std: 0.02 }, [1, 1, c.dModel], this.rng),
+      );
+    }
+    this.blocks = buildBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
+    this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+    const norm = finalNormConfig(c.finalNorm, c.block);
+    if (norm) {
+      this.finalNorm = this.addModule(
+        'finalNorm',
+        build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+      );
+    }
+    this.readout = this.addModule(
+      'readout',
+      new Readout(
+        { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
+        o,
+      ),
+    );
+  }
+
+  /** Token states `[batch, tokens, dModel]` (class token first when pooling is `cls`). */
+  hidden(images: tf.Tensor4D, options: VitOptions = {}): tf.Tensor3D {
+    return tf.tidy(() => {
+      const patches = this.patches.forward(images);
+      const [b, n] = patches.shape;
+      // Positions belong to the patches; the class token (if any) is prepended afterwards.
+      let h = embedPositions(patches, this.positional, positionRange(0, n));
+      if (this.classToken)
+        h = tf.concat([tf.tile(this.classToken, [b, 1, 1]) as tf.Tensor3D, h], 1);
+      const context = {
+        causal: false,
+        positions: positionRange(0, h.shape[1]),
+        positional: this.positional,
+        training: options.training ?? this.training,
+        aux: options.aux,
+        attentionHook: options.attentionHook,
+      };
+      h = runStack(h, this.blocks, context);
+      return this.finalNorm ? (this.finalNorm.forward(h) as tf.Tensor3D) : h;
+    });
+  }
+
+  /** Pooled image vectors `[batch, dModel]`. */
+  embed(images: tf.Tensor4D, options: VitOptions = {}): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.readout.pool(this.hidden(images, options), undefined, options.training),
+    );
+  }
+
+  /** Class logits `[batch, numClasses]`; without `numClasses`, the pooled `[batch, dModel]`. */
+  forward(images: tf.Tensor4D, options: VitOptions = {}): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.readout.forward(this.hidden(images, options), undefined, options.training),
+    );
+  }
+}
+
+register('vit', (c, o) => new ViT(c, o), vitSchema, { category: 'model' });

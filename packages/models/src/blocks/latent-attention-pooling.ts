@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import type { ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, checkRank, formatShape, initTensor, register } from '@attnkit/core';
+import { maskedMean } from '../assemblies/pooling';
+import { TransformerBlock } from './transformer-block';
+
+export const latentAttentionPoolingSchema = z.strictObject({
+  type: z.literal('latent-attention-pooling'),
+  dModel: z.number().int().positive(),
+  /** r, the size of the trainable latent dictionary (512 in the paper). */
+  numLatents: z.number().int().positive().default(16),
+  numHeads: z.number().int().positive().default(4),
+  /** Width of the MLP after the cross-attention; default 4 * dModel. */
+  hiddenDim: z.number().int().positive().optional(),
+  norm: z.looseObject({ type: z.string() }).default({ type: 'layer-norm' }),
+});
+
+export type LatentAttentionPoolingConfig = z.input<typeof latentAttentionPoolingSchema>;
+type Parsed = z.output<typeof latentAttentionPoolingSchema>;
+
+/**
+ * NV-Embed latent-attention pooling (Lee et al. 2024, sec. 3.2, eq. 1): the hidden states are
+ * the queries of a multi-head cross-attention whose keys and values are a trainable latent array
+ * `K = V` `[numLatents, dModel]`, `O = softmax(Q Kᵀ) V`; a GELU MLP follows and the result is
+ * mean-pooled over the real tokens. Both sublayers are pre-norm residual, as in the released
+ * model, so this is a transformer block with a cross-attention mixer reading the latents.
+ */
+export class LatentAttentionPooling extends Module<Parsed> {
+  readonly latents: tf.Variable;
+  readonly block: TransformerBlock;
+
+  constructor(config: LatentAttentionPoolingConfig, options: ModuleOptions = {}) {
+    const c = latentAttentionPoolingSchema.parse(config);
+    super(c, options);
+    const d = c.dModel;
+    this.latents = this.addParameter(
+      'latents',
+      initTensor({ name: 'normal', std: 0.02 }, [c.numLatents, d], this.rng),
+    );
+    this.block = this.addModule(
+      'block',
+      new TransformerBlock(
+        {
+          type: 'transformer-block',
+          dModel: d,
+          mixer: { type: 'cross-attention', numHeads: c.numHeads },
+          feedForward: { type: 'mlp', hiddenDim: c.hiddenDim ?? 4 * d, activation: 'gelu' },
+          norm: c.norm,
+        },
+        { rng: this.rng },
+      ),
+    );
+  }
+
+  /** `h` `[batch, time, dModel]`, `weights` `[batch, time]` (1 = token) -> `[batch, dModel]`. */
+  forward(h: tf.Tensor3D, weights?: tf.Tensor2D, training?: boolean): tf.Tensor2D {
+    checkRank('latent-attention-pooling', 'h', h, 3);
+    const [b, , d] = h.shape;
+    if (d !== this.config.dModel) {
+      throw new ShapeError(
+        'latent-attention-pooling',
+        'h',
+        `last axis dModel=${this.config.dModel}`,
+        `shape ${formatShape(h.shape)}`,
+      );
+    }
+    return tf.tidy(() => {
+      const memory = tf.tile(tf.expandDims(this.latents, 0), [b, 1, 1]) as tf.Tensor3D;
+      const out = this.block.forward(h, { memory, training: training ?? this.training });
+      return maskedMean(out, weights);
+    });
+  }
+}
+
+register(
+  'latent-attention-pooling',
+  (c, o) => new LatentAttentionPooling(c, o),
+  latentAttentionPoolingSchema,
+  { category: 'layer' },
+);
