@@ -1,6 +1,6 @@
 // `npm run build` step for the addon: compiles csrc/ with node-gyp against Node's own headers
-// (no download) through prebuildify, which leaves build/Release/ for this checkout and
-// prebuilds/<platform>-<arch>/node.napi.node for the npm tarball. A failed compile prints one
+// (no download) through prebuildify, which leaves the binary in prebuilds/<platform>-<arch>/,
+// where node-gyp-build finds it both in this checkout and in the npm tarball. A failed compile prints one
 // line and exits 0 (the TypeScript build goes on; importing the package then reports it),
 // unless ATTNKIT_NATIVE_REQUIRED=1.
 import { spawnSync } from 'node:child_process';
@@ -33,7 +33,13 @@ const run = spawnSync(
     encoding: 'utf8',
   },
 );
-const ok = run.status === 0 && fs.existsSync(path.join(root, 'build/Release/attnkit_native.node'));
+const prebuilds = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+const ok =
+  run.status === 0 &&
+  fs.existsSync(prebuilds) &&
+  fs
+    .readdirSync(prebuilds)
+    .some((f) => fs.statSync(path.join(prebuilds, f)).mtimeMs >= started - 1000);
 if (ok) {
   console.log(
     `backend-native: addon built in ${((Date.now() - started) / 1000).toFixed(1)} s (prebuilds/${process.platform}-${process.arch})`,

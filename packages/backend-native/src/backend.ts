@@ -11,7 +11,14 @@ import {
   makeFusedAttention,
   makeFusedAttentionGrad,
 } from './kernels/attention';
-import { makeConcat, makeSlice, makeSplitV, makeTile, makeTranspose } from './kernels/copy';
+import {
+  makeConcat,
+  makeGatherV2,
+  makeSlice,
+  makeSplitV,
+  makeTile,
+  makeTranspose,
+} from './kernels/copy';
 import {
   BINARY,
   UNARY,
@@ -53,6 +60,7 @@ export function nativeKernelNames(): string[] {
     tf.SplitV,
     tf.Tile,
     tf.Concat,
+    tf.GatherV2,
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
   ];
@@ -71,6 +79,7 @@ function nativeKernels(
     [tf.SplitV, makeSplitV(ctx)],
     [tf.Tile, makeTile(ctx)],
     [tf.Concat, makeConcat(ctx)],
+    [tf.GatherV2, makeGatherV2(ctx)],
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
   ]);

@@ -129,3 +129,33 @@ describe('data movement on native', () => {
     x.dispose();
   });
 });
+
+describe('GatherV2 on native', () => {
+  it.each(dtypes)('matches cpu on every axis, repeated and 2-d indices (%s)', async (dtype) => {
+    const x = input([5, 4, 3], dtype);
+    const idx = tf.tensor2d([0, 4, 4, 1, 2, 0], [2, 3], 'int32');
+    const small = tf.tensor1d([2, 0, 2], 'int32');
+    expectSame(
+      await onBoth(() => [
+        tf.gather(x, idx),
+        tf.gather(x, small, 1),
+        tf.gather(x, small, 2),
+        tf.gather(x, small, -1),
+      ]),
+    );
+    tf.dispose([x, idx, small]);
+  });
+
+  it('rejects out-of-range indices with the cpu message and gives the cpu gradient', async () => {
+    const x = rand([4, 3], 1);
+    const bad = tf.tensor1d([0, 4], 'int32');
+    const r = await onBoth(() => tf.gather(x, bad));
+    expect(r[0].error).toMatch(/not in \[0, 3\]/);
+    expectSame(r);
+    const idx = tf.tensor1d([3, 1, 3], 'int32');
+    expectSame(
+      await onBoth(() => tf.grads((y: tf.Tensor) => tf.sum(tf.square(tf.gather(y, idx))))([x])),
+    );
+    tf.dispose([x, bad, idx]);
+  });
+});

@@ -4,7 +4,7 @@
 // backend registers it and the options need nothing else (architecture contract 7).
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { f32 } from './util';
+import { allocF32, f32 } from './util';
 
 /** Kernel name: inputs { q, k, v }, attrs FusedAttentionAttrs, outputs [out, logSumExp]. */
 export const FUSED_ATTENTION = 'AttnkitFusedAttention';
@@ -101,8 +101,13 @@ export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
     const attrs = args.attrs as unknown as FusedAttentionAttrs;
     const g = geometry(q, k, v, attrs);
     const backend = args.backend;
-    const out = new Float32Array(g.batch * g.heads * g.tq * g.dv);
-    const lse = new Float32Array(g.batch * g.heads * g.tq);
+    const out = allocF32(g.batch * g.heads * g.tq * g.dv);
+    const lse = allocF32(g.batch * g.heads * g.tq);
+    // No keys: the addon writes nothing; zeros (as a product with empty v) and 'no key' marks.
+    if (g.tk === 0) {
+      out.fill(0);
+      lse.fill(Infinity);
+    }
     addon.attentionForward(
       f32(backend, q),
       f32(backend, k),
@@ -140,9 +145,14 @@ export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
       }
     }
     const backend = args.backend;
-    const dq = new Float32Array(g.batch * g.heads * g.tq * g.d);
-    const dk = new Float32Array(g.batch * g.kvHeads * g.tk * g.d);
-    const dv = new Float32Array(g.batch * g.kvHeads * g.tk * g.dv);
+    const dq = allocF32(g.batch * g.heads * g.tq * g.d);
+    const dk = allocF32(g.batch * g.kvHeads * g.tk * g.d);
+    const dv = allocF32(g.batch * g.kvHeads * g.tk * g.dv);
+    if (g.tk === 0 || g.batch * g.heads * g.tq === 0) {
+      dq.fill(0);
+      dk.fill(0);
+      dv.fill(0);
+    }
     addon.attentionBackward(
       f32(backend, q!),
       f32(backend, k!),

@@ -206,3 +206,44 @@ export function makeConcat({ addon, cpu }: KernelContext): NativeKernel {
     return backend.makeTensorInfo(outShape, dtype, out);
   };
 }
+
+/** GatherV2 along one axis (embedding lookups): whole slices copied with TypedArray.set. */
+export function makeGatherV2({ cpu }: KernelContext): NativeKernel {
+  const fallback = cpu(tf.GatherV2);
+  return (args: KernelArgs) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
+    const backend = args.backend;
+    const xv = values(backend, x);
+    const iv = values(backend, indices);
+    if (
+      !copyable(xv) ||
+      x.dtype === 'complex64' ||
+      (batchDims ?? 0) !== 0 ||
+      x.shape.length === 0
+    ) {
+      return fallback(args);
+    }
+    if (!(iv instanceof Int32Array || iv instanceof Float32Array)) return fallback(args);
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const dim = x.shape[ax]!;
+    for (let i = 0; i < iv.length; i++) {
+      const j = iv[i]!;
+      // Out of range (or fractional): the cpu kernel throws its message.
+      if (!(j >= 0 && j < dim && Number.isInteger(j))) return fallback(args);
+    }
+    const outer = sizeOf(x.shape.slice(0, ax));
+    const slice = sizeOf(x.shape.slice(ax + 1));
+    const n = iv.length;
+    const out = allocLike(xv, outer * n * slice);
+    for (let o = 0; o < outer; o++) {
+      const base = o * dim * slice;
+      for (let i = 0; i < n; i++) {
+        const src = base + iv[i]! * slice;
+        out.set(xv.subarray(src, src + slice), (o * n + i) * slice);
+      }
+    }
+    const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+    return backend.makeTensorInfo(outShape, x.dtype, out);
+  };
+}

@@ -3,7 +3,7 @@
 // reductions Sum / Mean / Max / Min over contiguous axes. Anything else goes to the cpu kernel.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { f32, sizeOf } from './util';
+import { allocF32, f32, sizeOf } from './util';
 
 export const BINARY: Record<string, number> = {
   [tf.Add]: 0,
@@ -42,12 +42,30 @@ function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
   return out;
 }
 
+const ONE = Int32Array.of(1);
+const ZERO = Int32Array.of(0);
+
 export function makeBinary(name: string, { addon, cpu }: KernelContext): NativeKernel {
   const op = BINARY[name]!;
   const fallback = cpu(name);
   return (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const backend = args.backend;
+    // Fast paths without broadcast bookkeeping: equal shapes, or one side a single value.
+    const av = f32(backend, a);
+    const bv = f32(backend, b);
+    const sameShape = tf.util.arraysEqual(a.shape, b.shape);
+    if (sameShape || (bv.length === 1 && b.shape.length <= a.shape.length)) {
+      const out = allocF32(av.length);
+      addon.binary(op, av, bv, out, Int32Array.of(av.length), ONE, sameShape ? ONE : ZERO);
+      return backend.makeTensorInfo(a.shape.slice(), 'float32', out);
+    }
+    if (av.length === 1 && a.shape.length <= b.shape.length) {
+      const out = allocF32(bv.length);
+      addon.binary(op, av, bv, out, Int32Array.of(bv.length), ZERO, ONE);
+      return backend.makeTensorInfo(b.shape.slice(), 'float32', out);
+    }
     let outShape: number[];
     try {
       outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
@@ -55,14 +73,13 @@ export function makeBinary(name: string, { addon, cpu }: KernelContext): NativeK
       return fallback(args); // same error as the cpu kernel
     }
     if (outShape.length > 8) return fallback(args);
-    const backend = args.backend;
-    const out = new Float32Array(sizeOf(outShape));
+    const out = allocF32(sizeOf(outShape));
     const shape = outShape.length ? Int32Array.from(outShape) : new Int32Array([1]);
     const rankShape = outShape.length ? outShape : [1];
     addon.binary(
       op,
-      f32(backend, a),
-      f32(backend, b),
+      av,
+      bv,
       out,
       shape,
       broadcastStrides(a.shape, rankShape),
@@ -80,7 +97,7 @@ export function makeUnary(name: string, { addon, cpu }: KernelContext): NativeKe
     if (x.dtype !== 'float32') return fallback(args);
     const backend = args.backend;
     const xv = f32(backend, x);
-    const out = new Float32Array(xv.length);
+    const out = allocF32(xv.length);
     addon.unary(op, xv, out);
     return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   };
@@ -98,7 +115,7 @@ export function makeSoftmax({ addon, cpu }: KernelContext): NativeKernel {
     const backend = args.backend;
     const cols = logits.shape[rank - 1]!;
     const xv = f32(backend, logits);
-    const out = new Float32Array(xv.length);
+    const out = allocF32(xv.length);
     if (cols > 0) addon.softmax(xv, out, xv.length / cols, cols);
     return backend.makeTensorInfo(logits.shape.slice(), 'float32', out);
   };
@@ -136,7 +153,7 @@ export function makeReduce(name: string, { addon, cpu }: KernelContext): NativeK
     const r = sizeOf(x.shape.slice(first, last + 1));
     const inner = sizeOf(x.shape.slice(last + 1));
     const backend = args.backend;
-    const out = new Float32Array(outer * inner);
+    const out = allocF32(outer * inner);
     addon.reduce(op, f32(backend, x), out, outer, r, inner);
     const outShape = attrs.keepDims
       ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { f32, sizeOf, stridesOf } from './util';
+import { allocF32, f32, sizeOf, stridesOf } from './util';
 
 /** Per output batch, the flat offset of the A and B matrices it multiplies. */
 function batchOffsets(
@@ -79,7 +79,7 @@ export function makeBatchMatMul({ addon, cpu }: KernelContext): NativeKernel {
     if (inner !== innerB) return fallback(args);
     const backend = args.backend;
     const { batch, aOff, bOff } = batchOffsets(outer, aOuter, bOuter, m * inner, inner * n);
-    const out = new Float32Array(batch * m * n);
+    const out = allocF32(batch * m * n);
     addon.matmul(
       f32(backend, a),
       f32(backend, b),

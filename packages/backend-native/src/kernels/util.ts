@@ -57,11 +57,20 @@ export function copyable(v: unknown): v is Float32Array | Int32Array | Uint8Arra
   return v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint8Array;
 }
 
-/** An empty typed array of the tensor dtype's storage type. */
+/**
+ * Output storage the kernel will overwrite entirely: uninitialised memory of its own (no pool,
+ * offset 0). Zero-filled typed arrays cost page faults and a memset per op: for 128 KiB that
+ * is 15 µs against 3 µs, more than many kernels themselves.
+ */
+export function allocF32(n: number): Float32Array {
+  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+/** Uninitialised storage of the same array type as `v` (every element gets written). */
 export function allocLike(v: Float32Array | Int32Array | Uint8Array, n: number) {
-  if (v instanceof Float32Array) return new Float32Array(n);
-  if (v instanceof Int32Array) return new Int32Array(n);
-  return new Uint8Array(n);
+  if (v instanceof Float32Array) return allocF32(n);
+  if (v instanceof Int32Array) return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  return new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
 }
 
 export function i32(list: number[]): Int32Array {
