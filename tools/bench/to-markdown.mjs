@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './lib/packages.mjs';
+import { targetRows } from './lib/targets.mjs';
 
 const args = process.argv.slice(2);
 const writeAt = args.indexOf('--write');
@@ -37,6 +38,13 @@ const lines = [
 ];
 for (const b of results.backends.filter((x) => !x.ok))
   lines.push(`- ${b.name}: skipped: ${b.reason}`);
+const goals = targetRows(results);
+if (goals.length) {
+  lines.push('', '### native against the goals of issue 7', '');
+  lines.push('| measure | this run | goal | met |', '| --- | --- | --- | --- |');
+  for (const g of goals)
+    lines.push(`| ${g.what} | ${g.value} | ${g.goal} | ${g.met ? 'yes' : 'no'} |`);
+}
 for (const w of results.workloads) {
   lines.push('', `### ${w.name}: ${w.title}`, '');
   if (w.skipped || w.error) {

@@ -249,9 +249,9 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   // Each (batch, kv head) owns its dK/dV rows and its query heads' dQ rows, so tasks never
   // write the same memory; when there are fewer of them than threads, query blocks are split
   // across tasks with private dK/dV that are summed afterwards.
+  // The split depends on the shapes only, never on the thread count, so results do not either.
   const int64_t owners = s.batch * s.kvHeads;
-  const int64_t threads = num_threads();
-  const int64_t split = std::max<int64_t>(1, std::min<int64_t>(qBlocks, (2 * threads + owners - 1) / owners));
+  const int64_t split = std::max<int64_t>(1, std::min<int64_t>(qBlocks, (8 + owners - 1) / owners));
   const int64_t kvSize = s.tk * (s.d + s.dv);
   std::vector<float> partial(split > 1 ? owners * split * kvSize : 0);
   auto task = [&](int64_t t) {

@@ -5,6 +5,7 @@ import { initBackend } from '@attnkit/core';
 import { NativeUnavailableError, loadAddon } from '../src/addon';
 import {
   BACKEND_NAME,
+  FUSED_ATTENTION,
   getThreadsCount,
   nativeInfo,
   nativeKernelNames,
@@ -54,12 +55,32 @@ describe('the native backend', () => {
     await tf.setBackend('native');
     const a = tf.randomUniform([300, 200], -1, 1, 'float32', 1);
     const b = tf.randomUniform([200, 100], -1, 1, 'float32', 2);
-    const many = tf.matMul(a, b).dataSync();
+    // A matmul, and the attention gradient (whose key/value sums are split across tasks).
+    const q = tf.randomUniform([1, 4, 100, 16], -1, 1, 'float32', 3);
+    const k = tf.randomUniform([1, 1, 100, 16], -1, 1, 'float32', 4);
+    const attrs = {
+      scale: 0.25,
+      causal: true,
+      window: 0,
+      queryPositions: [...Array(100).keys()],
+      keyPositions: [...Array(100).keys()],
+    };
+    const run = () =>
+      tf.tidy(() => {
+        const loss = (x: tf.Tensor, y: tf.Tensor) => {
+          const [out] = tf
+            .engine()
+            .runKernel(FUSED_ATTENTION, { q: x, k: y, v: y }, attrs) as tf.Tensor[];
+          return tf.sum(tf.square(out!));
+        };
+        return [tf.matMul(a, b), ...tf.grads(loss)([q, k])].map((t) => Array.from(t.dataSync()));
+      });
+    const many = run();
     setThreadsCount(1);
-    const one = tf.matMul(a, b).dataSync();
+    const one = run();
     setThreadsCount(before);
-    expect(Array.from(one)).toEqual(Array.from(many));
-    tf.dispose([a, b]);
+    expect(one).toEqual(many);
+    tf.dispose([a, b, q, k]);
     await tf.setBackend(initial);
   });
 

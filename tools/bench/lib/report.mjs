@@ -1,4 +1,6 @@
 // The terminal table: one block per workload, a column per backend with the ratio to PyTorch.
+import { targetRows } from './targets.mjs';
+
 const fmtMs = (ms) =>
   ms >= 1000
     ? `${(ms / 1000).toFixed(2)} s`
@@ -117,6 +119,15 @@ export function renderReport(results) {
       out.push(`   ${n} case${n > 1 ? 's' : ''} skipped: ${reason}`);
     for (const p of [...new Set(problems)]) out.push(`   ${p}`);
     out.push('');
+  }
+  const goals = targetRows(results);
+  if (goals.length) {
+    out.push('== native against the goals of issue 7');
+    const rows = [
+      ['measure', 'this run', 'goal', 'met'],
+      ...goals.map((g) => [g.what, g.value, g.goal, g.met ? 'yes' : 'NO']),
+    ];
+    out.push(...table(rows).map((l) => `   ${l}`), '');
   }
   return out;
 }

@@ -63,12 +63,15 @@ export function copyable(v: unknown): v is Float32Array | Int32Array | Uint8Arra
  * is 15 µs against 3 µs, more than many kernels themselves.
  */
 export function allocF32(n: number): Float32Array {
+  // Below a page or so a plain typed array is cheaper than a Buffer of its own.
+  if (n < 2048) return new Float32Array(n);
   return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
 }
 
 /** Uninitialised storage of the same array type as `v` (every element gets written). */
 export function allocLike(v: Float32Array | Int32Array | Uint8Array, n: number) {
   if (v instanceof Float32Array) return allocF32(n);
+  if (n < 2048) return v instanceof Int32Array ? new Int32Array(n) : new Uint8Array(n);
   if (v instanceof Int32Array) return new Int32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
   return new Uint8Array(Buffer.allocUnsafeSlow(n).buffer, 0, n);
 }

@@ -1,0 +1,48 @@
+// The goals of issue 7 checked against one run: native matmul 1024³ at ≥ 50% of PyTorch's
+// GFLOP/s; llama-tiny training step and generation within 2× PyTorch's time and ≥ 20× faster
+// than the plain cpu backend. PyTorch is taken at native's thread count, from the same run.
+const GOALS = { matmulShare: 0.5, torchRatio: 2, cpuSpeedup: 20 };
+
+/** [{ what, value, goal, met }] for the cases present in the run (empty without native). */
+export function targetRows(results) {
+  const native = results.backends.find((b) => b.ok && b.name === 'native');
+  if (!native) return [];
+  const byName = Object.fromEntries(results.workloads.map((w) => [w.name, w]));
+  const rows = [];
+  const mm = byName.matmul?.cases?.find((c) => c.x === 1024);
+  const torchMs = (c) => c?.pytorch?.[native.threads]?.medianMs;
+  if (mm?.backends.native?.medianMs && torchMs(mm)) {
+    const share = torchMs(mm) / mm.backends.native.medianMs;
+    rows.push({
+      what: `matmul 1024³: native GFLOP/s / PyTorch ${native.threads}t GFLOP/s`,
+      value: `${(share * 100).toFixed(0)}%`,
+      goal: `≥ ${GOALS.matmulShare * 100}%`,
+      met: share >= GOALS.matmulShare,
+    });
+  }
+  for (const name of ['train', 'generate']) {
+    for (const c of byName[name]?.cases ?? []) {
+      const n = c.backends.native?.medianMs;
+      if (!n) continue;
+      const t = torchMs(c);
+      if (t) {
+        rows.push({
+          what: `${name} ${c.label}: native time / PyTorch ${native.threads}t time`,
+          value: `×${(n / t).toFixed(2)}`,
+          goal: `≤ ×${GOALS.torchRatio}`,
+          met: n / t <= GOALS.torchRatio,
+        });
+      }
+      const cpu = c.backends.cpu?.medianMs;
+      if (cpu) {
+        rows.push({
+          what: `${name} ${c.label}: cpu time / native time`,
+          value: `${(cpu / n).toFixed(1)}×`,
+          goal: `≥ ${GOALS.cpuSpeedup}×`,
+          met: cpu / n >= GOALS.cpuSpeedup,
+        });
+      }
+    }
+  }
+  return rows;
+}
