@@ -1,6 +1,7 @@
 // The goals of issue 7 checked against one run: native matmul 1024³ at ≥ 50% of PyTorch's
 // GFLOP/s; llama-tiny training step and generation within 2× PyTorch's time and ≥ 20× faster
-// than the plain cpu backend. PyTorch is taken at native's thread count, from the same run.
+// than the plain cpu backend. PyTorch is taken from the same run at its best time with at most
+// native's thread count (on a loaded machine two OpenMP threads can be far slower than one).
 const GOALS = { matmulShare: 0.5, torchRatio: 2, cpuSpeedup: 20 };
 
 /** [{ what, value, goal, met }] for the cases present in the run (empty without native). */
@@ -10,11 +11,17 @@ export function targetRows(results) {
   const byName = Object.fromEntries(results.workloads.map((w) => [w.name, w]));
   const rows = [];
   const mm = byName.matmul?.cases?.find((c) => c.x === 1024);
-  const torchMs = (c) => c?.pytorch?.[native.threads]?.medianMs;
+  const torchMs = (c) => {
+    const times = Object.entries(c?.pytorch ?? {})
+      .filter(([t, r]) => Number(t) <= native.threads && r?.medianMs > 0)
+      .map(([, r]) => r.medianMs);
+    return times.length ? Math.min(...times) : undefined;
+  };
+  const torchName = `PyTorch ≤${native.threads}t`;
   if (mm?.backends.native?.medianMs && torchMs(mm)) {
     const share = torchMs(mm) / mm.backends.native.medianMs;
     rows.push({
-      what: `matmul 1024³: native GFLOP/s / PyTorch ${native.threads}t GFLOP/s`,
+      what: `matmul 1024³: native GFLOP/s / ${torchName} GFLOP/s`,
       value: `${(share * 100).toFixed(0)}%`,
       goal: `≥ ${GOALS.matmulShare * 100}%`,
       met: share >= GOALS.matmulShare,
@@ -27,7 +34,7 @@ export function targetRows(results) {
       const t = torchMs(c);
       if (t) {
         rows.push({
-          what: `${name} ${c.label}: native time / PyTorch ${native.threads}t time`,
+          what: `${name} ${c.label}: native time / ${torchName} time`,
           value: `×${(n / t).toFixed(2)}`,
           goal: `≤ ×${GOALS.torchRatio}`,
           met: n / t <= GOALS.torchRatio,
