@@ -270,6 +270,27 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   });
 }
 
+// adamw(p, m, v, g, pOut, mOut, vOut, [lr, beta1, 1-beta1, beta2, 1-beta2, eps, wd, c1, c2])
+napi_value AdamW(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "adamw", 8);
+    size_t n[7], nh;
+    const float* p = args.f32(0, &n[0]);
+    const float* m = args.f32(1, &n[1]);
+    const float* v = args.f32(2, &n[2]);
+    const float* g = args.f32(3, &n[3]);
+    float* po = args.f32(4, &n[4]);
+    float* mo = args.f32(5, &n[5]);
+    float* vo = args.f32(6, &n[6]);
+    const float* h = args.f32(7, &nh);
+    if (nh != 9) args.fail(7, "must hold 9 values", true);
+    for (int i = 1; i < 7; i++) args.need(i, n[i], static_cast<double>(n[0]));
+    adamw(p, m, v, g, po, mo, vo, static_cast<int64_t>(n[0]),
+          AdamWParams{h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]});
+    return undefined(env);
+  });
+}
+
 // info() -> { gemm, threads }
 napi_value Info(napi_env env, napi_callback_info) {
   napi_value obj, gemm, threads;
@@ -302,6 +323,7 @@ napi_value Init(napi_env env, napi_value exports) {
        nullptr},
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_default,
        nullptr},
+      {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -299,6 +299,42 @@ void reduce(int op, const float* x, float* out, int64_t outer, int64_t r, int64_
 
 namespace {
 
+ATTNKIT_CLONES void adamw_range(const float* p, const float* m, const float* v, const float* g,
+                                float* pOut, float* mOut, float* vOut, int64_t n,
+                                AdamWParams a) {
+  // Same float32 operations, in the same order, as the composite in @attnkit/models' AdamW
+  // (no contraction into FMAs: -ffp-contract=off), so both give the same bits.
+  const float b1 = a.beta1, b2 = a.beta2, ob1 = a.oneMinusBeta1, ob2 = a.oneMinusBeta2;
+  const bool decay = a.weightDecay != 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float m1 = m[i] * b1 + gi * ob1;
+    const float v1 = v[i] * b2 + (gi * gi) * ob2;
+    float update = (m1 / a.c1) / (std::sqrt(v1 / a.c2) + a.epsilon);
+    if (decay) update = update + p[i] * a.weightDecay;
+    pOut[i] = p[i] - update * a.lr;
+    mOut[i] = m1;
+    vOut[i] = v1;
+  }
+}
+
+}  // namespace
+
+void adamw(const float* p, const float* m, const float* v, const float* g, float* pOut, float* mOut,
+           float* vOut, int64_t n, const AdamWParams& a) {
+  if (n < kParallelElements) {
+    adamw_range(p, m, v, g, pOut, mOut, vOut, n, a);
+    return;
+  }
+  const int64_t chunks = 16, size = (n + chunks - 1) / chunks;
+  parallel_for(chunks, [&](int64_t c) {
+    const int64_t i0 = c * size, i1 = std::min(n, i0 + size);
+    if (i0 < i1) adamw_range(p + i0, m + i0, v + i0, g + i0, pOut + i0, mOut + i0, vOut + i0, i1 - i0, a);
+  });
+}
+
+namespace {
+
 template <typename T>
 void copy_rows(const T* src, T* dst, int rank, const int64_t* shape, const int64_t* ss,
                const int64_t* ds, int64_t r0, int64_t r1) {

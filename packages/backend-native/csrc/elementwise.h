@@ -24,6 +24,15 @@ void softmax(const float* x, float* out, int64_t rows, int64_t cols);
 /** out[o, i] = reduce over r of x[o, r, i]. */
 void reduce(int op, const float* x, float* out, int64_t outer, int64_t r, int64_t inner);
 
+/** Decoupled-weight-decay Adam step (Loshchilov & Hutter 2019, Alg. 2), in place of p, m, v. */
+struct AdamWParams {
+  // As float32 scalars from JavaScript: 1 - beta and the bias corrections c = 1 - beta^t are
+  // rounded once there, exactly as the composite's scalar tensors are.
+  float lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon, weightDecay, c1, c2;
+};
+void adamw(const float* p, const float* m, const float* v, const float* g, float* pOut, float* mOut,
+           float* vOut, int64_t n, const AdamWParams& a);
+
 /** dst[dstOffset + idx·dstStrides] = src[srcOffset + idx·srcStrides] over `shape` (rank ≤ 12). */
 void copy_strided(const void* src, void* dst, int elementBytes, int rank, const int64_t* shape,
                   const int64_t* srcStrides, const int64_t* dstStrides);

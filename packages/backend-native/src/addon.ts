@@ -72,6 +72,16 @@ export interface NativeAddon {
     dims: Int32Array,
     scale: number,
   ): void;
+  adamw(
+    p: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    pOut: Float32Array,
+    mOut: Float32Array,
+    vOut: Float32Array,
+    hyper: Float32Array,
+  ): void;
   info(): { gemm: string; threads: number };
   setThreads(n: number): void;
 }

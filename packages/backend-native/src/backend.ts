@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
+import { ADAMW, makeAdamW } from './kernels/adamw';
 import {
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
@@ -63,6 +64,7 @@ export function nativeKernelNames(): string[] {
     tf.GatherV2,
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
+    ADAMW,
   ];
 }
 
@@ -82,6 +84,7 @@ function nativeKernels(
     [tf.GatherV2, makeGatherV2(ctx)],
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
+    [ADAMW, makeAdamW(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -117,7 +120,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
       ...(own ? { kernelFunc: own as unknown as tf.KernelFunc } : {}),
     });
   }
-  for (const name of [FUSED_ATTENTION, FUSED_ATTENTION_GRAD]) {
+  for (const name of [FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW]) {
     if (!tf.getKernel(name, BACKEND_NAME)) {
       tf.registerKernel({
         kernelName: name,

@@ -10,6 +10,7 @@ registerNativeBackend(addon);
 
 export { BACKEND_NAME, BACKEND_PRIORITY, NativeBackend, nativeKernelNames } from './backend';
 export { NativeUnavailableError } from './addon';
+export { ADAMW, type AdamWAttrs } from './kernels/adamw';
 export {
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
