@@ -1,0 +1,224 @@
+// MoH vs MHA: `npm run build`, then
+//   node tools/bench/moh.mjs [--mqar-steps 500] [--text-steps 300] [--seeds 1] [--backend wasm]
+//                            [--data ../shared/data/tinyshakespeare.txt] [--json out.json]
+// Trains the same decoder LM (llama-tiny's shape: 2 layers, dModel 64, 4 heads of 16, RoPE,
+// SwiGLU, RMSNorm) with plain MHA and with Mixture-of-Head attention at 75% and 50% of the heads
+// active per token (1 shared + top-2 / top-1 of 3 routed), same steps, batches and seeds, on MQAR
+// and on character-level tinyshakespeare, and prints final loss, accuracy and ms per step.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, build, initBackend } from '../../packages/core/dist/index.js';
+import '../../packages/routing/dist/index.js';
+import {
+  CharTokenizer,
+  MqarTask,
+  TaskSource,
+  TextSource,
+  Trainer,
+} from '../../packages/models/dist/index.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const log = (msg) => process.stderr.write(`${msg}\n`);
+
+function parseArgs(argv) {
+  const opts = {
+    mqarSteps: 500,
+    textSteps: 300,
+    seeds: 1,
+    backend: undefined,
+    data: path.resolve(HERE, '../../../shared/data/tinyshakespeare.txt'),
+    json: undefined,
+  };
+  const numbers = { '--mqar-steps': 'mqarSteps', '--text-steps': 'textSteps', '--seeds': 'seeds' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = argv[i + 1];
+    if (arg in numbers) {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${arg} expects an integer >= 0`);
+      opts[numbers[arg]] = n;
+      i++;
+    } else if (arg === '--backend' || arg === '--data' || arg === '--json') {
+      if (!value) throw new Error(`${arg} expects a value`);
+      opts[arg.slice(2)] = value;
+      i++;
+    } else {
+      throw new Error(`unknown option ${arg}`);
+    }
+  }
+  return opts;
+}
+
+/** The three attention variants compared; everything else in the model is identical. */
+const VARIANTS = [
+  { name: 'MHA (4 of 4 heads)', mixer: { type: 'mha', numHeads: 4 } },
+  {
+    name: 'MoH 75% (1 shared + top-2 of 3)',
+    mixer: { type: 'moh', numHeads: 4, numSharedHeads: 1, topK: 2 },
+  },
+  {
+    name: 'MoH 50% (1 shared + top-1 of 3)',
+    mixer: { type: 'moh', numHeads: 4, numSharedHeads: 1, topK: 1 },
+  },
+];
+
+function modelConfig(mixer, vocabSize, maxLength) {
+  return {
+    type: 'decoder-lm',
+    vocabSize,
+    dModel: 64,
+    numLayers: 2,
+    maxLength,
+    positional: { type: 'rotary', headDim: 16 },
+    block: {
+      mixer,
+      feedForward: { type: 'swiglu', hiddenDim: 128 },
+      norm: { type: 'rms-norm' },
+      placement: 'pre',
+    },
+    finalNorm: { type: 'rms-norm' },
+    tieEmbeddings: true,
+  };
+}
+
+/**
+ * Trains the variants of one seed in lockstep, one step of each in turn, so a load change on
+ * the (shared) machine hits all of them alike. Returns eval metrics, the mean training loss of
+ * the last 20 steps, the active-head fraction and the median ms per step.
+ */
+function runLockstep(setups) {
+  const runs = setups.map(({ config, steps, lr, train, seed }) => {
+    const rng = new Rng(seed);
+    const model = build(config, { rng });
+    const trainer = new Trainer(model, train, { steps, lr, rngs: [rng] });
+    return { model, trainer, times: [], losses: [] };
+  });
+  const steps = setups[0].steps;
+  for (let i = 0; i < steps; i++) {
+    for (const r of runs) {
+      const start = performance.now();
+      r.losses.push(r.trainer.trainStep().loss);
+      r.times.push(performance.now() - start);
+    }
+  }
+  return runs.map((r, j) => {
+    const { evalSource, evalBatches } = setups[j];
+    const metrics = r.trainer.evaluate(evalSource, evalBatches);
+    const times = r.times.slice(Math.min(5, r.times.length - 1)).sort((a, b) => a - b);
+    const result = {
+      params: r.model.numParams(),
+      trainLoss: mean(r.losses.slice(-20)),
+      evalLoss: metrics.loss,
+      accuracy: metrics.accuracy,
+      activeFraction: activeFraction(r.model),
+      msPerStep: times[Math.floor(times.length / 2)],
+    };
+    r.trainer.dispose();
+    r.model.dispose();
+    return result;
+  });
+}
+
+/** Mean fraction of heads active per token in the latest forward (the eval), 1 for MHA. */
+function activeFraction(model) {
+  const fractions = model.blocks.map((b) => b.mixer.lastStats?.activeFraction ?? 1);
+  return fractions.reduce((a, b) => a + b) / fractions.length;
+}
+
+function mean(xs) {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function benchmark(name, makeRun, seeds) {
+  const perVariant = VARIANTS.map(() => []);
+  for (let s = 0; s < seeds; s++) {
+    log(`${name}: seed ${s}, ${VARIANTS.map((v) => v.name).join(' / ')}`);
+    const results = runLockstep(VARIANTS.map((v) => makeRun(v, s)));
+    results.forEach((r, j) => {
+      perVariant[j].push(r);
+      log(`  ${VARIANTS[j].name}: ${JSON.stringify(r)}`);
+    });
+  }
+  return VARIANTS.map((variant, j) => {
+    const runs = perVariant[j];
+    return {
+      task: name,
+      variant: variant.name,
+      params: runs[0].params,
+      activeFraction: mean(runs.map((r) => r.activeFraction)),
+      trainLoss: mean(runs.map((r) => r.trainLoss)),
+      evalLoss: mean(runs.map((r) => r.evalLoss)),
+      accuracy: mean(runs.map((r) => r.accuracy)),
+      accuracies: runs.map((r) => r.accuracy),
+      msPerStep: mean(runs.map((r) => r.msPerStep)),
+    };
+  });
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const choice = await initBackend(opts.backend, { log });
+  const rows = [];
+  if (opts.mqarSteps > 0) {
+    // MQAR (Arora et al. 2023): 6 key-value pairs, 6 queries, 24 keys, 24 values (length 23)
+    const task = new MqarTask({ numPairs: 6, numKeys: 24, numValues: 24 });
+    rows.push(
+      ...benchmark(
+        'MQAR',
+        (variant, seed) => ({
+          config: modelConfig(variant.mixer, task.vocabSize, task.seqLen),
+          steps: opts.mqarSteps,
+          lr: 3e-3,
+          train: new TaskSource(task, 32, 100 + seed),
+          evalSource: new TaskSource(task, 64, 999),
+          evalBatches: 4,
+          seed,
+        }),
+        opts.seeds,
+      ),
+    );
+  }
+  if (opts.textSteps > 0) {
+    const text = fs.readFileSync(opts.data, 'utf8');
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const split = Math.floor(ids.length * 0.9);
+    const seqLen = 48;
+    rows.push(
+      ...benchmark(
+        'tinyshakespeare',
+        (variant, seed) => ({
+          config: modelConfig(variant.mixer, tokenizer.vocabSize, seqLen),
+          steps: opts.textSteps,
+          lr: 3e-3,
+          train: new TextSource(ids.subarray(0, split), seqLen, 16, 200 + seed),
+          evalSource: new TextSource(ids.subarray(split), seqLen, 32, 999),
+          evalBatches: 8,
+          seed,
+        }),
+        opts.seeds,
+      ),
+    );
+  }
+  const header =
+    '| task | attention | params | heads active / token | train loss (last 20) | eval loss | eval accuracy | ms / step |';
+  const lines = [header, '| --- | --- | --: | --: | --: | --: | --: | --: |'];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.task} | ${r.variant} | ${r.params.toLocaleString('en-US')} | ${(100 * r.activeFraction).toFixed(0)}% | ${r.trainLoss.toFixed(3)} | ${r.evalLoss.toFixed(3)} | ${r.accuracy.toFixed(3)} | ${r.msPerStep.toFixed(0)} |`,
+    );
+  }
+  console.log(
+    `backend ${choice.name}, ${opts.seeds} seed(s), MQAR ${opts.mqarSteps} steps, tinyshakespeare ${opts.textSteps} steps, live tensors at the end ${tf.memory().numTensors}\n`,
+  );
+  console.log(lines.join('\n'));
+  if (opts.json)
+    fs.writeFileSync(opts.json, JSON.stringify({ opts, backend: choice.name, rows }, null, 2));
+}
+
+main().catch((err) => {
+  log(err.stack ?? String(err));
+  process.exit(1);
+});
