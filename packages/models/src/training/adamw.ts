@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { checkNumber } from '@attnkit/core';
+import { adamwKernelStep } from './adamw-kernel';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -65,6 +66,10 @@ export class AdamW {
         const m = this.m.get(path);
         const v = this.v.get(path);
         if (!p || !m || !v) continue;
+        // A backend with the fused kernel does the whole update in one call (same values).
+        const decay = this.decayed.has(path) ? this.weightDecay : 0;
+        const hyper = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+        if (adamwKernelStep(p, m, v, g, { lr, ...hyper, weightDecay: decay, step: t })) continue;
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);
