@@ -1,5 +1,5 @@
 // `npm run bench -- attention [--quick] [--json] [--backends=cpu,wasm] [--lengths=256,1024,4096]
-//   [--chunk=128] [--forward-only] [--repeats=3] [--no-save]`
+//   [--chunk=128] [--forward-only | --backward-only] [--repeats=3] [--no-save]`
 // (or `node tools/bench/attention-memory.mjs ...`, where `--key value` works as well).
 // @attnkit/attention's memory study: scaledDotProductAttention in its naive form (the whole
 // [T, T] weight matrix) against its chunked online-softmax form (chunks of --chunk queries and
@@ -31,6 +31,7 @@ function parseOptions(argv) {
     backends: ['cpu', 'wasm'],
     lengths: undefined,
     chunk: 128,
+    forward: true,
     backward: true,
     repeats: undefined,
   };
@@ -50,6 +51,9 @@ function parseOptions(argv) {
         break;
       case '--forward-only':
         opts.backward = false;
+        break;
+      case '--backward-only':
+        opts.forward = false;
         break;
       case '--backends':
         opts.backends = list(take());
@@ -94,12 +98,20 @@ async function runBackend(name, api, opts) {
   await useBackend(name);
   log(`backend ${name}: ${b.note}`);
   const rows = [];
+  // An aborted wasm module (out of heap) stays broken: later cases there are not measured.
+  let aborted;
   for (const T of opts.lengths) {
     const shape = [BATCH, HEADS, T, HEAD_DIM];
     const [q, k, v] = [1, 2, 3].map((seed) => tf.randomNormal(shape, 0, 1, 'float32', seed));
-    for (const pass of opts.backward ? ['forward', 'forward+backward'] : ['forward']) {
+    const passes = [opts.forward && 'forward', opts.backward && 'forward+backward'].filter(Boolean);
+    for (const pass of passes) {
       const row = { backend: name, T, pass };
-      for (const form of ['naive', 'chunked']) {
+      // Chunked first: if naive exhausts a backend's memory, chunked has been measured already.
+      for (const form of ['chunked', 'naive']) {
+        if (aborted) {
+          row[form] = { error: `not run: ${aborted}` };
+          continue;
+        }
         const options =
           form === 'naive' ? { causal: true } : { causal: true, chunkSize: opts.chunk };
         const attend = (qq, kk, vv) => api.sdpa(qq, kk, vv, options).output;
@@ -112,6 +124,8 @@ async function runBackend(name, api, opts) {
         const leaked = tf.memory().numTensors - before;
         if (leaked > 0) row[form].leakedTensors = leaked;
         const r = row[form];
+        if (r.error && /abort/i.test(r.error))
+          aborted = `${name} aborted in T=${T} ${pass} ${form}`;
         log(
           `  ${name} T=${T} ${pass} ${form}: ${
             r.error
@@ -122,7 +136,11 @@ async function runBackend(name, api, opts) {
       }
       rows.push(row);
     }
-    tf.dispose([q, k, v]);
+    try {
+      tf.dispose([q, k, v]);
+    } catch {
+      // the aborted module cannot free them
+    }
   }
   return { backend: name, note: b.note, rows };
 }
@@ -192,7 +210,8 @@ async function main() {
     ),
   ).version;
   const meta = {
-    command: `npm run bench -- attention ${process.argv.slice(2).join(' ')}`.trim(),
+    // The same run as `npm run bench -- attention <args>`.
+    command: `node tools/bench/attention-memory.mjs ${process.argv.slice(2).join(' ')}`.trim(),
     date: new Date().toISOString(),
     cpu: os.cpus()[0]?.model ?? 'unknown CPU',
     cores: os.availableParallelism?.() ?? os.cpus().length,
