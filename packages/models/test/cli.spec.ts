@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Io } from '@attnkit/models';
-import { CharTokenizer, IdTokenizer, presetsCommand, trainCommand } from '@attnkit/models';
+import {
+  CharTokenizer,
+  IdTokenizer,
+  getPreset,
+  presetsCommand,
+  trainCommand,
+} from '@attnkit/models';
 
 function capture(): Io & { lines: string[] } {
   const lines: string[] = [];
@@ -97,6 +103,7 @@ describe('attnkit CLI errors (in-process)', () => {
       path.join(run, 'run.json'),
       JSON.stringify({ seqLen: 4, batchSize: 2, lr: 1e-3, steps: 2, seed: 0 }),
     );
+    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(getPreset('gpt-tiny')));
     const data = path.join(out, 'data.txt');
     fs.writeFileSync(data, 'abc abd');
     const before = fs.readdirSync(run).sort();
@@ -105,6 +112,23 @@ describe('attnkit CLI errors (in-process)', () => {
     ).rejects.toThrow(/"d" \(U\+0064\) at offset 6/);
     expect(fs.readdirSync(run).sort()).toEqual(before);
     expect(new IdTokenizer(3).encode('2')).toEqual([2]);
+  });
+
+  it('refuses models it cannot train, conflicting flags and unknown backends', async () => {
+    const out = tmp();
+    await expect(trainCommand({ preset: 'bert-tiny', out }, capture())).rejects.toThrow(
+      /preset 'bert-tiny' is a 'encoder' model; attnkit train trains .* 'decoder-lm'/,
+    );
+    await expect(
+      trainCommand({ preset: 'gpt-tiny', config: 'x.json', out }, capture()),
+    ).rejects.toThrow(/--preset or --config, not both/);
+    await expect(
+      trainCommand({ name: 'x', resume: true, overwrite: true, out }, capture()),
+    ).rejects.toThrow(/--resume or --overwrite, not both/);
+    await expect(trainCommand({ backend: 'gpu9000', out }, capture())).rejects.toThrow(
+      /--backend expected one of .*wasm, cpu, got 'gpu9000'/,
+    );
+    expect(fs.readdirSync(out)).toEqual([]);
   });
 
   it('lists presets', () => {

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import type { DecoderLM } from '@attnkit/models';
-import { generate, generateStream } from '@attnkit/models';
+import { Rng } from '@attnkit/core';
+import { applyRepetitionPenalty, generate, generateStream, sampleToken } from '@attnkit/models';
 import { tinyLm } from './helpers';
 
 import { describeWithBlocks } from './blocks-ready';
@@ -14,16 +15,35 @@ describeWithBlocks('generate', () => {
   afterAll(() => model.dispose());
 
   it('gives the same 200 tokens with the incremental cache as without it', async () => {
-    const opts = { maxTokens: 200, temperature: 1, seed: 9 };
-    const cached = await generate(model, [1, 2, 3], opts);
-    const full = await generate(model, [1, 2, 3], { ...opts, useCache: false });
+    const opts = { maxTokens: 200, temperature: 1, topK: 8, repetitionPenalty: 1.2, seed: 9 };
+    const prompt = [1, 2, 3];
+    const cached = await generate(model, prompt, opts);
     expect(cached).toHaveLength(200);
-    expect(cached).toEqual(full);
-    const greedy = await generate(model, [4], { maxTokens: 50, temperature: 0 });
-    expect(greedy).toEqual(
-      await generate(model, [4], { maxTokens: 50, temperature: 0, useCache: false }),
+    // Without the cache, step t reruns the whole prefix and samples from its last position; by
+    // causality that is position t of one forward over the final sequence, so one forward
+    // replays all 200 uncached steps (the literal uncached loop is checked for 40 tokens below).
+    const sequence = [...prompt, ...cached];
+    const input = tf.tensor2d([sequence.slice(0, -1)], [1, sequence.length - 1], 'int32');
+    const logits = model.forward(input);
+    const rows = (await logits.array()) as number[][][];
+    tf.dispose([input, logits]);
+    const rng = new Rng(9);
+    const replay = cached.map((_, i) => {
+      const at = prompt.length - 1 + i;
+      const seen = sequence.slice(0, at + 1);
+      const penalised = applyRepetitionPenalty(Float32Array.from(rows[0]![at]!), seen, 1.2);
+      return sampleToken(penalised, opts, rng);
+    });
+    expect(replay).toEqual(cached);
+    const short = { maxTokens: 40, temperature: 1, seed: 4 };
+    expect(await generate(model, [5, 6], short)).toEqual(
+      await generate(model, [5, 6], { ...short, useCache: false }),
     );
-  }, 60000);
+    const greedy = await generate(model, [4], { maxTokens: 30, temperature: 0 });
+    expect(greedy).toEqual(
+      await generate(model, [4], { maxTokens: 30, temperature: 0, useCache: false }),
+    );
+  });
 
   it('is seeded, streams tokens, stops at stop tokens and at maxLength', async () => {
     const a = await generate(model, [1], { maxTokens: 20, seed: 1 });

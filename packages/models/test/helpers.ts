@@ -1,6 +1,7 @@
 // Tiny model configs shared by the specs.
 import { Rng, build } from '@attnkit/core';
 import type { DecoderLM, DecoderLmConfig } from '@attnkit/models';
+import '@attnkit/models'; // registers the model types
 
 export function tinyLmConfig(overrides: Partial<DecoderLmConfig> = {}): DecoderLmConfig {
   return {

@@ -1,27 +1,21 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as core from '@attnkit/core';
-
-type InitBackend = (preference?: string) => Promise<{ name: string; tried?: unknown }>;
+import type { BackendName } from '@attnkit/core';
+import { BACKEND_ORDER, initBackend } from '@attnkit/core';
+import { CliError } from './errors';
+import { patchWasmKernels } from './wasm-kernels';
 
 /**
- * Picks the backend: core's `initBackend` when it is available, else the first of wasm and cpu
- * that loads. `preference` names one backend to use.
+ * Picks the backend with core's `initBackend` (the fastest installed, or `preference`), then
+ * swaps in the faster wasm kernels when wasm won. Returns the name in BACKEND_ORDER.
  */
-export async function selectBackend(preference?: string): Promise<string> {
-  const init = (core as unknown as { initBackend?: InitBackend }).initBackend;
-  if (typeof init === 'function') return (await init(preference)).name;
-  const order = preference ? [preference] : ['wasm', 'cpu'];
-  for (const name of order) {
-    try {
-      if (name === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-      if (name === 'cpu') await import('@tensorflow/tfjs-backend-cpu');
-      if (await tf.setBackend(name)) {
-        await tf.ready();
-        return name;
-      }
-    } catch {
-      // try the next one
-    }
+export async function selectBackend(preference?: string, quiet = false): Promise<string> {
+  if (preference !== undefined && !(BACKEND_ORDER as readonly string[]).includes(preference)) {
+    throw new CliError(
+      `--backend expected one of ${BACKEND_ORDER.join(', ')}, got '${preference}'`,
+    );
   }
-  throw new Error(`backend: none of ${order.join(', ')} could be initialised`);
+  const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
+  const choice = await initBackend(preference as BackendName | undefined, { log });
+  if (tf.getBackend() === 'wasm') patchWasmKernels();
+  return choice.name;
 }

@@ -32,7 +32,7 @@ export async function generateCommand(
   io: Io,
   write = (s: string) => process.stdout.write(s),
 ): Promise<string> {
-  await selectBackend(o.backend);
+  await selectBackend(o.backend, o.json);
   const { model, tokenizer } = loadRun(o.run);
   try {
     let prompt: number[];
@@ -82,7 +82,7 @@ export async function evalCommand(
   o: EvalCliOptions,
   io: Io,
 ): Promise<{ loss: number; accuracy?: number }> {
-  await selectBackend(o.backend);
+  await selectBackend(o.backend, o.json);
   const { model, tokenizer, info } = loadRun(o.run);
   try {
     const seed = o.seed ?? 12345;
@@ -133,28 +133,40 @@ export interface ModelInfo {
   flopsPerToken: number;
 }
 
+/** Parameter tables looked up, not multiplied, per token. */
+const LOOKUP_TABLES = ['embed', 'positional', 'encoderPositional', 'decoderPositional'];
+
 /**
- * Parameter count per top-level module and a forward FLOPs-per-token estimate
- * (Kaplan et al. 2020, Table 1: 2N for weights plus 2 * layers * context * dModel for attention).
+ * Parameter count per top-level module and a forward FLOPs-per-token estimate after Kaplan et
+ * al. 2020, Table 1: `2 N` for the N weights a token is multiplied by (embedding and position
+ * tables excluded, a tied output head included) plus `2 · layers · context · dModel` for the
+ * attention scores and mixing at full context. Dense: a MoE counts all its experts.
  */
 export function describeModel(model: Module): ModelInfo {
   const perModule: Record<string, number> = {};
   for (const [name, child] of model.namedChildren()) perModule[name] = child.numParams();
-  const c = model.config as Record<string, number>;
-  const embed = perModule.embed ?? 0;
-  const weights = model.numParams() - embed - (perModule.positional ?? 0);
-  const head = c.vocabSize && c.dModel ? c.vocabSize * c.dModel : 0;
-  const attention = (c.numLayers ?? 0) * (c.maxLength ?? 0) * (c.dModel ?? 0);
+  // The model's own parameters (a ViT's class token) are listed by name.
+  for (const [name, v] of model.namedParameters())
+    if (!name.includes('.')) perModule[name] = v.size;
+  const c = model.config as Record<string, unknown>;
+  const num = (key: string) => (typeof c[key] === 'number' ? (c[key] as number) : 0);
+  const tables = LOOKUP_TABLES.reduce((n, name) => n + (perModule[name] ?? 0), 0);
+  const tiedHead =
+    c.tieEmbeddings === true && num('vocabSize') ? num('vocabSize') * num('dModel') : 0;
+  const weights = model.numParams() - tables + tiedHead;
+  const layers = num('numLayers') || num('encoderLayers') + num('decoderLayers');
+  const patches = num('patchSize') ? (num('imageSize') / num('patchSize')) ** 2 + 1 : 0;
+  const context = num('maxLength') || patches;
   return {
-    type: String((model.config as { type?: string }).type),
+    type: String(c.type),
     parameters: model.numParams(),
     perModule,
-    flopsPerToken: 2 * (weights + (perModule.head ? 0 : head)) + 2 * attention,
+    flopsPerToken: 2 * weights + 2 * layers * context * num('dModel'),
   };
 }
 
 export async function infoCommand(o: InfoOptions, io: Io): Promise<ModelInfo> {
-  await selectBackend();
+  await selectBackend(undefined, true);
   const config = o.run
     ? readJson(`${o.run}/config.json`, 'run config')
     : o.config

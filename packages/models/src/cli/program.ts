@@ -1,14 +1,14 @@
-#!/usr/bin/env node
-// The `attnkit` command line: train, generate, eval, info, presets.
+// The `attnkit` command line: train, generate, eval, info, presets (run by ../cli.ts).
 import { Command, InvalidArgumentError } from 'commander';
+import { BACKEND_ORDER } from '@attnkit/core';
 import '@attnkit/positional';
 import '@attnkit/attention';
-import { evalCommand, generateCommand, infoCommand, presetsCommand } from './cli/commands';
-import { CliError } from './cli/errors';
-import { processIo } from './cli/io';
-import { trainCommand } from './cli/train';
-import type { TrainOptions } from './cli/train';
-import './index';
+import '../index';
+import { evalCommand, generateCommand, infoCommand, presetsCommand } from './commands';
+import { CliError } from './errors';
+import { processIo } from './io';
+import { TRAIN_DEFAULTS, trainCommand } from './train';
+import type { TrainOptions } from './train';
 
 const int = (v: string) => {
   const n = Number(v);
@@ -34,17 +34,27 @@ export function makeProgram(): Command {
     .option('--config <file>', 'model config JSON instead of a preset')
     .option('--task <name>', 'synthetic task: mqar, copy, selective-copy, sorting, passkey')
     .option('--data <file>', 'train a character model on this UTF-8 text file')
-    .option('--steps <n>', 'optimizer steps', int)
-    .option('--batch-size <n>', 'sequences per step', int)
-    .option('--lr <x>', 'peak learning rate', num)
-    .option('--seq-len <n>', 'sequence length for --data', int)
-    .option('--name <name>', 'run name (directory under --out)')
+    .option('--steps <n>', `optimizer steps (default ${TRAIN_DEFAULTS.steps})`, int)
+    .option('--batch-size <n>', `sequences per step (default ${TRAIN_DEFAULTS.batchSize})`, int)
+    .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, num)
+    .option('--seq-len <n>', `sequence length for --data (default ${TRAIN_DEFAULTS.seqLen})`, int)
+    .option(
+      '--name <name>',
+      'run directory name under --out (default <preset>-<task|data>, then -2, -3, ... when taken)',
+    )
     .option('--out <dir>', 'where runs are saved', 'runs')
-    .option('--overwrite', 'replace an existing run directory')
-    .option('--resume', 'continue an existing run from its checkpoint')
-    .option('--checkpoint-every <n>', 'also checkpoint every n steps', int)
-    .option('--backend <name>', 'tfjs backend (default: best available)')
-    .option('--seed <n>', 'random seed', int)
+    .option('--overwrite', 'replace the existing run directory --name')
+    .option('--resume', 'continue the run --name from its checkpoint (--steps may extend it)')
+    .option(
+      '--checkpoint-every <n>',
+      `checkpoint every n steps, 0 = only at the end (default ${TRAIN_DEFAULTS.checkpointEvery})`,
+      int,
+    )
+    .option(
+      '--backend <name>',
+      `tfjs backend: ${BACKEND_ORDER.join(', ')} (default: fastest installed)`,
+    )
+    .option('--seed <n>', 'random seed of weights, data and dropout (default 0)', int)
     .option('--json', 'print JSON lines instead of text')
     .action(async (opts: TrainOptions) => {
       const stopSignal = { stop: false };
@@ -52,7 +62,7 @@ export function makeProgram(): Command {
         if (stopSignal.stop) process.exit(130);
         stopSignal.stop = true;
         process.stderr.write(
-          '\nstopping after this step (Ctrl-C again to abort without a checkpoint)\n',
+          '\nstopping after this step and writing a checkpoint (Ctrl-C again: quit now, keeping the last checkpoint)\n',
         );
       };
       process.on('SIGINT', onSigint);
@@ -133,5 +143,3 @@ export async function main(argv = process.argv): Promise<void> {
     process.exitCode = err instanceof CliError ? err.exitCode : 1;
   }
 }
-
-void main();

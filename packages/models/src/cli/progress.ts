@@ -34,8 +34,18 @@ export function formatProgress(
   const fraction = total > 0 ? Math.min(1, done / total) : 1;
   const filled = Math.round(fraction * width);
   const bar = '#'.repeat(filled) + '.'.repeat(width - filled);
+  return `[${bar}] ${done}/${total} ${formatStatus(done, total, elapsedSeconds, info)}`;
+}
+
+/** `loss 1.234 1.2k tok/s ETA 0:42`: what the bar and the plain progress lines show. */
+export function formatStatus(
+  done: number,
+  total: number,
+  elapsedSeconds: number,
+  info: { loss?: number; tokensPerSecond?: number },
+): string {
   const eta = done > 0 ? (elapsedSeconds / done) * (total - done) : NaN;
-  const parts = [`[${bar}] ${done}/${total}`];
+  const parts: string[] = [];
   if (info.loss !== undefined) parts.push(`loss ${info.loss.toFixed(3)}`);
   if (info.tokensPerSecond !== undefined) parts.push(`${formatCount(info.tokensPerSecond)} tok/s`);
   parts.push(`ETA ${formatDuration(eta)}`);

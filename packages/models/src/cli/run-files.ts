@@ -31,15 +31,18 @@ export function readJson(file: string, what: string): unknown {
   }
 }
 
+/** Writes config.json, tokenizer.json, run.json and (unless `weights: false`) model.safetensors. */
 export function saveRunFiles(
   dir: string,
   model: DecoderLM,
   tokenizer: Tokenizer,
   info: RunInfo,
+  options: { weights?: boolean } = {},
 ): void {
   fs.mkdirSync(dir, { recursive: true });
   writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
-  writeFileAtomic(path.join(dir, 'model.safetensors'), encodeTensors(model.stateDict()));
+  if (options.weights ?? true)
+    writeFileAtomic(path.join(dir, 'model.safetensors'), encodeTensors(model.stateDict()));
   writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
@@ -73,4 +76,11 @@ export function loadRun(dir: string): LoadedRun {
     tf.dispose(Object.values(weights));
   }
   return { model, tokenizer, info };
+}
+
+/** Adds the outcome of training (`result`) to the run's run.json. */
+export function writeRunSummary(dir: string, result: Record<string, unknown>): void {
+  const file = path.join(dir, 'run.json');
+  const info = readJson(file, 'run info') as Record<string, unknown>;
+  writeFileAtomic(file, JSON.stringify({ ...info, result }, null, 2) + '\n');
 }

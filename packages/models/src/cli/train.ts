@@ -2,14 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, build } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
-import { generate } from '../generation/generate';
-import { getPreset } from '../presets';
-import type { PresetConfig } from '../presets';
-import { createTask } from '../tasks';
-import type { SyntheticTask } from '../tasks';
-import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
-import type { Tokenizer } from '../tokenizers';
-import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from '../training/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../training/checkpoint';
 import type { BatchSource } from '../training/data';
 import { TaskSource, TextSource } from '../training/data';
 import { Trainer } from '../training/trainer';
@@ -17,211 +10,94 @@ import { selectBackend } from './backend';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { lossSvg } from './loss-svg';
-import { ProgressBar } from './progress';
-import type { RunInfo } from './run-files';
-import { readJson, saveRunFiles } from './run-files';
+import { ProgressBar, formatStatus } from './progress';
+import { writeRunSummary, saveRunFiles } from './run-files';
+import { sampleText } from './sample';
+import { TRAIN_DEFAULTS, planTraining } from './train-plan';
+import type { TrainOptions, TrainPlan } from './train-plan';
 
-export interface TrainOptions {
-  preset?: string;
-  config?: string;
-  task?: string;
-  data?: string;
-  steps?: number;
-  batchSize?: number;
-  lr?: number;
-  seqLen?: number;
-  name?: string;
-  out?: string;
-  overwrite?: boolean;
-  resume?: boolean;
-  backend?: string;
-  seed?: number;
-  json?: boolean;
-  checkpointEvery?: number;
-  /** Set by the SIGINT handler (or a test): finish the step, checkpoint, stop. */
-  stopSignal?: { stop: boolean };
-}
+export { TRAIN_DEFAULTS, runName } from './train-plan';
+export type { TrainOptions } from './train-plan';
 
 export interface TrainResult {
   runDir: string;
   steps: number;
   accuracy?: number;
   evalLoss: number;
+  /** Wall time of the whole command, and of the training loop alone. */
   seconds: number;
+  trainSeconds: number;
+  backend: string;
   interrupted: boolean;
   sample: string;
 }
 
-/** Defaults of `attnkit train` with no arguments: llama-tiny on MQAR (see README for timings). */
-export const TRAIN_DEFAULTS = {
-  preset: 'llama-tiny',
-  task: 'mqar',
-  steps: 1200,
-  batchSize: 32,
-  lr: 3e-3,
-  seqLen: 64,
-  seed: 0,
-};
+type Metrics = { step: number; loss: number } & Record<string, number>;
 
+/**
+ * `attnkit train`: plans the run (all input checks, nothing written), builds the model, restores
+ * the checkpoint when resuming, trains with a progress display, checkpoints every
+ * `checkpointEvery` steps and when stopped, then saves the run files, evaluates and samples.
+ */
 export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainResult> {
   const started = Date.now();
-  const o = { ...TRAIN_DEFAULTS, out: 'runs', ...stripUndefined(opts) };
-  if (opts.data && opts.task) throw new CliError('train: give --task or --data, not both');
-  const source = opts.data ? `data ${path.basename(opts.data)}` : `task ${o.task}`;
-  const name =
-    o.name ??
-    `${o.preset}-${opts.data ? path.basename(opts.data).replace(/\.[^.]*$/, '') : o.task}`;
-  if (!/^[A-Za-z0-9._-]+$/.test(name))
-    throw new CliError(`train: --name expected letters, digits, '.', '_' or '-', got '${name}'`);
-  const runDir = path.join(o.out, name);
-  const exists = fs.existsSync(runDir) && fs.readdirSync(runDir).length > 0;
-  if (exists && !o.resume && !o.overwrite) {
-    throw new CliError(
-      `train: run directory ${runDir} exists; pass --resume to continue it or --overwrite to replace it`,
-    );
-  }
-  if (o.resume && !exists) throw new CliError(`train: --resume given but ${runDir} does not exist`);
-  const resuming = Boolean(o.resume && exists);
-
-  // Everything that can fail on bad input happens before any file is touched.
-  let tokenizer: Tokenizer;
-  let config: PresetConfig;
-  let task: SyntheticTask | undefined;
-  let ids: Int32Array | undefined;
-  const saved = resuming
-    ? (readJson(path.join(runDir, 'run.json'), 'run info') as RunInfo)
-    : undefined;
-  if (opts.data) {
-    const text = readDataFile(opts.data);
-    tokenizer = resuming
-      ? tokenizerFromJSON(readJson(path.join(runDir, 'tokenizer.json'), 'run tokenizer'))
-      : CharTokenizer.train(text);
-    try {
-      ids = Int32Array.from(tokenizer.encode(text));
-    } catch (e) {
-      throw new CliError(`train: ${opts.data}: ${(e as Error).message}`);
-    }
-  } else {
-    task = createTask(saved?.task ?? o.task, saved?.taskOptions);
-    tokenizer = new IdTokenizer(task.vocabSize);
-  }
-  const seqLen = task ? task.seqLen : o.seqLen;
-  if (saved && opts.steps === undefined) o.steps = saved.steps;
-  if (resuming) {
-    config = readJson(path.join(runDir, 'config.json'), 'run config') as PresetConfig;
-  } else if (opts.config) {
-    config = readJson(opts.config, 'config') as PresetConfig;
-  } else {
-    config = getPreset(o.preset);
-    config.vocabSize = tokenizer.vocabSize;
-    config.maxLength = seqLen;
-  }
-  const backend = await selectBackend(o.backend);
-  const modelRng = new Rng(o.seed);
-  const model = build<DecoderLM>(config, { rng: modelRng });
-  let trainSource: BatchSource;
-  let evalSource: BatchSource;
-  if (task) {
-    trainSource = new TaskSource(task, o.batchSize, o.seed + 1);
-    evalSource = new TaskSource(task, 64, o.seed + 1_000_003);
-  } else {
-    const split = Math.floor(ids!.length * 0.9);
-    const heldOut = ids!.length - split > seqLen + 1;
-    trainSource = new TextSource(
-      heldOut ? ids!.subarray(0, split) : ids!,
-      seqLen,
-      o.batchSize,
-      o.seed + 1,
-    );
-    evalSource = new TextSource(
-      heldOut ? ids!.subarray(split) : ids!,
-      seqLen,
-      16,
-      o.seed + 1_000_003,
-    );
-  }
-  const trainer = new Trainer(model, trainSource, { steps: o.steps, lr: o.lr, rngs: [modelRng] });
-  const info: RunInfo = {
-    preset: opts.config ? undefined : o.preset,
-    task: task?.name,
-    taskOptions: task?.options,
-    data: opts.data,
-    seqLen,
-    batchSize: o.batchSize,
-    lr: o.lr,
-    steps: o.steps,
-    seed: o.seed,
-  };
+  const plan = planTraining(opts);
+  const { runDir, info } = plan;
+  const backend = await selectBackend(opts.backend, opts.json);
+  const modelRng = new Rng(info.seed);
+  const model = build<DecoderLM>(plan.config, { rng: modelRng });
+  const { train, evaluation } = sources(plan);
+  const trainer = new Trainer(model, train, { steps: info.steps, lr: info.lr, rngs: [modelRng] });
   const checkpointDir = path.join(runDir, 'checkpoint');
   try {
-    if (resuming) {
-      if (!fs.existsSync(checkpointDir))
-        throw new CliError(`train: --resume: ${checkpointDir} does not exist`);
-      readCheckpointInfo(checkpointDir);
+    if (plan.resuming) {
       try {
         loadCheckpoint(checkpointDir, trainer);
       } catch (e) {
         throw new CliError(`train: --resume: ${(e as Error).message}`);
       }
-    } else if (exists) {
+    } else if (plan.replacing) {
       fs.rmSync(runDir, { recursive: true, force: true });
     }
     fs.mkdirSync(runDir, { recursive: true });
-    const metricsFile = path.join(runDir, 'metrics.jsonl');
-    const history = readHistory(metricsFile).filter((h) => h.step <= trainer.step);
-    fs.writeFileSync(metricsFile, history.map((h) => JSON.stringify(h) + '\n').join(''));
-    const say = (text: string) => (o.json ? undefined : io.out(text));
+    // Written first, so a run killed before its end can still be resumed from its checkpoint.
+    saveRunFiles(runDir, model, plan.tokenizer, info, { weights: false });
+    const say = (text: string) => (opts.json ? undefined : io.out(text));
     say(
-      `training ${o.preset} on ${source} for ${o.steps} steps (backend ${backend}, ${model.numParams()} parameters) -> ${runDir}`,
+      `training ${plan.label} on ${plan.task ? `task ${plan.task.name}` : `data ${info.data}`} ` +
+        `for ${info.steps} steps (backend ${backend}, ${model.numParams()} parameters) -> ${runDir}`,
     );
-    const bar = io.isTTY && !o.json ? new ProgressBar(o.steps, io.errStream) : undefined;
-    const stop = opts.stopSignal ?? { stop: false };
-    let tokens = 0;
+    const history = startMetrics(path.join(runDir, 'metrics.jsonl'), trainer.step);
     const loopStart = Date.now();
-    while (trainer.step < o.steps && !stop.stop) {
-      const m = trainer.trainStep();
-      tokens += m.tokens;
-      const line = { step: m.step, loss: m.loss, lr: m.lr, gradNorm: m.gradNorm, ...m.aux };
-      history.push({ step: m.step, loss: m.loss });
-      fs.appendFileSync(metricsFile, JSON.stringify(line) + '\n');
-      const tps = tokens / ((Date.now() - loopStart) / 1000);
-      if (o.json)
-        io.out(JSON.stringify({ event: 'step', ...line, tokensPerSecond: Math.round(tps) }));
-      bar?.update(m.step, { loss: m.loss, tokensPerSecond: tps });
-      if (o.checkpointEvery && m.step % o.checkpointEvery === 0)
-        saveCheckpoint(checkpointDir, trainer, { info });
-    }
-    bar?.finish();
+    const every = opts.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery;
+    await trainLoop(trainer, info.steps, history, path.join(runDir, 'metrics.jsonl'), io, {
+      json: Boolean(opts.json),
+      stop: opts.stopSignal ?? { stop: false },
+      checkpoint: (step) => {
+        if (every > 0 && step % every === 0) saveCheckpoint(checkpointDir, trainer, { info });
+      },
+    });
+    const trainSeconds = (Date.now() - loopStart) / 1000;
     saveCheckpoint(checkpointDir, trainer, { info });
-    saveRunFiles(runDir, model, tokenizer, info);
+    saveRunFiles(runDir, model, plan.tokenizer, info);
     fs.writeFileSync(path.join(runDir, 'loss.svg'), lossSvg(history));
-    const interrupted = trainer.step < o.steps;
-    const ev = trainer.evaluate(evalSource, task ? 4 : 2);
-    const sample = await sampleText(model, tokenizer, task, o.seed);
-    const seconds = (Date.now() - started) / 1000;
+    const interrupted = trainer.step < info.steps;
+    const ev = trainer.evaluate(evaluation, plan.task ? 4 : 8);
+    const sample = await sampleText(model, plan.tokenizer, plan.task, info.seed);
     const result: TrainResult = {
       runDir,
       steps: trainer.step,
-      accuracy: task ? ev.accuracy : undefined,
+      accuracy: plan.task ? ev.accuracy : undefined,
       evalLoss: ev.loss,
-      seconds,
+      seconds: (Date.now() - started) / 1000,
+      trainSeconds,
+      backend,
       interrupted,
       sample,
     };
-    if (o.json) io.out(JSON.stringify({ event: 'done', ...result }));
-    else {
-      if (interrupted)
-        say(
-          `interrupted at step ${trainer.step}: checkpoint written to ${checkpointDir}; continue with --resume`,
-        );
-      if (task)
-        say(
-          `${task.name} accuracy on answer positions: ${ev.accuracy.toFixed(3)} (eval loss ${ev.loss.toFixed(4)})`,
-        );
-      else say(`eval loss: ${ev.loss.toFixed(4)}`);
-      say(`sample: ${sample}`);
-      say(`saved ${runDir} in ${seconds.toFixed(1)} s`);
-    }
+    writeRunSummary(runDir, { ...result, runDir: undefined });
+    if (opts.json) io.out(JSON.stringify({ event: 'done', ...result }));
+    else report(result, plan, checkpointDir, say);
     return result;
   } finally {
     trainer.dispose();
@@ -229,44 +105,114 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
   }
 }
 
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function readDataFile(file: string): string {
-  if (!fs.existsSync(file)) throw new CliError(`train: --data ${file} does not exist`);
-  if (!fs.statSync(file).isFile()) throw new CliError(`train: --data ${file} is not a file`);
-  const text = fs.readFileSync(file, 'utf8');
-  if (text.length === 0) throw new CliError(`train: --data ${file} is empty`);
-  return text;
-}
-
-function readHistory(file: string): { step: number; loss: number }[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { step: number; loss: number });
-}
-
-/** A task example's prompt with the model's greedy answers, or a short text continuation. */
-async function sampleText(
-  model: DecoderLM,
-  tokenizer: Tokenizer,
-  task: SyntheticTask | undefined,
-  seed: number,
-): Promise<string> {
+function sources(plan: TrainPlan): { train: BatchSource; evaluation: BatchSource } {
+  const { info, task, ids } = plan;
   if (task) {
-    const { tokens, answers } = task.sample(new Rng(seed + 77));
-    const prompt = tokens.slice(0, answers[0]!);
-    const out = await generate(model, prompt, { maxTokens: 1, temperature: 0 });
-    return `prompt [${prompt.join(' ')}] -> ${out[0]} (expected ${tokens[answers[0]!]})`;
+    return {
+      train: new TaskSource(task, info.batchSize, info.seed + 1),
+      evaluation: new TaskSource(task, 64, info.seed + 1_000_003),
+    };
   }
-  const out = await generate(model, [0], {
-    maxTokens: Math.min(80, model.config.maxLength - 1),
-    temperature: 0.8,
-    seed,
-  });
-  return JSON.stringify(tokenizer.decode([0, ...out]));
+  // The last 10% of the text is held out for evaluation when it fits a window.
+  const split = Math.floor(ids!.length * 0.9);
+  const heldOut = ids!.length - split > info.seqLen + 1;
+  return {
+    train: new TextSource(
+      heldOut ? ids!.subarray(0, split) : ids!,
+      info.seqLen,
+      info.batchSize,
+      info.seed + 1,
+    ),
+    evaluation: new TextSource(
+      heldOut ? ids!.subarray(split) : ids!,
+      info.seqLen,
+      16,
+      info.seed + 1_000_003,
+    ),
+  };
+}
+
+/** Keeps the metrics of steps up to `step` (a resumed run drops what came after its checkpoint). */
+function startMetrics(file: string, step: number): Metrics[] {
+  const kept = fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Metrics)
+        .filter((m) => m.step <= step)
+    : [];
+  fs.writeFileSync(file, kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  return kept;
+}
+
+interface LoopOptions {
+  json: boolean;
+  stop: { stop: boolean };
+  checkpoint(step: number): void;
+}
+
+/**
+ * Steps until `steps` or a stop request. It yields to the event loop after every step, so a
+ * Ctrl-C handler runs between steps, never inside one.
+ */
+async function trainLoop(
+  trainer: Trainer,
+  steps: number,
+  history: Metrics[],
+  metricsFile: string,
+  io: Io,
+  o: LoopOptions,
+): Promise<void> {
+  const bar = io.isTTY && !o.json ? new ProgressBar(steps, io.errStream) : undefined;
+  const first = trainer.step;
+  const lines = Math.max(1, Math.round((steps - first) / 10));
+  const start = Date.now();
+  let tokens = 0;
+  while (trainer.step < steps && !o.stop.stop) {
+    const m = trainer.trainStep();
+    tokens += m.tokens;
+    const line: Metrics = { step: m.step, loss: m.loss, lr: m.lr, gradNorm: m.gradNorm, ...m.aux };
+    history.push(line);
+    fs.appendFileSync(metricsFile, JSON.stringify(line) + '\n');
+    const elapsed = (Date.now() - start) / 1000;
+    const tokensPerSecond = tokens / Math.max(elapsed, 1e-3);
+    if (o.json)
+      io.out(
+        JSON.stringify({ event: 'step', ...line, tokensPerSecond: Math.round(tokensPerSecond) }),
+      );
+    else if (bar) bar.update(m.step, { loss: m.loss, tokensPerSecond });
+    else if ((m.step - first) % lines === 0 || m.step === steps) {
+      // Not a terminal (CI logs, pipes): a progress line every tenth of the run.
+      const status = formatStatus(m.step - first, steps - first, elapsed, {
+        loss: m.loss,
+        tokensPerSecond,
+      });
+      io.out(`step ${m.step}/${steps} ${status}`);
+    }
+    o.checkpoint(m.step);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  bar?.finish();
+}
+
+function report(
+  result: TrainResult,
+  plan: TrainPlan,
+  checkpointDir: string,
+  say: (s: string) => void,
+): void {
+  if (result.interrupted)
+    say(
+      `interrupted at step ${result.steps}: checkpoint written to ${checkpointDir}; continue with --resume`,
+    );
+  if (plan.task)
+    say(
+      `${plan.task.name} accuracy on answer positions: ${result.accuracy!.toFixed(3)} (eval loss ${result.evalLoss.toFixed(4)})`,
+    );
+  else say(`eval loss: ${result.evalLoss.toFixed(4)} nats/token`);
+  say(`sample: ${result.sample}`);
+  say(
+    `saved ${result.runDir} in ${result.seconds.toFixed(1)} s (training ${result.trainSeconds.toFixed(1)} s)`,
+  );
 }

@@ -24,3 +24,18 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
+
+/**
+ * Puts `dir` back when a process died between the two renames of `writeDirAtomic` (the old copy
+ * is whole: the new one is only renamed in after it was written). Returns whether `dir` exists.
+ */
+export function recoverDir(dir: string): boolean {
+  if (fs.existsSync(dir)) return true;
+  const parent = path.dirname(dir);
+  if (!fs.existsSync(parent)) return false;
+  const prefix = `.${path.basename(dir)}.old-`;
+  const old = fs.readdirSync(parent).find((f) => f.startsWith(prefix));
+  if (!old) return false;
+  fs.renameSync(path.join(parent, old), dir);
+  return true;
+}

@@ -93,10 +93,12 @@ export class AdamW {
 
   /** Restores moments written by `stateTensors`; every entry must be present with its shape. */
   loadStateTensors(state: Record<string, tf.Tensor>, stepCount: number): void {
-    for (const [kind, table] of [
+    const tables = [
       ['m', this.m],
       ['v', this.v],
-    ] as const) {
+    ] as const;
+    // Check everything first, so a bad state changes nothing.
+    for (const [kind, table] of tables) {
       for (const [path, variable] of table) {
         const t = state[`${kind}.${path}`];
         if (!t || !tf.util.arraysEqual(t.shape, variable.shape)) {
@@ -104,8 +106,10 @@ export class AdamW {
             `AdamW: optimizer state '${kind}.${path}' expected shape [${variable.shape}], got ${t ? `[${t.shape}]` : 'nothing'}`,
           );
         }
-        variable.assign(t);
       }
+    }
+    for (const [kind, table] of tables) {
+      for (const [path, variable] of table) variable.assign(state[`${kind}.${path}`]!);
     }
     this.stepCount = stepCount;
   }

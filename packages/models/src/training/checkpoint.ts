@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeTensors, encodeTensors } from '../io/safetensors';
-import { writeDirAtomic } from '../io/files';
+import { recoverDir, writeDirAtomic } from '../io/files';
 import type { Trainer } from './trainer';
 
 /** A checkpoint's own error: missing files, or a checkpoint of a different model. */
@@ -50,6 +50,7 @@ export function saveCheckpoint(
 
 /** Reads `dir`'s state.json without touching any tensor. */
 export function readCheckpointInfo(dir: string): CheckpointInfo {
+  recoverDir(dir);
   const file = path.join(dir, 'state.json');
   if (!fs.existsSync(file)) throw new CheckpointError(`checkpoint: no state.json in ${dir}`);
   return JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointInfo;
@@ -61,11 +62,10 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
  */
 export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
   const info = readCheckpointInfo(dir);
-  const want = JSON.stringify(trainer.model.config);
-  const got = JSON.stringify(info.modelConfig);
-  if (want !== got) {
+  const diff = firstDifference(trainer.model.config, info.modelConfig, '$');
+  if (diff) {
     throw new CheckpointError(
-      `checkpoint: ${dir} was written for a different model; expected config ${want}, got ${got}`,
+      `checkpoint: ${dir} was written for a different model; ${diff.path} expected ${diff.want}, got ${diff.got}`,
     );
   }
   if (info.rngs.length !== trainer.options.rngs.length) {
@@ -84,4 +84,24 @@ export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
   trainer.source.setState(info.data);
   info.rngs.forEach((s, i) => trainer.options.rngs[i]!.setState(s));
   return info;
+}
+
+/** The first JSON path where two configs differ, with both values, or undefined when equal. */
+function firstDifference(
+  want: unknown,
+  got: unknown,
+  at: string,
+): { path: string; want: string; got: string } | undefined {
+  const isObject = (v: unknown) => typeof v === 'object' && v !== null;
+  if (isObject(want) && isObject(got) && Array.isArray(want) === Array.isArray(got)) {
+    const a = want as Record<string, unknown>;
+    const b = got as Record<string, unknown>;
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const d = firstDifference(a[key], b[key], `${at}.${key}`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  const [w, g] = [JSON.stringify(want) ?? 'nothing', JSON.stringify(got) ?? 'nothing'];
+  return w === g ? undefined : { path: at, want: w, got: g };
 }

@@ -1,0 +1,192 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { validateConfig } from '@attnkit/core';
+import { getPreset } from '../presets';
+import type { PresetConfig } from '../presets';
+import { createTask } from '../tasks';
+import type { SyntheticTask } from '../tasks';
+import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
+import type { Tokenizer } from '../tokenizers';
+import { CliError } from './errors';
+import type { RunInfo } from './run-files';
+import { readJson } from './run-files';
+
+export interface TrainOptions {
+  preset?: string;
+  config?: string;
+  task?: string;
+  data?: string;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  seqLen?: number;
+  name?: string;
+  out?: string;
+  overwrite?: boolean;
+  resume?: boolean;
+  backend?: string;
+  seed?: number;
+  json?: boolean;
+  checkpointEvery?: number;
+  /** Set by the SIGINT handler (or a test): finish the step, checkpoint, stop. */
+  stopSignal?: { stop: boolean };
+}
+
+/** Defaults of `attnkit train` with no arguments: llama-tiny on MQAR (see the README figures). */
+export const TRAIN_DEFAULTS = {
+  preset: 'llama-tiny',
+  task: 'mqar',
+  steps: 2000,
+  batchSize: 32,
+  lr: 3e-3,
+  seqLen: 64,
+  seed: 0,
+  checkpointEvery: 500,
+  out: 'runs',
+};
+
+/** Everything a training run needs, resolved and checked before any file or tensor is made. */
+export interface TrainPlan {
+  runDir: string;
+  /** The run directory holds an earlier run: resume it (true) or replace it (false). */
+  resuming: boolean;
+  replacing: boolean;
+  config: PresetConfig;
+  tokenizer: Tokenizer;
+  task?: SyntheticTask;
+  ids?: Int32Array;
+  info: RunInfo;
+  label: string;
+}
+
+/**
+ * The run directory name. Given `--name`, it is used as is. Otherwise `<model>-<task or data>`;
+ * when that directory holds a run and neither --overwrite nor --resume is given, the first free
+ * `-2`, `-3`, ... is taken instead, so running `npm start` twice keeps both runs.
+ */
+export function runName(out: string, base: string, keepBase: boolean): string {
+  if (keepBase) return base;
+  let name = base;
+  for (let i = 2; holdsRun(path.join(out, name)); i++) name = `${base}-${i}`;
+  return name;
+}
+
+function holdsRun(dir: string): boolean {
+  return fs.existsSync(dir) && (!fs.statSync(dir).isDirectory() || fs.readdirSync(dir).length > 0);
+}
+
+const stem = (file: string) => path.basename(file).replace(/\.[^.]*$/, '');
+
+/** Resolves `opts` into a plan; every user mistake is a CliError and nothing is written. */
+export function planTraining(opts: TrainOptions): TrainPlan {
+  const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+  const o = { ...TRAIN_DEFAULTS, ...defined } as typeof TRAIN_DEFAULTS & TrainOptions;
+  if (opts.data !== undefined && opts.task !== undefined)
+    throw new CliError('train: give --task or --data, not both');
+  if (opts.config !== undefined && opts.preset !== undefined)
+    throw new CliError('train: give --preset or --config, not both');
+  if (o.resume && o.overwrite) throw new CliError('train: give --resume or --overwrite, not both');
+
+  const base =
+    o.name ??
+    `${opts.config ? stem(opts.config) : o.preset}-${opts.data ? stem(opts.data) : o.task}`;
+  if (!/^[A-Za-z0-9._-]+$/.test(base))
+    throw new CliError(`train: --name expected letters, digits, '.', '_' or '-', got '${base}'`);
+  const name = runName(o.out, base, opts.name !== undefined || Boolean(o.resume || o.overwrite));
+  const runDir = path.join(o.out, name);
+  if (fs.existsSync(runDir) && !fs.statSync(runDir).isDirectory())
+    throw new CliError(`train: ${runDir} exists and is not a directory`);
+  const exists = holdsRun(runDir);
+  if (exists && !o.resume && !o.overwrite) {
+    throw new CliError(
+      `train: run directory ${runDir} exists; pass --resume to continue it or --overwrite to replace it`,
+    );
+  }
+  if (o.resume && !exists) throw new CliError(`train: --resume given but ${runDir} does not exist`);
+  return o.resume ? planResume(o, opts.steps, runDir) : planFresh(o, runDir, exists);
+}
+
+function planFresh(o: typeof TRAIN_DEFAULTS & TrainOptions, runDir: string, replacing: boolean) {
+  let tokenizer: Tokenizer;
+  let task: SyntheticTask | undefined;
+  let ids: Int32Array | undefined;
+  if (o.data !== undefined) {
+    const text = readDataFile(o.data);
+    tokenizer = CharTokenizer.train(text);
+    ids = Int32Array.from(tokenizer.encode(text));
+  } else {
+    task = createTask(o.task);
+    tokenizer = new IdTokenizer(task.vocabSize);
+  }
+  const seqLen = task ? task.seqLen : o.seqLen;
+  const config =
+    o.config !== undefined ? (readJson(o.config, 'config') as PresetConfig) : getPreset(o.preset);
+  checkLmConfig(config, o.config !== undefined ? `--config ${o.config}` : `preset '${o.preset}'`);
+  // The data decides these two: the tokenizer's vocabulary and the training window.
+  config.vocabSize = tokenizer.vocabSize;
+  config.maxLength = seqLen;
+  const info: RunInfo = {
+    preset: o.config !== undefined ? undefined : o.preset,
+    task: task?.name,
+    taskOptions: task?.options,
+    data: o.data,
+    seqLen,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    steps: o.steps,
+    seed: o.seed,
+  };
+  const label = o.config !== undefined ? stem(o.config) : o.preset;
+  return { runDir, resuming: false, replacing, config, tokenizer, task, ids, info, label };
+}
+
+/** A resumed run keeps its own model, tokenizer, data order and hyperparameters; --steps may grow. */
+function planResume(
+  o: typeof TRAIN_DEFAULTS & TrainOptions,
+  steps: number | undefined,
+  runDir: string,
+): TrainPlan {
+  const { result: _done, ...saved } = readJson(
+    path.join(runDir, 'run.json'),
+    'run info',
+  ) as RunInfo & {
+    result?: unknown;
+  };
+  const config = readJson(path.join(runDir, 'config.json'), 'run config') as PresetConfig;
+  const tokenizer = tokenizerFromJSON(readJson(path.join(runDir, 'tokenizer.json'), 'tokenizer'));
+  let task: SyntheticTask | undefined;
+  let ids: Int32Array | undefined;
+  const data = o.data ?? saved.data;
+  if (saved.task !== undefined && o.data !== undefined)
+    throw new CliError(`train: --resume: ${runDir} trained on task ${saved.task}, not --data`);
+  if (data !== undefined) {
+    const text = readDataFile(data);
+    try {
+      ids = Int32Array.from(tokenizer.encode(text));
+    } catch (e) {
+      throw new CliError(`train: --data ${data}: ${(e as Error).message}`);
+    }
+  } else {
+    task = createTask(saved.task ?? 'mqar', saved.taskOptions);
+  }
+  const info: RunInfo = { ...saved, data, steps: steps ?? saved.steps };
+  const label = saved.preset ?? String(config.type);
+  return { runDir, resuming: true, replacing: false, config, tokenizer, task, ids, info, label };
+}
+
+function checkLmConfig(config: PresetConfig, what: string): void {
+  validateConfig(config); // a bad field is a ConfigError naming its JSON path
+  if (config.type !== 'decoder-lm') {
+    throw new CliError(
+      `train: ${what} is a '${String(config.type)}' model; attnkit train trains language models of type 'decoder-lm'`,
+    );
+  }
+}
+
+function readDataFile(file: string): string {
+  if (!fs.existsSync(file)) throw new CliError(`train: --data ${file} does not exist`);
+  if (!fs.statSync(file).isFile()) throw new CliError(`train: --data ${file} is not a file`);
+  const text = fs.readFileSync(file, 'utf8');
+  if (text.length === 0) throw new CliError(`train: --data ${file} is empty`);
+  return text;
+}
