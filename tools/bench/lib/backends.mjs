@@ -49,7 +49,12 @@ export async function loadBackend(name, cores) {
         throw new Error('tf.setBackend("native") returned false');
       await tf.ready();
       const threads = threadsOf(mod) ?? cores;
-      return { name, ok: true, threads, note: `C++ kernels, ${threads} threads` };
+      return {
+        name,
+        ok: true,
+        threads,
+        note: `C++ kernels, ${threads} thread${threads > 1 ? 's' : ''}`,
+      };
     }
     return { name, ok: false, reason: `unknown backend '${name}'` };
   } catch (err) {

@@ -1,0 +1,78 @@
+// Where the time of one llama-tiny step goes on a backend: kernel time (tf.profile) against the
+// whole step, so the share spent in tfjs dispatch and JavaScript around the kernels shows.
+// `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]`
+// (needs `npm run build`). Single-threaded runs (ATTNKIT_NATIVE_THREADS=1) give stabler CPU time.
+import * as tf from '@tensorflow/tfjs-core';
+import { importPackage } from './lib/packages.mjs';
+import { loadBackend } from './lib/backends.mjs';
+import { PRESET, randomIds } from './workloads/models-common.mjs';
+
+function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+}
+const backend = option('backend', 'native');
+const what = option('what', 'train');
+const steps = Number(option('steps', '20'));
+
+tf.env().set('PROD', true);
+await import('@tensorflow/tfjs-backend-cpu');
+const loaded = await loadBackend(backend, 1);
+if (!loaded.ok) {
+  console.error(`profile: backend ${backend} unavailable: ${loaded.reason}`);
+  process.exit(1);
+}
+await tf.setBackend(backend);
+const core = (await importPackage('core')).mod;
+const models = (await importPackage('models')).mod;
+await importPackage('attention');
+if (!core || !models) {
+  console.error('profile: run `npm run build` first');
+  process.exit(1);
+}
+const config = models.getPreset(PRESET);
+const rng = new core.Rng(0);
+const model = core.build(config, { rng });
+let step;
+if (what === 'train') {
+  const source = new models.TextSource(randomIds(4096, config.vocabSize, 11), 32, 8, 1);
+  const trainer = new models.Trainer(model, source, { steps: 1000, lr: 3e-3, rngs: [rng] });
+  step = async () => trainer.trainStep();
+} else {
+  const prompt = Array.from(randomIds(8, config.vocabSize, 5));
+  step = () => models.generate(model, prompt, { maxTokens: 56, temperature: 0, useCache: true });
+}
+for (let i = 0; i < 3; i++) await step();
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+for (let i = 0; i < steps; i++) await step();
+const wall = (performance.now() - t0) / steps;
+const cu = process.cpuUsage(c0);
+const cpuMs = (cu.user + cu.system) / 1000 / steps;
+const info = await tf.profile(async () => {
+  await step();
+});
+const byName = new Map();
+let kernelMs = 0;
+for (const k of info.kernels) {
+  const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
+  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+  e.calls++;
+  e.ms += ms;
+  kernelMs += ms;
+  byName.set(k.name, e);
+}
+const label =
+  what === 'train' ? 'training step, batch 8 × 32' : 'generation of 56 tokens (KV cache)';
+console.log(`${PRESET} ${label} on ${backend} (${loaded.note})`);
+console.log(
+  `  wall ${wall.toFixed(2)} ms, CPU ${cpuMs.toFixed(2)} ms per step (mean of ${steps} steps)`,
+);
+console.log(
+  `  ${info.kernels.length} kernels; kernel time ${kernelMs.toFixed(2)} ms in the profiled step`,
+);
+console.log('  kernel                        calls   ms');
+for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+  console.log(`  ${name.padEnd(28)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`);
+}
+model.dispose();
