@@ -121,84 +121,83 @@ export function attentionChunked(
     ];
     const bias = hasBias ? biasIn : undefined;
     const dQ: tf.Tensor[] = [];
-    let dK: tf.Tensor[] = colChunks.map(([a, b]) =>
+    const dK: tf.Tensor[] = colChunks.map(([a, b]) =>
       tf.zeros([...kIn.shape.slice(0, 2), b - a, kIn.shape[3]]),
     );
-    let dV: tf.Tensor[] = colChunks.map(([a, b]) =>
+    const dV: tf.Tensor[] = colChunks.map(([a, b]) =>
       tf.zeros([...vIn.shape.slice(0, 2), b - a, vIn.shape[3]]),
     );
     const dBiasRows: tf.Tensor[] = [];
     let dSink: tf.Tensor = tf.zeros([1, heads, 1, 1]);
     for (const r of rowChunks) {
-      const result = tf.tidy(() => {
-        const rows = r[1] - r[0];
-        const qi = tf.slice(qIn, [0, 0, r[0], 0], [-1, -1, rows, -1]);
-        const doi = tf.slice(dOut, [0, 0, r[0], 0], [-1, -1, rows, -1]);
-        const oi = tf.slice(output, [0, 0, r[0], 0], [-1, -1, rows, -1]);
-        const li = tf.slice(lse, [0, 0, r[0], 0], [-1, -1, rows, -1]);
-        const di = tf.sum(tf.mul(doi, oi), -1, true);
-        let dqi: tf.Tensor = tf.zerosLike(qi);
-        const newK: tf.Tensor[] = [];
-        const newV: tf.Tensor[] = [];
-        const biasCols: tf.Tensor[] = [];
-        colChunks.forEach((c, j) => {
-          if (skip(r, c)) {
-            // Every weight of the block is 0: nothing to add, a zero bias gradient.
-            newK.push(tf.clone(dK[j]!));
-            newV.push(tf.clone(dV[j]!));
-            if (bias)
-              biasCols.push(
-                tf.zeros([
-                  bias.shape[0],
-                  bias.shape[1],
-                  bias.shape[2] === 1 ? 1 : rows,
-                  bias.shape[3] === 1 ? 1 : c[1] - c[0],
-                ]),
-              );
-            return;
-          }
+      const rows = r[1] - r[0];
+      const [qi, doi, li, di] = tf.tidy(() => {
+        const doRows = tf.slice(dOut, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        const oRows = tf.slice(output, [0, 0, r[0], 0], [-1, -1, rows, -1]);
+        return [
+          tf.slice(qIn, [0, 0, r[0], 0], [-1, -1, rows, -1]),
+          doRows,
+          tf.slice(lse, [0, 0, r[0], 0], [-1, -1, rows, -1]),
+          tf.sum(tf.mul(doRows, oRows), -1, true),
+        ];
+      }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+      let dqi: tf.Tensor = tf.zerosLike(qi);
+      const biasCols: tf.Tensor[] = [];
+      const biasShape = (c: [number, number]) => [
+        bias!.shape[0],
+        bias!.shape[1],
+        bias!.shape[2] === 1 ? 1 : rows,
+        bias!.shape[3] === 1 ? 1 : c[1] - c[0],
+      ];
+      colChunks.forEach((c, j) => {
+        if (skip(r, c)) {
+          // Every weight of the block is 0: nothing to add, a zero bias gradient.
+          if (bias) biasCols.push(tf.zeros(biasShape(c)));
+          return;
+        }
+        // One block at a time: its [rows, cols] temporaries are freed before the next.
+        const block = tf.tidy(() => {
           const kj = tf.slice(kIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
           const vj = tf.slice(vIn, [0, 0, c[0], 0], [-1, -1, c[1] - c[0], -1]);
           const { raw, logits } = blockLogits(qi, kj, bias, r, c);
           const p = tf.exp(tf.sub(logits, li));
-          newV.push(tf.add(dV[j]!, tf.matMul(p, doi, true, false)));
           const dp = tf.matMul(doi, vj, false, true);
           const ds = tf.mul(p, tf.sub(dp, di));
-          if (bias)
-            biasCols.push(
-              reduceToShape(ds, [
-                bias.shape[0],
-                bias.shape[1],
-                bias.shape[2] === 1 ? 1 : rows,
-                bias.shape[3] === 1 ? 1 : c[1] - c[0],
-              ]),
-            );
           const dsRaw =
             cap === undefined ? ds : tf.mul(ds, tf.sub(1, tf.square(tf.tanh(tf.div(raw, cap)))));
-          dqi = tf.add(dqi, tf.mul(tf.matMul(dsRaw, kj), scale));
-          newK.push(tf.add(dK[j]!, tf.mul(tf.matMul(dsRaw, qi, true, false), scale)));
+          return {
+            dq: tf.add(dqi, tf.mul(tf.matMul(dsRaw, kj), scale)),
+            dk: tf.add(dK[j]!, tf.mul(tf.matMul(dsRaw, qi, true, false), scale)),
+            dv: tf.add(dV[j]!, tf.matMul(p, doi, true, false)),
+            dBias: bias ? reduceToShape(ds, biasShape(c)) : undefined,
+          };
         });
-        const sinkGrad = hasSink
-          ? tf.neg(
-              tf.sum(
-                tf.mul(tf.exp(tf.sub(tf.broadcastTo(sinkIn, li.shape), li)), di),
-                [0, 2, 3],
-                true,
-              ),
-            )
-          : tf.zeros([1, heads, 1, 1]);
-        let biasRow: tf.Tensor | undefined;
-        if (bias) biasRow = bias.shape[3] === 1 ? tf.addN(biasCols) : tf.concat(biasCols, 3);
-        return { dqi, newK, newV, sinkGrad, biasRow };
+        tf.dispose([dqi, dK[j]!, dV[j]!]);
+        dqi = block.dq;
+        dK[j] = block.dk;
+        dV[j] = block.dv;
+        if (block.dBias) biasCols.push(block.dBias);
       });
-      dQ.push(result.dqi);
-      tf.dispose([...dK, ...dV]);
-      dK = result.newK;
-      dV = result.newV;
-      const nextSink = tf.add(dSink, result.sinkGrad);
-      tf.dispose([dSink, result.sinkGrad]);
-      dSink = nextSink;
-      if (result.biasRow) dBiasRows.push(result.biasRow);
+      if (hasSink) {
+        const nextSink = tf.tidy(() =>
+          tf.sub(
+            dSink,
+            tf.sum(
+              tf.mul(tf.exp(tf.sub(tf.broadcastTo(sinkIn, li.shape), li)), di),
+              [0, 2, 3],
+              true,
+            ),
+          ),
+        );
+        dSink.dispose();
+        dSink = nextSink;
+      }
+      if (bias) {
+        dBiasRows.push(bias.shape[3] === 1 ? tf.addN(biasCols) : tf.concat(biasCols, 3));
+        tf.dispose(biasCols);
+      }
+      dQ.push(dqi);
+      tf.dispose([qi, doi, li, di]);
     }
     const grads = tf.tidy(() => {
       let dBias: tf.Tensor = tf.zerosLike(biasIn);
