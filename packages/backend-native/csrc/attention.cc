@@ -68,12 +68,12 @@ ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t
   const int64_t dv = s.dv;
   for (int64_t i = 0; i < rows; i++) {
     float* srow = sblk + i * BK;
-    float rowMax = -__builtin_inff();
+    float rowMax = -kInf;
     for (int64_t j = 0; j < cols; j++) {
-      if (!visible(s, qp[i], kp[j])) srow[j] = -__builtin_inff();
+      if (!visible(s, qp[i], kp[j])) srow[j] = -kInf;
       rowMax = srow[j] > rowMax ? srow[j] : rowMax;
     }
-    if (rowMax == -__builtin_inff()) continue;  // nothing visible in this block
+    if (rowMax == -kInf) continue;  // nothing visible in this block
     const float mNew = rowMax > m[i] ? rowMax : m[i];
     const float corr = exp_f(m[i] - mNew);
     float sum = 0.f;
@@ -125,7 +125,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     float* m = grow(bufM, BQ);
     float* l = grow(bufL, BQ);
     std::fill(acc, acc + rows * s.dv, 0.f);
-    std::fill(m, m + rows, -__builtin_inff());
+    std::fill(m, m + rows, -kInf);
     std::fill(l, l + rows, 0.f);
     int32_t qlo, qhi;
     min_max(qpos + i0, rows, &qlo, &qhi);
@@ -150,7 +150,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
           for (int64_t j = 0; j < s.tk; j++) sum += vHead[j * s.dv + c];
           o[i * s.dv + c] = s.tk > 0 ? sum / static_cast<float>(s.tk) : 0.f;
         }
-        ls[i] = __builtin_inff();
+        ls[i] = kInf;
       }
     }
   };
@@ -196,7 +196,7 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
     float* srow = sblk + i * BK;
     float* dprow = dpblk + i * BK;
     const float li = lseBlk[i];
-    if (li == __builtin_inff()) {
+    if (li == kInf) {
       // Uniform row (nothing visible): only v gets a gradient, dO / tk.
       const float w = 1.f / static_cast<float>(s.tk);
       for (int64_t j = 0; j < cols; j++)
@@ -287,7 +287,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
           int32_t qlo, qhi;
           min_max(qpos + i0, rows, &qlo, &qhi);
           bool uniform = false;
-          for (int64_t i = 0; i < rows && !uniform; i++) uniform = lse[row0 + i] == __builtin_inff();
+          for (int64_t i = 0; i < rows && !uniform; i++) uniform = lse[row0 + i] == kInf;
           if (!uniform && !block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
           if (!packed) {
             transpose_block(kHead + j0 * s.d, cols, s.d, kt);

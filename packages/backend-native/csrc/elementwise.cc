@@ -175,7 +175,7 @@ ATTNKIT_CLONES void softmax_rows(const float* x, float* out, int64_t r0, int64_t
   for (int64_t r = r0; r < r1; r++) {
     const float* in = x + r * cols;
     float* o = out + r * cols;
-    float max = -__builtin_inff();
+    float max = -kInf;
     for (int64_t j = 0; j < cols; j++) max = in[j] > max ? in[j] : max;
     float sum = 0.0f;
     for (int64_t j = 0; j < cols; j++) {
@@ -205,8 +205,8 @@ namespace {
 
 template <int OP>
 inline float reduce_init() {
-  if (OP == kMaxR) return -__builtin_inff();
-  if (OP == kMinR) return __builtin_inff();
+  if (OP == kMaxR) return -kInf;
+  if (OP == kMinR) return kInf;
   return 0.0f;
 }
 
@@ -301,10 +301,10 @@ namespace {
 
 // Restrict: seven arrays are too many for the vectoriser's run-time alias checks. Outputs
 // never overlap inputs (the kernel allocates them).
-ATTNKIT_CLONES void adamw_range(const float* __restrict__ p, const float* __restrict__ m,
-                                const float* __restrict__ v, const float* __restrict__ g,
-                                float* __restrict__ pOut, float* __restrict__ mOut,
-                                float* __restrict__ vOut, int64_t n, AdamWParams a) {
+ATTNKIT_CLONES void adamw_range(const float* ATTNKIT_RESTRICT p, const float* ATTNKIT_RESTRICT m,
+                                const float* ATTNKIT_RESTRICT v, const float* ATTNKIT_RESTRICT g,
+                                float* ATTNKIT_RESTRICT pOut, float* ATTNKIT_RESTRICT mOut,
+                                float* ATTNKIT_RESTRICT vOut, int64_t n, AdamWParams a) {
   // Same float32 operations, in the same order, as the composite in @attnkit/models' AdamW
   // (no contraction into FMAs: -ffp-contract=off), so both give the same bits.
   const float b1 = a.beta1, b2 = a.beta2, ob1 = a.oneMinusBeta1, ob2 = a.oneMinusBeta2;
@@ -314,7 +314,7 @@ ATTNKIT_CLONES void adamw_range(const float* __restrict__ p, const float* __rest
     const float gi = g[i], pi = p[i];
     const float m1 = m[i] * b1 + gi * ob1;
     const float v1 = v[i] * b2 + (gi * gi) * ob2;
-    const float update = (m1 / c1) / (__builtin_sqrtf(v1 / c2) + eps);
+    const float update = (m1 / c1) / (std::sqrt(v1 / c2) + eps);
     const float decayed = decay ? update + pi * wd : update;
     pOut[i] = pi - decayed * lr;
     mOut[i] = m1;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(ATTNKIT_NO_CLONES)
@@ -11,7 +12,15 @@
 #define ATTNKIT_CLONES
 #endif
 
+#if defined(_MSC_VER)
+#define ATTNKIT_RESTRICT __restrict
+#else
+#define ATTNKIT_RESTRICT __restrict__
+#endif
+
 namespace attnkit {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 /**
  * exp(x) for float, within 2 ulp of the correctly rounded value over the normal range
@@ -38,7 +47,7 @@ inline float exp_f(float x) {
   std::memcpy(&scale, &bits, sizeof(scale));
   float y = p * scale;
   y = x < -87.33654022216797f ? 0.0f : y;
-  y = x > 88.72283935546875f ? __builtin_inff() : y;
+  y = x > 88.72283935546875f ? kInf : y;
   return x != x ? x : y;
 }
 
