@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '@attnkit/core';
-import { NativeUnavailableError, loadAddon } from '../src/addon';
+import { spawnSync } from 'node:child_process';
+import { NativeUnavailableError, PACKAGE_ROOT, loadAddon } from '../src/addon';
 import {
   BACKEND_NAME,
   FUSED_ATTENTION,
@@ -83,6 +84,38 @@ describe('the native backend', () => {
     tf.dispose([a, b, q, k]);
     await tf.setBackend(initial);
   });
+
+  it.each(['generic', 'avx2', 'avx512'])(
+    'the %s micro-kernel (forced) computes the same products',
+    (isa) => {
+      // A child process: the micro-kernel is picked once per process, at first use.
+      const script = `
+        const addon = require('node-gyp-build')(${JSON.stringify(PACKAGE_ROOT)});
+        const info = addon.info();
+        let worst = 0;
+        for (const [m, n, k, ta, tb] of [[1, 1, 1, 0, 0], [13, 33, 7, 0, 1], [50, 70, 300, 1, 0], [200, 130, 90, 1, 1]]) {
+          const a = Float32Array.from({ length: m * k }, (_, i) => Math.sin(i));
+          const b = Float32Array.from({ length: k * n }, (_, i) => Math.cos(i));
+          const c = new Float32Array(m * n);
+          addon.matmul(a, b, c, 1, m, n, k, !!ta, !!tb, new Int32Array(1), new Int32Array(1));
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += a[ta ? p * m + i : i * k + p] * b[tb ? j * k + p : p * n + j];
+            worst = Math.max(worst, Math.abs(s - c[i * n + j]));
+          }
+        }
+        console.log(JSON.stringify({ gemm: info.gemm, worst }));`;
+      const run = spawnSync(process.execPath, ['-e', script], {
+        env: { ...process.env, ATTNKIT_NATIVE_ISA: isa },
+        encoding: 'utf8',
+      });
+      expect(run.status).toBe(0);
+      const { gemm, worst } = JSON.parse(run.stdout.trim().split('\n').pop()!);
+      // A CPU without the instructions gets the next kernel down, never a crash.
+      if (isa === 'generic') expect(gemm).toMatch(/portable/);
+      expect(worst).toBeLessThan(1e-3);
+    },
+  );
 
   it('refuses bad calls into the addon with errors instead of crashing', () => {
     // Messages, not classes: N-API errors come from Node's realm, not jest's sandbox.
