@@ -161,8 +161,40 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int
       macro_kernel(k, mc, nc, kc, pa, pb, C + i0 * N + j0, N, p0 > 0);
     }
   };
-  // Waking the pool costs a few microseconds: small products run on the caller alone.
   const double flops = 2.0 * batch * M * N * K;
+  if (batch == 1 && mBlocks >= 2 && flops >= 5e7 && num_threads() > 1) {
+    // Large single products: pack each B block once, shared by the threads that take the row
+    // blocks (instead of every row block packing its own copy).
+    static std::vector<float> shared;  // kernels are called from the JavaScript thread only
+    const float* A0 = a.data + (aOffsets ? aOffsets[0] : 0);
+    const float* B0 = b.data + (bOffsets ? bOffsets[0] : 0);
+    for (int64_t jb = 0; jb < nBlocks; jb++) {
+      const int64_t j0 = jb * blk.nc, nc = std::min(blk.nc, N - j0);
+      const int64_t nPanels = (nc + k.nr - 1) / k.nr;
+      float* pb = scratch(shared, nPanels * k.nr * blk.kc);
+      for (int64_t p0 = 0; p0 < K; p0 += blk.kc) {
+        const int64_t kc = std::min(blk.kc, K - p0);
+        const int64_t parts = std::min<int64_t>(nPanels, 4 * num_threads());
+        parallel_for(parts, [&](int64_t part) {
+          const int64_t q0 = part * nPanels / parts, q1 = (part + 1) * nPanels / parts;
+          const int64_t c0 = q0 * k.nr, c1 = std::min(nc, q1 * k.nr);
+          if (c0 < c1) {
+            pack_b(kc, c1 - c0, B0 + p0 * b.rs + (j0 + c0) * b.cs, b.rs, b.cs, k.nr,
+                   pb + q0 * kc * k.nr);
+          }
+        });
+        parallel_for(mBlocks, [&](int64_t ib) {
+          thread_local std::vector<float> bufA;
+          const int64_t i0 = ib * blk.mc, mc = std::min(blk.mc, M - i0);
+          float* pa = scratch(bufA, ((mc + k.mr - 1) / k.mr) * k.mr * blk.kc);
+          pack_a(mc, kc, A0 + i0 * a.rs + p0 * a.cs, a.rs, a.cs, k.mr, pa);
+          macro_kernel(k, mc, nc, kc, pa, pb, c + i0 * N + j0, N, p0 > 0);
+        });
+      }
+    }
+    return;
+  }
+  // Waking the pool costs a few microseconds: small products run on the caller alone.
   if (tasks == 1 || flops < 2e6) {
     for (int64_t t = 0; t < tasks; t++) task(t);
   } else {

@@ -54,8 +54,8 @@ describe('the native backend', () => {
     const before = getThreadsCount();
     const initial = tf.getBackend();
     await tf.setBackend('native');
-    const a = tf.randomUniform([300, 200], -1, 1, 'float32', 1);
-    const b = tf.randomUniform([200, 100], -1, 1, 'float32', 2);
+    const a = tf.randomUniform([400, 300], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([300, 250], -1, 1, 'float32', 2);
     // A matmul, and the attention gradient (whose key/value sums are split across tasks).
     const q = tf.randomUniform([1, 4, 100, 16], -1, 1, 'float32', 3);
     const k = tf.randomUniform([1, 1, 100, 16], -1, 1, 'float32', 4);

@@ -16,6 +16,8 @@ describe('BatchMatMul on native', () => {
     [[1, 6, 8], [5, 8, 3], false, false], // batch 1 against 5
     [[4, 1, 257], [4, 257, 129], false, false], // a row vector, k above one block
     [[300, 200], [200, 150], false, false],
+    [[400, 300], [250, 300], false, true], // large: B packed once, shared by the threads
+    [[300, 400], [300, 250], true, false],
   ];
   it.each(cases)('matches cpu: %j · %j (transposeA %s, transposeB %s)', async (sa, sb, ta, tb) => {
     const a = rand(sa, 1);
