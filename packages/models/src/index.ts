@@ -24,7 +24,6 @@ export * from './training/loss';
 export * from './training/data';
 export * from './training/trainer';
 export * from './training/checkpoint';
-export { encodeTensors, decodeTensors } from './io/safetensors';
 export { trainCommand, TRAIN_DEFAULTS } from './cli/train';
 export type { TrainOptions, TrainResult } from './cli/train';
 export {
@@ -35,4 +34,6 @@ export {
   describeModel,
 } from './cli/commands';
 export { CliError } from './cli/errors';
+export { patchWasmKernels } from './cli/wasm-kernels';
+export { processIo } from './cli/io';
 export type { Io } from './cli/io';

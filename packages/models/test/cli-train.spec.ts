@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { Io, TrainOptions } from '@attnkit/models';
+import { loadModule } from '@attnkit/core';
+import type { DecoderLM, Io, TrainOptions } from '@attnkit/models';
 import { readCheckpointInfo, trainCommand } from '@attnkit/models';
 import { makeProgram } from '../src/cli/program';
 import { describeWithBlocks } from './blocks-ready';
@@ -75,6 +76,12 @@ describeWithBlocks('attnkit train (in-process)', () => {
     const info = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
     expect(info).toMatchObject({ task: 'mqar', steps: 6, result: { steps: 6 } });
     expect(readCheckpointInfo(path.join(run, 'checkpoint')).step).toBe(6);
+    // config.json + model.safetensors are core's saveModule pair
+    const model = await loadModule<DecoderLM>(run);
+    expect(model.config.vocabSize).toBe(
+      JSON.parse(fs.readFileSync(path.join(run, 'tokenizer.json'), 'utf8')).vocabSize,
+    );
+    model.dispose();
     // Not a terminal: plain progress lines with loss, throughput and ETA.
     expect(io.lines.some((l) => /^step 6\/6 loss \d+\.\d+ .* tok\/s ETA 0:00$/.test(l))).toBe(true);
     expect(io.lines.at(-1)).toMatch(/^saved .* in \d+\.\d s/);

@@ -80,7 +80,7 @@ describeWithBlocks('Trainer', () => {
     }
   });
 
-  it('resumes from a checkpoint on exactly the same loss curve', () => {
+  it('resumes from a checkpoint on exactly the same loss curve', async () => {
     const straight = setup(7);
     const curve = Array.from({ length: 6 }, () => straight.trainer.trainStep().loss);
     straight.trainer.dispose();
@@ -90,7 +90,7 @@ describeWithBlocks('Trainer', () => {
     const first = setup(7);
     const resumed: number[] = [];
     for (let i = 0; i < 3; i++) resumed.push(first.trainer.trainStep().loss);
-    saveCheckpoint(dir, first.trainer, { note: 'x' });
+    await saveCheckpoint(dir, first.trainer, { note: 'x' });
     first.trainer.dispose();
     first.model.dispose();
 
@@ -104,11 +104,11 @@ describeWithBlocks('Trainer', () => {
     second.model.dispose();
   });
 
-  it('refuses a checkpoint of another model, changing nothing', () => {
+  it('refuses a checkpoint of another model, changing nothing', async () => {
     const dir = path.join(tmp(), 'checkpoint');
     const a = setup(1);
     a.trainer.trainStep();
-    saveCheckpoint(dir, a.trainer);
+    await saveCheckpoint(dir, a.trainer);
     const other = tinyLm({ vocabSize: task.vocabSize, maxLength: 8, dModel: 12 } as never);
     const t = new Trainer(other, new TaskSource(task, 2, 1), { steps: 2 });
     const before = other.namedParameters().values().next().value!.dataSync().slice();

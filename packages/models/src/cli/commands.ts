@@ -30,10 +30,10 @@ export interface GenerateCliOptions {
 export async function generateCommand(
   o: GenerateCliOptions,
   io: Io,
-  write = (s: string) => process.stdout.write(s),
+  write: (s: string) => unknown = (s) => process.stdout.write(s),
 ): Promise<string> {
   await selectBackend(o.backend, o.json);
-  const { model, tokenizer } = loadRun(o.run);
+  const { model, tokenizer } = await loadRun(o.run);
   try {
     let prompt: number[];
     let stops: number[];
@@ -83,7 +83,7 @@ export async function evalCommand(
   io: Io,
 ): Promise<{ loss: number; accuracy?: number }> {
   await selectBackend(o.backend, o.json);
-  const { model, tokenizer, info } = loadRun(o.run);
+  const { model, tokenizer, info } = await loadRun(o.run);
   try {
     const seed = o.seed ?? 12345;
     let source;

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { Rng, build } from '@attnkit/core';
+import { Rng, loadModule, saveModule } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
-import { decodeTensors, encodeTensors } from '../io/safetensors';
 import { writeFileAtomic } from '../io/files';
 import { tokenizerFromJSON } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
@@ -31,18 +29,21 @@ export function readJson(file: string, what: string): unknown {
   }
 }
 
-/** Writes config.json, tokenizer.json, run.json and (unless `weights: false`) model.safetensors. */
-export function saveRunFiles(
+/**
+ * Writes config.json, tokenizer.json, run.json and (unless `weights: false`) model.safetensors.
+ * config.json + model.safetensors are core's `saveModule` pair, so `loadModule(runDir)` rebuilds
+ * the trained model.
+ */
+export async function saveRunFiles(
   dir: string,
   model: DecoderLM,
   tokenizer: Tokenizer,
   info: RunInfo,
   options: { weights?: boolean } = {},
-): void {
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
-  if (options.weights ?? true)
-    writeFileAtomic(path.join(dir, 'model.safetensors'), encodeTensors(model.stateDict()));
+  if (options.weights ?? true) await saveModule(dir, model, { overwrite: true });
+  else writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
   writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
@@ -54,27 +55,20 @@ export interface LoadedRun {
 }
 
 /** Rebuilds a saved run's model (weights loaded) and tokenizer. */
-export function loadRun(dir: string): LoadedRun {
+export async function loadRun(dir: string): Promise<LoadedRun> {
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
     throw new CliError(
       `run: ${dir} is not a run directory (no config.json); train one with 'attnkit train'`,
     );
   }
-  const config = readJson(path.join(dir, 'config.json'), 'run config');
+  if (!fs.existsSync(path.join(dir, 'model.safetensors'))) {
+    throw new CliError(
+      `run: ${dir} has no model.safetensors (training did not finish); continue it with 'attnkit train --name ${path.basename(dir)} --resume'`,
+    );
+  }
   const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
   const info = readJson(path.join(dir, 'run.json'), 'run info') as RunInfo;
-  const model = build<DecoderLM>(config, { rng: new Rng(0) });
-  const weightsFile = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(weightsFile)) throw new CliError(`run: ${weightsFile} does not exist`);
-  const weights = decodeTensors(fs.readFileSync(weightsFile));
-  try {
-    model.loadStateDict(weights);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  } finally {
-    tf.dispose(Object.values(weights));
-  }
+  const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
   return { model, tokenizer, info };
 }
 

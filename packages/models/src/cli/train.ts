@@ -61,7 +61,7 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     }
     fs.mkdirSync(runDir, { recursive: true });
     // Written first, so a run killed before its end can still be resumed from its checkpoint.
-    saveRunFiles(runDir, model, plan.tokenizer, info, { weights: false });
+    await saveRunFiles(runDir, model, plan.tokenizer, info, { weights: false });
     const say = (text: string) => (opts.json ? undefined : io.out(text));
     say(
       `training ${plan.label} on ${plan.task ? `task ${plan.task.name}` : `data ${info.data}`} ` +
@@ -73,13 +73,13 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     await trainLoop(trainer, info.steps, history, path.join(runDir, 'metrics.jsonl'), io, {
       json: Boolean(opts.json),
       stop: opts.stopSignal ?? { stop: false },
-      checkpoint: (step) => {
-        if (every > 0 && step % every === 0) saveCheckpoint(checkpointDir, trainer, { info });
+      checkpoint: async (step) => {
+        if (every > 0 && step % every === 0) await saveCheckpoint(checkpointDir, trainer, { info });
       },
     });
     const trainSeconds = (Date.now() - loopStart) / 1000;
-    saveCheckpoint(checkpointDir, trainer, { info });
-    saveRunFiles(runDir, model, plan.tokenizer, info);
+    await saveCheckpoint(checkpointDir, trainer, { info });
+    await saveRunFiles(runDir, model, plan.tokenizer, info);
     fs.writeFileSync(path.join(runDir, 'loss.svg'), lossSvg(history));
     const interrupted = trainer.step < info.steps;
     const ev = trainer.evaluate(evaluation, plan.task ? 4 : 8);
@@ -149,7 +149,7 @@ function startMetrics(file: string, step: number): Metrics[] {
 interface LoopOptions {
   json: boolean;
   stop: { stop: boolean };
-  checkpoint(step: number): void;
+  checkpoint(step: number): Promise<void>;
 }
 
 /**
@@ -190,7 +190,7 @@ async function trainLoop(
       });
       io.out(`step ${m.step}/${steps} ${status}`);
     }
-    o.checkpoint(m.step);
+    await o.checkpoint(m.step);
     await new Promise((resolve) => setImmediate(resolve));
   }
   bar?.finish();

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeTensors, encodeTensors } from '../io/safetensors';
+import { decodeSafetensors, encodeSafetensors } from '@attnkit/core';
 import { recoverDir, writeDirAtomic } from '../io/files';
 import type { Trainer } from './trainer';
 
@@ -26,11 +26,11 @@ export interface CheckpointInfo {
  * Saves weights, optimizer moments, step, RNG states and the data source position into `dir`
  * (model.safetensors, optimizer.safetensors, state.json), replacing it atomically.
  */
-export function saveCheckpoint(
+export async function saveCheckpoint(
   dir: string,
   trainer: Trainer,
   extra: Record<string, unknown> = {},
-): void {
+): Promise<void> {
   const info: CheckpointInfo = {
     step: trainer.step,
     modelConfig: trainer.model.config,
@@ -38,12 +38,15 @@ export function saveCheckpoint(
     rngs: trainer.options.rngs.map((r) => r.getState()),
     extra,
   };
+  const metadata = {
+    format: 'attnkit',
+    type: String((trainer.model.config as { type?: string }).type),
+  };
+  const weights = await encodeSafetensors(trainer.model.stateDict(), metadata);
+  const moments = await encodeSafetensors(trainer.optimizer.stateTensors());
   writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'model.safetensors'), encodeTensors(trainer.model.stateDict()));
-    fs.writeFileSync(
-      path.join(tmp, 'optimizer.safetensors'),
-      encodeTensors(trainer.optimizer.stateTensors()),
-    );
+    fs.writeFileSync(path.join(tmp, 'model.safetensors'), weights);
+    fs.writeFileSync(path.join(tmp, 'optimizer.safetensors'), moments);
     fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(info, null, 2));
   });
 }
@@ -73,13 +76,18 @@ export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
       `checkpoint: expected ${trainer.options.rngs.length} RNG states, got ${info.rngs.length}`,
     );
   }
-  const weights = decodeTensors(fs.readFileSync(path.join(dir, 'model.safetensors')));
-  const moments = decodeTensors(fs.readFileSync(path.join(dir, 'optimizer.safetensors')));
+  const read = (file: string) => decodeSafetensors(fs.readFileSync(path.join(dir, file))).tensors;
+  const weights = read('model.safetensors');
   try {
-    trainer.model.loadStateDict(weights);
-    trainer.optimizer.loadStateTensors(moments, info.step);
+    const moments = read('optimizer.safetensors');
+    try {
+      trainer.model.loadStateDict(weights);
+      trainer.optimizer.loadStateTensors(moments, info.step);
+    } finally {
+      tf.dispose(Object.values(moments));
+    }
   } finally {
-    tf.dispose([...Object.values(weights), ...Object.values(moments)]);
+    tf.dispose(Object.values(weights));
   }
   trainer.source.setState(info.data);
   info.rngs.forEach((s, i) => trainer.options.rngs[i]!.setState(s));
