@@ -6,6 +6,7 @@
         "csrc/addon.cc",
         "csrc/attention.cc",
         "csrc/elementwise.cc",
+        "csrc/exp_row.cc",
         "csrc/gemm.cc",
         "csrc/gemm_kernel_avx2.cc",
         "csrc/gemm_kernel_avx512.cc",

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
 
@@ -46,19 +47,60 @@ void transpose_block(const float* k, int64_t rows, int64_t d, float* kt) {
     for (int64_t c = 0; c < d; c++) kt[c * BK + j] = 0.f;
 }
 
-/** s[i][j] = scale · q_i · k_j for a block (kt transposed, BK wide). */
+/** Columns actually computed for a key block of `cols` keys: rounded up to a SIMD multiple. */
+inline int64_t width_of(int64_t cols) { return std::min<int64_t>(BK, (cols + 15) & ~int64_t(15)); }
+
+/** s[i][j] = scale · q_i · k_j for a block (kt transposed, BK wide; `width` columns). */
 ATTNKIT_CLONES void block_logits(const float* q, int64_t rows, int64_t d, const float* kt,
-                                 float scale, float* s) {
+                                 float scale, int64_t width, float* s) {
   for (int64_t i = 0; i < rows; i++) {
     float* srow = s + i * BK;
-    for (int64_t j = 0; j < BK; j++) srow[j] = 0.f;
+    for (int64_t j = 0; j < width; j++) srow[j] = 0.f;
     const float* qi = q + i * d;
     for (int64_t c = 0; c < d; c++) {
       const float x = qi[c] * scale;
       const float* kc = kt + c * BK;
-      for (int64_t j = 0; j < BK; j++) srow[j] += x * kc[j];
+      for (int64_t j = 0; j < width; j++) srow[j] += x * kc[j];
     }
   }
+}
+
+/** Sets masked logits of one row to -inf (branch-free, so it vectorises). */
+inline void mask_row(const AttentionShape& s, float* srow, int64_t cols, int32_t qp,
+                     const int32_t* kp) {
+  if (!s.causal) return;
+  const int64_t window = s.window;
+  for (int64_t j = 0; j < cols; j++) {
+    const int64_t gap = static_cast<int64_t>(qp) - kp[j];
+    const bool seen = gap >= 0 && (window <= 0 || gap < window);
+    srow[j] = seen ? srow[j] : -kInf;
+  }
+}
+
+/** Largest value of a row (eight partial maxima keep the loop vectorisable). */
+inline float row_max(const float* x, int64_t n) {
+  float acc[8];
+  for (int q = 0; q < 8; q++) acc[q] = -kInf;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) acc[q] = x[j + q] > acc[q] ? x[j + q] : acc[q];
+  float m = -kInf;
+  for (int q = 0; q < 8; q++) m = acc[q] > m ? acc[q] : m;
+  for (; j < n; j++) m = x[j] > m ? x[j] : m;
+  return m;
+}
+
+/** x[j] = exp(x[j] - shift) for a row; returns the sum (eight partial sums). */
+inline float exp_row(float* x, int64_t n, float shift) {
+  exp_row_shifted(x, n, shift);
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; q++) acc[q] += x[j + q];
+  float sum = 0.f;
+  for (int q = 0; q < 8; q++) sum += acc[q];
+  for (; j < n; j++) sum += x[j];
+  return sum;
 }
 
 /** Online-softmax update of one query block with one key block. */
@@ -68,20 +110,12 @@ ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t
   const int64_t dv = s.dv;
   for (int64_t i = 0; i < rows; i++) {
     float* srow = sblk + i * BK;
-    float rowMax = -kInf;
-    for (int64_t j = 0; j < cols; j++) {
-      if (!visible(s, qp[i], kp[j])) srow[j] = -kInf;
-      rowMax = srow[j] > rowMax ? srow[j] : rowMax;
-    }
+    mask_row(s, srow, cols, qp[i], kp);
+    const float rowMax = row_max(srow, cols);
     if (rowMax == -kInf) continue;  // nothing visible in this block
     const float mNew = rowMax > m[i] ? rowMax : m[i];
     const float corr = exp_f(m[i] - mNew);
-    float sum = 0.f;
-    for (int64_t j = 0; j < cols; j++) {
-      const float p = exp_f(srow[j] - mNew);
-      srow[j] = p;
-      sum += p;
-    }
+    const float sum = exp_row(srow, cols, mNew);
     l[i] = l[i] * corr + sum;
     m[i] = mNew;
     float* o = acc + i * dv;
@@ -133,7 +167,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       transpose_block(kHead + j0 * s.d, cols, s.d, kt);
-      block_logits(qBlk, rows, s.d, kt, s.scale, sblk);
+      block_logits(qBlk, rows, s.d, kt, s.scale, width_of(cols), sblk);
       forward_update(s, sblk, rows, cols, qpos + i0, kpos + j0, vHead + j0 * s.dv, m, l, acc);
     }
     float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
@@ -176,20 +210,21 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
                                    const int32_t* kp, float* sblk, float* dpblk, float* dqBlk,
                                    float* dkBlk, float* dvBlk) {
   const int64_t d = s.d, dv = s.dv;
+  const int64_t width = width_of(cols);
   // S = scale · Q Kᵀ and dP = dO Vᵀ, vectorised over keys.
   for (int64_t i = 0; i < rows; i++) {
     float* srow = sblk + i * BK;
     float* dprow = dpblk + i * BK;
-    for (int64_t j = 0; j < BK; j++) srow[j] = dprow[j] = 0.f;
+    for (int64_t j = 0; j < width; j++) srow[j] = dprow[j] = 0.f;
     for (int64_t c = 0; c < d; c++) {
       const float x = qBlk[i * d + c] * s.scale;
       const float* kc = kt + c * BK;
-      for (int64_t j = 0; j < BK; j++) srow[j] += x * kc[j];
+      for (int64_t j = 0; j < width; j++) srow[j] += x * kc[j];
     }
     for (int64_t c = 0; c < dv; c++) {
       const float x = doBlk[i * dv + c];
       const float* vc = vt + c * BK;
-      for (int64_t j = 0; j < BK; j++) dprow[j] += x * vc[j];
+      for (int64_t j = 0; j < width; j++) dprow[j] += x * vc[j];
     }
   }
   for (int64_t i = 0; i < rows; i++) {
@@ -203,11 +238,11 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
         for (int64_t c = 0; c < dv; c++) dvBlk[j * dv + c] += w * doBlk[i * dv + c];
       continue;
     }
-    for (int64_t j = 0; j < cols; j++) {
-      const float p = visible(s, qp[i], kp[j]) ? exp_f(srow[j] - li) : 0.f;
-      srow[j] = p;
-      dprow[j] = p * (dprow[j] - dBlk[i]);  // dS
-    }
+    // P = exp(S - lse) (masked logits give exactly 0), dS = P ⊙ (dP - D).
+    mask_row(s, srow, cols, qp[i], kp);
+    exp_row_shifted(srow, cols, li);
+    const float di = dBlk[i];
+    for (int64_t j = 0; j < cols; j++) dprow[j] = srow[j] * (dprow[j] - di);
     for (int64_t j = 0; j < cols; j++) {
       const float p = srow[j], ds = dprow[j] * s.scale;
       if (p == 0.f && ds == 0.f) continue;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
 
@@ -177,12 +178,10 @@ ATTNKIT_CLONES void softmax_rows(const float* x, float* out, int64_t r0, int64_t
     float* o = out + r * cols;
     float max = -kInf;
     for (int64_t j = 0; j < cols; j++) max = in[j] > max ? in[j] : max;
+    if (o != in) std::memcpy(o, in, cols * sizeof(float));
+    exp_row_shifted(o, cols, max);
     float sum = 0.0f;
-    for (int64_t j = 0; j < cols; j++) {
-      const float e = exp_f(in[j] - max);
-      o[j] = e;
-      sum += e;
-    }
+    for (int64_t j = 0; j < cols; j++) sum += o[j];
     const float inv = 1.0f / sum;
     for (int64_t j = 0; j < cols; j++) o[j] *= inv;
   }

@@ -1,0 +1,11 @@
+// x[j] = exp(x[j] - shift) over a row, with explicit AVX2 when the CPU has it (the same
+// operations as exp_f, so the same bits), because compilers do not always turn exp_f's selects
+// into blends inside larger loops.
+#pragma once
+#include <cstdint>
+
+namespace attnkit {
+
+void exp_row_shifted(float* x, int64_t n, float shift);
+
+}  // namespace attnkit
