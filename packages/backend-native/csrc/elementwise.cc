@@ -156,8 +156,21 @@ const UnaryFn kUnary[kUnaryOpCount] = {
 
 }  // namespace
 
+// exp and sigmoid go through the explicit-AVX2 row exponential: inside the ISA clones GCC
+// keeps exp_f's selects as branches and the loop runs scalar (200 µs for 32k sigmoids).
+static void exp_block(const float* x, float* out, int64_t n) {
+  if (out != x) std::memcpy(out, x, n * sizeof(float));
+  exp_row_shifted(out, n, 0.0f);
+}
+
+static ATTNKIT_CLONES void sigmoid_block(const float* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = -x[i];
+  exp_row_shifted(out, n, 0.0f);
+  for (int64_t i = 0; i < n; i++) out[i] = 1.0f / (1.0f + out[i]);
+}
+
 void unary(int op, const float* x, float* out, int64_t n) {
-  const UnaryFn fn = kUnary[op];
+  const UnaryFn fn = op == kExp ? exp_block : op == kSigmoid ? sigmoid_block : kUnary[op];
   if (n < kParallelElements) {
     fn(x, out, n);
     return;
