@@ -37,6 +37,29 @@ describeWithBlocks('DecoderLM', () => {
     model.dispose();
   });
 
+  it('redraws every Linear weight with linearInit, leaving embeddings and norms alone', () => {
+    const plain = tinyLm();
+    const small = tinyLm({ linearInit: { name: 'uniform', min: -1e-3, max: 1e-3 } });
+    const plainParams = plain.namedParameters();
+    for (const [name, v] of small.namedParameters()) {
+      const values = Array.from(v.dataSync());
+      const linear = /\.(q|k|v|o|gate|up|down)\.weight$/.test(name);
+      if (linear) expect([name, Math.max(...values.map(Math.abs)) <= 1e-3]).toEqual([name, true]);
+      else expect([name, values]).toEqual([name, Array.from(plainParams.get(name)!.dataSync())]);
+    }
+    expect(() => tinyLm({ linearInit: { name: 'normal', std: -1 } })).toThrow(/\$\.linearInit/);
+    plain.dispose();
+    small.dispose();
+  });
+
+  it('frees what it built when a nested config fails half way', async () => {
+    await expectNoLeaks(() => {
+      expect(() =>
+        tinyLm({ layerOverrides: { 1: { mixer: { type: 'gqa', numHeads: 3, numKvHeads: 1 } } } }),
+      ).toThrow(/numHeads/);
+    });
+  });
+
   it('leaks nothing through forward, backward and dispose', async () => {
     await expectNoLeaks(() => {
       const model = tinyLm();

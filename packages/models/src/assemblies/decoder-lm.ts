@@ -12,6 +12,8 @@ import {
   buildBlocks,
   embedPositions,
   layerOverridesSchema,
+  initLinears,
+  linearInitSchema,
   runStack,
 } from './stack';
 
@@ -28,6 +30,12 @@ export const decoderLmSchema = z.strictObject({
   layerOverrides: layerOverridesSchema.optional(),
   tieEmbeddings: z.boolean().default(true),
   finalNorm: sub.default({ type: 'rms-norm' }),
+  /**
+   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
+   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
+   * block keeps its own.
+   */
+  linearInit: linearInitSchema,
 });
 
 export type DecoderLmConfig = z.input<typeof decoderLmSchema>;
@@ -64,33 +72,45 @@ export class DecoderLM extends Module<Parsed> {
   constructor(config: DecoderLmConfig, options: ModuleOptions = {}) {
     const c = parseWith('decoder-lm', decoderLmSchema, config);
     super(c, options);
-    const o = { rng: this.rng };
-    const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
-    this.embedding = this.addModule(
-      'embed',
-      build<Embedding>(embedding, { ...o, path: '$.embed' }),
-    );
-    this.positional = this.addModule(
-      'positional',
-      buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
-    );
-    this.blocks = buildBlocks(
-      'decoder-lm',
-      '$',
-      c.block,
-      c.layerOverrides,
-      c.numLayers,
-      c.dModel,
-      o,
-    );
-    this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
-    this.finalNorm = this.addModule(
-      'finalNorm',
-      build<Layer>(fillWidths(c.finalNorm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
-    );
-    if (!c.tieEmbeddings) {
-      const head = { type: 'linear', inFeatures: c.dModel, outFeatures: c.vocabSize, bias: false };
-      this.head = this.addModule('head', build<Layer>(head, o));
+    // A bad nested config throws half way: free what was built so far.
+    try {
+      const o = { rng: this.rng };
+      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
+      this.embedding = this.addModule(
+        'embed',
+        build<Embedding>(embedding, { ...o, path: '$.embed' }),
+      );
+      this.positional = this.addModule(
+        'positional',
+        buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
+      );
+      this.blocks = buildBlocks(
+        'decoder-lm',
+        '$',
+        c.block,
+        c.layerOverrides,
+        c.numLayers,
+        c.dModel,
+        o,
+      );
+      this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+      this.finalNorm = this.addModule(
+        'finalNorm',
+        build<Layer>(fillWidths(c.finalNorm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+      );
+      if (!c.tieEmbeddings) {
+        const head = {
+          type: 'linear',
+          inFeatures: c.dModel,
+          outFeatures: c.vocabSize,
+          bias: false,
+        };
+        this.head = this.addModule('head', build<Layer>(head, o));
+      }
+      if (c.linearInit) initLinears([this], c.linearInit, this.rng);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 

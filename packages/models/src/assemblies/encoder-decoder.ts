@@ -14,6 +14,8 @@ import {
   embedPositions,
   finalNormConfig,
   layerOverridesSchema,
+  initLinears,
+  linearInitSchema,
   runStack,
 } from './stack';
 
@@ -38,6 +40,12 @@ export const encoderDecoderSchema = z.strictObject({
   tieEmbeddings: z.boolean().default(true),
   /** Norm after each stack; default the blocks' norm, none for post-norm blocks. */
   finalNorm: sub.optional(),
+  /**
+   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
+   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
+   * block keeps its own.
+   */
+  linearInit: linearInitSchema,
 });
 
 export type EncoderDecoderConfig = z.input<typeof encoderDecoderSchema>;
@@ -86,57 +94,64 @@ export class EncoderDecoder extends Module<Parsed> {
   constructor(config: EncoderDecoderConfig, options: ModuleOptions = {}) {
     const c = parseWith('encoder-decoder', encoderDecoderSchema, config);
     super(c, options);
-    const o = { rng: this.rng };
-    const d = c.dModel;
-    const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: d };
-    this.embedding = this.addModule(
-      'embed',
-      build<Embedding>(embedding, { ...o, path: '$.embed' }),
-    );
-    const positional = (name: string) =>
-      this.addModule(name, buildPositional(c.positional, d, c.maxLength, o, '$.positional'));
-    this.encoderPositional = positional('encoderPositional');
-    this.decoderPositional = positional('decoderPositional');
-    this.encoderBlocks = buildBlocks(
-      'encoder-decoder',
-      '$',
-      c.block,
-      c.encoderOverrides,
-      c.encoderLayers,
-      d,
-      o,
-      'encoderOverrides',
-    );
-    this.encoderBlocks.forEach((b, i) => this.addModule(`encoder_${i}`, b));
-    const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
-    const cross = c.crossAttention ?? {
-      type: 'cross-attention',
-      numHeads: typeof heads === 'number' ? heads : 4,
-    };
-    this.decoderBlocks = buildBlocks(
-      'encoder-decoder',
-      '$',
-      { ...c.block, crossAttention: cross },
-      c.decoderOverrides,
-      c.decoderLayers,
-      d,
-      o,
-      'decoderOverrides',
-    );
-    this.decoderBlocks.forEach((b, i) => this.addModule(`decoder_${i}`, b));
-    const norm = finalNormConfig(c.finalNorm, c.block);
-    if (norm) {
-      const make = (name: string) =>
-        this.addModule(
-          name,
-          build<Layer>(fillWidths(norm, { dim: d }), { ...o, path: '$.finalNorm' }),
-        );
-      this.encoderNorm = make('encoderNorm');
-      this.decoderNorm = make('decoderNorm');
-    }
-    if (!c.tieEmbeddings) {
-      const head = { type: 'linear', inFeatures: d, outFeatures: c.vocabSize, bias: false };
-      this.head = this.addModule('head', build<Layer>(head, o));
+    // A bad nested config throws half way: free what was built so far.
+    try {
+      const o = { rng: this.rng };
+      const d = c.dModel;
+      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: d };
+      this.embedding = this.addModule(
+        'embed',
+        build<Embedding>(embedding, { ...o, path: '$.embed' }),
+      );
+      const positional = (name: string) =>
+        this.addModule(name, buildPositional(c.positional, d, c.maxLength, o, '$.positional'));
+      this.encoderPositional = positional('encoderPositional');
+      this.decoderPositional = positional('decoderPositional');
+      this.encoderBlocks = buildBlocks(
+        'encoder-decoder',
+        '$',
+        c.block,
+        c.encoderOverrides,
+        c.encoderLayers,
+        d,
+        o,
+        'encoderOverrides',
+      );
+      this.encoderBlocks.forEach((b, i) => this.addModule(`encoder_${i}`, b));
+      const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
+      const cross = c.crossAttention ?? {
+        type: 'cross-attention',
+        numHeads: typeof heads === 'number' ? heads : 4,
+      };
+      this.decoderBlocks = buildBlocks(
+        'encoder-decoder',
+        '$',
+        { ...c.block, crossAttention: cross },
+        c.decoderOverrides,
+        c.decoderLayers,
+        d,
+        o,
+        'decoderOverrides',
+      );
+      this.decoderBlocks.forEach((b, i) => this.addModule(`decoder_${i}`, b));
+      const norm = finalNormConfig(c.finalNorm, c.block);
+      if (norm) {
+        const make = (name: string) =>
+          this.addModule(
+            name,
+            build<Layer>(fillWidths(norm, { dim: d }), { ...o, path: '$.finalNorm' }),
+          );
+        this.encoderNorm = make('encoderNorm');
+        this.decoderNorm = make('decoderNorm');
+      }
+      if (!c.tieEmbeddings) {
+        const head = { type: 'linear', inFeatures: d, outFeatures: c.vocabSize, bias: false };
+        this.head = this.addModule('head', build<Layer>(head, o));
+      }
+      if (c.linearInit) initLinears([this], c.linearInit, this.rng);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 

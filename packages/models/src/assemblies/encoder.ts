@@ -15,6 +15,8 @@ import {
   embedPositions,
   finalNormConfig,
   layerOverridesSchema,
+  initLinears,
+  linearInitSchema,
   runStack,
 } from './stack';
 
@@ -37,6 +39,12 @@ export const encoderSchema = z.strictObject({
   latent: latentOptionsSchema.optional(),
   /** Adds a linear classifier on the pooled vector. */
   numClasses: z.number().int().positive().optional(),
+  /**
+   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
+   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
+   * block keeps its own.
+   */
+  linearInit: linearInitSchema,
 });
 
 export type EncoderConfig = z.input<typeof encoderSchema>;
@@ -68,32 +76,47 @@ export class Encoder extends Module<Parsed> {
   constructor(config: EncoderConfig, options: ModuleOptions = {}) {
     const c = parseWith('encoder', encoderSchema, config);
     super(c, options);
-    const o = { rng: this.rng };
-    const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
-    this.embedding = this.addModule(
-      'embed',
-      build<Embedding>(embedding, { ...o, path: '$.embed' }),
-    );
-    this.positional = this.addModule(
-      'positional',
-      buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
-    );
-    this.blocks = buildBlocks('encoder', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
-    this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
-    const norm = finalNormConfig(c.finalNorm, c.block);
-    if (norm) {
-      this.finalNorm = this.addModule(
-        'finalNorm',
-        build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+    // A bad nested config throws half way: free what was built so far.
+    try {
+      const o = { rng: this.rng };
+      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
+      this.embedding = this.addModule(
+        'embed',
+        build<Embedding>(embedding, { ...o, path: '$.embed' }),
       );
-    }
-    this.readout = this.addModule(
-      'readout',
-      new Readout(
-        { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
+      this.positional = this.addModule(
+        'positional',
+        buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
+      );
+      this.blocks = buildBlocks(
+        'encoder',
+        '$',
+        c.block,
+        c.layerOverrides,
+        c.numLayers,
+        c.dModel,
         o,
-      ),
-    );
+      );
+      this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+      const norm = finalNormConfig(c.finalNorm, c.block);
+      if (norm) {
+        this.finalNorm = this.addModule(
+          'finalNorm',
+          build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+        );
+      }
+      this.readout = this.addModule(
+        'readout',
+        new Readout(
+          { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
+          o,
+        ),
+      );
+      if (c.linearInit) initLinears([this], c.linearInit, this.rng);
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
   }
 
   /** Contextual token states `[batch, time, dModel]` (after the final norm). */

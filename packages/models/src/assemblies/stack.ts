@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
-import { ConfigError, build } from '@attnkit/core';
+import type { InitSpec, InitializerName, Module, ModuleOptions, Rng } from '@attnkit/core';
+import { ConfigError, Linear, build, initSpecSchema, initTensor } from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
 import '../blocks/transformer-block'; // registers 'transformer-block'
 import type { StackState } from './decoder-state';
@@ -94,4 +94,29 @@ export function finalNormConfig(
   if (given) return given;
   if (block.placement === 'post') return undefined;
   return (block.norm as { type: string } | undefined) ?? { type: 'rms-norm' };
+}
+
+/** A model-level initializer for every Linear weight inside the blocks (core's init spec). */
+export const linearInitSchema = initSpecSchema.optional();
+
+/**
+ * Redraws the weight of every `Linear` found under `modules` with `spec` (biases keep their
+ * zeros), in module order from `rng`, so a model can choose one scheme for all its projections,
+ * as GPT-2 and PyTorch models do at the model level, over each block's default.
+ */
+export function initLinears(
+  modules: readonly Module[],
+  spec: InitSpec | InitializerName,
+  rng: Rng,
+): void {
+  const visit = (m: Module) => {
+    if (m instanceof Linear) {
+      const fresh = initTensor(spec, m.weight.shape, rng);
+      m.weight.assign(fresh);
+      fresh.dispose();
+      return;
+    }
+    for (const child of m.namedChildren().values()) visit(child);
+  };
+  modules.forEach(visit);
 }

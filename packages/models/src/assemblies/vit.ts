@@ -16,6 +16,8 @@ import {
   embedPositions,
   finalNormConfig,
   layerOverridesSchema,
+  initLinears,
+  linearInitSchema,
   runStack,
 } from './stack';
 
@@ -40,6 +42,12 @@ export const vitSchema = z.strictObject({
   pooling: poolingSchema.exclude(['last']).default('cls'),
   latent: latentOptionsSchema.optional(),
   numClasses: z.number().int().positive().optional(),
+  /**
+   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
+   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
+   * block keeps its own.
+   */
+  linearInit: linearInitSchema,
 });
 
 export type VitConfig = z.input<typeof vitSchema>;
@@ -69,50 +77,57 @@ export class ViT extends Module<Parsed> {
   constructor(config: VitConfig, options: ModuleOptions = {}) {
     const c = parseWith('vit', vitSchema, config);
     super(c, options);
-    const o = { rng: this.rng };
-    this.patches = this.addModule(
-      'patches',
-      build<PatchEmbedding>(
-        {
-          type: 'patch-embedding',
-          imageSize: c.imageSize,
-          patchSize: c.patchSize,
-          channels: c.channels,
-          dModel: c.dModel,
-        },
-        { ...o, path: '$' },
-      ),
-    );
-    const g = this.patches.gridSize;
-    this.positional = this.addModule(
-      'positional',
-      buildPositional(c.positional, c.dModel, this.patches.numPatches, o, '$.positional', {
-        gridHeight: g,
-        gridWidth: g,
-      }),
-    );
-    if (c.pooling === 'cls') {
-      this.classToken = this.addParameter(
-        'classToken',
-        initTensor({ name: 'normal', std: 0.02 }, [1, 1, c.dModel], this.rng),
+    // A bad nested config throws half way: free what was built so far.
+    try {
+      const o = { rng: this.rng };
+      this.patches = this.addModule(
+        'patches',
+        build<PatchEmbedding>(
+          {
+            type: 'patch-embedding',
+            imageSize: c.imageSize,
+            patchSize: c.patchSize,
+            channels: c.channels,
+            dModel: c.dModel,
+          },
+          { ...o, path: '$' },
+        ),
       );
-    }
-    this.blocks = buildBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
-    this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
-    const norm = finalNormConfig(c.finalNorm, c.block);
-    if (norm) {
-      this.finalNorm = this.addModule(
-        'finalNorm',
-        build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+      const g = this.patches.gridSize;
+      this.positional = this.addModule(
+        'positional',
+        buildPositional(c.positional, c.dModel, this.patches.numPatches, o, '$.positional', {
+          gridHeight: g,
+          gridWidth: g,
+        }),
       );
+      if (c.pooling === 'cls') {
+        this.classToken = this.addParameter(
+          'classToken',
+          initTensor({ name: 'normal', std: 0.02 }, [1, 1, c.dModel], this.rng),
+        );
+      }
+      this.blocks = buildBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
+      this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+      const norm = finalNormConfig(c.finalNorm, c.block);
+      if (norm) {
+        this.finalNorm = this.addModule(
+          'finalNorm',
+          build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
+        );
+      }
+      this.readout = this.addModule(
+        'readout',
+        new Readout(
+          { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
+          o,
+        ),
+      );
+      if (c.linearInit) initLinears([this], c.linearInit, this.rng);
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
-    this.readout = this.addModule(
-      'readout',
-      new Readout(
-        { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
-        o,
-      ),
-    );
   }
 
   /** Token states `[batch, tokens, dModel]` (class token first when pooling is `cls`). */
