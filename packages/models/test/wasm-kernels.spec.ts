@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@attnkit/core'; // registers gradients
+import { AdamW } from '@attnkit/models';
 import { patchWasmKernels, tileValues } from '../src/cli/wasm-kernels';
 
 const values = (shape: number[], seed: number) =>
@@ -39,6 +40,33 @@ function runCases(): number[][] {
   return out;
 }
 
+/** Three AdamW steps on one decayed matrix and one vector; returns the final values. */
+function adamSteps(): number[][] {
+  const [w, b] = tf.tidy(() => [
+    tf.variable(tf.tensor(values([3, 4], 7), [3, 4])),
+    tf.variable(tf.tensor(values([4], 8), [4])),
+  ]);
+  const opt = new AdamW(
+    new Map([
+      ['layers.0.w', w],
+      ['layers.0.b', b],
+    ]),
+    { weightDecay: 0.1 },
+  );
+  for (let step = 0; step < 3; step++) {
+    const grads = new Map([
+      ['layers.0.w', tf.tensor(values([3, 4], 10 + step), [3, 4])],
+      ['layers.0.b', tf.tensor(values([4], 20 + step), [4])],
+    ]);
+    opt.step(grads, 0.01 * (step + 1));
+    tf.dispose([...grads.values()]);
+  }
+  const out = [Array.from(w.dataSync()), Array.from(b.dataSync())];
+  opt.dispose();
+  tf.dispose([w, b]);
+  return out;
+}
+
 describe('wasm kernel fast paths', () => {
   it('tiles like tf.tile, innermost axis first', () => {
     const x = Float32Array.from(values([2, 3], 0));
@@ -54,7 +82,12 @@ describe('wasm kernel fast paths', () => {
     expect(await tf.setBackend('wasm')).toBe(true);
     try {
       const reference = tf.tidy(runCases);
+      const adamReference = adamSteps();
       expect(patchWasmKernels()).toBe(true);
+      expect(tf.getKernel('AttnkitAdamW', 'wasm')).toBeDefined();
+      const before0 = tf.memory().numTensors;
+      expect(adamSteps()).toEqual(adamReference); // fused: the same bits as the ops
+      expect(tf.memory().numTensors).toBe(before0);
       expect(patchWasmKernels()).toBe(false); // once only
       const before = tf.memory().numTensors;
       const patched = tf.tidy(runCases);
