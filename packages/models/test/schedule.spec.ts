@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
-import { clipByGlobalNorm, cosineSchedule, crossEntropy } from '@attnkit/models';
+import { clipByGlobalNorm, cosineSchedule, crossEntropy, wsdSchedule } from '@attnkit/models';
 
 describe('cosineSchedule', () => {
   it('warms up linearly, peaks, and decays by a cosine to the floor', () => {
@@ -11,6 +11,23 @@ describe('cosineSchedule', () => {
     expect(lr(110)).toBeCloseTo(0.1);
     expect(lr(500)).toBeCloseTo(0.1);
     expect(() => cosineSchedule({ peakLr: -1, totalSteps: 5 })).toThrow(/peakLr/);
+  });
+});
+
+describe('wsdSchedule', () => {
+  it('warms up, holds the peak, then decays linearly over the last fraction', () => {
+    const lr = wsdSchedule({ peakLr: 1, totalSteps: 100, warmupSteps: 10, minLr: 0.1 });
+    expect(lr(5)).toBeCloseTo(0.5);
+    expect(lr(10)).toBeCloseTo(1);
+    expect(lr(80)).toBeCloseTo(1);
+    expect(lr(90)).toBeCloseTo(0.55);
+    expect(lr(100)).toBeCloseTo(0.1);
+    expect(lr(200)).toBeCloseTo(0.1);
+    const late = wsdSchedule({ peakLr: 2, totalSteps: 10, decayFraction: 0.5, minLr: 0 });
+    expect([5, 6, 10].map(late)).toEqual([2, 1.6, 0]);
+    expect(() => wsdSchedule({ peakLr: 1, totalSteps: 10, decayFraction: 2 })).toThrow(
+      /decayFraction/,
+    );
   });
 });
 

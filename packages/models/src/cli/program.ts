@@ -22,6 +22,14 @@ const num = (v: string) => {
   return n;
 };
 const collect = (v: string, all: string[] = []) => [...all, v];
+const parseInit = (v: string) => {
+  if (!v.trim().startsWith('{')) return v;
+  try {
+    return JSON.parse(v) as Record<string, unknown>;
+  } catch {
+    throw new InvalidArgumentError('expected an initializer name or a JSON object');
+  }
+};
 
 export function makeProgram(): Command {
   const program = new Command('attnkit')
@@ -55,6 +63,21 @@ export function makeProgram(): Command {
       `tfjs backend: ${BACKEND_ORDER.join(', ')} (default: fastest installed)`,
     )
     .option('--seed <n>', 'random seed of weights, data and dropout (default 0)', int)
+    .option(
+      '--weight-decay <x>',
+      `AdamW decoupled weight decay (default ${TRAIN_DEFAULTS.weightDecay})`,
+      num,
+    )
+    .option(
+      '--schedule <name>',
+      `learning-rate schedule: cosine, or wsd (constant, then linear decay over the last 20%) (default ${TRAIN_DEFAULTS.schedule})`,
+    )
+    .option('--warmup <n>', `linear warmup steps (default ${TRAIN_DEFAULTS.warmup})`, int)
+    .option(
+      '--linear-init <spec>',
+      "initializer of every Linear weight: a core initializer name or JSON spec, or 'blocks' to keep each block's own (default: PyTorch's nn.Linear init)",
+      parseInit,
+    )
     .option('--json', 'print JSON lines instead of text')
     .action(async (opts: TrainOptions) => {
       const stopSignal = { stop: false };

@@ -18,6 +18,10 @@ export interface RunInfo {
   lr: number;
   steps: number;
   seed: number;
+  /** Absent in runs written before these options existed: the Trainer defaults then. */
+  weightDecay?: number;
+  schedule?: 'cosine' | 'wsd';
+  warmupSteps?: number;
 }
 
 export function readJson(file: string, what: string): unknown {

@@ -47,7 +47,14 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
   const modelRng = new Rng(info.seed);
   const model = build<DecoderLM>(plan.config, { rng: modelRng });
   const { train, evaluation } = sources(plan);
-  const trainer = new Trainer(model, train, { steps: info.steps, lr: info.lr, rngs: [modelRng] });
+  const trainer = new Trainer(model, train, {
+    steps: info.steps,
+    lr: info.lr,
+    weightDecay: info.weightDecay,
+    schedule: info.schedule,
+    warmupSteps: info.warmupSteps,
+    rngs: [modelRng],
+  });
   const checkpointDir = path.join(runDir, 'checkpoint');
   try {
     if (plan.resuming) {

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@attnkit/core';
-import { AuxLosses, checkInt, checkNumber } from '@attnkit/core';
+import { AuxLosses, checkInt, checkNumber, checkOneOf } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { answerAccuracy } from '../tasks/task';
 import { AdamW } from './adamw';
 import { clipByGlobalNorm } from './clip';
 import type { Batch, BatchSource } from './data';
 import { crossEntropy } from './loss';
-import { cosineSchedule } from './schedule';
+import { cosineSchedule, wsdSchedule } from './schedule';
 
 export interface TrainerOptions {
   /** Total optimizer steps (the schedule's length). */
@@ -23,6 +23,8 @@ export interface TrainerOptions {
   accumulation?: number;
   /** Generators whose state must survive a resume (dropout, init); saved in checkpoints. */
   rngs?: Rng[];
+  /** `cosine` (default) or `wsd`: warmup, constant, linear decay over the last 20%. */
+  schedule?: 'cosine' | 'wsd';
 }
 
 export interface StepMetrics {
@@ -66,18 +68,20 @@ export class Trainer {
       clipNorm: options.clipNorm ?? 1,
       accumulation: checkInt('Trainer', 'accumulation', options.accumulation ?? 1, 1),
       rngs: options.rngs ?? [],
+      schedule: checkOneOf('Trainer', 'schedule', options.schedule ?? 'cosine', ['cosine', 'wsd']),
     };
     this.params = new Map([...model.namedParameters()].filter(([, v]) => v.trainable));
     this.optimizer = new AdamW(this.params, {
       weightDecay: this.options.weightDecay,
       beta2: this.options.beta2,
     });
-    this.schedule = cosineSchedule({
+    const shape = {
       peakLr: lr,
       totalSteps: steps,
       warmupSteps: this.options.warmupSteps,
       minLr: this.options.minLr,
-    });
+    };
+    this.schedule = this.options.schedule === 'wsd' ? wsdSchedule(shape) : cosineSchedule(shape);
   }
 
   get step(): number {
