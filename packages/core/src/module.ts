@@ -141,7 +141,9 @@ export abstract class Module<C extends object = object> {
     }
     for (const [name, v] of params) {
       const t = state[name];
-      if (t) v.assign(t);
+      // A module's own state dict (or a shared variable) is already in place: assigning a
+      // variable to itself would free the data it reads.
+      if (t && t !== v) v.assign(t);
     }
   }
 

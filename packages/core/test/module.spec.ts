@@ -54,6 +54,16 @@ describe('Module', () => {
     b.dispose();
   });
 
+  it('accepts its own state dict (variables loaded onto themselves keep their values)', async () => {
+    await expectNoLeaks(() => {
+      const m = new Stack({ dim: 3 });
+      const before = Array.from(m.first.shift.dataSync());
+      m.loadStateDict(m.stateDict());
+      expect(Array.from(m.first.shift.dataSync())).toEqual(before);
+      m.dispose();
+    });
+  });
+
   it('reports missing, unexpected and mismatched entries together', () => {
     const m = new Stack({ dim: 3 });
     const state = {
