@@ -14,7 +14,7 @@ export { CopyTask, MqarTask, PasskeyTask, SelectiveCopyTask, SortingTask };
  * minutes on 2 CPU cores; see the models README for the measured figures.
  */
 const defaults: Record<string, () => SyntheticTask> = {
-  mqar: () => new MqarTask({ numPairs: 4, numKeys: 16, numValues: 16 }),
+  mqar: () => new MqarTask({ numPairs: 4, numKeys: 8, numValues: 8 }),
   copy: () => new CopyTask({ length: 8, numSymbols: 8 }),
   'selective-copy': () => new SelectiveCopyTask({ numTokens: 4, regionLength: 16, numSymbols: 8 }),
   sorting: () => new SortingTask({ length: 8, numSymbols: 16 }),
