@@ -4,7 +4,7 @@
 // mean cross-entropy over every position of consecutive, non-overlapping windows.
 //
 //   npm run build && node tools/bench/shakespeare.mjs [--steps 3000] [--lr 3e-3] [--batch-size 32]
-//     [--seq-len 64] [--backend wasm] [--data ../shared/data/tinyshakespeare.txt] [--out runs]
+//     [--seq-len 128] [--backend wasm] [--data ../shared/data/tinyshakespeare.txt] [--out runs]
 //
 // Prints progress lines, then one JSON line { valLoss, trainSeconds, ... }. Not part of npm test.
 import * as fs from 'node:fs';
@@ -22,7 +22,7 @@ const data = option('data', path.resolve('../shared/data/tinyshakespeare.txt'));
 const steps = Number(option('steps', 3000));
 const lr = Number(option('lr', 3e-3));
 const batchSize = Number(option('batch-size', 32));
-const seqLen = Number(option('seq-len', 64));
+const seqLen = Number(option('seq-len', 128));
 const out = option('out', 'runs');
 const name = option('name', 'bench-gpt-tiny-shakespeare');
 if (!fs.existsSync(data)) {

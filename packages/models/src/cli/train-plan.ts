@@ -48,7 +48,7 @@ export const TORCH_LINEAR_INIT = { name: 'kaiming-uniform', gain: Math.sqrt(1 / 
 export const TRAIN_DEFAULTS = {
   preset: 'llama-tiny',
   task: 'mqar',
-  steps: 3000,
+  steps: 2500,
   batchSize: 32,
   lr: 3e-3,
   seqLen: 64,
