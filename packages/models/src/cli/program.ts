@@ -39,7 +39,10 @@ export function makeProgram(): Command {
     .command('train')
     .description('train a model on a synthetic task (default: llama-tiny on MQAR) or a text file')
     .option('--preset <name>', 'model preset (see `attnkit presets`)')
-    .option('--config <file>', 'model config JSON instead of a preset')
+    .option(
+      '--config <file>',
+      'decoder-lm config JSON instead of a preset (vocabSize and maxLength come from the data)',
+    )
     .option('--task <name>', 'synthetic task: mqar, copy, selective-copy, sorting, passkey')
     .option('--data <file>', 'train a character model on this UTF-8 text file')
     .option('--steps <n>', `optimizer steps (default ${TRAIN_DEFAULTS.steps})`, int)
