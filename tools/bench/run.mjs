@@ -166,6 +166,7 @@ async function runWorkloads(selected, opts) {
       ].join(' '),
       quick: opts.quick,
       warmup: opts.warmup,
+      warmupMs: opts.warmupMs,
       repeats: opts.repeats,
       cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
       cores,
@@ -195,7 +196,12 @@ function runPytorch(workloads, backends, opts) {
   const summary = { threads, failed: false };
   for (const t of threads) {
     log(`PyTorch: ${cases.length} cases with ${t} thread(s)…`);
-    const out = runTorch(cases, { threads: t, warmup: opts.warmup, repeats: opts.repeats });
+    const out = runTorch(cases, {
+      threads: t,
+      warmup: opts.warmup,
+      warmupMs: opts.warmupMs,
+      repeats: opts.repeats,
+    });
     if (out.skipped) return { skipped: out.skipped };
     if (out.error) return { error: out.error };
     summary.version = out.torch;
@@ -225,6 +231,7 @@ async function runCase(w, api, c, ctx, previous, opts) {
     if (prepared.skip) return { skipped: prepared.skip };
     const timing = await timeStep(prepared.step, {
       warmup: opts.warmup,
+      warmupMs: opts.warmupMs,
       repeats: opts.repeats,
       budgetMs: 4000,
     });

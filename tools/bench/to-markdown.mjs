@@ -32,7 +32,7 @@ function cell(r, c) {
 const m = results.meta;
 const lines = [
   `Command: \`${m.command}\` — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, tfjs ${m.tfjs}, PyTorch ${results.pytorch.version ?? 'not run'}.`,
-  `Median of up to ${m.repeats} timed runs after ${m.warmup} warm-up (at least 3 runs; fewer warm-ups and runs once a case passes its 4 s budget).`,
+  `Median of up to ${m.repeats} timed runs after at least ${m.warmup} warm-up runs and ${m.warmupMs ?? 0} ms (at least 3 runs; fewer warm-ups and runs once a case passes its 4 s budget).`,
   `**×N** = time / PyTorch time with the backend's thread count (${backends.map((b) => `${b.name}: ${b.threads}`).join(', ')}); above 1 is slower than PyTorch.`,
   '',
 ];

@@ -12,7 +12,8 @@ options:
   --json               print the results as JSON instead of the table
   --threads n          all-cores count: PyTorch reference run, native when it reports none
   --repeats n          timed runs per case (default 7, quick 3)
-  --warmup n           untimed runs before timing (default 2, quick 1)
+  --warmup n           untimed runs before timing, at least (default 2, quick 1)
+  --warmup-ms n        and for at least this long (default 1000, quick 200)
   --no-torch           do not run the PyTorch scripts
   --no-save            do not write bench-results/
   --charts / --no-charts  write docs/assets/bench/*.svg (default: on, off with --quick)
@@ -31,6 +32,7 @@ export function parseArgs(argv, knownWorkloads) {
     threads: os.availableParallelism?.() ?? os.cpus().length,
     repeats: undefined,
     warmup: undefined,
+    warmupMs: undefined,
     torch: true,
     save: true,
     charts: undefined,
@@ -86,6 +88,12 @@ export function parseArgs(argv, knownWorkloads) {
           throw new UsageError(`--warmup: expected an integer >= 0, got '${opts.warmup}'`);
         }
         break;
+      case '--warmup-ms':
+        opts.warmupMs = Number(value());
+        if (!Number.isFinite(opts.warmupMs) || opts.warmupMs < 0) {
+          throw new UsageError(`--warmup-ms: expected a number >= 0, got '${opts.warmupMs}'`);
+        }
+        break;
       case '--no-torch':
         opts.torch = false;
         break;
@@ -118,6 +126,7 @@ export function parseArgs(argv, knownWorkloads) {
   }
   opts.repeats ??= opts.quick ? 3 : 7;
   opts.warmup ??= opts.quick ? 1 : 2;
+  opts.warmupMs ??= opts.quick ? 200 : 1000;
   opts.charts ??= !opts.quick;
   return opts;
 }

@@ -62,7 +62,7 @@ export function renderReport(results) {
       : `  PyTorch ${pt.version} (python ${pt.python}), threads ${pt.threads.join(', ')}`,
   );
   out.push(
-    `Each cell: median time [timed runs, after ${meta.warmup} warm-up] throughput ×(time / PyTorch time at`,
+    `Each cell: median time [timed runs, after ≥${meta.warmup} warm-up runs and ≥${meta.warmupMs ?? 0} ms] throughput ×(time / PyTorch time at`,
     `the backend's thread count; >1 is slower). Slow cases stop at 3 runs once they pass 4 s.`,
     '',
   );

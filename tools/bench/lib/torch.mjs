@@ -11,13 +11,19 @@ export const PYTHON = process.env.ATTNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
  * Times `cases` (each with a `torch` field) in PyTorch with `threads` threads.
  * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} } } or { skipped }.
  */
-export function runTorch(cases, { threads, warmup, repeats }) {
+export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
   if (!fs.existsSync(PYTHON)) {
     return {
       skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
     };
   }
-  const spec = { threads, warmup, repeats, cases: cases.map(({ id, torch }) => ({ id, torch })) };
+  const spec = {
+    threads,
+    warmup,
+    warmupMs,
+    repeats,
+    cases: cases.map(({ id, torch }) => ({ id, torch })),
+  };
   const child = spawnSync(PYTHON, [SCRIPT], {
     input: JSON.stringify(spec),
     encoding: 'utf8',

@@ -35,7 +35,11 @@ def main():
         try:
             step = PREPARE[params["kind"]](params)
             results[case["id"]] = time_step(
-                step, spec["warmup"], spec["repeats"], spec.get("budgetMs", 4000.0)
+                step,
+                spec["warmup"],
+                spec["repeats"],
+                spec.get("budgetMs", 4000.0),
+                spec.get("warmupMs", 0.0),
             )
         except llama.UnsupportedConfig as err:
             results[case["id"]] = {"skipped": str(err)}

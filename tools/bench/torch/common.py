@@ -3,15 +3,22 @@ import statistics
 import time
 
 
-def time_step(step, warmup, repeats, budget_ms=4000.0):
-    """Runs `step` `warmup` times untimed, then up to `repeats` timed runs (at least 3; fewer
-    than `repeats` once the timed runs exceed `budget_ms`). Returns the median and the count."""
+MAX_WARMUP = 200
+
+
+def time_step(step, warmup, repeats, budget_ms=4000.0, warmup_ms=0.0):
+    """Warms `step` up (at least `warmup` runs and at least `warmup_ms`, as measure.mjs does),
+    then up to `repeats` timed runs (at least 3; fewer than `repeats` once the timed runs exceed
+    `budget_ms`). Returns the median and the counts."""
     warmed = 0
-    while warmed < warmup:
+    start = time.perf_counter()
+    while warmed < warmup or (
+        (time.perf_counter() - start) * 1000.0 < warmup_ms and warmed < MAX_WARMUP
+    ):
         t0 = time.perf_counter()
         step()
         warmed += 1
-        # One warm-up is enough for a case that takes a large part of the budget.
+        # A run that takes a large part of the budget ends the warm-up.
         if (time.perf_counter() - t0) * 1000.0 > budget_ms / 4:
             break
     times = []
