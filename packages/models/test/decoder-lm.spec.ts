@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
-import { getPreset, listPresets, registerPreset } from '@attnkit/models';
+import { generate, getPreset, listPresets, registerPreset } from '@attnkit/models';
 import { describeWithBlocks } from './blocks-ready';
 import { tinyLm, tinyLmConfig } from './helpers';
 
@@ -27,6 +27,26 @@ describeWithBlocks('DecoderLM', () => {
     expect(untied.numParams() - tinyLm().numParams()).toBe(8 * 11);
     hybrid.dispose();
     untied.dispose();
+  });
+
+  it('refuses a decoding state when a layer cannot decode, and generation falls back to full forwards', async () => {
+    const model = tinyLm({
+      layerOverrides: { 1: { mixer: { type: 'mosa', numHeads: 2, sparsity: 2 } } },
+    });
+    const state = model.initState(1);
+    expect(state.layers[1]).toBeUndefined();
+    expect(() => model.forward(ids([[1, 2]]), { state })).toThrow(
+      /decoder: state\.layers\[1\] expected a decoding state for every layer .*got none: mixer 'mosa' cannot decode/,
+    );
+    state.dispose();
+    const cached = await generate(model, [1, 2, 3], { maxTokens: 5, temperature: 0 });
+    const full = await generate(model, [1, 2, 3], {
+      maxTokens: 5,
+      temperature: 0,
+      useCache: false,
+    });
+    expect(cached).toEqual(full);
+    model.dispose();
   });
 
   it('names the JSON path of a bad layer and refuses sequences past maxLength', () => {

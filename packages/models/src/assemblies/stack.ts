@@ -77,6 +77,16 @@ export function runStack(
   context: BlockContext,
   state?: StackState,
 ): tf.Tensor3D {
+  // A layer whose mixer keeps no state would see only the new tokens: refuse, never mis-decode.
+  const stateless = state ? state.layers.findIndex((s) => s === undefined) : -1;
+  if (stateless >= 0) {
+    throw new ConfigError(
+      'decoder',
+      `state.layers[${stateless}]`,
+      'a decoding state for every layer (each mixer must support initState)',
+      `none: mixer '${blocks[stateless]!.mixer.blockName}' cannot decode incrementally`,
+    );
+  }
   return tf.tidy(() => {
     let x = h;
     blocks.forEach((block, i) => {
