@@ -4,6 +4,14 @@ export { KVCache, type KVCacheOptions } from './cache/kv-cache';
 export { SelectiveState } from './cache/selective-state';
 export { MultiTokenState } from './cache/multi-token-state';
 export { StepCounter } from './cache/step-counter';
+export {
+  ProjectedAttention,
+  headLayout,
+  type HeadLayout,
+  type ProjectionConfig,
+} from './softmax/projected';
+// The input checks of the mixers here, for mixers built on ProjectedAttention elsewhere.
+export { checkMixerInput, inputPositions, refuseSegmentsWhileDecoding } from './softmax/heads';
 export { MultiHeadAttention } from './softmax/multi-head';
 export { attentionFields, type AttentionConfig } from './softmax/config';
 export * from './softmax/mixers';

@@ -42,6 +42,25 @@ export function mixerInput<S extends IncrementalState>(
   stateKind: abstract new (...args: never[]) => S,
   training: boolean,
 ): MixerInput<S> {
+  const state = checkMixerInput(block, x, dModel, context, stateKind);
+  const [batch, time] = x.shape;
+  return {
+    batch,
+    time,
+    queryPositions: inputPositions(block, context, time, state ? state.length : 0),
+    state,
+    training: context.training ?? training,
+  };
+}
+
+/** Rank and width of x, and a state of the mixer's own kind (returned). */
+export function checkMixerInput<S extends IncrementalState>(
+  block: string,
+  x: tf.Tensor3D,
+  dModel: number,
+  context: MixerContext,
+  stateKind: abstract new (...args: never[]) => S,
+): S | undefined {
   checkRank(block, 'x', x, 3);
   if (x.shape[2] !== dModel) {
     throw new ShapeError(block, 'x', `last axis dModel=${dModel}`, `shape ${formatShape(x.shape)}`);
@@ -55,26 +74,39 @@ export function mixerInput<S extends IncrementalState>(
       (state as object).constructor.name,
     );
   }
-  const [batch, time] = x.shape;
-  const offset = state ? state.length : 0;
-  const queryPositions = context.positions
+  return state as S | undefined;
+}
+
+/** Absolute positions of `time` input tokens: context.positions, or offset, offset + 1, ... */
+export function inputPositions(
+  block: string,
+  context: MixerContext,
+  time: number,
+  offset: number,
+): number[] {
+  const positions = context.positions
     ? Array.from(context.positions.dataSync())
     : Array.from({ length: time }, (_, i) => offset + i);
-  if (queryPositions.length !== time) {
-    throw new ShapeError(
+  if (positions.length !== time) {
+    throw new ShapeError(block, 'context.positions', `${time} positions`, `${positions.length}`);
+  }
+  return positions;
+}
+
+/** Throws on segment ids while decoding: the cache keeps no segment ids for its keys. */
+export function refuseSegmentsWhileDecoding(
+  block: string,
+  state: IncrementalState | undefined,
+  context: MixerContext,
+): void {
+  if (state && context.segmentIds) {
+    throw new ConfigError(
       block,
-      'context.positions',
-      `${time} positions`,
-      `${queryPositions.length}`,
+      'context.segmentIds',
+      'no segment ids while decoding with a cache',
+      'segment ids',
     );
   }
-  return {
-    batch,
-    time,
-    queryPositions,
-    state: state as S | undefined,
-    training: context.training ?? training,
-  };
 }
 
 /** Rotates q and k when the encoding rotates (RoPE); identity otherwise. */

@@ -1,0 +1,170 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  ConfigError,
+  Linear,
+  Module,
+  QKNorm,
+  type MixerContext,
+  type ModuleOptions,
+  type PositionalEncoding,
+} from '@attnkit/core';
+import type { KVCache } from '../cache/kv-cache';
+import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
+
+/** The config fields the projections read. */
+export interface ProjectionConfig {
+  type: string;
+  dModel: number;
+  numHeads: number;
+  numKvHeads?: number;
+  headDim?: number;
+  bias?: boolean;
+  qkNorm?: 'rms' | 'layer' | 'l2';
+}
+
+/**
+ * Heads of the projections: q and k give queryHeads and keyHeads heads of headDim, v gives
+ * valueHeads heads of valueDim, o reads outputHeads heads of valueDim.
+ */
+export interface HeadLayout {
+  /** config.numKvHeads resolved (default numHeads). */
+  numKvHeads: number;
+  headDim: number;
+  queryHeads: number;
+  keyHeads: number;
+  valueHeads: number;
+  valueDim: number;
+  outputHeads: number;
+}
+
+/**
+ * The layout of (grouped-query) multi-head attention, once the config is checked: numKvHeads
+ * divides numHeads; numHeads·split divides dModel unless headDim is set. split = 2 makes each
+ * head a pair of query/key heads over values twice as wide (differential attention).
+ */
+export function headLayout(config: ProjectionConfig, split = 1): HeadLayout {
+  const { type: block, dModel, numHeads } = config;
+  const numKvHeads = config.numKvHeads ?? numHeads;
+  if (numHeads % numKvHeads !== 0) {
+    throw new ConfigError(
+      block,
+      'numKvHeads',
+      `a divisor of numHeads=${numHeads}`,
+      String(numKvHeads),
+    );
+  }
+  if (config.headDim === undefined && dModel % (split * numHeads) !== 0) {
+    const width = split === 1 ? `dModel=${dModel}` : `dModel/${split}=${dModel / split}`;
+    throw new ConfigError(
+      block,
+      'numHeads',
+      `a divisor of ${width} (or set headDim)`,
+      String(numHeads),
+    );
+  }
+  const headDim = config.headDim ?? dModel / (split * numHeads);
+  return {
+    numKvHeads,
+    headDim,
+    queryHeads: split * numHeads,
+    keyHeads: split * numKvHeads,
+    valueHeads: numKvHeads,
+    valueDim: split * headDim,
+    outputHeads: numHeads,
+  };
+}
+
+/**
+ * Base of the attention mixers that project x to query, key and value heads and merge the
+ * heads back through an output projection (Vaswani et al. 2017, sec. 3.2.2), with optional
+ * QK-norm (Henry et al. 2020; Dehghani et al. 2023). It creates q, k, v, o, qNorm, kNorm in
+ * that order, so one seed draws the same weights in every subclass; a subclass adds its own
+ * parameters after them and writes its own forward.
+ */
+export abstract class ProjectedAttention<C extends ProjectionConfig> extends Module<C> {
+  readonly q: Linear;
+  readonly k: Linear;
+  readonly v: Linear;
+  readonly o: Linear;
+  readonly qNorm: QKNorm | null;
+  readonly kNorm: QKNorm | null;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  protected readonly layout: HeadLayout;
+
+  /** `layout` is checked and built before any parameter, so a bad config leaks nothing. */
+  constructor(config: C, options: ModuleOptions = {}, layout: HeadLayout = headLayout(config)) {
+    super(config, options);
+    this.layout = layout;
+    this.numKvHeads = layout.numKvHeads;
+    this.headDim = layout.headDim;
+    const { dModel } = config;
+    const bias = config.bias ?? false;
+    const sub = { rng: this.rng };
+    const linear = (name: string, inFeatures: number, outFeatures: number) =>
+      this.addModule(name, new Linear({ inFeatures, outFeatures, bias }, sub));
+    this.q = linear('q', dModel, layout.queryHeads * layout.headDim);
+    this.k = linear('k', dModel, layout.keyHeads * layout.headDim);
+    this.v = linear('v', dModel, layout.valueHeads * layout.valueDim);
+    this.o = linear('o', layout.outputHeads * layout.valueDim, dModel);
+    const norm = config.qkNorm;
+    const qkNorm = (name: string) =>
+      this.addModule(name, new QKNorm({ headDim: layout.headDim, norm: norm! }, sub));
+    this.qNorm = norm ? qkNorm('qNorm') : null;
+    this.kNorm = norm ? qkNorm('kNorm') : null;
+  }
+
+  /** x [b, t, dModel] -> queries [b, queryHeads, t, headDim], QK-normed and rotated. */
+  protected projectQueries(
+    x: tf.Tensor3D,
+    positions: number[],
+    positional: PositionalEncoding | undefined,
+  ): tf.Tensor4D {
+    let q = splitHeads(this.q.forward(x), this.layout.queryHeads, this.headDim);
+    if (this.qNorm) q = this.qNorm.forward(q) as tf.Tensor4D;
+    return rotate(positional, q, positions);
+  }
+
+  /**
+   * source [b, t, dModel] -> keys (QK-normed, rotated) and values as heads, appended to the
+   * cache when one is given: then every cached key and value, at their positions.
+   */
+  protected projectKeysValues(
+    source: tf.Tensor3D,
+    positions: number[],
+    positional: PositionalEncoding | undefined,
+    cache?: KVCache,
+  ): { keys: tf.Tensor4D; values: tf.Tensor4D; positions: number[] } {
+    let keys = splitHeads(this.k.forward(source), this.layout.keyHeads, this.headDim);
+    if (this.kNorm) keys = this.kNorm.forward(keys) as tf.Tensor4D;
+    keys = rotate(positional, keys, positions);
+    const values = splitHeads(this.v.forward(source), this.layout.valueHeads, this.layout.valueDim);
+    return cache ? cache.append(keys, values, positions) : { keys, values, positions };
+  }
+
+  /**
+   * The logit options every mixer takes from its context: scale (the encoding's logit scale
+   * over √headDim), the encoding's bias for q's heads, mask, segment ids and positions.
+   */
+  protected logitOptions(
+    q: tf.Tensor4D,
+    positional: PositionalEncoding | undefined,
+    context: MixerContext,
+    queryPositions: number[],
+    keyPositions: number[],
+  ) {
+    return {
+      scale: (positional?.logitScale ?? 1) / Math.sqrt(this.headDim),
+      bias: positionalBias(positional, queryPositions, keyPositions, q.shape[1], q),
+      mask: context.mask,
+      querySegments: context.segmentIds,
+      queryPositions,
+      keyPositions,
+    };
+  }
+
+  /** Heads [b, outputHeads, t, valueDim] -> [b, t, dModel] through o. */
+  protected mergeAndProject(heads: tf.Tensor4D): tf.Tensor3D {
+    return this.o.forward(mergeHeads(heads)) as tf.Tensor3D;
+  }
+}
