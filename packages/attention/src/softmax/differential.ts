@@ -1,10 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  ConfigError,
-  Linear,
-  Module,
-  QKNorm,
   initTensor,
   register,
   type IncrementalState,
@@ -17,25 +13,28 @@ import { differentialCombine } from '../ops/differential';
 import { lambdaInit } from '../ops/head-norm';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { repeatKvHeads } from '../ops/validate';
+import { attentionFields } from './config';
 import { HeadNorm } from './head-norm';
-import { mergeHeads, mixerInput, positionalBias, rotate, splitHeads } from './heads';
+import { mixerInput, refuseSegmentsWhileDecoding } from './heads';
+import { ProjectedAttention, headLayout } from './projected';
 
 const positive = z.number().int().positive();
+const { dModel, numHeads, headDim, bias, causal, qkNorm, chunkSize } = attentionFields;
 
 export const differentialSchema = z.strictObject({
   type: z.literal('differential'),
-  dModel: positive,
+  dModel,
   /** Differential heads H, each a pair of softmax maps (half a baseline's head count). */
-  numHeads: positive,
+  numHeads,
   /** Key/value heads (GQA), a divisor of numHeads. */
   numKvHeads: positive.optional(),
   /** Width d of each query/key half; values are 2d wide. Default dModel / (2·numHeads). */
-  headDim: positive.optional(),
-  bias: z.boolean().optional(),
-  causal: z.boolean().optional(),
-  qkNorm: z.enum(['rms', 'layer', 'l2']).optional(),
+  headDim,
+  bias,
+  causal,
+  qkNorm,
   window: positive.optional(),
-  chunkSize: positive.optional(),
+  chunkSize,
   /** 0-based depth of this layer, for λ_init = 0.8 - 0.6·exp(-0.3·layerIndex). */
   layerIndex: z.number().int().min(0).optional(),
   /** A fixed λ_init instead of the depth schedule. */
@@ -54,56 +53,25 @@ export type DifferentialConfig = z.infer<typeof differentialSchema>;
  * SDPA op (so the chunked form and the KV cache apply): (A1 - λA2)V = A1·V - λ·A2·V.
  * Heads are laid out as in the reference code: query/key heads 2h and 2h+1 form pair h.
  */
-export class DifferentialAttention extends Module<DifferentialConfig> implements TokenMixer {
-  readonly q: Linear;
-  readonly k: Linear;
-  readonly v: Linear;
-  readonly o: Linear;
-  readonly qNorm: QKNorm | null;
-  readonly kNorm: QKNorm | null;
+export class DifferentialAttention
+  extends ProjectedAttention<DifferentialConfig>
+  implements TokenMixer
+{
   readonly lambdaQ1: tf.Variable;
   readonly lambdaK1: tf.Variable;
   readonly lambdaQ2: tf.Variable;
   readonly lambdaK2: tf.Variable;
   readonly norm: HeadNorm;
-  readonly headDim: number;
-  readonly numKvHeads: number;
   /** λ_init of this layer. */
   readonly lambdaInit: number;
 
   constructor(config: DifferentialConfig, options: ModuleOptions = {}) {
-    super(config, options);
-    const block = config.type;
-    const { dModel, numHeads } = config;
-    this.numKvHeads = config.numKvHeads ?? numHeads;
-    if (numHeads % this.numKvHeads !== 0) {
-      throw new ConfigError(
-        block,
-        'numKvHeads',
-        `a divisor of numHeads=${numHeads}`,
-        String(this.numKvHeads),
-      );
-    }
-    if (config.headDim === undefined && dModel % (2 * numHeads) !== 0) {
-      throw new ConfigError(
-        block,
-        'numHeads',
-        `a divisor of dModel/2=${dModel / 2} (or set headDim)`,
-        String(numHeads),
-      );
-    }
-    const d = (this.headDim = config.headDim ?? dModel / (2 * numHeads));
-    this.lambdaInit = config.lambdaInit ?? lambdaInit(config.layerIndex ?? 0);
-    const bias = config.bias ?? false;
-    const linear = (name: string, inFeatures: number, outFeatures: number) =>
-      this.addModule(name, new Linear({ inFeatures, outFeatures, bias }, options));
-    this.q = linear('q', dModel, 2 * numHeads * d);
-    this.k = linear('k', dModel, 2 * this.numKvHeads * d);
-    this.v = linear('v', dModel, 2 * this.numKvHeads * d);
-    this.o = linear('o', 2 * numHeads * d, dModel);
-    const qk = config.qkNorm;
-    this.qNorm = qk ? this.addModule('qNorm', new QKNorm({ headDim: d, norm: qk }, options)) : null;
-    this.kNorm = qk ? this.addModule('kNorm', new QKNorm({ headDim: d, norm: qk }, options)) : null;
+    // Query/key heads come in pairs over values twice as wide.
+    const layout = headLayout(config, 2);
+    const init = config.lambdaInit ?? lambdaInit(config.layerIndex ?? 0);
+    super(config, options, layout);
+    this.lambdaInit = init;
+    const d = this.headDim;
     const lambda = (name: string) =>
       this.addParameter(name, initTensor({ name: 'normal', std: 0.1 }, [d], this.rng));
     this.lambdaQ1 = lambda('lambdaQ1');
@@ -112,7 +80,7 @@ export class DifferentialAttention extends Module<DifferentialConfig> implements
     this.lambdaK2 = lambda('lambdaK2');
     this.norm = this.addModule(
       'norm',
-      new HeadNorm({ kind: config.headNorm ?? 'rms', heads: numHeads, dim: 2 * d }, options),
+      new HeadNorm({ kind: config.headNorm ?? 'rms', heads: config.numHeads, dim: 2 * d }, options),
     );
   }
 
@@ -137,29 +105,16 @@ export class DifferentialAttention extends Module<DifferentialConfig> implements
     const block = this.config.type;
     const input = mixerInput(block, x, this.config.dModel, context, KVCache, this.training);
     const cache = input.state;
-    if (cache && context.segmentIds) {
-      throw new ConfigError(
-        block,
-        'context.segmentIds',
-        'no segment ids while decoding with a cache',
-        'segment ids',
-      );
-    }
+    refuseSegmentsWhileDecoding(block, cache, context);
     const causal = (this.config.causal ?? true) && (context.causal ?? true);
-    const { numHeads } = this.config;
-    const d = this.headDim;
     return tf.tidy(() => {
       const queryPositions = input.queryPositions;
-      let q = splitHeads(this.q.forward(x), 2 * numHeads, d);
-      let k = splitHeads(this.k.forward(x), 2 * this.numKvHeads, d);
-      let v = splitHeads(this.v.forward(x), this.numKvHeads, 2 * d);
-      if (this.qNorm) q = this.qNorm.forward(q) as tf.Tensor4D;
-      if (this.kNorm) k = this.kNorm.forward(k) as tf.Tensor4D;
-      q = rotate(context.positional, q, queryPositions);
-      k = rotate(context.positional, k, queryPositions);
-      let keyPositions = queryPositions;
-      if (cache)
-        ({ keys: k, values: v, positions: keyPositions } = cache.append(k, v, queryPositions));
+      const q = this.projectQueries(x, queryPositions, context.positional);
+      const {
+        keys: k,
+        values: v,
+        positions: keyPositions,
+      } = this.projectKeysValues(x, queryPositions, context.positional, cache);
       const lambda = this.lambda();
       const withWeights =
         context.attentionHook !== undefined && this.config.chunkSize === undefined;
@@ -169,14 +124,9 @@ export class DifferentialAttention extends Module<DifferentialConfig> implements
         k,
         repeatKvHeads(v, 2 * this.numKvHeads),
         {
+          ...this.logitOptions(q, context.positional, context, queryPositions, keyPositions),
           causal,
           window: this.config.window,
-          scale: (context.positional?.logitScale ?? 1) / Math.sqrt(d),
-          bias: positionalBias(context.positional, queryPositions, keyPositions, 2 * numHeads, q),
-          mask: context.mask,
-          querySegments: context.segmentIds,
-          queryPositions,
-          keyPositions,
           chunkSize: this.config.chunkSize,
           returnWeights: withWeights,
         },
@@ -187,7 +137,7 @@ export class DifferentialAttention extends Module<DifferentialConfig> implements
         this.norm.forward(differentialCombine(output, lambda)),
         1 - this.lambdaInit,
       );
-      return this.o.forward(mergeHeads(heads as tf.Tensor4D)) as tf.Tensor3D;
+      return this.mergeAndProject(heads as tf.Tensor4D);
     });
   }
 }

@@ -2,8 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
-  Linear,
-  Module,
   register,
   type IncrementalState,
   type MixerContext,
@@ -16,20 +14,23 @@ import { lambdaInit } from '../ops/head-norm';
 import { keyQueryConv } from '../ops/key-query-conv';
 import { attentionScores, maskedSoftmax, zeroMasked } from '../ops/scores';
 import { repeatKvHeads } from '../ops/validate';
+import { attentionFields } from './config';
 import { HeadNorm } from './head-norm';
-import { mergeHeads, mixerInput, positionalBias, rotate, splitHeads } from './heads';
+import { mixerInput } from './heads';
+import { ProjectedAttention, headLayout } from './projected';
 
 const positive = z.number().int().positive();
 const where = z.enum(['pre', 'post', 'none']);
+const { dModel, numHeads, headDim, bias, causal } = attentionFields;
 
 export const multiTokenSchema = z.strictObject({
   type: z.literal('multi-token'),
-  dModel: positive,
-  numHeads: positive,
+  dModel,
+  numHeads,
   numKvHeads: positive.optional(),
-  headDim: positive.optional(),
-  bias: z.boolean().optional(),
-  causal: z.boolean().optional(),
+  headDim,
+  bias,
+  causal,
   /** c_q: the current and c_q - 1 previous queries (default 6). */
   queryKernel: positive.optional(),
   /** c_k: odd, (c_k - 1)/2 keys either side (default 11). */
@@ -59,60 +60,32 @@ export type MultiTokenConfig = z.infer<typeof multiTokenSchema>;
  * of both a pre- and a post-softmax key-query kernel at once, and a fused/chunked kernel
  * (the full [tq, tk] map is built). Decodes with a KV cache plus the last c_q - 1 queries.
  */
-export class MultiTokenAttention extends Module<MultiTokenConfig> implements TokenMixer {
-  readonly q: Linear;
-  readonly k: Linear;
-  readonly v: Linear;
-  readonly o: Linear;
+export class MultiTokenAttention
+  extends ProjectedAttention<MultiTokenConfig>
+  implements TokenMixer
+{
   /** θ [heads, c_q, c_k], or null without a key-query convolution. */
   readonly kernel: tf.Variable | null;
   /** [heads / c_h, c_h, c_h], or null without head mixing. */
   readonly headKernel: tf.Variable | null;
   readonly norm: HeadNorm | null;
-  readonly headDim: number;
-  readonly numKvHeads: number;
   /** The output multiplier 1 - λ_init (1 without depth scaling). */
   readonly depthScale: number;
 
   constructor(config: MultiTokenConfig, options: ModuleOptions = {}) {
-    super(config, options);
-    const block = config.type;
-    const { dModel, numHeads } = config;
-    this.numKvHeads = config.numKvHeads ?? numHeads;
-    if (numHeads % this.numKvHeads !== 0) {
-      throw new ConfigError(
-        block,
-        'numKvHeads',
-        `a divisor of numHeads=${numHeads}`,
-        String(this.numKvHeads),
-      );
-    }
-    if (config.headDim === undefined && dModel % numHeads !== 0) {
-      throw new ConfigError(
-        block,
-        'numHeads',
-        `a divisor of dModel=${dModel} (or set headDim)`,
-        String(numHeads),
-      );
-    }
+    const layout = headLayout(config);
+    const { numHeads } = config;
     const headKernel = config.headKernel ?? 2;
     const headMix = config.headMix ?? 'post';
     if (headMix !== 'none' && numHeads % headKernel !== 0) {
       throw new ConfigError(
-        block,
+        config.type,
         'headKernel',
         `a divisor of numHeads=${numHeads}`,
         String(headKernel),
       );
     }
-    const d = (this.headDim = config.headDim ?? dModel / numHeads);
-    const bias = config.bias ?? false;
-    const linear = (name: string, inFeatures: number, outFeatures: number) =>
-      this.addModule(name, new Linear({ inFeatures, outFeatures, bias }, options));
-    this.q = linear('q', dModel, numHeads * d);
-    this.k = linear('k', dModel, this.numKvHeads * d);
-    this.v = linear('v', dModel, this.numKvHeads * d);
-    this.o = linear('o', numHeads * d, dModel);
+    super(config, options, layout);
     const cq = config.queryKernel ?? 6;
     const ck = config.keyKernel ?? 11;
     this.kernel =
@@ -132,7 +105,10 @@ export class MultiTokenAttention extends Module<MultiTokenConfig> implements Tok
     this.norm =
       kind === 'none'
         ? null
-        : this.addModule('norm', new HeadNorm({ kind, heads: numHeads, dim: d }, options));
+        : this.addModule(
+            'norm',
+            new HeadNorm({ kind, heads: numHeads, dim: this.headDim }, options),
+          );
     this.depthScale = (config.depthScaling ?? true) ? 1 - lambdaInit(config.layerIndex ?? 0) : 1;
   }
 
@@ -159,29 +135,17 @@ export class MultiTokenAttention extends Module<MultiTokenConfig> implements Tok
     }
     const causal = (this.config.causal ?? true) && (context.causal ?? true);
     const { numHeads } = this.config;
-    const d = this.headDim;
     const kqConv = this.kernel ? (this.config.keyQueryConv ?? 'pre') : 'none';
     const headMix = this.headKernel ? (this.config.headMix ?? 'post') : 'none';
     return tf.tidy(() => {
       let queryPositions = input.queryPositions;
-      let q = rotate(
-        context.positional,
-        splitHeads(this.q.forward(x), numHeads, d),
-        queryPositions,
-      );
-      let k = rotate(
-        context.positional,
-        splitHeads(this.k.forward(x), this.numKvHeads, d),
-        input.queryPositions,
-      );
-      let v = splitHeads(this.v.forward(x), this.numKvHeads, d);
-      let keyPositions = input.queryPositions;
+      let q = this.projectQueries(x, queryPositions, context.positional);
+      const {
+        keys: k,
+        values: v,
+        positions: keyPositions,
+      } = this.projectKeysValues(x, queryPositions, context.positional, state?.cache);
       if (state) {
-        ({
-          keys: k,
-          values: v,
-          positions: keyPositions,
-        } = state.cache.append(k, v, queryPositions));
         // Earlier queries come back as extra rows, so the convolution sees its whole window.
         if (state.queries) {
           q = tf.concat([state.queries, q], 2) as tf.Tensor4D;
@@ -193,13 +157,8 @@ export class MultiTokenAttention extends Module<MultiTokenConfig> implements Tok
         q,
         k,
         {
+          ...this.logitOptions(q, context.positional, context, queryPositions, keyPositions),
           causal,
-          scale: (context.positional?.logitScale ?? 1) / Math.sqrt(d),
-          bias: positionalBias(context.positional, queryPositions, keyPositions, numHeads, q),
-          mask: context.mask,
-          querySegments: context.segmentIds,
-          queryPositions,
-          keyPositions,
         },
         block,
       );
@@ -223,7 +182,7 @@ export class MultiTokenAttention extends Module<MultiTokenConfig> implements Tok
       if (context.attentionHook) context.attentionHook({ block, weights });
       let heads = tf.matMul(weights, repeatKvHeads(v, numHeads)) as tf.Tensor4D;
       if (this.norm) heads = tf.mul(this.norm.forward(heads), this.depthScale) as tf.Tensor4D;
-      return this.o.forward(mergeHeads(heads)) as tf.Tensor3D;
+      return this.mergeAndProject(heads);
     });
   }
 }
