@@ -11,14 +11,16 @@ import {
 } from '@attnkit/core';
 import { StepCounter } from '../cache/step-counter';
 import { gaussianAdaptiveAttention } from '../ops/gaussian';
-import { mixerInput } from './heads';
+import { attentionFields } from './config';
+import { mergeHeads, mixerInput, splitHeads } from './heads';
 
+const { dModel, numHeads } = attentionFields;
 const positive = z.number().int().positive();
 
 export const gaamSchema = z.strictObject({
   type: z.literal('gaam'),
-  dModel: positive,
-  numHeads: positive,
+  dModel,
+  numHeads,
   /** Gaussians per head (default 1). */
   numGaussians: positive.optional(),
   /** Statistics over each token's channels of a head (default), or over the sequence. */
@@ -107,17 +109,15 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
         context.mask ? 'a mask' : 'segment ids',
       );
     }
-    const { numHeads, dModel } = this.config;
     const out = tf.tidy(() => {
-      const [b, t] = x.shape;
-      const heads = tf.transpose(tf.reshape(x, [b, t, numHeads, this.headDim]), [0, 2, 1, 3]);
-      const { output } = gaussianAdaptiveAttention(heads as tf.Tensor4D, overTime ? 2 : 3, {
+      const heads = splitHeads(x, this.config.numHeads, this.headDim);
+      const { output } = gaussianAdaptiveAttention(heads, overTime ? 2 : 3, {
         meanOffset: this.meanOffset as tf.Tensor2D,
         scale: this.scale as tf.Tensor2D,
         mixLogits: (this.mixLogits ?? undefined) as tf.Tensor2D | undefined,
         eps: this.config.eps,
       });
-      return tf.reshape(tf.transpose(output, [0, 2, 1, 3]), [b, t, dModel]) as tf.Tensor3D;
+      return mergeHeads(output);
     });
     input.state?.advance(input.time);
     return out;
