@@ -17,6 +17,20 @@ export class AttnkitError extends Error {
   }
 }
 
+/**
+ * The same typed error (same class, block, expected and actual value) about `argument`: for
+ * re-raising an error from a nested call with the caller's name or JSON path of the argument.
+ */
+export function withArgument(error: AttnkitError, argument: string): AttnkitError {
+  const Kind = error.constructor as new (
+    block: string,
+    argument: string,
+    expected: string,
+    actual: string,
+  ) => AttnkitError;
+  return new Kind(error.block, argument, error.expected, error.actual);
+}
+
 /** A tensor with the wrong rank, shape or dtype. */
 export class ShapeError extends AttnkitError {}
 

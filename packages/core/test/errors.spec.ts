@@ -6,6 +6,7 @@ import {
   ShapeError,
   StateDictError,
   formatShape,
+  withArgument,
 } from '@attnkit/core';
 
 describe('errors', () => {
@@ -32,6 +33,16 @@ describe('errors', () => {
     for (const Kind of [ConfigError, RegistryError, StateDictError, SafetensorsError]) {
       expect(new Kind('b', 'a', 'e', 'g').name).toBe(Kind.name);
     }
+  });
+
+  it('withArgument gives the same kind of error about another argument', () => {
+    const e = withArgument(
+      new StateDictError('linear', 'weight', '[2,3]', '[3,2]'),
+      'layers.0.weight',
+    );
+    expect(e).toBeInstanceOf(StateDictError);
+    expect(e.name).toBe('StateDictError');
+    expect(e.message).toBe('linear: layers.0.weight expected [2,3], got [3,2]');
   });
 
   it('formatShape prints a shape as in numpy-less messages', () => {

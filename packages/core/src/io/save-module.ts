@@ -1,7 +1,13 @@
 // A module on disk: config.json (its registry config) + model.safetensors (its state dict).
 // Node only: fs is imported lazily (see node-fs.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { AttnkitError, ConfigError, SafetensorsError, StateDictError } from '../errors';
+import {
+  AttnkitError,
+  ConfigError,
+  SafetensorsError,
+  StateDictError,
+  withArgument,
+} from '../errors';
 import { build, validateConfig } from '../registry';
 import type { Module, ModuleOptions } from '../module';
 import { decodeFrom, encodeSafetensors } from './safetensors';
@@ -22,13 +28,7 @@ export interface SaveModuleOptions {
 /** Re-raises a typed error with `context` in front of its argument (same class). */
 function withContext(error: unknown, context: string): unknown {
   if (!(error instanceof AttnkitError)) return error;
-  const Kind = error.constructor as new (
-    block: string,
-    argument: string,
-    expected: string,
-    actual: string,
-  ) => AttnkitError;
-  return new Kind(error.block, `${context} ${error.argument}`, error.expected, error.actual);
+  return withArgument(error, `${context} ${error.argument}`);
 }
 
 /**
