@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AttnkitError, zodToConfigError } from '@attnkit/core';
+import { AttnkitError, withArgument, zodToConfigError } from '@attnkit/core';
 
 /**
  * Parses a config handed straight to a constructor with the schema `build` uses, so
@@ -22,11 +22,5 @@ export function parseWith<S extends z.ZodType>(
 export function underPath(error: unknown, prefix: string): unknown {
   if (!(error instanceof AttnkitError) || !error.argument.startsWith('$')) return error;
   if (prefix === '$' || error.argument.startsWith(prefix)) return error;
-  const Kind = error.constructor as new (
-    block: string,
-    argument: string,
-    expected: string,
-    actual: string,
-  ) => AttnkitError;
-  return new Kind(error.block, prefix + error.argument.slice(1), error.expected, error.actual);
+  return withArgument(error, prefix + error.argument.slice(1));
 }
