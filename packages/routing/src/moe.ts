@@ -11,7 +11,6 @@ import {
   checkLastAxis,
   checkNumber,
   describe,
-  register,
   validateConfig,
 } from '@attnkit/core';
 import { ModuleList } from './module-list';
@@ -19,6 +18,7 @@ import { denseDispatch, sparseDispatch } from './ops/dispatch';
 import { loadBalanceLoss, routerZLoss } from './ops/losses';
 import { type ExpertControl, type Router, type RouterStats, checkControl } from './routers/router';
 import { TokenChoiceRouter } from './routers/token-choice';
+import { parseWithDefaults, registerWithDefaults } from './config';
 
 const expertTypes = ['mlp', 'glu', 'swiglu', 'geglu', 'reglu'] as const;
 
@@ -60,7 +60,7 @@ export class MoE extends Module<Parsed> implements FeedForward {
 
   constructor(config: MoEConfig, options: ModuleOptions = {}) {
     checkMoEConfig(config);
-    const c = parse(config);
+    const c = parseWithDefaults(moeSchema, config);
     super(c, options);
     const sub = { rng: this.rng };
     const expertConfig = { ...c.expert, dim: c.dim };
@@ -145,12 +145,6 @@ export class MoE extends Module<Parsed> implements FeedForward {
   }
 }
 
-function parse(config: MoEConfig): Parsed {
-  const result = moeSchema.safeParse(config);
-  if (result.success) return result.data;
-  return validateConfig<Parsed>(config); // throws a ConfigError naming the path
-}
-
 /** Clear errors for the numbers a user is most likely to get wrong. */
 function checkMoEConfig(c: MoEConfig): void {
   checkInt('moe', 'numExperts', c.numExperts);
@@ -188,6 +182,4 @@ function fillRouter(router: { type: string }, values: Record<string, number>): o
   return out;
 }
 
-register('moe', (c: Parsed, o) => new MoE(c, o), moeSchema as unknown as z.ZodType<Parsed>, {
-  category: 'feedforward',
-});
+registerWithDefaults('moe', (c, o) => new MoE(c, o), moeSchema, { category: 'feedforward' });

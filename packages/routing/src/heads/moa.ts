@@ -6,14 +6,13 @@ import {
   type ModuleOptions,
   checkInt,
   describe,
-  register,
-  validateConfig,
 } from '@attnkit/core';
 import { attentionFields } from '@attnkit/attention';
 import { loadBalanceLoss, routerZLoss } from '../ops/losses';
 import { type ExpertControl, type RouterStats, checkControl } from '../routers/router';
 import { TopKRouter } from '../routers/topk';
 import { WeightedHeadsAttention } from './weighted-heads';
+import { parseWithDefaults, registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
@@ -59,7 +58,7 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
         describe(config.topK),
       );
     }
-    const c = parse(config);
+    const c = parseWithDefaults(moaSchema, config);
     super(c, options);
     this.router = this.addModule(
       'router',
@@ -114,17 +113,4 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   }
 }
 
-function parse(config: MoAConfig): Parsed {
-  const result = moaSchema.safeParse(config);
-  if (result.success) return result.data;
-  return validateConfig<Parsed>(config); // throws a ConfigError naming the path
-}
-
-register(
-  'moa',
-  (c: Parsed, o) => new MoAAttention(c, o),
-  moaSchema as unknown as z.ZodType<Parsed>,
-  {
-    category: 'mixer',
-  },
-);
+registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, { category: 'mixer' });

@@ -1,17 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import {
-  ConfigError,
-  type MixerContext,
-  StateDictError,
-  type ModuleOptions,
-  register,
-  validateConfig,
-} from '@attnkit/core';
+import { ConfigError, type MixerContext, StateDictError, type ModuleOptions } from '@attnkit/core';
 import { type MultiHeadAttention, attentionFields } from '@attnkit/attention';
 import { type HeadControl, MoHGating, checkMoHHeads } from '../moh-gating';
 import { checkControl } from '../routers/router';
 import { WeightedHeadsAttention } from './weighted-heads';
+import { parseWithDefaults, registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
@@ -59,7 +53,7 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
 
   constructor(config: MoHConfig, options: ModuleOptions = {}) {
     checkMoHHeads('moh', config);
-    const c = parse(config);
+    const c = parseWithDefaults(mohSchema, config);
     super(c, options);
     this.gating = this.addModule(
       'gating',
@@ -204,17 +198,4 @@ export function mohFromMHA(
   return moh;
 }
 
-function parse(config: MoHConfig): Parsed {
-  const result = mohSchema.safeParse(config);
-  if (result.success) return result.data;
-  return validateConfig<Parsed>(config); // throws a ConfigError naming the path
-}
-
-register(
-  'moh',
-  (c: Parsed, o) => new MoHAttention(c, o),
-  mohSchema as unknown as z.ZodType<Parsed>,
-  {
-    category: 'mixer',
-  },
-);
+registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, { category: 'mixer' });

@@ -11,10 +11,9 @@ import {
   checkInt,
   checkRank,
   formatShape,
-  register,
-  validateConfig,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
+import { parseWithDefaults, registerWithDefaults } from '../config';
 
 export const mosaSchema = z.strictObject({
   type: z.literal('mosa'),
@@ -61,7 +60,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
 
   constructor(config: MoSAConfig, options: ModuleOptions = {}) {
     checkInt('mosa', 'numHeads', config.numHeads);
-    const c = parse(config);
+    const c = parseWithDefaults(mosaSchema, config);
     super(c, options);
     if (c.headDim === undefined && c.dModel % c.numHeads !== 0) {
       throw new ConfigError(
@@ -253,17 +252,4 @@ function coverage(chosen: Int32Array, batch: number, time: number): number {
   return seen.size / (batch * time);
 }
 
-function parse(config: MoSAConfig): Parsed {
-  const result = mosaSchema.safeParse(config);
-  if (result.success) return result.data;
-  return validateConfig<Parsed>(config); // throws a ConfigError naming the path
-}
-
-register(
-  'mosa',
-  (c: Parsed, o) => new MoSAAttention(c, o),
-  mosaSchema as unknown as z.ZodType<Parsed>,
-  {
-    category: 'mixer',
-  },
-);
+registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, { category: 'mixer' });
