@@ -9,18 +9,14 @@ import {
   type PositionalEncoding,
 } from '@attnkit/core';
 import type { KVCache } from '../cache/kv-cache';
+import type { AttentionConfig } from './config';
 import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 
 /** The config fields the projections read. */
-export interface ProjectionConfig {
-  type: string;
-  dModel: number;
-  numHeads: number;
-  numKvHeads?: number;
-  headDim?: number;
-  bias?: boolean;
-  qkNorm?: 'rms' | 'layer' | 'l2';
-}
+export type ProjectionConfig = Pick<
+  AttentionConfig,
+  'type' | 'dModel' | 'numHeads' | 'numKvHeads' | 'headDim' | 'bias' | 'qkNorm'
+>;
 
 /**
  * Heads of the projections: q and k give queryHeads and keyHeads heads of headDim, v gives
