@@ -1,61 +1,40 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
+import type { ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
-import { fillWidths } from '../blocks/fill';
 import { StackState } from './decoder-state';
+import { linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { type Positional, buildPositional, positionRange } from './positions';
 import { parseWith } from './parse';
+import type { Layer, RunOptions } from './stack';
 import {
-  blockTemplateSchema,
   buildBlocks,
+  buildFinalNorm,
   embedPositions,
-  layerOverridesSchema,
   initLinears,
-  linearInitSchema,
   runStack,
+  stackContext,
 } from './stack';
-
-const sub = z.looseObject({ type: z.string() });
+import { type TokenEmbedding, buildTokenEmbedding, buildVocabHead, vocabLogits } from './tokens';
 
 export const decoderLmSchema = z.strictObject({
   type: z.literal('decoder-lm'),
-  vocabSize: z.number().int().positive(),
-  dModel: z.number().int().positive(),
-  numLayers: z.number().int().positive(),
-  maxLength: z.number().int().positive(),
-  positional: sub,
-  block: blockTemplateSchema,
-  layerOverrides: layerOverridesSchema.optional(),
+  ...tokenStackFields,
   tieEmbeddings: z.boolean().default(true),
-  finalNorm: sub.default({ type: 'rms-norm' }),
-  /**
-   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
-   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
-   * block keeps its own.
-   */
-  linearInit: linearInitSchema,
+  finalNorm: nestedSchema.default({ type: 'rms-norm' }),
+  ...linearInitField,
 });
 
 export type DecoderLmConfig = z.input<typeof decoderLmSchema>;
 type Parsed = z.output<typeof decoderLmSchema>;
 
-export interface LmForwardOptions {
+export interface LmForwardOptions extends RunOptions {
   /** Decoding state from `initState`; the call consumes the tokens and advances it. */
   state?: StackState;
-  training?: boolean;
-  aux?: AuxLossCollector;
-  attentionHook?: AttentionHook;
   mask?: tf.Tensor;
   segmentIds?: tf.Tensor2D;
 }
-
-type Embedding = Module & {
-  forward(ids: tf.Tensor): tf.Tensor3D;
-  attend(x: tf.Tensor): tf.Tensor;
-};
-type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
 
 /**
  * Decoder-only language model (Radford et al. 2018, GPT): token embedding, positional encoding,
@@ -63,7 +42,7 @@ type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
  * an output head tied to the embedding (Press & Wolf 2017) unless `tieEmbeddings` is false.
  */
 export class DecoderLM extends Module<Parsed> {
-  readonly embedding: Embedding;
+  readonly embedding: TokenEmbedding;
   readonly positional: Positional;
   readonly blocks: TransformerBlock[];
   readonly finalNorm: Layer;
@@ -75,11 +54,7 @@ export class DecoderLM extends Module<Parsed> {
     // A bad nested config throws half way: free what was built so far.
     try {
       const o = { rng: this.rng };
-      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
-      this.embedding = this.addModule(
-        'embed',
-        build<Embedding>(embedding, { ...o, path: '$.embed' }),
-      );
+      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, c.dModel, o));
       this.positional = this.addModule(
         'positional',
         buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
@@ -94,19 +69,9 @@ export class DecoderLM extends Module<Parsed> {
         o,
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
-      this.finalNorm = this.addModule(
-        'finalNorm',
-        build<Layer>(fillWidths(c.finalNorm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
-      );
-      if (!c.tieEmbeddings) {
-        const head = {
-          type: 'linear',
-          inFeatures: c.dModel,
-          outFeatures: c.vocabSize,
-          bias: false,
-        };
-        this.head = this.addModule('head', build<Layer>(head, o));
-      }
+      this.finalNorm = this.addModule('finalNorm', buildFinalNorm(c.finalNorm, c.dModel, o));
+      if (!c.tieEmbeddings)
+        this.head = this.addModule('head', buildVocabHead(c.dModel, c.vocabSize, o));
       if (c.linearInit) initLinears([this], c.linearInit, this.rng);
     } catch (e) {
       this.dispose();
@@ -136,12 +101,8 @@ export class DecoderLM extends Module<Parsed> {
     const out = tf.tidy(() => {
       const positions = positionRange(offset, time);
       const context = {
+        ...stackContext(positions, this.positional, options, this.training),
         causal: true,
-        positions,
-        positional: this.positional,
-        training: options.training ?? this.training,
-        aux: options.aux,
-        attentionHook: options.attentionHook,
         mask: options.mask,
         segmentIds: options.segmentIds,
       };
@@ -160,13 +121,9 @@ export class DecoderLM extends Module<Parsed> {
   /** Next-token logits `[batch, time, vocabSize]`. */
   forward(ids: tf.Tensor2D, options: LmForwardOptions = {}): tf.Tensor3D {
     const h = this.hidden(ids, options);
-    return tf.tidy(() => {
-      const [b, t, d] = h.shape;
-      const flat = tf.reshape(h, [b * t, d]);
-      const logits = this.head ? this.head.forward(flat) : this.embedding.attend(flat);
-      h.dispose();
-      return tf.reshape(logits, [b, t, this.config.vocabSize]) as tf.Tensor3D;
-    });
+    const logits = vocabLogits(h, this.embedding, this.head, this.config.vocabSize);
+    h.dispose();
+    return logits;
   }
 }
 

@@ -1,79 +1,63 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
+import type { AuxLossCollector, ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
-import { fillWidths } from '../blocks/fill';
 import { StackState } from './decoder-state';
+import { linearInitField, nestedSchema, sizeSchema } from './fields';
 import { keyMask, paddingWeights } from './padding';
 import { parseWith } from './parse';
 import { type Positional, buildPositional, positionRange } from './positions';
+import type { Layer, RunOptions } from './stack';
 import {
   blockTemplateSchema,
   buildBlocks,
+  buildFinalNorm,
   embedPositions,
   finalNormConfig,
   layerOverridesSchema,
   initLinears,
-  linearInitSchema,
   runStack,
+  stackContext,
 } from './stack';
-
-const sub = z.looseObject({ type: z.string() });
+import { type TokenEmbedding, buildTokenEmbedding, buildVocabHead, vocabLogits } from './tokens';
 
 export const encoderDecoderSchema = z.strictObject({
   type: z.literal('encoder-decoder'),
   /** One vocabulary (and embedding) for source, target and the output head, as in T5. */
-  vocabSize: z.number().int().positive(),
-  dModel: z.number().int().positive(),
-  encoderLayers: z.number().int().positive(),
-  decoderLayers: z.number().int().positive(),
+  vocabSize: sizeSchema,
+  dModel: sizeSchema,
+  encoderLayers: sizeSchema,
+  decoderLayers: sizeSchema,
   /** Longest source and longest target sequence. */
-  maxLength: z.number().int().positive(),
-  positional: sub,
+  maxLength: sizeSchema,
+  positional: nestedSchema,
   /** Block template of both stacks; decoder blocks add the cross-attention sublayer. */
   block: blockTemplateSchema,
   /** The decoder's cross-attention mixer; default `cross-attention` with the block's heads. */
-  crossAttention: sub.optional(),
+  crossAttention: nestedSchema.optional(),
   encoderOverrides: layerOverridesSchema.optional(),
   decoderOverrides: layerOverridesSchema.optional(),
   tieEmbeddings: z.boolean().default(true),
   /** Norm after each stack; default the blocks' norm, none for post-norm blocks. */
-  finalNorm: sub.optional(),
-  /**
-   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
-   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
-   * block keeps its own.
-   */
-  linearInit: linearInitSchema,
+  finalNorm: nestedSchema.optional(),
+  ...linearInitField,
 });
 
 export type EncoderDecoderConfig = z.input<typeof encoderDecoderSchema>;
 type Parsed = z.output<typeof encoderDecoderSchema>;
 
-export interface EncodeOptions {
+export interface EncodeOptions extends RunOptions {
   /** `[batch, srcTime]` source padding mask (1 = token, 0 = padding). */
   mask?: tf.Tensor2D;
-  training?: boolean;
-  aux?: AuxLossCollector;
-  attentionHook?: AttentionHook;
 }
 
-export interface DecodeOptions {
+export interface DecodeOptions extends RunOptions {
   /** The source padding mask given to `encode`, so cross-attention skips padding. */
   memoryMask?: tf.Tensor2D;
   /** Decoding state from `initState`; the call consumes the tokens and advances it. */
   state?: StackState;
-  training?: boolean;
-  aux?: AuxLossCollector;
-  attentionHook?: AttentionHook;
 }
-
-type Embedding = Module & {
-  forward(ids: tf.Tensor): tf.Tensor3D;
-  attend(x: tf.Tensor): tf.Tensor;
-};
-type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
 
 /**
  * Encoder-decoder transformer (Vaswani et al. 2017, sec. 3.1; Raffel et al. 2020, T5): a
@@ -82,7 +66,7 @@ type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
  * embedding and an output head tied to it unless `tieEmbeddings` is false.
  */
 export class EncoderDecoder extends Module<Parsed> {
-  readonly embedding: Embedding;
+  readonly embedding: TokenEmbedding;
   readonly encoderPositional: Positional;
   readonly decoderPositional: Positional;
   readonly encoderBlocks: TransformerBlock[];
@@ -98,11 +82,7 @@ export class EncoderDecoder extends Module<Parsed> {
     try {
       const o = { rng: this.rng };
       const d = c.dModel;
-      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: d };
-      this.embedding = this.addModule(
-        'embed',
-        build<Embedding>(embedding, { ...o, path: '$.embed' }),
-      );
+      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, d, o));
       const positional = (name: string) =>
         this.addModule(name, buildPositional(c.positional, d, c.maxLength, o, '$.positional'));
       this.encoderPositional = positional('encoderPositional');
@@ -136,18 +116,10 @@ export class EncoderDecoder extends Module<Parsed> {
       this.decoderBlocks.forEach((b, i) => this.addModule(`decoder_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
       if (norm) {
-        const make = (name: string) =>
-          this.addModule(
-            name,
-            build<Layer>(fillWidths(norm, { dim: d }), { ...o, path: '$.finalNorm' }),
-          );
-        this.encoderNorm = make('encoderNorm');
-        this.decoderNorm = make('decoderNorm');
+        this.encoderNorm = this.addModule('encoderNorm', buildFinalNorm(norm, d, o));
+        this.decoderNorm = this.addModule('decoderNorm', buildFinalNorm(norm, d, o));
       }
-      if (!c.tieEmbeddings) {
-        const head = { type: 'linear', inFeatures: d, outFeatures: c.vocabSize, bias: false };
-        this.head = this.addModule('head', build<Layer>(head, o));
-      }
+      if (!c.tieEmbeddings) this.head = this.addModule('head', buildVocabHead(d, c.vocabSize, o));
       if (c.linearInit) initLinears([this], c.linearInit, this.rng);
     } catch (e) {
       this.dispose();
@@ -173,13 +145,9 @@ export class EncoderDecoder extends Module<Parsed> {
         embedPositions(this.embedding.forward(src), this.encoderPositional, positions),
         this.encoderBlocks,
         {
+          ...stackContext(positions, this.encoderPositional, options, this.training),
           causal: false,
           mask: weights ? keyMask(weights) : undefined,
-          positions,
-          positional: this.encoderPositional,
-          training: options.training ?? this.training,
-          aux: options.aux,
-          attentionHook: options.attentionHook,
         },
       );
       return this.encoderNorm ? (this.encoderNorm.forward(h) as tf.Tensor3D) : h;
@@ -215,21 +183,15 @@ export class EncoderDecoder extends Module<Parsed> {
         embedPositions(this.embedding.forward(tgt), this.decoderPositional, positions),
         this.decoderBlocks,
         {
+          ...stackContext(positions, this.decoderPositional, options, this.training),
           causal: true,
           memory,
           memoryMask: weights ? keyMask(weights) : undefined,
-          positions,
-          positional: this.decoderPositional,
-          training: options.training ?? this.training,
-          aux: options.aux,
-          attentionHook: options.attentionHook,
         },
         options.state,
       );
       if (this.decoderNorm) h = this.decoderNorm.forward(h) as tf.Tensor3D;
-      const flat = tf.reshape(h, [batch * time, this.config.dModel]);
-      const logits = this.head ? this.head.forward(flat) : this.embedding.attend(flat);
-      return tf.reshape(logits, [batch, time, this.config.vocabSize]) as tf.Tensor3D;
+      return vocabLogits(h, this.embedding, this.head, this.config.vocabSize);
     });
     if (options.state) options.state.length += time;
     return out;

@@ -1,65 +1,44 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, build, checkDtype, checkRank, register } from '@attnkit/core';
+import type { ModuleOptions } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
-import { fillWidths } from '../blocks/fill';
+import { linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { keyMask, paddingWeights } from './padding';
 import { parseWith } from './parse';
 import { poolingSchema } from './pooling';
 import { type Positional, buildPositional, positionRange } from './positions';
-import { Readout, latentOptionsSchema } from './readout';
+import { Readout, buildReadout, readoutFields } from './readout';
+import type { Layer, RunOptions } from './stack';
 import {
-  blockTemplateSchema,
   buildBlocks,
+  buildFinalNorm,
   embedPositions,
   finalNormConfig,
-  layerOverridesSchema,
   initLinears,
-  linearInitSchema,
   runStack,
+  stackContext,
 } from './stack';
-
-const sub = z.looseObject({ type: z.string() });
+import { type TokenEmbedding, buildTokenEmbedding } from './tokens';
 
 export const encoderSchema = z.strictObject({
   type: z.literal('encoder'),
-  vocabSize: z.number().int().positive(),
-  dModel: z.number().int().positive(),
-  numLayers: z.number().int().positive(),
-  maxLength: z.number().int().positive(),
-  positional: sub,
-  block: blockTemplateSchema,
-  layerOverrides: layerOverridesSchema.optional(),
+  ...tokenStackFields,
   /** Norm after the last block; default the blocks' norm, none for post-norm blocks. */
-  finalNorm: sub.optional(),
+  finalNorm: nestedSchema.optional(),
   /** `cls` reads position 0: start each sequence with your CLS token id, as BERT does. */
   pooling: poolingSchema.default('cls'),
-  /** Options of `latent-attention-pooling` (numLatents, numHeads, hiddenDim, norm). */
-  latent: latentOptionsSchema.optional(),
-  /** Adds a linear classifier on the pooled vector. */
-  numClasses: z.number().int().positive().optional(),
-  /**
-   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
-   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
-   * block keeps its own.
-   */
-  linearInit: linearInitSchema,
+  ...readoutFields,
+  ...linearInitField,
 });
 
 export type EncoderConfig = z.input<typeof encoderSchema>;
 type Parsed = z.output<typeof encoderSchema>;
 
-export interface EncoderOptions {
+export interface EncoderOptions extends RunOptions {
   /** `[batch, time]` padding mask: 1 / true = token, 0 / false = padding. */
   mask?: tf.Tensor2D;
-  training?: boolean;
-  aux?: AuxLossCollector;
-  attentionHook?: AttentionHook;
 }
-
-type Embedding = Module & { forward(ids: tf.Tensor): tf.Tensor3D };
-type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
 
 /**
  * Bidirectional transformer encoder (Devlin et al. 2019, BERT): token embedding, positional
@@ -67,7 +46,7 @@ type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
  * pooling (CLS, mean, last token or NV-Embed latent attention) and an optional classifier.
  */
 export class Encoder extends Module<Parsed> {
-  readonly embedding: Embedding;
+  readonly embedding: TokenEmbedding;
   readonly positional: Positional;
   readonly blocks: TransformerBlock[];
   readonly finalNorm?: Layer;
@@ -79,11 +58,7 @@ export class Encoder extends Module<Parsed> {
     // A bad nested config throws half way: free what was built so far.
     try {
       const o = { rng: this.rng };
-      const embedding = { type: 'embedding', numEmbeddings: c.vocabSize, dim: c.dModel };
-      this.embedding = this.addModule(
-        'embed',
-        build<Embedding>(embedding, { ...o, path: '$.embed' }),
-      );
+      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, c.dModel, o));
       this.positional = this.addModule(
         'positional',
         buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
@@ -99,19 +74,8 @@ export class Encoder extends Module<Parsed> {
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
-      if (norm) {
-        this.finalNorm = this.addModule(
-          'finalNorm',
-          build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
-        );
-      }
-      this.readout = this.addModule(
-        'readout',
-        new Readout(
-          { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
-          o,
-        ),
-      );
+      if (norm) this.finalNorm = this.addModule('finalNorm', buildFinalNorm(norm, c.dModel, o));
+      this.readout = this.addModule('readout', buildReadout(c, o));
       if (c.linearInit) initLinears([this], c.linearInit, this.rng);
     } catch (e) {
       this.dispose();
@@ -136,13 +100,9 @@ export class Encoder extends Module<Parsed> {
       const weights = this.weights(ids, options);
       const positions = positionRange(0, time);
       const context = {
+        ...stackContext(positions, this.positional, options, this.training),
         causal: false,
-        positions,
-        positional: this.positional,
         mask: weights ? keyMask(weights) : undefined,
-        training: options.training ?? this.training,
-        aux: options.aux,
-        attentionHook: options.attentionHook,
       };
       const h = runStack(
         embedPositions(this.embedding.forward(ids), this.positional, positions),

@@ -4,11 +4,21 @@ import type { ModuleOptions } from '@attnkit/core';
 import { Module, build } from '@attnkit/core';
 import type { LatentAttentionPooling } from '../blocks/latent-attention-pooling';
 import '../blocks/latent-attention-pooling'; // registers 'latent-attention-pooling'
+import { sizeSchema } from './fields';
 import type { Pooling } from './pooling';
 import { poolHidden } from './pooling';
+import type { Layer } from './stack';
 
 /** Options of NV-Embed pooling inside a model config (`dModel` is the model's). */
 export const latentOptionsSchema = z.looseObject({});
+
+/** The readout's fields of a model config, after its `pooling` (whose choices differ by model). */
+export const readoutFields = {
+  /** Options of `latent-attention-pooling` (numLatents, numHeads, hiddenDim, norm). */
+  latent: latentOptionsSchema.optional(),
+  /** Adds a linear classifier on the pooled vector. */
+  numClasses: sizeSchema.optional(),
+};
 
 export interface ReadoutConfig {
   dModel: number;
@@ -16,8 +26,6 @@ export interface ReadoutConfig {
   latent?: Record<string, unknown>;
   numClasses?: number;
 }
-
-type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
 
 /**
  * What an encoder does after its last block: pool to one vector per sequence, then, when
@@ -61,4 +69,10 @@ export class Readout extends Module<ReadoutConfig> {
       return this.classifier ? (this.classifier.forward(pooled) as tf.Tensor2D) : pooled;
     });
   }
+}
+
+/** The readout a model config describes (its `dModel`, `pooling`, `latent` and `numClasses`). */
+export function buildReadout(model: ReadoutConfig, options: ModuleOptions): Readout {
+  const { dModel, pooling, latent, numClasses } = model;
+  return new Readout({ dModel, pooling, latent, numClasses }, options);
 }

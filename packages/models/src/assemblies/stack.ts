@@ -1,9 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { InitSpec, InitializerName, Module, ModuleOptions, Rng } from '@attnkit/core';
+import type {
+  AttentionHook,
+  AuxLossCollector,
+  InitSpec,
+  InitializerName,
+  Module,
+  ModuleOptions,
+  Rng,
+} from '@attnkit/core';
 import { ConfigError, Linear, build, initSpecSchema, initTensor } from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
 import '../blocks/transformer-block'; // registers 'transformer-block'
+import { fillWidths } from '../blocks/fill';
 import type { StackState } from './decoder-state';
 import { underPath } from './parse';
 import type { Positional } from './positions';
@@ -17,6 +26,16 @@ export const blockTemplateSchema = z.looseObject({
 export const layerOverridesSchema = z.record(z.string().regex(/^\d+$/), z.looseObject({}));
 
 export type BlockTemplate = Record<string, unknown>;
+
+/** A norm (or other single-input layer) built from a registry config. */
+export type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
+
+/** What every assembly's forward takes besides its inputs. */
+export interface RunOptions {
+  training?: boolean;
+  aux?: AuxLossCollector;
+  attentionHook?: AttentionHook;
+}
 
 /**
  * Builds `numLayers` transformer blocks from one template; `overrides[i]` replaces fields of
@@ -55,6 +74,26 @@ export function buildBlocks(
     }
   }
   return blocks;
+}
+
+/**
+ * The context of one pass through a stack: the positions and their encoding (which `rotate` and
+ * `bias` kinds apply inside the mixers) and the call's options; `training` is the model's mode,
+ * used when the call does not set one.
+ */
+export function stackContext(
+  positions: tf.Tensor1D,
+  positional: Positional,
+  options: RunOptions,
+  training: boolean,
+): BlockContext {
+  return {
+    positions,
+    positional,
+    training: options.training ?? training,
+    aux: options.aux,
+    attentionHook: options.attentionHook,
+  };
 }
 
 /** Adds an `embed`-kind positional encoding to `h`; other kinds act inside the mixers. */
@@ -104,6 +143,15 @@ export function finalNormConfig(
   if (given) return given;
   if (block.placement === 'post') return undefined;
   return (block.norm as { type: string } | undefined) ?? { type: 'rms-norm' };
+}
+
+/** Builds the norm after a stack (`finalNorm` in the model config) at width `dModel`. */
+export function buildFinalNorm(
+  config: { type: string },
+  dModel: number,
+  options: ModuleOptions,
+): Layer {
+  return build<Layer>(fillWidths(config, { dim: dModel }), { ...options, path: '$.finalNorm' });
 }
 
 /** A model-level initializer for every Linear weight inside the blocks (core's init spec). */

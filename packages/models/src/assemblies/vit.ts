@@ -1,65 +1,53 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AttentionHook, AuxLossCollector, ModuleOptions } from '@attnkit/core';
+import type { ModuleOptions } from '@attnkit/core';
 import { Module, build, initTensor, register } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { PatchEmbedding } from '../blocks/patch-embedding';
-import { fillWidths } from '../blocks/fill';
+import { linearInitField, nestedSchema, sizeSchema } from './fields';
 import { parseWith } from './parse';
 import { poolingSchema } from './pooling';
 import type { Positional } from './positions';
 import { buildPositional, positionRange } from './positions';
-import { Readout, latentOptionsSchema } from './readout';
+import { Readout, buildReadout, readoutFields } from './readout';
+import type { Layer, RunOptions } from './stack';
 import {
   blockTemplateSchema,
   buildBlocks,
+  buildFinalNorm,
   embedPositions,
   finalNormConfig,
   layerOverridesSchema,
   initLinears,
-  linearInitSchema,
   runStack,
+  stackContext,
 } from './stack';
-
-const sub = z.looseObject({ type: z.string() });
 
 export const vitSchema = z.strictObject({
   type: z.literal('vit'),
-  imageSize: z.number().int().positive(),
-  patchSize: z.number().int().positive(),
-  channels: z.number().int().positive().default(3),
-  dModel: z.number().int().positive(),
-  numLayers: z.number().int().positive(),
+  imageSize: sizeSchema,
+  patchSize: sizeSchema,
+  channels: sizeSchema.default(3),
+  dModel: sizeSchema,
+  numLayers: sizeSchema,
   /**
    * Positions of the patches: `sinusoidal-2d` (fixed, row and column) or `learned` (one vector
    * per patch), added before the class token is prepended; `rotate`/`bias` kinds see flat indices.
    */
-  positional: sub.default({ type: 'sinusoidal-2d' }),
+  positional: nestedSchema.default({ type: 'sinusoidal-2d' }),
   block: blockTemplateSchema,
   layerOverrides: layerOverridesSchema.optional(),
-  finalNorm: sub.optional(),
+  finalNorm: nestedSchema.optional(),
   /** `cls` prepends a learned class token and reads it; `mean` averages the patches. */
   pooling: poolingSchema.exclude(['last']).default('cls'),
-  latent: latentOptionsSchema.optional(),
-  numClasses: z.number().int().positive().optional(),
-  /**
-   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
-   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
-   * block keeps its own.
-   */
-  linearInit: linearInitSchema,
+  ...readoutFields,
+  ...linearInitField,
 });
 
 export type VitConfig = z.input<typeof vitSchema>;
 type Parsed = z.output<typeof vitSchema>;
 
-export interface VitOptions {
-  training?: boolean;
-  aux?: AuxLossCollector;
-  attentionHook?: AttentionHook;
-}
-
-type Layer = Module & { forward(x: tf.Tensor): tf.Tensor };
+export type VitOptions = RunOptions;
 
 /**
  * Vision Transformer (Dosovitskiy et al. 2021, eqs. 1-4): patch embedding, 2-D positions, an
@@ -110,19 +98,8 @@ export class ViT extends Module<Parsed> {
       this.blocks = buildBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
-      if (norm) {
-        this.finalNorm = this.addModule(
-          'finalNorm',
-          build<Layer>(fillWidths(norm, { dim: c.dModel }), { ...o, path: '$.finalNorm' }),
-        );
-      }
-      this.readout = this.addModule(
-        'readout',
-        new Readout(
-          { dModel: c.dModel, pooling: c.pooling, latent: c.latent, numClasses: c.numClasses },
-          o,
-        ),
-      );
+      if (norm) this.finalNorm = this.addModule('finalNorm', buildFinalNorm(norm, c.dModel, o));
+      this.readout = this.addModule('readout', buildReadout(c, o));
       if (c.linearInit) initLinears([this], c.linearInit, this.rng);
     } catch (e) {
       this.dispose();
@@ -139,13 +116,10 @@ export class ViT extends Module<Parsed> {
       let h = embedPositions(patches, this.positional, positionRange(0, n));
       if (this.classToken)
         h = tf.concat([tf.tile(this.classToken, [b, 1, 1]) as tf.Tensor3D, h], 1);
+      const positions = positionRange(0, h.shape[1]);
       const context = {
+        ...stackContext(positions, this.positional, options, this.training),
         causal: false,
-        positions: positionRange(0, h.shape[1]),
-        positional: this.positional,
-        training: options.training ?? this.training,
-        aux: options.aux,
-        attentionHook: options.attentionHook,
       };
       h = runStack(h, this.blocks, context);
       return this.finalNorm ? (this.finalNorm.forward(h) as tf.Tensor3D) : h;

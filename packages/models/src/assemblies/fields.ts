@@ -1,0 +1,30 @@
+// Config fields the assemblies share, spread into each model's closed schema in its field order.
+import { z } from 'zod';
+import { blockTemplateSchema, layerOverridesSchema, linearInitSchema } from './stack';
+
+/** A nested config (positional encoding, norm, mixer): its registry `type` and its own options. */
+export const nestedSchema = z.looseObject({ type: z.string() });
+
+/** A width, count or length. */
+export const sizeSchema = z.number().int().positive();
+
+/** A model over token ids with one stack of blocks (encoder, decoder LM). */
+export const tokenStackFields = {
+  vocabSize: sizeSchema,
+  dModel: sizeSchema,
+  numLayers: sizeSchema,
+  maxLength: sizeSchema,
+  positional: nestedSchema,
+  block: blockTemplateSchema,
+  layerOverrides: layerOverridesSchema.optional(),
+};
+
+/** The last field of every assembly. */
+export const linearInitField = {
+  /**
+   * Redraw every Linear weight of the model with this initializer (core's init spec), e.g.
+   * `{ name: 'kaiming-uniform', gain: 0.57735 }`, PyTorch's nn.Linear default; absent, each
+   * block keeps its own.
+   */
+  linearInit: linearInitSchema,
+};
