@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Io } from '@attnkit/models';
 import {
   evalCommand,
   generateCommand,
@@ -12,11 +11,7 @@ import {
 } from '@attnkit/models';
 import { makeProgram } from '../src/cli/program';
 import { describeWithBlocks } from './blocks-ready';
-
-function capture(): Io & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, out: (l) => lines.push(l), errStream: process.stderr, isTTY: false };
-}
+import { capture } from './capture-io';
 
 describe('attnkit --help', () => {
   it('documents every command and its options', async () => {

@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Io } from '@attnkit/models';
 import {
   CharTokenizer,
   IdTokenizer,
@@ -9,11 +8,7 @@ import {
   presetsCommand,
   trainCommand,
 } from '@attnkit/models';
-
-function capture(): Io & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, out: (l) => lines.push(l), errStream: process.stderr, isTTY: false };
-}
+import { capture } from './capture-io';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attnkit-cli-'));
 

@@ -2,9 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import { generate, getPreset, listPresets, registerPreset } from '@attnkit/models';
 import { describeWithBlocks } from './blocks-ready';
-import { tinyLm, tinyLmConfig } from './helpers';
-
-const ids = (rows: number[][]) => tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32');
+import { ids, tinyLm, tinyLmConfig } from './helpers';
 
 describeWithBlocks('DecoderLM', () => {
   it('gives logits per position that ignore future tokens', () => {

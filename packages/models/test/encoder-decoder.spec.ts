@@ -6,6 +6,8 @@ import { Rng, build, loadModule, saveModule } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import type { EncoderDecoder, EncoderDecoderConfig } from '@attnkit/models';
 import { describeWithBlocks } from './blocks-ready';
+import { expectGradientToEveryParameter } from './gradients';
+import { gqaBlock, ids } from './helpers';
 
 const config = (extra: Partial<EncoderDecoderConfig> = {}): EncoderDecoderConfig => ({
   type: 'encoder-decoder',
@@ -15,16 +17,11 @@ const config = (extra: Partial<EncoderDecoderConfig> = {}): EncoderDecoderConfig
   decoderLayers: 2,
   maxLength: 8,
   positional: { type: 'rotary', headDim: 4 },
-  block: {
-    mixer: { type: 'gqa', numHeads: 2, numKvHeads: 1 },
-    feedForward: { type: 'swiglu', hiddenDim: 16 },
-    norm: { type: 'rms-norm' },
-  },
+  block: gqaBlock,
   ...extra,
 });
 const make = (extra: Partial<EncoderDecoderConfig> = {}) =>
   build<EncoderDecoder>(config(extra), { rng: new Rng(7) });
-const ids = (rows: number[][]) => tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32');
 const slice = (t: tf.Tensor, begin: number[], size: number[]) =>
   Array.from(tf.slice(t, begin, size).dataSync());
 
@@ -83,16 +80,10 @@ describeWithBlocks('EncoderDecoder', () => {
     const tgt = ids([[4, 5]]);
     await expectNoLeaks(() => {
       const model = make({ tieEmbeddings: false, positional: { type: 'learned' } });
-      const named = [...model.namedParameters()];
-      const { value, grads } = tf.variableGrads(
+      expectGradientToEveryParameter(
+        model,
         () => tf.sum(tf.square(model.forward(src, tgt))) as tf.Scalar,
-        named.map(([, v]) => v),
       );
-      const flowing = tf.tidy(() =>
-        named.map(([name, v]) => [name, tf.sum(tf.abs(grads[v.name]!)).dataSync()[0]! > 0]),
-      );
-      expect(flowing).toEqual(named.map(([name]) => [name, true]));
-      tf.dispose([value, ...Object.values(grads)]);
       model.dispose();
     });
     tf.dispose([src, tgt]);

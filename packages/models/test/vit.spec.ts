@@ -7,6 +7,8 @@ import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import type { PatchEmbedding, ViT, VitConfig } from '@attnkit/models';
 import { getPreset, listPresets } from '@attnkit/models';
 import { describeWithBlocks } from './blocks-ready';
+import { expectGradientToEveryParameter } from './gradients';
+import { mhaBlock } from './helpers';
 
 const config = (extra: Partial<VitConfig> = {}): VitConfig => ({
   type: 'vit',
@@ -16,11 +18,7 @@ const config = (extra: Partial<VitConfig> = {}): VitConfig => ({
   dModel: 8,
   numLayers: 2,
   numClasses: 3,
-  block: {
-    mixer: { type: 'mha', numHeads: 2 },
-    feedForward: { type: 'mlp', hiddenDim: 16, activation: 'gelu' },
-    norm: { type: 'layer-norm' },
-  },
+  block: mhaBlock,
   ...extra,
 });
 const make = (extra: Partial<VitConfig> = {}) => build<ViT>(config(extra), { rng: new Rng(5) });
@@ -83,16 +81,7 @@ describeWithBlocks('ViT', () => {
     const x = images(1);
     await expectNoLeaks(() => {
       const model = make({ positional: { type: 'learned' } });
-      const named = [...model.namedParameters()];
-      const { value, grads } = tf.variableGrads(
-        () => tf.sum(tf.square(model.forward(x))) as tf.Scalar,
-        named.map(([, v]) => v),
-      );
-      const flowing = tf.tidy(() =>
-        named.map(([name, v]) => [name, tf.sum(tf.abs(grads[v.name]!)).dataSync()[0]! > 0]),
-      );
-      expect(flowing).toEqual(named.map(([name]) => [name, true]));
-      tf.dispose([value, ...Object.values(grads)]);
+      expectGradientToEveryParameter(model, () => tf.sum(tf.square(model.forward(x))) as tf.Scalar);
       model.dispose();
     });
     x.dispose();

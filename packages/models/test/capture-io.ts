@@ -1,0 +1,7 @@
+import type { Io } from '@attnkit/models';
+
+/** An `Io` that keeps the lines a command prints (stderr goes to the real one). */
+export function capture(): Io & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, out: (l) => lines.push(l), errStream: process.stderr, isTTY: false };
+}
