@@ -20,6 +20,37 @@ export interface LoadStateDictOptions {
   strict?: boolean;
 }
 
+// Modules constructed inside the innermost disposeOnThrow call (null outside any).
+let constructedModules: Module[] | null = null;
+
+/**
+ * Runs `make` (a constructor, a factory); if it throws, disposes every module constructed
+ * during the call, so a block that fails half-way through building its children leaks none of
+ * their parameters. `build` runs every factory this way.
+ */
+export function disposeOnThrow<T>(make: () => T): T {
+  const outer = constructedModules;
+  const made: Module[] = [];
+  constructedModules = made;
+  try {
+    return make();
+  } catch (error) {
+    for (const module of made) {
+      try {
+        module.dispose();
+      } catch {
+        // A half-built subclass's own dispose may trip on fields it never set; the first error
+        // is the one to report.
+      }
+    }
+    throw error;
+  } finally {
+    constructedModules = outer;
+    // An enclosing call owns these too: its later failure frees them.
+    outer?.push(...made);
+  }
+}
+
 /**
  * Base of every block. Parameters are `tf.Variable`s created in the constructor
  * (no lazy build), so `forward` allocates nothing long-lived and runs under
@@ -36,6 +67,7 @@ export abstract class Module<C extends object = object> {
   constructor(config: C, options: ModuleOptions = {}) {
     this.config = Object.freeze({ ...config });
     this.rng = options.rng ?? getGlobalRng();
+    constructedModules?.push(this);
   }
 
   /** Name used in error messages: the config's `type` when it has one, else the class name. */

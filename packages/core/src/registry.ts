@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, RegistryError } from './errors';
 import { describe } from './checks';
-import type { Module, ModuleOptions, TypedConfig } from './module';
+import { disposeOnThrow, type Module, type ModuleOptions, type TypedConfig } from './module';
 
 /** Builds a module from its validated config. */
 export type Factory<C extends TypedConfig = TypedConfig> = (
@@ -117,7 +117,7 @@ export function build<M extends Module = Module>(config: unknown, options: Build
   const { path = '$', ...moduleOptions } = options;
   const parsed = validateConfig(config, path);
   const entry = entries.get(parsed.type)!;
-  return (entry.factory as Factory)(parsed, moduleOptions) as M;
+  return disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M);
 }
 
 /** Turns the first zod issue into a ConfigError naming the JSON path. */

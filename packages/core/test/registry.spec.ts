@@ -6,11 +6,13 @@ import {
   RegistryError,
   build,
   configKeys,
+  disposeOnThrow,
   isRegistered,
   register,
   registeredTypes,
   validateConfig,
 } from '@attnkit/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 
 interface ProbeConfig {
@@ -31,6 +33,28 @@ const probeSchema = z.strictObject({
 
 register('registry-spec-probe', (c: ProbeConfig, o) => new Probe(c, o), probeSchema, {
   category: 'registry-spec',
+});
+
+interface NestConfig {
+  type: 'registry-spec-nest';
+  children: object[];
+  failAfter?: boolean;
+}
+
+/** Builds its children from configs (each may nest), owns a parameter, and can fail last. */
+class Nest extends Module<NestConfig> {
+  constructor(config: NestConfig, options = {}) {
+    super(config, options);
+    this.addParameter('own', tf.zeros([2]));
+    config.children.forEach((child, i) =>
+      this.addModule(`c${i}`, build(child, { path: `$.children[${i}]` })),
+    );
+    if (config.failAfter) throw new ConfigError('registry-spec-nest', 'failAfter', 'false', 'true');
+  }
+}
+
+register('registry-spec-nest', (c: NestConfig, o) => new Nest(c, o), z.looseObject({}), {
+  category: 'registry-spec-nest',
 });
 
 describe('registry', () => {
@@ -105,6 +129,46 @@ describe('registry', () => {
     expect(
       bad({ type: 'registry-spec-probe', width: 2, inner: { depth: 0 } }, '$.layers[1]'),
     ).toThrow('registry-spec-probe: $.layers[1].inner.depth expected a value >= 1, got 0');
+  });
+
+  it('frees what a factory built before it threw, at every depth', async () => {
+    const linear = { type: 'linear', inFeatures: 3, outFeatures: 2 };
+    const nest = (children: object[], failAfter = false) => ({
+      type: 'registry-spec-nest',
+      children,
+      failAfter,
+    });
+    await expectNoLeaks(() => {
+      // a bad third child after two good ones (one nested two deep)
+      expect(() =>
+        build(nest([linear, nest([linear, linear]), { ...linear, inFeatures: 0 }])),
+      ).toThrow(/\$\.children\[2\]\.inFeatures/);
+      // every child fine, the parent fails after building them
+      expect(() => build(nest([nest([linear]), linear], true))).toThrow(/failAfter/);
+      // a grandchild fails inside a child
+      expect(() => build(nest([linear, nest([linear], true)]))).toThrow(/failAfter/);
+    });
+    await expectNoLeaks(() => {
+      // what succeeds is returned whole
+      const ok = build<Nest>(nest([linear, nest([linear])]));
+      expect(ok.numParams()).toBe(2 + 8 + 2 + 8);
+      ok.dispose();
+    });
+  });
+
+  it('disposeOnThrow frees modules constructed directly, and leaves earlier ones alone', async () => {
+    const kept = new Linear({ inFeatures: 2, outFeatures: 2 });
+    await expectNoLeaks(() => {
+      expect(() =>
+        disposeOnThrow(() => {
+          new Linear({ inFeatures: 4, outFeatures: 4 });
+          throw new Error('late failure');
+        }),
+      ).toThrow('late failure');
+    });
+    expect(kept.isDisposed).toBe(false);
+    expect(disposeOnThrow(() => 7)).toBe(7);
+    kept.dispose();
   });
 
   it('passes the build path into error messages', () => {

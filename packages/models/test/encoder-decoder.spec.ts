@@ -98,11 +98,17 @@ describeWithBlocks('EncoderDecoder', () => {
       model.decode(ids([[1]]), memory, { memoryMask: tf.tensor2d([[1, 1, 1]]) }),
     ).toThrow(/memoryMask/);
     model.dispose();
-    expect(() => make({ decoderOverrides: { 3: {} } })).toThrow(/\$\.decoderOverrides\.3/);
-    expect(() => make({ crossAttention: { type: 'cross-attention', numHeads: 3 } })).toThrow(
-      /numHeads/,
-    );
-    expect(() => make({ encoderLayers: 0 })).toThrow(/\$\.encoderLayers/);
+  });
+
+  it('rejects bad configs, leaking nothing it built before the bad part', async () => {
+    await expectNoLeaks(() => {
+      expect(() => make({ decoderOverrides: { 3: {} } })).toThrow(/\$\.decoderOverrides\.3/);
+      // the encoder is built by the time the decoder's cross-attention fails
+      expect(() => make({ crossAttention: { type: 'cross-attention', numHeads: 3 } })).toThrow(
+        /numHeads/,
+      );
+      expect(() => make({ encoderLayers: 0 })).toThrow(/\$\.encoderLayers/);
+    });
   });
 
   it('saves and loads through saveModule/loadModule with identical outputs', async () => {

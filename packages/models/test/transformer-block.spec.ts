@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng, build } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
-import type { TransformerBlock } from '@attnkit/models';
+import { TransformerBlock } from '@attnkit/models';
 import { describeWithBlocks } from './blocks-ready';
 
 const base = {
@@ -67,9 +67,23 @@ describeWithBlocks('TransformerBlock', () => {
     input.dispose();
   });
 
-  it('names the bad field in config errors', () => {
-    expect(() => make({ placement: 'middle' })).toThrow(/placement/);
-    expect(() => make({ colour: 1 })).toThrow(/unknown option 'colour'/);
-    expect(() => make({ mixer: { type: 'no-such-mixer' } })).toThrow(/\$\.mixer\.type/);
+  it('names the bad field in config errors and frees the sublayers built before it', async () => {
+    await expectNoLeaks(() => {
+      expect(() => make({ placement: 'middle' })).toThrow(/placement/);
+      expect(() => make({ colour: 1 })).toThrow(/unknown option 'colour'/);
+      expect(() => make({ mixer: { type: 'no-such-mixer' } })).toThrow(/\$\.mixer\.type/);
+      // the mixer is built by then
+      expect(() => make({ feedForward: { type: 'swiglu', hiddenDim: -1 } })).toThrow(
+        /\$\.feedForward\.hiddenDim/,
+      );
+      expect(() => make({ crossAttention: { type: 'cross-attention', numHeads: 3 } })).toThrow(
+        /cross-attention: numHeads/,
+      );
+      expect(() => make({ norm: { type: 'no-such-norm' } })).toThrow(/\$\.norm\.type/);
+      // constructed directly, without build's cleanup
+      expect(
+        () => new TransformerBlock({ ...base, feedForward: { type: 'swiglu', hiddenDim: 0 } }),
+      ).toThrow(/\$\.feedForward\.hiddenDim/);
+    });
   });
 });

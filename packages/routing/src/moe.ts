@@ -62,34 +62,40 @@ export class MoE extends Module<Parsed> implements FeedForward {
     checkMoEConfig(config);
     const c = parseWithDefaults(moeSchema, config);
     super(c, options);
-    const sub = { rng: this.rng };
-    const expertConfig = { ...c.expert, dim: c.dim };
-    const experts = Array.from({ length: c.numExperts }, () =>
-      build<Module & FeedForward>(expertConfig, { ...sub, path: '$.expert' }),
-    );
-    this.experts = this.addModule('experts', new ModuleList(experts));
-    const sharedConfig = { ...expertConfig, hiddenDim: c.sharedHiddenDim ?? c.expert.hiddenDim };
-    this.shared =
-      c.numSharedExperts > 0
-        ? this.addModule(
-            'shared',
-            new ModuleList(
-              Array.from({ length: c.numSharedExperts }, () =>
-                build<Module & FeedForward>(sharedConfig, { ...sub, path: '$.expert' }),
+    // A bad expert or router config throws half way: free the experts built before it.
+    try {
+      const sub = { rng: this.rng };
+      const expertConfig = { ...c.expert, dim: c.dim };
+      const experts = Array.from({ length: c.numExperts }, () =>
+        build<Module & FeedForward>(expertConfig, { ...sub, path: '$.expert' }),
+      );
+      this.experts = this.addModule('experts', new ModuleList(experts));
+      const sharedConfig = { ...expertConfig, hiddenDim: c.sharedHiddenDim ?? c.expert.hiddenDim };
+      this.shared =
+        c.numSharedExperts > 0
+          ? this.addModule(
+              'shared',
+              new ModuleList(
+                Array.from({ length: c.numSharedExperts }, () =>
+                  build<Module & FeedForward>(sharedConfig, { ...sub, path: '$.expert' }),
+                ),
               ),
-            ),
-          )
-        : null;
-    const routerConfig = fillRouter(c.router, {
-      dim: c.dim,
-      numExperts: c.numExperts,
-      topK: c.topK,
-      ...(c.capacityFactor === undefined ? {} : { capacityFactor: c.capacityFactor }),
-    });
-    this.router = this.addModule(
-      'router',
-      build<Router>(routerConfig, { ...sub, path: '$.router' }),
-    );
+            )
+          : null;
+      const routerConfig = fillRouter(c.router, {
+        dim: c.dim,
+        numExperts: c.numExperts,
+        topK: c.topK,
+        ...(c.capacityFactor === undefined ? {} : { capacityFactor: c.capacityFactor }),
+      });
+      this.router = this.addModule(
+        'router',
+        build<Router>(routerConfig, { ...sub, path: '$.router' }),
+      );
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
   }
 
   /** Disables, forces or reweights routed experts at run time (null clears). */

@@ -231,6 +231,12 @@ describe('MoE', () => {
     expect(() => build({ ...small, router: { type: 'topk-router', scorng: 'x' } })).toThrow(
       /\$\.router.*unknown option 'scorng'/,
     );
+    // the experts exist by the time the router's config fails: nothing of them is left
+    const liveBefore = tf.memory().numTensors;
+    expect(() => new MoE({ ...small, router: { type: 'topk-router', scorng: 'x' } })).toThrow(
+      /unknown option 'scorng'/,
+    );
+    expect(tf.memory().numTensors).toBe(liveBefore);
     const moe = new MoE(small);
     const bad = tf.zeros([2, 5]);
     expect(() => moe.forward(bad)).toThrow('moe: x expected last axis 6, got shape [2,5]');

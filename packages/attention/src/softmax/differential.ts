@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  checkInt,
   initTensor,
   register,
   type IncrementalState,
@@ -68,7 +69,8 @@ export class DifferentialAttention
   constructor(config: DifferentialConfig, options: ModuleOptions = {}) {
     // Query/key heads come in pairs over values twice as wide.
     const layout = headLayout(config, 2);
-    const init = config.lambdaInit ?? lambdaInit(config.layerIndex ?? 0);
+    const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);
+    const init = config.lambdaInit ?? lambdaInit(layerIndex);
     super(config, options, layout);
     this.lambdaInit = init;
     const d = this.headDim;

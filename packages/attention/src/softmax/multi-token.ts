@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
+  checkInt,
   register,
   type IncrementalState,
   type MixerContext,
@@ -85,7 +86,11 @@ export class MultiTokenAttention
         String(headKernel),
       );
     }
+    // Checked before any parameter exists, so a bad layerIndex leaks nothing.
+    const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);
+    const depthScale = (config.depthScaling ?? true) ? 1 - lambdaInit(layerIndex) : 1;
     super(config, options, layout);
+    this.depthScale = depthScale;
     const cq = config.queryKernel ?? 6;
     const ck = config.keyKernel ?? 11;
     this.kernel =
@@ -109,7 +114,6 @@ export class MultiTokenAttention
             'norm',
             new HeadNorm({ kind, heads: numHeads, dim: this.headDim }, options),
           );
-    this.depthScale = (config.depthScaling ?? true) ? 1 - lambdaInit(config.layerIndex ?? 0) : 1;
   }
 
   /** Queries a new row's convolution reads besides its own. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError } from '@attnkit/core';
-import type { MultiHeadAttention, MultiTokenAttention } from '@attnkit/attention';
+import { MultiTokenAttention, type MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, maxAbsDiff } from '@attnkit/core/testing';
 import {
   decodeStepwise,
@@ -106,5 +106,14 @@ describe('multi-token attention (MTA)', () => {
     );
     state.dispose();
     m.dispose();
+  });
+
+  it('constructed directly with a bad layerIndex, it throws before creating any tensor', () => {
+    const before = tf.memory().numTensors;
+    const config = { type: 'multi-token', dModel: 8, numHeads: 4, layerIndex: -1 } as const;
+    expect(() => new MultiTokenAttention(config)).toThrow(
+      'multi-token: layerIndex expected an integer >= 0, got -1',
+    );
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -51,30 +51,36 @@ export class TransformerBlock extends Module<Parsed> {
   constructor(config: TransformerBlockConfig, options: ModuleOptions = {}) {
     const c = transformerBlockSchema.parse(config);
     super(c, options);
-    const d = c.dModel;
-    const width = { dModel: d, dim: d };
-    const sub = { rng: this.rng };
-    this.mixer = this.addModule(
-      'mixer',
-      build<Mixer>(fillWidths(c.mixer, width), { ...sub, path: '$.mixer' }),
-    );
-    if (c.crossAttention) {
-      const cross = build<Mixer>(fillWidths(c.crossAttention, width), {
-        ...sub,
-        path: '$.crossAttention',
-      });
-      this.crossAttention = this.addModule('cross', cross);
-    }
-    this.feedForward = this.addModule(
-      'ff',
-      build<Sublayer>(fillWidths(c.feedForward, width), { ...sub, path: '$.feedForward' }),
-    );
-    const norm = fillWidths(c.norm, { dim: d });
-    const names = ['norm1', 'norm2'];
-    if (c.crossAttention) names.push('normCross');
-    if (c.placement === 'sandwich') names.push(...names.map((n) => `${n}Out`));
-    for (const name of names) {
-      this.norms[name] = this.addModule(name, build<Sublayer>(norm, { ...sub, path: '$.norm' }));
+    // A bad sublayer config throws half way (`new` bypasses build's cleanup): free what was built.
+    try {
+      const d = c.dModel;
+      const width = { dModel: d, dim: d };
+      const sub = { rng: this.rng };
+      this.mixer = this.addModule(
+        'mixer',
+        build<Mixer>(fillWidths(c.mixer, width), { ...sub, path: '$.mixer' }),
+      );
+      if (c.crossAttention) {
+        const cross = build<Mixer>(fillWidths(c.crossAttention, width), {
+          ...sub,
+          path: '$.crossAttention',
+        });
+        this.crossAttention = this.addModule('cross', cross);
+      }
+      this.feedForward = this.addModule(
+        'ff',
+        build<Sublayer>(fillWidths(c.feedForward, width), { ...sub, path: '$.feedForward' }),
+      );
+      const norm = fillWidths(c.norm, { dim: d });
+      const names = ['norm1', 'norm2'];
+      if (c.crossAttention) names.push('normCross');
+      if (c.placement === 'sandwich') names.push(...names.map((n) => `${n}Out`));
+      for (const name of names) {
+        this.norms[name] = this.addModule(name, build<Sublayer>(norm, { ...sub, path: '$.norm' }));
+      }
+    } catch (e) {
+      this.dispose();
+      throw e;
     }
   }
 
