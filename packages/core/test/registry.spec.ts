@@ -53,7 +53,13 @@ class Nest extends Module<NestConfig> {
   }
 }
 
-register('registry-spec-nest', (c: NestConfig, o) => new Nest(c, o), z.looseObject({}), {
+const nestSchema = z.strictObject({
+  type: z.literal('registry-spec-nest'),
+  children: z.array(z.looseObject({})),
+  failAfter: z.boolean().optional(),
+});
+
+register('registry-spec-nest', (c: NestConfig, o) => new Nest(c, o), nestSchema, {
   category: 'registry-spec-nest',
 });
 

@@ -82,7 +82,12 @@ describeWithBlocks('TransformerBlock', () => {
       expect(() => make({ norm: { type: 'no-such-norm' } })).toThrow(/\$\.norm\.type/);
       // constructed directly, without build's cleanup
       expect(
-        () => new TransformerBlock({ ...base, feedForward: { type: 'swiglu', hiddenDim: 0 } }),
+        () =>
+          new TransformerBlock({
+            ...base,
+            type: 'transformer-block',
+            feedForward: { type: 'swiglu', hiddenDim: 0 },
+          }),
       ).toThrow(/\$\.feedForward\.hiddenDim/);
     });
   });
