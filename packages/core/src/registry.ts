@@ -120,6 +120,17 @@ export function build<M extends Module = Module>(config: unknown, options: Build
   return disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M);
 }
 
+/**
+ * Parses a config handed straight to a constructor with the schema `build` uses, so
+ * `new Linear({ inFeatures: -1, ... })` fails with the same ConfigError (naming `block` and the
+ * JSON path) as `build(...)`.
+ */
+export function parseConfig<C>(block: string, schema: z.ZodType<C>, config: unknown): C {
+  const result = schema.safeParse(config, { reportInput: true });
+  if (!result.success) throw zodToConfigError(block, '$', result.error);
+  return result.data;
+}
+
 /** Turns the first zod issue into a ConfigError naming the JSON path. */
 export function zodToConfigError(block: string, basePath: string, error: z.ZodError): ConfigError {
   const issue = error.issues[0]!;

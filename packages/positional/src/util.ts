@@ -1,17 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { z } from 'zod';
-import { ShapeError, checkRank, formatShape, zodToConfigError } from '@attnkit/core';
+import { ShapeError, checkRank, formatShape } from '@attnkit/core';
 
-/** Parses `config` with `schema`, turning a zod failure into a ConfigError that names `block`. */
-export function parseConfig<S extends z.ZodType>(
-  block: string,
-  schema: S,
-  config: unknown,
-): z.output<S> {
-  const result = schema.safeParse(config, { reportInput: true });
-  if (!result.success) throw zodToConfigError(block, '$', result.error);
-  return result.data;
-}
+// One parser for constructors across packages.
+export { parseConfig } from '@attnkit/core';
 
 /**
  * Positions as a float32 `[n]` tensor (int32 and number[] accepted). When `length` is given the

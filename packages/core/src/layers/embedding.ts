@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
-import { register } from '../registry';
-import { parseConfig } from './config';
+import { parseConfig, register } from '../registry';
 import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';

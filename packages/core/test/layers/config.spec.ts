@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '@attnkit/core';
-import { parseConfig } from '../../src/layers/config';
+import { ConfigError, parseConfig } from '@attnkit/core';
 
 describe('parseConfig', () => {
   const schema = z.strictObject({ type: z.literal('demo'), width: z.number().int().positive() });

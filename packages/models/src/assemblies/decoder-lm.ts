@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
 import { linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { type Positional, buildPositional, positionRange } from './positions';
-import { parseWith } from './parse';
 import type { Layer, RunOptions } from './stack';
 import {
   buildBlocks,
@@ -49,7 +48,7 @@ export class DecoderLM extends Module<Parsed> {
   readonly head?: Layer;
 
   constructor(config: DecoderLmConfig, options: ModuleOptions = {}) {
-    const c = parseWith('decoder-lm', decoderLmSchema, config);
+    const c = parseConfig('decoder-lm', decoderLmSchema, config);
     super(c, options);
     // A bad nested config throws half way: free what was built so far.
     try {

@@ -1,12 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { AuxLossCollector, ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
 import { linearInitField, nestedSchema, sizeSchema } from './fields';
 import { keyMask, paddingWeights } from './padding';
-import { parseWith } from './parse';
 import { type Positional, buildPositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
@@ -76,7 +75,7 @@ export class EncoderDecoder extends Module<Parsed> {
   readonly head?: Layer;
 
   constructor(config: EncoderDecoderConfig, options: ModuleOptions = {}) {
-    const c = parseWith('encoder-decoder', encoderDecoderSchema, config);
+    const c = parseConfig('encoder-decoder', encoderDecoderSchema, config);
     super(c, options);
     // A bad nested config throws half way: free what was built so far.
     try {

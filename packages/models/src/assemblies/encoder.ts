@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register } from '@attnkit/core';
+import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { keyMask, paddingWeights } from './padding';
-import { parseWith } from './parse';
 import { poolingSchema } from './pooling';
 import { type Positional, buildPositional, positionRange } from './positions';
 import { Readout, buildReadout, readoutFields } from './readout';
@@ -53,7 +52,7 @@ export class Encoder extends Module<Parsed> {
   readonly readout: Readout;
 
   constructor(config: EncoderConfig, options: ModuleOptions = {}) {
-    const c = parseWith('encoder', encoderSchema, config);
+    const c = parseConfig('encoder', encoderSchema, config);
     super(c, options);
     // A bad nested config throws half way: free what was built so far.
     try {

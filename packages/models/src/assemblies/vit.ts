@@ -1,11 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { Module, build, initTensor, register } from '@attnkit/core';
+import { Module, build, initTensor, register, parseConfig } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { PatchEmbedding } from '../blocks/patch-embedding';
 import { linearInitField, nestedSchema, sizeSchema } from './fields';
-import { parseWith } from './parse';
 import { poolingSchema } from './pooling';
 import type { Positional } from './positions';
 import { buildPositional, positionRange } from './positions';
@@ -63,7 +62,7 @@ export class ViT extends Module<Parsed> {
   readonly readout: Readout;
 
   constructor(config: VitConfig, options: ModuleOptions = {}) {
-    const c = parseWith('vit', vitSchema, config);
+    const c = parseConfig('vit', vitSchema, config);
     super(c, options);
     // A bad nested config throws half way: free what was built so far.
     try {

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { ConfigError, Linear, Module, checkShape, register } from '@attnkit/core';
-import { parseWith } from '../assemblies/parse';
+import { ConfigError, Linear, Module, checkShape, register, parseConfig } from '@attnkit/core';
 
 export const patchEmbeddingSchema = z.strictObject({
   type: z.literal('patch-embedding'),
@@ -28,7 +27,7 @@ export class PatchEmbedding extends Module<Parsed> {
   readonly gridSize: number;
 
   constructor(config: PatchEmbeddingConfig, options: ModuleOptions = {}) {
-    const c = parseWith('patch-embedding', patchEmbeddingSchema, config);
+    const c = parseConfig('patch-embedding', patchEmbeddingSchema, config);
     if (c.imageSize % c.patchSize !== 0) {
       throw new ConfigError(
         'patch-embedding',
