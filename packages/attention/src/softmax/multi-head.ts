@@ -66,7 +66,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
     const offset = cache && !this.isCross ? cache.length : 0;
     const queryPositions = inputPositions(block, context, x.shape[1], offset);
     const positional = this.isCross ? undefined : context.positional;
-    const causal = !this.isCross && (this.config.causal ?? true) && (context.causal ?? true);
+    const causal = !this.isCross && this.isCausal(context);
     const training = context.training ?? this.training;
 
     return tf.tidy(() => {

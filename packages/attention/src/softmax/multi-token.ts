@@ -137,18 +137,15 @@ export class MultiTokenAttention
         context.mask ? 'a mask' : 'segment ids',
       );
     }
-    const causal = (this.config.causal ?? true) && (context.causal ?? true);
+    const causal = this.isCausal(context);
     const { numHeads } = this.config;
     const kqConv = this.kernel ? (this.config.keyQueryConv ?? 'pre') : 'none';
     const headMix = this.headKernel ? (this.config.headMix ?? 'post') : 'none';
     return tf.tidy(() => {
       let queryPositions = input.queryPositions;
-      let q = this.projectQueries(x, queryPositions, context.positional);
-      const {
-        keys: k,
-        values: v,
-        positions: keyPositions,
-      } = this.projectKeysValues(x, queryPositions, context.positional, state?.cache);
+      const projected = this.projectSelf(x, queryPositions, context.positional, state?.cache);
+      let q = projected.q;
+      const { keys: k, values: v, keyPositions } = projected;
       if (state) {
         // Earlier queries come back as extra rows, so the convolution sees its whole window.
         if (state.queries) {

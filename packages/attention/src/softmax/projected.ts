@@ -15,7 +15,7 @@ import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 /** The config fields the projections read. */
 export type ProjectionConfig = Pick<
   AttentionConfig,
-  'type' | 'dModel' | 'numHeads' | 'numKvHeads' | 'headDim' | 'bias' | 'qkNorm'
+  'type' | 'dModel' | 'numHeads' | 'numKvHeads' | 'headDim' | 'bias' | 'qkNorm' | 'causal'
 >;
 
 /**
@@ -136,6 +136,26 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     keys = rotate(positional, keys, positions);
     const values = splitHeads(this.v.forward(source), this.layout.valueHeads, this.layout.valueDim);
     return cache ? cache.append(keys, values, positions) : { keys, values, positions };
+  }
+
+  /**
+   * Self-attention's projections of x at `positions`: queries, and keys and values (every
+   * cached one, at their positions, when a cache is given).
+   */
+  protected projectSelf(
+    x: tf.Tensor3D,
+    positions: number[],
+    positional: PositionalEncoding | undefined,
+    cache?: KVCache,
+  ): { q: tf.Tensor4D; keys: tf.Tensor4D; values: tf.Tensor4D; keyPositions: number[] } {
+    const q = this.projectQueries(x, positions, positional);
+    const projected = this.projectKeysValues(x, positions, positional, cache);
+    return { q, keys: projected.keys, values: projected.values, keyPositions: projected.positions };
+  }
+
+  /** Causal unless the config or the call says otherwise (both default to causal). */
+  protected isCausal(context: MixerContext): boolean {
+    return (this.config.causal ?? true) && (context.causal ?? true);
   }
 
   /**

@@ -51,12 +51,12 @@ export class SelectiveAttention extends ProjectedAttention<SelectiveConfig> impl
     const { numHeads } = this.config;
     return tf.tidy(() => {
       const queryPositions = input.queryPositions;
-      const q = this.projectQueries(x, queryPositions, context.positional);
       const {
+        q,
         keys: k,
         values: v,
-        positions: keyPositions,
-      } = this.projectKeysValues(x, queryPositions, context.positional, state?.cache);
+        keyPositions,
+      } = this.projectSelf(x, queryPositions, context.positional, state?.cache);
       const { logits, keep } = attentionScores(
         q,
         k,

@@ -79,15 +79,15 @@ export class TalkingHeadsAttention
     const input = mixerInput(block, x, this.config.dModel, context, KVCache, this.training);
     const cache = input.state;
     refuseSegmentsWhileDecoding(block, cache, context);
-    const causal = (this.config.causal ?? true) && (context.causal ?? true);
+    const causal = this.isCausal(context);
     return tf.tidy(() => {
       const queryPositions = input.queryPositions;
-      const q = this.projectQueries(x, queryPositions, context.positional);
       const {
+        q,
         keys: k,
         values: v,
-        positions: keyPositions,
-      } = this.projectKeysValues(x, queryPositions, context.positional, cache);
+        keyPositions,
+      } = this.projectSelf(x, queryPositions, context.positional, cache);
       const { logits, keep } = attentionScores(
         q,
         k,

@@ -55,17 +55,17 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
     refuseSegmentsWhileDecoding(block, cache, context);
     const queryPositions = inputPositions(block, context, x.shape[1], cache ? cache.length : 0);
     const positional = context.positional;
-    const causal = (this.config.causal ?? true) && (context.causal ?? true);
+    const causal = this.isCausal(context);
     const training = context.training ?? this.training;
 
     return tf.tidy(() => {
       const gates = this.headWeights(x, context);
-      const q = this.projectQueries(x, queryPositions, positional);
-      const {
-        keys,
-        values,
-        positions: keyPositions,
-      } = this.projectKeysValues(x, queryPositions, positional, cache);
+      const { q, keys, values, keyPositions } = this.projectSelf(
+        x,
+        queryPositions,
+        positional,
+        cache,
+      );
       const dropout = training ? (this.config.dropout ?? 0) : 0;
       const { output, weights } = scaledDotProductAttention(q, keys, values, {
         ...this.logitOptions(q, positional, context, queryPositions, keyPositions),
