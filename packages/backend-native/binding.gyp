@@ -5,6 +5,8 @@
       "sources": [
         "csrc/addon.cc",
         "csrc/attention.cc",
+        "csrc/decoder.cc",
+        "csrc/decoder_napi.cc",
         "csrc/elementwise.cc",
         "csrc/exp_row.cc",
         "csrc/gemm.cc",

@@ -43,7 +43,9 @@ if (goals.length) {
   lines.push('', '### native against the goals of issue 7', '');
   lines.push('| measure | this run | goal | met |', '| --- | --- | --- | --- |');
   for (const g of goals)
-    lines.push(`| ${g.what} | ${g.value} | ${g.goal} | ${g.met ? 'yes' : 'no'} |`);
+    lines.push(
+      `| ${g.what} | ${g.value} | ${g.goal} | ${g.met === null ? '—' : g.met ? 'yes' : 'no'} |`,
+    );
 }
 for (const w of results.workloads) {
   lines.push('', `### ${w.name}: ${w.title}`, '');

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention.h"
+#include "decoder_napi.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "napi_util.h"
@@ -323,6 +324,7 @@ napi_value Init(napi_env env, napi_value exports) {
        nullptr},
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_default,
        nullptr},
+      {"decoderStep", nullptr, DecoderStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -82,6 +82,16 @@ export interface NativeAddon {
     vOut: Float32Array,
     hyper: Float32Array,
   ): void;
+  /** One decoding step of a whole decoder (csrc/decoder_napi.cc; layout in src/decoder.ts). */
+  decoderStep(
+    ints: Int32Array,
+    floats: Float32Array,
+    weights: (Float32Array | null)[],
+    caches: Float32Array[],
+    token: number,
+    position: number,
+    logits: Float32Array | null,
+  ): void;
   info(): { gemm: string; threads: number };
   setThreads(n: number): void;
 }

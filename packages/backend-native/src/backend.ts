@@ -4,6 +4,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
+import { NativeFusedDecoder } from './decoder';
+import type { FusedDecoder, FusedDecoderSpec } from './decoder-spec';
 import { ADAMW, makeAdamW } from './kernels/adamw';
 import {
   FUSED_ATTENTION,
@@ -36,11 +38,19 @@ export const BACKEND_NAME = 'native';
 export const BACKEND_PRIORITY = 3;
 
 export class NativeBackend extends MathBackendCPU {
-  constructor() {
+  constructor(private readonly addon: NativeAddon) {
     super();
     // MathBackendCPU prints an 'install tfjs-node' banner on first use in Node; native is the
     // fast Node backend, so the advice does not apply.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  /**
+   * A decoding session that runs each token through the whole model in one native call (the
+   * fused decoder of architecture contract 7); @attnkit/models' generate() uses it.
+   */
+  createFusedDecoder(spec: FusedDecoderSpec): FusedDecoder {
+    return new NativeFusedDecoder(this.addon, spec);
   }
 }
 
@@ -109,7 +119,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
   for (const [name, fn] of nativeKernels(ctx, lookup)) registered.set(name, fn);
 
   if (!tf.findBackendFactory(BACKEND_NAME)) {
-    tf.registerBackend(BACKEND_NAME, () => new NativeBackend(), BACKEND_PRIORITY);
+    tf.registerBackend(BACKEND_NAME, () => new NativeBackend(addon), BACKEND_PRIORITY);
   }
   for (const config of cpuKernels.values()) {
     if (tf.getKernel(config.kernelName, BACKEND_NAME)) continue;

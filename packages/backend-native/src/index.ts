@@ -10,6 +10,8 @@ registerNativeBackend(addon);
 
 export { BACKEND_NAME, BACKEND_PRIORITY, NativeBackend, nativeKernelNames } from './backend';
 export { NativeUnavailableError } from './addon';
+export { DECODER_ACTIVATIONS } from './decoder';
+export type * from './decoder-spec';
 export { ADAMW, type AdamWAttrs } from './kernels/adamw';
 export {
   FUSED_ATTENTION,

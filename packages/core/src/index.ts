@@ -8,6 +8,7 @@ export * from './checks';
 export * from './random';
 export * from './module';
 export * from './contracts';
+export * from './fused-decoder';
 export * from './aux-losses';
 export * from './registry';
 export * from './init';

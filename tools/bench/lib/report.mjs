@@ -125,7 +125,7 @@ export function renderReport(results) {
     out.push('== native against the goals of issue 7');
     const rows = [
       ['measure', 'this run', 'goal', 'met'],
-      ...goals.map((g) => [g.what, g.value, g.goal, g.met ? 'yes' : 'NO']),
+      ...goals.map((g) => [g.what, g.value, g.goal, g.met === null ? '—' : g.met ? 'yes' : 'NO']),
     ];
     out.push(...table(rows).map((l) => `   ${l}`), '');
   }

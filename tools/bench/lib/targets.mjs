@@ -1,10 +1,19 @@
 // The goals of issue 7 checked against one run: native matmul 1024³ at ≥ 50% of PyTorch's
-// GFLOP/s; llama-tiny training step and generation within 2× PyTorch's time and ≥ 20× faster
-// than the plain cpu backend. PyTorch is taken from the same run at its best time with at most
+// GFLOP/s; llama-tiny training step and generation (the issue's workload: with the KV cache,
+// as generate() runs it) within 2× PyTorch's time and ≥ 20× faster than the plain cpu backend.
+// The other generation cases (no cache; the cache with the fused decoder off) are listed for
+// reference, without a goal. PyTorch is taken from the same run at its best time with at most
 // native's thread count (on a loaded machine two OpenMP threads can be far slower than one).
 const GOALS = { matmulShare: 0.5, torchRatio: 2, cpuSpeedup: 20 };
 
-/** [{ what, value, goal, met }] for the cases present in the run (empty without native). */
+/** Whether a case is one the goals name (see above). */
+const hasGoal = (name, c) =>
+  name === 'train' || (c.params?.useCache !== false && c.params?.fused !== false);
+
+/**
+ * [{ what, value, goal, met }] for the cases present in the run (empty without native); met is
+ * null for reference rows.
+ */
 export function targetRows(results) {
   const native = results.backends.find((b) => b.ok && b.name === 'native');
   if (!native) return [];
@@ -32,12 +41,13 @@ export function targetRows(results) {
       const n = c.backends.native?.medianMs;
       if (!n) continue;
       const t = torchMs(c);
+      const goal = hasGoal(name, c);
       if (t) {
         rows.push({
           what: `${name} ${c.label}: native time / ${torchName} time`,
           value: `×${(n / t).toFixed(2)}`,
-          goal: `≤ ×${GOALS.torchRatio}`,
-          met: n / t <= GOALS.torchRatio,
+          goal: goal ? `≤ ×${GOALS.torchRatio}` : '— (reference)',
+          met: goal ? n / t <= GOALS.torchRatio : null,
         });
       }
       const cpu = c.backends.cpu?.medianMs;
@@ -45,8 +55,8 @@ export function targetRows(results) {
         rows.push({
           what: `${name} ${c.label}: cpu time / native time`,
           value: `${(cpu / n).toFixed(1)}×`,
-          goal: `≥ ${GOALS.cpuSpeedup}×`,
-          met: cpu / n >= GOALS.cpuSpeedup,
+          goal: goal ? `≥ ${GOALS.cpuSpeedup}×` : '— (reference)',
+          met: goal ? cpu / n >= GOALS.cpuSpeedup : null,
         });
       }
     }

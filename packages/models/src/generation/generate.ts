@@ -1,8 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, checkInt } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { SamplingOptions } from './sampling';
 import { applyRepetitionPenalty, checkSamplingOptions, sampleToken } from './sampling';
+import { openDecoding } from './decoding';
 
 export interface GenerateOptions extends SamplingOptions {
   /** New tokens to produce at most. */
@@ -14,12 +14,19 @@ export interface GenerateOptions extends SamplingOptions {
   rng?: Rng;
   /** Decode with each mixer's incremental state (default true where every layer has one). */
   useCache?: boolean;
+  /**
+   * With the cache, run each token through the backend's fused decoder when the backend has
+   * one (backend-native) and it runs every part of the model (default true; see
+   * `fusedDecodingSupport`). The same tokens either way, up to float rounding of the logits.
+   */
+  fused?: boolean;
 }
 
 /**
  * Streams new token ids one by one. With the cache the prompt is read once and each step feeds
- * one token through the layers' states; without it each step reruns the whole sequence. Both
- * give the same tokens. Generation also stops at the model's `maxLength`.
+ * one token through the layers' states (or the backend's fused decoder); without it each step
+ * reruns the whole sequence. All give the same tokens. Generation also stops at the model's
+ * `maxLength`.
  */
 export async function* generateStream(
   model: DecoderLM,
@@ -41,23 +48,12 @@ export async function* generateStream(
   const tokens = [...prompt];
   const wasTraining = model.training;
   model.eval();
-  let state = options.useCache === false ? undefined : model.initState(1);
-  if (state && state.layers.some((s) => s === undefined)) {
-    state.dispose();
-    state = undefined;
-  }
+  const decoding = openDecoding(model, options);
   try {
     let pending = [...prompt];
     for (let produced = 0; produced < options.maxTokens; produced++) {
       if (tokens.length > model.config.maxLength) break;
-      const input = state ? pending : tokens;
-      const last = tf.tidy(() => {
-        const ids = tf.tensor2d(input, [1, input.length], 'int32');
-        const logits = model.forward(ids, { state, training: false });
-        return tf.reshape(tf.slice(logits, [0, input.length - 1, 0], [1, 1, vocab]), [vocab]);
-      });
-      const values = (await last.data()) as Float32Array;
-      last.dispose();
+      const values = await decoding.next(decoding.mode === 'full' ? tokens : pending);
       const next = sampleToken(applyRepetitionPenalty(values, tokens, penalty), options, rng);
       tokens.push(next);
       pending = [next];
@@ -65,7 +61,7 @@ export async function* generateStream(
       if (stops.has(next) || tokens.length >= model.config.maxLength + 1) break;
     }
   } finally {
-    state?.dispose();
+    decoding.dispose();
     model.train(wasTraining);
   }
 }

@@ -1,0 +1,184 @@
+// decoderStep(ints, floats, weights, caches, token, position, logits | null): unpacks the
+// model laid out by src/decoder.ts (packModel), checks that every array is as long as the
+// shapes say, and runs one step. A wrong layout throws; it never reads out of bounds.
+#include "decoder_napi.h"
+
+#include <string>
+
+#include "decoder.h"
+#include "napi_util.h"
+
+namespace attnkit {
+namespace {
+
+constexpr int kHeaderInts = 8;
+constexpr int kLayerInts = 11;
+constexpr int kGlobalWeights = 6;
+constexpr int kLayerWeights = 18;
+
+/** The Float32Arrays of a JavaScript array (null or undefined entries are absent). */
+struct ArrayList {
+  std::vector<float*> data;
+  std::vector<size_t> length;
+};
+
+ArrayList float_arrays(const Args& args, size_t i) {
+  bool is = false;
+  napi_is_array(args.env, args.argv[i], &is);
+  if (!is) args.fail(i, "must be an array of Float32Arrays");
+  uint32_t n = 0;
+  napi_get_array_length(args.env, args.argv[i], &n);
+  ArrayList out;
+  for (uint32_t e = 0; e < n; e++) {
+    napi_value item;
+    napi_get_element(args.env, args.argv[i], e, &item);
+    napi_valuetype t;
+    napi_typeof(args.env, item, &t);
+    if (t == napi_null || t == napi_undefined) {
+      out.data.push_back(nullptr);
+      out.length.push_back(0);
+      continue;
+    }
+    bool typed = false;
+    napi_is_typedarray(args.env, item, &typed);
+    napi_typedarray_type type = napi_int8_array;
+    size_t length = 0;
+    void* data = nullptr;
+    if (typed) napi_get_typedarray_info(args.env, item, &type, &length, &data, nullptr, nullptr);
+    if (!typed || type != napi_float32_array)
+      args.fail(i, "element " + std::to_string(e) + " must be a Float32Array or null");
+    out.data.push_back(static_cast<float*>(data));
+    out.length.push_back(length);
+  }
+  return out;
+}
+
+/** Reads the arrays named by slot, checking lengths; `required` ones must be present. */
+struct Slots {
+  const Args& args;
+  size_t argIndex;
+  const ArrayList& list;
+
+  const float* get(size_t slot, double expected, bool required, const char* what) const {
+    if (slot >= list.data.size())
+      args.fail(argIndex, "has no element " + std::to_string(slot) + " (" + what + ")", true);
+    if (!list.data[slot]) {
+      if (required) args.fail(argIndex, std::string(what) + " is required", true);
+      return nullptr;
+    }
+    if (static_cast<double>(list.length[slot]) != expected) {
+      args.fail(argIndex,
+                std::string(what) + " must hold " + std::to_string(static_cast<int64_t>(expected)) +
+                    " values, got " + std::to_string(list.length[slot]),
+                true);
+    }
+    return list.data[slot];
+  }
+};
+
+int checked(const Args& args, size_t i, int32_t value, int32_t lo, int32_t hi, const char* what) {
+  if (value < lo || value > hi) {
+    args.fail(i, std::string(what) + " must be in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "], got " + std::to_string(value),
+              true);
+  }
+  return value;
+}
+
+DecoderNorm norm(const Args& args, int kind, float eps, const Slots& w, size_t slot, int d,
+                 const char* what) {
+  checked(args, 0, kind, 0, 1, what);
+  if (!(eps > 0)) args.fail(1, std::string(what) + " eps must be > 0", true);
+  return DecoderNorm{kind, eps, w.get(slot, d, false, what), w.get(slot + 1, d, false, what)};
+}
+
+DecoderDense dense(const Slots& w, size_t slot, int in, int out, bool required, const char* what) {
+  const float* weight = w.get(slot, static_cast<double>(in) * out, required, what);
+  return DecoderDense{weight, weight ? w.get(slot + 1, out, false, what) : nullptr, in, out};
+}
+
+}  // namespace
+
+napi_value DecoderStep(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "decoderStep", 7);
+    size_t nInts, nFloats;
+    const int32_t* ints = args.i32(0, &nInts);
+    const float* floats = args.f32(1, &nFloats);
+    const ArrayList weights = float_arrays(args, 2);
+    const ArrayList caches = float_arrays(args, 3);
+    if (nInts < kHeaderInts) args.fail(0, "needs the 8 header values", true);
+    DecoderModel m;
+    m.dModel = checked(args, 0, ints[0], 1, 1 << 20, "dModel");
+    m.vocab = checked(args, 0, ints[1], 1, 1 << 24, "vocabSize");
+    m.maxLength = checked(args, 0, ints[2], 1, 1 << 24, "maxLength");
+    const int numLayers = checked(args, 0, ints[3], 0, 1 << 12, "numLayers");
+    m.ropeLayout = checked(args, 0, ints[4], 0, 2, "rotary layout");
+    m.rotaryDim = m.ropeLayout ? checked(args, 0, ints[5], 2, 1 << 16, "rotaryDim") : 0;
+    if (m.rotaryDim % 2) args.fail(0, "rotaryDim must be even", true);
+    const int finalKind = ints[6];
+    const bool ownHead = ints[7] != 0;
+    args.need(0, nInts, kHeaderInts + static_cast<double>(kLayerInts) * numLayers);
+    args.need(1, nFloats, 1 + 3.0 * numLayers);
+    if (weights.data.size() != kGlobalWeights + static_cast<size_t>(kLayerWeights) * numLayers)
+      args.fail(2, "must hold " + std::to_string(kGlobalWeights + kLayerWeights * numLayers) +
+                       " entries", true);
+    if (caches.data.size() != 2 * static_cast<size_t>(numLayers))
+      args.fail(3, "must hold 2 caches per layer", true);
+
+    const int d = m.dModel;
+    const Slots w{args, 2, weights};
+    m.embedding = w.get(0, static_cast<double>(m.vocab) * d, true, "embedding");
+    m.positions = w.get(1, static_cast<double>(m.maxLength) * d, false, "position table");
+    m.inverseFrequencies = w.get(2, m.rotaryDim / 2, m.ropeLayout != 0, "inverse frequencies");
+    m.finalNorm = norm(args, finalKind, floats[0], w, 3, d, "final norm");
+    m.head = ownHead ? w.get(5, static_cast<double>(d) * m.vocab, true, "head") : nullptr;
+
+    for (int i = 0; i < numLayers; i++) {
+      const int32_t* li = ints + kHeaderInts + kLayerInts * i;
+      const size_t base = kGlobalWeights + static_cast<size_t>(kLayerWeights) * i;
+      DecoderLayer l;
+      l.post = li[0] != 0;
+      l.heads = checked(args, 0, li[3], 1, 1 << 16, "heads");
+      l.kvHeads = checked(args, 0, li[4], 1, l.heads, "kvHeads");
+      if (l.heads % l.kvHeads) args.fail(0, "kvHeads must divide heads", true);
+      l.headDim = checked(args, 0, li[5], 1, 1 << 16, "headDim");
+      if (m.rotaryDim > l.headDim) args.fail(0, "rotaryDim exceeds a layer's headDim", true);
+      l.window = checked(args, 0, li[6], 0, 1 << 30, "window");
+      l.sinkTokens = checked(args, 0, li[7], 0, 1 << 30, "sinkTokens");
+      l.gated = li[8] != 0;
+      l.activation = checked(args, 0, li[9], 0, kActCount - 1, "activation");
+      const int hidden = checked(args, 0, li[10], 1, 1 << 24, "hiddenDim");
+      const float* lf = floats + 1 + 3 * i;
+      l.norm1 = norm(args, li[1], lf[0], w, base, d, "norm1");
+      l.norm2 = norm(args, li[2], lf[1], w, base + 2, d, "norm2");
+      l.scale = lf[2];
+      if (!(l.scale > 0)) args.fail(1, "attention scale must be > 0", true);
+      const int qWidth = l.heads * l.headDim, kvWidth = l.kvHeads * l.headDim;
+      l.q = dense(w, base + 4, d, qWidth, true, "q");
+      l.k = dense(w, base + 6, d, kvWidth, true, "k");
+      l.v = dense(w, base + 8, d, kvWidth, true, "v");
+      l.o = dense(w, base + 10, qWidth, d, true, "o");
+      l.up = dense(w, base + 12, d, hidden, true, "up");
+      l.gate = dense(w, base + 14, d, hidden, l.gated, "gate");
+      l.down = dense(w, base + 16, hidden, d, true, "down");
+      const double cacheSize = static_cast<double>(l.kvHeads) * m.maxLength * l.headDim;
+      const Slots c{args, 3, caches};
+      l.keys = const_cast<float*>(c.get(2 * i, cacheSize, true, "key cache"));
+      l.values = const_cast<float*>(c.get(2 * i + 1, cacheSize, true, "value cache"));
+      m.layers.push_back(l);
+    }
+    const int token = static_cast<int>(args.integer(4, 0, m.vocab - 1));
+    const int position = static_cast<int>(args.integer(5, 0, m.maxLength - 1));
+    float* logits = nullptr;
+    if (!args.is_null(6)) {
+      size_t n;
+      logits = args.f32(6, &n);
+      args.need(6, n, m.vocab);
+    }
+    decoder_step(m, token, position, logits);
+    return undefined(env);
+  });
+}
+
+}  // namespace attnkit

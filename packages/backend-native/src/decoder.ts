@@ -1,0 +1,228 @@
+// The fused decoder: checks a FusedDecoderSpec, lays it out for csrc/decoder_napi.cc (ints,
+// floats, a list of weight arrays read in place) and keeps the KV cache of a batch-1 session.
+import type { NativeAddon } from './addon';
+import type {
+  FusedDecoder,
+  FusedDecoderDense,
+  FusedDecoderLayer,
+  FusedDecoderNorm,
+  FusedDecoderSpec,
+} from './decoder-spec';
+
+const NAME = 'fused-decoder';
+
+/** Activation names (core's), in the order of DecoderActivation in csrc/decoder.h. */
+export const DECODER_ACTIVATIONS = [
+  'gelu',
+  'gelu-tanh',
+  'silu',
+  'relu',
+  'relu2',
+  'sigmoid',
+  'tanh',
+  'identity',
+] as const;
+
+function fail(path: string, expected: string, actual: string): never {
+  throw new Error(`${NAME}: ${path} must be ${expected}, got ${actual}`);
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Float32Array) return `a Float32Array of ${value.length}`;
+  if (value === null || value === undefined) return String(value);
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : String(value);
+}
+
+function positiveInt(path: string, value: unknown): number {
+  if (!Number.isInteger(value) || (value as number) < 1)
+    fail(path, 'a positive integer', String(value));
+  return value as number;
+}
+
+function array(path: string, value: unknown, size: number, shape: string): Float32Array {
+  if (!(value instanceof Float32Array) || value.length !== size) {
+    fail(path, `a Float32Array of ${size} values (${shape})`, describe(value));
+  }
+  return value;
+}
+
+function optional(path: string, value: unknown, size: number, shape: string) {
+  return value === undefined || value === null ? null : array(path, value, size, shape);
+}
+
+/** The packed model: what decoderStep takes besides the caches, token and position. */
+interface Packed {
+  ints: Int32Array;
+  floats: Float32Array;
+  weights: (Float32Array | null)[];
+  cacheSizes: number[];
+}
+
+class Packer {
+  readonly ints: number[] = [];
+  readonly floats: number[] = [];
+  readonly weights: (Float32Array | null)[] = [];
+
+  norm(path: string, n: FusedDecoderNorm, d: number): { kind: number; eps: number } {
+    const kind = ['rms-norm', 'layer-norm'].indexOf(n?.kind);
+    if (kind < 0) fail(`${path}.kind`, "'rms-norm' or 'layer-norm'", String(n?.kind));
+    if (!(typeof n.eps === 'number' && n.eps > 0))
+      fail(`${path}.eps`, 'a number > 0', String(n.eps));
+    this.weights.push(optional(`${path}.weight`, n.weight, d, `[${d}]`));
+    this.weights.push(optional(`${path}.bias`, n.bias, d, `[${d}]`));
+    return { kind, eps: n.eps };
+  }
+
+  dense(path: string, l: FusedDecoderDense | undefined, rows: number, cols: number): void {
+    if (!l) fail(path, `a { weight [${rows}, ${cols}], bias? } layer`, String(l));
+    this.weights.push(array(`${path}.weight`, l.weight, rows * cols, `[${rows}, ${cols}]`));
+    this.weights.push(optional(`${path}.bias`, l.bias, cols, `[${cols}]`));
+  }
+
+  /** Appends one layer; returns the size of each of its two caches. */
+  layer(path: string, l: FusedDecoderLayer, spec: FusedDecoderSpec): number {
+    const d = spec.dModel;
+    if (l.placement !== 'pre' && l.placement !== 'post')
+      fail(`${path}.placement`, "'pre' or 'post'", String(l.placement));
+    const n1 = this.norm(`${path}.norm1`, l.norm1, d);
+    const n2 = this.norm(`${path}.norm2`, l.norm2, d);
+    const a = l.attention;
+    const heads = positiveInt(`${path}.attention.numHeads`, a?.numHeads);
+    const kvHeads = positiveInt(`${path}.attention.numKvHeads`, a.numKvHeads);
+    if (heads % kvHeads !== 0)
+      fail(`${path}.attention.numKvHeads`, `a divisor of numHeads=${heads}`, String(kvHeads));
+    const headDim = positiveInt(`${path}.attention.headDim`, a.headDim);
+    const rotaryDim = spec.rotary?.rotaryDim ?? 0;
+    if (rotaryDim > headDim)
+      fail(`${path}.attention.headDim`, `>= rotary.rotaryDim=${rotaryDim}`, String(headDim));
+    if (!(typeof a.scale === 'number' && a.scale > 0))
+      fail(`${path}.attention.scale`, 'a number > 0', String(a.scale));
+    const window = a.window === undefined ? 0 : positiveInt(`${path}.attention.window`, a.window);
+    const sinks = a.sinkTokens ?? 0;
+    if (!Number.isInteger(sinks) || sinks < 0)
+      fail(`${path}.attention.sinkTokens`, 'an integer >= 0', String(sinks));
+    this.dense(`${path}.attention.q`, a.q, d, heads * headDim);
+    this.dense(`${path}.attention.k`, a.k, d, kvHeads * headDim);
+    this.dense(`${path}.attention.v`, a.v, d, kvHeads * headDim);
+    this.dense(`${path}.attention.o`, a.o, heads * headDim, d);
+    const f = l.feedForward;
+    const act = DECODER_ACTIVATIONS.indexOf(
+      (f?.activation === 'squared-relu' ? 'relu2' : f?.activation) as 'relu2',
+    );
+    if (act < 0)
+      fail(
+        `${path}.feedForward.activation`,
+        `one of ${DECODER_ACTIVATIONS.join(', ')}`,
+        String(f?.activation),
+      );
+    const hidden = positiveInt(`${path}.feedForward.hiddenDim`, f.hiddenDim);
+    this.dense(`${path}.feedForward.up`, f.up, d, hidden);
+    if (f.gate) this.dense(`${path}.feedForward.gate`, f.gate, d, hidden);
+    else this.weights.push(null, null);
+    this.dense(`${path}.feedForward.down`, f.down, hidden, d);
+    this.ints.push(
+      l.placement === 'post' ? 1 : 0,
+      n1.kind,
+      n2.kind,
+      heads,
+      kvHeads,
+      headDim,
+      window,
+      sinks,
+      f.gate ? 1 : 0,
+      act,
+      hidden,
+    );
+    this.floats.push(n1.eps, n2.eps, a.scale);
+    return kvHeads * spec.maxLength * headDim;
+  }
+}
+
+/** Checks the spec (errors name the field, the expected and the actual value) and packs it. */
+export function packDecoder(spec: FusedDecoderSpec): Packed {
+  const d = positiveInt('dModel', spec?.dModel);
+  const vocab = positiveInt('vocabSize', spec.vocabSize);
+  const maxLength = positiveInt('maxLength', spec.maxLength);
+  if (!Array.isArray(spec.layers)) fail('layers', 'an array', describe(spec.layers));
+  const p = new Packer();
+  p.weights.push(array('embedding', spec.embedding, vocab * d, `[${vocab}, ${d}]`));
+  p.weights.push(
+    optional('positionTable', spec.positionTable, maxLength * d, `[${maxLength}, ${d}]`),
+  );
+  let layout = 0;
+  let rotaryDim = 0;
+  if (spec.rotary) {
+    layout = ['half', 'interleaved'].indexOf(spec.rotary.layout) + 1;
+    if (layout === 0) fail('rotary.layout', "'half' or 'interleaved'", String(spec.rotary.layout));
+    rotaryDim = positiveInt('rotary.rotaryDim', spec.rotary.rotaryDim);
+    if (rotaryDim % 2 !== 0) fail('rotary.rotaryDim', 'even', String(rotaryDim));
+    const half = rotaryDim / 2;
+    p.weights.push(
+      array('rotary.inverseFrequencies', spec.rotary.inverseFrequencies, half, `[${half}]`),
+    );
+  } else {
+    p.weights.push(null);
+  }
+  const final = p.norm('finalNorm', spec.finalNorm, d);
+  p.weights.push(optional('head', spec.head, d * vocab, `[${d}, ${vocab}]`));
+  p.ints.push(
+    d,
+    vocab,
+    maxLength,
+    spec.layers.length,
+    layout,
+    rotaryDim,
+    final.kind,
+    spec.head ? 1 : 0,
+  );
+  p.floats.push(final.eps);
+  const cacheSizes = spec.layers.map((l, i) => p.layer(`layers[${i}]`, l, spec));
+  return {
+    ints: Int32Array.from(p.ints),
+    floats: Float32Array.from(p.floats),
+    weights: p.weights,
+    cacheSizes,
+  };
+}
+
+/** A batch-1 decoding session; its KV cache is two Float32Arrays per layer, maxLength long. */
+export class NativeFusedDecoder implements FusedDecoder {
+  private packed: Packed | null;
+  private caches: Float32Array[];
+  private consumed = 0;
+  private readonly vocab: number;
+  private readonly maxLength: number;
+
+  constructor(
+    private readonly addon: NativeAddon,
+    spec: FusedDecoderSpec,
+  ) {
+    this.packed = packDecoder(spec);
+    this.caches = this.packed.cacheSizes.flatMap((n) => [new Float32Array(n), new Float32Array(n)]);
+    this.vocab = spec.vocabSize;
+    this.maxLength = spec.maxLength;
+  }
+
+  get position(): number {
+    return this.consumed;
+  }
+
+  step(token: number, logits: Float32Array | null): void {
+    const packed = this.packed;
+    if (!packed) throw new Error(`${NAME}: step after dispose()`);
+    if (!Number.isInteger(token) || token < 0 || token >= this.vocab)
+      fail('token', `an integer in [0, ${this.vocab})`, String(token));
+    if (this.consumed >= this.maxLength)
+      fail('position', `< maxLength=${this.maxLength} (the cache is full)`, String(this.consumed));
+    if (logits !== null && !(logits instanceof Float32Array && logits.length >= this.vocab))
+      fail('logits', `null or a Float32Array of at least ${this.vocab}`, describe(logits));
+    const { ints, floats, weights } = packed;
+    this.addon.decoderStep(ints, floats, weights, this.caches, token, this.consumed, logits);
+    this.consumed += 1;
+  }
+
+  dispose(): void {
+    this.packed = null;
+    this.caches = [];
+  }
+}

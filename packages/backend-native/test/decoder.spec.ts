@@ -1,0 +1,297 @@
+// The fused decoder (csrc/decoder.cc): one native call per token gives the logits and greedy
+// tokens of @attnkit/models' unfused cached decoding, for every kind of part it runs.
+import * as tf from '@tensorflow/tfjs-core';
+import * as core from '@attnkit/core';
+import '@attnkit/attention';
+import '@attnkit/positional';
+import '@attnkit/routing';
+import {
+  type DecoderLmConfig,
+  DecoderLM,
+  fusedDecodingSupport,
+  fusedDecoderSpec,
+  generate,
+  openDecoding,
+  getPreset,
+} from '@attnkit/models';
+import type { FusedDecoderSpec } from '../src/index';
+import { packDecoder } from '../src/decoder';
+import './helpers';
+
+// The protocol is declared twice (core for models, here for the backend): keep them in step.
+const toNative = (s: core.FusedDecoderSpec): FusedDecoderSpec => s;
+const toCore = (s: FusedDecoderSpec): core.FusedDecoderSpec => s;
+void toNative;
+void toCore;
+
+let initial = 'cpu';
+beforeAll(async () => {
+  initial = tf.getBackend();
+  await tf.setBackend('native');
+});
+afterAll(async () => {
+  await tf.setBackend(initial);
+});
+
+const base: DecoderLmConfig = {
+  type: 'decoder-lm',
+  vocabSize: 37,
+  dModel: 24,
+  numLayers: 2,
+  maxLength: 20,
+  positional: { type: 'rotary', headDim: 6 },
+  block: {
+    mixer: { type: 'gqa', numHeads: 4, numKvHeads: 2 },
+    feedForward: { type: 'swiglu', hiddenDim: 40 },
+    norm: { type: 'rms-norm' },
+    placement: 'pre',
+  },
+  finalNorm: { type: 'rms-norm' },
+  tieEmbeddings: true,
+};
+
+/** Variants covering each option the native step implements. */
+const variants: Record<string, DecoderLmConfig> = {
+  'llama-tiny preset': getPreset('llama-tiny') as DecoderLmConfig,
+  'gpt-tiny preset (learned positions, layer-norm, gelu mlp with biases)': getPreset(
+    'gpt-tiny',
+  ) as DecoderLmConfig,
+  'mqa, interleaved partial rotary, post-norm, geglu with bias, own head': {
+    ...base,
+    positional: { type: 'rotary', headDim: 6, rotaryDim: 4, layout: 'interleaved', base: 500 },
+    block: {
+      mixer: { type: 'mqa', numHeads: 4, bias: true },
+      feedForward: { type: 'geglu', hiddenDim: 40, bias: true },
+      norm: { type: 'layer-norm', bias: false },
+      placement: 'post',
+    },
+    finalNorm: { type: 'layer-norm' },
+    tieEmbeddings: false,
+  },
+  'streaming (window + sinks), sinusoidal positions, relu2 mlp, rms-norm without weight': {
+    ...base,
+    positional: { type: 'sinusoidal' },
+    block: {
+      mixer: { type: 'streaming', numHeads: 3, window: 4, numSinkTokens: 2 },
+      feedForward: { type: 'mlp', hiddenDim: 32, activation: 'relu2' },
+      norm: { type: 'rms-norm', affine: false, eps: 1e-3 },
+    },
+  },
+  'no positions, sliding window with headDim, gelu-tanh glu, an mha layer override': {
+    ...base,
+    positional: { type: 'nope' },
+    block: {
+      mixer: { type: 'sliding-window', numHeads: 2, window: 3, headDim: 8 },
+      feedForward: { type: 'glu', hiddenDim: 16, activation: 'gelu-tanh' },
+    },
+    layerOverrides: { '1': { mixer: { type: 'mha', numHeads: 6 } } },
+  },
+  'rotary with yarn scaling (logit temperature)': {
+    ...base,
+    positional: {
+      type: 'rotary',
+      headDim: 6,
+      scaling: { type: 'yarn', factor: 4, originalMaxPosition: 8 },
+    },
+  },
+};
+
+function build(config: DecoderLmConfig, seed = 3): DecoderLM {
+  const model = core.build<DecoderLM>(config, { rng: new core.Rng(seed) });
+  model.eval();
+  return model;
+}
+
+function ids(n: number, vocab: number, seed: number): number[] {
+  const rng = new core.Rng(seed);
+  return Array.from({ length: n }, () => Math.floor(rng.uniform() * vocab));
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+describe('fused decoder on native', () => {
+  for (const [name, config] of Object.entries(variants)) {
+    test(`${name}: logits equal the unfused cached decode at every step`, async () => {
+      const model = build(config);
+      const tokens = ids(model.config.maxLength, model.config.vocabSize, 11);
+      const fused = openDecoding(model);
+      const plain = openDecoding(model, { fused: false });
+      expect(fused.mode).toBe('fused');
+      expect(plain.mode).toBe('cache');
+      // A 3-token prompt, then one token at a time to the end of the context.
+      let worst = 0;
+      for (let at = 0; at < tokens.length;) {
+        const input = at === 0 ? tokens.slice(0, 3) : [tokens[at]!];
+        const a = Float32Array.from(await fused.next(input));
+        const b = await plain.next(input);
+        expect(a.length).toBe(model.config.vocabSize);
+        worst = Math.max(worst, maxDiff(a, b));
+        at += input.length;
+      }
+      expect(worst).toBeLessThan(1e-4);
+      fused.dispose();
+      plain.dispose();
+      model.dispose();
+    });
+  }
+
+  test('greedy generation gives the same tokens fused and unfused; nothing leaks', async () => {
+    const model = build(getPreset('llama-tiny') as DecoderLmConfig, 7);
+    const prompt = ids(8, model.config.vocabSize, 2);
+    const before = tf.memory().numTensors;
+    const fused = await generate(model, prompt, { maxTokens: 56, temperature: 0 });
+    expect(tf.memory().numTensors).toBe(before);
+    const plain = await generate(model, prompt, { maxTokens: 56, temperature: 0, fused: false });
+    expect(fused).toEqual(plain);
+    expect(fused).toHaveLength(56);
+    model.dispose();
+  });
+
+  test('sampling draws the same tokens from the same seed', async () => {
+    const model = build(getPreset('gpt-tiny') as DecoderLmConfig, 5);
+    const options = { maxTokens: 20, temperature: 0.8, topK: 10, seed: 4 };
+    const fused = await generate(model, [1, 2, 3], options);
+    const plain = await generate(model, [1, 2, 3], { ...options, fused: false });
+    expect(fused).toEqual(plain);
+    model.dispose();
+  });
+
+  test('a model with a part it does not run falls back to the cached tfjs decode', async () => {
+    const cases: [DecoderLmConfig, RegExp][] = [
+      [{ ...base, positional: { type: 'alibi', numHeads: 4 } }, /positional 'alibi'/],
+      [
+        {
+          ...base,
+          block: {
+            ...base.block,
+            mixer: { type: 'gqa', numHeads: 4, numKvHeads: 2, qkNorm: 'rms' },
+          },
+        },
+        /qkNorm/,
+      ],
+      [{ ...base, block: { ...base.block, placement: 'sandwich' } }, /sandwich/],
+      [
+        {
+          ...base,
+          block: {
+            ...base.block,
+            feedForward: {
+              type: 'moe',
+              numExperts: 2,
+              topK: 1,
+              expert: { type: 'swiglu', hiddenDim: 8 },
+            },
+          },
+        },
+        /feedForward 'moe'/,
+      ],
+    ];
+    for (const [config, reason] of cases) {
+      const model = build(config);
+      const support = fusedDecodingSupport(model);
+      expect(support.supported).toBe(false);
+      expect(support.reason).toMatch(reason);
+      const decoding = openDecoding(model);
+      expect(decoding.mode).toBe('cache');
+      decoding.dispose();
+      model.dispose();
+    }
+  });
+
+  test('fusedDecodingSupport names the backend when it has no fused decoder', async () => {
+    const model = build(base);
+    expect(fusedDecodingSupport(model).supported).toBe(true);
+    await tf.setBackend('cpu');
+    expect(fusedDecodingSupport(model)).toEqual({
+      supported: false,
+      reason: "backend 'cpu' has no fused decoder",
+    });
+    await tf.setBackend('native');
+    model.dispose();
+  });
+});
+
+describe('fused decoder input checks', () => {
+  const model = build(base);
+  const spec = fusedDecoderSpec(model) as FusedDecoderSpec;
+  const backend = () => tf.backend() as unknown as core.FusedDecoderBackend;
+  afterAll(() => model.dispose());
+
+  test('a wrong spec names the field, the expected and the actual value', () => {
+    const short = { ...spec, embedding: new Float32Array(5) };
+    expect(() => backend().createFusedDecoder(short)).toThrow(
+      'fused-decoder: embedding must be a Float32Array of 888 values ([37, 24]), got a Float32Array of 5',
+    );
+    const layers = [...spec.layers];
+    layers[1] = {
+      ...layers[1]!,
+      attention: { ...layers[1]!.attention, numKvHeads: 3 },
+    };
+    expect(() => packDecoder({ ...spec, layers })).toThrow(
+      'fused-decoder: layers[1].attention.numKvHeads must be a divisor of numHeads=4, got 3',
+    );
+    const act = [
+      { ...spec.layers[0]!, feedForward: { ...spec.layers[0]!.feedForward, activation: 'swish' } },
+    ];
+    expect(() => packDecoder({ ...spec, layers: act })).toThrow(
+      /layers\[0\]\.feedForward\.activation must be one of gelu, gelu-tanh, silu.*got swish/,
+    );
+    expect(() =>
+      packDecoder({ ...spec, rotary: { ...spec.rotary!, layout: 'odd' as 'half' } }),
+    ).toThrow("fused-decoder: rotary.layout must be 'half' or 'interleaved', got odd");
+  });
+
+  test('bad tokens, a full cache and use after dispose throw', () => {
+    const decoder = backend().createFusedDecoder(spec);
+    const logits = new Float32Array(spec.vocabSize);
+    expect(() => decoder.step(37, logits)).toThrow(
+      'fused-decoder: token must be an integer in [0, 37), got 37',
+    );
+    expect(() => decoder.step(1, new Float32Array(3))).toThrow(
+      /logits must be null or a Float32Array of at least 37/,
+    );
+    for (let i = 0; i < spec.maxLength; i++) decoder.step(i % 37, null);
+    expect(decoder.position).toBe(spec.maxLength);
+    expect(() => decoder.step(0, logits)).toThrow(
+      /position must be < maxLength=20 \(the cache is full\), got 20/,
+    );
+    decoder.dispose();
+    expect(() => decoder.step(0, logits)).toThrow('fused-decoder: step after dispose()');
+  });
+
+  test('the addon itself refuses arrays that do not match the layout (no crash)', () => {
+    const packed = packDecoder(spec);
+    const addon = (tf.backend() as unknown as { addon: { decoderStep: (...a: unknown[]) => void } })
+      .addon;
+    const caches = packed.cacheSizes.flatMap((n) => [new Float32Array(n), new Float32Array(n)]);
+    const logits = new Float32Array(37);
+    const call = (over: Partial<Record<string, unknown>>) => () =>
+      addon.decoderStep(
+        over.ints ?? packed.ints,
+        packed.floats,
+        over.weights ?? packed.weights,
+        over.caches ?? caches,
+        over.token ?? 1,
+        0,
+        logits,
+      );
+    expect(call({})).not.toThrow();
+    const weights = [...packed.weights];
+    weights[6] = new Float32Array(3);
+    expect(call({ weights })).toThrow('decoderStep: argument 2 norm1 must hold 24 values, got 3');
+    expect(call({ caches: caches.slice(1) })).toThrow(
+      'decoderStep: argument 3 must hold 2 caches per layer',
+    );
+    const ints = Int32Array.from(packed.ints);
+    ints[3] = 5;
+    expect(call({ ints })).toThrow(/decoderStep: argument 0 holds 30 elements, needs 63/);
+    expect(call({ token: 99 })).toThrow(/decoderStep: argument 4 must be an integer in \[0, 36\]/);
+    expect(call({ weights: [1, 2] })).toThrow(
+      'decoderStep: argument 2 element 0 must be a Float32Array or null',
+    );
+  });
+});
