@@ -97,7 +97,7 @@ function layer(
   if (c.placement === 'sandwich') refuse(`${where} is sandwich-norm`);
   const mixer = block.mixer;
   if (!(mixer instanceof MultiHeadAttention) || mixer.config.type === 'cross-attention')
-    refuse(`${where}.mixer '${mixer.blockName}' is not softmax self-attention (mha, gqa, ...)`);
+    refuse(`${where}.mixer '${mixer.blockName}' is not mha, gqa, mqa, sliding-window or streaming`);
   const m = mixer.config;
   if (m.qkNorm || m.logitSoftcap !== undefined || m.sinkLogit)
     refuse(`${where}.mixer uses qkNorm, logitSoftcap or sinkLogit`);
