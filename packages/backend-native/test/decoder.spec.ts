@@ -86,6 +86,18 @@ const variants: Record<string, DecoderLmConfig> = {
     },
     layerOverrides: { '1': { mixer: { type: 'mha', numHeads: 6 } } },
   },
+  'wide enough for the threaded matrix-vector products and head': {
+    ...base,
+    vocabSize: 300,
+    dModel: 256,
+    numLayers: 1,
+    maxLength: 12,
+    positional: { type: 'rotary', headDim: 64 },
+    block: {
+      mixer: { type: 'mha', numHeads: 4 },
+      feedForward: { type: 'swiglu', hiddenDim: 512 },
+    },
+  },
   'rotary with yarn scaling (logit temperature)': {
     ...base,
     positional: {

@@ -1,7 +1,7 @@
 // fusedDecoderSpec describes a decoder-lm for a backend's fused decoder (core's protocol), or
 // names the part it cannot run; openDecoding picks fused, cached or full decoding.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, build, type FusedDecoderSpec } from '@attnkit/core';
+import { type Embedding, Rng, build, type FusedDecoderSpec } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import {
   type DecoderLM,
@@ -22,7 +22,7 @@ describeWithBlocks('fusedDecoderSpec', () => {
     const spec = fusedDecoderSpec(model) as FusedDecoderSpec;
     expect(spec).not.toHaveProperty('unsupported');
     expect([spec.dModel, spec.vocabSize, spec.maxLength]).toEqual([64, 65, 64]);
-    expect(spec.embedding).toEqual(model.embedding.weight.dataSync());
+    expect(spec.embedding).toEqual((model.embedding as Embedding).weight.dataSync());
     expect(spec.head).toBeUndefined();
     expect(spec.positionTable).toBeUndefined();
     expect(spec.rotary).toMatchObject({ layout: 'half', rotaryDim: 16 });
@@ -76,7 +76,7 @@ describeWithBlocks('fusedDecoderSpec', () => {
   });
 
   it('names the part it cannot run', () => {
-    const block = llama().block as Record<string, unknown>;
+    const block = llama().block;
     const cases: [Partial<DecoderLmConfig>, string][] = [
       [{ positional: { type: 't5-relative', numHeads: 4 } }, "positional 't5-relative'"],
       [
@@ -129,12 +129,12 @@ describeWithBlocks('openDecoding', () => {
   });
 
   it('decodes a mixer without incremental state by rerunning the sequence', () => {
-    const block = llama().block as Record<string, unknown>;
+    const block = llama().block;
     const config = {
       ...llama(),
       block: { ...block, mixer: { type: 'mosa', numHeads: 4, sparsity: 2 } },
     };
-    const model = lm(config as DecoderLmConfig);
+    const model = lm(config);
     const decoding = openDecoding(model);
     expect(decoding.mode).toBe('full');
     decoding.dispose();
