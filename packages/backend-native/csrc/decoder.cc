@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "gemm.h"
 #include "threadpool.h"
 
 namespace attnkit {
@@ -31,7 +32,8 @@ void dense_columns(const DecoderDense& d, const float* x, float* y, int begin, i
   }
 }
 
-void dense(const DecoderDense& d, const float* x, float* y) {
+/** y[1, out] = x[1, in] W + b as a matrix-vector product. */
+void dense_row(const DecoderDense& d, const float* x, float* y) {
   const int64_t work = static_cast<int64_t>(d.in) * d.out;
   const int blocks = (d.out + kColumnBlock - 1) / kColumnBlock;
   if (work < kParallelWork || num_threads() == 1 || blocks == 1) {
@@ -42,6 +44,22 @@ void dense(const DecoderDense& d, const float* x, float* y) {
     const int begin = static_cast<int>(b) * kColumnBlock;
     dense_columns(d, x, y, begin, std::min(d.out, begin + kColumnBlock));
   });
+}
+
+/** y[rows, out] = x[rows, in] W + b: one row as a matrix-vector product, more through the GEMM. */
+void dense(const DecoderDense& d, const float* x, float* y, int rows) {
+  if (rows == 1) {
+    dense_row(d, x, y);
+    return;
+  }
+  const Operand a{x, d.in, 1};
+  const Operand w{d.weight, d.out, 1};
+  gemm_batched(1, rows, d.out, d.in, a, 0, nullptr, w, 0, nullptr, y);
+  if (!d.bias) return;
+  for (int r = 0; r < rows; r++) {
+    float* yr = y + static_cast<int64_t>(r) * d.out;
+    for (int j = 0; j < d.out; j++) yr[j] += d.bias[j];
+  }
 }
 
 float dot(const float* a, const float* b, int n) {
@@ -140,72 +158,85 @@ struct Scratch {
   std::vector<float> normed, q, k, v, heads, out, hidden, gate, scores;
 };
 
-/** Self-attention of the token at `position` over the cached keys 0..position; result in s.out. */
-void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, int position,
+/**
+ * Causal self-attention of `rows` tokens at positions first, first + 1, ... over the cached
+ * keys (theirs appended first); result [rows, dModel] in s.out.
+ */
+void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, int first, int rows,
             Scratch& s) {
   const int hd = l.headDim;
-  dense(l.q, x, s.q.data());
-  dense(l.k, x, s.k.data());
-  dense(l.v, x, s.v.data());
-  if (m.ropeLayout != 0) {
-    for (int h = 0; h < l.heads; h++) rotate(m, s.q.data() + h * hd, position);
-    for (int h = 0; h < l.kvHeads; h++) rotate(m, s.k.data() + h * hd, position);
-  }
+  const int qWidth = l.heads * hd, kvWidth = l.kvHeads * hd;
+  dense(l.q, x, s.q.data(), rows);
+  dense(l.k, x, s.k.data(), rows);
+  dense(l.v, x, s.v.data(), rows);
   const int64_t stride = static_cast<int64_t>(m.maxLength) * hd;
-  for (int g = 0; g < l.kvHeads; g++) {
-    const int64_t row = g * stride + static_cast<int64_t>(position) * hd;
-    std::memcpy(l.keys + row, s.k.data() + g * hd, sizeof(float) * hd);
-    std::memcpy(l.values + row, s.v.data() + g * hd, sizeof(float) * hd);
+  for (int r = 0; r < rows; r++) {
+    float* q = s.q.data() + static_cast<int64_t>(r) * qWidth;
+    float* k = s.k.data() + static_cast<int64_t>(r) * kvWidth;
+    const float* v = s.v.data() + static_cast<int64_t>(r) * kvWidth;
+    if (m.ropeLayout != 0) {
+      for (int h = 0; h < l.heads; h++) rotate(m, q + h * hd, first + r);
+      for (int h = 0; h < l.kvHeads; h++) rotate(m, k + h * hd, first + r);
+    }
+    for (int g = 0; g < l.kvHeads; g++) {
+      const int64_t row = g * stride + static_cast<int64_t>(first + r) * hd;
+      std::memcpy(l.keys + row, k + g * hd, sizeof(float) * hd);
+      std::memcpy(l.values + row, v + g * hd, sizeof(float) * hd);
+    }
   }
   // Query head h reads key/value head h / group (attention's repeatKvHeads).
   const int group = l.heads / l.kvHeads;
-  auto visible = [&](int key) {
-    if (l.window <= 0) return true;
-    return key < l.sinkTokens || position - key < l.window;
-  };
-  for (int h = 0; h < l.heads; h++) {
-    const float* qh = s.q.data() + h * hd;
-    const float* keys = l.keys + (h / group) * stride;
-    const float* values = l.values + (h / group) * stride;
-    float top = -INFINITY;
-    for (int j = 0; j <= position; j++) {
-      const float logit = visible(j) ? dot(qh, keys + static_cast<int64_t>(j) * hd, hd) * l.scale
-                                     : -INFINITY;
-      s.scores[j] = logit;
-      top = std::max(top, logit);
-    }
-    float total = 0;
-    for (int j = 0; j <= position; j++) {
-      s.scores[j] = s.scores[j] == -INFINITY ? 0.0f : std::exp(s.scores[j] - top);
-      total += s.scores[j];
-    }
-    float* oh = s.heads.data() + h * hd;
-    std::fill(oh, oh + hd, 0.0f);
-    for (int j = 0; j <= position; j++) {
-      const float w = s.scores[j] / total;
-      if (w == 0) continue;
-      const float* vj = values + static_cast<int64_t>(j) * hd;
-      for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
+  for (int r = 0; r < rows; r++) {
+    const int position = first + r;
+    auto visible = [&](int key) {
+      return l.window <= 0 || key < l.sinkTokens || position - key < l.window;
+    };
+    for (int h = 0; h < l.heads; h++) {
+      const float* qh = s.q.data() + static_cast<int64_t>(r) * qWidth + h * hd;
+      const float* keys = l.keys + (h / group) * stride;
+      const float* values = l.values + (h / group) * stride;
+      float top = -INFINITY;
+      for (int j = 0; j <= position; j++) {
+        const float logit =
+            visible(j) ? dot(qh, keys + static_cast<int64_t>(j) * hd, hd) * l.scale : -INFINITY;
+        s.scores[j] = logit;
+        top = std::max(top, logit);
+      }
+      float total = 0;
+      for (int j = 0; j <= position; j++) {
+        s.scores[j] = s.scores[j] == -INFINITY ? 0.0f : std::exp(s.scores[j] - top);
+        total += s.scores[j];
+      }
+      float* oh = s.heads.data() + static_cast<int64_t>(r) * qWidth + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (int j = 0; j <= position; j++) {
+        const float w = s.scores[j] / total;
+        if (w == 0) continue;
+        const float* vj = values + static_cast<int64_t>(j) * hd;
+        for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
+      }
     }
   }
-  dense(l.o, s.heads.data(), s.out.data());
+  dense(l.o, s.heads.data(), s.out.data(), rows);
 }
 
-/** Position-wise feed-forward of x; result in s.out. */
-void feed_forward(const DecoderLayer& l, const float* x, Scratch& s) {
-  dense(l.up, x, s.hidden.data());
+/** Position-wise feed-forward of x [rows, dModel]; result in s.out. */
+void feed_forward(const DecoderLayer& l, const float* x, int rows, Scratch& s) {
+  const int64_t n = static_cast<int64_t>(rows) * l.up.out;
+  dense(l.up, x, s.hidden.data(), rows);
   if (l.gated) {
-    dense(l.gate, x, s.gate.data());
-    for (int i = 0; i < l.up.out; i++) s.hidden[i] *= activate(l.activation, s.gate[i]);
+    dense(l.gate, x, s.gate.data(), rows);
+    for (int64_t i = 0; i < n; i++) s.hidden[i] *= activate(l.activation, s.gate[i]);
   } else {
-    for (int i = 0; i < l.up.out; i++) s.hidden[i] = activate(l.activation, s.hidden[i]);
+    for (int64_t i = 0; i < n; i++) s.hidden[i] = activate(l.activation, s.hidden[i]);
   }
-  dense(l.down, s.hidden.data(), s.out.data());
+  dense(l.down, s.hidden.data(), s.out.data(), rows);
 }
 
 }  // namespace
 
-void decoder_step(const DecoderModel& m, int token, int position, float* logits) {
+void decoder_run(const DecoderModel& m, const int32_t* tokens, int rows, int first,
+                 float* logits) {
   const int d = m.dModel;
   thread_local Scratch s;
   size_t widest = d, hidden = 1;
@@ -213,38 +244,47 @@ void decoder_step(const DecoderModel& m, int token, int position, float* logits)
     widest = std::max<size_t>(widest, static_cast<size_t>(l.heads) * l.headDim);
     hidden = std::max<size_t>(hidden, l.up.out);
   }
-  for (auto* v : {&s.normed, &s.q, &s.k, &s.v, &s.heads, &s.out}) v->resize(widest);
-  s.hidden.resize(hidden);
-  s.gate.resize(hidden);
+  const size_t n = static_cast<size_t>(rows);
+  for (auto* v : {&s.normed, &s.q, &s.k, &s.v, &s.heads, &s.out}) v->resize(n * widest);
+  s.hidden.resize(n * hidden);
+  s.gate.resize(n * hidden);
   s.scores.resize(m.maxLength);
 
-  std::vector<float> x(m.embedding + static_cast<int64_t>(token) * d,
-                       m.embedding + static_cast<int64_t>(token + 1) * d);
-  if (m.positions) {
-    const float* p = m.positions + static_cast<int64_t>(position) * d;
-    for (int i = 0; i < d; i++) x[i] += p[i];
+  std::vector<float> x(n * d);
+  for (int r = 0; r < rows; r++) {
+    float* xr = x.data() + static_cast<int64_t>(r) * d;
+    std::memcpy(xr, m.embedding + static_cast<int64_t>(tokens[r]) * d, sizeof(float) * d);
+    if (!m.positions) continue;
+    const float* p = m.positions + static_cast<int64_t>(first + r) * d;
+    for (int i = 0; i < d; i++) xr[i] += p[i];
   }
+  const int64_t all = static_cast<int64_t>(rows) * d;
+  auto norm_rows = [&](const DecoderNorm& norm, const float* in, float* out) {
+    for (int r = 0; r < rows; r++)
+      normalize(norm, in + static_cast<int64_t>(r) * d, out + static_cast<int64_t>(r) * d, d);
+  };
   for (const DecoderLayer& l : m.layers) {
     if (l.post) {
-      attend(m, l, x.data(), position, s);
-      for (int i = 0; i < d; i++) x[i] += s.out[i];
-      normalize(l.norm1, x.data(), x.data(), d);
-      feed_forward(l, x.data(), s);
-      for (int i = 0; i < d; i++) x[i] += s.out[i];
-      normalize(l.norm2, x.data(), x.data(), d);
+      attend(m, l, x.data(), first, rows, s);
+      for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
+      norm_rows(l.norm1, x.data(), x.data());
+      feed_forward(l, x.data(), rows, s);
+      for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
+      norm_rows(l.norm2, x.data(), x.data());
     } else {
-      normalize(l.norm1, x.data(), s.normed.data(), d);
-      attend(m, l, s.normed.data(), position, s);
-      for (int i = 0; i < d; i++) x[i] += s.out[i];
-      normalize(l.norm2, x.data(), s.normed.data(), d);
-      feed_forward(l, s.normed.data(), s);
-      for (int i = 0; i < d; i++) x[i] += s.out[i];
+      norm_rows(l.norm1, x.data(), s.normed.data());
+      attend(m, l, s.normed.data(), first, rows, s);
+      for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
+      norm_rows(l.norm2, x.data(), s.normed.data());
+      feed_forward(l, s.normed.data(), rows, s);
+      for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
     }
   }
   if (!logits) return;
-  normalize(m.finalNorm, x.data(), s.normed.data(), d);
+  // Only the last token's logits are asked for.
+  normalize(m.finalNorm, x.data() + all - d, s.normed.data(), d);
   if (m.head) {
-    dense(DecoderDense{m.head, nullptr, d, m.vocab}, s.normed.data(), logits);
+    dense_row(DecoderDense{m.head, nullptr, d, m.vocab}, s.normed.data(), logits);
   } else {
     tied_head(m, s.normed.data(), logits);
   }

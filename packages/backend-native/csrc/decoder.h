@@ -1,5 +1,5 @@
-// One decoding step of a whole pre- or post-norm decoder-only transformer (batch 1), run in a
-// single call so a generated token costs one kernel launch instead of ~170 small tfjs kernels.
+// Decoding steps of a whole pre- or post-norm decoder-only transformer (batch 1), run in a
+// single call so a generated token costs one native call instead of ~170 small tfjs kernels.
 // The shapes below are checked by the N-API entry (decoder_napi.cc) before any step runs.
 #pragma once
 #include <cstdint>
@@ -65,10 +65,12 @@ struct DecoderModel {
 };
 
 /**
- * Feeds `token` at `position` through every layer, writing its keys and values into the caches
- * at `position` (earlier positions must hold the earlier tokens'); writes logits [vocab] when
- * `logits` is not null.
+ * Feeds `rows` tokens at positions first, first + 1, ... through every layer (several at once:
+ * the projections run as matrix products), writing their keys and values into the caches
+ * (positions before `first` must hold the earlier tokens'); writes the logits [vocab] of the
+ * last one when `logits` is not null.
  */
-void decoder_step(const DecoderModel& model, int token, int position, float* logits);
+void decoder_run(const DecoderModel& model, const int32_t* tokens, int rows, int first,
+                 float* logits);
 
 }  // namespace attnkit

@@ -1,6 +1,7 @@
-// decoderStep(ints, floats, weights, caches, token, position, logits | null): unpacks the
-// model laid out by src/decoder.ts (packModel), checks that every array is as long as the
-// shapes say, and runs one step. A wrong layout throws; it never reads out of bounds.
+// decoderStep(ints, floats, weights, caches, tokens, position, logits | null): unpacks the
+// model laid out by src/decoder.ts (packDecoder), checks that every array is as long as the
+// shapes say, and runs the tokens (an Int32Array) from `position` on. A wrong layout throws;
+// it never reads out of bounds.
 #include "decoder_napi.h"
 
 #include <string>
@@ -168,15 +169,25 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
       l.values = const_cast<float*>(c.get(2 * i + 1, cacheSize, true, "value cache"));
       m.layers.push_back(l);
     }
-    const int token = static_cast<int>(args.integer(4, 0, m.vocab - 1));
-    const int position = static_cast<int>(args.integer(5, 0, m.maxLength - 1));
+    size_t rows;
+    const int32_t* tokens = args.i32(4, &rows);
+    if (rows == 0) args.fail(4, "must hold at least one token", true);
+    for (size_t r = 0; r < rows; r++) {
+      if (tokens[r] < 0 || tokens[r] >= m.vocab)
+        args.fail(4, "holds token " + std::to_string(tokens[r]) + " outside [0, " +
+                         std::to_string(m.vocab) + ")", true);
+    }
+    const int64_t first = args.integer(5, 0, m.maxLength - 1);
+    if (first + static_cast<int64_t>(rows) > m.maxLength)
+      args.fail(5, "plus " + std::to_string(rows) + " tokens passes maxLength=" +
+                       std::to_string(m.maxLength), true);
     float* logits = nullptr;
     if (!args.is_null(6)) {
       size_t n;
       logits = args.f32(6, &n);
       args.need(6, n, m.vocab);
     }
-    decoder_step(m, token, position, logits);
+    decoder_run(m, tokens, static_cast<int>(rows), static_cast<int>(first), logits);
     return undefined(env);
   });
 }

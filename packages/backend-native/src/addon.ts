@@ -88,7 +88,7 @@ export interface NativeAddon {
     floats: Float32Array,
     weights: (Float32Array | null)[],
     caches: Float32Array[],
-    token: number,
+    tokens: Int32Array,
     position: number,
     logits: Float32Array | null,
   ): void;

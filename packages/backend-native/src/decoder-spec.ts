@@ -72,8 +72,11 @@ export interface FusedDecoderSpec {
 export interface FusedDecoder {
   /** Tokens consumed so far (the position of the next one). */
   readonly position: number;
-  /** Feeds one token; writes the next-token logits into `logits` unless it is null. */
-  step(token: number, logits: Float32Array | null): void;
+  /**
+   * Feeds tokens at the next positions (a prompt at once, then one generated token at a time)
+   * and writes the next-token logits after the last of them into `logits` unless it is null.
+   */
+  feed(tokens: readonly number[], logits: Float32Array | null): void;
   /** Frees the cache; later steps throw. */
   dispose(): void;
 }

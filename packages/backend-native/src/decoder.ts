@@ -185,7 +185,10 @@ export function packDecoder(spec: FusedDecoderSpec): Packed {
   };
 }
 
-/** A batch-1 decoding session; its KV cache is two Float32Arrays per layer, maxLength long. */
+/**
+ * A batch-1 decoding session; its KV cache is two Float32Arrays per layer, maxLength long.
+ * Several tokens fed at once (a prompt) run their projections as matrix products.
+ */
 export class NativeFusedDecoder implements FusedDecoder {
   private packed: Packed | null;
   private caches: Float32Array[];
@@ -207,18 +210,26 @@ export class NativeFusedDecoder implements FusedDecoder {
     return this.consumed;
   }
 
-  step(token: number, logits: Float32Array | null): void {
+  feed(tokens: readonly number[], logits: Float32Array | null): void {
     const packed = this.packed;
-    if (!packed) throw new Error(`${NAME}: step after dispose()`);
-    if (!Number.isInteger(token) || token < 0 || token >= this.vocab)
-      fail('token', `an integer in [0, ${this.vocab})`, String(token));
-    if (this.consumed >= this.maxLength)
-      fail('position', `< maxLength=${this.maxLength} (the cache is full)`, String(this.consumed));
+    if (!packed) throw new Error(`${NAME}: feed after dispose()`);
+    if (!Array.isArray(tokens) || tokens.length === 0)
+      fail('tokens', 'a non-empty array of token ids', describe(tokens));
+    const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= this.vocab);
+    if (bad !== undefined) fail('tokens', `integers in [0, ${this.vocab})`, `${bad}`);
+    if (this.consumed + tokens.length > this.maxLength) {
+      fail(
+        'tokens',
+        `at most ${this.maxLength - this.consumed} more (maxLength=${this.maxLength}, ${this.consumed} fed)`,
+        `${tokens.length}`,
+      );
+    }
     if (logits !== null && !(logits instanceof Float32Array && logits.length >= this.vocab))
       fail('logits', `null or a Float32Array of at least ${this.vocab}`, describe(logits));
     const { ints, floats, weights } = packed;
-    this.addon.decoderStep(ints, floats, weights, this.caches, token, this.consumed, logits);
-    this.consumed += 1;
+    const ids = Int32Array.from(tokens);
+    this.addon.decoderStep(ints, floats, weights, this.caches, ids, this.consumed, logits);
+    this.consumed += tokens.length;
   }
 
   dispose(): void {

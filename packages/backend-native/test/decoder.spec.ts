@@ -134,10 +134,11 @@ describe('fused decoder on native', () => {
       const plain = openDecoding(model, { fused: false });
       expect(fused.mode).toBe('fused');
       expect(plain.mode).toBe('cache');
-      // A 3-token prompt, then one token at a time to the end of the context.
+      // A 7-token prompt at once (past the streaming window and sinks), then one token at a
+      // time to the end of the context.
       let worst = 0;
       for (let at = 0; at < tokens.length;) {
-        const input = at === 0 ? tokens.slice(0, 3) : [tokens[at]!];
+        const input = at === 0 ? tokens.slice(0, 7) : [tokens[at]!];
         const a = Float32Array.from(await fused.next(input));
         const b = await plain.next(input);
         expect(a.length).toBe(model.config.vocabSize);
@@ -257,22 +258,44 @@ describe('fused decoder input checks', () => {
     ).toThrow("fused-decoder: rotary.layout must be 'half' or 'interleaved', got odd");
   });
 
+  test('a prompt fed at once gives the logits and cache of feeding it token by token', () => {
+    const whole = backend().createFusedDecoder(spec);
+    const single = backend().createFusedDecoder(spec);
+    const prompt = ids(9, spec.vocabSize, 4);
+    const a = new Float32Array(spec.vocabSize);
+    const b = new Float32Array(spec.vocabSize);
+    whole.feed(prompt, a);
+    prompt.forEach((t, i) => single.feed([t], i === prompt.length - 1 ? b : null));
+    expect(maxDiff(a, b)).toBeLessThan(1e-5);
+    whole.feed([5, 6], a);
+    single.feed([5, 6], b);
+    expect(maxDiff(a, b)).toBeLessThan(1e-5);
+    expect(whole.position).toBe(11);
+    whole.dispose();
+    single.dispose();
+  });
+
   test('bad tokens, a full cache and use after dispose throw', () => {
     const decoder = backend().createFusedDecoder(spec);
     const logits = new Float32Array(spec.vocabSize);
-    expect(() => decoder.step(37, logits)).toThrow(
-      'fused-decoder: token must be an integer in [0, 37), got 37',
+    expect(() => decoder.feed([1, 37], logits)).toThrow(
+      'fused-decoder: tokens must be integers in [0, 37), got 37',
     );
-    expect(() => decoder.step(1, new Float32Array(3))).toThrow(
+    expect(() => decoder.feed([], logits)).toThrow(
+      'fused-decoder: tokens must be a non-empty array of token ids, got Array',
+    );
+    expect(() => decoder.feed([1], new Float32Array(3))).toThrow(
       /logits must be null or a Float32Array of at least 37/,
     );
-    for (let i = 0; i < spec.maxLength; i++) decoder.step(i % 37, null);
-    expect(decoder.position).toBe(spec.maxLength);
-    expect(() => decoder.step(0, logits)).toThrow(
-      /position must be < maxLength=20 \(the cache is full\), got 20/,
+    expect(decoder.position).toBe(0);
+    decoder.feed(ids(spec.maxLength - 1, 37, 1), null);
+    expect(() => decoder.feed([0, 1], logits)).toThrow(
+      'fused-decoder: tokens must be at most 1 more (maxLength=20, 19 fed), got 2',
     );
+    decoder.feed([0], logits);
+    expect(decoder.position).toBe(spec.maxLength);
     decoder.dispose();
-    expect(() => decoder.step(0, logits)).toThrow('fused-decoder: step after dispose()');
+    expect(() => decoder.feed([0], logits)).toThrow('fused-decoder: feed after dispose()');
   });
 
   test('the addon itself refuses arrays that do not match the layout (no crash)', () => {
@@ -287,8 +310,8 @@ describe('fused decoder input checks', () => {
         packed.floats,
         over.weights ?? packed.weights,
         over.caches ?? caches,
-        over.token ?? 1,
-        0,
+        over.tokens ?? Int32Array.of(1, 2),
+        over.position ?? 0,
         logits,
       );
     expect(call({})).not.toThrow();
@@ -301,7 +324,16 @@ describe('fused decoder input checks', () => {
     const ints = Int32Array.from(packed.ints);
     ints[3] = 5;
     expect(call({ ints })).toThrow(/decoderStep: argument 0 holds 30 elements, needs 63/);
-    expect(call({ token: 99 })).toThrow(/decoderStep: argument 4 must be an integer in \[0, 36\]/);
+    expect(call({ tokens: Int32Array.of(3, 99) })).toThrow(
+      'decoderStep: argument 4 holds token 99 outside [0, 37)',
+    );
+    expect(call({ tokens: new Int32Array(0) })).toThrow(
+      'decoderStep: argument 4 must hold at least one token',
+    );
+    expect(call({ tokens: [1] })).toThrow('decoderStep: argument 4 must be a typed array');
+    expect(call({ position: 19 })).toThrow(
+      'decoderStep: argument 5 plus 2 tokens passes maxLength=20',
+    );
     expect(call({ weights: [1, 2] })).toThrow(
       'decoderStep: argument 2 element 0 must be a Float32Array or null',
     );

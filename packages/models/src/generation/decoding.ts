@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type FusedDecoder, fusedDecoderBackend } from '@attnkit/core';
+import { type FusedDecoder, fusedDecoderBackend } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { StackState } from '../assemblies/decoder-state';
 import { fusedDecoderSpec } from './fused-spec';
@@ -42,8 +42,7 @@ function fused(decoder: FusedDecoder, vocab: number): Decoding {
   return {
     mode: 'fused',
     next: async (input) => {
-      if (input.length === 0) throw new ConfigError('generate', 'tokens', 'at least one', 'none');
-      input.forEach((id, i) => decoder.step(id, i === input.length - 1 ? logits : null));
+      decoder.feed(input, logits);
       return logits;
     },
     dispose: () => decoder.dispose(),
