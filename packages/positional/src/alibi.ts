@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, checkInt, register } from '@attnkit/core';
-import { checkNumHeads, parseConfig, relativePositions, toPositions } from './util';
+import { Module, checkInt, register, parseConfig } from '@attnkit/core';
+import { checkNumHeads, relativePositions, toPositions } from './util';
 
 /** 2^(-8/n), 2^(-16/n), ..., 2^(-8): the geometric sequence for a power-of-two head count. */
 function powerOfTwoSlopes(n: number): number[] {

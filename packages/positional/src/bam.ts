@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register } from '@attnkit/core';
+import { Module, register, parseConfig } from '@attnkit/core';
 import { alibiSlopes } from './alibi';
-import { checkNumHeads, parseConfig, relativePositions, toPositions } from './util';
+import { checkNumHeads, relativePositions, toPositions } from './util';
 
 export const bamSchema = z.strictObject({
   type: z.literal('bam').default('bam'),

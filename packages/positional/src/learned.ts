@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, ShapeError, checkShape, register } from '@attnkit/core';
-import { lookupRows, normalInit, parseConfig, toPositions } from './util';
+import { Module, ShapeError, checkShape, register, parseConfig } from '@attnkit/core';
+import { lookupRows, normalInit, toPositions } from './util';
 
 export const learnedSchema = z.strictObject({
   type: z.literal('learned').default('learned'),

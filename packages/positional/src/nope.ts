@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register } from '@attnkit/core';
-import { parseConfig } from './util';
+import { Module, register, parseConfig } from '@attnkit/core';
 
 export const nopeSchema = z.strictObject({
   type: z.literal('nope').default('nope'),

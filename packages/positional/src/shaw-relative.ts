@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, ShapeError, checkShape, register } from '@attnkit/core';
-import {
-  checkNumHeads,
-  lookupRows,
-  normalInit,
-  parseConfig,
-  relativePositions,
-  toPositions,
-} from './util';
+import { Module, ShapeError, checkShape, register, parseConfig } from '@attnkit/core';
+import { checkNumHeads, lookupRows, normalInit, relativePositions, toPositions } from './util';
 
 export const shawRelativeSchema = z.strictObject({
   type: z.literal('shaw-relative').default('shaw-relative'),

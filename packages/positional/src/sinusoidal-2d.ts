@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { ConfigError, Module, ShapeError, checkInt, checkShape, register } from '@attnkit/core';
-import { parseConfig, toPositions } from './util';
+import {
+  ConfigError,
+  Module,
+  ShapeError,
+  checkInt,
+  checkShape,
+  register,
+  parseConfig,
+} from '@attnkit/core';
+import { toPositions } from './util';
 
 /** `[n, dim]`: for each position, sin of the first half of the frequencies then cos (MAE's 1-D form). */
 function axisEmbedding(coordinate: tf.Tensor1D, dim: number): tf.Tensor2D {

@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { ConfigError, Module, checkInt, checkNumber, checkShape, register } from '@attnkit/core';
-import { parseConfig, toPositions } from './util';
+import {
+  ConfigError,
+  Module,
+  checkInt,
+  checkNumber,
+  checkShape,
+  register,
+  parseConfig,
+} from '@attnkit/core';
+import { toPositions } from './util';
 
 /**
  * Fixed sinusoidal position embedding (Vaswani et al. 2017, sec. 3.5):

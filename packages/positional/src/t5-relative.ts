@@ -1,15 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, checkInt, register } from '@attnkit/core';
-import {
-  checkNumHeads,
-  lookupRows,
-  normalInit,
-  parseConfig,
-  relativePositions,
-  toPositions,
-} from './util';
+import { Module, checkInt, register, parseConfig } from '@attnkit/core';
+import { checkNumHeads, lookupRows, normalInit, relativePositions, toPositions } from './util';
 
 export interface T5BucketOptions {
   bidirectional: boolean;

@@ -1,9 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, checkRank, formatShape } from '@attnkit/core';
 
-// One parser for constructors across packages.
-export { parseConfig } from '@attnkit/core';
-
 /**
  * Positions as a float32 `[n]` tensor (int32 and number[] accepted). When `length` is given the
  * vector must have that many entries. The caller owns the result (call inside `tf.tidy`).

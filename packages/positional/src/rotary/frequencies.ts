@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, checkNumber } from '@attnkit/core';
-import { parseConfig } from '../util';
+import { ConfigError, checkNumber, parseConfig } from '@attnkit/core';
 
 const factor = z.number();
 

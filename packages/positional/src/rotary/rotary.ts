@@ -1,8 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register } from '@attnkit/core';
-import { parseConfig } from '../util';
+import { Module, register, parseConfig } from '@attnkit/core';
 import { type ResolvedRotary, resolveRotary, rotaryFields } from './frequencies';
 import { rotate } from './apply-rotary';
 
