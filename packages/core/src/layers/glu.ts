@@ -54,6 +54,8 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
   readonly gate: Linear;
   readonly up: Linear;
   readonly down: Linear;
+  /** The activation's name: `activation` for 'glu' (default silu), the variant's otherwise. */
+  readonly activation: string;
   private readonly dropout: Dropout;
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
@@ -61,9 +63,8 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
     const type = config.type ?? 'glu';
     super(parseConfig(type, schemas[type] ?? gluSchema, { ...config, type }), options);
     const bias = config.bias ?? false;
-    this.act = getActivation(
-      type === 'glu' ? (config.activation ?? 'silu') : variantActivation[type],
-    );
+    this.activation = type === 'glu' ? (config.activation ?? 'silu') : variantActivation[type];
+    this.act = getActivation(this.activation);
     const { dim, hiddenDim } = config;
     this.gate = this.addModule(
       'gate',

@@ -43,10 +43,15 @@ export class LayerNorm extends Module<LayerNormConfig> {
       affine && (config.bias ?? true) ? this.addParameter('bias', tf.zeros([config.dim])) : null;
   }
 
+  /** The config's eps, or the default 1e-5. */
+  get eps(): number {
+    return this.config.eps ?? 1e-5;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('layer-norm', 'x', x, this.config.dim);
     return tf.tidy(() => {
-      let y = layerNorm(x, this.config.eps ?? 1e-5);
+      let y = layerNorm(x, this.eps);
       if (this.weight) y = tf.mul(y, this.weight);
       if (this.bias) y = tf.add(y, this.bias);
       return y;

@@ -29,13 +29,16 @@ export const mlpSchema = z.strictObject({
 export class MLP extends Module<MLPConfig> implements FeedForward {
   readonly up: Linear;
   readonly down: Linear;
+  /** The activation's name (default gelu). */
+  readonly activation: string;
   private readonly dropout: Dropout;
   private readonly act: (x: tf.Tensor) => tf.Tensor;
 
   constructor(config: Omit<MLPConfig, 'type'> & { type?: 'mlp' }, options: ModuleOptions = {}) {
     super(parseConfig('mlp', mlpSchema, { ...config, type: 'mlp' }), options);
     const bias = config.bias ?? true;
-    this.act = getActivation(config.activation ?? 'gelu');
+    this.activation = config.activation ?? 'gelu';
+    this.act = getActivation(this.activation);
     this.up = this.addModule(
       'up',
       new Linear({ inFeatures: config.dim, outFeatures: config.hiddenDim, bias }, options),

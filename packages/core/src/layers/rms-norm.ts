@@ -35,10 +35,15 @@ export class RMSNorm extends Module<RMSNormConfig> {
       (config.affine ?? true) ? this.addParameter('weight', tf.ones([config.dim])) : null;
   }
 
+  /** The config's eps, or the default 1e-6. */
+  get eps(): number {
+    return this.config.eps ?? 1e-6;
+  }
+
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('rms-norm', 'x', x, this.config.dim);
     return tf.tidy(() => {
-      const y = rmsNorm(x, this.config.eps ?? 1e-6);
+      const y = rmsNorm(x, this.eps);
       return this.weight ? tf.mul(y, this.weight) : y;
     });
   }

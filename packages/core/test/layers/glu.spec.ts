@@ -22,6 +22,21 @@ describe('GLU family', () => {
     }
   });
 
+  it('names its resolved activation', () => {
+    const cases = [
+      [{ type: 'swiglu' }, 'silu'],
+      [{ type: 'geglu' }, 'gelu'],
+      [{ type: 'reglu' }, 'relu'],
+      [{ type: 'glu' }, 'silu'],
+      [{ type: 'glu', activation: 'tanh' }, 'tanh'],
+    ] as const;
+    for (const [config, name] of cases) {
+      const m = build<GLU>({ ...config, dim: 2, hiddenDim: 3 });
+      expect(m.activation).toBe(name);
+      m.dispose();
+    }
+  });
+
   it("the generic 'glu' with silu equals swiglu for the same seed", () => {
     const a = build<GLU>({ type: 'glu', dim: 2, hiddenDim: 3 }, { rng: new Rng(4) });
     const b = build<GLU>({ type: 'swiglu', dim: 2, hiddenDim: 3 }, { rng: new Rng(4) });

@@ -21,6 +21,14 @@ describe('LayerNorm', () => {
     ]);
   });
 
+  it('reports the eps in use (default 1e-5)', () => {
+    const a = new LayerNorm({ dim: 2 });
+    const b = new LayerNorm({ dim: 2, eps: 1e-3 });
+    expect([a.eps, b.eps]).toEqual([1e-5, 1e-3]);
+    a.dispose();
+    b.dispose();
+  });
+
   it('has input gradients matching finite differences (golden.spec checks the parameters)', () => {
     const m = new LayerNorm({ dim: 4 });
     m.weight!.assign(tf.tensor1d([1.5, 0.5, -1, 2]));

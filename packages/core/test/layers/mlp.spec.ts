@@ -28,6 +28,14 @@ describe('MLP', () => {
     m.dispose();
   });
 
+  it('names its resolved activation (default gelu)', () => {
+    const a = build<MLP>({ type: 'mlp', dim: 2, hiddenDim: 3 });
+    const b = build<MLP>({ type: 'mlp', dim: 2, hiddenDim: 3, activation: 'relu2' });
+    expect([a.activation, b.activation]).toEqual(['gelu', 'relu2']);
+    a.dispose();
+    b.dispose();
+  });
+
   it('has input and parameter gradients matching finite differences', () => {
     const m = new MLP({ dim: 3, hiddenDim: 4, activation: 'silu' }, { rng: new Rng(5) });
     const x = tf.tensor2d([0.3, -1.2, 0.8, 2, 1, 0.1], [2, 3]);

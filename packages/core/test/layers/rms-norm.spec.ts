@@ -14,6 +14,14 @@ describe('RMSNorm', () => {
     expect(new RMSNorm({ dim: 4, affine: false }).numParams()).toBe(0);
   });
 
+  it('reports the eps in use (default 1e-6)', () => {
+    const a = new RMSNorm({ dim: 2 });
+    const b = new RMSNorm({ dim: 2, eps: 1e-3 });
+    expect([a.eps, b.eps]).toEqual([1e-6, 1e-3]);
+    a.dispose();
+    b.dispose();
+  });
+
   it('has input gradients matching finite differences', () => {
     const m = new RMSNorm({ dim: 3 });
     m.weight!.assign(tf.tensor1d([0.5, 2, -1]));

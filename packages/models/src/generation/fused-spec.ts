@@ -40,12 +40,12 @@ function dense(layer: Module | undefined, where: string): FusedDecoderDense {
 function norm(layer: Module | undefined, where: string): FusedDecoderNorm {
   if (layer instanceof RMSNorm) {
     const weight = layer.weight ? values(layer.weight) : undefined;
-    return { kind: 'rms-norm', eps: layer.config.eps ?? 1e-6, weight };
+    return { kind: 'rms-norm', eps: layer.eps, weight };
   }
   if (layer instanceof LayerNorm) {
     return {
       kind: 'layer-norm',
-      eps: layer.config.eps ?? 1e-5,
+      eps: layer.eps,
       weight: layer.weight ? values(layer.weight) : undefined,
       bias: layer.bias ? values(layer.bias) : undefined,
     };
@@ -53,27 +53,19 @@ function norm(layer: Module | undefined, where: string): FusedDecoderNorm {
   refuse(`${where} '${layer?.blockName}' is not rms-norm or layer-norm`);
 }
 
-const GLU_ACTIVATION: Record<string, string | undefined> = {
-  swiglu: 'silu',
-  geglu: 'gelu',
-  reglu: 'relu',
-};
-
 function feedForward(ff: Module, where: string): FusedDecoderFeedForward {
   const hiddenDim = (ff.config as { hiddenDim: number }).hiddenDim;
   if (ff instanceof MLP) {
-    const activation = ff.config.activation ?? 'gelu';
     return {
-      activation,
+      activation: ff.activation,
       hiddenDim,
       up: dense(ff.up, `${where}.up`),
       down: dense(ff.down, `${where}.down`),
     };
   }
   if (ff instanceof GLU) {
-    const activation = GLU_ACTIVATION[ff.config.type] ?? ff.config.activation ?? 'silu';
     return {
-      activation,
+      activation: ff.activation,
       hiddenDim,
       up: dense(ff.up, `${where}.up`),
       gate: dense(ff.gate, `${where}.gate`),
