@@ -11,6 +11,7 @@ export * from './contracts';
 export * from './fused-decoder';
 export * from './aux-losses';
 export * from './registry';
+export * from './named-registry';
 export * from './init';
 export * from './layers';
 export * from './ops';

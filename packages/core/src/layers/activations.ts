@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { RegistryError } from '../errors';
-import { describe } from '../checks';
+import { NamedRegistry, type EntryInfo } from '../named-registry';
 
 export type Activation = (x: tf.Tensor) => tf.Tensor;
 
@@ -23,17 +22,20 @@ export function squaredRelu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.square(tf.relu(x)));
 }
 
-const activations = new Map<string, Activation>([
-  ['gelu', gelu],
-  ['gelu-tanh', geluTanh],
-  ['silu', (x) => tf.tidy(() => tf.mul(x, tf.sigmoid(x)))],
-  ['relu', (x) => tf.relu(x)],
-  ['relu2', squaredRelu],
-  ['squared-relu', squaredRelu],
-  ['sigmoid', (x) => tf.sigmoid(x)],
-  ['tanh', (x) => tf.tanh(x)],
-  ['identity', (x) => tf.clone(x)],
-]);
+/** Activations by name; MLP and GLU take one by `activation: '<name>'`. */
+export const activations = new NamedRegistry<Activation>('activation');
+activations.register('gelu', gelu, { paper: 'Hendrycks & Gimpel 2016', equation: 'eq. 1' });
+activations.register('gelu-tanh', geluTanh, {
+  paper: 'Hendrycks & Gimpel 2016',
+  equation: 'sec. 2',
+});
+activations.register('silu', (x) => tf.tidy(() => tf.mul(x, tf.sigmoid(x))));
+activations.register('relu', (x) => tf.relu(x));
+activations.register('relu2', squaredRelu, { paper: 'So et al. 2021, Primer' });
+activations.register('squared-relu', squaredRelu, { paper: 'So et al. 2021, Primer' });
+activations.register('sigmoid', (x) => tf.sigmoid(x));
+activations.register('tanh', (x) => tf.tanh(x));
+activations.register('identity', (x) => tf.clone(x));
 
 export const builtinActivationNames = [
   'gelu',
@@ -51,31 +53,14 @@ export type ActivationName = (typeof builtinActivationNames)[number];
 
 /** Any registered activation name (built-ins plus `registerActivation`), checked when parsed. */
 export const activationNameSchema = z.string().refine((name) => activations.has(name), {
-  error: () => `a registered activation (${[...activations.keys()].join(', ')})`,
+  error: () => `a registered activation (${activations.names().join(', ')})`,
 });
 
 /** Adds an activation that configs can then name. */
-export function registerActivation(name: string, fn: Activation): void {
-  if (activations.has(name)) {
-    throw new RegistryError(
-      'registerActivation',
-      'name',
-      'a new activation name',
-      `'${name}' already registered`,
-    );
-  }
-  activations.set(name, fn);
+export function registerActivation(name: string, fn: Activation, info?: EntryInfo): void {
+  activations.register(name, fn, info);
 }
 
 export function getActivation(name: string): Activation {
-  const fn = activations.get(name);
-  if (!fn) {
-    throw new RegistryError(
-      'getActivation',
-      'name',
-      `one of ${[...activations.keys()].join(', ')}`,
-      describe(name),
-    );
-  }
-  return fn;
+  return activations.get(name);
 }
