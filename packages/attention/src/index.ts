@@ -1,6 +1,7 @@
 // @attnkit/attention public surface.
 export * from './ops';
 export { KVCache, type KVCacheOptions } from './cache/kv-cache';
+export { retentionPolicies, type RetentionPolicy, type RetentionOptions } from './cache/retention';
 export { SelectiveState } from './cache/selective-state';
 export { MultiTokenState } from './cache/multi-token-state';
 export { StepCounter } from './cache/step-counter';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, ShapeError, build } from '@attnkit/core';
+import { ConfigError, Rng, ShapeError, build, type IncrementalState } from '@attnkit/core';
 import '@attnkit/attention'; // registers the mixers
 import type { KVCache, MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
@@ -177,7 +177,9 @@ describe('softmax-attention mixers', () => {
     const m = make({ type: 'mha' });
     expect(() => m.forward(tf.zeros([2, 3, 8]) as tf.Tensor3D)).toThrow(ShapeError);
     expect(() => m.forward(tf.zeros([2, 3]) as unknown as tf.Tensor3D)).toThrow(/rank 3/);
-    expect(() => m.forward(x(2), { state: { length: 0, dispose() {} } })).toThrow(ConfigError);
+    expect(() =>
+      m.forward(x(2), { state: { length: 0, dispose() {} } as unknown as IncrementalState }),
+    ).toThrow(ConfigError);
     m.dispose();
   });
 

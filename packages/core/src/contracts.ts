@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { IncrementalState } from './state';
 
 /**
  * The contracts that make blocks composable (see docs/architecture.md).
@@ -11,24 +12,19 @@ export interface AuxLossCollector {
   add(name: string, loss: tf.Scalar, weight?: number): void;
 }
 
-/** What an attention hook is handed. `weights` is freed right after the call: copy what you keep. */
+/** What an attention hook is handed. Its tensors are freed right after the call: copy what you keep. */
 export interface AttentionWeightsInfo {
+  /** The mixer's registered type, e.g. 'gqa'. */
   block: string;
-  /** [batch, heads, tq, tk] */
+  /** Where the mixer sits in the model, e.g. 'layers.3.mixer' (from `context.path`; '' alone). */
+  path: string;
+  /** [batch, heads, tq, tk]; for a mixer that attends a selection, [batch, heads, tq, selected]. */
   weights: tf.Tensor4D;
+  /** For sparse mixers: the key positions each weight column belongs to, int32 like `weights`. */
+  selected?: tf.Tensor4D;
 }
 
 export type AttentionHook = (info: AttentionWeightsInfo) => void;
-
-/**
- * Incremental-decoding state (KV cache, recurrent state, memory weights).
- * The state owns its tensors: it keeps them out of `tf.tidy` and frees them in `dispose()`.
- */
-export interface IncrementalState {
-  /** Number of tokens consumed so far. */
-  readonly length: number;
-  dispose(): void;
-}
 
 /**
  * A positional encoding acts in one of three ways; a mixer asks it, never hard-codes one.
@@ -70,11 +66,70 @@ export interface MixerContext {
   training?: boolean;
   aux?: AuxLossCollector;
   attentionHook?: AttentionHook;
+  /**
+   * Absolute position of the first input token when positions are consecutive (a stack passes
+   * its offset here, so no layer reads positions back from the backend). `positions` wins.
+   */
+  offset?: number;
+  /** Where the module sits in the model ('layers.3.mixer'), for hooks and probes. */
+  path?: string;
+  /** Receives named statistics from inside a forward (routing load, selection coverage, ...). */
+  probe?: Probe;
+  /** Per-head control of a multi-head mixer (head-importance analysis, ablations). */
+  heads?: HeadControl;
+}
+
+/** A statistic a module reports during a forward: plain numbers, no tensors to free. */
+export interface ProbeEvent {
+  /** Registered type of the reporting module. */
+  block: string;
+  /** `context.path` of the module ('' when alone). */
+  path: string;
+  /** e.g. 'headLoad', 'activeFraction', 'coverage'. */
+  name: string;
+  value: number | number[] | Record<string, number | number[]>;
+}
+
+export type Probe = (event: ProbeEvent) => void;
+
+/**
+ * Per-head control of one call (head-importance analysis, ablations), by head index:
+ * `disabled` heads contribute nothing, `weights[h]` multiplies head h's output (length = heads),
+ * `forced` heads are always active (routed heads, MoH/MoA; every head of a dense mixer already is).
+ */
+export interface HeadControl {
+  disabled?: number[];
+  forced?: number[];
+  weights?: number[];
+}
+
+/**
+ * What a mixer supports; blocks and models check it when they are built, so a mismatch fails
+ * with the mixer, the field and the reason instead of inside a forward.
+ */
+export interface MixerCapabilities {
+  /** Has `initState` and decodes incrementally (cached == full). */
+  decoding: boolean;
+  /** 'only': defined causally; 'never': sees the whole input (encoders, cross-attention). */
+  causal: 'only' | 'either' | 'never';
+  /** Positional kinds it honours ('embed' and 'none' act outside it and always pass). */
+  positional: readonly ('rotate' | 'bias')[];
+  /** Takes `context.mask` / `context.segmentIds`. */
+  masks: boolean;
+  segmentIds: boolean;
+  /** What the attention hook receives: the full map, the selected entries, or nothing. */
+  attentionWeights: 'full' | 'selected' | 'none';
+  /** Decoding state size: constant, grows with the tokens seen, or none. */
+  stateGrowth: 'constant' | 'linear' | 'none';
+  /** Honours `context.heads` (per-head scale / force). */
+  headControl: boolean;
 }
 
 /** `[batch, time, dModel] -> [batch, time, dModel]`. */
 export interface TokenMixer {
   forward(x: tf.Tensor3D, context?: MixerContext): tf.Tensor3D;
+  /** What it supports (see MixerCapabilities); every registered mixer declares it. */
+  readonly capabilities?: MixerCapabilities;
   /** Fresh decoding state for `batch` sequences; absent for mixers that cannot decode. */
   initState?(batch: number): IncrementalState;
 }

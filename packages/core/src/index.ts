@@ -8,6 +8,8 @@ export * from './checks';
 export * from './random';
 export * from './module';
 export * from './contracts';
+export * from './state';
+export * from './capabilities';
 export * from './fused-decoder';
 export * from './aux-losses';
 export * from './registry';

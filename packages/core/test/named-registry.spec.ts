@@ -19,7 +19,9 @@ describe('NamedRegistry', () => {
     r.register('one', 5, {}, { override: true });
     expect(r.get('one')).toBe(5);
     expect(() => r.get('uno')).toThrow("widget: name expected one of one, got 'uno'");
-    expect(() => r.get('uno', '$.featureMap')).toThrow(/widget: \$\.featureMap expected one of one/);
+    expect(() => r.get('uno', '$.featureMap')).toThrow(
+      /widget: \$\.featureMap expected one of one/,
+    );
     expect(() => new NamedRegistry('empty').get('x')).toThrow(/none yet/);
     expect(() => r.register('', 1)).toThrow(RegistryError);
   });

@@ -1,27 +1,34 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { IncrementalState } from '@attnkit/core';
+import { State, StateDictError, describe } from '@attnkit/core';
+import { retentionPolicies, type RetentionOptions } from './retention';
 
-export interface KVCacheOptions {
-  /** Keep only the last `window` positions (ring-buffer behaviour for sliding windows). */
-  window?: number;
-  /** Always keep the first `sinkTokens` positions as well (StreamingLLM attention sinks). */
-  sinkTokens?: number;
+export interface KVCacheOptions extends RetentionOptions {
+  /** Name of a registered retention policy (default 'window-sinks'). */
+  policy?: string;
 }
 
 /**
  * Keys and values of the tokens seen so far, [batch, kvHeads, kept, headDim], with their
- * absolute positions. Owns its tensors (kept out of tf.tidy) and frees them in dispose().
- * With a window it evicts what no future query can see, so memory stays bounded.
+ * absolute positions. After each step its retention policy (a registry name) drops what no
+ * future query needs, so a sliding window keeps memory bounded.
  */
-export class KVCache implements IncrementalState {
-  keys: tf.Tensor4D | null = null;
-  values: tf.Tensor4D | null = null;
+export class KVCache extends State {
   /** Absolute positions of the kept keys. */
   positions: number[] = [];
-  /** Tokens consumed so far. */
-  length = 0;
+  private readonly retain;
 
-  constructor(readonly options: KVCacheOptions = {}) {}
+  constructor(readonly options: KVCacheOptions = {}) {
+    super();
+    this.retain = retentionPolicies.get(options.policy ?? 'window-sinks', 'options.policy');
+  }
+
+  get keys(): tf.Tensor4D | null {
+    return this.tensor<tf.Tensor4D>('keys') ?? null;
+  }
+
+  get values(): tf.Tensor4D | null {
+    return this.tensor<tf.Tensor4D>('values') ?? null;
+  }
 
   /** Appends new keys/values; returns everything a query of this step may attend to. */
   append(
@@ -29,46 +36,54 @@ export class KVCache implements IncrementalState {
     values: tf.Tensor4D,
     positions: number[],
   ): { keys: tf.Tensor4D; values: tf.Tensor4D; positions: number[] } {
-    const nextKeys = this.keys ? tf.concat([this.keys, keys], 2) : tf.clone(keys);
-    const nextValues = this.values ? tf.concat([this.values, values], 2) : tf.clone(values);
-    this.replace(nextKeys, nextValues, [...this.positions, ...positions]);
-    this.length += keys.shape[2];
+    const old = this.keys;
+    this.setTensor('keys', old ? tf.concat([old, keys], 2) : tf.clone(keys));
+    this.setTensor('values', old ? tf.concat([this.values!, values], 2) : tf.clone(values));
+    this.positions = [...this.positions, ...positions];
+    this.advance(keys.shape[2]);
     return { keys: this.keys!, values: this.values!, positions: this.positions };
   }
 
-  /** Drops keys no later query can see (outside the window and not a sink). Call after attending. */
+  /** Drops keys the retention policy lets go (outside the window, not a sink). Call after attending. */
   evict(): void {
-    const { window, sinkTokens = 0 } = this.options;
-    if (window === undefined || !this.keys) return;
-    const next = this.length; // position of the next query
-    const keep = this.positions
-      .map((p, i) => (p < sinkTokens || next - p < window ? i : -1))
-      .filter((i) => i >= 0);
-    if (keep.length === this.positions.length) return;
+    if (!this.keys) return;
+    const keep = this.retain(this.positions, this.length, this.options);
+    if (keep === undefined) return;
     const index = tf.tensor1d(keep, 'int32');
     // Kept rows are a sink prefix plus a recent suffix: gather along the time axis.
-    const keys = tf.gather(this.keys, index, 2) as tf.Tensor4D;
-    const values = tf.gather(this.values!, index, 2) as tf.Tensor4D;
+    this.setTensor('keys', tf.gather(this.keys, index, 2));
+    this.setTensor('values', tf.gather(this.values!, index, 2));
     index.dispose();
-    this.replace(
-      keys,
-      values,
-      keep.map((i) => this.positions[i]!),
-    );
+    this.positions = keep.map((i) => this.positions[i]!);
   }
 
-  private replace(keys: tf.Tensor4D, values: tf.Tensor4D, positions: number[]): void {
-    const old = [this.keys, this.values];
-    this.keys = tf.keep(keys);
-    this.values = tf.keep(values);
-    this.positions = positions;
-    for (const t of old) t?.dispose();
+  protected override fields(): Record<string, unknown> {
+    return { positions: this.positions };
   }
 
-  dispose(): void {
-    this.keys?.dispose();
-    this.values?.dispose();
-    this.keys = this.values = null;
+  protected override restoreFields(fields: Record<string, unknown>): void {
+    this.positions = restoredPositions(this.kind, fields.positions, this.keys?.shape[2] ?? 0);
+  }
+
+  override dispose(): void {
+    super.dispose();
     this.positions = [];
   }
+}
+
+/** Positions from a saved state, checked against the number of kept keys. */
+export function restoredPositions(kind: string, value: unknown, kept: number): number[] {
+  if (
+    !Array.isArray(value) ||
+    value.length !== kept ||
+    !value.every((p) => Number.isInteger(p) && p >= 0)
+  ) {
+    throw new StateDictError(
+      kind,
+      'bytes.positions',
+      `${kept} integer positions >= 0`,
+      describe(value),
+    );
+  }
+  return value as number[];
 }

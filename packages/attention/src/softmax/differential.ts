@@ -16,7 +16,7 @@ import { scaledDotProductAttention } from '../ops/sdpa';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
 import { HeadNorm } from './head-norm';
-import { mixerInput, refuseSegmentsWhileDecoding } from './heads';
+import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 
 const positive = z.number().int().positive();
@@ -105,7 +105,15 @@ export class DifferentialAttention
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const input = mixerInput(block, x, this.config.dModel, context, KVCache, this.training);
+    const input = mixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      KVCache,
+      this.training,
+      this.capabilities,
+    );
     const cache = input.state;
     refuseSegmentsWhileDecoding(block, cache, context);
     const causal = this.isCausal(context);
@@ -118,8 +126,6 @@ export class DifferentialAttention
         keyPositions,
       } = this.projectSelf(x, queryPositions, context.positional, cache);
       const lambda = this.lambda();
-      const withWeights =
-        context.attentionHook !== undefined && this.config.chunkSize === undefined;
       // Key/value head m serves query heads 2h, 2h+1 of the pairs h with h / group = m.
       const { output, weights } = scaledDotProductAttention(
         q,
@@ -129,17 +135,16 @@ export class DifferentialAttention
           ...this.logitOptions(q, context.positional, context, queryPositions, keyPositions),
           causal,
           window: this.config.window,
-          chunkSize: this.config.chunkSize,
-          returnWeights: withWeights,
+          ...this.weightsOptions(context),
         },
       );
-      if (weights) context.attentionHook!({ block, weights: differentialCombine(weights, lambda) });
+      if (weights) reportWeights(block, context, differentialCombine(weights, lambda));
       if (cache) cache.evict();
       const heads = tf.mul(
         this.norm.forward(differentialCombine(output, lambda)),
         1 - this.lambdaInit,
       );
-      return this.mergeAndProject(heads as tf.Tensor4D);
+      return this.mergeAndProject(heads as tf.Tensor4D, context.heads);
     });
   }
 }

@@ -5,6 +5,7 @@ import {
   Module,
   register,
   type IncrementalState,
+  type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
@@ -77,6 +78,24 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
       config.mixture === 'sum' ? this.addParameter('mixLogits', tf.ones([numHeads, g])) : null;
   }
 
+  /**
+   * Per-token ('feature') or over the whole sequence ('time'): no positions, masks or weights
+   * map either way; positional encodings pass through unused, as before.
+   */
+  get capabilities(): MixerCapabilities {
+    const overTime = this.config.axis === 'time';
+    return {
+      decoding: !overTime,
+      causal: overTime ? 'never' : 'either',
+      positional: ['rotate', 'bias'],
+      masks: !overTime,
+      segmentIds: !overTime,
+      attentionWeights: 'none',
+      stateGrowth: overTime ? 'none' : 'constant',
+      headControl: false,
+    };
+  }
+
   initState(_batch: number): IncrementalState {
     if (this.config.axis === 'time') {
       throw new ConfigError(
@@ -91,24 +110,17 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const input = mixerInput(block, x, this.config.dModel, context, StepCounter, this.training);
+    const caps = this.capabilities;
+    const input = mixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      StepCounter,
+      this.training,
+      caps,
+    );
     const overTime = this.config.axis === 'time';
-    if (overTime && context.causal === true) {
-      throw new ConfigError(
-        block,
-        'context.causal',
-        "false or unset (axis 'time' is bidirectional)",
-        'true',
-      );
-    }
-    if (overTime && (context.mask || context.segmentIds)) {
-      throw new ConfigError(
-        block,
-        context.mask ? 'context.mask' : 'context.segmentIds',
-        "no mask or segment ids with axis 'time'",
-        context.mask ? 'a mask' : 'segment ids',
-      );
-    }
     const out = tf.tidy(() => {
       const heads = splitHeads(x, this.config.numHeads, this.headDim);
       const { output } = gaussianAdaptiveAttention(heads, overTime ? 2 : 3, {

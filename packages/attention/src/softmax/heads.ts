@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigError,
   ShapeError,
+  checkMixerContext,
   checkRank,
   formatShape,
   type IncrementalState,
+  type MixerCapabilities,
   type MixerContext,
   type PositionalEncoding,
 } from '@attnkit/core';
@@ -41,8 +43,9 @@ export function mixerInput<S extends IncrementalState>(
   context: MixerContext,
   stateKind: abstract new (...args: never[]) => S,
   training: boolean,
+  capabilities?: MixerCapabilities,
 ): MixerInput<S> {
-  const state = checkMixerInput(block, x, dModel, context, stateKind);
+  const state = checkMixerInput(block, x, dModel, context, stateKind, capabilities);
   const [batch, time] = x.shape;
   return {
     batch,
@@ -53,18 +56,23 @@ export function mixerInput<S extends IncrementalState>(
   };
 }
 
-/** Rank and width of x, and a state of the mixer's own kind (returned). */
+/**
+ * Rank and width of x, the context against the mixer's capabilities (when given), and a state of
+ * the mixer's own kind (returned).
+ */
 export function checkMixerInput<S extends IncrementalState>(
   block: string,
   x: tf.Tensor3D,
   dModel: number,
   context: MixerContext,
   stateKind: abstract new (...args: never[]) => S,
+  capabilities?: MixerCapabilities,
 ): S | undefined {
   checkRank(block, 'x', x, 3);
   if (x.shape[2] !== dModel) {
     throw new ShapeError(block, 'x', `last axis dModel=${dModel}`, `shape ${formatShape(x.shape)}`);
   }
+  if (capabilities) checkMixerContext(block, capabilities, context);
   const state = context.state;
   if (state && !(state instanceof stateKind)) {
     throw new ConfigError(
@@ -77,16 +85,20 @@ export function checkMixerInput<S extends IncrementalState>(
   return state as S | undefined;
 }
 
-/** Absolute positions of `time` input tokens: context.positions, or offset, offset + 1, ... */
+/**
+ * Absolute positions of `time` input tokens: context.positions, else consecutive from
+ * context.offset (what a stack passes), else from `offset` (the state's count).
+ */
 export function inputPositions(
   block: string,
   context: MixerContext,
   time: number,
   offset: number,
 ): number[] {
+  const start = context.offset ?? offset;
   const positions = context.positions
     ? Array.from(context.positions.dataSync())
-    : Array.from({ length: time }, (_, i) => offset + i);
+    : Array.from({ length: time }, (_, i) => start + i);
   if (positions.length !== time) {
     throw new ShapeError(block, 'context.positions', `${time} positions`, `${positions.length}`);
   }
@@ -138,9 +150,12 @@ export function positionalBias(
   );
 }
 
-/** Throws unless the context leaves self-attention causal (for mixers defined only causally). */
-export function requireCausal(block: string, context: MixerContext): void {
-  if (context.causal === false) {
-    throw new ConfigError(block, 'context.causal', 'true or unset (causal only)', 'false');
-  }
+/** Hands attention weights to the context's hook, with the mixer's type and layer path. */
+export function reportWeights(
+  block: string,
+  context: MixerContext,
+  weights: tf.Tensor4D,
+  selected?: tf.Tensor4D,
+): void {
+  context.attentionHook?.({ block, path: context.path ?? '', weights, selected });
 }

@@ -5,6 +5,7 @@ import {
   checkRank,
   formatShape,
   type IncrementalState,
+  type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
@@ -12,7 +13,12 @@ import {
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { KVCache } from '../cache/kv-cache';
 import type { AttentionConfig } from './config';
-import { checkMixerInput, inputPositions, refuseSegmentsWhileDecoding } from './heads';
+import {
+  checkMixerInput,
+  inputPositions,
+  refuseSegmentsWhileDecoding,
+  reportWeights,
+} from './heads';
 import { ProjectedAttention } from './projected';
 
 /**
@@ -36,13 +42,27 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
     return false;
   }
 
+  /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
+  override get capabilities(): MixerCapabilities {
+    const caps = super.capabilities;
+    if (!this.isCross) return caps;
+    return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
+  }
+
   initState(_batch: number): IncrementalState {
     return new KVCache({ window: this.config.window, sinkTokens: this.config.numSinkTokens });
   }
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const cache = checkMixerInput(block, x, this.config.dModel, context, KVCache);
+    const cache = checkMixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      KVCache,
+      this.capabilities,
+    );
     const source = this.isCross ? context.memory : x;
     if (!source)
       throw new ConfigError(
@@ -91,12 +111,11 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         sinkLogit: this.sink ?? undefined,
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
-        chunkSize: this.config.chunkSize,
-        returnWeights: context.attentionHook !== undefined && this.config.chunkSize === undefined,
+        ...this.weightsOptions(context),
       });
-      if (weights) context.attentionHook!({ block, weights });
+      if (weights) reportWeights(block, context, weights);
       if (cache) cache.evict();
-      return this.mergeAndProject(output);
+      return this.mergeAndProject(output, context.heads);
     });
   }
 }

@@ -17,7 +17,7 @@ import { attentionScores, maskedSoftmax, zeroMasked } from '../ops/scores';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
 import { HeadNorm } from './head-norm';
-import { mixerInput } from './heads';
+import { mixerInput, reportWeights } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 
 const positive = z.number().int().positive();
@@ -127,7 +127,15 @@ export class MultiTokenAttention
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const input = mixerInput(block, x, this.config.dModel, context, MultiTokenState, this.training);
+    const input = mixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      MultiTokenState,
+      this.training,
+      this.capabilities,
+    );
     const state = input.state;
     if (state && (context.segmentIds || context.mask)) {
       throw new ConfigError(
@@ -180,10 +188,10 @@ export class MultiTokenAttention
       if (rows > input.time) {
         weights = tf.slice(weights, [0, 0, rows - input.time, 0], [-1, -1, input.time, -1]);
       }
-      if (context.attentionHook) context.attentionHook({ block, weights });
+      if (context.attentionHook) reportWeights(block, context, weights);
       let heads = tf.matMul(weights, repeatKvHeads(v, numHeads)) as tf.Tensor4D;
       if (this.norm) heads = tf.mul(this.norm.forward(heads), this.depthScale) as tf.Tensor4D;
-      return this.mergeAndProject(heads);
+      return this.mergeAndProject(heads, context.heads);
     });
   }
 }

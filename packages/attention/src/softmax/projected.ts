@@ -4,6 +4,9 @@ import {
   Linear,
   Module,
   QKNorm,
+  SOFTMAX_CAPABILITIES,
+  type HeadControl,
+  type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
   type PositionalEncoding,
@@ -16,7 +19,7 @@ import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 export type ProjectionConfig = Pick<
   AttentionConfig,
   'type' | 'dModel' | 'numHeads' | 'numKvHeads' | 'headDim' | 'bias' | 'qkNorm' | 'causal'
->;
+> & { window?: number; chunkSize?: number };
 
 /**
  * Heads of the projections: q and k give queryHeads and keyHeads heads of headDim, v gives
@@ -153,6 +156,28 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     return { q, keys: projected.keys, values: projected.values, keyPositions: projected.positions };
   }
 
+  /**
+   * Softmax attention's capabilities; causal-only when the config fixes `causal: true`, never
+   * causal when it fixes `false`; a window bounds the state. Subclasses narrow it.
+   */
+  get capabilities(): MixerCapabilities {
+    const { causal, window } = this.config;
+    return {
+      ...SOFTMAX_CAPABILITIES,
+      causal: causal === undefined ? 'either' : causal ? 'only' : 'never',
+      stateGrowth: window === undefined ? 'linear' : 'constant',
+    };
+  }
+
+  /**
+   * The form and weights options of one call: a hook gets the full weights, so with a hook the
+   * naive form runs even when `chunkSize` is set (same output; the map is what was asked for).
+   */
+  protected weightsOptions(context: MixerContext): { chunkSize?: number; returnWeights: boolean } {
+    const hooked = context.attentionHook !== undefined;
+    return { chunkSize: hooked ? undefined : this.config.chunkSize, returnWeights: hooked };
+  }
+
   /** Causal unless the config or the call says otherwise (both default to causal). */
   protected isCausal(context: MixerContext): boolean {
     return (this.config.causal ?? true) && (context.causal ?? true);
@@ -179,8 +204,37 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     };
   }
 
-  /** Heads [b, outputHeads, t, valueDim] -> [b, t, dModel] through o. */
-  protected mergeAndProject(heads: tf.Tensor4D): tf.Tensor3D {
-    return this.o.forward(mergeHeads(heads)) as tf.Tensor3D;
+  /** Heads [b, outputHeads, t, valueDim] -> [b, t, dModel] through o, scaled per head by `control`. */
+  protected mergeAndProject(heads: tf.Tensor4D, control?: HeadControl): tf.Tensor3D {
+    const scaled =
+      control?.disabled || control?.weights ? scaleHeads(this.config.type, heads, control) : heads;
+    return this.o.forward(mergeHeads(scaled)) as tf.Tensor3D;
   }
+}
+
+/** heads [b, h, t, d] times weights[h], zero for disabled heads. */
+export function scaleHeads(block: string, heads: tf.Tensor4D, control: HeadControl): tf.Tensor4D {
+  const h = heads.shape[1];
+  const scale = control.weights ?? new Array<number>(h).fill(1);
+  if (scale.length !== h || !scale.every(Number.isFinite)) {
+    throw new ConfigError(
+      block,
+      'context.heads.weights',
+      `${h} finite numbers`,
+      `${scale.length} values`,
+    );
+  }
+  const factors = [...scale];
+  for (const head of control.disabled ?? []) {
+    if (!Number.isInteger(head) || head < 0 || head >= h) {
+      throw new ConfigError(
+        block,
+        'context.heads.disabled',
+        `head indices in [0, ${h})`,
+        String(head),
+      );
+    }
+    factors[head] = 0;
+  }
+  return tf.mul(heads, tf.tensor4d(factors, [1, h, 1, 1])) as tf.Tensor4D;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   register,
   type IncrementalState,
+  type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
@@ -12,7 +13,7 @@ import { attentionScores, maskedSoftmax } from '../ops/scores';
 import { selectionPenalty } from '../ops/selection';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
-import { mixerInput, refuseSegmentsWhileDecoding, requireCausal } from './heads';
+import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
 import { ProjectedAttention } from './projected';
 
 const positive = z.number().int().positive();
@@ -38,14 +39,26 @@ export type SelectiveConfig = z.infer<typeof selectiveSchema>;
  * (The paper's context pruning, which drops keys once F passes a budget, is not done.)
  */
 export class SelectiveAttention extends ProjectedAttention<SelectiveConfig> implements TokenMixer {
+  /** Defined causally (a token selects away earlier tokens for every later one). */
+  override get capabilities(): MixerCapabilities {
+    return { ...super.capabilities, causal: 'only' };
+  }
+
   initState(_batch: number): IncrementalState {
     return new SelectiveState();
   }
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const input = mixerInput(block, x, this.config.dModel, context, SelectiveState, this.training);
-    requireCausal(block, context);
+    const input = mixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      SelectiveState,
+      this.training,
+      this.capabilities,
+    );
     const state = input.state;
     refuseSegmentsWhileDecoding(block, state, context);
     const { numHeads } = this.config;
@@ -77,9 +90,9 @@ export class SelectiveAttention extends ProjectedAttention<SelectiveConfig> impl
       );
       if (state) state.setTotal(total);
       const weights = maskedSoftmax(tf.sub(logits, penalty), keep);
-      if (context.attentionHook) context.attentionHook({ block, weights });
+      if (context.attentionHook) reportWeights(block, context, weights);
       const output = tf.matMul(weights, repeatKvHeads(v, numHeads)) as tf.Tensor4D;
-      return this.mergeAndProject(output);
+      return this.mergeAndProject(output, context.heads);
     });
   }
 }

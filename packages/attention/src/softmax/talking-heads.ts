@@ -11,7 +11,7 @@ import { KVCache } from '../cache/kv-cache';
 import { mixHeads } from '../ops/head-mix';
 import { attentionScores, dropWeights, maskedSoftmax } from '../ops/scores';
 import { attentionFields } from './config';
-import { mixerInput, refuseSegmentsWhileDecoding } from './heads';
+import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 
 const positive = z.number().int().positive();
@@ -76,7 +76,15 @@ export class TalkingHeadsAttention
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const input = mixerInput(block, x, this.config.dModel, context, KVCache, this.training);
+    const input = mixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      KVCache,
+      this.training,
+      this.capabilities,
+    );
     const cache = input.state;
     refuseSegmentsWhileDecoding(block, cache, context);
     const causal = this.isCausal(context);
@@ -99,11 +107,11 @@ export class TalkingHeadsAttention
         block,
       );
       const weights = maskedSoftmax(mixHeads(logits, this.preSoftmax as tf.Tensor2D, block), keep);
-      if (context.attentionHook) context.attentionHook({ block, weights });
+      if (context.attentionHook) reportWeights(block, context, weights);
       const rate = input.training ? (this.config.dropout ?? 0) : 0;
       const dropped = dropWeights(weights, rate, rate > 0 ? this.rng.nextUint32() : undefined);
       const mixed = mixHeads(dropped, this.postSoftmax as tf.Tensor2D, block);
-      const output = this.mergeAndProject(tf.matMul(mixed, v) as tf.Tensor4D);
+      const output = this.mergeAndProject(tf.matMul(mixed, v) as tf.Tensor4D, context.heads);
       // Only now: eviction frees the cached keys and values read above.
       if (cache) cache.evict();
       return output;

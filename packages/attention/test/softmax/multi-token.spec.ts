@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError } from '@attnkit/core';
+import { ConfigError, ShapeError, type IncrementalState } from '@attnkit/core';
 import { MultiTokenAttention, type MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, maxAbsDiff } from '@attnkit/core/testing';
 import {
@@ -101,9 +101,11 @@ describe('multi-token attention (MTA)', () => {
     expect(() => m.forward(randomInput(2), { state, mask: tf.ones([2, 2], 'bool') })).toThrow(
       ConfigError,
     );
-    expect(() => m.forward(randomInput(2), { state: { length: 0, dispose() {} } })).toThrow(
-      /context.state expected a MultiTokenState/,
-    );
+    expect(() =>
+      m.forward(randomInput(2), {
+        state: { length: 0, dispose() {} } as unknown as IncrementalState,
+      }),
+    ).toThrow(/context.state expected a MultiTokenState/);
     state.dispose();
     m.dispose();
   });

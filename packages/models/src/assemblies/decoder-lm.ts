@@ -66,6 +66,8 @@ export class DecoderLM extends Module<Parsed> {
         c.numLayers,
         c.dModel,
         o,
+        'layerOverrides',
+        { causal: true, positional: this.positional },
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
       this.finalNorm = this.addModule('finalNorm', buildFinalNorm(c.finalNorm, c.dModel, o));
@@ -100,7 +102,7 @@ export class DecoderLM extends Module<Parsed> {
     const out = tf.tidy(() => {
       const positions = positionRange(offset, time);
       const context = {
-        ...stackContext(positions, this.positional, options, this.training),
+        ...stackContext(offset, this.positional, options, this.training),
         causal: true,
         mask: options.mask,
         segmentIds: options.segmentIds,
@@ -113,7 +115,7 @@ export class DecoderLM extends Module<Parsed> {
       );
       return this.finalNorm.forward(h) as tf.Tensor3D;
     });
-    if (options.state) options.state.length += time;
+    options.state?.advance(time);
     return out;
   }
 

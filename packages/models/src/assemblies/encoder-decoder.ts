@@ -95,6 +95,7 @@ export class EncoderDecoder extends Module<Parsed> {
         d,
         o,
         'encoderOverrides',
+        { causal: false, positional: this.encoderPositional },
       );
       this.encoderBlocks.forEach((b, i) => this.addModule(`encoder_${i}`, b));
       const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
@@ -111,6 +112,7 @@ export class EncoderDecoder extends Module<Parsed> {
         d,
         o,
         'decoderOverrides',
+        { causal: true, positional: this.decoderPositional },
       );
       this.decoderBlocks.forEach((b, i) => this.addModule(`decoder_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
@@ -144,10 +146,12 @@ export class EncoderDecoder extends Module<Parsed> {
         embedPositions(this.embedding.forward(src), this.encoderPositional, positions),
         this.encoderBlocks,
         {
-          ...stackContext(positions, this.encoderPositional, options, this.training),
+          ...stackContext(0, this.encoderPositional, options, this.training),
           causal: false,
           mask: weights ? keyMask(weights) : undefined,
         },
+        undefined,
+        'encoder_',
       );
       return this.encoderNorm ? (this.encoderNorm.forward(h) as tf.Tensor3D) : h;
     });
@@ -182,17 +186,18 @@ export class EncoderDecoder extends Module<Parsed> {
         embedPositions(this.embedding.forward(tgt), this.decoderPositional, positions),
         this.decoderBlocks,
         {
-          ...stackContext(positions, this.decoderPositional, options, this.training),
+          ...stackContext(offset, this.decoderPositional, options, this.training),
           causal: true,
           memory,
           memoryMask: weights ? keyMask(weights) : undefined,
         },
         options.state,
+        'decoder_',
       );
       if (this.decoderNorm) h = this.decoderNorm.forward(h) as tf.Tensor3D;
       return vocabLogits(h, this.embedding, this.head, this.config.vocabSize);
     });
-    if (options.state) options.state.length += time;
+    options.state?.advance(time);
     return out;
   }
 

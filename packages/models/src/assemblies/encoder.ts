@@ -70,6 +70,8 @@ export class Encoder extends Module<Parsed> {
         c.numLayers,
         c.dModel,
         o,
+        'layerOverrides',
+        { causal: false, positional: this.positional },
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
@@ -99,7 +101,7 @@ export class Encoder extends Module<Parsed> {
       const weights = this.weights(ids, options);
       const positions = positionRange(0, time);
       const context = {
-        ...stackContext(positions, this.positional, options, this.training),
+        ...stackContext(0, this.positional, options, this.training),
         causal: false,
         mask: weights ? keyMask(weights) : undefined,
       };

@@ -7,9 +7,18 @@ import type {
   InitializerName,
   Module,
   ModuleOptions,
+  Probe,
   Rng,
 } from '@attnkit/core';
-import { ConfigError, Linear, build, initSpecSchema, initTensor } from '@attnkit/core';
+import {
+  ConfigError,
+  Linear,
+  build,
+  initSpecSchema,
+  initTensor,
+  requireCapabilities,
+  type MixerNeeds,
+} from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
 import '../blocks/transformer-block'; // registers 'transformer-block'
 import { fillWidths } from '../blocks/fill';
@@ -35,6 +44,8 @@ export interface RunOptions {
   training?: boolean;
   aux?: AuxLossCollector;
   attentionHook?: AttentionHook;
+  /** Receives named statistics from the modules (routing load, ...), with their layer paths. */
+  probe?: Probe;
 }
 
 /**
@@ -50,6 +61,7 @@ export function buildBlocks(
   dModel: number,
   options: ModuleOptions,
   overridesKey = 'layerOverrides',
+  needs: MixerNeeds = {},
 ): TransformerBlock[] {
   for (const key of Object.keys(overrides ?? {})) {
     if (Number(key) >= numLayers) {
@@ -67,7 +79,10 @@ export function buildBlocks(
     const config = { ...template, ...override, type: 'transformer-block', dModel };
     const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
     try {
-      blocks.push(build<TransformerBlock>(config, { ...options, path: where }));
+      const block = build<TransformerBlock>(config, { ...options, path: where });
+      blocks.push(block);
+      const { mixer } = block;
+      requireCapabilities(mixer.blockName, `${where}.mixer`, mixer.capabilities, needs);
     } catch (e) {
       blocks.forEach((b) => b.dispose());
       throw underPath(e, where);
@@ -82,17 +97,18 @@ export function buildBlocks(
  * used when the call does not set one.
  */
 export function stackContext(
-  positions: tf.Tensor1D,
+  offset: number,
   positional: Positional,
   options: RunOptions,
   training: boolean,
 ): BlockContext {
   return {
-    positions,
+    offset,
     positional,
     training: options.training ?? training,
     aux: options.aux,
     attentionHook: options.attentionHook,
+    probe: options.probe,
   };
 }
 
@@ -115,6 +131,7 @@ export function runStack(
   blocks: readonly TransformerBlock[],
   context: BlockContext,
   state?: StackState,
+  prefix = 'layers_',
 ): tf.Tensor3D {
   // A layer whose mixer keeps no state would see only the new tokens: refuse, never mis-decode.
   const stateless = state ? state.layers.findIndex((s) => s === undefined) : -1;
@@ -129,7 +146,7 @@ export function runStack(
   return tf.tidy(() => {
     let x = h;
     blocks.forEach((block, i) => {
-      x = block.forward(x, { ...context, state: state?.layers[i] });
+      x = block.forward(x, { ...context, state: state?.layers[i], path: `${prefix}${i}` });
     });
     return x;
   });

@@ -94,7 +94,17 @@ export class ViT extends Module<Parsed> {
           initTensor({ name: 'normal', std: 0.02 }, [1, 1, c.dModel], this.rng),
         );
       }
-      this.blocks = buildBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, c.dModel, o);
+      this.blocks = buildBlocks(
+        'vit',
+        '$',
+        c.block,
+        c.layerOverrides,
+        c.numLayers,
+        c.dModel,
+        o,
+        'layerOverrides',
+        { causal: false, positional: this.positional },
+      );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
       const norm = finalNormConfig(c.finalNorm, c.block);
       if (norm) this.finalNorm = this.addModule('finalNorm', buildFinalNorm(norm, c.dModel, o));
@@ -115,9 +125,8 @@ export class ViT extends Module<Parsed> {
       let h = embedPositions(patches, this.positional, positionRange(0, n));
       if (this.classToken)
         h = tf.concat([tf.tile(this.classToken, [b, 1, 1]) as tf.Tensor3D, h], 1);
-      const positions = positionRange(0, h.shape[1]);
       const context = {
-        ...stackContext(positions, this.positional, options, this.training),
+        ...stackContext(0, this.positional, options, this.training),
         causal: false,
       };
       h = runStack(h, this.blocks, context);

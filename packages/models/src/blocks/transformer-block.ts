@@ -95,9 +95,12 @@ export class TransformerBlock extends Module<Parsed> {
     const training = context.training ?? this.training;
     const drop = (t: tf.Tensor3D) => seededDropout(t, dropout, this.rng, training);
     const norm = (name: string, t: tf.Tensor3D) => this.norms[name]!.forward(t) as tf.Tensor3D;
-    const { memoryMask, ...mixerContext } = context;
+    const { memoryMask, ...blockContext } = context;
+    const at = (part: string) => (context.path === undefined ? part : `${context.path}.${part}`);
+    const mixerContext = { ...blockContext, path: at('mixer') };
     const mix = (t: tf.Tensor3D) => this.mixer.forward(t, mixerContext);
-    const ff = (t: tf.Tensor3D) => this.feedForward.forward(t, mixerContext) as tf.Tensor3D;
+    const ffContext = { ...blockContext, path: at('feedForward') };
+    const ff = (t: tf.Tensor3D) => this.feedForward.forward(t, ffContext) as tf.Tensor3D;
     const cross = (t: tf.Tensor3D) =>
       this.crossAttention!.forward(t, {
         memory: context.memory,
@@ -105,6 +108,8 @@ export class TransformerBlock extends Module<Parsed> {
         training,
         aux: context.aux,
         attentionHook: context.attentionHook,
+        probe: context.probe,
+        path: at('crossAttention'),
       });
     return tf.tidy(() => {
       // One residual sublayer in the chosen placement.

@@ -12,6 +12,7 @@ import { loadBalanceLoss, routerZLoss } from '../ops/losses';
 import { type ExpertControl, type RouterStats, checkControl } from '../routers/router';
 import { TopKRouter } from '../routers/topk';
 import { WeightedHeadsAttention } from './weighted-heads';
+import { reportStats } from '../probe';
 import { parseWithDefaults, registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
@@ -91,9 +92,10 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
     const [batch, time] = x.shape;
     const tokens = batch * time;
     const r = this.router.route(tf.reshape(x, [tokens, dModel]) as tf.Tensor2D, {
-      control: this.control,
+      control: context.heads ? { ...this.control, ...context.heads } : this.control,
     });
     this.lastStats = r.stats;
+    reportStats('moa', context, { ...r.stats });
     if (context.aux && loadBalanceWeight > 0) {
       context.aux.add(
         'moa.load_balance',

@@ -5,6 +5,7 @@ import { type MultiHeadAttention, attentionFields } from '@attnkit/attention';
 import { type HeadControl, MoHGating, checkMoHHeads } from '../moh-gating';
 import { checkControl } from '../routers/router';
 import { WeightedHeadsAttention } from './weighted-heads';
+import { reportStats } from '../probe';
 import { parseWithDefaults, registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
@@ -66,8 +67,12 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
 
   /** Disables, forces, reweights heads or runs all of them (`allHeads`) at run time; null clears. */
   setHeadControl(control: HeadControl | null): void {
+    this.control = control ? this.checkedControl(control) : null;
+  }
+
+  private checkedControl(control: HeadControl): HeadControl {
     const { numHeads, numSharedHeads, topK } = this.config;
-    if (control) {
+    {
       checkControl('moh', control, numHeads);
       const routed = (list?: number[]) => (list ?? []).filter((h) => h >= numSharedHeads);
       const forced = routed(control.forced);
@@ -89,7 +94,7 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
         );
       }
     }
-    this.control = control;
+    return control;
   }
 
   get headControl(): HeadControl | null {
@@ -97,13 +102,16 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
   }
 
   protected headWeights(x: tf.Tensor3D, context: MixerContext): tf.Tensor3D {
-    const control: HeadControl | null = this.config.allHeads
-      ? { ...this.control, allHeads: true }
+    // A call's context.heads overrides the module's setHeadControl for that call.
+    const own = context.heads
+      ? this.checkedControl({ ...this.control, ...context.heads })
       : this.control;
+    const control: HeadControl | null = this.config.allHeads ? { ...own, allHeads: true } : own;
     const { gates, loss, headLoad } = this.gating.forward(x, control);
     const tokens = x.shape[0] * x.shape[1];
     const active = headLoad.reduce((a, b) => a + b, 0);
     this.lastStats = { tokens, headLoad, activeFraction: active / (tokens * this.config.numHeads) };
+    reportStats('moh', context, this.lastStats);
     if (loss && context.aux && this.config.loadBalanceWeight > 0) {
       context.aux.add('moh.load_balance', tf.keep(loss), this.config.loadBalanceWeight);
     }

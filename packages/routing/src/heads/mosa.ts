@@ -11,9 +11,11 @@ import {
   checkInt,
   checkRank,
   formatShape,
+  type MixerCapabilities,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
 import { parseWithDefaults, registerWithDefaults } from '../config';
+import { reportStats } from '../probe';
 
 export const mosaSchema = z.strictObject({
   type: z.literal('mosa'),
@@ -83,6 +85,20 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
   }
 
   /** Tokens each head takes from a sequence of `time` tokens. */
+  /** Expert-choice over the whole sequence: no decoding, no mask (segment ids instead), no bias. */
+  get capabilities(): MixerCapabilities {
+    return {
+      decoding: false,
+      causal: 'either',
+      positional: ['rotate'],
+      masks: false,
+      segmentIds: true,
+      attentionWeights: 'full',
+      stateGrowth: 'none',
+      headControl: false,
+    };
+  }
+
   tokensPerHead(time: number): number {
     return Math.min(time, Math.ceil(time / this.config.sparsity));
   }
@@ -129,6 +145,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
       const scores = tf.sigmoid(this.router.forward(x)) as tf.Tensor3D; // [B, T, H]
       const chosen = selectTokens(scores.dataSync(), batch, time, H, k, includeFirst);
       this.lastStats = { k, coverage: coverage(chosen, batch, time) };
+      reportStats('mosa', context, this.lastStats);
       // one-hot selection S [B, H·k, T]: row (h, j) picks token I_{b,h,j}
       const hot = new Float32Array(batch * H * k * time);
       chosen.forEach((t, row) => (hot[row * time + t] = 1));
@@ -166,7 +183,12 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
         scale: (context.positional?.logitScale ?? 1) / Math.sqrt(d),
         returnWeights: context.attentionHook !== undefined,
       });
-      if (weights) context.attentionHook!({ block: 'mosa', weights });
+      if (weights) {
+        // [B,H,k,k] among the chosen tokens -> the contract's [B,H,T,T] (zero elsewhere)
+        const onehot = tf.reshape(select, [batch, H, k, time]);
+        const full = tf.matMul(tf.matMul(onehot, weights, true, false), onehot) as tf.Tensor4D;
+        context.attentionHook!({ block: 'mosa', path: context.path ?? '', weights: full });
+      }
       // scale by the router score of each selected token: r_I = S · r
       const r = tf.sum(
         tf.mul(

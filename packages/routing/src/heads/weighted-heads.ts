@@ -51,7 +51,14 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const block = this.config.type;
-    const cache = checkMixerInput(block, x, this.config.dModel, context, KVCache);
+    const cache = checkMixerInput(
+      block,
+      x,
+      this.config.dModel,
+      context,
+      KVCache,
+      this.capabilities,
+    );
     refuseSegmentsWhileDecoding(block, cache, context);
     const queryPositions = inputPositions(block, context, x.shape[1], cache ? cache.length : 0);
     const positional = context.positional;
@@ -75,10 +82,9 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
         sinkLogit: this.sink ?? undefined,
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
-        chunkSize: this.config.chunkSize,
-        returnWeights: context.attentionHook !== undefined && this.config.chunkSize === undefined,
+        ...this.weightsOptions(context),
       });
-      if (weights) context.attentionHook!({ block, weights });
+      if (weights) context.attentionHook!({ block, path: context.path ?? '', weights });
       if (cache) cache.evict();
       // [b, t, H] -> [b, H, t, 1]: each head's output scaled per token (MoH eq. 3)
       return this.mergeAndProject(

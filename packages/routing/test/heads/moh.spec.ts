@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AuxLosses, ConfigError, Rng, ShapeError, build } from '@attnkit/core';
+import {
+  AuxLosses,
+  ConfigError,
+  Rng,
+  ShapeError,
+  build,
+  type IncrementalState,
+} from '@attnkit/core';
 import type { MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { MoHAttention, type MoHConfig, mohFromMHA } from '@attnkit/routing';
@@ -280,9 +287,9 @@ describe('moh bad inputs', () => {
     expect(() => m.setHeadControl({ weights: [1] })).toThrow(ConfigError);
     expect(() => m.forward(tf.zeros([2, 3, 8]) as tf.Tensor3D)).toThrow(ShapeError);
     expect(() => m.forward(tf.zeros([2, 3]) as unknown as tf.Tensor3D)).toThrow(/rank 3/);
-    expect(() => m.forward(input(2), { state: { length: 0, dispose() {} } })).toThrow(
-      /context.state expected a KVCache/,
-    );
+    expect(() =>
+      m.forward(input(2), { state: { length: 0, dispose() {} } as unknown as IncrementalState }),
+    ).toThrow(/context.state expected a KVCache/);
     const cross = build<MultiHeadAttention>({ type: 'cross-attention', dModel: 16, numHeads: 4 });
     expect(() => mohFromMHA(cross, { numSharedHeads: 1, topK: 1 })).toThrow(
       /moh: mha expected a self-attention mixer/,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, build } from '@attnkit/core';
+import { ConfigError, Rng, build, type IncrementalState } from '@attnkit/core';
 import type { MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { MoSAAttention, type MoSAConfig, selectTokens } from '@attnkit/routing';
@@ -104,9 +104,9 @@ describe('mosa (Mixture of Sparse Attention)', () => {
     expect(() => build({ ...base, topK: 2 })).toThrow(/unknown option 'topK'/);
     const m = make();
     const x = input(3);
-    expect(() => m.forward(x, { state: { length: 0, dispose() {} } })).toThrow(
-      /mosa: context.state expected not set/,
-    );
+    expect(() =>
+      m.forward(x, { state: { length: 0, dispose() {} } as unknown as IncrementalState }),
+    ).toThrow(/mosa: context.state expected not set/);
     expect(() => m.forward(x, { mask: tf.ones([1, 1, 3, 3]) })).toThrow(ConfigError);
     const bias = () => tf.zeros([3, 3]);
     expect(() => m.forward(x, { positional: { kind: 'bias', bias } })).toThrow(
