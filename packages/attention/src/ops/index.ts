@@ -22,3 +22,11 @@ export {
   type LinearAttentionResult,
   type LinearAttentionState,
 } from './linear';
+export {
+  featureMaps,
+  makeFeatureMap,
+  type FeatureMap,
+  type FeatureMapFactory,
+  type FeatureMapOptions,
+  type FeatureRole,
+} from './feature-maps';

@@ -9,15 +9,15 @@ export const FORMS: LinearAttentionForm[] = ['parallel', 'chunk', 'recurrent'];
 
 /** Deterministic normal draws (tfjs' seeded op is fine for test inputs). */
 export const randn = (shape: number[], seed: number, scale = 1) =>
-  tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale));
+  tf.tidy(() => tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale)) as tf.Tensor4D;
 
 /** Positive features (as a feature map would give), so normalising never divides by ~0. */
 export const positive = (shape: number[], seed: number) =>
-  tf.tidy(() => tf.add(tf.sigmoid(randn(shape, seed, 1.5)), 0.1));
+  tf.tidy(() => tf.add(tf.sigmoid(randn(shape, seed, 1.5)), 0.1)) as tf.Tensor4D;
 
 /** Log decays in (-inf, 0): log σ(x), the GLA gate. */
 export const logSigmoidGate = (shape: number[], seed: number) =>
-  tf.tidy(() => tf.logSigmoid(tf.add(randn(shape, seed), 2)));
+  tf.tidy(() => tf.logSigmoid(tf.add(randn(shape, seed), 2))) as tf.Tensor3D;
 
 export interface Case {
   name: string;
