@@ -4,7 +4,7 @@ Two independent PyTorch forms per case, checked against each other here:
   naive:      out = (scale Q Kᵀ ⊙ D) V with D_ts = prod_{s<r<=t} λ exp(g_r) for s <= t
               (Katharopoulos et al. 2020 eq. 4/8; RetNet's D, Sun et al. 2023 eq. 5), plus the
               initial state's share q_t (prod_{r<=t} decay) S0; normalised by the same with V -> 1.
-  sequential: S_t = λ exp(g_t) S_{t-1} + k_tᵀ v_t, out_t = scale q_t S_t (eqs. 18-20).
+  sequential: S_t = λ exp(g_t) S_{t-1} + k_tᵀ v_t, out_t = scale q_t S_t (Katharopoulos et al. sec. 3.4).
 Each case: inputs, options, output, final state, gradients of sum(output * probe).
 Run: /usr/bin/python3 tools/reference/attention/linear_reference.py
 """

@@ -28,6 +28,12 @@ const CALLS: Call[] = [
     /q expected dtype float32/,
   ],
   [
+    'q empty',
+    () => linearAttention(tf.zeros([B, H, 0, DK]) as never, k(), v()),
+    ShapeError,
+    /q expected at least one token and one feature, got shape \[1,2,0,4\]/,
+  ],
+  [
     'k time',
     () => linearAttention(q(), tf.zeros([B, H, T + 1, DK]) as never, v()),
     ShapeError,

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * The chunkwise form (fla's `chunk`): Yang et al. 2023 (GLA) sec. 3.2 / Qin et al. 2024
- * (Lightning Attention-2) eqs. 9-12, scalar decay. Per chunk of C tokens, with Γ_i the
+ * The chunkwise form (fla's `chunk`): Yang et al. 2023 (GLA), the chunkwise parallel form
+ * (sec. 2.2; sec. 4.2 with gates, here a scalar gate per step), and the intra-/inter-block
+ * split of Qin et al. 2024 (Lightning Attention-2, sec. 3); RetNet's chunkwise form
+ * (Sun et al. 2023, eq. 7) is the constant-decay case. Per chunk of C tokens, with Γ_i the
  * cumulative log decay inside the chunk and γ = Γ_C:
  *
  *   intra:  O  = (Q Kᵀ ⊙ M) V,  M_ij = exp(Γ_i - Γ_j) for j <= i, else 0

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * The recurrent form (fla's `fused_recurrent`), Katharopoulos et al. 2020 eqs. 18-20 with a
- * log decay g: S_t = exp(g_t) S_{t-1} + k_tᵀ v_t, out_t = q_t S_t. One token per step, state
- * [dk, dv] per head: the form for decoding. Gradients come from autodiff through the loop.
+ * The recurrent form (fla's `fused_recurrent`): Katharopoulos et al. 2020 sec. 3.4 (the RNN
+ * view) with a log decay g (RetNet eq. 6): S_t = exp(g_t) S_{t-1} + k_tᵀ v_t, out_t = q_t S_t.
+ * One token per step, state [dk, dv] per head: the form for decoding. Gradients come from
+ * autodiff through the loop.
  */
 export function linearRecurrent(
   q: tf.Tensor4D,

@@ -46,6 +46,14 @@ export function validateLinear(
     checkDtype(BLOCK, name, x, ['float32']);
   }
   const [batch, heads, time, keyDim] = q.shape as number[] as [number, number, number, number];
+  if (time < 1 || keyDim < 1) {
+    throw new ShapeError(
+      BLOCK,
+      'q',
+      'at least one token and one feature',
+      `shape ${formatShape(q.shape)}`,
+    );
+  }
   checkShape(BLOCK, 'k', k, [batch, heads, time, keyDim]);
   checkShape(BLOCK, 'v', v, [batch, heads, time, null]);
   const valueDim = v.shape[3]!;
