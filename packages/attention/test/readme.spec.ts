@@ -10,3 +10,10 @@ describe('packages/attention/README.md', () => {
     expect(lines[1]).toBe('1,8,256,64');
   });
 });
+
+describe('packages/attention/README.md, linear attention', () => {
+  it('runs the example as written: shapes of the output and the state', async () => {
+    const lines: string[] = await runDocExample(readme, 1, require);
+    expect(lines[0]).toBe('1,4,32,16 1,4,16,16');
+  });
+});

@@ -15,3 +15,18 @@ export { selectionPenalty, type SelectionResult } from './selection';
 export { gaussianAdaptiveAttention, type GaussianAdaptiveParams } from './gaussian';
 export { lambdaInit, headNorm, type HeadNormKind } from './head-norm';
 export { differentialCombine } from './differential';
+export {
+  linearAttention,
+  type LinearAttentionForm,
+  type LinearAttentionOptions,
+  type LinearAttentionResult,
+  type LinearAttentionState,
+} from './linear';
+export {
+  featureMaps,
+  makeFeatureMap,
+  type FeatureMap,
+  type FeatureMapFactory,
+  type FeatureMapOptions,
+  type FeatureRole,
+} from './feature-maps';
