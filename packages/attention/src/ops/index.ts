@@ -15,3 +15,24 @@ export { selectionPenalty, type SelectionResult } from './selection';
 export { gaussianAdaptiveAttention, type GaussianAdaptiveParams } from './gaussian';
 export { lambdaInit, headNorm, type HeadNormKind } from './head-norm';
 export { differentialCombine } from './differential';
+export { mergeAttention, type AttentionPart } from './merge';
+export {
+  blockSparseAttention,
+  type BlockSparseOptions,
+  type BlockSparseResult,
+} from './block-sparse';
+export {
+  blockSparseMask,
+  blockGeometry,
+  type BlockGeometry,
+  type BlockSparseMaskOptions,
+} from './block-sparse-mask';
+export {
+  keySelectors,
+  selectKeyBlocks,
+  selectorGeometry,
+  blockTopKMean,
+  slidingBlocks,
+  type KeySelector,
+  type KeySelectorOptions,
+} from './key-selectors';

@@ -54,9 +54,16 @@ export function fusedAttention(
     keyPositions: geometry.keyPositions,
   };
   return tf.tidy(() => {
-    const [output] = tf
+    const [output, lse] = tf
       .engine()
       .runKernel(FUSED_ATTENTION_KERNEL, { q, k, v }, attrs) as tf.Tensor[];
-    return { output: output as tf.Tensor4D };
+    if (!options.returnLogSumExp) return { output: output as tf.Tensor4D };
+    // The kernel marks a row with no visible key by +Infinity; the op's contract says -Infinity.
+    const logSumExp = tf.where(
+      tf.isInf(lse!),
+      tf.fill(lse!.shape as [number, number, number], -Infinity),
+      lse!,
+    ) as tf.Tensor3D;
+    return { output: output as tf.Tensor4D, logSumExp };
   });
 }
