@@ -121,7 +121,7 @@ export function blockSparseMask(
     // [b, h, nqb, nkb]: whether each key block is selected for each query block.
     const valid = tf.greaterEqual(selected, 0);
     const hot = tf.mul(
-      tf.oneHot(tf.maximum(selected, 0), g.numKeyBlocks),
+      tf.oneHot(tf.maximum(selected, tf.scalar(0, 'int32')), g.numKeyBlocks),
       tf.expandDims(tf.cast(valid, 'int32'), -1),
     );
     const chosen = tf.greater(tf.sum(hot, 3), 0);

@@ -76,7 +76,10 @@ export function blockSparseAttention(
       (_, i) => (Math.floor(i / h) * kvHeads + Math.floor((i % h) / group)) * g.numKeyBlocks,
     );
     const index = tf.reshape(
-      tf.add(tf.reshape(tf.tensor1d(base, 'int32'), [b, h, 1, 1]), tf.maximum(selected, 0)),
+      tf.add(
+        tf.reshape(tf.tensor1d(base, 'int32'), [b, h, 1, 1]),
+        tf.maximum(selected, tf.scalar(0, 'int32')),
+      ),
       [-1],
     );
     const gatherBlocks = (x: tf.Tensor4D, width: number) => {
@@ -91,8 +94,9 @@ export function blockSparseAttention(
     };
     const keys = gatherBlocks(k, d);
     const values = gatherBlocks(v, dv);
+    // Scaled before the product: [tq, d] values rather than [tq, kPerBlock·B] logits.
     const queries = tf.reshape(
-      tf.pad(q, [
+      tf.pad(tf.mul(q, scale), [
         [0, 0],
         [0, 0],
         [g.lead, nqb * B - g.lead - g.queryLength],
@@ -101,19 +105,23 @@ export function blockSparseAttention(
       [rows, B, d],
     );
 
-    const logits = tf.mul(tf.matMul(queries, keys, false, true), scale); // [rows, B, kpb·B]
-    const visible = tf.broadcastTo(
-      tf.reshape(visibility(selected, g, options.causal ?? false), [rows, -1, kpb * B]),
-      logits.shape,
+    // Hidden keys get the finite MASK_NEGATIVE added, so exp(·) is 0 for them next to any
+    // visible key; a row that sees none is told apart by its max and zeroed.
+    const hidden = tf.reshape(
+      tf.where(
+        visibility(selected, g, options.causal ?? false),
+        tf.scalar(0),
+        tf.scalar(MASK_NEGATIVE),
+      ),
+      [rows, -1, kpb * B],
     );
-    const masked = tf.where(visible, logits, tf.fill(logits.shape, MASK_NEGATIVE));
-    const max = tf.max(masked, -1, true);
-    const p = tf.where(visible, tf.exp(tf.sub(masked, max)), tf.zeros(logits.shape));
+    const logits = tf.add(tf.matMul(queries, keys, false, true), hidden); // [rows, B, kpb·B]
+    const max = tf.max(logits, -1, true);
+    // greaterEqual, not greater: tfjs registers a (zero) gradient only for the former.
+    const seen = tf.greaterEqual(max, MASK_NEGATIVE / 2);
+    const p = tf.exp(tf.sub(logits, max));
     const denom = tf.sum(p, -1, true);
-    // The row's max term is exp(0) = 1 when it sees any key (greaterEqual has a gradient).
-    const seen = tf.greaterEqual(denom, 0.5);
-    const safe = tf.where(seen, denom, tf.onesLike(denom));
-    const out = tf.div(tf.matMul(p, values), safe); // [rows, B, dv]
+    const out = tf.mul(tf.div(tf.matMul(p, values), denom), tf.cast(seen, 'float32'));
     const trim = (x: tf.Tensor, width: number) =>
       tf.slice(
         tf.reshape(x, [b, h, nqb * B, width]),
@@ -122,7 +130,7 @@ export function blockSparseAttention(
       );
     const output = trim(out, dv) as tf.Tensor4D;
     if (!options.returnLogSumExp) return { output };
-    const lse = tf.where(seen, tf.add(max, tf.log(safe)), tf.fill(max.shape, -Infinity));
+    const lse = tf.where(seen, tf.add(max, tf.log(denom)), tf.fill(max.shape, -Infinity));
     return { output, logSumExp: tf.squeeze(trim(lse, 1), [3]) as tf.Tensor3D };
   });
 }
@@ -145,7 +153,7 @@ function visibility(selected: tf.Tensor4D, g: BlockGeometry, causal: boolean): t
   const slotOk = tf.logicalAnd(tf.greaterEqual(selected, 0), tf.logicalNot(repeated));
   // Key positions of the gathered keys: [b, h, nqb, kpb·B].
   const keyPos = tf.reshape(
-    tf.add(tf.mul(tf.expandDims(selected, -1), B), tf.range(0, B, 1, 'int32')),
+    tf.add(tf.mul(tf.expandDims(selected, -1), tf.scalar(B, 'int32')), tf.range(0, B, 1, 'int32')),
     [b, h, nqb, kpb * B],
   );
   const slots = tf.reshape(tf.broadcastTo(tf.expandDims(slotOk, -1), [b, h, nqb, kpb, B]), [
