@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { NamedRegistry, checkInt } from '@attnkit/core';
+import { ConfigError, NamedRegistry, checkInt } from '@attnkit/core';
 import { repeatKvHeads, validateScores } from './validate';
 import { blockGeometry, type BlockGeometry } from './block-sparse-mask';
 
@@ -46,8 +46,11 @@ export function selectorGeometry(
   k: tf.Tensor4D,
   options: KeySelectorOptions,
 ): BlockGeometry & { batch: number; heads: number } {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(block, 'options', '{ blockSize, topK, causal? }', String(options));
+  }
   const geo = validateScores(q, k, {}, block);
-  checkInt(block, 'topK', options?.topK, 1);
+  checkInt(block, 'topK', options.topK, 1);
   const g = blockGeometry(
     geo.queryLength,
     geo.keyLength,
@@ -57,6 +60,9 @@ export function selectorGeometry(
   );
   return { ...g, batch: geo.batch, heads: geo.heads };
 }
+
+const LIMIT = 1e38;
+const OUT = 3e38;
 
 /** Means over the real tokens of each block of x [b, h, t, d] placed from `lead`: [b, h, n, d]. */
 function blockMeans(x: tf.Tensor4D, lead: number, blocks: number, size: number): tf.Tensor4D {
@@ -88,20 +94,22 @@ export const blockTopKMean: KeySelector = (q, k, options) => {
     const heads = q.shape[1];
     const qMean = blockMeans(q, g.lead, g.numQueryBlocks, g.blockSize);
     const kMean = repeatKvHeads(blockMeans(k, 0, g.numKeyBlocks, g.blockSize), heads);
-    let scores: tf.Tensor = tf.matMul(qMean, kMean, false, true); // [b, h, nqb, nkb]
+    // Finite sentinels: tfjs' cpu topk compares by subtraction, which Infinity - Infinity breaks.
+    let scores: tf.Tensor = tf.clipByValue(tf.matMul(qMean, kMean, false, true), -LIMIT, LIMIT);
     if (options.causal) {
       const rule = Array.from({ length: g.numQueryBlocks * g.numKeyBlocks }, (_, i) => {
         const current = g.firstBlock + Math.floor(i / g.numKeyBlocks);
         const key = i % g.numKeyBlocks;
-        return key > current ? -Infinity : key === current ? Infinity : 0;
+        return key > current ? -1 : key === current ? 1 : 0;
       });
-      // Adding ±Infinity forces a block out or in; 0 keeps its score.
-      scores = tf.add(scores, tf.tensor2d(rule, [g.numQueryBlocks, g.numKeyBlocks]));
+      // Future blocks drop below every score, the current block rises above.
+      const forced = tf.tensor2d(rule, [g.numQueryBlocks, g.numKeyBlocks]);
+      scores = tf.where(tf.equal(forced, 0), scores, tf.mul(forced, OUT));
     }
     const take = Math.min(options.topK, g.numKeyBlocks);
     const { values, indices } = tf.topk(scores, take);
     let selected: tf.Tensor = tf.where(
-      tf.equal(values, -Infinity),
+      tf.lessEqual(values, -OUT),
       tf.fill(indices.shape, -1, 'int32'),
       indices,
     );
