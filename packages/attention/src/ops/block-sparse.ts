@@ -32,10 +32,10 @@ export interface BlockSparseResult {
 
 /**
  * Block-sparse attention: each query block attends only to its selected key blocks (MoBA,
- * Lu et al. 2025, sec. 2.2, eq. 2: softmax(q K[I]ᵀ) V[I] over the selected blocks' keys I). The selected
- * key/value blocks are gathered and attended to with a mask for empty or repeated slots, the
- * ragged last block and causality inside blocks, so logits are [tq, kPerBlock·blockSize]
- * rather than [tq, tk]: time and memory fall with sparsity. Equal, up to float error, to
+ * Lu et al. 2025, sec. 2.2, eq. 2: softmax(q K[I]ᵀ) V[I] over the selected blocks' keys I).
+ * The selected key/value blocks are gathered and attended to with a mask for empty or repeated
+ * slots, the ragged last block and causality inside blocks, so logits are
+ * [tq, kPerBlock·blockSize] rather than [tq, tk]: time and memory fall with sparsity. Equal, up to float error, to
  * `scaledDotProductAttention` with `blockSparseMask(selected, ...)` as its mask (except that
  * a query with no visible key gets output 0 here, the uniform average there). Differentiable
  * w.r.t. q, k and v; the selection itself is data, not differentiated.

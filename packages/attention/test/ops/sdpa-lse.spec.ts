@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { causalMask } from '@attnkit/core';
 import { scaledDotProductAttention, type AttentionOptions } from '@attnkit/attention';
-import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
@@ -119,6 +119,23 @@ describe('scaledDotProductAttention: logSumExp', () => {
       const { grads } = run(options, q, k, v);
       for (const g of grads) expect(g.dataSync().every(Number.isFinite)).toBe(true);
     }
+  });
+
+  it("the chunked form's custom gradient of the lse matches finite differences", () => {
+    const q = rand([1, 2, 5, 3], 41) as tf.Tensor4D;
+    const k = rand([1, 1, 5, 3], 42) as tf.Tensor4D;
+    const v = rand([1, 1, 5, 2], 43) as tf.Tensor4D;
+    const sinkLogit = tf.tensor1d([0.4, -0.2]);
+    finiteDifferenceCheck(
+      (qq, kk, vv, ss) =>
+        scaledDotProductAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, {
+          causal: true,
+          chunkSize: 2,
+          sinkLogit: ss,
+          returnLogSumExp: true,
+        }).logSumExp!,
+      [q, k, v, sinkLogit],
+    );
   });
 
   it('leaks nothing over forward and backward, in both forms', async () => {
