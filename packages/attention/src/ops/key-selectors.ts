@@ -12,6 +12,8 @@ export interface KeySelectorOptions {
   causal?: boolean;
   /** Position of the first query; default tk - tq (as blockSparseAttention). */
   queryOffset?: number;
+  /** A selector's own options (e.g. a score temperature) travel through the registry too. */
+  [option: string]: unknown;
 }
 
 /**
