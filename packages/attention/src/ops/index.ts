@@ -30,3 +30,24 @@ export {
   type FeatureMapOptions,
   type FeatureRole,
 } from './feature-maps';
+export { mergeAttention, type AttentionPart } from './merge';
+export {
+  blockSparseAttention,
+  type BlockSparseOptions,
+  type BlockSparseResult,
+} from './block-sparse';
+export {
+  blockSparseMask,
+  blockGeometry,
+  type BlockGeometry,
+  type BlockSparseMaskOptions,
+} from './block-sparse-mask';
+export {
+  keySelectors,
+  selectKeyBlocks,
+  selectorGeometry,
+  blockTopKMean,
+  slidingBlocks,
+  type KeySelector,
+  type KeySelectorOptions,
+} from './key-selectors';

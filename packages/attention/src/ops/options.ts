@@ -31,10 +31,20 @@ export interface AttentionOptions {
   chunkSize?: number;
   /** Also return the weights [batch, heads, tq, tk] (naive form only). */
   returnWeights?: boolean;
+  /** Also return `logSumExp` [batch, heads, tq] (every form), e.g. to merge partial results. */
+  returnLogSumExp?: boolean;
 }
 
 export interface AttentionResult {
   /** [batch, heads, tq, dv] */
   output: tf.Tensor4D;
   weights?: tf.Tensor4D;
+  /**
+   * With `returnLogSumExp`: [batch, heads, tq], the natural log of each row's softmax
+   * denominator, log(Σ_j exp(l_ij) + exp(sink)), over the visible keys j of the final logits l
+   * (after scale, softcap, bias and masks), including the sink logit when one is set. A row
+   * with no visible key (and no sink) has -Infinity: its output is unchanged (the forms fall
+   * back to uniform weights), but `mergeAttention` gives it weight 0. Differentiable.
+   */
+  logSumExp?: tf.Tensor3D;
 }

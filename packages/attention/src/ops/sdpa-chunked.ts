@@ -4,6 +4,7 @@ import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, structuralMask, type AttentionGeometry } from './validate';
 import { sinkAsTensor } from './sink';
 import { asRank4, chunks, reduceToShape, sliceBlock } from './slicing';
+import { emptyRowsToMinusInfinity } from './sdpa-naive';
 
 /**
  * Memory-efficient attention: the online-softmax recurrence over key chunks
@@ -11,6 +12,8 @@ import { asRank4, chunks, reduceToShape, sliceBlock } from './slicing';
  * query chunk, so no [tq, tk] matrix is ever built. Its gradient recomputes each block's
  * probabilities from the saved row log-sum-exp (FlashAttention backward, Algorithm 4)
  * instead of storing them. Peak memory is O(chunk² + t·d) per head instead of O(t²).
+ * With `returnLogSumExp` the op's value is [output | lse] on the last axis (tf.customGrad has
+ * one output), and the lse cotangent g enters the backward as D - g: ∂lse/∂s_ij = p_ij.
  */
 export function attentionChunked(
   q: tf.Tensor4D,
@@ -62,6 +65,7 @@ export function attentionChunked(
 
   const hasBias = options.bias !== undefined;
   const hasSink = options.sinkLogit !== undefined;
+  const packed = options.returnLogSumExp === true;
   const op = withCustomGradient<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]>(
     (qIn, kIn, vIn, biasIn, sinkIn, save) => {
       const bias = hasBias ? (biasIn as tf.Tensor4D) : undefined;
@@ -103,13 +107,16 @@ export function attentionChunked(
       if (outs.length > 1) tf.dispose([...outs, ...lses]);
       save([qIn, kIn, vIn, biasIn, sinkIn, output, lse]);
       return {
-        value: output,
+        value: packed ? tf.concat([output, lse], -1) : output,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => backward(dy, saved),
       };
     },
   );
 
-  const backward = (dOut: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+  const backward = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const dv = saved[2]!.shape[3]!;
+    const dOut = packed ? tf.slice(dy, [0, 0, 0, 0], [-1, -1, -1, dv]) : dy;
+    const dLse = packed ? tf.slice(dy, [0, 0, 0, dv], [-1, -1, -1, 1]) : undefined;
     const [qIn, kIn, vIn, biasIn, sinkIn, output, lse] = saved as [
       tf.Tensor4D,
       tf.Tensor4D,
@@ -138,7 +145,13 @@ export function attentionChunked(
           tf.slice(qIn, [0, 0, r[0], 0], [-1, -1, rows, -1]),
           doRows,
           tf.slice(lse, [0, 0, r[0], 0], [-1, -1, rows, -1]),
-          tf.sum(tf.mul(doRows, oRows), -1, true),
+          // D = rowsum(dO ⊙ O), less the lse cotangent when the lse is an output too.
+          dLse
+            ? tf.sub(
+                tf.sum(tf.mul(doRows, oRows), -1, true),
+                tf.slice(dLse, [0, 0, r[0], 0], [-1, -1, rows, -1]),
+              )
+            : tf.sum(tf.mul(doRows, oRows), -1, true),
         ];
       }) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
       let dqi: tf.Tensor = tf.zerosLike(qi);
@@ -211,6 +224,7 @@ export function attentionChunked(
       ];
     });
     tf.dispose([...dQ, ...dK, ...dV, ...dBiasRows, dSink]);
+    if (packed) tf.dispose([dOut, dLse!]);
     return grads;
   };
 
@@ -222,7 +236,15 @@ export function attentionChunked(
       options.sinkLogit !== undefined
         ? sinkAsTensor(options.sinkLogit, heads)
         : tf.zeros([1, heads, 1, 1]);
-    return { output: op(q, keys, values, bias, sink) as tf.Tensor4D };
+    const value = op(q, keys, values, bias, sink);
+    if (!packed) return { output: value as tf.Tensor4D };
+    const dv = values.shape[3];
+    return {
+      output: tf.slice(value, [0, 0, 0, 0], [-1, -1, -1, dv]) as tf.Tensor4D,
+      logSumExp: emptyRowsToMinusInfinity(
+        tf.squeeze(tf.slice(value, [0, 0, 0, dv], [-1, -1, -1, 1]), [3]) as tf.Tensor3D,
+      ),
+    };
   });
 }
 

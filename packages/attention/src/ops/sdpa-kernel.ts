@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { withCustomGradient } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult } from './options';
 import type { AttentionGeometry } from './validate';
 
@@ -8,6 +9,8 @@ import type { AttentionGeometry } from './validate';
  * Attrs: scale, causal, window (0 = none), queryPositions, keyPositions.
  */
 export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
+/** Its gradient kernel: inputs { q, k, v, out, lse, dout }, outputs [dq, dk, dv], same attrs. */
+export const FUSED_ATTENTION_GRAD_KERNEL = 'AttnkitFusedAttentionGrad';
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -45,7 +48,11 @@ export function fusedAttention(
   geometry: AttentionGeometry,
 ): AttentionResult | undefined {
   if (!fusable(options, geometry)) return undefined;
-  if (tf.getKernel(FUSED_ATTENTION_KERNEL, tf.getBackend()) === undefined) return undefined;
+  const backend = tf.getBackend();
+  if (tf.getKernel(FUSED_ATTENTION_KERNEL, backend) === undefined) return undefined;
+  // The lse's gradient goes through the gradient kernel (withLogSumExp), so both are needed.
+  if (options.returnLogSumExp && tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, backend) === undefined)
+    return undefined;
   const attrs = {
     scale: geometry.scale,
     causal: Boolean(options.causal) || options.window !== undefined,
@@ -53,10 +60,75 @@ export function fusedAttention(
     queryPositions: geometry.queryPositions,
     keyPositions: geometry.keyPositions,
   };
+  if (options.returnLogSumExp) return withLogSumExp(q, k, v, attrs);
   return tf.tidy(() => {
     const [output] = tf
       .engine()
       .runKernel(FUSED_ATTENTION_KERNEL, { q, k, v }, attrs) as tf.Tensor[];
     return { output: output as tf.Tensor4D };
+  });
+}
+
+/**
+ * The kernel's output and log-sum-exp, both differentiable. The backend's gradient covers the
+ * output only, so this runs the gradient kernel itself with the lse cotangent g folded in: the
+ * kernel computes dS = P ⊙ (dO Vᵀ - D) with D = rowsum(dO ⊙ O), and ∂lse/∂S = P, so a zero
+ * column appended to V and a -1 column to O, with g as that column of dO, give D - g and
+ * dS = P ⊙ (dO Vᵀ - D + g). (One value per customGrad: the op returns [output | lse].)
+ */
+function withLogSumExp(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  attrs: tf.NamedAttrMap,
+): AttentionResult {
+  const dv = v.shape[3];
+  const op = withCustomGradient<[tf.Tensor, tf.Tensor, tf.Tensor]>(
+    (qIn: tf.Tensor, kIn: tf.Tensor, vIn: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [output, lse] = tf
+        .engine()
+        .runKernel(FUSED_ATTENTION_KERNEL, { q: qIn, k: kIn, v: vIn }, attrs) as tf.Tensor[];
+      save([qIn, kIn, vIn, output!, lse!]);
+      return {
+        value: tf.concat([output!, tf.expandDims(lse!, -1)], -1),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qs, ks, vs, out, l] = saved as [
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor4D,
+            tf.Tensor,
+          ];
+          const [b, h, tq] = out.shape;
+          const grads = tf.engine().runKernel(
+            FUSED_ATTENTION_GRAD_KERNEL,
+            {
+              q: qs,
+              k: ks,
+              v: tf.concat([vs, tf.zeros([vs.shape[0], vs.shape[1], vs.shape[2], 1])], -1),
+              out: tf.concat([out, tf.fill([b, h, tq, 1], -1)], -1),
+              lse: l,
+              dout: dy,
+            },
+            attrs,
+          ) as tf.Tensor[];
+          return [grads[0]!, grads[1]!, tf.slice(grads[2]!, [0, 0, 0, 0], [-1, -1, -1, dv])];
+        },
+      };
+    },
+  );
+  return tf.tidy(() => {
+    const packed = op(q, k, v);
+    const lse = tf.squeeze(tf.slice(packed, [0, 0, 0, dv], [-1, -1, -1, 1]), [3]);
+    // The kernel marks a row with no visible key by +Infinity; the op's contract says -Infinity.
+    const logSumExp = tf.where(
+      tf.isInf(lse),
+      tf.fill<tf.Rank>(lse.shape, -Infinity),
+      lse,
+    ) as tf.Tensor3D;
+    return {
+      output: tf.slice(packed, [0, 0, 0, 0], [-1, -1, -1, dv]) as tf.Tensor4D,
+      logSumExp,
+    };
   });
 }

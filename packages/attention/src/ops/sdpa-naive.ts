@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { MASK_NEGATIVE } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, type AttentionGeometry } from './validate';
-import { dropWeights, maskedSoftmax, scoresOf } from './scores';
+import { dropWeights, maskLogits, maskedSoftmax, scoresOf } from './scores';
+import { sinkAsTensor } from './sink';
 
 /**
  * softmax(q kᵀ · scale + bias, masked) v (Vaswani et al. 2017, eq. 1), building the full
@@ -14,7 +16,7 @@ export function attentionNaive(
   options: AttentionOptions,
   geometry: AttentionGeometry,
 ): AttentionResult {
-  return tf.tidy(() => {
+  return tf.tidy((): AttentionResult & tf.TensorContainerObject => {
     const { logits, keep } = scoresOf(q, k, options, geometry);
     const weights = dropWeights(
       maskedSoftmax(logits, keep, options.sinkLogit),
@@ -22,6 +24,33 @@ export function attentionNaive(
       options.seed,
     );
     const output = tf.matMul(weights, repeatKvHeads(v, geometry.heads)) as tf.Tensor4D;
-    return options.returnWeights ? { output, weights } : { output };
+    const logSumExp = options.returnLogSumExp
+      ? rowLogSumExp(maskLogits(logits, keep), options.sinkLogit)
+      : undefined;
+    return {
+      output,
+      ...(options.returnWeights ? { weights } : {}),
+      ...(logSumExp ? { logSumExp } : {}),
+    };
   });
+}
+
+/** log(Σ_j exp(masked_ij) + exp(sink)) per row, -Infinity where no key (and no sink) is visible. */
+function rowLogSumExp(masked: tf.Tensor, sinkLogit?: number | tf.Tensor): tf.Tensor3D {
+  const [b, h, tq] = masked.shape as [number, number, number, number];
+  const withSink =
+    sinkLogit === undefined
+      ? masked
+      : tf.concat([masked, tf.broadcastTo(sinkAsTensor(sinkLogit, h), [b, h, tq, 1])], -1);
+  return emptyRowsToMinusInfinity(tf.logSumExp(withSink, -1) as tf.Tensor3D);
+}
+
+/**
+ * Masked logits are the finite MASK_NEGATIVE (so a fully masked row stays a uniform row, not
+ * NaN); a row whose log-sum-exp is that low saw no key and gets -Infinity, which merging
+ * partial results (merge.ts) reads as "contributes nothing". (Comparisons use greaterEqual,
+ * isFinite and isInf: tfjs registers a (zero) gradient for those, not for greater or equal.)
+ */
+export function emptyRowsToMinusInfinity<T extends tf.Tensor>(lse: T): T {
+  return tf.where(tf.greaterEqual(lse, MASK_NEGATIVE / 2), lse, tf.fill(lse.shape, -Infinity)) as T;
 }

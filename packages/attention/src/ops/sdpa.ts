@@ -10,7 +10,9 @@ import { fusedAttention } from './sdpa-kernel';
  * (grouped-query when kvHeads divides heads). One signature, two forms: the naive one,
  * and the chunked online-softmax one when `chunkSize` is set. Returns [batch, heads, tq, dv].
  * A backend that registers the fused kernel (sdpa-kernel.ts) runs it instead whenever the
- * options need nothing it lacks; it never builds the [tq, tk] weights either.
+ * options need nothing it lacks; it never builds the [tq, tk] weights either. With
+ * `returnLogSumExp` every form also returns each row's log-sum-exp (see AttentionResult), which
+ * `mergeAttention` (merge.ts) uses to combine attention over disjoint key sets.
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
