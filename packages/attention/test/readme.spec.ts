@@ -11,9 +11,16 @@ describe('packages/attention/README.md', () => {
   });
 });
 
+describe('packages/attention/README.md, block-sparse attention', () => {
+  it('runs the example as written: selection, output and log-sum-exp shapes', async () => {
+    const lines: string[] = await runDocExample(readme, 1, require);
+    expect(lines[0]).toBe('1,2,4,2 1,2,256,16 1,2,256');
+  });
+});
+
 describe('packages/attention/README.md, linear attention', () => {
   it('runs the example as written: shapes of the output and the state', async () => {
-    const lines: string[] = await runDocExample(readme, 1, require);
+    const lines: string[] = await runDocExample(readme, 2, require);
     expect(lines[0]).toBe('1,4,32,16 1,4,16,16');
   });
 });
