@@ -1,13 +1,14 @@
+// The fused attention kernel a backend may register (architecture contract 7), e.g.
+// @attnkit/backend-native; its name, inputs, attrs and outputs are @attnkit/kernels' contract.
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  FUSED_ATTENTION,
+  type FusedAttentionAttrs,
+  type FusedAttentionInputs,
+  type FusedAttentionOutputs,
+} from '@attnkit/kernels';
 import type { AttentionOptions, AttentionResult } from './options';
 import type { AttentionGeometry } from './validate';
-
-/**
- * The fused attention kernel a backend may register (architecture contract 7), e.g.
- * @attnkit/backend-native: inputs { q, k, v }, outputs [output, logSumExp], with its gradient.
- * Attrs: scale, causal, window (0 = none), queryPositions, keyPositions.
- */
-export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -45,18 +46,19 @@ export function fusedAttention(
   geometry: AttentionGeometry,
 ): AttentionResult | undefined {
   if (!fusable(options, geometry)) return undefined;
-  if (tf.getKernel(FUSED_ATTENTION_KERNEL, tf.getBackend()) === undefined) return undefined;
-  const attrs = {
+  if (tf.getKernel(FUSED_ATTENTION, tf.getBackend()) === undefined) return undefined;
+  const attrs: FusedAttentionAttrs = {
     scale: geometry.scale,
     causal: Boolean(options.causal) || options.window !== undefined,
     window: options.window ?? 0,
     queryPositions: geometry.queryPositions,
     keyPositions: geometry.keyPositions,
   };
+  const inputs: FusedAttentionInputs<tf.Tensor> = { q, k, v };
   return tf.tidy(() => {
     const [output] = tf
       .engine()
-      .runKernel(FUSED_ATTENTION_KERNEL, { q, k, v }, attrs) as tf.Tensor[];
+      .runKernel(FUSED_ATTENTION, inputs, attrs) as FusedAttentionOutputs<tf.Tensor>;
     return { output: output as tf.Tensor4D };
   });
 }
