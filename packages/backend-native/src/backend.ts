@@ -3,13 +3,18 @@
 // unusual attribute) calls the cpu kernel, so results and errors stay the cpu backend's.
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import type { NativeAddon } from './addon';
-import { NativeFusedDecoder } from './decoder';
-import type { FusedDecoder, FusedDecoderSpec } from './decoder-spec';
-import { ADAMW, makeAdamW } from './kernels/adamw';
 import {
+  ADAMW,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  type FusedDecoder,
+  type FusedDecoderBackend,
+  type FusedDecoderSpec,
+} from '@attnkit/kernels';
+import type { NativeAddon } from './addon';
+import { NativeFusedDecoder } from './decoder';
+import { makeAdamW } from './kernels/adamw';
+import {
   fusedAttentionGradConfig,
   makeFusedAttention,
   makeFusedAttentionGrad,
@@ -37,7 +42,7 @@ export const BACKEND_NAME = 'native';
 /** Above cpu (1) and wasm (2), as tfjs-node (3): importing the package makes it the default. */
 export const BACKEND_PRIORITY = 3;
 
-export class NativeBackend extends MathBackendCPU {
+export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend {
   constructor(private readonly addon: NativeAddon) {
     super();
     // MathBackendCPU prints an 'install tfjs-node' banner on first use in Node; native is the

@@ -1,13 +1,13 @@
 // The fused decoder: checks a FusedDecoderSpec, lays it out for csrc/decoder_napi.cc (ints,
 // floats, a list of weight arrays read in place) and keeps the KV cache of a batch-1 session.
-import type { NativeAddon } from './addon';
 import type {
   FusedDecoder,
   FusedDecoderDense,
   FusedDecoderLayer,
   FusedDecoderNorm,
   FusedDecoderSpec,
-} from './decoder-spec';
+} from '@attnkit/kernels';
+import type { NativeAddon } from './addon';
 
 const NAME = 'fused-decoder';
 

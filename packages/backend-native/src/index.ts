@@ -11,13 +11,22 @@ registerNativeBackend(addon);
 export { BACKEND_NAME, BACKEND_PRIORITY, NativeBackend, nativeKernelNames } from './backend';
 export { NativeUnavailableError } from './addon';
 export { DECODER_ACTIVATIONS } from './decoder';
-export type * from './decoder-spec';
-export { ADAMW, type AdamWAttrs } from './kernels/adamw';
+// The kernel names and the fused decoder's types are @attnkit/kernels' contract, re-exported.
 export {
+  ADAMW,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  type AdamWAttrs,
   type FusedAttentionAttrs,
-} from './kernels/attention';
+  type FusedDecoder,
+  type FusedDecoderAttention,
+  type FusedDecoderBackend,
+  type FusedDecoderDense,
+  type FusedDecoderFeedForward,
+  type FusedDecoderLayer,
+  type FusedDecoderNorm,
+  type FusedDecoderSpec,
+} from '@attnkit/kernels';
 
 /** What the addon runs on: the GEMM micro-kernel picked for this CPU and the thread count. */
 export function nativeInfo(): { gemm: string; threads: number } {

@@ -18,12 +18,6 @@ import type { FusedDecoderSpec } from '../src/index';
 import { packDecoder } from '../src/decoder';
 import './helpers';
 
-// The protocol is declared twice (core for models, here for the backend): keep them in step.
-const toNative = (s: core.FusedDecoderSpec): FusedDecoderSpec => s;
-const toCore = (s: FusedDecoderSpec): core.FusedDecoderSpec => s;
-void toNative;
-void toCore;
-
 let initial = 'cpu';
 beforeAll(async () => {
   initial = tf.getBackend();

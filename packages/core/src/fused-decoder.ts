@@ -1,91 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { FusedDecoderBackend, FusedDecoderSpec } from '@attnkit/kernels';
 
-// Contract 7 for a whole model: a backend may run one decoding step of a plain decoder-only
-// transformer as a single native call. A model describes itself with these plain arrays (its
-// weights read in place); the backend validates them and keeps the KV cache in its own memory.
-
-/** RMSNorm (x / rms(x) · weight) or LayerNorm ((x − mean) / std · weight + bias). */
-export interface FusedDecoderNorm {
-  kind: 'rms-norm' | 'layer-norm';
-  eps: number;
-  /** `[dModel]`; absent: no affine weight. */
-  weight?: Float32Array;
-  bias?: Float32Array;
-}
-
-/** y = x W + b, W stored `[in, out]` (core's Linear). */
-export interface FusedDecoderDense {
-  weight: Float32Array;
-  bias?: Float32Array;
-}
-
-/** Grouped-query self-attention; query head h reads key/value head ⌊h / (numHeads / numKvHeads)⌋. */
-export interface FusedDecoderAttention {
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  /** Logit multiplier (usually 1/√headDim). */
-  scale: number;
-  /** Keys with query − key < window are visible (plus `sinkTokens` first ones); absent: all. */
-  window?: number;
-  sinkTokens?: number;
-  q: FusedDecoderDense;
-  k: FusedDecoderDense;
-  v: FusedDecoderDense;
-  o: FusedDecoderDense;
-}
-
-/** down(act(up(x))), or with `gate`: down(act(gate(x)) ⊙ up(x)). */
-export interface FusedDecoderFeedForward {
-  /** One of core's activation names: gelu, gelu-tanh, silu, relu, relu2, squared-relu, sigmoid, tanh, identity. */
-  activation: string;
-  hiddenDim: number;
-  up: FusedDecoderDense;
-  gate?: FusedDecoderDense;
-  down: FusedDecoderDense;
-}
-
-export interface FusedDecoderLayer {
-  /** pre: x + f(norm(x)); post: norm(x + f(x)). */
-  placement: 'pre' | 'post';
-  norm1: FusedDecoderNorm;
-  norm2: FusedDecoderNorm;
-  attention: FusedDecoderAttention;
-  feedForward: FusedDecoderFeedForward;
-}
-
-export interface FusedDecoderSpec {
-  dModel: number;
-  vocabSize: number;
-  maxLength: number;
-  /** `[vocabSize, dModel]`. */
-  embedding: Float32Array;
-  /** `[maxLength, dModel]`, added to the token embedding (learned or sinusoidal positions). */
-  positionTable?: Float32Array;
-  /** Rotary embedding of queries and keys (RoFormer eq. 34), as @attnkit/positional lays it out. */
-  rotary?: { layout: 'half' | 'interleaved'; rotaryDim: number; inverseFrequencies: Float32Array };
-  layers: FusedDecoderLayer[];
-  finalNorm: FusedDecoderNorm;
-  /** `[dModel, vocabSize]`; absent: the embedding transposed (tied). */
-  head?: Float32Array;
-}
-
-/** A decoding session of batch 1: tokens go in one at a time at positions 0, 1, 2, ... */
-export interface FusedDecoder {
-  /** Tokens consumed so far (the position of the next one). */
-  readonly position: number;
-  /**
-   * Feeds tokens at the next positions (a prompt at once, then one generated token at a time)
-   * and writes the next-token logits after the last of them into `logits` unless it is null.
-   */
-  feed(tokens: readonly number[], logits: Float32Array | null): void;
-  /** Frees the cache; later steps throw. */
-  dispose(): void;
-}
-
-export interface FusedDecoderBackend {
-  createFusedDecoder(spec: FusedDecoderSpec): FusedDecoder;
-}
+// Contract 7 for a whole model: the protocol (spec, decoder, backend) is declared once in
+// @attnkit/kernels, which backends import without depending on core; re-exported here so
+// models and users keep importing it from core.
+export type {
+  FusedDecoder,
+  FusedDecoderAttention,
+  FusedDecoderBackend,
+  FusedDecoderDense,
+  FusedDecoderFeedForward,
+  FusedDecoderLayer,
+  FusedDecoderNorm,
+  FusedDecoderSpec,
+} from '@attnkit/kernels';
 
 /** The active backend when it offers a fused decoder (backend-native does), else undefined. */
 export function fusedDecoderBackend(): FusedDecoderBackend | undefined {
@@ -93,4 +21,40 @@ export function fusedDecoderBackend(): FusedDecoderBackend | undefined {
   return typeof backend.createFusedDecoder === 'function'
     ? (backend as FusedDecoderBackend)
     : undefined;
+}
+
+/** What a module is told when asked for its part of a FusedDecoderSpec. */
+export interface FusedDecodingContext {
+  /** Where the module sits in the model (`layers[0].mixer`), to name it in a refusal. */
+  path: string;
+  dModel: number;
+  /** The context length: a position table has this many rows. */
+  maxLength: number;
+  /** The positional encoding's logit multiplier (YaRN's temperature), 1 otherwise. */
+  logitScale: number;
+  /** The head width of the model's rotary encoding, when it has one. */
+  rotaryHeadDim?: number;
+}
+
+/** A positional encoding's part: a rotation (for heads of `rotaryHeadDim`) or a table. */
+export type FusedDecoderPositional = Pick<FusedDecoderSpec, 'rotary' | 'positionTable'> & {
+  rotaryHeadDim?: number;
+};
+
+/**
+ * A module that describes itself for a backend's fused decoder: its part of the spec (weights
+ * read in place), or a one-line reason, naming `context.path`, why the decoder cannot run it.
+ */
+export interface FusedDecodable<Part> {
+  fusedDecoding(context: FusedDecodingContext): Part | string;
+}
+
+/** `module`'s own part of the spec or its refusal; `otherwise` when it does not describe itself. */
+export function fusedDecodingOf<Part>(
+  module: unknown,
+  context: FusedDecodingContext,
+  otherwise: string,
+): Part | string {
+  const m = module as Partial<FusedDecodable<Part>> | undefined;
+  return typeof m?.fusedDecoding === 'function' ? m.fusedDecoding(context) : otherwise;
 }

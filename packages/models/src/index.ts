@@ -37,6 +37,6 @@ export {
   describeModel,
 } from './cli/commands';
 export { CliError } from './cli/errors';
-export { patchWasmKernels } from './cli/wasm-kernels';
+export { patchWasmKernels } from './kernels/wasm';
 export { processIo } from './cli/io';
 export type { Io } from './cli/io';

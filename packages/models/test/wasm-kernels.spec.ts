@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@attnkit/core'; // registers gradients
 import { AdamW } from '@attnkit/models';
-import { patchWasmKernels, tileValues } from '../src/cli/wasm-kernels';
+import { patchWasmKernels, tileValues } from '../src/kernels/wasm';
 
 const values = (shape: number[], seed: number) =>
   Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 1.3 + seed));

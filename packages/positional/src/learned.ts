@@ -1,8 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import type {
+  FusedDecoderPositional,
+  FusedDecodingContext,
+  ModuleOptions,
+  PositionalEncoding,
+} from '@attnkit/core';
 import { Module, ShapeError, checkShape, register, parseConfig } from '@attnkit/core';
-import { lookupRows, normalInit, toPositions } from './util';
+import { lookupRows, normalInit, positionTable, toPositions } from './util';
 
 export const learnedSchema = z.strictObject({
   type: z.literal('learned').default('learned'),
@@ -36,6 +41,11 @@ export class LearnedPositional
       const rows = lookupRows(this.weight, tf.cast(pos, 'int32'));
       return tf.add(x, rows) as tf.Tensor3D;
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7): the rows it adds, as a table. */
+  fusedDecoding(context: FusedDecodingContext): FusedDecoderPositional {
+    return { positionTable: positionTable(this, context.maxLength, context.dModel) };
   }
 
   /** Positions are data, so this reads them back (one small sync) to fail loudly, not gather zeros. */

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import type {
+  FusedDecoderPositional,
+  FusedDecodingContext,
+  ModuleOptions,
+  PositionalEncoding,
+} from '@attnkit/core';
 import {
   ConfigError,
   Module,
@@ -10,7 +15,7 @@ import {
   register,
   parseConfig,
 } from '@attnkit/core';
-import { toPositions } from './util';
+import { positionTable, toPositions } from './util';
 
 /**
  * Fixed sinusoidal position embedding (Vaswani et al. 2017, sec. 3.5):
@@ -62,6 +67,11 @@ export class SinusoidalPositional
       const pos = toPositions('sinusoidal', 'positions', positions, x.shape[1]);
       return tf.add(x, sinusoidalEmbedding(pos, this.config.dim, this.config.base)) as tf.Tensor3D;
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7): the vectors it adds, as a table. */
+  fusedDecoding(context: FusedDecodingContext): FusedDecoderPositional {
+    return { positionTable: positionTable(this, context.maxLength, context.dModel) };
   }
 }
 

@@ -61,3 +61,23 @@ export function lookupRows(table: tf.Tensor2D | tf.Variable, indices: tf.Tensor)
     return tf.reshape(tf.matMul(flat, table as tf.Tensor2D), [...indices.shape, d]);
   });
 }
+
+/**
+ * What an 'embed' encoding adds at positions 0 .. maxLength - 1 (it embeds zeros), as a fused
+ * decoder's position table `[maxLength, dim]` (architecture contract 7).
+ */
+export function positionTable(
+  encoding: { embed(x: tf.Tensor3D, positions: tf.Tensor1D): tf.Tensor3D },
+  maxLength: number,
+  dim: number,
+): Float32Array {
+  const table = tf.tidy(() =>
+    encoding.embed(
+      tf.zeros([1, maxLength, dim]),
+      tf.range(0, maxLength, 1, 'int32') as tf.Tensor1D,
+    ),
+  );
+  const values = Float32Array.from(table.dataSync());
+  table.dispose();
+  return values;
+}

@@ -1,16 +1,16 @@
+// The fused attention kernel a backend may register (architecture contract 7), e.g.
+// @attnkit/backend-native; its name, inputs, attrs and outputs are @attnkit/kernels' contract.
 import * as tf from '@tensorflow/tfjs-core';
 import { withCustomGradient } from '@attnkit/core';
+import {
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+  type FusedAttentionAttrs,
+  type FusedAttentionInputs,
+  type FusedAttentionOutputs,
+} from '@attnkit/kernels';
 import type { AttentionOptions, AttentionResult } from './options';
 import type { AttentionGeometry } from './validate';
-
-/**
- * The fused attention kernel a backend may register (architecture contract 7), e.g.
- * @attnkit/backend-native: inputs { q, k, v }, outputs [output, logSumExp], with its gradient.
- * Attrs: scale, causal, window (0 = none), queryPositions, keyPositions.
- */
-export const FUSED_ATTENTION_KERNEL = 'AttnkitFusedAttention';
-/** Its gradient kernel: inputs { q, k, v, out, lse, dout }, outputs [dq, dk, dv], same attrs. */
-export const FUSED_ATTENTION_GRAD_KERNEL = 'AttnkitFusedAttentionGrad';
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -49,11 +49,11 @@ export function fusedAttention(
 ): AttentionResult | undefined {
   if (!fusable(options, geometry)) return undefined;
   const backend = tf.getBackend();
-  if (tf.getKernel(FUSED_ATTENTION_KERNEL, backend) === undefined) return undefined;
+  if (tf.getKernel(FUSED_ATTENTION, backend) === undefined) return undefined;
   // The lse's gradient goes through the gradient kernel (withLogSumExp), so both are needed.
-  if (options.returnLogSumExp && tf.getKernel(FUSED_ATTENTION_GRAD_KERNEL, backend) === undefined)
+  if (options.returnLogSumExp && tf.getKernel(FUSED_ATTENTION_GRAD, backend) === undefined)
     return undefined;
-  const attrs = {
+  const attrs: FusedAttentionAttrs = {
     scale: geometry.scale,
     causal: Boolean(options.causal) || options.window !== undefined,
     window: options.window ?? 0,
@@ -61,10 +61,11 @@ export function fusedAttention(
     keyPositions: geometry.keyPositions,
   };
   if (options.returnLogSumExp) return withLogSumExp(q, k, v, attrs);
+  const inputs: FusedAttentionInputs<tf.Tensor> = { q, k, v };
   return tf.tidy(() => {
     const [output] = tf
       .engine()
-      .runKernel(FUSED_ATTENTION_KERNEL, { q, k, v }, attrs) as tf.Tensor[];
+      .runKernel(FUSED_ATTENTION, inputs, attrs) as FusedAttentionOutputs<tf.Tensor>;
     return { output: output as tf.Tensor4D };
   });
 }
@@ -80,14 +81,14 @@ function withLogSumExp(
   q: tf.Tensor4D,
   k: tf.Tensor4D,
   v: tf.Tensor4D,
-  attrs: tf.NamedAttrMap,
+  attrs: FusedAttentionAttrs,
 ): AttentionResult {
   const dv = v.shape[3];
   const op = withCustomGradient<[tf.Tensor, tf.Tensor, tf.Tensor]>(
     (qIn: tf.Tensor, kIn: tf.Tensor, vIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const [output, lse] = tf
         .engine()
-        .runKernel(FUSED_ATTENTION_KERNEL, { q: qIn, k: kIn, v: vIn }, attrs) as tf.Tensor[];
+        .runKernel(FUSED_ATTENTION, { q: qIn, k: kIn, v: vIn }, attrs) as tf.Tensor[];
       save([qIn, kIn, vIn, output!, lse!]);
       return {
         value: tf.concat([output!, tf.expandDims(lse!, -1)], -1),
@@ -101,7 +102,7 @@ function withLogSumExp(
           ];
           const [b, h, tq] = out.shape;
           const grads = tf.engine().runKernel(
-            FUSED_ATTENTION_GRAD_KERNEL,
+            FUSED_ATTENTION_GRAD,
             {
               q: qs,
               k: ks,

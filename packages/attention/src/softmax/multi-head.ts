@@ -4,6 +4,8 @@ import {
   ShapeError,
   checkRank,
   formatShape,
+  type FusedDecoderAttention,
+  type FusedDecodingContext,
   type IncrementalState,
   type MixerCapabilities,
   type MixerContext,
@@ -117,5 +119,33 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
       if (cache) cache.evict();
       return this.mergeAndProject(output, context.heads);
     });
+  }
+
+  /**
+   * Its part of a fused decoder's spec (contract 7): causal self-attention with grouped heads,
+   * a window and sinks; refused with cross-attention, qkNorm, soft-capping, a sink logit, or
+   * heads other than the rotary encoding's (which the unfused path refuses too).
+   */
+  fusedDecoding(context: FusedDecodingContext): FusedDecoderAttention | string {
+    const { path, logitScale, rotaryHeadDim } = context;
+    const c = this.config;
+    if (c.type === 'cross-attention')
+      return `${path} '${this.blockName}' is not mha, gqa, mqa, sliding-window or streaming`;
+    if (c.qkNorm || c.logitSoftcap !== undefined || c.sinkLogit)
+      return `${path} uses qkNorm, logitSoftcap or sinkLogit`;
+    if (rotaryHeadDim !== undefined && this.headDim !== rotaryHeadDim)
+      return `${path}'s headDim differs from the rotary headDim=${rotaryHeadDim}`;
+    return {
+      numHeads: c.numHeads,
+      numKvHeads: this.numKvHeads,
+      headDim: this.headDim,
+      scale: logitScale / Math.sqrt(this.headDim),
+      window: c.window,
+      sinkTokens: c.numSinkTokens,
+      q: this.q.fusedDecoding(),
+      k: this.k.fusedDecoding(),
+      v: this.v.fusedDecoding(),
+      o: this.o.fusedDecoding(),
+    };
   }
 }

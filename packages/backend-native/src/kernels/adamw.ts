@@ -1,28 +1,16 @@
 // One AdamW update of a parameter in one kernel (Loshchilov & Hutter 2019, Alg. 2) instead of
 // ~16 elementwise kernels and their scalar tensors: for a tiny model the optimizer is a third
 // of the kernels of a training step, and each costs microseconds of tfjs dispatch.
+// Name, inputs, attrs and outputs are @attnkit/kernels' ADAMW contract.
 import * as tf from '@tensorflow/tfjs-core';
+import { ADAMW, type AdamWAttrs, type AdamWInputs } from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
 import { allocF32, f32 } from './util';
 
-/** Kernel name: inputs { param, m, v, grad }, attrs AdamWAttrs, outputs [param, m, v] updated. */
-export const ADAMW = 'AttnkitAdamW';
-
-export interface AdamWAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  /** 0 for parameters without decay. */
-  weightDecay: number;
-  /** 1-based step count, for the bias corrections 1 - beta^step. */
-  step: number;
-}
-
 export function makeAdamW({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
-    const { param, m, v, grad } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    const a = args.attrs as unknown as AdamWAttrs;
+    const { param, m, v, grad } = args.inputs as Partial<AdamWInputs<tf.TensorInfo>>;
+    const a = args.attrs as AdamWAttrs;
     for (const [name, t] of [
       ['param', param],
       ['m', m],

@@ -2,30 +2,22 @@
 // causal / sliding-window mask by positions) v with an online softmax, grouped-query heads
 // read in place. @attnkit/attention's scaledDotProductAttention runs it when the active
 // backend registers it and the options need nothing else (architecture contract 7).
+// Names, inputs, attrs and outputs are @attnkit/kernels' FUSED_ATTENTION contract.
 import * as tf from '@tensorflow/tfjs-core';
+import {
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+  type FusedAttentionAttrs,
+  type FusedAttentionGradInputs,
+  type FusedAttentionGradOutputs,
+  type FusedAttentionInputs,
+  type FusedAttentionOutputs,
+} from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
 import { allocF32, f32 } from './util';
 
-/** Kernel name: inputs { q, k, v }, attrs FusedAttentionAttrs, outputs [out, logSumExp]. */
-export const FUSED_ATTENTION = 'AttnkitFusedAttention';
-/** Its gradient kernel: inputs { q, k, v, out, lse, dout }, outputs [dq, dk, dv]. */
-export const FUSED_ATTENTION_GRAD = 'AttnkitFusedAttentionGrad';
-
-export interface FusedAttentionAttrs {
-  /** Logit multiplier. */
-  scale: number;
-  /** Key j visible to query i only when keyPositions[j] <= queryPositions[i]. */
-  causal: boolean;
-  /** > 0: also queryPositions[i] - keyPositions[j] < window (implies causal). */
-  window: number;
-  queryPositions: number[];
-  keyPositions: number[];
-}
-
-const NAME = 'AttnkitFusedAttention';
-
 function fail(what: string): never {
-  throw new Error(`${NAME}: ${what}`);
+  throw new Error(`${FUSED_ATTENTION}: ${what}`);
 }
 
 interface Geometry {
@@ -97,8 +89,8 @@ function geometry(
 
 export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
-    const { q, k, v } = args.inputs as { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo };
-    const attrs = args.attrs as unknown as FusedAttentionAttrs;
+    const { q, k, v } = args.inputs as FusedAttentionInputs<tf.TensorInfo>;
+    const attrs = args.attrs as FusedAttentionAttrs;
     const g = geometry(q, k, v, attrs);
     const backend = args.backend;
     const out = allocF32(g.batch * g.heads * g.tq * g.dv);
@@ -119,17 +111,19 @@ export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
       g.dims,
       attrs.scale,
     );
-    return [
+    const outputs: FusedAttentionOutputs<tf.TensorInfo> = [
       backend.makeTensorInfo([g.batch, g.heads, g.tq, g.dv], 'float32', out),
       backend.makeTensorInfo([g.batch, g.heads, g.tq], 'float32', lse),
     ];
+    return outputs;
   };
 }
 
 export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
-    const { q, k, v, out, lse, dout } = args.inputs as Record<string, tf.TensorInfo>;
-    const attrs = args.attrs as unknown as FusedAttentionAttrs;
+    const inputs = args.inputs as Partial<FusedAttentionGradInputs<tf.TensorInfo>>;
+    const { q, k, v, out, lse, dout } = inputs;
+    const attrs = args.attrs as FusedAttentionAttrs;
     const g = geometry(q!, k!, v!, attrs);
     for (const [n, t, shape] of [
       ['out', out, [g.batch, g.heads, g.tq, g.dv]],
@@ -168,11 +162,12 @@ export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
       g.dims,
       attrs.scale,
     );
-    return [
+    const grads: FusedAttentionGradOutputs<tf.TensorInfo> = [
       backend.makeTensorInfo(q!.shape.slice(), 'float32', dq),
       backend.makeTensorInfo(k!.shape.slice(), 'float32', dk),
       backend.makeTensorInfo(v!.shape.slice(), 'float32', dv),
     ];
+    return grads;
   };
 }
 
@@ -184,9 +179,10 @@ export const fusedAttentionGradConfig: tf.GradConfig = {
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
     const [q, k, v, out, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const dout = Array.isArray(dy) ? dy[0]! : dy;
+    const inputs: FusedAttentionGradInputs<tf.Tensor> = { q, k, v, out, lse, dout };
     const [dq, dk, dv] = tf
       .engine()
-      .runKernel(FUSED_ATTENTION_GRAD, { q, k, v, out, lse, dout }, attrs) as tf.Tensor[];
-    return { q: () => dq!, k: () => dk!, v: () => dv! };
+      .runKernel(FUSED_ATTENTION_GRAD, inputs, attrs) as FusedAttentionGradOutputs<tf.Tensor>;
+    return { q: () => dq, k: () => dk, v: () => dv };
   },
 };

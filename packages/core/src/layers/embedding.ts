@@ -6,6 +6,8 @@ import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from 
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
 import { withCustomGradient } from '../ops/custom-grad';
+import type { FusedDecoderSpec } from '../fused-decoder';
+import { fusedValues } from './fused-values';
 
 export interface EmbeddingConfig {
   type: 'embedding';
@@ -92,6 +94,11 @@ export class Embedding extends Module<EmbeddingConfig> {
       const logits = tf.matMul(flat, this.weight, false, true);
       return tf.reshape(logits, [...x.shape.slice(0, -1), this.config.numEmbeddings]);
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7): the table, read in place. */
+  fusedDecoding(): Pick<FusedDecoderSpec, 'embedding'> {
+    return { embedding: fusedValues(this.weight) };
   }
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import type { FeedForward } from '../contracts';
+import type { FusedDecoderFeedForward } from '../fused-decoder';
 import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
 import { Dropout } from './dropout';
@@ -86,6 +87,17 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
       const hidden = tf.mul(this.act(this.gate.forward(x)), this.up.forward(x));
       return this.down.forward(this.dropout.forward(hidden));
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7); dropout is off when decoding. */
+  fusedDecoding(): FusedDecoderFeedForward {
+    return {
+      activation: this.activation,
+      hiddenDim: this.config.hiddenDim,
+      up: this.up.fusedDecoding(),
+      gate: this.gate.fusedDecoding(),
+      down: this.down.fusedDecoding(),
+    };
   }
 }
 

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
+import type { FusedDecoderNorm } from '../fused-decoder';
+import { fusedValues } from './fused-values';
 
 export interface LayerNormConfig {
   type: 'layer-norm';
@@ -56,6 +58,16 @@ export class LayerNorm extends Module<LayerNormConfig> {
       if (this.bias) y = tf.add(y, this.bias);
       return y;
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7). */
+  fusedDecoding(): FusedDecoderNorm {
+    return {
+      kind: 'layer-norm',
+      eps: this.eps,
+      weight: this.weight ? fusedValues(this.weight) : undefined,
+      bias: this.bias ? fusedValues(this.bias) : undefined,
+    };
   }
 }
 

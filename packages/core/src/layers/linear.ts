@@ -4,6 +4,8 @@ import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
 import { checkLastAxis } from '../checks';
+import type { FusedDecoderDense } from '../fused-decoder';
+import { fusedValues } from './fused-values';
 
 export interface LinearConfig {
   type: 'linear';
@@ -49,6 +51,14 @@ export class Linear extends Module<LinearConfig> {
       if (this.bias) y = tf.add(y, this.bias);
       return tf.reshape(y, [...lead, this.config.outFeatures]);
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7): the weights, read in place. */
+  fusedDecoding(): FusedDecoderDense {
+    return {
+      weight: fusedValues(this.weight),
+      bias: this.bias ? fusedValues(this.bias) : undefined,
+    };
   }
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import type { FeedForward } from '../contracts';
+import type { FusedDecoderFeedForward } from '../fused-decoder';
 import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
 import { Dropout } from './dropout';
@@ -52,6 +53,16 @@ export class MLP extends Module<MLPConfig> implements FeedForward {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => this.down.forward(this.dropout.forward(this.act(this.up.forward(x)))));
+  }
+
+  /** Its part of a fused decoder's spec (contract 7); dropout is off when decoding. */
+  fusedDecoding(): FusedDecoderFeedForward {
+    return {
+      activation: this.activation,
+      hiddenDim: this.config.hiddenDim,
+      up: this.up.fusedDecoding(),
+      down: this.down.fusedDecoding(),
+    };
   }
 }
 

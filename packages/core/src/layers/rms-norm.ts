@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
+import type { FusedDecoderNorm } from '../fused-decoder';
+import { fusedValues } from './fused-values';
 
 export interface RMSNormConfig {
   type: 'rms-norm';
@@ -46,6 +48,12 @@ export class RMSNorm extends Module<RMSNormConfig> {
       const y = rmsNorm(x, this.eps);
       return this.weight ? tf.mul(y, this.weight) : y;
     });
+  }
+
+  /** Its part of a fused decoder's spec (contract 7). */
+  fusedDecoding(): FusedDecoderNorm {
+    const weight = this.weight ? fusedValues(this.weight) : undefined;
+    return { kind: 'rms-norm', eps: this.eps, weight };
   }
 }
 

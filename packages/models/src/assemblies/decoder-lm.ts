@@ -1,7 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
+import type {
+  FusedDecoderDense,
+  FusedDecoderLayer,
+  FusedDecoderNorm,
+  FusedDecoderPositional,
+  FusedDecoderSpec,
+  FusedDecodingContext,
+  ModuleOptions,
+} from '@attnkit/core';
+import {
+  Module,
+  ShapeError,
+  checkDtype,
+  checkRank,
+  fusedDecodingOf,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
 import { linearInitField, nestedSchema, tokenStackFields } from './fields';
@@ -125,6 +141,57 @@ export class DecoderLM extends Module<Parsed> {
     const logits = vocabLogits(h, this.embedding, this.head, this.config.vocabSize);
     h.dispose();
     return logits;
+  }
+
+  /**
+   * The whole model for a backend's fused decoder (contract 7), each module describing its own
+   * part (weights read in place), or the first part's reason why it cannot be fused.
+   */
+  fusedDecoding(): FusedDecoderSpec | string {
+    const { dModel, vocabSize, maxLength } = this.config;
+    const p = this.positional;
+    const base: FusedDecodingContext = { path: '', dModel, maxLength, logitScale: 1 };
+    const positional =
+      p.kind === 'none'
+        ? {}
+        : fusedDecodingOf<FusedDecoderPositional>(
+            p,
+            { ...base, path: 'positional' },
+            `positional '${p.blockName}' (kind '${p.kind}')`,
+          );
+    if (typeof positional === 'string') return positional;
+    const { rotaryHeadDim, ...pos } = positional;
+    const context = { ...base, logitScale: p.logitScale ?? 1, rotaryHeadDim };
+    const embedding = fusedDecodingOf<Pick<FusedDecoderSpec, 'embedding'>>(
+      this.embedding,
+      { ...context, path: 'embedding' },
+      "the token embedding is not core's Embedding",
+    );
+    if (typeof embedding === 'string') return embedding;
+    const layers: FusedDecoderLayer[] = [];
+    for (const [i, block] of this.blocks.entries()) {
+      const layer = block.fusedDecoding({ ...context, path: `layers[${i}]` });
+      if (typeof layer === 'string') return layer;
+      layers.push(layer);
+    }
+    const finalNorm = fusedDecodingOf<FusedDecoderNorm>(
+      this.finalNorm,
+      { ...context, path: 'finalNorm' },
+      `finalNorm '${this.finalNorm.blockName}' is not rms-norm or layer-norm`,
+    );
+    if (typeof finalNorm === 'string') return finalNorm;
+    let head: Float32Array | undefined;
+    if (this.head) {
+      const dense = fusedDecodingOf<FusedDecoderDense>(
+        this.head,
+        { ...context, path: 'head' },
+        'head is not a linear layer',
+      );
+      if (typeof dense === 'string') return dense;
+      if (dense.bias) return 'the output head has a bias';
+      head = dense.weight;
+    }
+    return { dModel, vocabSize, maxLength, ...embedding, ...pos, layers, finalNorm, head };
   }
 }
 

@@ -1,7 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { IncrementalState, MixerContext, ModuleOptions, TokenMixer } from '@attnkit/core';
-import { Module, build, checkRank, register } from '@attnkit/core';
+import type {
+  FusedDecoderAttention,
+  FusedDecoderFeedForward,
+  FusedDecoderLayer,
+  FusedDecoderNorm,
+  FusedDecodingContext,
+  IncrementalState,
+  MixerContext,
+  ModuleOptions,
+  TokenMixer,
+} from '@attnkit/core';
+import { Module, build, checkRank, fusedDecodingOf, register } from '@attnkit/core';
 import { seededDropout } from './dropout';
 import { fillWidths } from './fill';
 
@@ -134,6 +144,42 @@ export class TransformerBlock extends Module<Parsed> {
       if (this.crossAttention) h = residual(h, cross, 'normCross');
       return residual(h, ff, 'norm2');
     });
+  }
+
+  /**
+   * Its part of a fused decoder's spec (contract 7), each sublayer describing its own; refused
+   * for parallel, sandwich-norm or cross-attention blocks and sublayers the decoder cannot run.
+   */
+  fusedDecoding(context: FusedDecodingContext): FusedDecoderLayer | string {
+    const { path } = context;
+    const c = this.config;
+    if (c.parallel) return `${path} is a parallel block`;
+    if (c.crossAttention) return `${path} has cross-attention`;
+    if (c.placement === 'sandwich') return `${path} is sandwich-norm`;
+    const at = (name: string) => ({ ...context, path: `${path}.${name}` });
+    const attention = fusedDecodingOf<FusedDecoderAttention>(
+      this.mixer,
+      at('mixer'),
+      `${path}.mixer '${this.mixer.blockName}' is not mha, gqa, mqa, sliding-window or streaming`,
+    );
+    if (typeof attention === 'string') return attention;
+    const norm = (name: string) =>
+      fusedDecodingOf<FusedDecoderNorm>(
+        this.norms[name],
+        at(name),
+        `${path}.${name} '${this.norms[name]?.blockName}' is not rms-norm or layer-norm`,
+      );
+    const norm1 = norm('norm1');
+    if (typeof norm1 === 'string') return norm1;
+    const norm2 = norm('norm2');
+    if (typeof norm2 === 'string') return norm2;
+    const feedForward = fusedDecodingOf<FusedDecoderFeedForward>(
+      this.feedForward,
+      at('feedForward'),
+      `${path}.feedForward '${this.feedForward.blockName}' is not an mlp or a gated (glu) feed-forward`,
+    );
+    if (typeof feedForward === 'string') return feedForward;
+    return { placement: c.placement, norm1, norm2, attention, feedForward };
   }
 }
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { BackendName } from '@attnkit/core';
 import { BACKEND_ORDER, initBackend } from '@attnkit/core';
 import { CliError } from './errors';
-import { patchWasmKernels } from './wasm-kernels';
+import { patchWasmKernels } from '../kernels/wasm';
 
 /**
  * Picks the backend with core's `initBackend` (the fastest installed, or `preference`), then

@@ -1,20 +1,7 @@
+// AdamW.step's fused path: one call of the backend's AttnkitAdamW kernel (architecture contract
+// 7; name, inputs, attrs and outputs are @attnkit/kernels' ADAMW contract), same values.
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * A backend may register this kernel to run one AdamW update in one call (contract 7:
- * @attnkit/backend-native does): inputs { param, m, v, grad }, attrs { lr, beta1, beta2,
- * epsilon, weightDecay, step }, outputs [param, m, v], the same values as AdamW.step's ops.
- */
-export const ADAMW_KERNEL = 'AttnkitAdamW';
-
-export interface AdamWKernelAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  epsilon: number;
-  weightDecay: number;
-  step: number;
-}
+import { ADAMW, type AdamWAttrs, type AdamWInputs, type AdamWOutputs } from '@attnkit/kernels';
 
 /** Updates p, m and v with the backend's fused kernel; false when it has none (use the ops). */
 export function adamwKernelStep(
@@ -22,21 +9,16 @@ export function adamwKernelStep(
   m: tf.Variable,
   v: tf.Variable,
   grad: tf.Tensor,
-  attrs: AdamWKernelAttrs,
+  attrs: AdamWAttrs,
 ): boolean {
   if (p.dtype !== 'float32' || grad.dtype !== 'float32') return false;
-  if (tf.getKernel(ADAMW_KERNEL, tf.getBackend()) === undefined) return false;
+  if (tf.getKernel(ADAMW, tf.getBackend()) === undefined) return false;
+  const inputs: AdamWInputs<tf.Tensor> = { param: p, m, v, grad };
   tf.tidy(() => {
-    const [p1, m1, v1] = tf
-      .engine()
-      .runKernel(
-        ADAMW_KERNEL,
-        { param: p, m, v, grad },
-        attrs as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor[];
-    m.assign(m1!);
-    v.assign(v1!);
-    p.assign(p1!);
+    const [p1, m1, v1] = tf.engine().runKernel(ADAMW, inputs, attrs) as AdamWOutputs<tf.Tensor>;
+    m.assign(m1);
+    v.assign(v1);
+    p.assign(p1);
   });
   return true;
 }

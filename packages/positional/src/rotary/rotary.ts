@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import type { FusedDecoderPositional, ModuleOptions, PositionalEncoding } from '@attnkit/core';
 import { Module, register, parseConfig } from '@attnkit/core';
 import { type ResolvedRotary, resolveRotary, rotaryFields } from './frequencies';
 import { rotate } from './apply-rotary';
@@ -40,6 +40,19 @@ export class RotaryPositional
 
   rotate(x: tf.Tensor4D, positions: tf.Tensor1D): tf.Tensor4D {
     return rotate(x, positions, this.resolved);
+  }
+
+  /** Its part of a fused decoder's spec (contract 7); mixers' heads must be `headDim` wide. */
+  fusedDecoding(): FusedDecoderPositional {
+    const { layout, rotaryDim, headDim } = this.config;
+    return {
+      rotary: {
+        layout,
+        rotaryDim: rotaryDim ?? headDim,
+        inverseFrequencies: Float32Array.from(this.inverseFrequencies),
+      },
+      rotaryHeadDim: headDim,
+    };
   }
 }
 

@@ -1,6 +1,7 @@
+// Kernel patches for tfjs-backend-wasm: faster transposed matmul and tile, and the AdamW kernel
+// of the contract (@attnkit/kernels' ADAMW), which the wasm backend lacks. The CLI applies them.
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAMW_KERNEL } from '../training/adamw-kernel';
-import type { AdamWKernelAttrs } from '../training/adamw-kernel';
+import { ADAMW, type AdamWAttrs, type AdamWInputs } from '@attnkit/kernels';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use. */
 interface WasmBackend {
@@ -70,7 +71,7 @@ export function patchWasmKernels(): boolean {
     },
   });
   tf.registerKernel({
-    kernelName: ADAMW_KERNEL,
+    kernelName: ADAMW,
     backendName: 'wasm',
     kernelFunc: (args: KernelArgs) => adamwOnHeap(args),
   });
@@ -85,16 +86,16 @@ export function patchWasmKernels(): boolean {
  */
 function adamwOnHeap(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as unknown as WasmBackend;
-  const { param, m, v, grad } = args.inputs as Record<string, tf.TensorInfo>;
-  const a = args.attrs as unknown as AdamWKernelAttrs;
+  const { param, m, v, grad } = args.inputs as AdamWInputs<tf.TensorInfo>;
+  const a = args.attrs as AdamWAttrs;
   const f = Math.fround;
   const [lr, b1, b2, eps, wd] = [a.lr, a.beta1, a.beta2, a.epsilon, a.weightDecay].map(f);
   const [c1, c2] = [f(1 - a.beta1 ** a.step), f(1 - a.beta2 ** a.step)];
   const [nb1, nb2] = [f(1 - a.beta1), f(1 - a.beta2)];
-  const p0 = backend.typedArrayFromHeap(param!).slice() as Float32Array;
-  const m0 = backend.typedArrayFromHeap(m!).slice() as Float32Array;
-  const v0 = backend.typedArrayFromHeap(v!).slice() as Float32Array;
-  const g = backend.typedArrayFromHeap(grad!).slice() as Float32Array;
+  const p0 = backend.typedArrayFromHeap(param).slice() as Float32Array;
+  const m0 = backend.typedArrayFromHeap(m).slice() as Float32Array;
+  const v0 = backend.typedArrayFromHeap(v).slice() as Float32Array;
+  const g = backend.typedArrayFromHeap(grad).slice() as Float32Array;
   for (let i = 0; i < p0.length; i++) {
     const m1 = f(f(m0[i]! * b1) + f(g[i]! * nb1));
     const v1 = f(f(v0[i]! * b2) + f(f(g[i]! * g[i]!) * nb2));
@@ -105,7 +106,7 @@ function adamwOnHeap(args: KernelArgs): tf.TensorInfo[] {
     v0[i] = v1;
   }
   return [p0, m0, v0].map((values) => {
-    const out = backend.makeOutput([...param!.shape], 'float32');
+    const out = backend.makeOutput([...param.shape], 'float32');
     backend.typedArrayFromHeap(out).set(values);
     return out;
   });

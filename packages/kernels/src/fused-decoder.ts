@@ -1,7 +1,8 @@
-// The fused decoder's input, the same shapes as @attnkit/core's FusedDecoderSpec (contract 7):
-// declared here too so this package needs no other attnkit package; test/decoder.spec.ts
-// checks at compile time that the two stay assignable both ways.
-
+// Contract 7 for a whole model: a backend may run the decoding of a plain decoder-only
+// transformer natively. A model describes itself with these plain arrays (its weights read in
+// place); the backend validates them and keeps the KV cache in its own memory. The backend
+// offers `createFusedDecoder` on its tfjs backend object (FusedDecoderBackend), found by
+// @attnkit/core's fusedDecoderBackend(); @attnkit/backend-native implements it.
 /** RMSNorm (x / rms(x) · weight) or LayerNorm ((x − mean) / std · weight + bias). */
 export interface FusedDecoderNorm {
   kind: 'rms-norm' | 'layer-norm';
@@ -68,7 +69,7 @@ export interface FusedDecoderSpec {
   head?: Float32Array;
 }
 
-/** A decoding session of batch 1: tokens go in one at a time at positions 0, 1, 2, ... */
+/** A decoding session of batch 1: tokens go in at positions 0, 1, 2, ... */
 export interface FusedDecoder {
   /** Tokens consumed so far (the position of the next one). */
   readonly position: number;
@@ -79,4 +80,9 @@ export interface FusedDecoder {
   feed(tokens: readonly number[], logits: Float32Array | null): void;
   /** Frees the cache; later steps throw. */
   dispose(): void;
+}
+
+/** What a tfjs backend object offers when it runs fused decoding (`tf.backend()`). */
+export interface FusedDecoderBackend {
+  createFusedDecoder(spec: FusedDecoderSpec): FusedDecoder;
 }

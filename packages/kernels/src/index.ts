@@ -1,0 +1,9 @@
+// @attnkit/kernels public surface: the contract between the library and the backends that
+// fuse its ops (architecture contract 7). Kernel names are constants; the rest is types.
+export * from './attention';
+export * from './adamw';
+export * from './fused-decoder';
+export * from './linear-attention';
+export * from './linear-scan';
+export * from './block-sparse-attention';
+export * from './names';

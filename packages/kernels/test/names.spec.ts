@@ -1,0 +1,35 @@
+// Kernel names are a published contract: a backend built against one version registers these
+// strings, so a rename, a duplicate or a reserved name reused by accident must fail here.
+import {
+  ADAMW,
+  BLOCK_SPARSE_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION,
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+  KERNEL_NAMES,
+  LINEAR_SCAN,
+  RESERVED_KERNEL_NAMES,
+} from '@attnkit/kernels';
+
+describe('kernel names', () => {
+  it('keep the names backends already register', () => {
+    expect(FUSED_ATTENTION).toBe('AttnkitFusedAttention');
+    expect(FUSED_ATTENTION_GRAD).toBe('AttnkitFusedAttentionGrad');
+    expect(ADAMW).toBe('AttnkitAdamW');
+    expect(KERNEL_NAMES).toEqual([FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW]);
+  });
+
+  it('reserve the names of the kernels to come', () => {
+    expect(RESERVED_KERNEL_NAMES).toEqual([
+      CHUNKED_LINEAR_ATTENTION,
+      LINEAR_SCAN,
+      BLOCK_SPARSE_ATTENTION,
+    ]);
+  });
+
+  it('are distinct, prefixed, and never both implemented and reserved', () => {
+    const all: string[] = [...KERNEL_NAMES, ...RESERVED_KERNEL_NAMES];
+    expect(new Set(all).size).toBe(all.length);
+    for (const name of all) expect(name).toMatch(/^Attnkit[A-Z][A-Za-z0-9]*$/);
+  });
+});

@@ -1,0 +1,22 @@
+// Smoke test for the packed @attnkit/kernels, run once through import and once through require.
+const path = require('node:path');
+
+module.exports = async function smoke(kernels) {
+  const fail = (what) => {
+    throw new Error(`kernels smoke: ${what}`);
+  };
+  const want = ['AttnkitFusedAttention', 'AttnkitFusedAttentionGrad', 'AttnkitAdamW'];
+  if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
+    fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
+  if (kernels.FUSED_ATTENTION !== want[0] || kernels.ADAMW !== want[2]) fail('kernel names');
+  if (kernels.RESERVED_KERNEL_NAMES.length !== 3) fail('reserved names');
+  // Zero dependencies: backends install it without pulling in the library.
+  const manifest = require(
+    path.join(
+      path.dirname(require.resolve('@attnkit/kernels/package.json', { paths: [process.cwd()] })),
+      'package.json',
+    ),
+  );
+  const deps = { ...manifest.dependencies, ...manifest.peerDependencies };
+  if (Object.keys(deps).length > 0) fail(`has dependencies ${Object.keys(deps)}`);
+};
