@@ -78,11 +78,11 @@ export function causalConv1d(
   return tf.tidy(() => {
     const past = initialState ?? tf.zeros(stateShape);
     const padded = kernel > 1 ? tf.concat([past, x], 1) : x;
-    const taps = tf.unstack(tf.transpose(weight), 0); // K tensors [channels]
     let y: tf.Tensor = bias ?? tf.zeros([channels]);
-    taps.forEach((tap, j) => {
+    for (let j = 0; j < kernel; j++) {
+      const tap = tf.reshape(tf.slice(weight, [0, j], [-1, 1]), [channels]);
       y = tf.add(y, tf.mul(tf.slice(padded, [0, j, 0], [-1, time, -1]), tap));
-    });
+    }
     if (activation !== undefined) y = activations.get(activation)(y);
     const state = tf.slice(padded, [0, padded.shape[1]! - (kernel - 1), 0], [-1, kernel - 1, -1]);
     return { output: y as tf.Tensor3D, state: state as tf.Tensor3D };

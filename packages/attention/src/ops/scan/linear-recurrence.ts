@@ -83,9 +83,10 @@ export function linearRecurrence(
   const run = form === 'chunk' ? chunkRecurrence(chunkSize) : sequentialRecurrence;
   return tf.tidy(() => {
     const time = b.shape[1]!;
-    // A time-constant a is repeated along time here; autodiff sums its gradient back.
+    // A time-constant a is repeated along time here (by an add: broadcastTo's gradient stops
+    // at rank 4); autodiff sums its gradient back.
     const aFull =
-      a.shape[1] === time ? a : tf.broadcastTo(a, [a.shape[0]!, time, ...a.shape.slice(2)]);
+      a.shape[1] === time ? a : tf.add(a, tf.zeros([a.shape[0]!, time, ...a.shape.slice(2)]));
     const h0 = initialState ?? tf.zeros(stateShape);
     const output = recurrence(run)(aFull, b, h0);
     const state = tf.squeeze(tf.slice(output, [0, time - 1], [-1, 1]), [1]);

@@ -94,8 +94,9 @@ export function logSumExpScan(
       : undefined;
     if (!prefix) prefix = recurrentScan(tokens, time, init);
     else if (init) {
-      // Repeated along time explicitly: tf.maximum's gradient does not undo a broadcast.
-      const along = init.map((x, i) => tf.broadcastTo(tf.expandDims(x, 1), prefix![i]!.shape));
+      // Repeated along time explicitly (tf.maximum's gradient does not undo a broadcast); by an
+      // add, whose gradient sums at any rank (broadcastTo's tile gradient stops at rank 4).
+      const along = init.map((x, i) => tf.add(tf.expandDims(x, 1), tf.zerosLike(prefix![i]!)));
       prefix = combine(along as Triple, prefix);
     }
     const [m, u, w] = prefix;
@@ -132,7 +133,8 @@ function parallelScan(tokens: Triple, time: number): Triple {
 
 /** One combine per token, starting from `init` or the first token. */
 function recurrentScan(tokens: Triple, time: number, init?: Triple): Triple {
-  const steps = tokens.map((t) => tf.unstack(t, 1));
+  // unstack's gradient fails for a single piece.
+  const steps = tokens.map((t) => (time > 1 ? tf.unstack(t, 1) : [tf.squeeze(t, [1])]));
   const at = (t: number) => steps.map((s) => s[t]!) as Triple;
   let acc = init;
   const out: Triple[] = [];
