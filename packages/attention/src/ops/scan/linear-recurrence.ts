@@ -105,15 +105,12 @@ function recurrence(run: RecurrenceForm) {
         tf.tidy(() => {
           const [aIn, h0In, hOut] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
           const time = hOut.shape[1]!;
-          // δ_t = g_t + a_{t+1} δ_{t+1}: the same recurrence on the reversed sequence, with
-          // a shifted by one step (its last entry multiplies δ_{T+1} = 0, so 1 is fine).
+          // δ_t = a_{t+1} δ_{t+1} + g_t: the same recurrence run backwards, with a shifted by
+          // one step (its last entry multiplies δ_{T+1} = 0, so 1 is fine).
           const ones = tf.onesLike(tf.slice(aIn, [0, 0], [-1, 1]));
           const aNext =
             time > 1 ? tf.concat([tf.slice(aIn, [0, 1], [-1, time - 1]), ones], 1) : ones;
-          const delta = tf.reverse(
-            run(tf.reverse(aNext, 1), tf.reverse(dy, 1), tf.zerosLike(h0In)),
-            1,
-          );
+          const delta = run(aNext, dy, tf.zerosLike(h0In), true);
           const h0Step = tf.expandDims(h0In, 1);
           const hPrev =
             time > 1 ? tf.concat([h0Step, tf.slice(hOut, [0, 0], [-1, time - 1])], 1) : h0Step;
