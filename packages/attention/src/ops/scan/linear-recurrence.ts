@@ -33,13 +33,14 @@ export interface LinearRecurrenceResult {
 /**
  * The first-order linear recurrence h_t = a_t ⊙ h_{t-1} + b_t along axis 1 (time), the scan
  * behind SSMs (Mamba's selective scan, Gu & Dao 2023, sec. 3.3, Alg. 2), EMA (Mega) and gated
- * linear RNNs. It is a prefix sum over the associative pairs (a, b) (Blelloch 1990, sec. 1.4);
- * Martin & Cundy 2018 parallelise it, which the chunk form does within chunks.
+ * linear RNNs. It is a prefix sum over the associative pairs (a, b) (Blelloch 1990, "Prefix sums
+ * and their applications", sec. 1.4); Martin & Cundy 2018 ("Parallelizing linear recurrent
+ * neural nets over sequence length") parallelise it, as the chunk form does within chunks.
  *
  * b [batch, time, ...features]; a has b's rank and broadcasts to it on every axis (size 1 or
  * equal), e.g. [batch, time, 1] for a scalar per step, [1, 1, ...features] for a fixed decay.
- * Both forms share one gradient, itself a reverse linear recurrence (Martin & Cundy 2018,
- * sec. 3.2): with δ_t = ∂L/∂h_t accumulated as δ_t = g_t + a_{t+1} ⊙ δ_{t+1},
+ * Both forms share one gradient, itself a linear recurrence run backwards (Martin & Cundy
+ * 2018): with δ_t = ∂L/∂h_t accumulated as δ_t = g_t + a_{t+1} ⊙ δ_{t+1},
  * ∂L/∂b_t = δ_t, ∂L/∂a_t = δ_t ⊙ h_{t-1}, ∂L/∂h_0 = a_1 ⊙ δ_1; it keeps a, h_0 and h, so
  * training memory is O(time·features) instead of a tape of `time` small ops.
  */
