@@ -124,21 +124,23 @@ describe('linearRecurrence', () => {
       tf.dispose([a, b, h0]);
     });
 
-    it(`${form}: leaks nothing forward and backward`, async () => {
-      const a = uniform([2, 5, 1], 0.3, 0.9, 9);
+    it(`${form}: leaks nothing forward and backward (a scalar per step, a fixed decay)`, async () => {
       const b = normal([2, 5, 3], 10);
       const h0 = normal([2, 3], 11);
-      await expectNoLeaks(() => {
-        const r = linearRecurrence(a, b, { form, chunkSize: 2, initialState: h0 });
-        const r0 = linearRecurrence(a, b, { form, chunkSize: 2 });
-        tf.dispose([r.output, r.state, r0.output, r0.state]);
-        const grads = tf.grads((x, y, z) => {
-          const s = linearRecurrence(x!, y!, { form, chunkSize: 2, initialState: z });
-          return tf.add(tf.sum(s.output), tf.sum(s.state));
-        })([a, b, h0]);
-        tf.dispose(grads);
-      });
-      tf.dispose([a, b, h0]);
+      for (const a of [uniform([2, 5, 1], 0.3, 0.9, 9), uniform([1, 1, 3], 0.3, 0.9, 9)]) {
+        await expectNoLeaks(() => {
+          const r = linearRecurrence(a, b, { form, chunkSize: 2, initialState: h0 });
+          const r0 = linearRecurrence(a, b, { form, chunkSize: 2 });
+          tf.dispose([r.output, r.state, r0.output, r0.state]);
+          const grads = tf.grads((x, y, z) => {
+            const s = linearRecurrence(x!, y!, { form, chunkSize: 2, initialState: z });
+            return tf.add(tf.sum(s.output), tf.sum(s.state));
+          })([a, b, h0]);
+          tf.dispose(grads);
+        });
+        a.dispose();
+      }
+      tf.dispose([b, h0]);
     });
   }
 
@@ -186,6 +188,12 @@ describe('linearRecurrence', () => {
     expect(() => linearRecurrence(tf.ones([2, 4, 3], 'int32'), b)).toThrow(
       'linearRecurrence: a expected dtype float32, got dtype int32',
     );
+    expect(() => linearRecurrence(a, tf.ones([2, 4, 3], 'int32'))).toThrow(
+      'linearRecurrence: b expected dtype float32, got dtype int32',
+    );
+    expect(() => linearRecurrence(a, b, { initialState: tf.ones([2, 3], 'int32') })).toThrow(
+      'linearRecurrence: initialState expected dtype float32, got dtype int32',
+    );
     tf.dispose([a, b]);
   });
 });
@@ -214,6 +222,22 @@ describe('logSumExpScan', () => {
       tf.dispose(inputs);
     });
   }
+
+  it('a state with zero numerator and denominator and a very low max stands for no tokens', () => {
+    tf.tidy(() => {
+      const s = normal([2, 4, 2], 12);
+      const v = normal([2, 4, 2, 3], 13);
+      const empty = {
+        max: tf.fill([2, 2], -1e30),
+        numerator: tf.zeros([2, 2, 3]),
+        denominator: tf.zeros([2, 2]),
+      };
+      for (const form of ['parallel', 'recurrent'] as const) {
+        const from = logSumExpScan(s, v, { form, initialState: empty }).output;
+        expectClose(from, logSumExpScan(s, v, { form }).output);
+      }
+    });
+  });
 
   it('is the softmax-weighted average of each prefix (computed here in float64)', () => {
     const s = [0.3, -1.2, 2.5, 0.1, -0.4];
@@ -325,5 +349,11 @@ describe('logSumExpScan', () => {
     expect(() => logSumExpScan(tf.zeros([2, 4, 3], 'int32'), v)).toThrow(
       'logSumExpScan: scores expected dtype float32, got dtype int32',
     );
+    expect(() => logSumExpScan(s, tf.zeros([2, 4, 3, 5], 'int32'))).toThrow(
+      'logSumExpScan: values expected dtype float32, got dtype int32',
+    );
+    expect(() =>
+      logSumExpScan(s, v, { initialState: { ...state, max: tf.zeros([2, 3], 'int32') } }),
+    ).toThrow('logSumExpScan: initialState.max expected dtype float32, got dtype int32');
   });
 });
