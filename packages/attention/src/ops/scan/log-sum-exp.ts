@@ -56,7 +56,6 @@ export function logSumExpScan(
   if (scores.rank < 2 || scores.shape[1] === 0) {
     throw new ShapeError(BLOCK, 'scores', 'shape [batch, time >= 1, ...heads]', shapeOf(scores));
   }
-  const want = [...scores.shape, values.shape[values.rank - 1] ?? 0];
   if (values.rank !== scores.rank + 1 || !sameShape(values.shape.slice(0, -1), scores.shape)) {
     throw new ShapeError(
       BLOCK,
@@ -69,7 +68,7 @@ export function logSumExpScan(
     const stats = [scores.shape[0]!, ...scores.shape.slice(2)];
     const expected: [keyof LogSumExpState, number[]][] = [
       ['max', stats],
-      ['numerator', [...stats, want[want.length - 1]!]],
+      ['numerator', [...stats, values.shape[values.rank - 1]!]],
       ['denominator', stats],
     ];
     for (const [key, shape] of expected) {
@@ -88,17 +87,13 @@ export function logSumExpScan(
   return tf.tidy(() => {
     const time = scores.shape[1]!;
     const tokens: Triple = [scores, values, tf.onesLike(scores)];
-    let prefix = form === 'parallel' ? parallelScan(tokens, time) : undefined;
     const init = initialState
       ? ([initialState.max, initialState.numerator, initialState.denominator] as Triple)
       : undefined;
-    if (!prefix) prefix = recurrentScan(tokens, time, init);
-    else if (init) {
-      // Repeated along time explicitly (tf.maximum's gradient does not undo a broadcast); by an
-      // add, whose gradient sums at any rank (broadcastTo's tile gradient stops at rank 4).
-      const along = init.map((x, i) => tf.add(tf.expandDims(x, 1), tf.zerosLike(prefix![i]!)));
-      prefix = combine(along as Triple, prefix);
-    }
+    const prefix =
+      form === 'recurrent'
+        ? recurrentScan(tokens, time, init)
+        : afterState(init, parallelScan(tokens, time));
     const [m, u, w] = prefix;
     const last = (x: tf.Tensor) => tf.squeeze(tf.slice(x, [0, time - 1], [-1, 1]), [1]);
     return {
@@ -129,6 +124,15 @@ function parallelScan(tokens: Triple, time: number): Triple {
     x = x.map((t, i) => tf.concat([tf.slice(t, [0, 0], [-1, d]), merged[i]!], 1)) as Triple;
   }
   return x;
+}
+
+/** The earlier tokens' state combined into every prefix. */
+function afterState(init: Triple | undefined, prefix: Triple): Triple {
+  if (!init) return prefix;
+  // Repeated along time explicitly (tf.maximum's gradient does not undo a broadcast), by an
+  // add, whose gradient sums at any rank (broadcastTo's, a tile gradient, stops at rank 4).
+  const along = init.map((x, i) => tf.add(tf.expandDims(x, 1), tf.zerosLike(prefix[i]!)));
+  return combine(along as Triple, prefix);
 }
 
 /** One combine per token, starting from `init` or the first token. */
