@@ -7,25 +7,42 @@ const along = (x: tf.Tensor, start: number, size: number) =>
   tf.slice(x, [0, start, 0], [-1, size, -1]) as tf.Tensor3D;
 
 describe('causalConv1d', () => {
-  it('equals tfjs depthwiseConv2d over the left-padded input (the same taps, an independent kernel)', () => {
+  it('equals K shifted multiply-adds under tfjs autodiff: outputs, state and every gradient', () => {
     tf.tidy(() => {
-      const x = normal([2, 6, 3], 1) as tf.Tensor3D;
-      const w = normal([3, 4], 2) as tf.Tensor2D;
-      const bias = normal([3], 3) as tf.Tensor1D;
-      const { output } = causalConv1d(x, w, { bias });
-      const padded = tf.pad(x, [
-        [0, 0],
-        [3, 0],
-        [0, 0],
-      ]);
-      // depthwiseConv2d filter [1, kernel, channels, 1]; the time axis is the image width.
-      const filter = tf.reshape(tf.transpose(w), [1, 4, 3, 1]) as tf.Tensor4D;
-      const input = tf.reshape(padded, [2, 1, 9, 3]) as tf.Tensor4D;
-      const expected = tf.add(
-        tf.reshape(tf.depthwiseConv2d(input, filter, 1, 'valid'), [2, 6, 3]),
-        bias,
-      );
-      expectClose(output, expected);
+      const inputs = [
+        normal([2, 6, 3], 1),
+        normal([3, 4], 2),
+        normal([3], 3),
+        normal([2, 3, 3], 4),
+      ];
+      const probe = normal([2, 6, 3], 5);
+      const reference = (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, past: tf.Tensor) => {
+        const padded = tf.concat([past, x], 1);
+        const taps = [0, 1, 2, 3].map((j) =>
+          tf.mul(
+            tf.slice(padded, [0, j, 0], [-1, 6, -1]),
+            tf.squeeze(tf.slice(w, [0, j], [-1, 1]), [1]),
+          ),
+        );
+        return { output: tf.add(tf.addN(taps), bias), state: tf.slice(padded, [0, 6, 0]) };
+      };
+      const ours = (x: tf.Tensor, w: tf.Tensor, bias: tf.Tensor, past: tf.Tensor) =>
+        causalConv1d(x as tf.Tensor3D, w as tf.Tensor2D, {
+          bias: bias as tf.Tensor1D,
+          initialState: past as tf.Tensor3D,
+        });
+      const loss =
+        (f: typeof reference) =>
+        (...xs: tf.Tensor[]) => {
+          const r = f(xs[0]!, xs[1]!, xs[2]!, xs[3]!);
+          return tf.add(tf.sum(tf.mul(r.output, probe)), tf.sum(tf.mul(r.state, 0.5)));
+        };
+      const want = reference(...(inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]));
+      const got = ours(...(inputs as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]));
+      expectClose(got.output, want.output);
+      expectClose(got.state, want.state);
+      const wantGrads = tf.grads(loss(reference))(inputs);
+      tf.grads(loss(ours))(inputs).forEach((g, i) => expectClose(g, wantGrads[i]!));
     });
   });
 
@@ -117,6 +134,9 @@ describe('causalConv1d', () => {
     );
     expect(() => causalConv1d(tf.zeros([2, 5, 3], 'int32') as tf.Tensor3D, w)).toThrow(
       'causalConv1d: x expected dtype float32, got dtype int32',
+    );
+    expect(() => causalConv1d(x, tf.zeros([3, 4], 'int32') as tf.Tensor2D)).toThrow(
+      'causalConv1d: weight expected dtype float32, got dtype int32',
     );
     expect(() => causalConv1d(x, tf.zeros([4, 3]) as tf.Tensor2D)).toThrow(
       'causalConv1d: weight expected shape [3,kernel >= 1], got shape [4,3]',
