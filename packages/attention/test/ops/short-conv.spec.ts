@@ -46,12 +46,18 @@ describe('causalConv1d', () => {
     });
   });
 
-  it('a kernel of 1 is a per-channel scale with an empty state', () => {
+  it('a kernel of 1 is a per-channel scale with an empty state, and its gradient', () => {
     tf.tidy(() => {
       const x = normal([2, 3, 2], 4) as tf.Tensor3D;
       const { output, state } = causalConv1d(x, tf.tensor2d([[2], [-1]]), { activation: 'relu' });
       expectClose(output, tf.relu(tf.mul(x, tf.tensor1d([2, -1]))));
       expect(state.shape).toEqual([2, 0, 2]);
+      const w = tf.tensor2d([[2], [-1]]);
+      const [dx, dw] = tf.grads((a, b) =>
+        tf.sum(causalConv1d(a as tf.Tensor3D, b as tf.Tensor2D).output),
+      )([x, w]);
+      expectClose(dx!, tf.broadcastTo(tf.tensor1d([2, -1]), [2, 3, 2]));
+      expectClose(dw!, tf.reshape(tf.sum(x, [0, 1]), [2, 1]));
     });
   });
 
