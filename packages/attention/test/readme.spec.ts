@@ -24,3 +24,10 @@ describe('packages/attention/README.md, linear attention', () => {
     expect(lines[0]).toBe('1,4,32,16 1,4,16,16');
   });
 });
+
+describe('packages/attention/README.md, scans', () => {
+  it('runs the example as written: continuing from the state equals one call', async () => {
+    const lines: string[] = await runDocExample(readme, 3, require);
+    expect(lines[0]).toBe('2,10,4,8 true');
+  });
+});

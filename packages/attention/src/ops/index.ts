@@ -51,3 +51,13 @@ export {
   type KeySelector,
   type KeySelectorOptions,
 } from './key-selectors';
+export {
+  linearRecurrence,
+  logSumExpScan,
+  type LinearRecurrenceOptions,
+  type LinearRecurrenceResult,
+  type LogSumExpScanOptions,
+  type LogSumExpScanResult,
+  type LogSumExpState,
+} from './scan';
+export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';

@@ -1,0 +1,11 @@
+export {
+  linearRecurrence,
+  type LinearRecurrenceOptions,
+  type LinearRecurrenceResult,
+} from './linear-recurrence';
+export {
+  logSumExpScan,
+  type LogSumExpScanOptions,
+  type LogSumExpScanResult,
+  type LogSumExpState,
+} from './log-sum-exp';
