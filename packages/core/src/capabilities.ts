@@ -5,6 +5,7 @@ import type { MixerCapabilities, MixerContext, PositionalEncoding } from './cont
 export const SOFTMAX_CAPABILITIES: MixerCapabilities = Object.freeze<MixerCapabilities>({
   decoding: true,
   causal: 'either',
+  strictlyCausal: true,
   positional: ['rotate', 'bias'],
   masks: true,
   segmentIds: true,

@@ -112,6 +112,12 @@ export interface MixerCapabilities {
   decoding: boolean;
   /** 'only': defined causally; 'never': sees the whole input (encoders, cross-attention). */
   causal: 'only' | 'either' | 'never';
+  /**
+   * False when a causal run still lets later tokens change earlier outputs, through a choice
+   * made over the whole sequence (expert-choice routing: MoSA). Such a mixer trains causally
+   * masked but is not autoregressive-safe.
+   */
+  strictlyCausal: boolean;
   /** Positional kinds it honours ('embed' and 'none' act outside it and always pass). */
   positional: readonly ('rotate' | 'bias')[];
   /** Takes `context.mask` / `context.segmentIds`. */

@@ -146,3 +146,4 @@ export function finiteDifferenceCheck(
   }
   return maxError;
 }
+export { mixerContract, type ContractCheck, type MixerContractOptions } from './mixer-contract';

@@ -87,6 +87,7 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
     return {
       decoding: !overTime,
       causal: overTime ? 'never' : 'either',
+      strictlyCausal: true,
       positional: ['rotate', 'bias'],
       masks: !overTime,
       segmentIds: !overTime,

@@ -12,6 +12,7 @@ import {
   checkRank,
   formatShape,
   type MixerCapabilities,
+  checkMixerContext,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
 import { parseWithDefaults, registerWithDefaults } from '../config';
@@ -90,6 +91,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
     return {
       decoding: false,
       causal: 'either',
+      strictlyCausal: false,
       positional: ['rotate'],
       masks: false,
       segmentIds: true,
@@ -130,6 +132,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
         `'${context.positional.kind}' with a logit bias`,
       );
     }
+    checkMixerContext('mosa', this.capabilities, context);
     const [batch, time] = x.shape;
     const H = numHeads;
     const d = this.headDim;
