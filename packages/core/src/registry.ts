@@ -152,6 +152,13 @@ export function zodToConfigError(block: string, basePath: string, error: z.ZodEr
     const bound =
       issue.code === 'too_small' ? (raw.inclusive ? '>=' : '>') : raw.inclusive ? '<=' : '<';
     expected = `a value ${bound} ${String(raw.minimum ?? raw.maximum)}`;
+  } else if (issue.code === 'custom') {
+    // A refine over an object reports the object; quote the field its path names instead.
+    const field = issue.path[issue.path.length - 1];
+    const input = raw.input as Record<PropertyKey, unknown> | undefined;
+    if (field !== undefined && typeof input === 'object' && input !== null && field in input) {
+      actual = describe(input[field as PropertyKey]);
+    }
   } else if (issue.code === 'invalid_value') {
     expected = `one of ${((raw.values as unknown[]) ?? []).map(describe).join(', ')}`;
   }
