@@ -12,6 +12,7 @@ export const SOFTMAX_CAPABILITIES: MixerCapabilities = Object.freeze<MixerCapabi
   attentionWeights: 'full',
   stateGrowth: 'linear',
   headControl: true,
+  keyValuePrefix: true,
 });
 
 /**
@@ -47,6 +48,14 @@ export function checkMixerContext(
       'context.state',
       `no decoding state (${block} cannot decode incrementally)`,
       'a state',
+    );
+  }
+  if (!caps.keyValuePrefix && context.prefix) {
+    throw new ConfigError(
+      block,
+      'context.prefix',
+      `no key/value prefix (${block} takes none)`,
+      'given',
     );
   }
   if (!caps.headControl && context.heads) {

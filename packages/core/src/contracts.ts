@@ -77,6 +77,17 @@ export interface MixerContext {
   probe?: Probe;
   /** Per-head control of a multi-head mixer (head-importance analysis, ablations). */
   heads?: HeadControl;
+  /** Keys/values every query sees besides the regular ones (memory tokens, persistent memory). */
+  prefix?: KeyValuePrefix;
+}
+
+/**
+ * Extra keys and values in a mixer's head space, [batch or 1, kvHeads, p, headDim]: seen by every
+ * query, unmasked and unpositioned, in the same softmax as the regular keys.
+ */
+export interface KeyValuePrefix {
+  keys: tf.Tensor4D;
+  values: tf.Tensor4D;
 }
 
 /** A statistic a module reports during a forward: plain numbers, no tensors to free. */
@@ -129,6 +140,8 @@ export interface MixerCapabilities {
   stateGrowth: 'constant' | 'linear' | 'none';
   /** Honours `context.heads` (per-head scale / force). */
   headControl: boolean;
+  /** Honours `context.prefix` (extra keys/values in its head space). */
+  keyValuePrefix: boolean;
 }
 
 /** `[batch, time, dModel] -> [batch, time, dModel]`. */

@@ -1,4 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { KeyValuePrefix } from '@attnkit/core';
+
+export type { KeyValuePrefix };
 
 /** Options shared by every form of scaled dot-product attention. */
 export interface AttentionOptions {
@@ -31,6 +34,11 @@ export interface AttentionOptions {
   chunkSize?: number;
   /** Also return the weights [batch, heads, tq, tk] (naive form only). */
   returnWeights?: boolean;
+  /**
+   * Keys/values every query sees before the regular keys, unmasked and unpositioned (memory
+   * tokens, persistent memory): [batch or 1, kvHeads, p, d]. Not with dropout.
+   */
+  prefix?: KeyValuePrefix;
   /** Also return `logSumExp` [batch, heads, tq] (every form), e.g. to merge partial results. */
   returnLogSumExp?: boolean;
 }

@@ -4,6 +4,7 @@ import { validateAttention } from './validate';
 import { attentionNaive } from './sdpa-naive';
 import { attentionChunked } from './sdpa-chunked';
 import { fusedAttention } from './sdpa-kernel';
+import { withPrefix } from './sdpa-prefix';
 
 /**
  * Scaled dot-product attention, q [batch, heads, tq, d], k and v [batch, kvHeads, tk, d]
@@ -12,7 +13,8 @@ import { fusedAttention } from './sdpa-kernel';
  * A backend that registers the fused kernel (sdpa-kernel.ts) runs it instead whenever the
  * options need nothing it lacks; it never builds the [tq, tk] weights either. With
  * `returnLogSumExp` every form also returns each row's log-sum-exp (see AttentionResult), which
- * `mergeAttention` (merge.ts) uses to combine attention over disjoint key sets.
+ * `mergeAttention` (merge.ts) uses to combine attention over disjoint key sets; a `prefix` of
+ * keys/values that every query sees is attended that way (sdpa-prefix.ts).
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
@@ -20,6 +22,11 @@ export function scaledDotProductAttention(
   v: tf.Tensor4D,
   options: AttentionOptions = {},
 ): AttentionResult {
+  if (options.prefix) {
+    return withPrefix(q, k, v, options, (keys, values, o) =>
+      scaledDotProductAttention(q, keys, values, o),
+    );
+  }
   const geometry = validateAttention(q, k, v, options);
   const fused = fusedAttention(q, k, v, options, geometry);
   if (fused) return fused;

@@ -94,6 +94,7 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
       attentionWeights: 'none',
       stateGrowth: overTime ? 'none' : 'constant',
       headControl: false,
+      keyValuePrefix: false,
     };
   }
 

@@ -46,7 +46,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
 
   /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
   override get capabilities(): MixerCapabilities {
-    const caps = super.capabilities;
+    const caps = { ...super.capabilities, keyValuePrefix: true };
     if (!this.isCross) return caps;
     return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
   }
@@ -114,6 +114,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         ...this.weightsOptions(context),
+        prefix: context.prefix,
       });
       if (weights) reportWeights(block, context, weights);
       if (cache) cache.evict();

@@ -166,6 +166,8 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
       ...SOFTMAX_CAPABILITIES,
       causal: causal === undefined ? 'either' : causal ? 'only' : 'never',
       stateGrowth: window === undefined ? 'linear' : 'constant',
+      // Only the mixers that attend through scaledDotProductAttention pass a prefix on.
+      keyValuePrefix: false,
     };
   }
 

@@ -98,6 +98,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
       attentionWeights: 'full',
       stateGrowth: 'none',
       headControl: false,
+      keyValuePrefix: false,
     };
   }
 

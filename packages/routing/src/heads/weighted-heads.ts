@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { IncrementalState, MixerContext, ModuleOptions, TokenMixer } from '@attnkit/core';
+import type {
+  IncrementalState,
+  MixerCapabilities,
+  MixerContext,
+  ModuleOptions,
+  TokenMixer,
+} from '@attnkit/core';
 import {
   KVCache,
   ProjectedAttention,
@@ -37,6 +43,11 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
    * tidy; a subclass adds its aux losses (tf.keep) and records its statistics here.
    */
   protected abstract headWeights(x: tf.Tensor3D, context: MixerContext): tf.Tensor3D;
+
+  /** Attends through scaledDotProductAttention, so it takes a key/value prefix too. */
+  override get capabilities(): MixerCapabilities {
+    return { ...super.capabilities, keyValuePrefix: true };
+  }
 
   initState(_batch: number): IncrementalState {
     return new KVCache({ window: this.config.window });
@@ -83,6 +94,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         ...this.weightsOptions(context),
+        prefix: context.prefix,
       });
       if (weights) context.attentionHook!({ block, path: context.path ?? '', weights });
       if (cache) cache.evict();
