@@ -148,5 +148,13 @@ register(
   'differential',
   (c: DifferentialConfig, o: ModuleOptions) => new DifferentialAttention(c, o),
   differentialSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Ye et al. 2024, Differential Transformer',
+      equation: 'sec. 2.1-2.2',
+      summary: 'Difference of two softmax maps with a learned λ, per-head normalised.',
+      example: { type: 'differential', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -128,5 +128,14 @@ register(
   'gaam',
   (c: GaamConfig, o: ModuleOptions) => new GaussianAdaptiveAttention(c, o),
   gaamSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Ioannides et al. 2024, Gaussian Adaptive Attention',
+      equation: 'sec. 3, Alg. 1',
+      summary:
+        "Per-head Gaussian weights from the input's own mean and variance with learned offsets and scales.",
+      example: { type: 'gaam', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -199,5 +199,13 @@ register(
   'multi-token',
   (c: MultiTokenConfig, o: ModuleOptions) => new MultiTokenAttention(c, o),
   multiTokenSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Golovneva et al. 2025, Multi-Token Attention',
+      equation: 'sec. 3.1-3.3, eqs. 3-4',
+      summary: 'Key-query and head-mixing convolutions over the attention map.',
+      example: { type: 'multi-token', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -88,5 +88,14 @@ register(
   'selective',
   (c: SelectiveConfig, o: ModuleOptions) => new SelectiveAttention(c, o),
   selectiveSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Leviathan et al. 2024, Selective Attention',
+      equation: 'sec. 2',
+      summary:
+        "Tokens mask later tokens' view of earlier ones: softmax(logits - F), F a running sum of ReLU(head-0 logits).",
+      example: { type: 'selective', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -115,5 +115,13 @@ register(
   'talking-heads',
   (c: TalkingHeadsConfig, o: ModuleOptions) => new TalkingHeadsAttention(c, o),
   talkingHeadsSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Shazeer et al. 2020, Talking-Heads Attention',
+      equation: 'sec. 4',
+      summary: 'Learned projections across heads just before and just after the softmax.',
+      example: { type: 'talking-heads', dModel: 8, numHeads: 2 },
+    },
+  },
 );

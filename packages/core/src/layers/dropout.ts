@@ -38,4 +38,9 @@ export class Dropout extends Module<DropoutConfig> {
 
 register('dropout', (c: DropoutConfig, o) => new Dropout(c, o), dropoutSchema, {
   category: 'layer',
+  info: {
+    paper: 'Srivastava et al. 2014, Dropout',
+    summary: "Inverted dropout seeded from the module's generator; identity outside training.",
+    example: { type: 'dropout', rate: 0.1 },
+  },
 });

@@ -97,4 +97,9 @@ export class Embedding extends Module<EmbeddingConfig> {
 
 register('embedding', (c: EmbeddingConfig, o) => new Embedding(c, o), embeddingSchema, {
   category: 'layer',
+  info: {
+    summary:
+      'Lookup table from token ids to vectors; attend() is its transpose (tied output head).',
+    example: { type: 'embedding', numEmbeddings: 8, dim: 4 },
+  },
 });

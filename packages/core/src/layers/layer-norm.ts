@@ -61,4 +61,10 @@ export class LayerNorm extends Module<LayerNormConfig> {
 
 register('layer-norm', (c: LayerNormConfig, o) => new LayerNorm(c, o), layerNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Ba et al. 2016, Layer Normalization',
+    equation: 'eq. 4',
+    summary: 'Zero mean, unit variance over the last axis, then gain and bias.',
+    example: { type: 'layer-norm', dim: 4 },
+  },
 });

@@ -52,4 +52,10 @@ export class Linear extends Module<LinearConfig> {
   }
 }
 
-register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, { category: 'layer' });
+register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, {
+  category: 'layer',
+  info: {
+    summary: 'Affine map y = x W + b on the last axis.',
+    example: { type: 'linear', inFeatures: 4, outFeatures: 2 },
+  },
+});

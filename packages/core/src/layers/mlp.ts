@@ -55,4 +55,12 @@ export class MLP extends Module<MLPConfig> implements FeedForward {
   }
 }
 
-register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, { category: 'feedforward' });
+register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, {
+  category: 'feedforward',
+  info: {
+    paper: 'Vaswani et al. 2017, Attention Is All You Need',
+    equation: 'eq. 2',
+    summary: 'Position-wise feed-forward down(act(up(x))).',
+    example: { type: 'mlp', dim: 4, hiddenDim: 8 },
+  },
+});

@@ -51,4 +51,12 @@ export class QKNorm extends Module<QKNormConfig> {
   }
 }
 
-register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, { category: 'norm' });
+register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, {
+  category: 'norm',
+  info: {
+    paper: 'Henry et al. 2020, Query-Key Normalization; Dehghani et al. 2023, ViT-22B',
+    summary:
+      'Normalises queries or keys per head (l2, LayerNorm or RMSNorm) before the dot product.',
+    example: { type: 'qk-norm', headDim: 4 },
+  },
+});

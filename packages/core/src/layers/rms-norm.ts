@@ -51,4 +51,10 @@ export class RMSNorm extends Module<RMSNormConfig> {
 
 register('rms-norm', (c: RMSNormConfig, o) => new RMSNorm(c, o), rmsNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Zhang & Sennrich 2019, Root Mean Square Layer Normalization',
+    equation: 'eq. 4',
+    summary: 'x / sqrt(mean(x²) + eps) times a learned gain.',
+    example: { type: 'rms-norm', dim: 4 },
+  },
 });

@@ -39,4 +39,10 @@ export class ScaleNorm extends Module<ScaleNormConfig> {
 
 register('scale-norm', (c: ScaleNormConfig, o) => new ScaleNorm(c, o), scaleNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Nguyen & Salazar 2019, Transformers without Tears',
+    equation: 'eq. 7',
+    summary: 'g · x / ‖x‖ with one learned scalar g.',
+    example: { type: 'scale-norm', dim: 4 },
+  },
 });

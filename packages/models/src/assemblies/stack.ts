@@ -67,7 +67,7 @@ export function buildBlocks(
     const config = { ...template, ...override, type: 'transformer-block', dModel };
     const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
     try {
-      blocks.push(build<TransformerBlock>(config, { ...options, path: where }));
+      blocks.push(build<TransformerBlock>(config, { ...options, path: where, category: 'block' }));
     } catch (e) {
       blocks.forEach((b) => b.dispose());
       throw underPath(e, where);
@@ -151,7 +151,11 @@ export function buildFinalNorm(
   dModel: number,
   options: ModuleOptions,
 ): Layer {
-  return build<Layer>(fillWidths(config, { dim: dModel }), { ...options, path: '$.finalNorm' });
+  return build<Layer>(fillWidths(config, { dim: dModel }), {
+    ...options,
+    path: '$.finalNorm',
+    category: 'norm',
+  });
 }
 
 /** A model-level initializer for every Linear weight inside the blocks (core's init spec). */

@@ -77,5 +77,14 @@ register(
   'latent-attention-pooling',
   (c, o) => new LatentAttentionPooling(c, o),
   latentAttentionPoolingSchema,
-  { category: 'layer' },
+  {
+    category: 'layer',
+    info: {
+      paper: 'Lee et al. 2024, NV-Embed',
+      equation: 'sec. 3.2, eq. 1',
+      summary:
+        'Cross-attention from the hidden states to a trainable latent array, an MLP, then mean pooling.',
+      example: { type: 'latent-attention-pooling', dModel: 8 },
+    },
+  },
 );

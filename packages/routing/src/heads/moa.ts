@@ -113,4 +113,13 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   }
 }
 
-registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, { category: 'mixer' });
+registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, {
+  category: 'mixer',
+  info: {
+    paper: 'Zhang et al. 2022, Mixture of Attention Heads: Selecting Attention Heads Per Token',
+    equation: 'sec. 3',
+    summary:
+      'Attention-head experts sharing key/value projections; each token routes to its top-k.',
+    example: { type: 'moa', dModel: 8, numHeads: 4, topK: 2 },
+  },
+});

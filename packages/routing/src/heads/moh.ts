@@ -198,4 +198,12 @@ export function mohFromMHA(
   return moh;
 }
 
-registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, { category: 'mixer' });
+registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, {
+  category: 'mixer',
+  info: {
+    paper: 'Jin et al. 2024, MoH: Multi-Head Attention as Mixture-of-Head Attention',
+    equation: 'eqs. 3-6',
+    summary: "Shared heads always on plus each token's top-k routed heads, weighted.",
+    example: { type: 'moh', dModel: 8, numHeads: 4, numSharedHeads: 1, topK: 2 },
+  },
+});

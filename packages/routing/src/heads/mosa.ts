@@ -252,4 +252,13 @@ function coverage(chosen: Int32Array, batch: number, time: number): number {
   return seen.size / (batch * time);
 }
 
-registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, { category: 'mixer' });
+registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, {
+  category: 'mixer',
+  info: {
+    paper: 'Piękos, Csordás & Schmidhuber 2025, Mixture of Sparse Attention',
+    equation: 'sec. 3',
+    summary:
+      'Each head an expert-choice router over tokens, attending among its top-k tokens only.',
+    example: { type: 'mosa', dModel: 8, numHeads: 2, sparsity: 2 },
+  },
+});

@@ -101,4 +101,9 @@ export class DenseRouter extends Router<DenseRouterConfig> {
 
 register('dense-router', (c: DenseRouterConfig, o) => new DenseRouter(c, o), denseRouterSchema, {
   category: 'router',
+  info: {
+    paper: 'Jacobs et al. 1991, Adaptive Mixtures of Local Experts',
+    summary: 'Every token to every expert (softmax or uniform weights); for tests and baselines.',
+    example: { type: 'dense-router', dim: 8, numExperts: 4 },
+  },
 });

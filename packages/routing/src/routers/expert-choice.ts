@@ -116,5 +116,13 @@ register(
   'expert-choice-router',
   (c: ExpertChoiceRouterConfig, o) => new ExpertChoiceRouter(c, o),
   expertChoiceRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper: 'Zhou et al. 2022, Mixture-of-Experts with Expert Choice Routing',
+      equation: 'eq. 1',
+      summary: 'Each expert takes its top-C tokens; balanced by construction.',
+      example: { type: 'expert-choice-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

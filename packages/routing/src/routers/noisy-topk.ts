@@ -74,5 +74,13 @@ register(
   'noisy-topk-router',
   (c: NoisyTopKRouterConfig, o) => new NoisyTopKRouter(c, o),
   noisyTopKRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper: 'Shazeer et al. 2017, Outrageously Large Neural Networks',
+      equation: 'eqs. 3-5',
+      summary: 'Top-k gating with learned softplus noise in training.',
+      example: { type: 'noisy-topk-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

@@ -102,5 +102,14 @@ register(
   'similarity-router',
   (c: SimilarityRouterConfig, o) => new SimilarityRouter(c, o),
   similarityRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper:
+        'Nguyen et al. 2025, Improving Routing in Sparse Mixture of Experts with Graph of Tokens',
+      equation: 'sec. 2',
+      summary: 'Top-k on gates mixed over similar tokens of the same sequence.',
+      example: { type: 'similarity-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

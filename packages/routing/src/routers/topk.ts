@@ -103,4 +103,10 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
 
 register('topk-router', (c: TopKRouterConfig, o) => new TopKRouter(c, o), topKRouterSchema, {
   category: 'router',
+  info: {
+    paper: 'Shazeer et al. 2017; Fedus et al. 2021, Switch Transformers',
+    equation: 'eq. 3; eq. 1',
+    summary: 'Token-choice top-k router (softmax or sigmoid gates).',
+    example: { type: 'topk-router', dim: 8, numExperts: 4 },
+  },
 });
