@@ -15,6 +15,7 @@ interface Entry {
   schema: z.ZodType;
   category: string;
   info: EntryInfo;
+  deprecated?: string;
 }
 
 const entries = new Map<string, Entry>();
@@ -24,6 +25,12 @@ export interface RegisterOptions {
   category?: string;
   /** Paper, equation, one-line summary and a small example config, for the docs. */
   info?: EntryInfo;
+  /**
+   * Marks an old name kept for saved configs: what to use instead ("use 'x'"). It still builds,
+   * warns once per process, and is left out of `registeredTypes()` (so listings and suites
+   * enumerating a category see each block once).
+   */
+  deprecated?: string;
   /** Replace an existing entry instead of refusing. */
   override?: boolean;
 }
@@ -51,7 +58,17 @@ export function register<C extends TypedConfig>(
     schema,
     category: options.category ?? 'module',
     info: options.info ?? {},
+    ...(options.deprecated === undefined ? {} : { deprecated: options.deprecated }),
   });
+}
+
+const warned = new Set<string>();
+
+/** One console warning per deprecated type per process. */
+function warnDeprecated(type: string, entry: Entry): void {
+  if (entry.deprecated === undefined || warned.has(type)) return;
+  warned.add(type);
+  console.warn(`attnkit: type '${type}' is deprecated; ${entry.deprecated}`);
 }
 
 export function isRegistered(type: string): boolean {
@@ -67,10 +84,14 @@ export function configKeys(type: string): string[] | undefined {
   return schema?.shape ? Object.keys(schema.shape) : undefined;
 }
 
-/** Registered type names, optionally of one category, sorted. */
-export function registeredTypes(category?: string): string[] {
+/** Registered type names, optionally of one category, sorted; deprecated aliases only when asked. */
+export function registeredTypes(
+  category?: string,
+  options: { deprecated?: boolean } = {},
+): string[] {
   return [...entries]
     .filter(([, e]) => category === undefined || e.category === category)
+    .filter(([, e]) => options.deprecated || e.deprecated === undefined)
     .map(([t]) => t)
     .sort();
 }
@@ -79,6 +100,8 @@ export function registeredTypes(category?: string): string[] {
 export interface RegistryInfo {
   category: string;
   info: EntryInfo;
+  /** Set on a deprecated alias: what to use instead. */
+  deprecated?: string;
   /** The option names its config accepts (undefined when the schema is not a plain object). */
   configKeys: string[] | undefined;
 }
@@ -87,7 +110,13 @@ export interface RegistryInfo {
 export function registryInfo(type: string): RegistryInfo | undefined {
   const entry = entries.get(type);
   if (!entry) return undefined;
-  return { category: entry.category, info: entry.info, configKeys: configKeys(type) };
+  const { category, info, deprecated } = entry;
+  return {
+    category,
+    info,
+    configKeys: configKeys(type),
+    ...(deprecated === undefined ? {} : { deprecated }),
+  };
 }
 
 export interface BuildOptions extends ModuleOptions {
@@ -134,6 +163,7 @@ export function validateConfig<C extends TypedConfig = TypedConfig>(
     );
   }
   if (category !== undefined) checkCategory(type, entry.category, category, `${path}.type`);
+  warnDeprecated(type, entry);
   const result = entry.schema.safeParse(config, { reportInput: true });
   if (!result.success) throw zodToConfigError(type, path, result.error);
   return result.data as C;

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { ConfigError, Module, build, register, registryInfo, validateConfig } from '@attnkit/core';
+import {
+  ConfigError,
+  Module,
+  build,
+  register,
+  registeredTypes,
+  registryInfo,
+  validateConfig,
+} from '@attnkit/core';
 
 interface PlugConfig {
   type: 'category-spec-plug';
@@ -19,6 +27,17 @@ register('category-spec-plug', (c: PlugConfig, o) => new Plug(c, o), plugSchema,
   category: 'category-spec',
   info,
 });
+
+register(
+  'category-spec-old',
+  (c: PlugConfig, o) => new Plug(c, o),
+  plugSchema.extend({ type: z.literal('category-spec-old') }) as never,
+  {
+    category: 'category-spec',
+    deprecated: "use 'category-spec-plug'",
+    info: { summary: 'Old name.', example: { type: 'category-spec-old', width: 1 } },
+  },
+);
 
 describe('registry categories and metadata', () => {
   it('returns the category, metadata and option names of a type', () => {
@@ -51,5 +70,26 @@ describe('registry categories and metadata', () => {
 
   it('checks the category before the fields, so a wrong block is named first', () => {
     expect(() => build({ type: 'rms-norm' }, { category: 'category-spec' })).toThrow(/\(a norm\)/);
+  });
+
+  it('builds a deprecated alias, warns once per process and lists it only when asked', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      build({ type: 'category-spec-old', width: 1 }).dispose();
+      build({ type: 'category-spec-old', width: 2 }, { category: 'category-spec' }).dispose();
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn).toHaveBeenCalledWith(
+        "attnkit: type 'category-spec-old' is deprecated; use 'category-spec-plug'",
+      );
+    } finally {
+      warn.mockRestore();
+    }
+    expect(registeredTypes('category-spec')).toEqual(['category-spec-plug']);
+    expect(registeredTypes('category-spec', { deprecated: true })).toEqual([
+      'category-spec-old',
+      'category-spec-plug',
+    ]);
+    expect(registryInfo('category-spec-old')!.deprecated).toBe("use 'category-spec-plug'");
+    expect(registryInfo('category-spec-plug')!.deprecated).toBeUndefined();
   });
 });
