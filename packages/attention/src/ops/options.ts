@@ -31,6 +31,8 @@ export interface AttentionOptions {
   chunkSize?: number;
   /** Also return the weights [batch, heads, tq, tk] (naive form only). */
   returnWeights?: boolean;
+  /** Normaliser over keys from core's `normalizers` (default 'softmax'); others: naive form only. */
+  normalizer?: string;
 }
 
 export interface AttentionResult {

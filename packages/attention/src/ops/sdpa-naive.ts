@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, type AttentionGeometry } from './validate';
-import { dropWeights, maskedSoftmax, scoresOf } from './scores';
+import { dropWeights, normalizeScores, scoresOf } from './scores';
 
 /**
  * softmax(q kᵀ · scale + bias, masked) v (Vaswani et al. 2017, eq. 1), building the full
@@ -17,7 +17,7 @@ export function attentionNaive(
   return tf.tidy(() => {
     const { logits, keep } = scoresOf(q, k, options, geometry);
     const weights = dropWeights(
-      maskedSoftmax(logits, keep, options.sinkLogit),
+      normalizeScores(logits, keep, options),
       options.dropout ?? 0,
       options.seed,
     );

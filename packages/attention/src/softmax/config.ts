@@ -19,6 +19,11 @@ export const attentionFields = {
   dropout: z.number().min(0).lt(1).optional(),
   /** Run the chunked online-softmax form with this chunk size. */
   chunkSize: z.number().int().positive().optional(),
+  /**
+   * Weights from the logits by a name in core's `normalizers`: 'softmax' (default), 'sparsemax',
+   * 'entmax15' or a registered one; not softmax needs no chunkSize and no sinkLogit.
+   */
+  normalizer: z.string().optional(),
 };
 
 export interface AttentionConfig {
@@ -36,4 +41,5 @@ export interface AttentionConfig {
   sinkLogit?: boolean;
   dropout?: number;
   chunkSize?: number;
+  normalizer?: string;
 }

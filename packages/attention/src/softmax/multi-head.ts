@@ -14,6 +14,7 @@ import { KVCache } from '../cache/kv-cache';
 import type { AttentionConfig } from './config';
 import { checkMixerInput, inputPositions, refuseSegmentsWhileDecoding } from './heads';
 import { ProjectedAttention } from './projected';
+import { checkNormalizerOption } from '../ops/normalizer-option';
 
 /**
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2): project to heads, attend,
@@ -27,6 +28,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   readonly sink: tf.Variable | null;
 
   constructor(config: C, options: ModuleOptions = {}) {
+    checkNormalizerOption(config.type, config);
     super(config, options);
     this.sink = config.sinkLogit ? this.addParameter('sink', tf.zeros([config.numHeads])) : null;
   }
@@ -92,6 +94,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         chunkSize: this.config.chunkSize,
+        normalizer: this.config.normalizer,
         returnWeights: context.attentionHook !== undefined && this.config.chunkSize === undefined,
       });
       if (weights) context.attentionHook!({ block, weights });

@@ -93,6 +93,8 @@ function layer(
   const m = mixer.config;
   if (m.qkNorm || m.logitSoftcap !== undefined || m.sinkLogit)
     refuse(`${where}.mixer uses qkNorm, logitSoftcap or sinkLogit`);
+  if ((m.normalizer ?? 'softmax') !== 'softmax')
+    refuse(`${where}.mixer normalizes with '${m.normalizer}', not softmax`);
   // The unfused path throws on this mismatch; leave it that error.
   if (rotaryHeadDim !== undefined && mixer.headDim !== rotaryHeadDim)
     refuse(`${where}.mixer's headDim differs from the rotary headDim=${rotaryHeadDim}`);

@@ -4,6 +4,7 @@ import {
   KVCache,
   ProjectedAttention,
   checkMixerInput,
+  checkNormalizerOption,
   inputPositions,
   refuseSegmentsWhileDecoding,
   scaledDotProductAttention,
@@ -27,6 +28,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
   readonly sink: tf.Variable | null;
 
   constructor(config: C, options: ModuleOptions = {}) {
+    checkNormalizerOption(config.type, config);
     // Same parameters in the same order as mha, so a shared seed draws the same weights.
     super(config, options);
     this.sink = config.sinkLogit ? this.addParameter('sink', tf.zeros([config.numHeads])) : null;
@@ -76,6 +78,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
         dropout,
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         chunkSize: this.config.chunkSize,
+        normalizer: this.config.normalizer,
         returnWeights: context.attentionHook !== undefined && this.config.chunkSize === undefined,
       });
       if (weights) context.attentionHook!({ block, weights });

@@ -1,0 +1,39 @@
+import { ConfigError, describe, normalizers } from '@attnkit/core';
+
+/** What a normaliser choice depends on: the forms and extras only softmax has. */
+export interface NormalizerChoice {
+  normalizer?: string;
+  chunkSize?: number;
+  /** Set (any value) when a sink logit joins the denominator. */
+  sinkLogit?: unknown;
+}
+
+/**
+ * Refuses an unregistered normaliser, and a normaliser other than softmax with the chunked form
+ * (its online softmax has no sparsemax/entmax counterpart) or a sink logit (a softmax extra).
+ */
+export function checkNormalizerOption(block: string, choice: NormalizerChoice): void {
+  const name = choice.normalizer;
+  if (name === undefined || name === 'softmax') return;
+  if (typeof name !== 'string' || !normalizers.has(name)) {
+    throw new ConfigError(
+      block,
+      'normalizer',
+      `a registered normalizer (${normalizers.names().join(', ')})`,
+      describe(name),
+    );
+  }
+  for (const [field, set] of [
+    ['chunkSize', choice.chunkSize !== undefined],
+    ['sinkLogit', choice.sinkLogit !== undefined && choice.sinkLogit !== false],
+  ] as const) {
+    if (set) {
+      throw new ConfigError(
+        block,
+        field,
+        `unset with normalizer '${name}' (only softmax has it)`,
+        describe(choice[field]),
+      );
+    }
+  }
+}
