@@ -12,13 +12,14 @@ import {
   checkNumber,
   describe,
   validateConfig,
+  parseConfig,
 } from '@attnkit/core';
 import { ModuleList } from './module-list';
 import { denseDispatch, sparseDispatch } from './ops/dispatch';
 import { loadBalanceLoss, routerZLoss } from './ops/losses';
 import { type ExpertControl, type Router, type RouterStats, checkControl } from './routers/router';
 import { TokenChoiceRouter } from './routers/token-choice';
-import { parseWithDefaults, registerWithDefaults } from './config';
+import { registerWithDefaults } from './config';
 
 const expertTypes = ['mlp', 'glu', 'swiglu', 'geglu', 'reglu'] as const;
 
@@ -60,7 +61,7 @@ export class MoE extends Module<Parsed> implements FeedForward {
 
   constructor(config: MoEConfig, options: ModuleOptions = {}) {
     checkMoEConfig(config);
-    const c = parseWithDefaults(moeSchema, config);
+    const c = parseConfig('moe', moeSchema, config);
     super(c, options);
     // A bad expert or router config throws half way: free the experts built before it.
     try {

@@ -8,6 +8,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { KVCache } from '../cache/kv-cache';
 import { differentialCombine } from '../ops/differential';
@@ -67,6 +68,7 @@ export class DifferentialAttention
   readonly lambdaInit: number;
 
   constructor(config: DifferentialConfig, options: ModuleOptions = {}) {
+    config = parseConfig('differential', differentialSchema, config);
     // Query/key heads come in pairs over values twice as wide.
     const layout = headLayout(config, 2);
     const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);

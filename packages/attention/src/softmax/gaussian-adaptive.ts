@@ -8,6 +8,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { StepCounter } from '../cache/step-counter';
 import { gaussianAdaptiveAttention } from '../ops/gaussian';
@@ -55,6 +56,7 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
   readonly headDim: number;
 
   constructor(config: GaamConfig, options: ModuleOptions = {}) {
+    config = parseConfig('gaam', gaamSchema, config);
     super(config, options);
     const block = config.type;
     const { dModel, numHeads } = config;

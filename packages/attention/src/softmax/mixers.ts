@@ -74,7 +74,7 @@ register('gqa', (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention
 });
 register(
   'mqa',
-  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention({ ...c, numKvHeads: 1 }, o),
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o), // one kv head
   mqaSchema,
   {
     ...mixer,

@@ -8,12 +8,13 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  validateConfig,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { KVCache } from '../cache/kv-cache';
 import type { AttentionConfig } from './config';
 import { checkMixerInput, inputPositions, refuseSegmentsWhileDecoding } from './heads';
-import { ProjectedAttention } from './projected';
+import { ProjectedAttention, headLayout } from './projected';
 import { checkNormalizerOption } from '../ops/normalizer-option';
 
 /**
@@ -28,8 +29,14 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   readonly sink: tf.Variable | null;
 
   constructor(config: C, options: ModuleOptions = {}) {
+    // One class, several registered types (mha, gqa, mqa, ...): parse with its type's schema.
+    config = validateConfig<C>(config);
     checkNormalizerOption(config.type, config);
-    super(config, options);
+    super(
+      config,
+      options,
+      headLayout(config.type === 'mqa' ? { ...config, numKvHeads: 1 } : config),
+    );
     this.sink = config.sinkLogit ? this.addParameter('sink', tf.zeros([config.numHeads])) : null;
   }
 

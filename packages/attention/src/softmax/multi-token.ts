@@ -8,6 +8,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { MultiTokenState } from '../cache/multi-token-state';
 import { groupedHeadMatrix, mixHeads } from '../ops/head-mix';
@@ -88,6 +89,7 @@ export class MultiTokenAttention
     }
     // Checked before any parameter exists, so a bad layerIndex leaks nothing.
     const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);
+    config = parseConfig('multi-token', multiTokenSchema, config);
     const depthScale = (config.depthScaling ?? true) ? 1 - lambdaInit(layerIndex) : 1;
     super(config, options, layout);
     this.depthScale = depthScale;

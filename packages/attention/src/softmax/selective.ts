@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  parseConfig,
   register,
   type IncrementalState,
   type MixerContext,
@@ -38,6 +39,10 @@ export type SelectiveConfig = z.infer<typeof selectiveSchema>;
  * (The paper's context pruning, which drops keys once F passes a budget, is not done.)
  */
 export class SelectiveAttention extends ProjectedAttention<SelectiveConfig> implements TokenMixer {
+  constructor(config: SelectiveConfig, options: ModuleOptions = {}) {
+    super(parseConfig('selective', selectiveSchema, config), options);
+  }
+
   initState(_batch: number): IncrementalState {
     return new SelectiveState();
   }

@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkRank, formatShape, initTensor, register } from '@attnkit/core';
+import {
+  Module,
+  ShapeError,
+  checkRank,
+  formatShape,
+  initTensor,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { maskedMean } from '../assemblies/pooling';
 import { TransformerBlock } from './transformer-block';
 
@@ -31,7 +39,7 @@ export class LatentAttentionPooling extends Module<Parsed> {
   readonly block: TransformerBlock;
 
   constructor(config: LatentAttentionPoolingConfig, options: ModuleOptions = {}) {
-    const c = latentAttentionPoolingSchema.parse(config);
+    const c = parseConfig('latent-attention-pooling', latentAttentionPoolingSchema, config);
     super(c, options);
     const d = c.dModel;
     this.latents = this.addParameter(

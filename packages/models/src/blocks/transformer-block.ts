@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { IncrementalState, MixerContext, ModuleOptions, TokenMixer } from '@attnkit/core';
-import { Module, build, checkRank, register } from '@attnkit/core';
+import { Module, build, checkRank, register, parseConfig } from '@attnkit/core';
 import { seededDropout } from './dropout';
 import { fillWidths } from './fill';
 
@@ -49,7 +49,7 @@ export class TransformerBlock extends Module<Parsed> {
   private readonly norms: Record<string, Sublayer> = {};
 
   constructor(config: TransformerBlockConfig, options: ModuleOptions = {}) {
-    const c = transformerBlockSchema.parse(config);
+    const c = parseConfig('transformer-block', transformerBlockSchema, config);
     super(c, options);
     // A bad sublayer config throws half way (`new` bypasses build's cleanup): free what was built.
     try {

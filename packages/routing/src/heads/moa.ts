@@ -6,13 +6,14 @@ import {
   type ModuleOptions,
   checkInt,
   describe,
+  parseConfig,
 } from '@attnkit/core';
 import { attentionFields } from '@attnkit/attention';
 import { loadBalanceLoss, routerZLoss } from '../ops/losses';
 import { type ExpertControl, type RouterStats, checkControl } from '../routers/router';
 import { TopKRouter } from '../routers/topk';
 import { WeightedHeadsAttention } from './weighted-heads';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
@@ -71,8 +72,8 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
     }
     const c =
       config.type === 'moa'
-        ? parseWithDefaults(moaSchema, config)
-        : parseWithDefaults(mixtureOfAttentionHeadsSchema, config);
+        ? parseConfig(block, moaSchema, config)
+        : parseConfig(block, mixtureOfAttentionHeadsSchema, config);
     super(c, options);
     this.router = this.addModule(
       'router',

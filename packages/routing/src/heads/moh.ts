@@ -1,11 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, type MixerContext, StateDictError, type ModuleOptions } from '@attnkit/core';
+import {
+  ConfigError,
+  type MixerContext,
+  StateDictError,
+  type ModuleOptions,
+  parseConfig,
+} from '@attnkit/core';
 import { type MultiHeadAttention, attentionFields } from '@attnkit/attention';
 import { type HeadControl, MoHGating, checkMoHHeads } from '../moh-gating';
 import { checkControl } from '../routers/router';
 import { WeightedHeadsAttention } from './weighted-heads';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
@@ -53,7 +59,7 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
 
   constructor(config: MoHConfig, options: ModuleOptions = {}) {
     checkMoHHeads('moh', config);
-    const c = parseWithDefaults(mohSchema, config);
+    const c = parseConfig('moh', mohSchema, config);
     super(c, options);
     this.gating = this.addModule(
       'gating',

@@ -11,9 +11,10 @@ import {
   checkInt,
   checkRank,
   formatShape,
+  parseConfig,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 
 export const mosaSchema = z.strictObject({
   type: z.literal('mosa'),
@@ -60,7 +61,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
 
   constructor(config: MoSAConfig, options: ModuleOptions = {}) {
     checkInt('mosa', 'numHeads', config.numHeads);
-    const c = parseWithDefaults(mosaSchema, config);
+    const c = parseConfig('mosa', mosaSchema, config);
     super(c, options);
     if (c.headDim === undefined && c.dModel % c.numHeads !== 0) {
       throw new ConfigError(

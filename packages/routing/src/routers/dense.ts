@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -37,7 +37,10 @@ export class DenseRouter extends Router<DenseRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('dense-router', config);
-    super({ ...config, type: 'dense-router' }, options);
+    super(
+      parseConfig('dense-router', denseRouterSchema, { ...config, type: 'dense-router' }),
+      options,
+    );
     this.gate =
       (config.weighting ?? 'uniform') === 'softmax'
         ? this.addModule(

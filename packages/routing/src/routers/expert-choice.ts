@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -46,7 +46,13 @@ export class ExpertChoiceRouter extends Router<ExpertChoiceRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('expert-choice-router', config);
-    super({ ...config, type: 'expert-choice-router' }, options);
+    super(
+      parseConfig('expert-choice-router', expertChoiceRouterSchema, {
+        ...config,
+        type: 'expert-choice-router',
+      }),
+      options,
+    );
     this.gate = this.addModule(
       'gate',
       new Linear(

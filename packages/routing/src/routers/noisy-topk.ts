@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, checkShape, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, checkShape, register, parseConfig } from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -34,7 +34,13 @@ export class NoisyTopKRouter extends TokenChoiceRouter<NoisyTopKRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('noisy-topk-router', config);
-    super({ ...config, type: 'noisy-topk-router' }, options);
+    super(
+      parseConfig('noisy-topk-router', noisyTopKRouterSchema, {
+        ...config,
+        type: 'noisy-topk-router',
+      }),
+      options,
+    );
     const { dim, numExperts } = config;
     const sub = { rng: this.rng };
     this.gate = this.addModule(

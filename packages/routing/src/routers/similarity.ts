@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, Linear, type ModuleOptions, checkNumber, register } from '@attnkit/core';
+import {
+  ConfigError,
+  Linear,
+  type ModuleOptions,
+  checkNumber,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -47,7 +54,13 @@ export class SimilarityRouter extends TokenChoiceRouter<SimilarityRouterConfig> 
         minExclusive: true,
       });
     }
-    super({ ...config, type: 'similarity-router' }, options);
+    super(
+      parseConfig('similarity-router', similarityRouterSchema, {
+        ...config,
+        type: 'similarity-router',
+      }),
+      options,
+    );
     const { dim, numExperts } = config;
     const sub = { rng: this.rng };
     this.gate = this.addModule(

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, Linear, type ModuleOptions, register } from '@attnkit/core';
+import { ConfigError, Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -46,7 +46,10 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('topk-router', config);
-    super({ ...config, type: 'topk-router' }, options);
+    super(
+      parseConfig('topk-router', topKRouterSchema, { ...config, type: 'topk-router' }),
+      options,
+    );
     this.gate = this.addModule(
       'gate',
       new Linear(
