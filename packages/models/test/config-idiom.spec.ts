@@ -93,3 +93,24 @@ describe('constructors parse their config as build() does', () => {
     expect(message(() => new Class(example as never))).toBe('no error');
   });
 });
+
+describe('mqa keeps its own config', () => {
+  it('has one key/value head without numKvHeads in its config, and reloads once saved', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const m = build<attention.MultiHeadAttention>({ type: 'mqa', dModel: 8, numHeads: 4 });
+    expect(m.numKvHeads).toBe(1);
+    expect(m.config).not.toHaveProperty('numKvHeads');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mqa-'));
+    try {
+      await core.saveModule(dir, m);
+      const loaded = await core.loadModule<attention.MultiHeadAttention>(dir);
+      expect(loaded.numKvHeads).toBe(1);
+      loaded.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      m.dispose();
+    }
+  });
+});
