@@ -3,15 +3,12 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 
-export interface DropoutConfig {
-  type: 'dropout';
-  rate: number;
-}
-
 export const dropoutSchema = z.strictObject({
   type: z.literal('dropout'),
   rate: z.number().min(0).lt(1),
 });
+
+export type DropoutConfig = z.input<typeof dropoutSchema>;
 
 /** Inverted dropout (Srivastava et al. 2014); seeds each call from the module's generator. */
 export class Dropout extends Module<DropoutConfig> {

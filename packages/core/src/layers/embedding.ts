@@ -2,17 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
-import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { initSpecSchema, initTensor } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
 import { withCustomGradient } from '../ops/custom-grad';
-
-export interface EmbeddingConfig {
-  type: 'embedding';
-  numEmbeddings: number;
-  dim: number;
-  init?: InitSpec | InitializerName;
-}
 
 export const embeddingSchema = z.strictObject({
   type: z.literal('embedding'),
@@ -20,6 +13,8 @@ export const embeddingSchema = z.strictObject({
   dim: z.number().int().positive(),
   init: initSpecSchema.optional(),
 });
+
+export type EmbeddingConfig = z.input<typeof embeddingSchema>;
 
 /**
  * Row lookup with a scatter-add gradient. tf.gather's own gradient needs the

@@ -4,14 +4,6 @@ import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
 
-export interface LayerNormConfig {
-  type: 'layer-norm';
-  dim: number;
-  eps?: number;
-  affine?: boolean;
-  bias?: boolean;
-}
-
 export const layerNormSchema = z.strictObject({
   type: z.literal('layer-norm'),
   dim: z.number().int().positive(),
@@ -19,6 +11,8 @@ export const layerNormSchema = z.strictObject({
   affine: z.boolean().optional(),
   bias: z.boolean().optional(),
 });
+
+export type LayerNormConfig = z.input<typeof layerNormSchema>;
 
 /** Normalises the last axis to zero mean and unit variance (Ba et al. 2016, eq. 4). */
 export function layerNorm(x: tf.Tensor, eps = 1e-5): tf.Tensor {

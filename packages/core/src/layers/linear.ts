@@ -2,16 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
-import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { initSpecSchema, initTensor } from '../init';
 import { checkLastAxis } from '../checks';
-
-export interface LinearConfig {
-  type: 'linear';
-  inFeatures: number;
-  outFeatures: number;
-  bias?: boolean;
-  init?: InitSpec | InitializerName;
-}
 
 export const linearSchema = z.strictObject({
   type: z.literal('linear'),
@@ -20,6 +12,8 @@ export const linearSchema = z.strictObject({
   bias: z.boolean().optional(),
   init: initSpecSchema.optional(),
 });
+
+export type LinearConfig = z.input<typeof linearSchema>;
 
 /** y = x W + b on the last axis. W is [inFeatures, outFeatures]. */
 export class Linear extends Module<LinearConfig> {

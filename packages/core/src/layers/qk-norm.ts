@@ -6,19 +6,14 @@ import { checkLastAxis } from '../checks';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
 
-export interface QKNormConfig {
-  type: 'qk-norm';
-  headDim: number;
-  norm?: 'rms' | 'layer' | 'l2';
-  eps?: number;
-}
-
 export const qkNormSchema = z.strictObject({
   type: z.literal('qk-norm'),
   headDim: z.number().int().positive(),
   norm: z.enum(['rms', 'layer', 'l2']).optional(),
   eps: z.number().positive().optional(),
 });
+
+export type QKNormConfig = z.input<typeof qkNormSchema>;
 
 /**
  * Normalises queries or keys per head over headDim before the dot product

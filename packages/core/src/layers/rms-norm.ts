@@ -4,19 +4,14 @@ import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
 
-export interface RMSNormConfig {
-  type: 'rms-norm';
-  dim: number;
-  eps?: number;
-  affine?: boolean;
-}
-
 export const rmsNormSchema = z.strictObject({
   type: z.literal('rms-norm'),
   dim: z.number().int().positive(),
   eps: z.number().positive().optional(),
   affine: z.boolean().optional(),
 });
+
+export type RMSNormConfig = z.input<typeof rmsNormSchema>;
 
 /** x / sqrt(mean(x²) + eps) over the last axis (Zhang & Sennrich 2019, eq. 4). */
 export function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {

@@ -4,17 +4,13 @@ import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
 
-export interface ScaleNormConfig {
-  type: 'scale-norm';
-  dim: number;
-  eps?: number;
-}
-
 export const scaleNormSchema = z.strictObject({
   type: z.literal('scale-norm'),
   dim: z.number().int().positive(),
   eps: z.number().positive().optional(),
 });
+
+export type ScaleNormConfig = z.input<typeof scaleNormSchema>;
 
 /** g · x / max(‖x‖, eps) with one learned scalar g, initialised to sqrt(dim) (Nguyen & Salazar 2019, eq. 7). */
 export class ScaleNorm extends Module<ScaleNormConfig> {

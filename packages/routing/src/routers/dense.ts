@@ -10,20 +10,15 @@ import {
   countEmpty,
 } from './router';
 
-export interface DenseRouterConfig {
-  type: 'dense-router';
-  dim: number;
-  numExperts: number;
-  /** 'uniform': every gate 1/E, no parameters; 'softmax': gates softmax(x W_g) (soft MoE). */
-  weighting?: 'uniform' | 'softmax';
-}
-
 export const denseRouterSchema = z.strictObject({
   type: z.literal('dense-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
+  /** 'uniform': every gate 1/E, no parameters; 'softmax': gates softmax(x W_g) (soft MoE). */
   weighting: z.enum(['uniform', 'softmax']).optional(),
 });
+
+export type DenseRouterConfig = z.input<typeof denseRouterSchema>;
 
 /**
  * Dense (null) router: every token goes to every expert (Jacobs et al. 1991 mixture of experts

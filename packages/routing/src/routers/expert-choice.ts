@@ -10,23 +10,17 @@ import {
   countEmpty,
 } from './router';
 
-export interface ExpertChoiceRouterConfig {
-  type: 'expert-choice-router';
-  dim: number;
-  numExperts: number;
-  /** Default for capacityFactor: each token is processed by topK experts on average. */
-  topK?: number;
-  /** c in k = n·c/e: average experts per token (default topK, else 1). */
-  capacityFactor?: number;
-}
-
 export const expertChoiceRouterSchema = z.strictObject({
   type: z.literal('expert-choice-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
+  /** Default for capacityFactor: each token is processed by topK experts on average. */
   topK: z.number().int().positive().optional(),
+  /** c in k = n·c/e: average experts per token (default topK, else 1). */
   capacityFactor: z.number().positive().optional(),
 });
+
+export type ExpertChoiceRouterConfig = z.input<typeof expertChoiceRouterSchema>;
 
 /** Tokens each expert takes: ceil(n·c/e), at least 1 and at most n. */
 export function expertChoiceCapacity(tokens: number, numExperts: number, factor: number): number {

@@ -4,14 +4,6 @@ import { Linear, type ModuleOptions, checkShape, register, parseConfig } from '@
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
-export interface NoisyTopKRouterConfig {
-  type: 'noisy-topk-router';
-  dim: number;
-  numExperts: number;
-  topK?: number;
-  capacityFactor?: number;
-}
-
 export const noisyTopKRouterSchema = z.strictObject({
   type: z.literal('noisy-topk-router'),
   dim: z.number().int().positive(),
@@ -19,6 +11,8 @@ export const noisyTopKRouterSchema = z.strictObject({
   topK: z.number().int().positive().optional(),
   capacityFactor: z.number().positive().optional(),
 });
+
+export type NoisyTopKRouterConfig = z.input<typeof noisyTopKRouterSchema>;
 
 /**
  * Noisy top-k gating (Shazeer et al. 2017, eqs. 3-5): H = x W_g + ε·softplus(x W_noise),

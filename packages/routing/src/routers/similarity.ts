@@ -11,26 +11,18 @@ import {
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
-export interface SimilarityRouterConfig {
-  type: 'similarity-router';
-  dim: number;
-  numExperts: number;
-  topK?: number;
-  /** τ of the token-similarity softmax (default 1). */
-  temperature?: number;
-  normalize?: boolean;
-  capacityFactor?: number;
-}
-
 export const similarityRouterSchema = z.strictObject({
   type: z.literal('similarity-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
   topK: z.number().int().positive().optional(),
+  /** τ of the token-similarity softmax (default 1). */
   temperature: z.number().positive().optional(),
   normalize: z.boolean().optional(),
   capacityFactor: z.number().positive().optional(),
 });
+
+export type SimilarityRouterConfig = z.input<typeof similarityRouterSchema>;
 
 /**
  * Similarity-aware routing over a graph of tokens (Nguyen et al. 2025, "Improving Routing in
