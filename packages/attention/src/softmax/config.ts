@@ -26,20 +26,13 @@ export const attentionFields = {
   normalizer: z.string().optional(),
 };
 
-export interface AttentionConfig {
-  type: string;
-  dModel: number;
-  numHeads: number;
-  numKvHeads?: number;
-  headDim?: number;
-  bias?: boolean;
-  causal?: boolean;
-  qkNorm?: 'rms' | 'layer' | 'l2';
-  logitSoftcap?: number;
-  window?: number;
-  numSinkTokens?: number;
-  sinkLogit?: boolean;
-  dropout?: number;
-  chunkSize?: number;
-  normalizer?: string;
-}
+/** The options of the multi-head family's schemas together (mha, gqa, mqa, windows, cross). */
+export const attentionConfigSchema = z.object({
+  ...attentionFields,
+  numKvHeads: z.number().int().positive().optional(),
+  window: z.number().int().positive().optional(),
+  numSinkTokens: z.number().int().min(1).optional(),
+});
+
+/** A multi-head attention config: the shared fields, the head layout and the window options. */
+export type AttentionConfig = { type: string } & z.input<typeof attentionConfigSchema>;
