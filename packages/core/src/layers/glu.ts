@@ -10,16 +10,6 @@ import { Dropout } from './dropout';
 
 export type GLUType = 'glu' | 'swiglu' | 'geglu' | 'reglu';
 
-export interface GLUConfig {
-  type: GLUType;
-  dim: number;
-  hiddenDim: number;
-  /** Only for type 'glu'; the named variants fix it. */
-  activation?: string;
-  bias?: boolean;
-  dropout?: number;
-}
-
 const variantActivation: Record<Exclude<GLUType, 'glu'>, string> = {
   swiglu: 'silu',
   geglu: 'gelu',
@@ -35,9 +25,13 @@ const common = {
 
 export const gluSchema = z.strictObject({
   type: z.literal('glu'),
+  /** Only for type 'glu'; the named variants fix it. */
   activation: activationNameSchema.optional(),
   ...common,
 });
+
+/** The config of any variant: `gluSchema`'s fields with the variant's type. */
+export type GLUConfig = Omit<z.input<typeof gluSchema>, 'type'> & { type: GLUType };
 
 /** Schemas of the named variants: the same fields minus `activation`. */
 const variantSchema = (type: Exclude<GLUType, 'glu'>) =>
