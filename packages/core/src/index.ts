@@ -14,6 +14,7 @@ export * from './fused-decoder';
 export * from './aux-losses';
 export * from './registry';
 export * from './named-registry';
+export * from './presets';
 export * from './init';
 export * from './layers';
 export * from './ops';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ConfigError, RegistryError } from './errors';
 import { describe } from './checks';
 import { disposeOnThrow, type Module, type ModuleOptions, type TypedConfig } from './module';
+import type { EntryInfo } from './named-registry';
 
 /** Builds a module from its validated config. */
 export type Factory<C extends TypedConfig = TypedConfig> = (
@@ -13,6 +14,8 @@ interface Entry {
   factory: Factory<never>;
   schema: z.ZodType;
   category: string;
+  info: EntryInfo;
+  deprecated?: string;
 }
 
 const entries = new Map<string, Entry>();
@@ -20,6 +23,14 @@ const entries = new Map<string, Entry>();
 export interface RegisterOptions {
   /** Groups types for listing: 'layer', 'norm', 'mixer', 'feedforward', 'model', ... */
   category?: string;
+  /** Paper, equation, one-line summary and a small example config, for the docs. */
+  info?: EntryInfo;
+  /**
+   * Marks an old name kept for saved configs: what to use instead ("use 'x'"). It still builds,
+   * warns once per process, and is left out of `registeredTypes()` (so listings and suites
+   * enumerating a category see each block once).
+   */
+  deprecated?: string;
   /** Replace an existing entry instead of refusing. */
   override?: boolean;
 }
@@ -46,7 +57,18 @@ export function register<C extends TypedConfig>(
     factory: factory as Factory<never>,
     schema,
     category: options.category ?? 'module',
+    info: options.info ?? {},
+    ...(options.deprecated === undefined ? {} : { deprecated: options.deprecated }),
   });
+}
+
+const warned = new Set<string>();
+
+/** One console warning per deprecated type per process. */
+function warnDeprecated(type: string, entry: Entry): void {
+  if (entry.deprecated === undefined || warned.has(type)) return;
+  warned.add(type);
+  console.warn(`attnkit: type '${type}' is deprecated; ${entry.deprecated}`);
 }
 
 export function isRegistered(type: string): boolean {
@@ -62,23 +84,56 @@ export function configKeys(type: string): string[] | undefined {
   return schema?.shape ? Object.keys(schema.shape) : undefined;
 }
 
-/** Registered type names, optionally of one category, sorted. */
-export function registeredTypes(category?: string): string[] {
+/** Registered type names, optionally of one category, sorted; deprecated aliases only when asked. */
+export function registeredTypes(
+  category?: string,
+  options: { deprecated?: boolean } = {},
+): string[] {
   return [...entries]
     .filter(([, e]) => category === undefined || e.category === category)
+    .filter(([, e]) => options.deprecated || e.deprecated === undefined)
     .map(([t]) => t)
     .sort();
+}
+
+/** What the docs list about a registered type. */
+export interface RegistryInfo {
+  category: string;
+  info: EntryInfo;
+  /** Set on a deprecated alias: what to use instead. */
+  deprecated?: string;
+  /** The option names its config accepts (undefined when the schema is not a plain object). */
+  configKeys: string[] | undefined;
+}
+
+/** Category, metadata and option names of a registered type; undefined when not registered. */
+export function registryInfo(type: string): RegistryInfo | undefined {
+  const entry = entries.get(type);
+  if (!entry) return undefined;
+  const { category, info, deprecated } = entry;
+  return {
+    category,
+    info,
+    configKeys: configKeys(type),
+    ...(deprecated === undefined ? {} : { deprecated }),
+  };
 }
 
 export interface BuildOptions extends ModuleOptions {
   /** JSON path of this config inside a larger document, for error messages. */
   path?: string;
+  /** The slot's category (or categories): a type of another category is refused. */
+  category?: string | readonly string[];
 }
 
-/** Validates `config` against its type's schema and returns the parsed config (defaults filled). */
+/**
+ * Validates `config` against its type's schema and returns the parsed config (defaults filled).
+ * With `category`, a type registered under another category is refused (a norm in a mixer slot).
+ */
 export function validateConfig<C extends TypedConfig = TypedConfig>(
   config: unknown,
   path = '$',
+  category?: string | readonly string[],
 ): C {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw new ConfigError(
@@ -107,6 +162,8 @@ export function validateConfig<C extends TypedConfig = TypedConfig>(
       `'${type}'`,
     );
   }
+  if (category !== undefined) checkCategory(type, entry.category, category, `${path}.type`);
+  warnDeprecated(type, entry);
   const result = entry.schema.safeParse(config, { reportInput: true });
   if (!result.success) throw zodToConfigError(type, path, result.error);
   return result.data as C;
@@ -114,10 +171,29 @@ export function validateConfig<C extends TypedConfig = TypedConfig>(
 
 /** Validates and builds. `build({ type: 'linear', inFeatures: 4, outFeatures: 2 })`. */
 export function build<M extends Module = Module>(config: unknown, options: BuildOptions = {}): M {
-  const { path = '$', ...moduleOptions } = options;
-  const parsed = validateConfig(config, path);
+  const { path = '$', category, ...moduleOptions } = options;
+  const parsed = validateConfig(config, path, category);
   const entry = entries.get(parsed.type)!;
   return disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M);
+}
+
+/** Refuses `type` (of category `actual`) in a slot that takes `wanted`, listing what would fit. */
+function checkCategory(
+  type: string,
+  actual: string,
+  wanted: string | readonly string[],
+  path: string,
+): void {
+  const categories = typeof wanted === 'string' ? [wanted] : wanted;
+  if (categories.includes(actual)) return;
+  const known = categories.flatMap((c) => registeredTypes(c));
+  const what = categories.join(' or ');
+  throw new ConfigError(
+    'registry',
+    path,
+    `a registered ${what} (${known.length ? known.join(', ') : 'none registered'})`,
+    `'${type}' (a ${actual})`,
+  );
 }
 
 /**

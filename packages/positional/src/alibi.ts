@@ -56,4 +56,12 @@ export class AlibiBias extends Module<z.output<typeof alibiSchema>> implements P
   }
 }
 
-register('alibi', (c, o) => new AlibiBias(c, o), alibiSchema, { category: 'positional' });
+register('alibi', (c, o) => new AlibiBias(c, o), alibiSchema, {
+  category: 'positional',
+  info: {
+    paper: 'Press et al. 2022, Train Short, Test Long (ALiBi)',
+    equation: 'sec. 3',
+    summary: 'Logit bias -m_h·|i - j| with fixed per-head slopes; no parameters.',
+    example: { type: 'alibi', numHeads: 2 },
+  },
+});

@@ -69,4 +69,13 @@ export class BamBias extends Module<z.output<typeof bamSchema>> implements Posit
   }
 }
 
-register('bam', (c, o) => new BamBias(c, o), bamSchema, { category: 'positional' });
+register('bam', (c, o) => new BamBias(c, o), bamSchema, {
+  category: 'positional',
+  info: {
+    paper: 'Bianchessi et al. 2025, Bayesian Attention Mechanism',
+    equation: 'Theorem 1, sec. 2.3',
+    summary:
+      'GGD-BAM: a learned generalized-Gaussian positional log-prior per head added to the logits.',
+    example: { type: 'bam', numHeads: 2 },
+  },
+});

@@ -71,4 +71,9 @@ export class LearnedPositional
 
 register('learned', (c, o) => new LearnedPositional(c, o), learnedSchema, {
   category: 'positional',
+  info: {
+    paper: 'Gehring et al. 2017, Convolutional Sequence to Sequence Learning',
+    summary: 'Learned absolute position table added to the token embeddings.',
+    example: { type: 'learned', maxLength: 8, dim: 4 },
+  },
 });

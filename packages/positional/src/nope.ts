@@ -22,4 +22,11 @@ export class NoPositional
   }
 }
 
-register('nope', (c, o) => new NoPositional(c, o), nopeSchema, { category: 'positional' });
+register('nope', (c, o) => new NoPositional(c, o), nopeSchema, {
+  category: 'positional',
+  info: {
+    paper: 'Kazemnejad et al. 2023, The Impact of Positional Encoding on Length Generalization',
+    summary: 'No positional encoding: a causal decoder infers positions from its mask.',
+    example: { type: 'nope' },
+  },
+});

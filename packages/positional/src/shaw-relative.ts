@@ -79,4 +79,10 @@ export class ShawRelativeBias
 
 register('shaw-relative', (c, o) => new ShawRelativeBias(c, o), shawRelativeSchema, {
   category: 'positional',
+  info: {
+    paper: 'Shaw et al. 2018, Self-Attention with Relative Position Representations',
+    equation: 'eq. 5',
+    summary: 'Learned clipped relative-position key vectors as a logit bias.',
+    example: { type: 'shaw-relative', numHeads: 2, headDim: 4, maxRelativePosition: 4 },
+  },
 });

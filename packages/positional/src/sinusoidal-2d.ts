@@ -116,4 +116,9 @@ export class Sinusoidal2dPositional
 
 register('sinusoidal-2d', (c, o) => new Sinusoidal2dPositional(c, o), sinusoidal2dSchema, {
   category: 'positional',
+  info: {
+    paper: 'He et al. 2022, Masked Autoencoders Are Scalable Vision Learners',
+    summary: 'Fixed 2-D sine-cosine embedding of image patch rows and columns.',
+    example: { type: 'sinusoidal-2d', dim: 4 },
+  },
 });

@@ -77,4 +77,10 @@ export class SinusoidalPositional
 
 register('sinusoidal', (c, o) => new SinusoidalPositional(c, o), sinusoidalSchema, {
   category: 'positional',
+  info: {
+    paper: 'Vaswani et al. 2017, Attention Is All You Need',
+    equation: 'sec. 3.5',
+    summary: 'Fixed sine-cosine absolute position embedding.',
+    example: { type: 'sinusoidal', dim: 4 },
+  },
 });

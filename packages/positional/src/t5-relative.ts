@@ -101,4 +101,11 @@ export class T5RelativeBias
 
 register('t5-relative', (c, o) => new T5RelativeBias(c, o), t5RelativeSchema, {
   category: 'positional',
+  info: {
+    paper: 'Raffel et al. 2020, Exploring the Limits of Transfer Learning (T5)',
+    equation: 'sec. 2.1',
+    summary:
+      'Learned scalar per log-spaced relative-distance bucket and head, added to the logits.',
+    example: { type: 't5-relative', numHeads: 2 },
+  },
 });

@@ -12,13 +12,14 @@ import {
   checkNumber,
   describe,
   validateConfig,
+  parseConfig,
 } from '@attnkit/core';
 import { ModuleList } from './module-list';
 import { denseDispatch, sparseDispatch } from './ops/dispatch';
 import { loadBalanceLoss, routerZLoss } from './ops/losses';
 import { type ExpertControl, type Router, type RouterStats, checkControl } from './routers/router';
 import { TokenChoiceRouter } from './routers/token-choice';
-import { parseWithDefaults, registerWithDefaults } from './config';
+import { registerWithDefaults } from './config';
 
 const expertTypes = ['mlp', 'glu', 'swiglu', 'geglu', 'reglu'] as const;
 
@@ -60,14 +61,18 @@ export class MoE extends Module<Parsed> implements FeedForward {
 
   constructor(config: MoEConfig, options: ModuleOptions = {}) {
     checkMoEConfig(config);
-    const c = parseWithDefaults(moeSchema, config);
+    const c = parseConfig('moe', moeSchema, config);
     super(c, options);
     // A bad expert or router config throws half way: free the experts built before it.
     try {
       const sub = { rng: this.rng };
       const expertConfig = { ...c.expert, dim: c.dim };
       const experts = Array.from({ length: c.numExperts }, () =>
-        build<Module & FeedForward>(expertConfig, { ...sub, path: '$.expert' }),
+        build<Module & FeedForward>(expertConfig, {
+          ...sub,
+          path: '$.expert',
+          category: 'feedforward',
+        }),
       );
       this.experts = this.addModule('experts', new ModuleList(experts));
       const sharedConfig = { ...expertConfig, hiddenDim: c.sharedHiddenDim ?? c.expert.hiddenDim };
@@ -77,7 +82,11 @@ export class MoE extends Module<Parsed> implements FeedForward {
               'shared',
               new ModuleList(
                 Array.from({ length: c.numSharedExperts }, () =>
-                  build<Module & FeedForward>(sharedConfig, { ...sub, path: '$.expert' }),
+                  build<Module & FeedForward>(sharedConfig, {
+                    ...sub,
+                    path: '$.expert',
+                    category: 'feedforward',
+                  }),
                 ),
               ),
             )
@@ -90,7 +99,7 @@ export class MoE extends Module<Parsed> implements FeedForward {
       });
       this.router = this.addModule(
         'router',
-        build<Router>(routerConfig, { ...sub, path: '$.router' }),
+        build<Router>(routerConfig, { ...sub, path: '$.router', category: 'router' }),
       );
     } catch (e) {
       this.dispose();
@@ -188,4 +197,13 @@ function fillRouter(router: { type: string }, values: Record<string, number>): o
   return out;
 }
 
-registerWithDefaults('moe', (c, o) => new MoE(c, o), moeSchema, { category: 'feedforward' });
+registerWithDefaults('moe', (c, o) => new MoE(c, o), moeSchema, {
+  category: 'feedforward',
+  info: {
+    paper: 'Shazeer et al. 2017, Outrageously Large Neural Networks; Dai et al. 2024, DeepSeekMoE',
+    equation: 'eq. 1; eq. 9',
+    summary:
+      'Mixture-of-experts feed-forward: shared plus top-k routed experts, load-balance and z-loss to context.aux.',
+    example: { type: 'moe', dim: 8, numExperts: 4, expert: { type: 'mlp', hiddenDim: 8 } },
+  },
+});

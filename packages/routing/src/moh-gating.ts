@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import {
   ConfigError,
   Linear,
@@ -7,17 +8,20 @@ import {
   checkInt,
   checkLastAxis,
   describe,
+  parseConfig,
 } from '@attnkit/core';
 import { type ExpertControl, checkControl } from './routers/router';
 import { TopKRouter } from './routers/topk';
 
-export interface MoHGatingConfig {
-  dModel: number;
-  numHeads: number;
-  numSharedHeads: number;
+export const mohGatingSchema = z.strictObject({
+  dModel: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  numSharedHeads: z.number().int().min(0),
   /** Routed heads activated per token (0 only when every head is shared). */
-  topK: number;
-}
+  topK: z.number().int().min(0),
+});
+
+export type MoHGatingConfig = z.input<typeof mohGatingSchema>;
 
 /** Head control: ExpertControl over head numbers, plus `allHeads` (every head, weight 1). */
 export interface HeadControl extends ExpertControl {
@@ -71,7 +75,7 @@ export class MoHGating extends Module<MoHGatingConfig> {
 
   constructor(config: MoHGatingConfig, options: ModuleOptions = {}) {
     checkMoHHeads('moh', config);
-    super(config, options);
+    super(parseConfig('moh', mohGatingSchema, config), options);
     const { dModel, numHeads, numSharedHeads, topK } = config;
     const routedHeads = numHeads - numSharedHeads;
     const sub = { rng: this.rng };

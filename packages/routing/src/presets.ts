@@ -1,8 +1,10 @@
+import { registerPreset, type EntryInfo, type PresetConfig } from '@attnkit/core';
+
 /**
- * Model presets that use routing blocks. Routing cannot depend on @attnkit/models (models
- * depends on routing), so models registers these: `registerPreset(name, routingPresets[name])`.
+ * Model presets that use routing blocks, registered in core's `presets` when this package is
+ * imported (the decoder-lm and vit assemblies they name come from @attnkit/models).
  */
-export type RoutingPreset = { type: string } & Record<string, unknown>;
+export type RoutingPreset = PresetConfig;
 
 /** llama-tiny (packages/models/src/presets/llama-tiny.json) without its block. */
 const lmBase = {
@@ -67,3 +69,22 @@ export const routingPresets: Record<string, RoutingPreset> = {
     pooling: 'cls',
   },
 };
+
+const info: Record<string, EntryInfo> = {
+  'moe-lm-tiny': {
+    paper: 'Dai et al. 2024, DeepSeekMoE',
+    summary: 'llama-tiny with a mixture-of-experts feed-forward: 1 shared + top-2 of 8 experts.',
+  },
+  'moh-lm-tiny': {
+    paper: 'Jin et al. 2024, MoH',
+    summary: 'llama-tiny with Mixture-of-Head attention: 1 shared + top-2 of 3 routed heads.',
+  },
+  'moh-vit-tiny': {
+    paper: 'Jin et al. 2024, MoH',
+    summary: 'vit-tiny with Mixture-of-Head attention: 1 shared + top-2 of 3 routed heads.',
+  },
+};
+
+for (const [name, config] of Object.entries(routingPresets)) {
+  registerPreset(name, config, { info: info[name] });
+}

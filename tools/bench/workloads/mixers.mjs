@@ -15,7 +15,7 @@ const EXTRA_OPTIONS = {
   gqa: { numKvHeads: 2 },
   'sliding-window': { window: 16 },
   streaming: { window: 16, numSinkTokens: 4 },
-  moa: { topK: 2 },
+  'mixture-of-attention-heads': { topK: 2 },
   moh: { numSharedHeads: 1, topK: 2 },
   mosa: { sparsity: 4 },
 };

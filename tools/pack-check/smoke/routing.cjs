@@ -14,6 +14,7 @@ module.exports = async function smoke(routing, tf, { load }) {
     'similarity-router',
     'dense-router',
     'moh',
+    'mixture-of-attention-heads',
     'moa',
     'mosa',
   ]) {

@@ -1,9 +1,11 @@
 export * from './options';
 export { scaledDotProductAttention } from './sdpa';
 export { repeatKvHeads } from './validate';
+export { checkNormalizerOption, type NormalizerChoice } from './normalizer-option';
 export {
   attentionScores,
   maskedSoftmax,
+  normalizeScores,
   maskLogits,
   zeroMasked,
   dropWeights,

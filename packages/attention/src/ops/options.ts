@@ -34,6 +34,8 @@ export interface AttentionOptions {
   chunkSize?: number;
   /** Also return the weights [batch, heads, tq, tk] (naive form only). */
   returnWeights?: boolean;
+  /** Normaliser over keys from core's `normalizers` (default 'softmax'); others: naive form only. */
+  normalizer?: string;
   /**
    * Keys/values every query sees before the regular keys, unmasked and unpositioned (memory
    * tokens, persistent memory): [batch or 1, kvHeads, p, d]. Not with dropout.

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyMask, combineMasks, softcap } from '@attnkit/core';
+import { applyMask, combineMasks, normalizers, softcap } from '@attnkit/core';
 import type { AttentionOptions } from './options';
 import { repeatKvHeads, structuralMask, validateScores, type ScoreGeometry } from './validate';
 import { sinkAsTensor } from './sink';
@@ -84,6 +84,22 @@ export function maskedSoftmax(
     const ex = tf.exp(tf.sub(masked, max));
     return tf.div(ex, tf.add(tf.sum(ex, -1, true), tf.exp(tf.sub(sink, max)))) as tf.Tensor4D;
   });
+}
+
+/**
+ * The weights of the masked logits under `options.normalizer` (softmax, with its sink, by
+ * default). Any other normaliser (sparsemax, entmax-1.5, a user's own) sees the logits with
+ * masked keys at MASK_NEGATIVE, and masked keys get exactly 0 weight whatever it returns.
+ */
+export function normalizeScores(
+  logits: tf.Tensor,
+  keep: tf.Tensor | undefined,
+  options: Pick<AttentionOptions, 'normalizer' | 'sinkLogit'>,
+): tf.Tensor4D {
+  const name = options.normalizer ?? 'softmax';
+  if (name === 'softmax') return maskedSoftmax(logits, keep, options.sinkLogit);
+  const normalize = normalizers.get(name, 'normalizer');
+  return tf.tidy(() => zeroMasked(normalize(maskLogits(logits, keep), -1), keep) as tf.Tensor4D);
 }
 
 /** Inverted dropout on attention weights with a seed (identity when rate is 0). */

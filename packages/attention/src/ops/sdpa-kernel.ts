@@ -28,6 +28,7 @@ function fusable(options: AttentionOptions, geometry: AttentionGeometry): boolea
     options.querySegments === undefined &&
     options.keySegments === undefined &&
     !options.returnWeights &&
+    (options.normalizer ?? 'softmax') === 'softmax' &&
     !((options.dropout ?? 0) > 0) &&
     !((options.sinkTokens ?? 0) > 0) &&
     geometry.keyLength > 0 &&

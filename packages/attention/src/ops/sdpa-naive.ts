@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MASK_NEGATIVE } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, type AttentionGeometry } from './validate';
-import { dropWeights, maskLogits, maskedSoftmax, scoresOf } from './scores';
+import { dropWeights, maskLogits, normalizeScores, scoresOf } from './scores';
 import { sinkAsTensor } from './sink';
 
 /**
@@ -19,7 +19,7 @@ export function attentionNaive(
   return tf.tidy((): AttentionResult & tf.TensorContainerObject => {
     const { logits, keep } = scoresOf(q, k, options, geometry);
     const weights = dropWeights(
-      maskedSoftmax(logits, keep, options.sinkLogit),
+      normalizeScores(logits, keep, options),
       options.dropout ?? 0,
       options.seed,
     );

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError, formatShape } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult, KeyValuePrefix } from './options';
 import { mergeAttention } from './merge';
+import { checkNormalizerOption } from './normalizer-option';
 
 /**
  * Attention over `prefix` keys/values (memory tokens, persistent memory: x-transformers'
@@ -66,6 +67,7 @@ function checkPrefix(q: tf.Tensor4D, prefix: KeyValuePrefix, options: AttentionO
       `keys ${formatShape(keys.shape)}, values ${formatShape(values.shape)}`,
     );
   }
+  checkNormalizerOption(block, options);
   if ((options.dropout ?? 0) > 0) {
     throw new ConfigError(block, 'dropout', '0 with a prefix', String(options.dropout));
   }

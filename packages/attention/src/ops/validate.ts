@@ -8,6 +8,7 @@ import {
   formatShape,
 } from '@attnkit/core';
 import type { AttentionOptions } from './options';
+import { checkNormalizerOption } from './normalizer-option';
 
 const SDPA = 'scaledDotProductAttention';
 
@@ -115,6 +116,7 @@ export function validateScores(
       String(options.dropout),
     );
   }
+  checkNormalizerOption(block, options);
   if (options.chunkSize !== undefined && options.returnWeights) {
     throw new ConfigError(
       block,

@@ -19,21 +19,20 @@ export const attentionFields = {
   dropout: z.number().min(0).lt(1).optional(),
   /** Run the chunked online-softmax form with this chunk size. */
   chunkSize: z.number().int().positive().optional(),
+  /**
+   * Weights from the logits by a name in core's `normalizers`: 'softmax' (default), 'sparsemax',
+   * 'entmax15' or a registered one; not softmax needs no chunkSize and no sinkLogit.
+   */
+  normalizer: z.string().optional(),
 };
 
-export interface AttentionConfig {
-  type: string;
-  dModel: number;
-  numHeads: number;
-  numKvHeads?: number;
-  headDim?: number;
-  bias?: boolean;
-  causal?: boolean;
-  qkNorm?: 'rms' | 'layer' | 'l2';
-  logitSoftcap?: number;
-  window?: number;
-  numSinkTokens?: number;
-  sinkLogit?: boolean;
-  dropout?: number;
-  chunkSize?: number;
-}
+/** The options of the multi-head family's schemas together (mha, gqa, mqa, windows, cross). */
+export const attentionConfigSchema = z.object({
+  ...attentionFields,
+  numKvHeads: z.number().int().positive().optional(),
+  window: z.number().int().positive().optional(),
+  numSinkTokens: z.number().int().min(1).optional(),
+});
+
+/** A multi-head attention config: the shared fields, the head layout and the window options. */
+export type AttentionConfig = { type: string } & z.input<typeof attentionConfigSchema>;

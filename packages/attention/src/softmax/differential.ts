@@ -8,6 +8,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { KVCache } from '../cache/kv-cache';
 import { differentialCombine } from '../ops/differential';
@@ -67,6 +68,7 @@ export class DifferentialAttention
   readonly lambdaInit: number;
 
   constructor(config: DifferentialConfig, options: ModuleOptions = {}) {
+    config = parseConfig('differential', differentialSchema, config);
     // Query/key heads come in pairs over values twice as wide.
     const layout = headLayout(config, 2);
     const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);
@@ -153,5 +155,13 @@ register(
   'differential',
   (c: DifferentialConfig, o: ModuleOptions) => new DifferentialAttention(c, o),
   differentialSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Ye et al. 2024, Differential Transformer',
+      equation: 'sec. 2.1-2.2',
+      summary: 'Difference of two softmax maps with a learned λ, per-head normalised.',
+      example: { type: 'differential', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -9,6 +9,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { StepCounter } from '../cache/step-counter';
 import { gaussianAdaptiveAttention } from '../ops/gaussian';
@@ -56,6 +57,7 @@ export class GaussianAdaptiveAttention extends Module<GaamConfig> implements Tok
   readonly headDim: number;
 
   constructor(config: GaamConfig, options: ModuleOptions = {}) {
+    config = parseConfig('gaam', gaamSchema, config);
     super(config, options);
     const block = config.type;
     const { dModel, numHeads } = config;
@@ -142,5 +144,14 @@ register(
   'gaam',
   (c: GaamConfig, o: ModuleOptions) => new GaussianAdaptiveAttention(c, o),
   gaamSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Ioannides et al. 2024, Gaussian Adaptive Attention',
+      equation: 'sec. 3, Alg. 1',
+      summary:
+        "Per-head Gaussian weights from the input's own mean and variance with learned offsets and scales.",
+      example: { type: 'gaam', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, type ModuleOptions } from '@attnkit/core';
-import { headNorm, type HeadNormKind } from '../ops/head-norm';
+import { z } from 'zod';
+import { Module, parseConfig, type ModuleOptions } from '@attnkit/core';
+import { headNorm } from '../ops/head-norm';
 
-export interface HeadNormConfig {
-  kind: HeadNormKind;
-  heads: number;
-  dim: number;
-  eps?: number;
-}
+export const headNormSchema = z.strictObject({
+  kind: z.enum(['rms', 'group']),
+  heads: z.number().int().positive(),
+  dim: z.number().int().positive(),
+  eps: z.number().positive().optional(),
+});
+
+export type HeadNormConfig = z.input<typeof headNormSchema>;
 
 /**
  * Per-head normalisation of attention outputs [batch, heads, time, dim] with its gain:
@@ -19,9 +22,9 @@ export class HeadNorm extends Module<HeadNormConfig> {
   readonly bias: tf.Variable | null;
 
   constructor(config: HeadNormConfig, options: ModuleOptions = {}) {
-    super(config, options);
-    const perChannel = config.kind === 'group';
-    const shape = perChannel ? [config.heads, 1, config.dim] : [config.dim];
+    super(parseConfig('head-norm', headNormSchema, config), options);
+    const perChannel = this.config.kind === 'group';
+    const shape = perChannel ? [this.config.heads, 1, this.config.dim] : [this.config.dim];
     this.weight = this.addParameter('weight', tf.ones(shape));
     this.bias = perChannel ? this.addParameter('bias', tf.zeros(shape)) : null;
   }

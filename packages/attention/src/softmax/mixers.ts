@@ -54,39 +54,76 @@ export class CrossAttention extends MultiHeadAttention {
 }
 
 const mixer = { category: 'mixer' };
-register(
-  'mha',
-  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
-  mhaSchema,
-  mixer,
-);
-register(
-  'gqa',
-  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
-  gqaSchema,
-  mixer,
-);
+register('mha', (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o), mhaSchema, {
+  ...mixer,
+  info: {
+    paper: 'Vaswani et al. 2017, Attention Is All You Need',
+    equation: 'sec. 3.2.2',
+    summary: 'Multi-head scaled dot-product attention (GQA when numKvHeads < numHeads).',
+    example: { type: 'mha', dModel: 8, numHeads: 2 },
+  },
+});
+register('gqa', (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o), gqaSchema, {
+  ...mixer,
+  info: {
+    paper: 'Ainslie et al. 2023, GQA',
+    equation: 'sec. 2.2',
+    summary: 'Grouped-query attention: groups of query heads share a key/value head.',
+    example: { type: 'gqa', dModel: 8, numHeads: 4, numKvHeads: 2 },
+  },
+});
 register(
   'mqa',
-  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention({ ...c, numKvHeads: 1 }, o),
+  (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o), // one kv head
   mqaSchema,
-  mixer,
+  {
+    ...mixer,
+    info: {
+      paper: 'Shazeer 2019, Fast Transformer Decoding: One Write-Head is All You Need',
+      equation: 'sec. 3',
+      summary: 'Multi-query attention: one key/value head shared by all query heads.',
+      example: { type: 'mqa', dModel: 8, numHeads: 2 },
+    },
+  },
 );
 register(
   'sliding-window',
   (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
   slidingWindowSchema,
-  mixer,
+  {
+    ...mixer,
+    info: {
+      paper: 'Beltagy et al. 2020, Longformer; Jiang et al. 2023, Mistral 7B',
+      summary: 'Causal attention over the last `window` tokens.',
+      example: { type: 'sliding-window', dModel: 8, numHeads: 2, window: 4 },
+    },
+  },
 );
 register(
   'streaming',
   (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o),
   streamingSchema,
-  mixer,
+  {
+    ...mixer,
+    info: {
+      paper: 'Xiao et al. 2023, Efficient Streaming Language Models with Attention Sinks',
+      equation: 'sec. 3.2',
+      summary: 'Attention sinks plus a sliding window (StreamingLLM).',
+      example: { type: 'streaming', dModel: 8, numHeads: 2, window: 4, numSinkTokens: 1 },
+    },
+  },
 );
 register(
   'cross-attention',
   (c: AttentionConfig, o: ModuleOptions) => new CrossAttention(c, o),
   crossAttentionSchema,
-  mixer,
+  {
+    ...mixer,
+    info: {
+      paper: 'Vaswani et al. 2017, Attention Is All You Need',
+      equation: 'sec. 3.2.3',
+      summary: 'Queries from x, keys and values from context.memory.',
+      example: { type: 'cross-attention', dModel: 8, numHeads: 2 },
+    },
+  },
 );

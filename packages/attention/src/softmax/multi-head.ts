@@ -11,6 +11,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  validateConfig,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { KVCache } from '../cache/kv-cache';
@@ -21,7 +22,8 @@ import {
   refuseSegmentsWhileDecoding,
   reportWeights,
 } from './heads';
-import { ProjectedAttention } from './projected';
+import { ProjectedAttention, headLayout } from './projected';
+import { checkNormalizerOption } from '../ops/normalizer-option';
 
 /**
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2): project to heads, attend,
@@ -35,7 +37,14 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   readonly sink: tf.Variable | null;
 
   constructor(config: C, options: ModuleOptions = {}) {
-    super(config, options);
+    // One class, several registered types (mha, gqa, mqa, ...): parse with its type's schema.
+    config = validateConfig<C>(config);
+    checkNormalizerOption(config.type, config);
+    super(
+      config,
+      options,
+      headLayout(config.type === 'mqa' ? { ...config, numKvHeads: 1 } : config),
+    );
     this.sink = config.sinkLogit ? this.addParameter('sink', tf.zeros([config.numHeads])) : null;
   }
 
@@ -46,7 +55,8 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
 
   /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
   override get capabilities(): MixerCapabilities {
-    const caps = { ...super.capabilities, keyValuePrefix: true };
+    const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
+    const caps = { ...super.capabilities, keyValuePrefix: softmax };
     if (!this.isCross) return caps;
     return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
   }
@@ -115,6 +125,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         ...this.weightsOptions(context),
         prefix: context.prefix,
+        normalizer: this.config.normalizer,
       });
       if (weights) reportWeights(block, context, weights);
       if (cache) cache.evict();
@@ -134,6 +145,8 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
       return `${path} '${this.blockName}' is not mha, gqa, mqa, sliding-window or streaming`;
     if (c.qkNorm || c.logitSoftcap !== undefined || c.sinkLogit)
       return `${path} uses qkNorm, logitSoftcap or sinkLogit`;
+    if ((c.normalizer ?? 'softmax') !== 'softmax')
+      return `${path} normalizes with '${c.normalizer}', not softmax`;
     if (rotaryHeadDim !== undefined && this.headDim !== rotaryHeadDim)
       return `${path}'s headDim differs from the rotary headDim=${rotaryHeadDim}`;
     return {

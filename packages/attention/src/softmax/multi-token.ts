@@ -8,6 +8,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { MultiTokenState } from '../cache/multi-token-state';
 import { groupedHeadMatrix, mixHeads } from '../ops/head-mix';
@@ -88,6 +89,7 @@ export class MultiTokenAttention
     }
     // Checked before any parameter exists, so a bad layerIndex leaks nothing.
     const layerIndex = checkInt(config.type, 'layerIndex', config.layerIndex ?? 0, 0);
+    config = parseConfig('multi-token', multiTokenSchema, config);
     const depthScale = (config.depthScaling ?? true) ? 1 - lambdaInit(layerIndex) : 1;
     super(config, options, layout);
     this.depthScale = depthScale;
@@ -207,5 +209,13 @@ register(
   'multi-token',
   (c: MultiTokenConfig, o: ModuleOptions) => new MultiTokenAttention(c, o),
   multiTokenSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Golovneva et al. 2025, Multi-Token Attention',
+      equation: 'sec. 3.1-3.3, eqs. 3-4',
+      summary: 'Key-query and head-mixing convolutions over the attention map.',
+      example: { type: 'multi-token', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  parseConfig,
   register,
   type IncrementalState,
   type MixerCapabilities,
@@ -39,6 +40,10 @@ export type SelectiveConfig = z.infer<typeof selectiveSchema>;
  * (The paper's context pruning, which drops keys once F passes a budget, is not done.)
  */
 export class SelectiveAttention extends ProjectedAttention<SelectiveConfig> implements TokenMixer {
+  constructor(config: SelectiveConfig, options: ModuleOptions = {}) {
+    super(parseConfig('selective', selectiveSchema, config), options);
+  }
+
   /** Defined causally (a token selects away earlier tokens for every later one). */
   override get capabilities(): MixerCapabilities {
     return { ...super.capabilities, causal: 'only' };
@@ -101,5 +106,14 @@ register(
   'selective',
   (c: SelectiveConfig, o: ModuleOptions) => new SelectiveAttention(c, o),
   selectiveSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Leviathan et al. 2024, Selective Attention',
+      equation: 'sec. 2',
+      summary:
+        "Tokens mask later tokens' view of earlier ones: softmax(logits - F), F a running sum of ReLU(head-0 logits).",
+      example: { type: 'selective', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -6,6 +6,7 @@ import {
   type MixerContext,
   type ModuleOptions,
   type TokenMixer,
+  parseConfig,
 } from '@attnkit/core';
 import { KVCache } from '../cache/kv-cache';
 import { mixHeads } from '../ops/head-mix';
@@ -54,6 +55,7 @@ export class TalkingHeadsAttention
   readonly valueHeads: number;
 
   constructor(config: TalkingHeadsConfig, options: ModuleOptions = {}) {
+    config = parseConfig('talking-heads', talkingHeadsSchema, config);
     const keyHeads = config.numKeyHeads ?? config.numHeads;
     const valueHeads = config.numValueHeads ?? config.numHeads;
     // No grouped keys: q and k have h_k heads, v and o h_v heads.
@@ -123,5 +125,13 @@ register(
   'talking-heads',
   (c: TalkingHeadsConfig, o: ModuleOptions) => new TalkingHeadsAttention(c, o),
   talkingHeadsSchema,
-  { category: 'mixer' },
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Shazeer et al. 2020, Talking-Heads Attention',
+      equation: 'sec. 4',
+      summary: 'Learned projections across heads just before and just after the softmax.',
+      example: { type: 'talking-heads', dModel: 8, numHeads: 2 },
+    },
+  },
 );

@@ -4,7 +4,7 @@ import { scaledDotProductAttention } from '@attnkit/attention';
 import { expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { makeMixer, randomInput } from '../helpers';
 
-const rand = (shape: number[], seed: number) =>
+const rand = (shape: [number, number, number, number], seed: number) =>
   tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
 
 describe('a key/value prefix (memory tokens)', () => {

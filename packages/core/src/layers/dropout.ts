@@ -3,15 +3,12 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 
-export interface DropoutConfig {
-  type: 'dropout';
-  rate: number;
-}
-
 export const dropoutSchema = z.strictObject({
   type: z.literal('dropout'),
   rate: z.number().min(0).lt(1),
 });
+
+export type DropoutConfig = z.input<typeof dropoutSchema>;
 
 /** Inverted dropout (Srivastava et al. 2014); seeds each call from the module's generator. */
 export class Dropout extends Module<DropoutConfig> {
@@ -38,4 +35,9 @@ export class Dropout extends Module<DropoutConfig> {
 
 register('dropout', (c: DropoutConfig, o) => new Dropout(c, o), dropoutSchema, {
   category: 'layer',
+  info: {
+    paper: 'Srivastava et al. 2014, Dropout',
+    summary: "Inverted dropout seeded from the module's generator; identity outside training.",
+    example: { type: 'dropout', rate: 0.1 },
+  },
 });

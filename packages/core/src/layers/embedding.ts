@@ -2,19 +2,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
-import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { initSpecSchema, initTensor } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
 import { withCustomGradient } from '../ops/custom-grad';
 import type { FusedDecoderSpec } from '../fused-decoder';
 import { fusedValues } from './fused-values';
-
-export interface EmbeddingConfig {
-  type: 'embedding';
-  numEmbeddings: number;
-  dim: number;
-  init?: InitSpec | InitializerName;
-}
 
 export const embeddingSchema = z.strictObject({
   type: z.literal('embedding'),
@@ -22,6 +15,8 @@ export const embeddingSchema = z.strictObject({
   dim: z.number().int().positive(),
   init: initSpecSchema.optional(),
 });
+
+export type EmbeddingConfig = z.input<typeof embeddingSchema>;
 
 /**
  * Row lookup with a scatter-add gradient. tf.gather's own gradient needs the
@@ -104,4 +99,9 @@ export class Embedding extends Module<EmbeddingConfig> {
 
 register('embedding', (c: EmbeddingConfig, o) => new Embedding(c, o), embeddingSchema, {
   category: 'layer',
+  info: {
+    summary:
+      'Lookup table from token ids to vectors; attend() is its transpose (tied output head).',
+    example: { type: 'embedding', numEmbeddings: 8, dim: 4 },
+  },
 });

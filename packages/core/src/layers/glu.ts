@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import type { EntryInfo } from '../named-registry';
 import type { FeedForward } from '../contracts';
 import type { FusedDecoderFeedForward } from '../fused-decoder';
 import { activationNameSchema, getActivation } from './activations';
@@ -9,16 +10,6 @@ import { Linear } from './linear';
 import { Dropout } from './dropout';
 
 export type GLUType = 'glu' | 'swiglu' | 'geglu' | 'reglu';
-
-export interface GLUConfig {
-  type: GLUType;
-  dim: number;
-  hiddenDim: number;
-  /** Only for type 'glu'; the named variants fix it. */
-  activation?: string;
-  bias?: boolean;
-  dropout?: number;
-}
 
 const variantActivation: Record<Exclude<GLUType, 'glu'>, string> = {
   swiglu: 'silu',
@@ -35,9 +26,13 @@ const common = {
 
 export const gluSchema = z.strictObject({
   type: z.literal('glu'),
+  /** Only for type 'glu'; the named variants fix it. */
   activation: activationNameSchema.optional(),
   ...common,
 });
+
+/** The config of any variant: `gluSchema`'s fields with the variant's type. */
+export type GLUConfig = Omit<z.input<typeof gluSchema>, 'type'> & { type: GLUType };
 
 /** Schemas of the named variants: the same fields minus `activation`. */
 const variantSchema = (type: Exclude<GLUType, 'glu'>) =>
@@ -101,6 +96,38 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
   }
 }
 
-for (const type of ['glu', 'swiglu', 'geglu', 'reglu'] as const) {
-  register(type, (c: GLUConfig, o) => new GLU(c, o), schemas[type], { category: 'feedforward' });
+const variants = ['glu', 'swiglu', 'geglu', 'reglu'] as const;
+/** What the docs list about each variant. */
+const variantInfo: Record<(typeof variants)[number], EntryInfo> = {
+  glu: {
+    paper: 'Dauphin et al. 2017, Language Modeling with Gated Convolutional Networks; Shazeer 2020',
+    summary:
+      'Gated feed-forward down(act(gate(x)) ⊙ up(x)) with a named activation (SiLU by default).',
+    example: { type: 'glu', dim: 4, hiddenDim: 8 },
+  },
+  swiglu: {
+    paper: 'Shazeer 2020, GLU Variants Improve Transformer',
+    equation: 'eqs. 5-6',
+    summary: 'Gated feed-forward with a SiLU (Swish) gate.',
+    example: { type: 'swiglu', dim: 4, hiddenDim: 8 },
+  },
+  geglu: {
+    paper: 'Shazeer 2020, GLU Variants Improve Transformer',
+    equation: 'eqs. 5-6',
+    summary: 'Gated feed-forward with a GELU gate.',
+    example: { type: 'geglu', dim: 4, hiddenDim: 8 },
+  },
+  reglu: {
+    paper: 'Shazeer 2020, GLU Variants Improve Transformer',
+    equation: 'eqs. 5-6',
+    summary: 'Gated feed-forward with a ReLU gate.',
+    example: { type: 'reglu', dim: 4, hiddenDim: 8 },
+  },
+};
+
+for (const type of variants) {
+  register(type, (c: GLUConfig, o) => new GLU(c, o), schemas[type], {
+    category: 'feedforward',
+    info: variantInfo[type],
+  });
 }

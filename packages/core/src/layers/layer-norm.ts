@@ -6,14 +6,6 @@ import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
 
-export interface LayerNormConfig {
-  type: 'layer-norm';
-  dim: number;
-  eps?: number;
-  affine?: boolean;
-  bias?: boolean;
-}
-
 export const layerNormSchema = z.strictObject({
   type: z.literal('layer-norm'),
   dim: z.number().int().positive(),
@@ -21,6 +13,8 @@ export const layerNormSchema = z.strictObject({
   affine: z.boolean().optional(),
   bias: z.boolean().optional(),
 });
+
+export type LayerNormConfig = z.input<typeof layerNormSchema>;
 
 /** Normalises the last axis to zero mean and unit variance (Ba et al. 2016, eq. 4). */
 export function layerNorm(x: tf.Tensor, eps = 1e-5): tf.Tensor {
@@ -73,4 +67,10 @@ export class LayerNorm extends Module<LayerNormConfig> {
 
 register('layer-norm', (c: LayerNormConfig, o) => new LayerNorm(c, o), layerNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Ba et al. 2016, Layer Normalization',
+    equation: 'eq. 4',
+    summary: 'Zero mean, unit variance over the last axis, then gain and bias.',
+    example: { type: 'layer-norm', dim: 4 },
+  },
 });

@@ -2,18 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
-import { initSpecSchema, initTensor, type InitSpec, type InitializerName } from '../init';
+import { initSpecSchema, initTensor } from '../init';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderDense } from '../fused-decoder';
 import { fusedValues } from './fused-values';
-
-export interface LinearConfig {
-  type: 'linear';
-  inFeatures: number;
-  outFeatures: number;
-  bias?: boolean;
-  init?: InitSpec | InitializerName;
-}
 
 export const linearSchema = z.strictObject({
   type: z.literal('linear'),
@@ -22,6 +14,8 @@ export const linearSchema = z.strictObject({
   bias: z.boolean().optional(),
   init: initSpecSchema.optional(),
 });
+
+export type LinearConfig = z.input<typeof linearSchema>;
 
 /** y = x W + b on the last axis. W is [inFeatures, outFeatures]. */
 export class Linear extends Module<LinearConfig> {
@@ -62,4 +56,10 @@ export class Linear extends Module<LinearConfig> {
   }
 }
 
-register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, { category: 'layer' });
+register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, {
+  category: 'layer',
+  info: {
+    summary: 'Affine map y = x W + b on the last axis.',
+    example: { type: 'linear', inFeatures: 4, outFeatures: 2 },
+  },
+});

@@ -8,15 +8,6 @@ import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
 import { Dropout } from './dropout';
 
-export interface MLPConfig {
-  type: 'mlp';
-  dim: number;
-  hiddenDim: number;
-  activation?: string;
-  bias?: boolean;
-  dropout?: number;
-}
-
 export const mlpSchema = z.strictObject({
   type: z.literal('mlp'),
   dim: z.number().int().positive(),
@@ -25,6 +16,8 @@ export const mlpSchema = z.strictObject({
   bias: z.boolean().optional(),
   dropout: z.number().min(0).lt(1).optional(),
 });
+
+export type MLPConfig = z.input<typeof mlpSchema>;
 
 /** Position-wise feed-forward down(act(up(x))) (Vaswani et al. 2017, eq. 2). */
 export class MLP extends Module<MLPConfig> implements FeedForward {
@@ -66,4 +59,12 @@ export class MLP extends Module<MLPConfig> implements FeedForward {
   }
 }
 
-register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, { category: 'feedforward' });
+register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, {
+  category: 'feedforward',
+  info: {
+    paper: 'Vaswani et al. 2017, Attention Is All You Need',
+    equation: 'eq. 2',
+    summary: 'Position-wise feed-forward down(act(up(x))).',
+    example: { type: 'mlp', dim: 4, hiddenDim: 8 },
+  },
+});

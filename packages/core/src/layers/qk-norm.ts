@@ -6,19 +6,14 @@ import { checkLastAxis } from '../checks';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
 
-export interface QKNormConfig {
-  type: 'qk-norm';
-  headDim: number;
-  norm?: 'rms' | 'layer' | 'l2';
-  eps?: number;
-}
-
 export const qkNormSchema = z.strictObject({
   type: z.literal('qk-norm'),
   headDim: z.number().int().positive(),
   norm: z.enum(['rms', 'layer', 'l2']).optional(),
   eps: z.number().positive().optional(),
 });
+
+export type QKNormConfig = z.input<typeof qkNormSchema>;
 
 /**
  * Normalises queries or keys per head over headDim before the dot product
@@ -51,4 +46,12 @@ export class QKNorm extends Module<QKNormConfig> {
   }
 }
 
-register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, { category: 'norm' });
+register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, {
+  category: 'norm',
+  info: {
+    paper: 'Henry et al. 2020, Query-Key Normalization; Dehghani et al. 2023, ViT-22B',
+    summary:
+      'Normalises queries or keys per head (l2, LayerNorm or RMSNorm) before the dot product.',
+    example: { type: 'qk-norm', headDim: 4 },
+  },
+});

@@ -6,19 +6,14 @@ import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
 
-export interface RMSNormConfig {
-  type: 'rms-norm';
-  dim: number;
-  eps?: number;
-  affine?: boolean;
-}
-
 export const rmsNormSchema = z.strictObject({
   type: z.literal('rms-norm'),
   dim: z.number().int().positive(),
   eps: z.number().positive().optional(),
   affine: z.boolean().optional(),
 });
+
+export type RMSNormConfig = z.input<typeof rmsNormSchema>;
 
 /** x / sqrt(mean(x²) + eps) over the last axis (Zhang & Sennrich 2019, eq. 4). */
 export function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {
@@ -59,4 +54,10 @@ export class RMSNorm extends Module<RMSNormConfig> {
 
 register('rms-norm', (c: RMSNormConfig, o) => new RMSNorm(c, o), rmsNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Zhang & Sennrich 2019, Root Mean Square Layer Normalization',
+    equation: 'eq. 4',
+    summary: 'x / sqrt(mean(x²) + eps) times a learned gain.',
+    example: { type: 'rms-norm', dim: 4 },
+  },
 });

@@ -4,17 +4,13 @@ import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { checkLastAxis } from '../checks';
 
-export interface ScaleNormConfig {
-  type: 'scale-norm';
-  dim: number;
-  eps?: number;
-}
-
 export const scaleNormSchema = z.strictObject({
   type: z.literal('scale-norm'),
   dim: z.number().int().positive(),
   eps: z.number().positive().optional(),
 });
+
+export type ScaleNormConfig = z.input<typeof scaleNormSchema>;
 
 /** g · x / max(‖x‖, eps) with one learned scalar g, initialised to sqrt(dim) (Nguyen & Salazar 2019, eq. 7). */
 export class ScaleNorm extends Module<ScaleNormConfig> {
@@ -39,4 +35,10 @@ export class ScaleNorm extends Module<ScaleNormConfig> {
 
 register('scale-norm', (c: ScaleNormConfig, o) => new ScaleNorm(c, o), scaleNormSchema, {
   category: 'norm',
+  info: {
+    paper: 'Nguyen & Salazar 2019, Transformers without Tears',
+    equation: 'eq. 7',
+    summary: 'g · x / ‖x‖ with one learned scalar g.',
+    example: { type: 'scale-norm', dim: 4 },
+  },
 });

@@ -17,6 +17,8 @@ function entmaxLastAxis(x: tf.Tensor): tf.Tensor {
   const op = withCustomGradient<[tf.Tensor]>((input: tf.Tensor, save: tf.GradSaveFunc) => {
     const p = tf.tidy(() => {
       const n = input.shape[input.rank - 1]!;
+      // One entry: weight 1 (tf.oneHot below needs depth >= 2). Decoding's first key hits this.
+      if (n === 1) return tf.onesLike(input);
       // entmax is shift invariant; centring keeps the squares well conditioned.
       const z = tf.div(tf.sub(input, tf.max(input, -1, true)), 2);
       const sorted = tf.topk(z, n, true).values;

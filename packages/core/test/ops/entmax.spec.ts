@@ -67,6 +67,12 @@ describe('entmax15', () => {
     expectClose(entmax15(tf.fill([3], MASK_NEGATIVE)), [1 / 3, 1 / 3, 1 / 3]);
   });
 
+  it('gives weight 1 to a single entry, with a zero gradient (one key, as when decoding starts)', () => {
+    expectClose(entmax15(tf.tensor2d([[-3], [7]])), [[1], [1]]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(entmax15(x), 5)))(tf.tensor2d([[2]]));
+    expectClose(g, [[0]]);
+  });
+
   it('rejects non-float input and a bad axis', () => {
     expect(() => entmax15(tf.tensor1d([1, 2], 'int32'))).toThrow(ShapeError);
     expect(() => entmax15(tf.ones([2, 2]), -3)).toThrow(

@@ -195,4 +195,20 @@ export class DecoderLM extends Module<Parsed> {
   }
 }
 
-register('decoder-lm', (c, o) => new DecoderLM(c, o), decoderLmSchema, { category: 'model' });
+register('decoder-lm', (c, o) => new DecoderLM(c, o), decoderLmSchema, {
+  category: 'model',
+  info: {
+    paper: 'Radford et al. 2018, GPT; Press & Wolf 2017 (tied head)',
+    summary:
+      'Decoder-only language model: embedding, positions, causal blocks, final norm, tied head.',
+    example: {
+      type: 'decoder-lm',
+      vocabSize: 16,
+      dModel: 8,
+      numLayers: 1,
+      maxLength: 8,
+      positional: { type: 'rotary', headDim: 4 },
+      block: { mixer: { type: 'mha', numHeads: 2 }, feedForward: { type: 'mlp', hiddenDim: 16 } },
+    },
+  },
+});

@@ -231,4 +231,18 @@ export class EncoderDecoder extends Module<Parsed> {
 
 register('encoder-decoder', (c, o) => new EncoderDecoder(c, o), encoderDecoderSchema, {
   category: 'model',
+  info: {
+    paper: 'Vaswani et al. 2017, sec. 3.1; Raffel et al. 2020, T5',
+    summary: 'Bidirectional encoder and a causal decoder cross-attending to it, shared embedding.',
+    example: {
+      type: 'encoder-decoder',
+      vocabSize: 16,
+      dModel: 8,
+      encoderLayers: 1,
+      decoderLayers: 1,
+      maxLength: 8,
+      positional: { type: 'learned' },
+      block: { mixer: { type: 'mha', numHeads: 2 }, feedForward: { type: 'mlp', hiddenDim: 16 } },
+    },
+  },
 });

@@ -135,4 +135,20 @@ export class Encoder extends Module<Parsed> {
   }
 }
 
-register('encoder', (c, o) => new Encoder(c, o), encoderSchema, { category: 'model' });
+register('encoder', (c, o) => new Encoder(c, o), encoderSchema, {
+  category: 'model',
+  info: {
+    paper: 'Devlin et al. 2019, BERT',
+    summary:
+      'Bidirectional encoder with pooling (cls, mean, last, latent) and an optional classifier.',
+    example: {
+      type: 'encoder',
+      vocabSize: 16,
+      dModel: 8,
+      numLayers: 1,
+      maxLength: 8,
+      positional: { type: 'learned' },
+      block: { mixer: { type: 'mha', numHeads: 2 }, feedForward: { type: 'mlp', hiddenDim: 16 } },
+    },
+  },
+});

@@ -28,7 +28,7 @@ export function buildPositional(
     );
   }
   const filled = fillWidths(config, { dim: dModel, maxLength, ...extra });
-  return build<Positional>(filled, { ...options, path });
+  return build<Positional>(filled, { ...options, path, category: 'positional' });
 }
 
 /** `[offset, offset + length)` as an int32 vector. */

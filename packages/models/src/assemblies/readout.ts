@@ -43,14 +43,14 @@ export class Readout extends Module<ReadoutConfig> {
       const latent = { ...config.latent, type: 'latent-attention-pooling', dModel: config.dModel };
       this.latent = this.addModule(
         'latent',
-        build<LatentAttentionPooling>(latent, { ...o, path: '$.latent' }),
+        build<LatentAttentionPooling>(latent, { ...o, path: '$.latent', category: 'layer' }),
       );
     }
     if (config.numClasses !== undefined) {
       const head = { type: 'linear', inFeatures: config.dModel, outFeatures: config.numClasses };
       this.classifier = this.addModule(
         'classifier',
-        build<Layer>(head, { ...o, path: '$.numClasses' }),
+        build<Layer>(head, { ...o, path: '$.numClasses', category: 'layer' }),
       );
     }
   }

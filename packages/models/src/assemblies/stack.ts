@@ -79,7 +79,7 @@ export function buildBlocks(
     const config = { ...template, ...override, type: 'transformer-block', dModel };
     const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
     try {
-      const block = build<TransformerBlock>(config, { ...options, path: where });
+      const block = build<TransformerBlock>(config, { ...options, path: where, category: 'block' });
       blocks.push(block);
       const { mixer } = block;
       requireCapabilities(mixer.blockName, `${where}.mixer`, mixer.capabilities, needs);
@@ -168,7 +168,11 @@ export function buildFinalNorm(
   dModel: number,
   options: ModuleOptions,
 ): Layer {
-  return build<Layer>(fillWidths(config, { dim: dModel }), { ...options, path: '$.finalNorm' });
+  return build<Layer>(fillWidths(config, { dim: dModel }), {
+    ...options,
+    path: '$.finalNorm',
+    category: 'norm',
+  });
 }
 
 /** A model-level initializer for every Linear weight inside the blocks (core's init spec). */

@@ -16,13 +16,13 @@ export function buildTokenEmbedding(
   options: ModuleOptions,
 ): TokenEmbedding {
   const config = { type: 'embedding', numEmbeddings: vocabSize, dim: dModel };
-  return build<TokenEmbedding>(config, { ...options, path: '$.embed' });
+  return build<TokenEmbedding>(config, { ...options, path: '$.embed', category: 'layer' });
 }
 
 /** An output head of its own, for `tieEmbeddings: false` (no bias, as the tied head has none). */
 export function buildVocabHead(dModel: number, vocabSize: number, options: ModuleOptions): Layer {
   const config = { type: 'linear', inFeatures: dModel, outFeatures: vocabSize, bias: false };
-  return build<Layer>(config, options);
+  return build<Layer>(config, { ...options, category: 'layer' });
 }
 
 /**

@@ -77,7 +77,7 @@ export class ViT extends Module<Parsed> {
             channels: c.channels,
             dModel: c.dModel,
           },
-          { ...o, path: '$' },
+          { ...o, path: '$', category: 'layer' },
         ),
       );
       const g = this.patches.gridSize;
@@ -149,4 +149,20 @@ export class ViT extends Module<Parsed> {
   }
 }
 
-register('vit', (c, o) => new ViT(c, o), vitSchema, { category: 'model' });
+register('vit', (c, o) => new ViT(c, o), vitSchema, {
+  category: 'model',
+  info: {
+    paper: 'Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)',
+    equation: 'eqs. 1-4',
+    summary:
+      'Vision Transformer: patches, 2-D positions, class token, non-causal blocks, classifier.',
+    example: {
+      type: 'vit',
+      imageSize: 4,
+      patchSize: 2,
+      dModel: 8,
+      numLayers: 1,
+      block: { mixer: { type: 'mha', numHeads: 2 }, feedForward: { type: 'mlp', hiddenDim: 16 } },
+    },
+  },
+});

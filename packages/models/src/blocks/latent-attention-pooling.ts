@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkRank, formatShape, initTensor, register } from '@attnkit/core';
+import {
+  Module,
+  ShapeError,
+  checkRank,
+  formatShape,
+  initTensor,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { maskedMean } from '../assemblies/pooling';
 import { TransformerBlock } from './transformer-block';
 
@@ -31,7 +39,7 @@ export class LatentAttentionPooling extends Module<Parsed> {
   readonly block: TransformerBlock;
 
   constructor(config: LatentAttentionPoolingConfig, options: ModuleOptions = {}) {
-    const c = latentAttentionPoolingSchema.parse(config);
+    const c = parseConfig('latent-attention-pooling', latentAttentionPoolingSchema, config);
     super(c, options);
     const d = c.dModel;
     this.latents = this.addParameter(
@@ -77,5 +85,14 @@ register(
   'latent-attention-pooling',
   (c, o) => new LatentAttentionPooling(c, o),
   latentAttentionPoolingSchema,
-  { category: 'layer' },
+  {
+    category: 'layer',
+    info: {
+      paper: 'Lee et al. 2024, NV-Embed',
+      equation: 'sec. 3.2, eq. 1',
+      summary:
+        'Cross-attention from the hidden states to a trainable latent array, an MLP, then mean pooling.',
+      example: { type: 'latent-attention-pooling', dModel: 8 },
+    },
+  },
 );

@@ -66,4 +66,10 @@ export class PatchEmbedding extends Module<Parsed> {
 
 register('patch-embedding', (c, o) => new PatchEmbedding(c, o), patchEmbeddingSchema, {
   category: 'layer',
+  info: {
+    paper: 'Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)',
+    equation: 'eq. 1',
+    summary: 'Cuts images into P×P patches and projects each to dModel.',
+    example: { type: 'patch-embedding', imageSize: 4, patchSize: 2, dModel: 8 },
+  },
 });

@@ -11,7 +11,7 @@ import type {
   ModuleOptions,
   TokenMixer,
 } from '@attnkit/core';
-import { Module, build, checkRank, fusedDecodingOf, register } from '@attnkit/core';
+import { Module, build, checkRank, fusedDecodingOf, parseConfig, register } from '@attnkit/core';
 import { seededDropout } from './dropout';
 import { fillWidths } from './fill';
 
@@ -59,7 +59,7 @@ export class TransformerBlock extends Module<Parsed> {
   private readonly norms: Record<string, Sublayer> = {};
 
   constructor(config: TransformerBlockConfig, options: ModuleOptions = {}) {
-    const c = transformerBlockSchema.parse(config);
+    const c = parseConfig('transformer-block', transformerBlockSchema, config);
     super(c, options);
     // A bad sublayer config throws half way (`new` bypasses build's cleanup): free what was built.
     try {
@@ -68,25 +68,33 @@ export class TransformerBlock extends Module<Parsed> {
       const sub = { rng: this.rng };
       this.mixer = this.addModule(
         'mixer',
-        build<Mixer>(fillWidths(c.mixer, width), { ...sub, path: '$.mixer' }),
+        build<Mixer>(fillWidths(c.mixer, width), { ...sub, path: '$.mixer', category: 'mixer' }),
       );
       if (c.crossAttention) {
         const cross = build<Mixer>(fillWidths(c.crossAttention, width), {
           ...sub,
           path: '$.crossAttention',
+          category: 'mixer',
         });
         this.crossAttention = this.addModule('cross', cross);
       }
       this.feedForward = this.addModule(
         'ff',
-        build<Sublayer>(fillWidths(c.feedForward, width), { ...sub, path: '$.feedForward' }),
+        build<Sublayer>(fillWidths(c.feedForward, width), {
+          ...sub,
+          path: '$.feedForward',
+          category: 'feedforward',
+        }),
       );
       const norm = fillWidths(c.norm, { dim: d });
       const names = ['norm1', 'norm2'];
       if (c.crossAttention) names.push('normCross');
       if (c.placement === 'sandwich') names.push(...names.map((n) => `${n}Out`));
       for (const name of names) {
-        this.norms[name] = this.addModule(name, build<Sublayer>(norm, { ...sub, path: '$.norm' }));
+        this.norms[name] = this.addModule(
+          name,
+          build<Sublayer>(norm, { ...sub, path: '$.norm', category: 'norm' }),
+        );
       }
     } catch (e) {
       this.dispose();
@@ -185,4 +193,16 @@ export class TransformerBlock extends Module<Parsed> {
 
 register('transformer-block', (c, o) => new TransformerBlock(c, o), transformerBlockSchema, {
   category: 'block',
+  info: {
+    paper: 'Vaswani et al. 2017, Attention Is All You Need; Xiong et al. 2020 (pre-norm)',
+    equation: 'sec. 3.1',
+    summary:
+      'Residual mixer and feed-forward sublayers, pre-, post- or sandwich-norm, optionally parallel.',
+    example: {
+      type: 'transformer-block',
+      dModel: 8,
+      mixer: { type: 'mha', numHeads: 2 },
+      feedForward: { type: 'mlp', hiddenDim: 16 },
+    },
+  },
 });

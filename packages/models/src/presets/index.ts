@@ -1,71 +1,42 @@
-import { ConfigError, validateConfig } from '@attnkit/core';
-import { routingPresets } from '@attnkit/routing';
+import { registerPreset } from '@attnkit/core';
+import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
 import vitTiny from './vit-tiny.json';
 
-export type PresetConfig = { type: string } & Record<string, unknown>;
+// The registry lives in core (a NamedRegistry of configs); each package registers its own.
+export {
+  getPreset,
+  listPresets,
+  presets,
+  registerPreset,
+  validatePreset,
+  type PresetConfig,
+  type RegisterPresetOptions,
+} from '@attnkit/core';
 
-const presets = new Map<string, PresetConfig>([
-  ['gpt-tiny', gptTiny],
-  ['llama-tiny', llamaTiny],
-  ['bert-tiny', bertTiny],
-  ['vit-tiny', vitTiny],
-  // Presets of packages below models in the dependency order.
-  ...Object.entries(routingPresets),
-]);
-
-/** Names of the known presets, sorted. */
-export function listPresets(): string[] {
-  return [...presets.keys()].sort();
-}
-
-/** A deep copy of a preset's config; an unknown name lists the known ones. */
-export function getPreset(name: string): PresetConfig {
-  const config = presets.get(name);
-  if (!config) {
-    throw new ConfigError(
-      'presets',
-      'preset',
-      `one of ${listPresets()
-        .map((p) => `'${p}'`)
-        .join(', ')}`,
-      `'${name}'`,
-    );
-  }
-  return structuredClone(config);
-}
-
-/**
- * Adds a preset (e.g. `moe-lm-tiny` from @attnkit/routing). The config is checked against the
- * registry only when built, so a package may register presets before its blocks load.
- */
-export function registerPreset(
-  name: string,
-  config: PresetConfig,
-  options: { override?: boolean } = {},
-): void {
-  if (presets.has(name) && !options.override) {
-    throw new ConfigError(
-      'presets',
-      'name',
-      'a preset name not taken (or { override: true })',
-      `'${name}'`,
-    );
-  }
-  if (typeof config !== 'object' || config === null || typeof config.type !== 'string') {
-    throw new ConfigError(
-      'presets',
-      `${name}.type`,
-      'a config object with a "type"',
-      JSON.stringify(config),
-    );
-  }
-  presets.set(name, structuredClone(config));
-}
-
-/** Validates a preset against the registry (throws a ConfigError naming the JSON path). */
-export function validatePreset(name: string): PresetConfig {
-  return validateConfig(getPreset(name));
-}
+registerPreset('gpt-tiny', gptTiny, {
+  info: {
+    paper: 'Radford et al. 2019, GPT-2',
+    summary: 'GPT-2 style decoder: learned positions, layer-norm, GELU MLP, 2 layers of dModel 64.',
+  },
+});
+registerPreset('llama-tiny', llamaTiny, {
+  info: {
+    paper: 'Touvron et al. 2023, LLaMA',
+    summary: 'LLaMA style decoder: rotary, RMSNorm, SwiGLU, GQA, 2 layers of dModel 64.',
+  },
+});
+registerPreset('bert-tiny', bertTiny, {
+  info: {
+    paper: 'Devlin et al. 2019, BERT',
+    summary: 'BERT style bidirectional encoder with learned positions and a CLS classifier.',
+  },
+});
+registerPreset('vit-tiny', vitTiny, {
+  info: {
+    paper: 'Dosovitskiy et al. 2021, ViT',
+    summary: 'Vision Transformer on 32×32 images in 8×8 patches, 10 classes.',
+  },
+});

@@ -1,4 +1,9 @@
-import { ConfigError } from '@attnkit/core';
+import {
+  ConfigError,
+  NamedRegistry,
+  type EntryInfo,
+  type NamedRegisterOptions,
+} from '@attnkit/core';
 import { CopyTask } from './copy';
 import { MqarTask } from './mqar';
 import { PasskeyTask } from './passkey';
@@ -9,34 +14,71 @@ import type { SyntheticTask } from './task';
 export * from './task';
 export { CopyTask, MqarTask, PasskeyTask, SelectiveCopyTask, SortingTask };
 
+/** Builds a task from its options, or with its default sizes when none are given. */
+export type TaskMaker = (options?: Record<string, number>) => SyntheticTask;
+
+/** Synthetic tasks by name (`attnkit train --task <name>`); a user registers more with `registerTask`. */
+export const tasks = new NamedRegistry<TaskMaker>('task');
+
+/** Adds a task; `info.example` should hold its default options. */
+export function registerTask(
+  name: string,
+  make: TaskMaker,
+  info?: EntryInfo,
+  options?: NamedRegisterOptions,
+): void {
+  tasks.register(name, make, info, options);
+}
+
 /**
- * Default sizes, picked so that `attnkit train` (llama-tiny) reaches accuracy >= 0.9 in
- * minutes on 2 CPU cores; see the models README for the measured figures.
+ * A maker from a task class and its default sizes, picked so that `attnkit train` (llama-tiny)
+ * reaches accuracy >= 0.9 in minutes on 2 CPU cores; see the models README for the figures.
  */
-const defaults: Record<string, () => SyntheticTask> = {
-  mqar: () => new MqarTask({ numPairs: 4, numKeys: 8, numValues: 8 }),
-  copy: () => new CopyTask({ length: 8, numSymbols: 8 }),
-  'selective-copy': () => new SelectiveCopyTask({ numTokens: 4, regionLength: 16, numSymbols: 8 }),
-  sorting: () => new SortingTask({ length: 8, numSymbols: 16 }),
-  passkey: () => new PasskeyTask({ contextLength: 24, passkeyLength: 3 }),
-};
+function maker<O>(Task: new (options: O) => SyntheticTask, defaults: O): TaskMaker {
+  return (options) => new Task((options ?? defaults) as O);
+}
 
-const makers: Record<string, (o: never) => SyntheticTask> = {
-  mqar: (o) => new MqarTask(o),
-  copy: (o) => new CopyTask(o),
-  'selective-copy': (o) => new SelectiveCopyTask(o),
-  sorting: (o) => new SortingTask(o),
-  passkey: (o) => new PasskeyTask(o),
-};
+const mqar = { numPairs: 4, numKeys: 8, numValues: 8 };
+registerTask('mqar', maker(MqarTask, mqar), {
+  paper: 'Arora et al. 2023, Zoology',
+  equation: 'sec. 3',
+  summary: 'Multi-query associative recall: key-value pairs, then each queried key asks its value.',
+  example: mqar,
+});
+const copy = { length: 8, numSymbols: 8 };
+registerTask('copy', maker(CopyTask, copy), {
+  paper: 'Graves et al. 2014, Neural Turing Machines',
+  summary: 'Copy a sequence after a separator.',
+  example: copy,
+});
+const selectiveCopy = { numTokens: 4, regionLength: 16, numSymbols: 8 };
+registerTask('selective-copy', maker(SelectiveCopyTask, selectiveCopy), {
+  paper: 'Gu & Dao 2023, Mamba',
+  equation: 'sec. 3.1',
+  summary: 'Copy the data tokens scattered among noise tokens, in order.',
+  example: selectiveCopy,
+});
+const sorting = { length: 8, numSymbols: 16 };
+registerTask('sorting', maker(SortingTask, sorting), {
+  summary: 'Output the sequence sorted after a separator.',
+  example: sorting,
+});
+const passkey = { contextLength: 24, passkeyLength: 3 };
+registerTask('passkey', maker(PasskeyTask, passkey), {
+  paper: 'Mohtashami & Jaggi 2023, Landmark Attention',
+  equation: 'sec. 4.2',
+  summary: 'Repeat a passkey hidden at a random place in a repeating filler.',
+  example: passkey,
+});
 
+/** Names of the registered tasks, in registration order. */
 export function listTasks(): string[] {
-  return Object.keys(defaults);
+  return tasks.names();
 }
 
 /** A task by name, with its default sizes or the given options. */
 export function createTask(name: string, options?: Record<string, number>): SyntheticTask {
-  const make = makers[name];
-  if (!make) {
+  if (!tasks.has(name)) {
     throw new ConfigError(
       'tasks',
       'task',
@@ -46,5 +88,5 @@ export function createTask(name: string, options?: Record<string, number>): Synt
       `'${name}'`,
     );
   }
-  return options ? make(options as never) : defaults[name]!();
+  return tasks.get(name)(options);
 }

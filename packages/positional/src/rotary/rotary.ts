@@ -56,4 +56,13 @@ export class RotaryPositional
   }
 }
 
-register('rotary', (c, o) => new RotaryPositional(c, o), rotarySchema, { category: 'positional' });
+register('rotary', (c, o) => new RotaryPositional(c, o), rotarySchema, {
+  category: 'positional',
+  info: {
+    paper: 'Su et al. 2021, RoFormer',
+    equation: 'eq. 34',
+    summary:
+      'Rotary position embedding on queries and keys, with linear, NTK-aware or YaRN scaling.',
+    example: { type: 'rotary', headDim: 4 },
+  },
+});

@@ -6,6 +6,7 @@ import {
   type ModuleOptions,
   checkInt,
   describe,
+  parseConfig,
 } from '@attnkit/core';
 import { attentionFields } from '@attnkit/attention';
 import { loadBalanceLoss, routerZLoss } from '../ops/losses';
@@ -13,12 +14,19 @@ import { type ExpertControl, type RouterStats, checkControl } from '../routers/r
 import { TopKRouter } from '../routers/topk';
 import { WeightedHeadsAttention } from './weighted-heads';
 import { reportStats } from '../probe';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
-export const moaSchema = z.strictObject({
-  type: z.literal('moa'),
+/**
+ * Registered name of Zhang et al. 2022's Mixture of Attention Heads. The short `moa` is a
+ * deprecated alias (it also names Fu et al. 2024's Mixture of Sparse Attention); a module keeps
+ * the type it was built with, so a saved `moa` config reloads as `moa`.
+ */
+export const MIXTURE_OF_ATTENTION_HEADS = 'mixture-of-attention-heads';
+
+export const mixtureOfAttentionHeadsSchema = z.strictObject({
+  type: z.literal(MIXTURE_OF_ATTENTION_HEADS),
   ...attentionFields,
   /** Key/value heads shared by the attention experts (the paper shares one: 1). */
   numKvHeads: positive.default(1),
@@ -31,8 +39,11 @@ export const moaSchema = z.strictObject({
   zLossWeight: z.number().min(0).default(0.001),
 });
 
-export type MoAConfig = z.input<typeof moaSchema>;
-type Parsed = z.output<typeof moaSchema>;
+/** The deprecated `moa` alias: the same fields. */
+export const moaSchema = mixtureOfAttentionHeadsSchema.extend({ type: z.literal('moa') });
+
+export type MoAConfig = z.input<typeof mixtureOfAttentionHeadsSchema> | z.input<typeof moaSchema>;
+type Parsed = z.output<typeof mixtureOfAttentionHeadsSchema> | z.output<typeof moaSchema>;
 
 /**
  * Mixture of Attention heads (Zhang et al. 2022, "Mixture of Attention Heads: Selecting
@@ -49,17 +60,21 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   private control: ExpertControl | null = null;
 
   constructor(config: MoAConfig, options: ModuleOptions = {}) {
-    checkInt('moa', 'numHeads', config.numHeads);
-    checkInt('moa', 'topK', config.topK);
+    const block = config.type;
+    checkInt(block, 'numHeads', config.numHeads);
+    checkInt(block, 'topK', config.topK);
     if (config.topK > config.numHeads) {
       throw new ConfigError(
-        'moa',
+        block,
         'topK',
         `an integer <= numHeads (${config.numHeads})`,
         describe(config.topK),
       );
     }
-    const c = parseWithDefaults(moaSchema, config);
+    const c =
+      config.type === 'moa'
+        ? parseConfig(block, moaSchema, config)
+        : parseConfig(block, mixtureOfAttentionHeadsSchema, config);
     super(c, options);
     this.router = this.addModule(
       'router',
@@ -73,11 +88,11 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   /** Disables, forces or reweights attention experts at run time (null clears). */
   setHeadControl(control: ExpertControl | null): void {
     if (control) {
-      checkControl('moa', control, this.config.numHeads);
+      checkControl(this.blockName, control, this.config.numHeads);
       const left = this.config.numHeads - (control.disabled?.length ?? 0);
       if (left < this.config.topK) {
         throw new ConfigError(
-          'moa',
+          this.blockName,
           'control.disabled',
           `at least topK=${this.config.topK} heads left enabled`,
           `${left}`,
@@ -115,4 +130,26 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   }
 }
 
-registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, { category: 'mixer' });
+registerWithDefaults(
+  MIXTURE_OF_ATTENTION_HEADS,
+  (c, o) => new MoAAttention(c, o),
+  mixtureOfAttentionHeadsSchema,
+  {
+    category: 'mixer',
+    info: {
+      paper: 'Zhang et al. 2022, Mixture of Attention Heads: Selecting Attention Heads Per Token',
+      equation: 'sec. 3',
+      summary:
+        'Attention-head experts sharing key/value projections; each token routes to its top-k.',
+      example: { type: MIXTURE_OF_ATTENTION_HEADS, dModel: 8, numHeads: 4, topK: 2 },
+    },
+  },
+);
+registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, {
+  category: 'mixer',
+  deprecated: `use '${MIXTURE_OF_ATTENTION_HEADS}' (Zhang et al. 2022); 'moa' is ambiguous`,
+  info: {
+    summary: `Deprecated alias of '${MIXTURE_OF_ATTENTION_HEADS}'.`,
+    example: { type: 'moa', dModel: 8, numHeads: 4, topK: 2 },
+  },
+});

@@ -1,12 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, type MixerContext, StateDictError, type ModuleOptions } from '@attnkit/core';
+import {
+  ConfigError,
+  type MixerContext,
+  StateDictError,
+  type ModuleOptions,
+  parseConfig,
+} from '@attnkit/core';
 import { type MultiHeadAttention, attentionFields } from '@attnkit/attention';
 import { type HeadControl, MoHGating, checkMoHHeads } from '../moh-gating';
 import { checkControl } from '../routers/router';
 import { WeightedHeadsAttention } from './weighted-heads';
 import { reportStats } from '../probe';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 
 const positive = z.number().int().positive();
 
@@ -54,7 +60,7 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
 
   constructor(config: MoHConfig, options: ModuleOptions = {}) {
     checkMoHHeads('moh', config);
-    const c = parseWithDefaults(mohSchema, config);
+    const c = parseConfig('moh', mohSchema, config);
     super(c, options);
     this.gating = this.addModule(
       'gating',
@@ -206,4 +212,12 @@ export function mohFromMHA(
   return moh;
 }
 
-registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, { category: 'mixer' });
+registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, {
+  category: 'mixer',
+  info: {
+    paper: 'Jin et al. 2024, MoH: Multi-Head Attention as Mixture-of-Head Attention',
+    equation: 'eqs. 3-6',
+    summary: "Shared heads always on plus each token's top-k routed heads, weighted.",
+    example: { type: 'moh', dModel: 8, numHeads: 4, numSharedHeads: 2, topK: 1 },
+  },
+});

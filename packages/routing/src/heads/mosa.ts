@@ -13,9 +13,10 @@ import {
   formatShape,
   type MixerCapabilities,
   checkMixerContext,
+  parseConfig,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
-import { parseWithDefaults, registerWithDefaults } from '../config';
+import { registerWithDefaults } from '../config';
 import { reportStats } from '../probe';
 
 export const mosaSchema = z.strictObject({
@@ -63,7 +64,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
 
   constructor(config: MoSAConfig, options: ModuleOptions = {}) {
     checkInt('mosa', 'numHeads', config.numHeads);
-    const c = parseWithDefaults(mosaSchema, config);
+    const c = parseConfig('mosa', mosaSchema, config);
     super(c, options);
     if (c.headDim === undefined && c.dModel % c.numHeads !== 0) {
       throw new ConfigError(
@@ -278,4 +279,13 @@ function coverage(chosen: Int32Array, batch: number, time: number): number {
   return seen.size / (batch * time);
 }
 
-registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, { category: 'mixer' });
+registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, {
+  category: 'mixer',
+  info: {
+    paper: 'Piękos, Csordás & Schmidhuber 2025, Mixture of Sparse Attention',
+    equation: 'sec. 3',
+    summary:
+      'Each head an expert-choice router over tokens, attending among its top-k tokens only.',
+    example: { type: 'mosa', dModel: 8, numHeads: 2, sparsity: 2 },
+  },
+});

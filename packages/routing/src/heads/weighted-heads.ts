@@ -10,6 +10,7 @@ import {
   KVCache,
   ProjectedAttention,
   checkMixerInput,
+  checkNormalizerOption,
   inputPositions,
   refuseSegmentsWhileDecoding,
   scaledDotProductAttention,
@@ -33,6 +34,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
   readonly sink: tf.Variable | null;
 
   constructor(config: C, options: ModuleOptions = {}) {
+    checkNormalizerOption(config.type, config);
     // Same parameters in the same order as mha, so a shared seed draws the same weights.
     super(config, options);
     this.sink = config.sinkLogit ? this.addParameter('sink', tf.zeros([config.numHeads])) : null;
@@ -46,7 +48,8 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
 
   /** Attends through scaledDotProductAttention, so it takes a key/value prefix too. */
   override get capabilities(): MixerCapabilities {
-    return { ...super.capabilities, keyValuePrefix: true };
+    const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
+    return { ...super.capabilities, keyValuePrefix: softmax };
   }
 
   initState(_batch: number): IncrementalState {
@@ -95,6 +98,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
         seed: dropout > 0 ? this.rng.nextUint32() : undefined,
         ...this.weightsOptions(context),
         prefix: context.prefix,
+        normalizer: this.config.normalizer,
       });
       if (weights) context.attentionHook!({ block, path: context.path ?? '', weights });
       if (cache) cache.evict();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -10,20 +10,15 @@ import {
   countEmpty,
 } from './router';
 
-export interface DenseRouterConfig {
-  type: 'dense-router';
-  dim: number;
-  numExperts: number;
-  /** 'uniform': every gate 1/E, no parameters; 'softmax': gates softmax(x W_g) (soft MoE). */
-  weighting?: 'uniform' | 'softmax';
-}
-
 export const denseRouterSchema = z.strictObject({
   type: z.literal('dense-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
+  /** 'uniform': every gate 1/E, no parameters; 'softmax': gates softmax(x W_g) (soft MoE). */
   weighting: z.enum(['uniform', 'softmax']).optional(),
 });
+
+export type DenseRouterConfig = z.input<typeof denseRouterSchema>;
 
 /**
  * Dense (null) router: every token goes to every expert (Jacobs et al. 1991 mixture of experts
@@ -37,7 +32,10 @@ export class DenseRouter extends Router<DenseRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('dense-router', config);
-    super({ ...config, type: 'dense-router' }, options);
+    super(
+      parseConfig('dense-router', denseRouterSchema, { ...config, type: 'dense-router' }),
+      options,
+    );
     this.gate =
       (config.weighting ?? 'uniform') === 'softmax'
         ? this.addModule(
@@ -101,4 +99,9 @@ export class DenseRouter extends Router<DenseRouterConfig> {
 
 register('dense-router', (c: DenseRouterConfig, o) => new DenseRouter(c, o), denseRouterSchema, {
   category: 'router',
+  info: {
+    paper: 'Jacobs et al. 1991, Adaptive Mixtures of Local Experts',
+    summary: 'Every token to every expert (softmax or uniform weights); for tests and baselines.',
+    example: { type: 'dense-router', dim: 8, numExperts: 4 },
+  },
 });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -10,23 +10,17 @@ import {
   countEmpty,
 } from './router';
 
-export interface ExpertChoiceRouterConfig {
-  type: 'expert-choice-router';
-  dim: number;
-  numExperts: number;
-  /** Default for capacityFactor: each token is processed by topK experts on average. */
-  topK?: number;
-  /** c in k = n·c/e: average experts per token (default topK, else 1). */
-  capacityFactor?: number;
-}
-
 export const expertChoiceRouterSchema = z.strictObject({
   type: z.literal('expert-choice-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
+  /** Default for capacityFactor: each token is processed by topK experts on average. */
   topK: z.number().int().positive().optional(),
+  /** c in k = n·c/e: average experts per token (default topK, else 1). */
   capacityFactor: z.number().positive().optional(),
 });
+
+export type ExpertChoiceRouterConfig = z.input<typeof expertChoiceRouterSchema>;
 
 /** Tokens each expert takes: ceil(n·c/e), at least 1 and at most n. */
 export function expertChoiceCapacity(tokens: number, numExperts: number, factor: number): number {
@@ -46,7 +40,13 @@ export class ExpertChoiceRouter extends Router<ExpertChoiceRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('expert-choice-router', config);
-    super({ ...config, type: 'expert-choice-router' }, options);
+    super(
+      parseConfig('expert-choice-router', expertChoiceRouterSchema, {
+        ...config,
+        type: 'expert-choice-router',
+      }),
+      options,
+    );
     this.gate = this.addModule(
       'gate',
       new Linear(
@@ -116,5 +116,13 @@ register(
   'expert-choice-router',
   (c: ExpertChoiceRouterConfig, o) => new ExpertChoiceRouter(c, o),
   expertChoiceRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper: 'Zhou et al. 2022, Mixture-of-Experts with Expert Choice Routing',
+      equation: 'eq. 1',
+      summary: 'Each expert takes its top-C tokens; balanced by construction.',
+      example: { type: 'expert-choice-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

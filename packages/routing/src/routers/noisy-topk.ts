@@ -1,16 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, checkShape, register } from '@attnkit/core';
+import { Linear, type ModuleOptions, checkShape, register, parseConfig } from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
-
-export interface NoisyTopKRouterConfig {
-  type: 'noisy-topk-router';
-  dim: number;
-  numExperts: number;
-  topK?: number;
-  capacityFactor?: number;
-}
 
 export const noisyTopKRouterSchema = z.strictObject({
   type: z.literal('noisy-topk-router'),
@@ -19,6 +11,8 @@ export const noisyTopKRouterSchema = z.strictObject({
   topK: z.number().int().positive().optional(),
   capacityFactor: z.number().positive().optional(),
 });
+
+export type NoisyTopKRouterConfig = z.input<typeof noisyTopKRouterSchema>;
 
 /**
  * Noisy top-k gating (Shazeer et al. 2017, eqs. 3-5): H = x W_g + ε·softplus(x W_noise),
@@ -34,7 +28,13 @@ export class NoisyTopKRouter extends TokenChoiceRouter<NoisyTopKRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('noisy-topk-router', config);
-    super({ ...config, type: 'noisy-topk-router' }, options);
+    super(
+      parseConfig('noisy-topk-router', noisyTopKRouterSchema, {
+        ...config,
+        type: 'noisy-topk-router',
+      }),
+      options,
+    );
     const { dim, numExperts } = config;
     const sub = { rng: this.rng };
     this.gate = this.addModule(
@@ -74,5 +74,13 @@ register(
   'noisy-topk-router',
   (c: NoisyTopKRouterConfig, o) => new NoisyTopKRouter(c, o),
   noisyTopKRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper: 'Shazeer et al. 2017, Outrageously Large Neural Networks',
+      equation: 'eqs. 3-5',
+      summary: 'Top-k gating with learned softplus noise in training.',
+      example: { type: 'noisy-topk-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

@@ -1,29 +1,28 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, Linear, type ModuleOptions, checkNumber, register } from '@attnkit/core';
+import {
+  ConfigError,
+  Linear,
+  type ModuleOptions,
+  checkNumber,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
-
-export interface SimilarityRouterConfig {
-  type: 'similarity-router';
-  dim: number;
-  numExperts: number;
-  topK?: number;
-  /** τ of the token-similarity softmax (default 1). */
-  temperature?: number;
-  normalize?: boolean;
-  capacityFactor?: number;
-}
 
 export const similarityRouterSchema = z.strictObject({
   type: z.literal('similarity-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
   topK: z.number().int().positive().optional(),
+  /** τ of the token-similarity softmax (default 1). */
   temperature: z.number().positive().optional(),
   normalize: z.boolean().optional(),
   capacityFactor: z.number().positive().optional(),
 });
+
+export type SimilarityRouterConfig = z.input<typeof similarityRouterSchema>;
 
 /**
  * Similarity-aware routing over a graph of tokens (Nguyen et al. 2025, "Improving Routing in
@@ -47,7 +46,13 @@ export class SimilarityRouter extends TokenChoiceRouter<SimilarityRouterConfig> 
         minExclusive: true,
       });
     }
-    super({ ...config, type: 'similarity-router' }, options);
+    super(
+      parseConfig('similarity-router', similarityRouterSchema, {
+        ...config,
+        type: 'similarity-router',
+      }),
+      options,
+    );
     const { dim, numExperts } = config;
     const sub = { rng: this.rng };
     this.gate = this.addModule(
@@ -102,5 +107,14 @@ register(
   'similarity-router',
   (c: SimilarityRouterConfig, o) => new SimilarityRouter(c, o),
   similarityRouterSchema,
-  { category: 'router' },
+  {
+    category: 'router',
+    info: {
+      paper:
+        'Nguyen et al. 2025, Improving Routing in Sparse Mixture of Experts with Graph of Tokens',
+      equation: 'sec. 2',
+      summary: 'Top-k on gates mixed over similar tokens of the same sequence.',
+      example: { type: 'similarity-router', dim: 8, numExperts: 4 },
+    },
+  },
 );

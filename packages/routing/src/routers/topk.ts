@@ -1,36 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, Linear, type ModuleOptions, register } from '@attnkit/core';
+import { ConfigError, Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
-
-export interface TopKRouterConfig {
-  type: 'topk-router';
-  dim: number;
-  numExperts: number;
-  topK?: number;
-  /** 'softmax' (Shazeer et al. 2017) or 'sigmoid' (DeepSeek-V3, Liu et al. 2024, eqs. 13-16). */
-  scoring?: 'softmax' | 'sigmoid';
-  /** Renormalise the k gates to sum to 1 (default: topK > 1 for softmax, always for sigmoid). */
-  normalize?: boolean;
-  capacityFactor?: number;
-  /**
-   * DeepSeek-V3 auxiliary-loss-free balancing (eq. 16): a non-trainable per-expert bias added
-   * to the scores for selection only; update it with `updateBalanceBias(load)`.
-   */
-  balanceBias?: boolean;
-}
 
 export const topKRouterSchema = z.strictObject({
   type: z.literal('topk-router'),
   dim: z.number().int().positive(),
   numExperts: z.number().int().positive(),
   topK: z.number().int().positive().optional(),
+  /** 'softmax' (Shazeer et al. 2017) or 'sigmoid' (DeepSeek-V3, Liu et al. 2024, eqs. 13-16). */
   scoring: z.enum(['softmax', 'sigmoid']).optional(),
+  /** Renormalise the k gates to sum to 1 (default: topK > 1 for softmax, always for sigmoid). */
   normalize: z.boolean().optional(),
   capacityFactor: z.number().positive().optional(),
+  /**
+   * DeepSeek-V3 auxiliary-loss-free balancing (eq. 16): a non-trainable per-expert bias added
+   * to the scores for selection only; update it with `updateBalanceBias(load)`.
+   */
   balanceBias: z.boolean().optional(),
 });
+
+export type TopKRouterConfig = z.input<typeof topKRouterSchema>;
 
 /**
  * Token-choice top-k router. Softmax: g = TopK(softmax(x W_g)) (Shazeer et al. 2017, eq. 3
@@ -46,7 +37,10 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
     options: ModuleOptions = {},
   ) {
     checkRouterConfig('topk-router', config);
-    super({ ...config, type: 'topk-router' }, options);
+    super(
+      parseConfig('topk-router', topKRouterSchema, { ...config, type: 'topk-router' }),
+      options,
+    );
     this.gate = this.addModule(
       'gate',
       new Linear(
@@ -103,4 +97,10 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
 
 register('topk-router', (c: TopKRouterConfig, o) => new TopKRouter(c, o), topKRouterSchema, {
   category: 'router',
+  info: {
+    paper: 'Shazeer et al. 2017; Fedus et al. 2021, Switch Transformers',
+    equation: 'eq. 3; eq. 1',
+    summary: 'Token-choice top-k router (softmax or sigmoid gates).',
+    example: { type: 'topk-router', dim: 8, numExperts: 4 },
+  },
 });

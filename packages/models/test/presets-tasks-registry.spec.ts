@@ -1,0 +1,48 @@
+import { Rng, build, presets } from '@attnkit/core';
+import { createTask, listPresets, listTasks, registerTask, tasks, CopyTask } from '@attnkit/models';
+
+describe('presets and tasks are named registries with metadata', () => {
+  it("lists models' and routing's presets, each registered by its own package", () => {
+    expect(listPresets()).toEqual([
+      'bert-tiny',
+      'gpt-tiny',
+      'llama-tiny',
+      'moe-lm-tiny',
+      'moh-lm-tiny',
+      'moh-vit-tiny',
+      'vit-tiny',
+    ]);
+    for (const name of listPresets()) {
+      const info = presets.info(name)!;
+      expect([name, typeof info.summary]).toEqual([name, 'string']);
+      expect(info.example).toEqual(presets.get(name));
+    }
+  });
+
+  it('builds every preset', () => {
+    for (const name of listPresets()) {
+      const model = build(presets.get(name), { rng: new Rng(0) });
+      expect(model.numParams()).toBeGreaterThan(0);
+      model.dispose();
+    }
+  });
+
+  it('describes every task and builds it from its example options', () => {
+    expect(listTasks()).toEqual(['mqar', 'copy', 'selective-copy', 'sorting', 'passkey']);
+    for (const name of listTasks()) {
+      const info = tasks.info(name)!;
+      expect([name, typeof info.summary]).toEqual([name, 'string']);
+      const task = createTask(name, info.example as Record<string, number>);
+      expect(task.vocabSize).toBeGreaterThan(0);
+    }
+  });
+
+  it('takes a task a user registers, without editing ours', () => {
+    registerTask('spec-copy-4', (o) => new CopyTask((o ?? { length: 4, numSymbols: 4 }) as never), {
+      summary: 'Copy four symbols.',
+    });
+    expect(listTasks()).toContain('spec-copy-4');
+    expect(createTask('spec-copy-4')).toBeInstanceOf(CopyTask);
+    expect(() => registerTask('copy', () => createTask('copy'))).toThrow(/already registered/);
+  });
+});
