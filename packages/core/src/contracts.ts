@@ -140,7 +140,7 @@ export interface MixerCapabilities {
   stateGrowth: 'constant' | 'linear' | 'none';
   /** Honours `context.heads` (per-head scale / force). */
   headControl: boolean;
-  /** Honours `context.prefix` (extra keys/values in its head space). */
+  /** Honours `context.prefix` (extra keys/values in its head space: its `numKvHeads`, `headDim`). */
   keyValuePrefix: boolean;
 }
 

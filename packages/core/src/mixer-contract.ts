@@ -265,6 +265,32 @@ export function mixerContract(
         }),
     },
     {
+      name: name('a key/value prefix: refused when not declared, attended when declared'),
+      run: () =>
+        withMixer((m) => {
+          const c = caps(m);
+          tf.tidy(() => {
+            const x = input();
+            const { numKvHeads, headDim } = m as unknown as {
+              numKvHeads?: number;
+              headDim?: number;
+            };
+            const [kvh, hd] = [numKvHeads ?? 1, headDim ?? dModel];
+            const prefix = {
+              keys: tf.randomNormal([1, kvh, 2, hd], 0, 1, 'float32', seed + 2) as tf.Tensor4D,
+              values: tf.randomNormal([1, kvh, 2, hd], 0, 1, 'float32', seed + 3) as tf.Tensor4D,
+            };
+            const run = () => m.forward(x, { ...base(x), prefix });
+            if (!c.keyValuePrefix) return expectTyped('a key/value prefix', run);
+            if (numKvHeads === undefined || headDim === undefined) {
+              throw new Error('takes a prefix but exposes no numKvHeads/headDim (its head space)');
+            }
+            if (maxAbs(run(), m.forward(x, base(x))) === 0)
+              throw new Error('the prefix changed nothing');
+          });
+        }),
+    },
+    {
       name: name('every parameter gets a non-zero gradient'),
       run: () =>
         withMixer((m) => {

@@ -20,6 +20,7 @@ import { loadBalanceLoss, routerZLoss } from './ops/losses';
 import { type ExpertControl, type Router, type RouterStats, checkControl } from './routers/router';
 import { TokenChoiceRouter } from './routers/token-choice';
 import { registerWithDefaults } from './config';
+import { reportStats } from './probe';
 
 const expertTypes = ['mlp', 'glu', 'swiglu', 'geglu', 'reglu'] as const;
 
@@ -49,7 +50,7 @@ type Parsed = z.output<typeof moeSchema>;
  * Mixture-of-experts feed-forward: y = Σ_shared FFN_s(x) + Σ_{i∈TopK} g_i FFN_i(x)
  * (Shazeer et al. 2017, eq. 1; shared + fine-grained routed experts of DeepSeekMoE,
  * Dai et al. 2024, eq. 9). Adds the Switch load-balance loss and the ST-MoE z-loss to
- * `context.aux` ('moe.load_balance', 'moe.z_loss'); routing statistics land in `lastStats`.
+ * `context.aux` ('moe.load_balance', 'moe.z_loss'); routing statistics go to `context.probe` (and, as before, `lastStats`).
  */
 export class MoE extends Module<Parsed> implements FeedForward {
   readonly router: Router;
@@ -126,6 +127,7 @@ export class MoE extends Module<Parsed> implements FeedForward {
         control: this.control,
       });
       this.lastStats = routed.stats;
+      reportStats('moe', context, routed.stats);
       if (context.aux) this.addAuxLosses(context, routed.probs, routed.logits, routed.stats);
       const experts = this.experts.items.map(
         (m) => (t: tf.Tensor2D) => m.forward(t, context) as tf.Tensor2D,

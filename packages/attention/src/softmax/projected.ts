@@ -4,6 +4,7 @@ import {
   Linear,
   Module,
   QKNorm,
+  MASK_NEGATIVE,
   SOFTMAX_CAPABILITIES,
   type HeadControl,
   type MixerCapabilities,
@@ -11,7 +12,7 @@ import {
   type ModuleOptions,
   type PositionalEncoding,
 } from '@attnkit/core';
-import type { KVCache } from '../cache/kv-cache';
+import { KVCache } from '../cache/kv-cache';
 import type { AttentionConfig } from './config';
 import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 
@@ -199,7 +200,7 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     return {
       scale: (positional?.logitScale ?? 1) / Math.sqrt(this.headDim),
       bias: positionalBias(positional, queryPositions, keyPositions, q.shape[1], q),
-      mask: context.mask,
+      mask: withCacheValidity(context.mask, cacheOf(context.state), q.shape[1]),
       querySegments: context.segmentIds,
       queryPositions,
       keyPositions,
@@ -239,4 +240,32 @@ export function scaleHeads(block: string, heads: tf.Tensor4D, control: HeadContr
     factors[head] = 0;
   }
   return tf.mul(heads, tf.tensor4d(factors, [1, h, 1, 1])) as tf.Tensor4D;
+}
+
+/** The KV cache inside a mixer's state (the state itself, or its `cache` child). */
+function cacheOf(state: unknown): KVCache | undefined {
+  if (state instanceof KVCache) return state;
+  const inner = (state as { cache?: unknown } | undefined)?.cache;
+  return inner instanceof KVCache ? inner : undefined;
+}
+
+/**
+ * The context's mask combined with the cache's per-KV-head validity ([b, kvHeads, kept] ->
+ * [b, heads, 1, kept], each query head reading its KV head), boolean or additive like the mask.
+ */
+function withCacheValidity(
+  mask: tf.Tensor | undefined,
+  cache: KVCache | undefined,
+  heads: number,
+): tf.Tensor | undefined {
+  const valid = cache?.valid;
+  if (!valid) return mask;
+  const [b, kvHeads, kept] = valid.shape;
+  const perHead = tf.reshape(
+    tf.tile(tf.reshape(valid, [b, kvHeads, 1, kept]), [1, 1, heads / kvHeads, 1]),
+    [b, heads, 1, kept],
+  );
+  if (!mask) return perHead;
+  if (mask.dtype === 'bool') return tf.logicalAnd(mask, perHead);
+  return tf.add(mask, tf.mul(tf.sub(1, tf.cast(perHead, 'float32')), MASK_NEGATIVE));
 }

@@ -137,3 +137,77 @@ describe('KV-cache retention policies', () => {
     cache.dispose();
   });
 });
+
+describe('KV-cache seams', () => {
+  it('per-KV-head validity masks those keys for the query heads reading that KV head', () => {
+    const m = makeMixer({ type: 'gqa', numKvHeads: 2 });
+    const x = randomInput(4);
+    const head = tf.slice(x, [0, 0, 0], [-1, 3, -1]) as tf.Tensor3D;
+    const last = tf.slice(x, [0, 3, 0], [-1, 1, -1]) as tf.Tensor3D;
+    const state = m.initState!(2) as KVCache;
+    m.forward(head, { state }).dispose();
+    // KV head 1 forgets key position 1 in every sequence.
+    const valid = tf.tensor3d([1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1], [2, 2, 3], 'bool');
+    state.setValid(valid);
+    const out = m.forward(last, { state });
+    expect(state.valid!.shape).toEqual([2, 2, 4]); // the new key is valid
+    // The same step from a fresh cache with an explicit mask on query heads 2, 3 (KV head 1).
+    const other = m.initState!(2);
+    m.forward(head, { state: other }).dispose();
+    const mask = tf.tensor4d(
+      [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1].concat([
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1, 1,
+      ]),
+      [2, 4, 1, 4],
+      'bool',
+    );
+    const want = m.forward(last, { state: other, mask });
+    expect(maxAbsDiff(out, want)).toBeLessThan(1e-6);
+    const unmasked = m.initState!(2);
+    m.forward(head, { state: unmasked }).dispose();
+    expect(maxAbsDiff(out, m.forward(last, { state: unmasked }))).toBeGreaterThan(1e-4);
+    expect(() => state.setValid(tf.ones([2, 2, 9], 'bool') as tf.Tensor3D)).toThrow(
+      /KVCache: valid expected a bool tensor of shape \[2,2,4\]/,
+    );
+    tf.dispose([x, head, last, valid, out, mask, want]);
+    [state, other, unmasked].forEach((s) => s.dispose());
+    m.dispose();
+  });
+
+  it('validity follows eviction and save/restore', async () => {
+    const cache = new KVCache({ window: 2 });
+    const kv = tf.zeros([1, 1, 3, 2]) as tf.Tensor4D;
+    cache.append(kv, kv, [0, 1, 2]);
+    const valid = tf.tensor3d([[[true, false, true]]], [1, 1, 3], 'bool');
+    cache.setValid(valid);
+    cache.evict(); // next query at 3, window 2: keeps position 2 only
+    expect(cache.positions).toEqual([2]);
+    expect(Array.from(cache.valid!.dataSync())).toEqual([1]);
+    const copy = new KVCache({ window: 2 });
+    copy.restore(await cache.save());
+    expect(Array.from(copy.valid!.dataSync())).toEqual([1]);
+    [cache, copy].forEach((s) => s.dispose());
+    tf.dispose([kv, valid]);
+  });
+
+  it('block summaries are the mean key of each block of kept positions', async () => {
+    const cache = new KVCache({ summaryBlock: 2 });
+    expect(cache.summaries()).toBeNull();
+    const keys = tf.tensor4d([1, 3, 5, 7, 9], [1, 1, 5, 1]);
+    cache.append(keys, keys, [0, 1, 2, 3, 4]);
+    const s = cache.summaries()!;
+    expect(s.blocks).toEqual([0, 1, 2]);
+    expectClose(s.means, tf.tensor4d([2, 6, 9], [1, 1, 3, 1]));
+    expect(cache.summaries()).toBe(s); // kept until the keys change
+    const more = tf.tensor4d([11], [1, 1, 1, 1]);
+    cache.append(more, more, [5]);
+    expectClose(cache.summaries()!.means, tf.tensor4d([2, 6, 10], [1, 1, 3, 1]));
+    await expectNoLeaks(() => {
+      cache.reorder([0]);
+      cache.summaries();
+    });
+    cache.dispose();
+    tf.dispose([keys, more]);
+    expect(() => new KVCache({ summaryBlock: 0 })).toThrow(/options.summaryBlock/);
+  });
+});

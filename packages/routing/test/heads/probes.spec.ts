@@ -51,3 +51,25 @@ describe('routing mixers on the v2 contract', () => {
     m.dispose();
   });
 });
+
+describe('moe on the probe', () => {
+  it('reports its routing statistics with the feed-forward path', () => {
+    const m = build<import('@attnkit/routing').MoE>(
+      {
+        type: 'moe',
+        dim: 8,
+        numExperts: 4,
+        expert: { type: 'mlp', hiddenDim: 8 },
+      },
+      { rng: new Rng(1) },
+    );
+    const x = randn([2, 3, 8], 4);
+    const events: ProbeEvent[] = [];
+    m.forward(x, { path: 'layers_1.feedForward', probe: (e) => events.push(e) }).dispose();
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.block === 'moe' && e.path === 'layers_1.feedForward')).toBe(true);
+    expect(events.map((e) => e.name)).toContain('load');
+    x.dispose();
+    m.dispose();
+  });
+});
