@@ -56,7 +56,7 @@ export class MoE extends Module<Parsed> implements FeedForward {
   readonly router: Router;
   readonly experts: ModuleList<Module & FeedForward>;
   readonly shared: ModuleList<Module & FeedForward> | null;
-  /** Routing statistics of the latest forward (null before the first). */
+  /** Routing statistics of the latest forward (null before the first). @deprecated Read them from `context.probe`, which also names the layer. */
   lastStats: RouterStats | null = null;
   private control: ExpertControl | null = null;
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { NamedRegistry, type EntryInfo } from '../named-registry';
 import { checkNumber, describe } from '../checks';
 import { zodToConfigError } from '../registry';
 import type { Rng } from '../random';
@@ -22,7 +23,8 @@ export const initializerNames = [
   'kaiming-normal',
 ] as const;
 
-export type InitializerName = (typeof initializerNames)[number];
+/** A built-in initializer's name, or one added with `registerInitializer`. */
+export type InitializerName = (typeof initializerNames)[number] | (string & {});
 
 export interface InitSpec {
   name: InitializerName;
@@ -36,7 +38,24 @@ export interface InitSpec {
   gain?: number;
 }
 
-const initializerNameSchema = z.enum(initializerNames);
+/** Fills `values` (a weight of `fans`) as the spec asks, drawing from `rng`. */
+export type Initializer = (values: Float32Array, spec: InitSpec, rng: Rng, fans: Fans) => void;
+
+/** Initializers by name; a config's `init` names one (`registerInitializer` adds one). */
+export const initializers = new NamedRegistry<Initializer>('initializer');
+
+/** Adds an initializer that configs can then name. */
+export function registerInitializer(name: string, fn: Initializer, info?: EntryInfo): void {
+  initializers.register(name, fn, info);
+}
+
+const initializerNameSchema = z.string().refine((name) => initializers.has(name), {
+  error: () =>
+    `one of ${initializers
+      .names()
+      .map((n) => `'${n}'`)
+      .join(', ')}`,
+});
 
 const initSpecObjectSchema = z
   .strictObject({
@@ -98,43 +117,7 @@ export function initTensor(
   checkNumber('initTensor', 'fans.fanOut', fans.fanOut, { min: 0, minExclusive: true });
   const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
-  const mean = s.mean ?? 0;
-  switch (s.name) {
-    case 'zeros':
-      break;
-    case 'ones':
-      values.fill(1);
-      break;
-    case 'normal':
-      fillNormal(values, rng, mean, s.std ?? 0.02);
-      break;
-    case 'truncated-normal':
-      fillTruncatedNormal(values, rng, mean, s.std ?? 0.02);
-      break;
-    case 'uniform':
-      fillUniform(values, rng, s.min ?? -0.05, s.max ?? 0.05);
-      break;
-    case 'xavier-uniform': {
-      const limit = (s.gain ?? 1) * Math.sqrt(6 / (fans.fanIn + fans.fanOut));
-      fillUniform(values, rng, -limit, limit);
-      break;
-    }
-    case 'xavier-normal':
-      fillNormal(values, rng, 0, (s.gain ?? 1) * Math.sqrt(2 / (fans.fanIn + fans.fanOut)));
-      break;
-    case 'kaiming-uniform': {
-      const limit = (s.gain ?? Math.SQRT2) * Math.sqrt(3 / fans.fanIn);
-      fillUniform(values, rng, -limit, limit);
-      break;
-    }
-    case 'kaiming-normal':
-      fillNormal(values, rng, 0, (s.gain ?? Math.SQRT2) / Math.sqrt(fans.fanIn));
-      break;
-    default: {
-      const unknownName: never = s.name;
-      throw new ConfigError('initTensor', 'name', 'a known initializer', describe(unknownName));
-    }
-  }
+  initializers.get(s.name, 'spec.name')(values, s, rng, fans);
   return tf.tensor(values, shape, 'float32');
 }
 
@@ -154,3 +137,50 @@ function fillTruncatedNormal(out: Float32Array, rng: Rng, mean: number, std: num
     out[i] = mean + std * z;
   }
 }
+
+const glorot =
+  'Glorot & Bengio 2010, Understanding the difficulty of training deep feedforward networks';
+const he = 'He et al. 2015, Delving Deep into Rectifiers';
+initializers.register('zeros', () => undefined, { summary: 'all zeros' });
+initializers.register('ones', (v) => void v.fill(1), { summary: 'all ones' });
+initializers.register('normal', (v, s, rng) => fillNormal(v, rng, s.mean ?? 0, s.std ?? 0.02), {
+  summary: 'N(mean, std²), std 0.02 by default',
+});
+initializers.register(
+  'truncated-normal',
+  (v, s, rng) => fillTruncatedNormal(v, rng, s.mean ?? 0, s.std ?? 0.02),
+  { summary: 'N(mean, std²) redrawn outside two standard deviations' },
+);
+initializers.register(
+  'uniform',
+  (v, s, rng) => fillUniform(v, rng, s.min ?? -0.05, s.max ?? 0.05),
+  {
+    summary: 'U(min, max), [-0.05, 0.05] by default',
+  },
+);
+initializers.register(
+  'xavier-uniform',
+  (v, s, rng, f) => {
+    const limit = (s.gain ?? 1) * Math.sqrt(6 / (f.fanIn + f.fanOut));
+    fillUniform(v, rng, -limit, limit);
+  },
+  { paper: glorot, equation: 'eq. 16' },
+);
+initializers.register(
+  'xavier-normal',
+  (v, s, rng, f) => fillNormal(v, rng, 0, (s.gain ?? 1) * Math.sqrt(2 / (f.fanIn + f.fanOut))),
+  { paper: glorot, equation: 'eq. 16, normal form' },
+);
+initializers.register(
+  'kaiming-uniform',
+  (v, s, rng, f) => {
+    const limit = (s.gain ?? Math.SQRT2) * Math.sqrt(3 / f.fanIn);
+    fillUniform(v, rng, -limit, limit);
+  },
+  { paper: he, equation: 'eq. 10, uniform form' },
+);
+initializers.register(
+  'kaiming-normal',
+  (v, s, rng, f) => fillNormal(v, rng, 0, (s.gain ?? Math.SQRT2) / Math.sqrt(f.fanIn)),
+  { paper: he, equation: 'eq. 10' },
+);

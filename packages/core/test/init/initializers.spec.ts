@@ -7,6 +7,9 @@ import {
   initSpecSchema,
   initTensor,
   initializerNames,
+  initializers,
+  registerInitializer,
+  type Linear,
 } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 
@@ -119,5 +122,24 @@ describe('initTensor', () => {
 
   it('leaks nothing', async () => {
     await expectNoLeaks(() => initTensor('normal', [4, 4], new Rng(0)).dispose());
+  });
+});
+
+describe('initializer registry', () => {
+  it('takes a user initializer by name, in a spec and in a layer config', () => {
+    registerInitializer('test-sevens', (values) => void values.fill(7), { summary: 'all sevens' });
+    expect(initializers.info('test-sevens')?.summary).toBe('all sevens');
+    const t = initTensor({ name: 'test-sevens' }, [2, 2], new Rng(0));
+    expect(Array.from(t.dataSync())).toEqual([7, 7, 7, 7]);
+    t.dispose();
+    const layer = build<Linear>({
+      type: 'linear',
+      inFeatures: 2,
+      outFeatures: 3,
+      init: 'test-sevens',
+    });
+    expect(Array.from(layer.weight.dataSync())).toEqual([7, 7, 7, 7, 7, 7]);
+    layer.dispose();
+    expect(initializers.info('xavier-uniform')?.paper).toMatch(/Glorot/);
   });
 });

@@ -55,7 +55,7 @@ type Parsed = z.output<typeof mixtureOfAttentionHeadsSchema> | z.output<typeof m
  */
 export class MoAAttention extends WeightedHeadsAttention<Parsed> {
   readonly router: TopKRouter;
-  /** Routing statistics of the latest forward (load per head), null before the first. */
+  /** Routing statistics of the latest forward (load per head), null before the first. @deprecated Read them from `context.probe`, which also names the layer. */
   lastStats: RouterStats | null = null;
   private control: ExpertControl | null = null;
 

@@ -54,7 +54,7 @@ export interface MoHStats {
  */
 export class MoHAttention extends WeightedHeadsAttention<Parsed> {
   readonly gating: MoHGating;
-  /** Head statistics of the latest forward (null before the first). */
+  /** Head statistics of the latest forward (null before the first). @deprecated Read them from `context.probe`, which also names the layer. */
   lastStats: MoHStats | null = null;
   private control: HeadControl | null = null;
 

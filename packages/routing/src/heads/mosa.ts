@@ -60,6 +60,7 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
   readonly v: Linear;
   readonly o: Linear;
   readonly headDim: number;
+  /** Statistics of the latest forward. @deprecated Read them from `context.probe`, which also names the layer. */
   lastStats: MoSAStats | null = null;
 
   constructor(config: MoSAConfig, options: ModuleOptions = {}) {
