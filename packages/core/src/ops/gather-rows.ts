@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkInt, checkRank } from '../checks';
+import { ShapeError, formatShape } from '../errors';
 import { withCustomGradient } from './custom-grad';
 
 /**
@@ -18,4 +20,34 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
     };
   });
   return lookup(table, ids) as tf.Tensor2D;
+}
+
+/**
+ * gatherRows' transpose: out[ids[i]] += rows[i], [numRows, d], rows of repeated ids summed
+ * (tfjs' ScatterNd has no gradient; this one's gradient gathers dy at ids).
+ */
+export function scatterAddRows(rows: tf.Tensor2D, ids: tf.Tensor1D, numRows: number): tf.Tensor2D {
+  const block = 'scatterAddRows';
+  checkRank(block, 'rows', rows, 2);
+  checkRank(block, 'ids', ids, 1);
+  checkInt(block, 'numRows', numRows, 1);
+  if (ids.dtype !== 'int32' || ids.shape[0] !== rows.shape[0]) {
+    throw new ShapeError(
+      block,
+      'ids',
+      `int32 [${rows.shape[0]}] (one per row)`,
+      `${ids.dtype} ${formatShape(ids.shape)}`,
+    );
+  }
+  const scatter = withCustomGradient<[tf.Tensor, tf.Tensor]>((r, at, save) => {
+    save([at]);
+    return {
+      value: tf.scatterND(tf.expandDims(at, 1), r, [numRows, rows.shape[1]]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+        tf.gather(dy, saved[0]!),
+        tf.zerosLike(saved[0]!),
+      ],
+    };
+  });
+  return scatter(rows, ids) as tf.Tensor2D;
 }
