@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkRank, formatShape } from '@attnkit/core';
+import { ShapeError, checkRank, formatShape, gatherRows } from '@attnkit/core';
 
 /**
  * Positions as a float32 `[n]` tensor (int32 and number[] accepted). When `length` is given the
@@ -49,16 +49,14 @@ export function normalInit(rng: { normal(): number }, shape: number[], std: numb
 }
 
 /**
- * `table[indices]` for a learned table `[n, d]` and int32 indices of any shape -> `[...shape, d]`.
- * tf.gather's gradient needs the UnsortedSegmentSum kernel, which some backends (wasm) lack;
- * there the lookup is a one-hot matmul, whose gradient every backend has.
+ * `table[indices]` for a learned table `[n, d]` and int32 indices of any shape -> `[...shape, d]`:
+ * core's gatherRows, whose scatter-add gradient runs on every backend (wasm included).
  */
 export function lookupRows(table: tf.Tensor2D | tf.Variable, indices: tf.Tensor): tf.Tensor {
-  if (tf.getKernel('UnsortedSegmentSum', tf.getBackend())) return tf.gather(table, indices);
   return tf.tidy(() => {
-    const [n, d] = table.shape as [number, number];
-    const flat = tf.oneHot(tf.reshape(indices, [-1]), n);
-    return tf.reshape(tf.matMul(flat, table as tf.Tensor2D), [...indices.shape, d]);
+    const d = table.shape[1]!;
+    const rows = gatherRows(table as tf.Tensor2D, tf.reshape(indices, [-1]) as tf.Tensor1D);
+    return tf.reshape(rows, [...indices.shape, d]);
   });
 }
 

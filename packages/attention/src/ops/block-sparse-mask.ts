@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, checkInt, checkRank, formatShape } from '@attnkit/core';
+import {
+  ConfigError,
+  ShapeError,
+  causalMask,
+  checkInt,
+  checkRank,
+  formatShape,
+} from '@attnkit/core';
 
 /**
  * How queries and keys fall into blocks of `blockSize`. Keys sit at positions 0..tk-1 and key
@@ -132,11 +139,7 @@ export function blockSparseMask(
     const keyBlock = Array.from({ length: tk }, (_, j) => Math.floor(j / blockSize));
     const rows = tf.gather(tf.cast(chosen, 'int32'), tf.tensor1d(queryBlock, 'int32'), 2);
     let mask: tf.Tensor = tf.cast(tf.gather(rows, tf.tensor1d(keyBlock, 'int32'), 3), 'bool');
-    if (causal) {
-      const qp = tf.reshape(tf.add(tf.range(0, tq, 1, 'int32'), g.queryOffset), [1, 1, tq, 1]);
-      const kp = tf.reshape(tf.range(0, tk, 1, 'int32'), [1, 1, 1, tk]);
-      mask = tf.logicalAnd(mask, tf.lessEqual(kp, qp));
-    }
+    if (causal) mask = tf.logicalAnd(mask, causalMask(tq, tk, g.queryOffset));
     return mask as tf.Tensor4D;
   });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, MASK_NEGATIVE, checkNumber } from '@attnkit/core';
+import { ConfigError, MASK_NEGATIVE, checkNumber, gatherRows } from '@attnkit/core';
 import { validateAttention } from './validate';
 import { blockGeometry, checkSelected, type BlockGeometry } from './block-sparse-mask';
 
@@ -90,7 +90,12 @@ export function blockSparseAttention(
         [0, 0],
       ]);
       const blocks = tf.reshape(padded, [b * kvHeads * g.numKeyBlocks, B * width]);
-      return tf.reshape(tf.gather(blocks, index), [rows, kpb * B, width]);
+      // core's gatherRows: tf.gather's gradient needs UnsortedSegmentSum (absent on wasm).
+      return tf.reshape(gatherRows(blocks as tf.Tensor2D, index as tf.Tensor1D), [
+        rows,
+        kpb * B,
+        width,
+      ]);
     };
     const keys = gatherBlocks(k, d);
     const values = gatherBlocks(v, dv);

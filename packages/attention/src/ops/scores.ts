@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { applyMask, combineMasks, normalizers, softcap } from '@attnkit/core';
+import { applyMask, combineMasks, normalizers, softcap, softmaxWithSink } from '@attnkit/core';
 import type { AttentionOptions } from './options';
 import { repeatKvHeads, structuralMask, validateScores, type ScoreGeometry } from './validate';
-import { sinkAsTensor } from './sink';
+import { sinkPerRow } from './sink';
 
 export interface AttentionScores {
   /** q kᵀ · scale, softcapped, plus the bias and any additive mask: [batch, heads, tq, tk]. */
@@ -67,8 +67,8 @@ export function zeroMasked(map: tf.Tensor, keep: tf.Tensor | undefined): tf.Tens
 }
 
 /**
- * softmax over keys of the masked logits; with a sink logit (a number or one per head) the
- * sink joins the max and the denominator only, so rows may sum to less than one.
+ * softmax over keys of the masked logits; with a sink logit (a number or one per head) it is
+ * core's softmaxWithSink, so rows may sum to less than one.
  */
 export function maskedSoftmax(
   logits: tf.Tensor,
@@ -78,11 +78,7 @@ export function maskedSoftmax(
   return tf.tidy(() => {
     const masked = maskLogits(logits, keep);
     if (sinkLogit === undefined) return tf.softmax(masked) as tf.Tensor4D;
-    const sink = sinkAsTensor(sinkLogit, logits.shape[1]!);
-    const rowMax = tf.max(masked, -1, true);
-    const max = tf.maximum(rowMax, tf.broadcastTo(sink, rowMax.shape));
-    const ex = tf.exp(tf.sub(masked, max));
-    return tf.div(ex, tf.add(tf.sum(ex, -1, true), tf.exp(tf.sub(sink, max)))) as tf.Tensor4D;
+    return softmaxWithSink(masked, sinkPerRow(sinkLogit, logits.shape[1]!)) as tf.Tensor4D;
   });
 }
 

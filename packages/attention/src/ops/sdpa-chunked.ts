@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MASK_NEGATIVE, withCustomGradient } from '@attnkit/core';
+import { applyMask, softcap, withCustomGradient } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, structuralMask, type AttentionGeometry } from './validate';
 import { sinkAsTensor } from './sink';
@@ -39,7 +39,7 @@ export function attentionChunked(
     c: [number, number],
   ) => {
     const raw = tf.mul(tf.matMul(qi, kj, false, true), scale);
-    let logits: tf.Tensor = cap === undefined ? raw : tf.mul(tf.tanh(tf.div(raw, cap)), cap);
+    let logits: tf.Tensor = cap === undefined ? raw : softcap(raw, cap);
     if (bias) logits = tf.add(logits, sliceBlock(bias, r[0], r[1], c[0], c[1]));
     let keep = structuralMask(
       options,
@@ -59,7 +59,7 @@ export function attentionChunked(
       if (block.dtype === 'bool') keep = keep ? tf.logicalAnd(keep, block) : block;
       else logits = tf.add(logits, block);
     }
-    if (keep) logits = tf.where(keep, logits, tf.scalar(MASK_NEGATIVE));
+    if (keep) logits = applyMask(logits, keep);
     return { raw, logits };
   };
 
@@ -176,6 +176,7 @@ export function attentionChunked(
           const p = tf.exp(tf.sub(logits, li));
           const dp = tf.matMul(doi, vj, false, true);
           const ds = tf.mul(p, tf.sub(dp, di));
+          // softcap's derivative by hand: this backward recomputes blocks outside the tape.
           const dsRaw =
             cap === undefined ? ds : tf.mul(ds, tf.sub(1, tf.square(tf.tanh(tf.div(raw, cap)))));
           return {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { MASK_NEGATIVE } from '@attnkit/core';
+import { MASK_NEGATIVE, logSumExpWithSink } from '@attnkit/core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { repeatKvHeads, type AttentionGeometry } from './validate';
 import { dropWeights, maskLogits, normalizeScores, scoresOf } from './scores';
-import { sinkAsTensor } from './sink';
+import { sinkPerRow } from './sink';
 
 /**
  * softmax(q kᵀ · scale + bias, masked) v (Vaswani et al. 2017, eq. 1), building the full
@@ -37,12 +37,11 @@ export function attentionNaive(
 
 /** log(Σ_j exp(masked_ij) + exp(sink)) per row, -Infinity where no key (and no sink) is visible. */
 function rowLogSumExp(masked: tf.Tensor, sinkLogit?: number | tf.Tensor): tf.Tensor3D {
-  const [b, h, tq] = masked.shape as [number, number, number, number];
-  const withSink =
+  const lse =
     sinkLogit === undefined
-      ? masked
-      : tf.concat([masked, tf.broadcastTo(sinkAsTensor(sinkLogit, h), [b, h, tq, 1])], -1);
-  return emptyRowsToMinusInfinity(tf.logSumExp(withSink, -1) as tf.Tensor3D);
+      ? tf.logSumExp(masked, -1)
+      : logSumExpWithSink(masked, sinkPerRow(sinkLogit, masked.shape[1]!));
+  return emptyRowsToMinusInfinity(lse as tf.Tensor3D);
 }
 
 /**

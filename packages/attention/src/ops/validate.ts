@@ -5,7 +5,10 @@ import {
   checkInt,
   checkNumber,
   checkRank,
+  combineMasks,
   formatShape,
+  positionMask,
+  segmentMask,
 } from '@attnkit/core';
 import type { AttentionOptions } from './options';
 import { checkNormalizerOption } from './normalizer-option';
@@ -187,7 +190,8 @@ export function repeatKvHeads(x: tf.Tensor4D, heads: number): tf.Tensor4D {
 
 /**
  * The structural mask of a block of queries and keys: causal, window (with sinks) and segments, as a
- * boolean [1 | batch, 1, tq, tk] tensor, or undefined when nothing is masked.
+ * boolean [1 | batch, 1, tq, tk] tensor, or undefined when nothing is masked. Built from core's
+ * positionMask and segmentMask.
  */
 export function structuralMask(
   options: AttentionOptions,
@@ -197,30 +201,20 @@ export function structuralMask(
   keySegments?: tf.Tensor2D,
 ): tf.Tensor | undefined {
   const causal = options.causal || options.window !== undefined;
+  if (!causal && !querySegments) return undefined;
   return tf.tidy(() => {
-    let mask: tf.Tensor | undefined;
-    if (causal) {
-      const qp = tf.tensor2d(queryPositions, [queryPositions.length, 1], 'int32');
-      const kp = tf.tensor2d(keyPositions, [1, keyPositions.length], 'int32');
-      mask = tf.lessEqual(kp, qp);
-      if (options.window !== undefined) {
-        let recent = tf.less(tf.sub(qp, kp), options.window);
-        // StreamingLLM: the first sinkTokens positions stay visible past the window.
-        if ((options.sinkTokens ?? 0) > 0)
-          recent = tf.logicalOr(recent, tf.less(kp, options.sinkTokens!));
-        mask = tf.logicalAnd(mask, recent);
-      }
-      mask = tf.reshape(mask, [1, 1, queryPositions.length, keyPositions.length]);
-    }
-    if (querySegments) {
-      const ks = keySegments ?? querySegments;
-      const [b, tq] = querySegments.shape;
-      const seg = tf.equal(
-        tf.reshape(querySegments, [b, 1, tq, 1]),
-        tf.reshape(ks, [b, 1, 1, ks.shape[1]]),
-      );
-      mask = mask ? tf.logicalAnd(mask, seg) : seg;
-    }
-    return mask;
-  }) as tf.Tensor | undefined;
+    const positions = causal
+      ? tf.reshape(
+          positionMask(queryPositions, keyPositions, {
+            window: options.window,
+            sinkTokens: options.sinkTokens,
+          }),
+          [1, 1, queryPositions.length, keyPositions.length],
+        )
+      : undefined;
+    const segments = querySegments
+      ? segmentMask(querySegments, keySegments ?? querySegments)
+      : undefined;
+    return combineMasks(positions, segments)!;
+  });
 }

@@ -5,7 +5,7 @@ import { parseConfig, register } from '../registry';
 import { initSpecSchema, initTensor } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
-import { withCustomGradient } from '../ops/custom-grad';
+import { gatherRows } from '../ops/gather-rows';
 import type { FusedDecoderSpec } from '../fused-decoder';
 import { fusedValues } from './fused-values';
 
@@ -17,25 +17,6 @@ export const embeddingSchema = z.strictObject({
 });
 
 export type EmbeddingConfig = z.input<typeof embeddingSchema>;
-
-/**
- * Row lookup with a scatter-add gradient. tf.gather's own gradient needs the
- * UnsortedSegmentSum kernel, which the wasm backend lacks; ScatterNd sums
- * duplicate indices the same way and exists on every backend.
- */
-export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
-  const lookup = withCustomGradient<[tf.Tensor, tf.Tensor]>((t, rows, save) => {
-    save([rows]);
-    return {
-      value: tf.gather(t, rows),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.scatterND(tf.expandDims(saved[0]!, 1), dy, table.shape),
-        tf.zerosLike(saved[0]!),
-      ],
-    };
-  });
-  return lookup(table, ids) as tf.Tensor2D;
-}
 
 /** Token embedding table [numEmbeddings, dim]; `attend` gives tied output logits. */
 export class Embedding extends Module<EmbeddingConfig> {

@@ -7,4 +7,5 @@ export * from './sparsemax';
 export * from './entmax';
 export * from './normalizers';
 export * from './custom-grad';
+export * from './gather-rows';
 export { resolveAxis, alongLastAxis } from './axis';

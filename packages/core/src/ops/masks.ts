@@ -24,6 +24,49 @@ function positionGrid(
   return { q, k };
 }
 
+export interface PositionMaskOptions {
+  /** Also queryPosition - keyPosition < window (sliding window). */
+  window?: number;
+  /** With a window: keys at positions < sinkTokens stay visible past it (StreamingLLM, Xiao et al. 2023). */
+  sinkTokens?: number;
+}
+
+/**
+ * [tq, tk] causal mask from absolute positions: key j is visible to query i when
+ * kp[j] <= qp[i] and, with a window, qp[i] - kp[j] < window or kp[j] < sinkTokens.
+ * Positions are plain numbers (any order, gaps allowed), so decoding reads nothing back.
+ */
+export function positionMask(
+  queryPositions: number[],
+  keyPositions: number[],
+  options: PositionMaskOptions = {},
+): tf.Tensor2D {
+  const block = 'positionMask';
+  for (const [name, list] of [
+    ['queryPositions', queryPositions],
+    ['keyPositions', keyPositions],
+  ] as const) {
+    const bad = list.findIndex((p) => !Number.isInteger(p));
+    if (bad >= 0) checkInt(block, `${name}[${bad}]`, list[bad], Number.MIN_SAFE_INTEGER);
+  }
+  if (options.window !== undefined) checkInt(block, 'window', options.window, 1);
+  if (options.sinkTokens !== undefined) checkInt(block, 'sinkTokens', options.sinkTokens, 0);
+  return tf.tidy(() => {
+    const q = tf.tensor2d(queryPositions, [queryPositions.length, 1], 'int32');
+    const k = tf.tensor2d(keyPositions, [1, keyPositions.length], 'int32');
+    return causalAndWindow(q, k, options);
+  });
+}
+
+/** The rule of positionMask on [tq, 1] and [1, tk] int32 position grids. */
+function causalAndWindow(q: tf.Tensor, k: tf.Tensor, options: PositionMaskOptions): tf.Tensor2D {
+  const causal = tf.lessEqual(k, q);
+  if (options.window === undefined) return causal as tf.Tensor2D;
+  let recent = tf.less(tf.sub(q, k), options.window);
+  if ((options.sinkTokens ?? 0) > 0) recent = tf.logicalOr(recent, tf.less(k, options.sinkTokens!));
+  return tf.logicalAnd(causal, recent) as tf.Tensor2D;
+}
+
 /** [tq, tk]: query i sits at absolute position offset + i and sees keys j <= offset + i. */
 export function causalMask(
   queryLength: number,
@@ -35,7 +78,7 @@ export function causalMask(
   checkInt('causalMask', 'offset', offset, Number.MIN_SAFE_INTEGER);
   return tf.tidy(() => {
     const { q, k } = positionGrid(queryLength, keyLength, offset);
-    return tf.lessEqual(k, q) as tf.Tensor2D;
+    return causalAndWindow(q, k, {});
   });
 }
 
@@ -52,7 +95,7 @@ export function slidingWindowMask(
   checkInt('slidingWindowMask', 'offset', offset, Number.MIN_SAFE_INTEGER);
   return tf.tidy(() => {
     const { q, k } = positionGrid(queryLength, keyLength, offset);
-    return tf.logicalAnd(tf.lessEqual(k, q), tf.less(tf.sub(q, k), window)) as tf.Tensor2D;
+    return causalAndWindow(q, k, { window });
   });
 }
 

@@ -11,23 +11,53 @@ import { checkBroadcastsTo, checkFloat } from './tensor-checks';
  * (per head: [1, heads, 1] for logits [batch, heads, tq, tk]) and receives a gradient.
  */
 export function softmaxWithSink(x: tf.Tensor, sinkLogit: number | tf.Tensor, axis = -1): tf.Tensor {
-  checkFloat('softmaxWithSink', 'x', x);
-  const ax = resolveAxis('softmaxWithSink', x, axis);
-  const rowShape = x.shape.filter((_, i) => i !== ax);
-  if (typeof sinkLogit === 'number') {
-    checkNumber('softmaxWithSink', 'sinkLogit', sinkLogit);
-  } else {
-    checkFloat('softmaxWithSink', 'sinkLogit', sinkLogit);
-    checkBroadcastsTo('softmaxWithSink', 'sinkLogit', sinkLogit.shape, rowShape);
-  }
+  const ax = checkSinkInputs('softmaxWithSink', x, sinkLogit, axis);
   return tf.tidy(() => {
-    const sink = typeof sinkLogit === 'number' ? tf.scalar(sinkLogit) : sinkLogit;
-    // The sink becomes a size-1 slot on the softmax axis, so it joins the max and the sum.
-    const slot = tf.expandDims(tf.broadcastTo(sink, rowShape), ax);
+    const slot = sinkSlot(x, sinkLogit, ax);
     // Subtracting the max changes nothing mathematically, so its gradient contributions cancel.
     const max = tf.maximum(tf.max(x, ax, true), slot);
     const ex = tf.exp(tf.sub(x, max));
     const denominator = tf.add(tf.sum(ex, ax, true), tf.exp(tf.sub(slot, max)));
     return tf.div(ex, denominator);
   });
+}
+
+/**
+ * log(exp(s) + sum_j exp(x_j)) along `axis` (removed): the log of softmaxWithSink's
+ * denominator, so partial attention results can be merged by it. Same sink shapes.
+ */
+export function logSumExpWithSink(
+  x: tf.Tensor,
+  sinkLogit: number | tf.Tensor,
+  axis = -1,
+): tf.Tensor {
+  const ax = checkSinkInputs('logSumExpWithSink', x, sinkLogit, axis);
+  return tf.tidy(() => tf.logSumExp(tf.concat([x, sinkSlot(x, sinkLogit, ax)], ax), ax));
+}
+
+function checkSinkInputs(
+  block: string,
+  x: tf.Tensor,
+  sinkLogit: number | tf.Tensor,
+  axis: number,
+): number {
+  checkFloat(block, 'x', x);
+  const ax = resolveAxis(block, x, axis);
+  if (typeof sinkLogit === 'number') {
+    checkNumber(block, 'sinkLogit', sinkLogit);
+  } else {
+    checkFloat(block, 'sinkLogit', sinkLogit);
+    checkBroadcastsTo(block, 'sinkLogit', sinkLogit.shape, rowShapeOf(x, ax));
+  }
+  return ax;
+}
+
+function rowShapeOf(x: tf.Tensor, ax: number): number[] {
+  return x.shape.filter((_, i) => i !== ax);
+}
+
+/** The sink as a size-1 slot on the softmax axis, so it joins the max and the sum. */
+function sinkSlot(x: tf.Tensor, sinkLogit: number | tf.Tensor, ax: number): tf.Tensor {
+  const sink = typeof sinkLogit === 'number' ? tf.scalar(sinkLogit) : sinkLogit;
+  return tf.expandDims(tf.broadcastTo(sink, rowShapeOf(x, ax)), ax);
 }

@@ -8,6 +8,7 @@ import {
   combineMasks,
   maskToAdditive,
   paddingMask,
+  positionMask,
   prefixLmMask,
   segmentMask,
   slidingWindowMask,
@@ -118,6 +119,44 @@ describe('masks', () => {
       ];
       const all = combineMasks(...ms)!;
       tf.dispose([...ms, all, maskToAdditive(all), applyMask(logits, all), seg, logits]);
+    });
+  });
+});
+
+describe('positionMask', () => {
+  // The rule written out per pair: causal, and inside the window or a sink.
+  const rule = (qp: number[], kp: number[], window?: number, sinks = 0) =>
+    qp.flatMap((q) =>
+      kp.map((k) => (k <= q && (window === undefined || q - k < window || k < sinks) ? 1 : 0)),
+    );
+
+  it('follows the rule on positions with gaps and out of order', () => {
+    const qp = [9, 4, 6];
+    const kp = [0, 1, 3, 4, 5, 6, 8, 9];
+    expect(positionMask(qp, kp).shape).toEqual([3, 8]);
+    expect(bools(positionMask(qp, kp))).toEqual(rule(qp, kp));
+    expect(bools(positionMask(qp, kp, { window: 3 }))).toEqual(rule(qp, kp, 3));
+    expect(bools(positionMask(qp, kp, { window: 3, sinkTokens: 2 }))).toEqual(rule(qp, kp, 3, 2));
+    // Sinks never open future keys, and mean nothing without a window.
+    expect(bools(positionMask([1], [0, 1, 2], { sinkTokens: 3 }))).toEqual([1, 1, 0]);
+  });
+
+  it('is causalMask and slidingWindowMask on consecutive positions', () => {
+    const qp = [3, 4, 5];
+    const kp = [0, 1, 2, 3, 4, 5];
+    expect(bools(positionMask(qp, kp))).toEqual(bools(causalMask(3, 6)));
+    expect(bools(positionMask(qp, kp, { window: 2 }))).toEqual(bools(slidingWindowMask(3, 6, 2)));
+  });
+
+  it('checks its inputs and leaks nothing', async () => {
+    expect(() => positionMask([0.5], [0])).toThrow(
+      'positionMask: queryPositions[0] expected an integer >= -9007199254740991, got 0.5',
+    );
+    expect(() => positionMask([0], [0, 1.5])).toThrow(/keyPositions\[1\]/);
+    expect(() => positionMask([0], [0], { window: 0 })).toThrow(ConfigError);
+    expect(() => positionMask([0], [0], { window: 2, sinkTokens: -1 })).toThrow(/sinkTokens/);
+    await expectNoLeaks(() => {
+      positionMask([2, 3], [0, 1, 2, 3], { window: 2, sinkTokens: 1 }).dispose();
     });
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, softmaxWithSink } from '@attnkit/core';
+import { ConfigError, ShapeError, logSumExpWithSink, softmaxWithSink } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('softmaxWithSink', () => {
@@ -68,5 +68,42 @@ describe('softmaxWithSink', () => {
       tf.dispose([gx!, gs!, softmaxWithSink(x, 0.5, 2)]);
     });
     tf.dispose([x, s]);
+  });
+});
+
+describe('logSumExpWithSink', () => {
+  it('is log(exp(s) + sum exp(x)), the log of softmaxWithSink denominator', () => {
+    const x = [
+      [0.5, -1, 2],
+      [3, 0, -2],
+    ];
+    const sink = [0.25, -4];
+    const expected = x.map((row, i) =>
+      Math.log(Math.exp(sink[i]!) + row.reduce((a, v) => a + Math.exp(v), 0)),
+    );
+    const t = tf.tensor2d(x);
+    const lse = logSumExpWithSink(t, tf.tensor1d(sink));
+    expect(lse.shape).toEqual([2]);
+    expectClose(lse, expected, { atol: 1e-5 });
+    // p_i = exp(x_i - lse), along another axis too.
+    expectClose(
+      softmaxWithSink(t, 1.5, 0),
+      tf.exp(tf.sub(t, tf.expandDims(logSumExpWithSink(t, 1.5, 0), 0))),
+      { atol: 1e-6 },
+    );
+  });
+
+  it('checks its inputs as softmaxWithSink does and leaks nothing', async () => {
+    expect(() => logSumExpWithSink(tf.zeros([2, 3]), tf.zeros([3]))).toThrow(
+      'logSumExpWithSink: sinkLogit expected a shape that broadcasts to [2], got shape [3]',
+    );
+    expect(() => logSumExpWithSink(tf.zeros([2]), NaN)).toThrow(ConfigError);
+    const x = tf.ones([1, 2, 3]);
+    const sink = tf.zeros([1, 2]);
+    await expectNoLeaks(() => {
+      const g = tf.grad((a: tf.Tensor) => tf.sum(logSumExpWithSink(a, 0.5)))(x);
+      tf.dispose([g, logSumExpWithSink(x, sink)]);
+    });
+    tf.dispose([x, sink]);
   });
 });

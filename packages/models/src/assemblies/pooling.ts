@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { gatherRows } from '@attnkit/core';
 
 /**
  * How an encoder turns `[batch, time, dModel]` into one vector per sequence:
@@ -27,8 +28,11 @@ export function poolHidden(
     // last: the real token with the highest index in each row (padding may sit anywhere)
     const w = weights ?? tf.ones([b, t]);
     const ranked = tf.mul(w, tf.range(1, t + 1, 1, 'float32'));
-    const pick = tf.oneHot(tf.argMax(ranked, 1), t);
-    return tf.sum(tf.mul(h, tf.expandDims(pick, 2)), 1) as tf.Tensor2D;
+    const rows = tf.add(
+      tf.argMax(ranked, 1),
+      tf.mul(tf.range(0, b, 1, 'int32'), tf.scalar(t, 'int32')),
+    );
+    return gatherRows(tf.reshape(h, [b * t, d]) as tf.Tensor2D, rows as tf.Tensor1D);
   });
 }
 

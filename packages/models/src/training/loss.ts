@@ -12,6 +12,7 @@ export function crossEntropy(
   return tf.tidy(() => {
     const vocab = logits.shape[2];
     const logp = tf.logSoftmax(tf.reshape(logits, [-1, vocab]));
+    // A one-hot product, not a gather: a target outside the vocabulary picks 0 instead of failing.
     const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.reshape(targets, [-1]), vocab)), -1);
     if (!weights) return tf.neg(tf.mean(picked)) as tf.Scalar;
     const w = tf.reshape(weights, [-1]);

@@ -13,7 +13,9 @@ import {
   formatShape,
   type MixerCapabilities,
   checkMixerContext,
+  gatherRows,
   parseConfig,
+  scatterAddRows,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '@attnkit/attention';
 import { registerWithDefaults } from '../config';
@@ -49,8 +51,8 @@ export interface MoSAStats {
  * expert-choice router over tokens. r = σ(X W_r) per head; the head takes its top-k tokens
  * I (k = ceil(T/ρ)), attends among them only, causally in their original order (mask
  * M_ij = 0 iff I_j <= I_i), scales its output by r_I, projects it with its own W_O and adds it
- * back at positions I (zero elsewhere). Cost per head O(k² + T) instead of O(T²); the tfjs
- * gathers here are one-hot products, so the saving is in the attention, not the selection.
+ * back at positions I (zero elsewhere). Cost per head O(k² + T) instead of O(T²): tokens are
+ * picked with core's gatherRows and added back with scatterAddRows.
  * The choice compares every token of the sequence, so the mixer has no decoding state.
  */
 export class MoSAAttention extends Module<Parsed> implements TokenMixer {
@@ -152,11 +154,10 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
       const chosen = selectTokens(scores.dataSync(), batch, time, H, k, includeFirst);
       this.lastStats = { k, coverage: coverage(chosen, batch, time) };
       reportStats('mosa', context, this.lastStats);
-      // one-hot selection S [B, H·k, T]: row (h, j) picks token I_{b,h,j}
-      const hot = new Float32Array(batch * H * k * time);
-      chosen.forEach((t, row) => (hot[row * time + t] = 1));
-      const select = tf.tensor3d(hot, [batch, H * k, time]);
-      const picked = tf.matMul(select, x); // [B, H·k, D]
+      // Row (b, h, j) of the selection takes token I_{b,h,j}: row b·T + I of x as [B·T, D].
+      const tokenRows = Int32Array.from(chosen, (t, row) => Math.floor(row / (H * k)) * time + t);
+      const ids = tf.tensor1d(tokenRows, 'int32');
+      const picked = gatherRows(tf.reshape(x, [batch * time, dModel]) as tf.Tensor2D, ids);
       // per-head projections: [H, B·k, D] x [H, D, d]
       const perHead = tf.transpose(tf.reshape(picked, [batch, H, k, dModel]), [1, 0, 2, 3]);
       const rows = tf.reshape(perHead, [H, batch * k, dModel]);
@@ -191,27 +192,31 @@ export class MoSAAttention extends Module<Parsed> implements TokenMixer {
       });
       if (weights) {
         // [B,H,k,k] among the chosen tokens -> the contract's [B,H,T,T] (zero elsewhere)
-        const onehot = tf.reshape(select, [batch, H, k, time]);
+        const hot = new Float32Array(batch * H * k * time);
+        chosen.forEach((t, row) => (hot[row * time + t] = 1));
+        const onehot = tf.tensor4d(hot, [batch, H, k, time]);
         const full = tf.matMul(tf.matMul(onehot, weights, true, false), onehot) as tf.Tensor4D;
         context.attentionHook!({ block: 'mosa', path: context.path ?? '', weights: full });
       }
-      // scale by the router score of each selected token: r_I = S · r
-      const r = tf.sum(
-        tf.mul(
-          tf.reshape(select, [batch, H, k, time]),
-          tf.expandDims(tf.transpose(scores, [0, 2, 1]), 2),
-        ),
-        3,
-      ); // [B, H, k]
+      // scale by the router score of each selected token: r_I, entry (b, I, h) of scores
+      const scoreRows = Int32Array.from(tokenRows, (bt, row) => bt * H + (Math.floor(row / k) % H));
+      const r = tf.reshape(
+        gatherRows(tf.reshape(scores, [-1, 1]) as tf.Tensor2D, tf.tensor1d(scoreRows, 'int32')),
+        [batch, H, k],
+      );
       const scaled = tf.mul(output, tf.expandDims(r, 3));
-      // per-head output projection [H, B·k, d] x [H, d, D], then scatter back with Sᵀ
+      // per-head output projection [H, B·k, d] x [H, d, D], then added back at positions I
       const outRows = tf.reshape(tf.transpose(scaled, [1, 0, 2, 3]), [H, batch * k, d]);
       const wo = tf.reshape(this.o.weight, [H, d, dModel]); // rows (h, i) of W_O
       const projected = tf.reshape(
         tf.transpose(tf.reshape(tf.matMul(outRows, wo), [H, batch, k, dModel]), [1, 0, 2, 3]),
-        [batch, H * k, dModel],
-      );
-      return tf.matMul(select, projected, true, false) as tf.Tensor3D;
+        [batch * H * k, dModel],
+      ) as tf.Tensor2D;
+      return tf.reshape(scatterAddRows(projected, ids, batch * time), [
+        batch,
+        time,
+        dModel,
+      ]) as tf.Tensor3D;
     });
   }
 }

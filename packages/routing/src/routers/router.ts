@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Module, checkInt, checkNumber, checkRank, describe } from '@attnkit/core';
+import {
+  ConfigError,
+  Module,
+  checkInt,
+  checkNumber,
+  checkRank,
+  describe,
+  gatherRows,
+} from '@attnkit/core';
 
 /** Per-forward routing statistics, plain numbers (read after a forward, e.g. `moe.lastStats`). */
 export interface RouterStats {
@@ -242,16 +250,20 @@ export function countEmpty(mask: ArrayLike<number>, tokens: number, k: number): 
 }
 
 /**
- * Gathers `source[t, indices[t, j]]` as a differentiable [tokens, k] tensor: a product with a
- * constant one-hot, so it needs no gather gradient (absent on wasm).
+ * Gathers `source[t, indices[t, j]]` as a differentiable [tokens, k] tensor: rows of the
+ * flattened source through core's gatherRows (its gradient works on every backend).
  */
 export function pickColumns(source: tf.Tensor2D, indices: Int32Array, k: number): tf.Tensor2D {
   const [tokens, experts] = source.shape;
   return tf.tidy(() => {
-    const hot = new Float32Array(tokens * k * experts);
-    for (let i = 0; i < tokens * k; i++) hot[i * experts + indices[i]!] = 1;
-    const oneHot = tf.tensor3d(hot, [tokens, k, experts]);
-    return tf.sum(tf.mul(tf.expandDims(source, 1), oneHot), 2) as tf.Tensor2D;
+    const flat = Int32Array.from({ length: tokens * k }, (_, i) => {
+      return Math.floor(i / k) * experts + indices[i]!;
+    });
+    const picked = gatherRows(
+      tf.reshape(source, [tokens * experts, 1]) as tf.Tensor2D,
+      tf.tensor1d(flat, 'int32'),
+    );
+    return tf.reshape(picked, [tokens, k]) as tf.Tensor2D;
   });
 }
 
