@@ -4,8 +4,8 @@ import {
   Linear,
   Module,
   QKNorm,
-  MASK_NEGATIVE,
   SOFTMAX_CAPABILITIES,
+  maskToAdditive,
   type HeadControl,
   type MixerCapabilities,
   type MixerContext,
@@ -13,6 +13,7 @@ import {
   type PositionalEncoding,
 } from '@attnkit/core';
 import { KVCache } from '../cache/kv-cache';
+import { repeatKvHeads } from '../ops/validate';
 import type { AttentionConfig } from './config';
 import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 
@@ -261,11 +262,9 @@ function withCacheValidity(
   const valid = cache?.valid;
   if (!valid) return mask;
   const [b, kvHeads, kept] = valid.shape;
-  const perHead = tf.reshape(
-    tf.tile(tf.reshape(valid, [b, kvHeads, 1, kept]), [1, 1, heads / kvHeads, 1]),
-    [b, heads, 1, kept],
-  );
+  const perHead = repeatKvHeads(tf.reshape(valid, [b, kvHeads, 1, kept]) as tf.Tensor4D, heads);
   if (!mask) return perHead;
-  if (mask.dtype === 'bool') return tf.logicalAnd(mask, perHead);
-  return tf.add(mask, tf.mul(tf.sub(1, tf.cast(perHead, 'float32')), MASK_NEGATIVE));
+  return mask.dtype === 'bool'
+    ? tf.logicalAnd(mask, perHead)
+    : tf.add(mask, maskToAdditive(perHead));
 }
