@@ -22,3 +22,4 @@ export * from './softmax/selective';
 export * from './softmax/gaussian-adaptive';
 export * from './softmax/talking-heads';
 export * from './softmax/differential';
+export * from './linear';
