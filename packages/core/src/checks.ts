@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError, formatShape } from './errors';
+import { MAX_QUOTE_LENGTH, cut } from './safe-json';
 
 /** Throws unless `x` has rank `rank`. */
 export function checkRank(block: string, argument: string, x: tf.Tensor, rank: number): void {
@@ -85,17 +86,50 @@ export function checkOneOf<T extends string>(
   return value as T;
 }
 
-/** Short printable form of any value for error messages. */
+/**
+ * Short printable form of any value for error messages: one line, at most `MAX_QUOTE_LENGTH`
+ * characters, and no recursion past a few levels (a config nested thousands deep, or holding a
+ * 10 MB string, still gives a short message).
+ */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'string') return `'${cut(value)}'`;
   if (value === undefined) return 'undefined';
   if (typeof value === 'number' || typeof value === 'boolean' || value === null)
     return String(value);
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return String(value);
+  if (typeof value === 'bigint') return `${cut(String(value))}n`;
+  if (typeof value !== 'object') return cut(String(value));
+  return cut(brief(value, 4, { left: MAX_QUOTE_LENGTH + 1 }, new Set()));
+}
+
+// JSON-like text of `value`, nested at most `depth` levels, stopping once `budget.left` is spent.
+function brief(value: unknown, depth: number, budget: { left: number }, seen: Set<object>): string {
+  if (budget.left <= 0) return '...';
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(cut(value, budget.left));
+  else if (typeof value !== 'object' || value === null) text = String(value);
+  else if (seen.has(value)) text = '[circular]';
+  else if (depth === 0) text = Array.isArray(value) ? '[...]' : '{...}';
+  else {
+    seen.add(value);
+    const parts: string[] = [];
+    const array = Array.isArray(value);
+    // Arrays by index, so a huge array is not listed before the budget runs out.
+    const keys = array ? null : Object.keys(value);
+    const count = array ? (value as unknown[]).length : keys!.length;
+    for (let i = 0; i < count; i++) {
+      const key = array ? i : keys![i]!;
+      if (budget.left <= 0) {
+        parts.push('...');
+        break;
+      }
+      const item = brief((value as Record<string, unknown>)[key], depth - 1, budget, seen);
+      parts.push(array ? item : `${JSON.stringify(cut(String(key), 40))}:${item}`);
+    }
+    text = array ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
+    seen.delete(value);
   }
+  budget.left -= text.length;
+  return text;
 }
 
 /** Throws unless the last axis of `x` has size `size`. */

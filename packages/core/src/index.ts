@@ -5,6 +5,8 @@
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 export * from './errors';
 export * from './checks';
+export * from './limits';
+export * from './safe-json';
 export * from './random';
 export * from './module';
 export * from './contracts';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, StateDictError, formatShape } from './errors';
 import { Rng, getGlobalRng } from './random';
+import { reserve } from './limits';
 
 /** Options that are not part of the serialisable config. */
 export interface ModuleOptions {
@@ -79,6 +80,12 @@ export abstract class Module<C extends object = object> {
   /** Registers `initial` as a parameter; the module takes ownership of `initial`. */
   protected addParameter(name: string, initial: tf.Tensor, trainable = true): tf.Variable {
     this.checkNewName(name);
+    try {
+      reserve(this.blockName, `parameter '${name}' ${formatShape(initial.shape)}`, initial.size);
+    } catch (error) {
+      initial.dispose();
+      throw error;
+    }
     const variable = tf.variable(initial, trainable);
     initial.dispose();
     this.ownParams.set(name, variable);

@@ -3,6 +3,16 @@ import { ConfigError, RegistryError } from './errors';
 import { describe } from './checks';
 import { disposeOnThrow, type Module, type ModuleOptions, type TypedConfig } from './module';
 import type { EntryInfo } from './named-registry';
+import {
+  type Estimate,
+  type ResourceLimits,
+  MAX_CONFIG_INTEGER,
+  activeLimits,
+  checkEstimate,
+  resolveLimits,
+  withBudget,
+} from './limits';
+import { DEFAULT_JSON_MAX_DEPTH, valueDepth } from './safe-json';
 
 /** Builds a module from its validated config. */
 export type Factory<C extends TypedConfig = TypedConfig> = (
@@ -16,6 +26,7 @@ interface Entry {
   category: string;
   info: EntryInfo;
   deprecated?: string;
+  estimate?: (config: never) => Estimate;
 }
 
 const entries = new Map<string, Entry>();
@@ -35,6 +46,16 @@ export interface RegisterOptions {
   override?: boolean;
 }
 
+/** Register options with the estimate, typed by the config. */
+export interface RegisterOptionsOf<C> extends RegisterOptions {
+  /**
+   * What a parsed config will allocate (parameters, and bytes of parameters plus buffers),
+   * computed without allocating: `build` refuses a config over its limits before building.
+   * Composite blocks sum their children's `estimateConfig`.
+   */
+  estimate?: (config: C) => Estimate;
+}
+
 /**
  * Makes `type` buildable from JSON. The schema should be closed
  * (`z.strictObject`) so a misspelt option is an error, not silently ignored.
@@ -43,7 +64,7 @@ export function register<C extends TypedConfig>(
   type: string,
   factory: Factory<C>,
   schema: z.ZodType<C>,
-  options: RegisterOptions = {},
+  options: RegisterOptionsOf<C> = {},
 ): void {
   if (entries.has(type) && !options.override) {
     throw new RegistryError(
@@ -59,6 +80,9 @@ export function register<C extends TypedConfig>(
     category: options.category ?? 'module',
     info: options.info ?? {},
     ...(options.deprecated === undefined ? {} : { deprecated: options.deprecated }),
+    ...(options.estimate === undefined
+      ? {}
+      : { estimate: options.estimate as (c: never) => Estimate }),
   });
 }
 
@@ -104,6 +128,8 @@ export interface RegistryInfo {
   deprecated?: string;
   /** The option names its config accepts (undefined when the schema is not a plain object). */
   configKeys: string[] | undefined;
+  /** Whether it registered an `estimate` (what it allocates, known before building). */
+  hasEstimate: boolean;
 }
 
 /** Category, metadata and option names of a registered type; undefined when not registered. */
@@ -115,11 +141,12 @@ export function registryInfo(type: string): RegistryInfo | undefined {
     category,
     info,
     configKeys: configKeys(type),
+    hasEstimate: entry.estimate !== undefined,
     ...(deprecated === undefined ? {} : { deprecated }),
   };
 }
 
-export interface BuildOptions extends ModuleOptions {
+export interface BuildOptions extends ModuleOptions, ResourceLimits {
   /** JSON path of this config inside a larger document, for error messages. */
   path?: string;
   /** The slot's category (or categories): a type of another category is refused. */
@@ -163,18 +190,82 @@ export function validateConfig<C extends TypedConfig = TypedConfig>(
     );
   }
   if (category !== undefined) checkCategory(type, entry.category, category, `${path}.type`);
+  const depth = valueDepth(config);
+  if (depth > DEFAULT_JSON_MAX_DEPTH) {
+    throw new ConfigError(
+      type,
+      path,
+      `a config nested at most ${DEFAULT_JSON_MAX_DEPTH} levels`,
+      `more than ${DEFAULT_JSON_MAX_DEPTH} levels`,
+    );
+  }
   warnDeprecated(type, entry);
   const result = entry.schema.safeParse(config, { reportInput: true });
   if (!result.success) throw zodToConfigError(type, path, result.error);
+  checkIntegers(type, path, result.data);
   return result.data as C;
+}
+
+/** Every integer in a config is at most MAX_CONFIG_INTEGER (walked iteratively). */
+function checkIntegers(type: string, path: string, config: unknown): void {
+  const stack: [unknown, string][] = [[config, path]];
+  while (stack.length) {
+    const [value, at] = stack.pop()!;
+    if (
+      typeof value === 'number' &&
+      Number.isInteger(value) &&
+      Math.abs(value) > MAX_CONFIG_INTEGER
+    ) {
+      throw new ConfigError(type, at, `an integer of at most ${MAX_CONFIG_INTEGER}`, String(value));
+    }
+    if (typeof value === 'object' && value !== null) {
+      for (const [key, child] of Object.entries(value)) {
+        stack.push([child, Array.isArray(value) ? `${at}[${key}]` : `${at}.${key}`]);
+      }
+    }
+  }
+}
+
+/** The top-level integer field with the largest value: what a size error points at. */
+function largestSizeField(config: object): [string, number] | undefined {
+  let best: [string, number] | undefined;
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value === 'number' && Number.isInteger(value) && (!best || value > best[1])) {
+      best = [key, value];
+    }
+  }
+  return best;
+}
+
+/**
+ * What `config` will allocate, without allocating: validates it and calls its type's
+ * `estimate`; undefined when the type registered none.
+ */
+export function estimateConfig(config: unknown, path = '$'): Estimate | undefined {
+  const parsed = validateConfig(config, path);
+  return estimateParsed(parsed);
+}
+
+function estimateParsed(parsed: TypedConfig): Estimate | undefined {
+  const estimate = entries.get(parsed.type)!.estimate as ((c: TypedConfig) => Estimate) | undefined;
+  return estimate?.(parsed);
 }
 
 /** Validates and builds. `build({ type: 'linear', inFeatures: 4, outFeatures: 2 })`. */
 export function build<M extends Module = Module>(config: unknown, options: BuildOptions = {}): M {
-  const { path = '$', category, ...moduleOptions } = options;
+  const { path = '$', category, maxParameters, maxBytes, ...moduleOptions } = options;
   const parsed = validateConfig(config, path, category);
   const entry = entries.get(parsed.type)!;
-  return disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M);
+  // A nested build (a block building its children) keeps the outermost build's limits.
+  const limits = activeLimits() ?? resolveLimits({ maxParameters, maxBytes });
+  const estimate = estimateParsed(parsed);
+  if (estimate) {
+    const field = largestSizeField(parsed);
+    checkEstimate(parsed.type, path, field?.[0], field?.[1], estimate, limits);
+  }
+  return withBudget(limits, () =>
+    disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M),
+  );
 }
 
 /** Refuses `type` (of category `actual`) in a slot that takes `wanted`, listing what would fit. */
@@ -223,7 +314,17 @@ export function zodToConfigError(block: string, basePath: string, error: z.ZodEr
     actual = `unknown option${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `'${k}'`).join(', ')}`;
   } else if (issue.code === 'invalid_type') {
     expected = String(raw.expected);
-    if (!('input' in raw) || raw.input === undefined) actual = 'nothing (missing)';
+    if (!('input' in raw) || raw.input === undefined) {
+      actual = 'nothing (missing)';
+      // A misspelt required key shows up twice: missing here, unknown beside it. Name both.
+      const unknown = error.issues.find(
+        (i) => i.code === 'unrecognized_keys' && samePath(i.path, issue.path.slice(0, -1)),
+      ) as { keys?: string[] } | undefined;
+      const keys = unknown?.keys ?? [];
+      if (keys.length) {
+        actual += ` (unknown option${keys.length > 1 ? 's' : ''} ${keys.map((k) => describe(k)).join(', ')} given beside it)`;
+      }
+    }
   } else if (issue.code === 'too_small' || issue.code === 'too_big') {
     const bound =
       issue.code === 'too_small' ? (raw.inclusive ? '>=' : '>') : raw.inclusive ? '<=' : '<';
@@ -239,4 +340,8 @@ export function zodToConfigError(block: string, basePath: string, error: z.ZodEr
     expected = `one of ${((raw.values as unknown[]) ?? []).map(describe).join(', ')}`;
   }
   return new ConfigError(block, path, expected, actual);
+}
+
+function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((p, i) => p === b[i]);
 }

@@ -77,6 +77,16 @@ describe('checks', () => {
     expect(describeValue({ a: [1, 2] })).toBe('{"a":[1,2]}');
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(describeValue(cyclic)).toBe('[object Object]');
+    expect(describeValue(cyclic)).toBe('{"self":[circular]}');
+  });
+
+  it('describe stays short and does not recurse on deep or huge values', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { x: deep };
+    expect(describeValue(deep)).toBe('{"x":{"x":{"x":{"x":{...}}}}}');
+    const huge = 'n'.repeat(10_000_000);
+    expect(describeValue(huge).length).toBeLessThan(200);
+    expect(describeValue({ [huge]: [huge] }).length).toBeLessThan(200);
+    expect(describeValue(new Array(10_000_000).fill(7)).length).toBeLessThan(200);
   });
 });

@@ -45,6 +45,7 @@ describe('registry categories and metadata', () => {
       category: 'category-spec',
       info,
       configKeys: ['type', 'width'],
+      hasEstimate: false,
     });
     expect(registryInfo('category-spec-nothing')).toBeUndefined();
     expect(registryInfo('linear')!.category).toBe('layer');

@@ -1,4 +1,4 @@
-import { build, registeredTypes, registryInfo } from '@attnkit/core';
+import { build, estimateConfig, registeredTypes, registryInfo } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import '@attnkit/attention';
 import '@attnkit/positional';
@@ -33,6 +33,60 @@ describe('registry metadata', () => {
       expect(module.blockName).toBeDefined();
       module.dispose();
     });
+  });
+
+  // Types still relying on the allocation backstop alone (checked weight by weight while
+  // building, not before): a new type must register an `estimate`, and one that adds it leaves
+  // this list.
+  const pendingEstimate = [
+    'cross-attention',
+    'decoder-lm',
+    'dense-router',
+    'differential',
+    'encoder',
+    'encoder-decoder',
+    'expert-choice-router',
+    'gaam',
+    'gqa',
+    'latent-attention-pooling',
+    'linear-attention',
+    'mha',
+    'mixture-of-attention-heads',
+    'moe',
+    'moh',
+    'mosa',
+    'mqa',
+    'multi-token',
+    'noisy-topk-router',
+    'patch-embedding',
+    'selective',
+    'similarity-router',
+    'sliding-window',
+    'streaming',
+    'talking-heads',
+    'topk-router',
+    'transformer-block',
+    'vit',
+  ];
+
+  it('every type but the pending ones registers an estimate', () => {
+    const without = types.filter((t) => !registryInfo(t)!.hasEstimate);
+    expect(without).toEqual(pendingEstimate);
+  });
+
+  // What build checks against maxParameters before allocating must be what it then allocates.
+  const estimated = types.filter((t) => !pendingEstimate.includes(t));
+  it.each(estimated)('%s estimates the parameters its example builds', (type) => {
+    const example = registryInfo(type)!.info.example;
+    const estimate = estimateConfig(example);
+    expect(estimate).toBeDefined();
+    const module = build(example);
+    try {
+      expect(estimate!.parameters).toBe(module.numParams());
+      expect(estimate!.bytes).toBeGreaterThanOrEqual(4 * module.numParams());
+    } finally {
+      module.dispose();
+    }
   });
 });
 

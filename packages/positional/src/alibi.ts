@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, checkInt, register, parseConfig } from '@attnkit/core';
+import { Module, checkInt, register, parseConfig, estimateOf } from '@attnkit/core';
 import { checkNumHeads, relativePositions, toPositions } from './util';
 
 /** 2^(-8/n), 2^(-16/n), ..., 2^(-8): the geometric sequence for a power-of-two head count. */
@@ -58,6 +58,7 @@ export class AlibiBias extends Module<z.output<typeof alibiSchema>> implements P
 
 register('alibi', (c, o) => new AlibiBias(c, o), alibiSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(0, c.numHeads * 8),
   info: {
     paper: 'Press et al. 2022, Train Short, Test Long (ALiBi)',
     equation: 'sec. 3',

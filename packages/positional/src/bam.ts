@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register, parseConfig } from '@attnkit/core';
+import { Module, register, parseConfig, estimateOf } from '@attnkit/core';
 import { alibiSlopes } from './alibi';
 import { checkNumHeads, relativePositions, toPositions } from './util';
 
@@ -71,6 +71,7 @@ export class BamBias extends Module<z.output<typeof bamSchema>> implements Posit
 
 register('bam', (c, o) => new BamBias(c, o), bamSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(3 * c.numHeads, c.numHeads * 8),
   info: {
     paper: 'Bianchessi et al. 2025, Bayesian Attention Mechanism',
     equation: 'Theorem 1, sec. 2.3',

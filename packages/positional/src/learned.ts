@@ -6,7 +6,7 @@ import type {
   ModuleOptions,
   PositionalEncoding,
 } from '@attnkit/core';
-import { Module, ShapeError, checkShape, register, parseConfig } from '@attnkit/core';
+import { Module, ShapeError, checkShape, register, parseConfig, estimateOf } from '@attnkit/core';
 import { lookupRows, normalInit, positionTable, toPositions } from './util';
 
 export const learnedSchema = z.strictObject({
@@ -71,6 +71,7 @@ export class LearnedPositional
 
 register('learned', (c, o) => new LearnedPositional(c, o), learnedSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(c.maxLength * c.dim),
   info: {
     paper: 'Gehring et al. 2017, Convolutional Sequence to Sequence Learning',
     summary: 'Learned absolute position table added to the token embeddings.',

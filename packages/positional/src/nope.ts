@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register, parseConfig } from '@attnkit/core';
+import { Module, register, parseConfig, estimateOf } from '@attnkit/core';
 
 export const nopeSchema = z.strictObject({
   type: z.literal('nope').default('nope'),
@@ -24,6 +24,7 @@ export class NoPositional
 
 register('nope', (c, o) => new NoPositional(c, o), nopeSchema, {
   category: 'positional',
+  estimate: () => estimateOf(0),
   info: {
     paper: 'Kazemnejad et al. 2023, The Impact of Positional Encoding on Length Generalization',
     summary: 'No positional encoding: a causal decoder infers positions from its mask.',

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, ShapeError, checkShape, register, parseConfig } from '@attnkit/core';
+import { Module, ShapeError, checkShape, register, parseConfig, estimateOf } from '@attnkit/core';
 import { checkNumHeads, lookupRows, normalInit, relativePositions, toPositions } from './util';
 
 export const shawRelativeSchema = z.strictObject({
@@ -79,6 +79,7 @@ export class ShawRelativeBias
 
 register('shaw-relative', (c, o) => new ShawRelativeBias(c, o), shawRelativeSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf((2 * c.maxRelativePosition + 1) * c.headDim),
   info: {
     paper: 'Shaw et al. 2018, Self-Attention with Relative Position Representations',
     equation: 'eq. 5',

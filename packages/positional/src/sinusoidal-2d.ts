@@ -9,6 +9,7 @@ import {
   checkShape,
   register,
   parseConfig,
+  estimateOf,
 } from '@attnkit/core';
 import { toPositions } from './util';
 
@@ -116,6 +117,7 @@ export class Sinusoidal2dPositional
 
 register('sinusoidal-2d', (c, o) => new Sinusoidal2dPositional(c, o), sinusoidal2dSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(0, (c.dim / 4) * 8),
   info: {
     paper: 'He et al. 2022, Masked Autoencoders Are Scalable Vision Learners',
     summary: 'Fixed 2-D sine-cosine embedding of image patch rows and columns.',

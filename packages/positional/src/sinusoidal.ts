@@ -14,6 +14,7 @@ import {
   checkShape,
   register,
   parseConfig,
+  estimateOf,
 } from '@attnkit/core';
 import { positionTable, toPositions } from './util';
 
@@ -77,6 +78,7 @@ export class SinusoidalPositional
 
 register('sinusoidal', (c, o) => new SinusoidalPositional(c, o), sinusoidalSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(0, (c.dim / 2) * 8),
   info: {
     paper: 'Vaswani et al. 2017, Attention Is All You Need',
     equation: 'sec. 3.5',

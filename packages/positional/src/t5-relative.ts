@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, checkInt, register, parseConfig } from '@attnkit/core';
+import { Module, checkInt, register, parseConfig, estimateOf } from '@attnkit/core';
 import { checkNumHeads, lookupRows, normalInit, relativePositions, toPositions } from './util';
 
 export interface T5BucketOptions {
@@ -101,6 +101,7 @@ export class T5RelativeBias
 
 register('t5-relative', (c, o) => new T5RelativeBias(c, o), t5RelativeSchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(c.numBuckets * c.numHeads),
   info: {
     paper: 'Raffel et al. 2020, Exploring the Limits of Transfer Learning (T5)',
     equation: 'sec. 2.1',

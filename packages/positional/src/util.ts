@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkRank, formatShape, gatherRows } from '@attnkit/core';
+import { ShapeError, checkRank, formatShape, gatherRows, reserve } from '@attnkit/core';
 
 /**
  * Positions as a float32 `[n]` tensor (int32 and number[] accepted). When `length` is given the
@@ -42,6 +42,8 @@ export function checkNumHeads(block: string, expected: number, actual: number): 
 /** Normal(0, std) initial values drawn from a module's seeded generator. */
 export function normalInit(rng: { normal(): number }, shape: number[], std: number): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
+  // Refuse before allocating (addParameter counts the weight once registered).
+  reserve('positional', `shape [${shape.join(',')}]`, size, { commit: false });
   return tf.tensor(
     Float32Array.from({ length: size }, () => rng.normal() * std),
     shape,

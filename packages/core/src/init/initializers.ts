@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError } from '../errors';
+import { ConfigError, formatShape } from '../errors';
+import { reserve } from '../limits';
 import { NamedRegistry, type EntryInfo } from '../named-registry';
 import { checkNumber, describe } from '../checks';
 import { zodToConfigError } from '../registry';
@@ -116,6 +117,8 @@ export function initTensor(
   checkNumber('initTensor', 'fans.fanIn', fans.fanIn, { min: 0, minExclusive: true });
   checkNumber('initTensor', 'fans.fanOut', fans.fanOut, { min: 0, minExclusive: true });
   const size = shape.reduce((a, b) => a * b, 1);
+  // Refuse before allocating; addParameter counts the weight once it is registered.
+  reserve('initTensor', `shape ${formatShape(shape)}`, size, { commit: false });
   const values = new Float32Array(size);
   initializers.get(s.name, 'spec.name')(values, s, rng, fans);
   return tf.tensor(values, shape, 'float32');

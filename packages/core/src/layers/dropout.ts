@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 
 export const dropoutSchema = z.strictObject({
   type: z.literal('dropout'),
@@ -34,6 +35,7 @@ export class Dropout extends Module<DropoutConfig> {
 }
 
 register('dropout', (c: DropoutConfig, o) => new Dropout(c, o), dropoutSchema, {
+  estimate: () => estimateOf(0),
   category: 'layer',
   info: {
     paper: 'Srivastava et al. 2014, Dropout',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { initSpecSchema, initTensor } from '../init';
 import { checkDtype, checkLastAxis } from '../checks';
 import { ShapeError } from '../errors';
@@ -79,6 +80,7 @@ export class Embedding extends Module<EmbeddingConfig> {
 }
 
 register('embedding', (c: EmbeddingConfig, o) => new Embedding(c, o), embeddingSchema, {
+  estimate: (c) => estimateOf(c.numEmbeddings * c.dim),
   category: 'layer',
   info: {
     summary:

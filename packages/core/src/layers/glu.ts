@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import type { EntryInfo } from '../named-registry';
 import type { FeedForward } from '../contracts';
 import type { FusedDecoderFeedForward } from '../fused-decoder';
@@ -128,6 +129,8 @@ const variantInfo: Record<(typeof variants)[number], EntryInfo> = {
 for (const type of variants) {
   register(type, (c: GLUConfig, o) => new GLU(c, o), schemas[type], {
     category: 'feedforward',
+    estimate: (c) =>
+      estimateOf(3 * c.dim * c.hiddenDim + ((c.bias ?? false) ? 2 * c.hiddenDim + c.dim : 0)),
     info: variantInfo[type],
   });
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
@@ -66,6 +67,7 @@ export class LayerNorm extends Module<LayerNormConfig> {
 }
 
 register('layer-norm', (c: LayerNormConfig, o) => new LayerNorm(c, o), layerNormSchema, {
+  estimate: (c) => estimateOf((c.affine ?? true) ? c.dim * ((c.bias ?? true) ? 2 : 1) : 0),
   category: 'norm',
   info: {
     paper: 'Ba et al. 2016, Layer Normalization',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { initSpecSchema, initTensor } from '../init';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderDense } from '../fused-decoder';
@@ -57,6 +58,8 @@ export class Linear extends Module<LinearConfig> {
 }
 
 register('linear', (c: LinearConfig, o) => new Linear(c, o), linearSchema, {
+  estimate: (c) =>
+    estimateOf(c.inFeatures * c.outFeatures + ((c.bias ?? true) ? c.outFeatures : 0)),
   category: 'layer',
   info: {
     summary: 'Affine map y = x W + b on the last axis.',

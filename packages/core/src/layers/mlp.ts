@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import type { FeedForward } from '../contracts';
 import type { FusedDecoderFeedForward } from '../fused-decoder';
 import { activationNameSchema, getActivation } from './activations';
@@ -60,6 +61,8 @@ export class MLP extends Module<MLPConfig> implements FeedForward {
 }
 
 register('mlp', (c: MLPConfig, o) => new MLP(c, o), mlpSchema, {
+  estimate: (c) =>
+    estimateOf(2 * c.dim * c.hiddenDim + ((c.bias ?? true) ? c.hiddenDim + c.dim : 0)),
   category: 'feedforward',
   info: {
     paper: 'Vaswani et al. 2017, Attention Is All You Need',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
@@ -47,6 +48,7 @@ export class QKNorm extends Module<QKNormConfig> {
 }
 
 register('qk-norm', (c: QKNormConfig, o) => new QKNorm(c, o), qkNormSchema, {
+  estimate: (c) => estimateOf((c.norm ?? 'rms') === 'l2' ? 0 : c.headDim),
   category: 'norm',
   info: {
     paper: 'Henry et al. 2020, Query-Key Normalization; Dehghani et al. 2023, ViT-22B',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
@@ -53,6 +54,7 @@ export class RMSNorm extends Module<RMSNormConfig> {
 }
 
 register('rms-norm', (c: RMSNormConfig, o) => new RMSNorm(c, o), rmsNormSchema, {
+  estimate: (c) => estimateOf((c.affine ?? true) ? c.dim : 0),
   category: 'norm',
   info: {
     paper: 'Zhang & Sennrich 2019, Root Mean Square Layer Normalization',

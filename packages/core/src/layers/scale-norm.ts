@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
+import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 
 export const scaleNormSchema = z.strictObject({
@@ -34,6 +35,7 @@ export class ScaleNorm extends Module<ScaleNormConfig> {
 }
 
 register('scale-norm', (c: ScaleNormConfig, o) => new ScaleNorm(c, o), scaleNormSchema, {
+  estimate: () => estimateOf(1),
   category: 'norm',
   info: {
     paper: 'Nguyen & Salazar 2019, Transformers without Tears',

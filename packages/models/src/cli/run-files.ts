@@ -1,6 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, loadModule, saveModule } from '@attnkit/core';
+import {
+  AttnkitError,
+  DEFAULT_JSON_MAX_LENGTH,
+  Rng,
+  loadModule,
+  parseJson,
+  saveModule,
+} from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { writeFileAtomic } from '../io/files';
 import { tokenizerFromJSON } from '../tokenizers';
@@ -26,10 +33,19 @@ export interface RunInfo {
 
 export function readJson(file: string, what: string): unknown {
   if (!fs.existsSync(file)) throw new CliError(`${what}: ${file} does not exist`);
+  // Depth and length limits first: a run directory may come from anyone.
+  const bytes = fs.statSync(file).size;
+  if (bytes > DEFAULT_JSON_MAX_LENGTH) {
+    throw new CliError(
+      `${what}: ${file} expected at most ${DEFAULT_JSON_MAX_LENGTH} bytes, got ${bytes}`,
+    );
+  }
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return parseJson(what, file, fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new CliError(`${what}: ${file} is not valid JSON (${(e as Error).message})`);
+    const reason =
+      e instanceof AttnkitError ? `expected ${e.expected}, got ${e.actual}` : String(e);
+    throw new CliError(`${what}: ${file} is not valid JSON (${reason})`);
   }
 }
 

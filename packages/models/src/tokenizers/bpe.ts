@@ -1,5 +1,6 @@
 import type { Tokenizer, TokenizerJSON } from './tokenizer';
 import { TokenizerError } from './tokenizer';
+import { MAX_BPE_MERGES, MAX_BPE_PIECE_BYTES, MAX_BPE_TOTAL_BYTES } from './limits';
 
 /** Chunks merges never cross: a word with its leading space, a run of digits, punctuation, spaces. */
 const CHUNK = /\s?\p{L}+|\s?\p{N}+|\s?[^\s\p{L}\p{N}]+|\s+/gu;
@@ -20,7 +21,13 @@ export class BpeTokenizer implements Tokenizer {
   private readonly cache = new Map<string, number[]>();
 
   constructor(readonly merges: readonly (readonly [number, number])[]) {
+    if (merges.length > MAX_BPE_MERGES) {
+      throw new TokenizerError(
+        `BpeTokenizer: merges expected at most ${MAX_BPE_MERGES}, got ${merges.length}`,
+      );
+    }
     for (let b = 0; b < 256; b++) this.pieces.push(Uint8Array.of(b));
+    let totalBytes = 256;
     merges.forEach(([a, b], rank) => {
       const limit = 256 + rank;
       if (
@@ -38,6 +45,16 @@ export class BpeTokenizer implements Tokenizer {
       this.ranks.set(`${a},${b}`, rank);
       const left = this.pieces[a]!;
       const right = this.pieces[b]!;
+      // Merges that each double the previous piece would reach gigabytes in a few dozen steps.
+      const length = left.length + right.length;
+      totalBytes += length;
+      if (length > MAX_BPE_PIECE_BYTES || totalBytes > MAX_BPE_TOTAL_BYTES) {
+        const what = length > MAX_BPE_PIECE_BYTES ? 'a piece' : 'all pieces';
+        const limit = length > MAX_BPE_PIECE_BYTES ? MAX_BPE_PIECE_BYTES : MAX_BPE_TOTAL_BYTES;
+        throw new TokenizerError(
+          `BpeTokenizer: merge ${rank} expected ${what} of at most ${limit} bytes, got ${length > limit ? length : totalBytes} bytes`,
+        );
+      }
       const piece = new Uint8Array(left.length + right.length);
       piece.set(left);
       piece.set(right, left.length);

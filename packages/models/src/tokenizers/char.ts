@@ -1,5 +1,6 @@
 import type { Tokenizer, TokenizerJSON } from './tokenizer';
 import { TokenizerError } from './tokenizer';
+import { MAX_CHAR_VOCAB } from './limits';
 
 /**
  * Character-level tokenizer over Unicode code points (`for..of` order), so emoji and other
@@ -27,7 +28,14 @@ export class CharTokenizer implements Tokenizer {
   }
 
   static fromJSON(json: TokenizerJSON): CharTokenizer {
-    if (!Array.isArray(json.vocab) || json.vocab.some((c) => typeof c !== 'string')) {
+    if (Array.isArray(json.vocab) && json.vocab.length > MAX_CHAR_VOCAB) {
+      throw new TokenizerError(
+        `CharTokenizer: tokenizer.json "vocab" expected at most ${MAX_CHAR_VOCAB} entries, got ${json.vocab.length}`,
+      );
+    }
+    // One character each (a code point, or a lone surrogate kept as such).
+    const isChar = (c: unknown): boolean => typeof c === 'string' && c.length >= 1 && c.length <= 2;
+    if (!Array.isArray(json.vocab) || !json.vocab.every(isChar)) {
       throw new TokenizerError(
         'CharTokenizer: tokenizer.json "vocab" expected an array of strings',
       );

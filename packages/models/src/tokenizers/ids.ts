@@ -1,5 +1,7 @@
 import type { Tokenizer, TokenizerJSON } from './tokenizer';
 import { TokenizerError } from './tokenizer';
+import { MAX_ID_VOCAB } from './limits';
+import { describe } from '@attnkit/core';
 
 /** Token ids written as space-separated integers: the tokenizer of synthetic-task runs. */
 export class IdTokenizer implements Tokenizer {
@@ -8,10 +10,13 @@ export class IdTokenizer implements Tokenizer {
   constructor(readonly vocabSize: number) {}
 
   static fromJSON(json: TokenizerJSON): IdTokenizer {
-    if (typeof json.vocabSize !== 'number') {
-      throw new TokenizerError('IdTokenizer: tokenizer.json "vocabSize" expected a number');
+    const size = json.vocabSize;
+    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > MAX_ID_VOCAB) {
+      throw new TokenizerError(
+        `IdTokenizer: tokenizer.json "vocabSize" expected an integer in [1, ${MAX_ID_VOCAB}], got ${describe(size)}`,
+      );
     }
-    return new IdTokenizer(json.vocabSize);
+    return new IdTokenizer(size);
   }
 
   encode(text: string): number[] {

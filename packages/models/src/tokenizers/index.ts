@@ -2,9 +2,11 @@ import { BpeTokenizer } from './bpe';
 import { CharTokenizer } from './char';
 import { IdTokenizer } from './ids';
 import type { Tokenizer } from './tokenizer';
+import { describe } from '@attnkit/core';
 import { TokenizerError } from './tokenizer';
 
 export * from './tokenizer';
+export * from './limits';
 export { BpeTokenizer, CharTokenizer, IdTokenizer };
 
 /** Rebuilds a tokenizer from what `toJSON()` wrote. */
@@ -14,6 +16,6 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (type === 'bpe') return BpeTokenizer.fromJSON(json as never);
   if (type === 'ids') return IdTokenizer.fromJSON(json as never);
   throw new TokenizerError(
-    `tokenizer.json: "type" expected one of 'char', 'bpe', 'ids', got ${JSON.stringify(type)}`,
+    `tokenizer.json: "type" expected one of 'char', 'bpe', 'ids', got ${describe(type)}`,
   );
 }

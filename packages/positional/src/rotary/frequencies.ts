@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, checkNumber, parseConfig } from '@attnkit/core';
+import { ConfigError, checkNumber, parseConfig, reserve } from '@attnkit/core';
 
 const factor = z.number();
 
@@ -60,6 +60,8 @@ export function resolveRotary(options: RotaryOptions): ResolvedRotary {
   checkNumber('rotary', 'base', c.base, { min: 1, minExclusive: true });
   const half = rotaryDim / 2;
   // RoFormer eq. 15: theta_i = base^(-2i/d), i = 0..d/2-1
+  // rotaryDim / 2 frequencies, 8 bytes each: checked against the build's budget first.
+  reserve('rotary', `rotaryDim ${rotaryDim}`, half, { bytesPerElement: 8, parameter: false });
   const plain = Array.from({ length: half }, (_, i) => Math.pow(c.base, (-2 * i) / rotaryDim));
   const s = c.scaling;
   if (!s) return { headDim: c.headDim, rotaryDim, layout: c.layout, invFreq: plain, logitScale: 1 };

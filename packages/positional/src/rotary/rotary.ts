@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { FusedDecoderPositional, ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { Module, register, parseConfig } from '@attnkit/core';
+import { Module, register, parseConfig, estimateOf } from '@attnkit/core';
 import { type ResolvedRotary, resolveRotary, rotaryFields } from './frequencies';
 import { rotate } from './apply-rotary';
 
@@ -58,6 +58,7 @@ export class RotaryPositional
 
 register('rotary', (c, o) => new RotaryPositional(c, o), rotarySchema, {
   category: 'positional',
+  estimate: (c) => estimateOf(0, ((c.rotaryDim ?? c.headDim) / 2) * 8),
   info: {
     paper: 'Su et al. 2021, RoFormer',
     equation: 'eq. 34',
