@@ -246,6 +246,23 @@ export function estimateConfig(config: unknown, path = '$'): Estimate | undefine
   return estimateParsed(parsed);
 }
 
+/**
+ * Throws a ConfigError (naming the path, the largest size field, its value and the limit) when
+ * a validated config's estimate exceeds `limits`; returns the estimate (undefined without one).
+ */
+export function checkConfigLimits(
+  parsed: TypedConfig,
+  path: string,
+  limits: Required<ResourceLimits>,
+): Estimate | undefined {
+  const estimate = estimateParsed(parsed);
+  if (estimate) {
+    const field = largestSizeField(parsed);
+    checkEstimate(parsed.type, path, field?.[0], field?.[1], estimate, limits);
+  }
+  return estimate;
+}
+
 function estimateParsed(parsed: TypedConfig): Estimate | undefined {
   const estimate = entries.get(parsed.type)!.estimate as ((c: TypedConfig) => Estimate) | undefined;
   return estimate?.(parsed);
@@ -258,11 +275,7 @@ export function build<M extends Module = Module>(config: unknown, options: Build
   const entry = entries.get(parsed.type)!;
   // A nested build (a block building its children) keeps the outermost build's limits.
   const limits = activeLimits() ?? resolveLimits({ maxParameters, maxBytes });
-  const estimate = estimateParsed(parsed);
-  if (estimate) {
-    const field = largestSizeField(parsed);
-    checkEstimate(parsed.type, path, field?.[0], field?.[1], estimate, limits);
-  }
+  checkConfigLimits(parsed, path, limits);
   return withBudget(limits, () =>
     disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M),
   );

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsError } from '../errors';
+import { cut, jsonDepth } from '../safe-json';
 import { DTYPES, KNOWN_DTYPES, invalidValueReason, isKnownDtype } from './dtypes';
 import type { SafetensorsDtype } from './dtypes';
 import { floatToBfloat16, floatToHalf } from './half';
@@ -14,6 +15,8 @@ export type { SafetensorsDtype } from './dtypes';
 
 /** Larger headers are refused before they are read (the reference implementation uses 100 MB). */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+/** Deepest nesting a header may have (a valid one has 3: object, entry, shape). */
+export const MAX_HEADER_DEPTH = 16;
 
 export interface SafetensorsEntry {
   dtype: SafetensorsDtype;
@@ -109,11 +112,17 @@ export function parseHeader(bytes: Uint8Array, source: string): SafetensorsHeade
   } catch {
     fail(source, 'header', 'valid UTF-8', 'an invalid byte sequence');
   }
+  // The nesting is checked by a linear scan first: JSON.parse on a header nested millions
+  // deep would overflow the stack.
+  const depth = jsonDepth(text);
+  if (depth > MAX_HEADER_DEPTH) {
+    fail(source, 'header', `JSON nested at most ${MAX_HEADER_DEPTH} levels`, `${depth} levels`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    fail(source, 'header', 'a JSON object', `invalid JSON (${(error as Error).message})`);
+    fail(source, 'header', 'a JSON object', `invalid JSON (${cut((error as Error).message)})`);
   }
   if (!isPlainObject(json)) fail(source, 'header', 'a JSON object', brief(json));
 
@@ -132,7 +141,7 @@ function parseMetadata(raw: unknown, source: string): Record<string, string> {
   if (!isPlainObject(raw)) fail(source, '__metadata__', 'an object of strings', brief(raw));
   for (const [key, value] of Object.entries(raw)) {
     if (typeof value !== 'string') {
-      fail(source, `__metadata__ '${key}'`, 'a string', brief(value));
+      fail(source, `__metadata__ '${cut(key)}'`, 'a string', brief(value));
     }
   }
   return { ...(raw as Record<string, string>) };
@@ -144,7 +153,7 @@ function parseEntry(
   dataLength: number,
   source: string,
 ): SafetensorsEntry {
-  const where = `tensor '${name}'`;
+  const where = `tensor '${cut(name)}'`;
   if (!isPlainObject(raw))
     fail(source, where, 'an object {dtype, shape, data_offsets}', brief(raw));
   const unknown = Object.keys(raw).filter((k) => !ENTRY_FIELDS.includes(k));
@@ -171,12 +180,23 @@ function parseEntry(
   }
   const { itemSize } = DTYPES[dtype];
   // The product can round above 2**53, but then it exceeds any real buffer and fails anyway.
-  const expectedBytes = (shape as number[]).reduce((n, d) => n * d, 1) * itemSize;
+  // An empty dimension makes it empty, whatever the others (Infinity * 0 would give NaN).
+  const dims = shape as number[];
+  const expectedBytes = dims.includes(0) ? 0 : dims.reduce((n, d) => n * d, 1) * itemSize;
+  const shapeText = cut(`[${shape.join(',')}]`);
+  if (!Number.isSafeInteger(expectedBytes)) {
+    fail(
+      source,
+      `${where} shape`,
+      `a shape whose byte size fits in 2^53 (what a file can hold)`,
+      `${shapeText} of ${itemSize}-byte ${dtype}, a byte size that overflows`,
+    );
+  }
   if (end - begin !== expectedBytes) {
     fail(
       source,
       `${where} data_offsets`,
-      `${expectedBytes} bytes (shape [${shape.join(',')}] of ${itemSize}-byte ${dtype})`,
+      `${expectedBytes} bytes (shape ${shapeText} of ${itemSize}-byte ${dtype})`,
       `${end - begin} bytes [${begin}, ${end}]`,
     );
   }
@@ -199,15 +219,15 @@ function checkCoverage(
     if (begin < position) {
       fail(
         source,
-        `tensor '${name}' data_offsets`,
-        `to start at or after byte ${position} (the end of '${previous}')`,
-        `[${begin}, ${end}], overlapping '${previous}'`,
+        `tensor '${cut(name)}' data_offsets`,
+        `to start at or after byte ${position} (the end of '${cut(previous)}')`,
+        `[${begin}, ${end}], overlapping '${cut(previous)}'`,
       );
     }
     if (begin > position) {
       fail(
         source,
-        `tensor '${name}' data_offsets`,
+        `tensor '${cut(name)}' data_offsets`,
         `to start at byte ${position} (no gap in the data buffer)`,
         `[${begin}, ${end}], a gap of ${begin - position} bytes`,
       );
@@ -255,7 +275,7 @@ function readValues(
     if (value === undefined) {
       fail(
         source,
-        `tensor '${name}' element ${i}`,
+        `tensor '${cut(name)}' element ${i}`,
         invalidValueReason(dtype),
         dtype === 'I64' ? String(view.getBigInt64(i * 8, true)) : String(view.getUint8(i)),
       );
@@ -312,12 +332,13 @@ function planEncoding(
   }
   const planned = Object.entries(tensors).map(([name, tensor]): Planned => {
     if (name === '__metadata__') {
-      fail(source, 'tensor name', 'any name but __metadata__ (reserved)', `'${name}'`);
+      fail(source, 'tensor name', 'any name but __metadata__ (reserved)', `'${cut(name)}'`);
     }
     const looksLikeTensor =
       typeof tensor === 'object' && tensor !== null && Array.isArray((tensor as tf.Tensor).shape);
-    if (!looksLikeTensor) fail(source, `tensor '${name}'`, 'a tf.Tensor', brief(tensor));
-    if (tensor.isDisposed) fail(source, `tensor '${name}'`, 'a live tensor', 'a disposed tensor');
+    if (!looksLikeTensor) fail(source, `tensor '${cut(name)}'`, 'a tf.Tensor', brief(tensor));
+    if (tensor.isDisposed)
+      fail(source, `tensor '${cut(name)}'`, 'a live tensor', 'a disposed tensor');
     const dtype =
       tensor.dtype === 'float32'
         ? (floatDtype as SafetensorsDtype)
@@ -325,7 +346,7 @@ function planEncoding(
           ? 'I32'
           : tensor.dtype === 'bool'
             ? 'BOOL'
-            : fail(source, `tensor '${name}' dtype`, 'float32, int32 or bool', tensor.dtype);
+            : fail(source, `tensor '${cut(name)}' dtype`, 'float32, int32 or bool', tensor.dtype);
     return { name, tensor, dtype };
   });
   // Widest items first keeps every tensor aligned to its item size without padding (the data

@@ -8,15 +8,21 @@ import {
   StateDictError,
   withArgument,
 } from '../errors';
-import { build, validateConfig } from '../registry';
+import { build, checkConfigLimits, validateConfig } from '../registry';
+import { type Estimate, type ResourceLimits, resolveLimits } from '../limits';
+import { cut, parseJson } from '../safe-json';
 import type { Module, ModuleOptions } from '../module';
-import { decodeFrom, encodeSafetensors } from './safetensors';
+import { decodeFrom, encodeSafetensors, parseHeader } from './safetensors';
 import type { EncodeSafetensorsOptions } from './safetensors';
 import { readBytes } from './safetensors-file';
 import { fsReason, nodeFs, writeTemp } from './node-fs';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
+/** Longest config.json loadModule reads (a real one is a few KB). */
+export const MAX_CONFIG_CHARS = 2 ** 24;
+/** How many parameters more than its weights file holds a loaded config may build. */
+export const LOAD_SLACK_PARAMETERS = 2 ** 20;
 
 export interface SaveModuleOptions {
   /** Replace an existing save in `dir` (default false: refuse). */
@@ -120,13 +126,20 @@ export async function saveModule(
   }
 }
 
+/** Options of `loadModule`: the module's and the resource limits its build runs under. */
+export interface LoadModuleOptions extends ModuleOptions, ResourceLimits {}
+
 /**
- * Rebuilds a module saved by `saveModule`: the config is validated by the registry (errors
- * name the JSON path in config.json), then the weights are loaded strictly.
+ * Rebuilds a module saved by `saveModule`, checking before it allocates: config.json is read
+ * under the JSON limits and validated by the registry (errors name the file and the JSON path),
+ * the weights file's header is validated without reading tensor data, the parameters the config
+ * asks for are compared with what the file holds (no build can allocate more than the file
+ * holds, nor more than `maxParameters` / `maxBytes`), and only then is the module built and
+ * the weights loaded strictly.
  */
 export async function loadModule<M extends Module = Module>(
   dir: string,
-  options: ModuleOptions = {},
+  options: LoadModuleOptions = {},
 ): Promise<M> {
   const { fs, path } = await nodeFs();
   const configPath = path.join(dir, CONFIG_FILE);
@@ -147,47 +160,76 @@ export async function loadModule<M extends Module = Module>(
       dirExists ? `'${dir}' without a readable ${CONFIG_FILE} (${reason})` : `'${dir}' (${reason})`,
     );
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError('loadModule', `'${configPath}'`, 'valid JSON', (error as Error).message);
-  }
+  const json = parseJson('loadModule', `'${configPath}'`, text, { maxLength: MAX_CONFIG_CHARS });
+  const limits = resolveLimits(options);
   let config: { type: string };
+  let estimate: Estimate | undefined;
   try {
     config = validateConfig(json);
+    estimate = checkConfigLimits(config, '$', limits);
   } catch (error) {
     throw withContext(error, `'${configPath}'`);
   }
 
   const source = `safetensors '${weightsPath}'`;
-  const { tensors, metadata } = decodeFrom(await readBytes(weightsPath, 'loadModule'), source);
+  const bytes = await readBytes(weightsPath, 'loadModule');
+  // The header alone: shapes and dtypes, no tensor data read yet.
+  const header = parseHeader(bytes, source);
+  if (header.metadata.type !== undefined && header.metadata.type !== config.type) {
+    throw new SafetensorsError(
+      source,
+      '__metadata__ type',
+      `'${config.type}' (the type in ${CONFIG_FILE})`,
+      `'${cut(header.metadata.type)}'`,
+    );
+  }
+  const held = Object.values(header.tensors).reduce(
+    (n, t) => n + t.shape.reduce((a, b) => a * b, 1),
+    0,
+  );
+  // A config may ask for at most what the file holds plus a small slack (so a near miss still
+  // builds and the strict load names the mismatched tensors): a forged config.json cannot make
+  // a file of kilobytes allocate gigabytes.
+  const cap = Math.min(limits.maxParameters, held + LOAD_SLACK_PARAMETERS);
+  const refuse = (asked: string): StateDictError =>
+    new StateDictError(
+      config.type,
+      `weights in '${weightsPath}'`,
+      `the parameters '${configPath}' builds (${asked})`,
+      `${held} parameters in the file`,
+    );
+  if (estimate && estimate.parameters > cap && cap < limits.maxParameters) {
+    throw refuse(`${estimate.parameters}`);
+  }
+  let module: M;
   try {
-    if (metadata.type !== undefined && metadata.type !== config.type) {
-      throw new SafetensorsError(
-        source,
-        '__metadata__ type',
-        `'${config.type}' (the type in ${CONFIG_FILE})`,
-        `'${metadata.type}'`,
+    module = build<M>(config, { ...options, maxParameters: cap, maxBytes: limits.maxBytes });
+  } catch (error) {
+    // Without an estimate, the build's backstop stops it at the file's size.
+    const overFile =
+      cap < limits.maxParameters &&
+      error instanceof ConfigError &&
+      error.expected.startsWith(`at most maxParameters ${cap} `);
+    if (overFile) throw refuse(`more than ${cap}`);
+    throw withContext(error, `'${configPath}'`);
+  }
+  let tensors: Record<string, tf.Tensor> = {};
+  try {
+    tensors = decodeFrom(bytes, source).tensors;
+    module.loadStateDict(tensors);
+  } catch (error) {
+    module.dispose();
+    if (error instanceof StateDictError) {
+      throw new StateDictError(
+        error.block,
+        `weights in '${weightsPath}'`,
+        'tensors matching the module parameters (names, shapes, dtypes)',
+        error.actual,
       );
     }
-    const module = build<M>(config, options);
-    try {
-      module.loadStateDict(tensors);
-    } catch (error) {
-      module.dispose();
-      if (error instanceof StateDictError) {
-        throw new StateDictError(
-          error.block,
-          `weights in '${weightsPath}'`,
-          'tensors matching the module parameters (names, shapes, dtypes)',
-          error.actual,
-        );
-      }
-      throw error;
-    }
-    return module;
+    throw error;
   } finally {
     tf.dispose(Object.values(tensors));
   }
+  return module;
 }
