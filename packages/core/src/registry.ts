@@ -186,7 +186,7 @@ export function validateConfig<C extends TypedConfig = TypedConfig>(
       'registry',
       `${path}.type`,
       `a registered type (${known.length ? known.join(', ') : 'none registered'})`,
-      `'${type}'`,
+      describe(type),
     );
   }
   if (category !== undefined) checkCategory(type, entry.category, category, `${path}.type`);
