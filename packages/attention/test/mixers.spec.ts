@@ -165,7 +165,7 @@ describe('softmax-attention mixers', () => {
 
   it('rejects bad configs and inputs with the block, argument and values', () => {
     expect(() => make({ type: 'gqa', numKvHeads: 3 })).toThrow(
-      'gqa: numKvHeads expected a divisor of numHeads=4, got 3',
+      'gqa: $.numKvHeads expected a divisor of numHeads=4, got 3',
     );
     expect(() => make({ type: 'mha', numHeads: 3 })).toThrow(
       /numHeads expected a divisor of dModel=16/,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, RegistryError } from './errors';
+import { AttnkitError, ConfigError, RegistryError, withArgument } from './errors';
 import { describe } from './checks';
 import { disposeOnThrow, type Module, type ModuleOptions, type TypedConfig } from './module';
 import type { EntryInfo } from './named-registry';
@@ -276,9 +276,27 @@ export function build<M extends Module = Module>(config: unknown, options: Build
   // A nested build (a block building its children) keeps the outermost build's limits.
   const limits = activeLimits() ?? resolveLimits({ maxParameters, maxBytes });
   checkConfigLimits(parsed, path, limits);
-  return withBudget(limits, () =>
-    disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M),
-  );
+  try {
+    return withBudget(limits, () =>
+      disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M),
+    );
+  } catch (error) {
+    throw underPath(error, path);
+  }
+}
+
+/**
+ * A factory's cross-field check names its field from the block's own root (`$.numKvHeads`);
+ * inside a larger document it is re-raised under the block's path (`$.block.mixer.numKvHeads`).
+ */
+function underPath(error: unknown, path: string): unknown {
+  if (!(error instanceof AttnkitError) || path === '$') return error;
+  const argument = error.argument;
+  if (!argument.startsWith('$') || argument === path || argument.startsWith(`${path}.`)) {
+    return error;
+  }
+  if (argument.startsWith(`${path}[`)) return error;
+  return withArgument(error, path + argument.slice(1));
 }
 
 /** Refuses `type` (of category `actual`) in a slot that takes `wanted`, listing what would fit. */

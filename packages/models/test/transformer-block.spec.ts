@@ -77,7 +77,7 @@ describeWithBlocks('TransformerBlock', () => {
         /\$\.feedForward\.hiddenDim/,
       );
       expect(() => make({ crossAttention: { type: 'cross-attention', numHeads: 3 } })).toThrow(
-        /cross-attention: numHeads/,
+        /cross-attention: \$\.crossAttention\.numHeads expected a divisor/,
       );
       expect(() => make({ norm: { type: 'no-such-norm' } })).toThrow(/\$\.norm\.type/);
       // constructed directly, without build's cleanup

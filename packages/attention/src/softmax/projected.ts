@@ -49,7 +49,7 @@ export function headLayout(config: ProjectionConfig, split = 1): HeadLayout {
   if (numHeads % numKvHeads !== 0) {
     throw new ConfigError(
       block,
-      'numKvHeads',
+      '$.numKvHeads',
       `a divisor of numHeads=${numHeads}`,
       String(numKvHeads),
     );
@@ -58,7 +58,7 @@ export function headLayout(config: ProjectionConfig, split = 1): HeadLayout {
     const width = split === 1 ? `dModel=${dModel}` : `dModel/${split}=${dModel / split}`;
     throw new ConfigError(
       block,
-      'numHeads',
+      '$.numHeads',
       `a divisor of ${width} (or set headDim)`,
       String(numHeads),
     );

@@ -70,10 +70,10 @@ describe('differential attention (DIFF Transformer)', () => {
 
   it('rejects bad configs and inputs naming block, argument and values', () => {
     expect(() => makeMixer({ ...base, numKvHeads: 3 })).toThrow(
-      'differential: numKvHeads expected a divisor of numHeads=2, got 3',
+      'differential: $.numKvHeads expected a divisor of numHeads=2, got 3',
     );
     expect(() => makeMixer({ ...base, numHeads: 3 })).toThrow(
-      'differential: numHeads expected a divisor of dModel/2=8 (or set headDim), got 3',
+      'differential: $.numHeads expected a divisor of dModel/2=8 (or set headDim), got 3',
     );
     expect(() => makeMixer({ ...base, layerIndex: -1 })).toThrow(/\$\.layerIndex/);
     expect(() => makeMixer({ ...base, headNorm: 'batch' })).toThrow(/\$\.headNorm/);

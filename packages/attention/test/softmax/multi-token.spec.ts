@@ -91,7 +91,7 @@ describe('multi-token attention (MTA)', () => {
       'multi-token: headKernel expected a divisor of numHeads=4, got 3',
     );
     expect(() => makeMixer({ ...small, numKvHeads: 3 })).toThrow(
-      'multi-token: numKvHeads expected a divisor of numHeads=4, got 3',
+      'multi-token: $.numKvHeads expected a divisor of numHeads=4, got 3',
     );
     expect(() => makeMixer({ ...small, queryKernel: 0 })).toThrow(/\$\.queryKernel/);
     expect(() => makeMixer({ ...small, window: 2 })).toThrow(/unknown option 'window'/);

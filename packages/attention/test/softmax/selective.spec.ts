@@ -53,10 +53,10 @@ describe('selective attention', () => {
 
   it('rejects bad configs and inputs naming block, argument and values', () => {
     expect(() => makeMixer({ type: 'selective', numKvHeads: 3 })).toThrow(
-      'selective: numKvHeads expected a divisor of numHeads=4, got 3',
+      'selective: $.numKvHeads expected a divisor of numHeads=4, got 3',
     );
     expect(() => makeMixer({ type: 'selective', numHeads: 3 })).toThrow(
-      /selective: numHeads expected a divisor of dModel=16/,
+      /selective: \$\.numHeads expected a divisor of dModel=16/,
     );
     expect(() => makeMixer({ type: 'selective', causal: false })).toThrow(
       /unknown option 'causal'/,

@@ -40,7 +40,7 @@ describe('talking-heads attention', () => {
 
   it('rejects bad configs and inputs naming block, argument and values', () => {
     expect(() => makeMixer({ type: 'talking-heads', numHeads: 3 })).toThrow(
-      /talking-heads: numHeads expected a divisor of dModel=16/,
+      /talking-heads: \$\.numHeads expected a divisor of dModel=16/,
     );
     expect(() => makeMixer({ type: 'talking-heads', window: 0 })).toThrow(
       /talking-heads: \$\.window expected a value > 0, got 0/,

@@ -87,8 +87,32 @@ export function buildBlocks(
       blocks.forEach((b) => b.dispose());
       throw underPath(e, where);
     }
+    try {
+      checkRotaryHeads(needs.positional, blocks[i]!.mixer, `${where}.mixer`);
+    } catch (e) {
+      blocks.forEach((b) => b.dispose());
+      throw e;
+    }
   }
   return blocks;
+}
+
+/**
+ * A rotary encoding turns queries and keys of its own `headDim`: refuse, at build, a mixer whose
+ * heads are another width (it would fail at the first forward).
+ */
+function checkRotaryHeads(positional: unknown, mixer: object, path: string): void {
+  const rotary = positional as { kind?: string; config?: { type?: string; headDim?: unknown } };
+  const rotaryDim = rotary?.kind === 'rotate' ? rotary.config?.headDim : undefined;
+  const headDim = (mixer as { headDim?: unknown }).headDim;
+  if (typeof rotaryDim === 'number' && typeof headDim === 'number' && rotaryDim !== headDim) {
+    throw new ConfigError(
+      rotary.config?.type ?? 'positional',
+      '$.positional.headDim',
+      `the head size of ${path} (${headDim})`,
+      String(rotaryDim),
+    );
+  }
 }
 
 /**

@@ -31,7 +31,7 @@ export class PatchEmbedding extends Module<Parsed> {
     if (c.imageSize % c.patchSize !== 0) {
       throw new ConfigError(
         'patch-embedding',
-        'patchSize',
+        '$.patchSize',
         `a divisor of imageSize=${c.imageSize}`,
         String(c.patchSize),
       );

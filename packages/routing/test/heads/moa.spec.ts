@@ -131,7 +131,7 @@ describe('moa (Mixture of Attention heads)', () => {
     );
     expect(() => make({ numHeads: 0 })).toThrow(ConfigError);
     expect(() => make({ numKvHeads: 4 })).toThrow(
-      'moa: numKvHeads expected a divisor of numHeads=6, got 4',
+      'moa: $.numKvHeads expected a divisor of numHeads=6, got 4',
     );
     expect(() => build({ ...base, numSharedHeads: 1 })).toThrow(/unknown option 'numSharedHeads'/);
     const m = make();

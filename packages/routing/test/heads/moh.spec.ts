@@ -263,7 +263,7 @@ describe('moh bad inputs', () => {
     );
     expect(() => make({ numHeads: 0 })).toThrow(/numHeads expected a value > 0, got 0/);
     expect(() => make({ numKvHeads: 3 })).toThrow(
-      'moh: numKvHeads expected a divisor of numHeads=4, got 3',
+      'moh: $.numKvHeads expected a divisor of numHeads=4, got 3',
     );
     expect(() => make({ numHeads: 3, numSharedHeads: 0, topK: 1 })).toThrow(
       /numHeads expected a divisor of dModel=16/,
