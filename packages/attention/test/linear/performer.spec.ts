@@ -1,5 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, StateDictError, build, type Module } from '@attnkit/core';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  ConfigError,
+  Rng,
+  StateDictError,
+  build,
+  loadModule,
+  saveModule,
+  type Module,
+} from '@attnkit/core';
 import { Performer, type PerformerConfig } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { casesOf, checkGolden, outputAndGrads } from './batch-a-fixture';
@@ -54,7 +65,7 @@ describe('performer (Choromanski et al. 2021, FAVOR+)', () => {
   });
 
   it('with many features it approaches softmax attention (few features do not)', () => {
-    const x = tf.mul(input(5), 0.5) as tf.Tensor3D;
+    const x = tf.mul(input(5), 0.3) as tf.Tensor3D;
     const errorWith = (numFeatures: number) => {
       const p = make({ numFeatures, causal: true }).eval();
       const exact = build<Module & { forward(x: tf.Tensor3D): tf.Tensor3D }>({
@@ -68,8 +79,8 @@ describe('performer (Choromanski et al. 2021, FAVOR+)', () => {
       [p, exact].forEach((m) => m.dispose());
       return diff;
     };
-    const many = errorWith(4096);
-    expect(many).toBeLessThan(0.05);
+    const many = errorWith(512); // ~0.01 here; the error falls as 1/√m
+    expect(many).toBeLessThan(0.03);
     expect(errorWith(2)).toBeGreaterThan(2 * many);
   });
 
@@ -86,6 +97,19 @@ describe('performer (Choromanski et al. 2021, FAVOR+)', () => {
     const bad = { ...a.stateDict(), projection: tf.zeros([4, 5]) };
     expect(() => b.loadStateDict(bad)).toThrow(StateDictError);
     [a, b].forEach((m) => m.dispose());
+  });
+
+  it('saveModule and loadModule carry the projection (after a redraw, too)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'performer-'));
+    const m = make({ redrawInterval: 1 });
+    const x = input(3);
+    for (let i = 0; i < 2; i++) m.forward(x).dispose(); // the second forward redraws
+    await saveModule(dir, m, { overwrite: true });
+    const loaded = await loadModule<Performer>(dir, { rng: new Rng(1234) });
+    expect(projectionOf(loaded)).toEqual(projectionOf(m));
+    expectClose(loaded.eval().forward(x), m.eval().forward(x), { atol: 1e-6 });
+    [m, loaded].forEach((mod) => mod.dispose());
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('redraws only in training, only every redrawInterval forwards, from its seeded rng', () => {
