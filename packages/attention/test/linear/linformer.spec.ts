@@ -23,7 +23,9 @@ describe('linformer (Wang et al. 2020)', () => {
     expect(m.forward(input(1)).shape).toEqual([2, 1, 8]);
     expect(() => m.forward(input(7))).toThrow(ShapeError);
     expect(() => m.forward(input(7))).toThrow(/maxLength=6.*7 tokens/);
-    m.dispose();
+    const grouped = make({ numKvHeads: 1 });
+    expect(grouped.forward(input(4)).shape).toEqual([2, 4, 8]);
+    [m, grouped].forEach((mod) => mod.dispose());
   });
 
   it('is encoder only: causal use and decoding are refused with clear typed errors', () => {
