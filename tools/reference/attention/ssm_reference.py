@@ -108,11 +108,17 @@ def flat(t):
 
 
 def case(name, config, weights, fn):
+    # The gradients of the small parameters (decays, Δ bias, skip, conv bias, query, norm gain)
+    # are checked too: they run through the scans' own gradients.
+    small = [n for n, t in weights.items() if t.numel() <= 64]
+    for n in small:
+        weights[n].requires_grad_()
     x = torch.randn(B, T, D, requires_grad=True)
     probe = torch.randn(B, T, D)
     y = fn(x, weights)
     (y * probe).sum().backward()
     return {
+        'gradWeights': {n: flat(weights[n].grad) for n in small},
         'name': name, 'config': config,
         'weights': {n: {'shape': list(t.shape), 'values': flat(t)} for n, t in weights.items()},
         'x': flat(x), 'probe': flat(probe), 'y': flat(y), 'gradX': flat(x.grad), 'shape': [B, T, D],

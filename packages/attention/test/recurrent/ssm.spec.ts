@@ -15,6 +15,8 @@ interface Case {
   probe: number[];
   y: number[];
   gradX: number[];
+  /** Gradients of the small parameters, by name. */
+  gradWeights: Record<string, number[]>;
   shape: [number, number, number];
 }
 const fixture = JSON.parse(
@@ -33,12 +35,15 @@ function load(c: Case, extra: object = {}): Mixer {
   return m;
 }
 
-function outputAndGrad(m: Mixer, x: tf.Tensor3D, probe: tf.Tensor3D): [tf.Tensor, tf.Tensor] {
+/** Output, input gradient and parameter gradients of sum(y ⊙ probe). */
+function outputAndGrads(m: Mixer, x: tf.Tensor3D, probe: tf.Tensor3D) {
   const y = m.forward(x);
-  const g = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(m.forward(input as tf.Tensor3D), probe)))(
-    x,
-  );
-  return [y, g];
+  const loss = (input: tf.Tensor) => tf.sum(tf.mul(m.forward(input as tf.Tensor3D), probe));
+  const gradX = tf.grad(loss)(x);
+  const { grads } = tf.variableGrads(() => loss(x) as tf.Scalar);
+  const params = m.namedParameters();
+  const byParam = (name: string) => grads[params.get(name)!.name]!;
+  return { y, gradX, byParam };
 }
 
 /** The mixer fed `step` tokens at a time on a fresh state; the outputs concatenated. */
@@ -64,14 +69,18 @@ describe.each(['mamba', 'mamba2', 'aaren'])('%s', (name) => {
   const c = byName(name);
 
   it.each(forms[name]!.map((f) => [JSON.stringify(f), f] as const))(
-    'form %s: output and input gradient match the PyTorch loops',
+    'form %s: output, input and parameter gradients match the PyTorch loops',
     (_label, extra) => {
       tf.tidy(() => {
         const m = load(c, extra);
         const x = tf.tensor3d(c.x, c.shape);
-        const [y, g] = outputAndGrad(m, x, tf.tensor3d(c.probe, c.shape));
+        const { y, gradX, byParam } = outputAndGrads(m, x, tf.tensor3d(c.probe, c.shape));
         expectClose(y, tf.tensor3d(c.y, c.shape), { atol: 3e-5, rtol: 1e-4 });
-        expectClose(g, tf.tensor3d(c.gradX, c.shape), { atol: 3e-5, rtol: 1e-4 });
+        expectClose(gradX, tf.tensor3d(c.gradX, c.shape), { atol: 3e-5, rtol: 1e-4 });
+        for (const [param, expected] of Object.entries(c.gradWeights)) {
+          const g = byParam(param);
+          expectClose(g, tf.tensor(expected, g.shape), { atol: 1e-4, rtol: 1e-4 });
+        }
         m.dispose();
       });
     },
