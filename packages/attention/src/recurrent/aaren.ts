@@ -110,7 +110,7 @@ register('aaren', (c, o) => new Aaren(c, o), aarenSchema, {
   info: {
     paper: 'Feng et al. 2024, Attention as an RNN',
     equation:
-      'sec. 3.1 (softmax attention of one query as a many-to-many RNN), sec. 3.2 (parallel prefix scan, log-sum-exp combine), sec. 3.3 (Aaren: learned query)',
+      'sec. 3.1 (softmax attention of one query as an RNN), sec. 3.2 (many-to-many: parallel prefix scan, log-sum-exp combine), sec. 3.3 (Aaren: learned query)',
     summary:
       'a learned query per head attends to every prefix: parallel prefix scan for training, (m, u, w) state decoding',
     example: { type: 'aaren', dModel: 8, numHeads: 2 },

@@ -56,13 +56,13 @@ export class Mamba2State extends RecurrentState {}
 
 /**
  * Mamba-2 (Dao & Gu 2024, "Transformers are SSMs: Generalized Models and Efficient Algorithms
- * Through Structured State Space Duality"): the SSM with a scalar decay per head and step
- * (sec. 6-7), a_t = exp(Δ_t A_h), is causal linear attention with that decay (SSD, eq. 16 and
- * the chunked algorithm of sec. 6): S_t = a_t S_{t-1} + B_tᵀ (Δ_t x_t), y_t = C_t S_t + D_h x_t,
- * computed by `linearAttention` with gate = Δ_t A_h (log space), k = B, q = C, v = Δ·x. The block
- * (sec. 7.1): one input projection to [z, x, B, C, Δ], a causal conv + SiLU over x, B, C, one
- * B and C shared by every head (one group), Δ = softplus(Δ + bias), the gated RMS norm
- * norm(y ⊙ SiLU(z)), the output projection.
+ * Through Structured State Space Duality"): the SSM with a scalar decay per head and step,
+ * a_t = exp(Δ_t A_h), is causal linear attention with that decay (state space duality,
+ * sec. 3-5; the chunked algorithm of sec. 6): S_t = a_t S_{t-1} + B_tᵀ (Δ_t x_t),
+ * y_t = C_t S_t + D_h x_t, computed by `linearAttention` with gate = Δ_t A_h (log space),
+ * k = B, q = C, v = Δ·x. The block (sec. 7.1): one input projection to [z, x, B, C, Δ], a
+ * causal conv + SiLU over x, B, C, one B and C shared by every head (one group),
+ * Δ = softplus(Δ + bias), the gated RMS norm norm(y ⊙ SiLU(z)), the output projection.
  */
 export class Mamba2 extends Module<Mamba2Config> implements TokenMixer {
   readonly inProj: Linear;
