@@ -3,3 +3,4 @@ export { linearFields, type LinearConfig } from './config';
 export { LinearState } from './state';
 export * from './linear-attention';
 export * from './based';
+export * from './lln';
