@@ -13,7 +13,7 @@ const capture = (): Io & { lines: string[] } => {
 
 describeWithBlocks('based-lm-tiny preset', () => {
   it('is a decoder-lm of based mixers that attnkit train trains and attnkit generate decodes', async () => {
-    const preset = getPreset('based-lm-tiny') as { block: { mixer: { type: string } } };
+    const preset = getPreset('based-lm-tiny') as unknown as { block: { mixer: { type: string } } };
     expect(preset.block.mixer.type).toBe('based');
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'attnkit-based-'));
     const data = path.join(out, 'text.txt');
