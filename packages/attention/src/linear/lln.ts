@@ -22,15 +22,17 @@ export const llnSchema = z.strictObject({
 });
 export type LlnConfig = z.input<typeof llnSchema>;
 
-// The paper's linear fit of SA's log-variance against LLN's (sec. 4.2; the authors' code).
+// The paper's linear fit between SA's and LLN's log-variances (sec. 4, moment matching; the
+// values of the authors' released code).
 const FIT_A = 0.14855178144710912;
 const FIT_B = -0.35487039130661086;
 
 /**
  * Linear Log-Normal attention (Nahshan et al. 2023, "Linear Log-Normal Attention with Unbiased
  * Concentration", sec. 4): φ_q(q) = exp(α q), φ_k(k) = exp(β k), normalised causal linear
- * attention, whose weights are log-normal like softmax's. Moment matching (sec. 4.2) picks α, β
- * so the log-variance of LLN's weights equals softmax's, σ_q² σ_k² = 2a σ̃² + b:
+ * attention, whose weights are log-normal like softmax's. Moment matching (sec. 4) picks α, β
+ * so that LLN's log-variance σ²_lln = α²σ_q² + β²σ_k² = 2σ̃² maps onto softmax's σ²_sm = σ_q²σ_k²
+ * through the paper's fit σ²_sm = a σ²_lln + b:
  *
  *   σ̃² = (σ_q² σ_k² − b) / (2a),   α = σ̃ / σ_q,   β = σ̃ / σ_k
  *
@@ -42,7 +44,9 @@ const FIT_B = -0.35487039130661086;
  * Because a training call's statistics span the whole sequence, a later token can move earlier
  * outputs there (strictlyCausal: false); evaluation and decoding are causal. Each query is
  * shifted by its own max before exp (a per-row factor that cancels in the normalisation); keys
- * are not, since a shift over keys would depend on tokens not seen yet when decoding.
+ * are not, since a shift over keys would depend on tokens not seen yet when decoding (so very
+ * large σ̃·k can overflow exp in float32). The paper's LLN+Diag variant (block-diagonal softmax
+ * averaged in) is not part of this mixer.
  */
 export class Lln extends LinearMixer<LlnConfig> {
   /** Kept estimates of σ_q and σ_k (non-trainable; saved with the weights). */
