@@ -73,10 +73,13 @@ export class Based extends ProjectedAttention<BasedConfig> implements TokenMixer
     const featureDim = parsed.featureDim ?? 16;
     super(parsed, options, { ...heads, headDim: featureDim, valueDim: heads.headDim });
     const { dModel, numHeads, numKvHeads, bias } = parsed;
+    // The window branch runs the chunked online softmax too, so training memory stays O(T·chunk).
+    const chunkSize = parsed.chunkSize ?? 64;
+    const window = this.windowSize;
     this.window = this.addModule(
       'window',
       new MultiHeadAttention(
-        { type: 'sliding-window', dModel, numHeads, numKvHeads, bias, window: this.windowSize },
+        { type: 'sliding-window', dModel, numHeads, numKvHeads, bias, window, chunkSize },
         { rng: this.rng },
       ),
     );
