@@ -5,3 +5,5 @@ export * from './linear-attention';
 export * from './performer';
 export * from './efficient-attention';
 export * from './linformer';
+export * from './based';
+export * from './lln';
