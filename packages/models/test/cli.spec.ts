@@ -129,6 +129,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists presets', () => {
     const io = capture();
     expect(presetsCommand({}, io)).toEqual([
+      'based-lm-tiny',
       'bert-tiny',
       'gpt-tiny',
       'llama-tiny',
@@ -137,6 +138,6 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-vit-tiny',
       'vit-tiny',
     ]);
-    expect(io.lines[2]).toMatch(/^llama-tiny\s+decoder-lm/);
+    expect(io.lines[3]).toMatch(/^llama-tiny\s+decoder-lm/);
   });
 });

@@ -4,6 +4,7 @@ import { createTask, listPresets, listTasks, registerTask, tasks, CopyTask } fro
 describe('presets and tasks are named registries with metadata', () => {
   it("lists models' and routing's presets, each registered by its own package", () => {
     expect(listPresets()).toEqual([
+      'based-lm-tiny',
       'bert-tiny',
       'gpt-tiny',
       'llama-tiny',

@@ -1,5 +1,6 @@
 import { registerPreset } from '@attnkit/core';
 import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
+import basedLmTiny from './based-lm-tiny.json';
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
@@ -38,5 +39,13 @@ registerPreset('vit-tiny', vitTiny, {
   info: {
     paper: 'Dosovitskiy et al. 2021, ViT',
     summary: 'Vision Transformer on 32×32 images in 8×8 patches, 10 classes.',
+  },
+});
+registerPreset('based-lm-tiny', basedLmTiny, {
+  info: {
+    paper:
+      'Arora et al. 2024, Simple linear attention language models balance the recall-throughput tradeoff (Based)',
+    summary:
+      'Based decoder: Taylor linear attention plus a 16-token softmax window per layer, RoPE on the window, RMSNorm, SwiGLU, 2 layers of dModel 64.',
   },
 });
