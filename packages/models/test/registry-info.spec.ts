@@ -39,10 +39,13 @@ describe('registry metadata', () => {
   // building, not before): a new type must register an `estimate`, and one that adds it leaves
   // this list.
   const pendingEstimate = [
+    'aaren',
+    'based',
     'cross-attention',
     'decoder-lm',
     'dense-router',
     'differential',
+    'efficient-attention',
     'encoder',
     'encoder-decoder',
     'expert-choice-router',
@@ -50,6 +53,10 @@ describe('registry metadata', () => {
     'gqa',
     'latent-attention-pooling',
     'linear-attention',
+    'linformer',
+    'lln',
+    'mamba',
+    'mamba2',
     'mha',
     'mixture-of-attention-heads',
     'moe',
@@ -59,6 +66,7 @@ describe('registry metadata', () => {
     'multi-token',
     'noisy-topk-router',
     'patch-embedding',
+    'performer',
     'selective',
     'similarity-router',
     'sliding-window',

@@ -8,6 +8,7 @@ import {
   type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
+  reserve,
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { checkMixerInput, inputPositions } from '../softmax/heads';
@@ -52,6 +53,8 @@ export class Linformer extends ProjectedAttention<LinformerConfig> {
     // Uniform in ±1/√k, like a linear layer whose fan-in is the projected length.
     const draw = () => {
       const bound = 1 / Math.sqrt(k);
+      // Refuse before allocating a table over the build's budget (issue 16).
+      reserve('linformer', `projectedLength ${k} x maxLength ${n}`, k * n, { commit: false });
       const values = Float32Array.from(
         { length: k * n },
         () => (2 * this.rng.uniform() - 1) * bound,
