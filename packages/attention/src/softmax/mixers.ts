@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { register, type ModuleOptions } from '@attnkit/core';
+import { type Estimate, estimateOf, register, type ModuleOptions } from '@attnkit/core';
+import { projectedParameters } from './projected';
 import { MultiHeadAttention } from './multi-head';
 import { attentionFields, type AttentionConfig } from './config';
 
@@ -53,7 +54,13 @@ export class CrossAttention extends MultiHeadAttention {
   }
 }
 
-const mixer = { category: 'mixer' };
+/** What the multi-head family allocates, before building: projections, QK norms, sinks. */
+function estimateMultiHead(c: AttentionConfig): Estimate {
+  const layout = c.type === 'mqa' ? { ...c, numKvHeads: 1 } : c;
+  return estimateOf(projectedParameters(layout) + (c.sinkLogit ? c.numHeads : 0));
+}
+
+const mixer = { category: 'mixer', estimate: estimateMultiHead };
 register('mha', (c: AttentionConfig, o: ModuleOptions) => new MultiHeadAttention(c, o), mhaSchema, {
   ...mixer,
   info: {

@@ -39,6 +39,26 @@ export interface HeadLayout {
 }
 
 /**
+ * Parameters of the q/k/v/o projections and QK norms `ProjectedAttention` builds for `config`,
+ * computed without allocating (the registry's `estimate`, issue 16).
+ */
+export function projectedParameters(config: ProjectionConfig, split = 1): number {
+  const layout = headLayout(config, split);
+  const bias = config.bias ?? false;
+  const linear = (inFeatures: number, outFeatures: number) =>
+    inFeatures * outFeatures + (bias ? outFeatures : 0);
+  const d = config.dModel;
+  const norms = config.qkNorm && config.qkNorm !== 'l2' ? 2 * layout.headDim : 0;
+  return (
+    linear(d, layout.queryHeads * layout.headDim) +
+    linear(d, layout.keyHeads * layout.headDim) +
+    linear(d, layout.valueHeads * layout.valueDim) +
+    linear(layout.outputHeads * layout.valueDim, d) +
+    norms
+  );
+}
+
+/**
  * The layout of (grouped-query) multi-head attention, once the config is checked: numKvHeads
  * divides numHeads; numHeads·split divides dModel unless headDim is set. split = 2 makes each
  * head a pair of query/key heads over values twice as wide (differential attention).
