@@ -275,8 +275,9 @@ export function build<M extends Module = Module>(config: unknown, options: Build
   const entry = entries.get(parsed.type)!;
   // A nested build (a block building its children) keeps the outermost build's limits.
   const limits = activeLimits() ?? resolveLimits({ maxParameters, maxBytes });
-  checkConfigLimits(parsed, path, limits);
   try {
+    // An estimate may run the block's own cross-field checks: same path handling as the factory.
+    checkConfigLimits(parsed, path, limits);
     return withBudget(limits, () =>
       disposeOnThrow(() => (entry.factory as Factory)(parsed, moduleOptions) as M),
     );
