@@ -4,3 +4,4 @@ export { LinearState } from './state';
 export * from './linear-attention';
 export * from './retnet';
 export * from './lightning';
+export * from './gla';

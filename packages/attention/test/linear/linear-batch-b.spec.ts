@@ -14,6 +14,8 @@ interface Case {
   y: number[];
   gradX: number[];
   shape: [number, number, number];
+  /** Shapes of the weights that are not [dModel, dModel]. */
+  shapes?: Record<string, number[]>;
 }
 const fixture = JSON.parse(
   fs.readFileSync(path.join(__dirname, '../fixtures/linear-batch-b.json'), 'utf8'),
@@ -24,8 +26,9 @@ type Mixer = Module & TokenMixer;
 function load(c: Case, extra: object): Mixer {
   const m = build<Mixer>({ ...c.config, ...extra });
   const d = c.shape[2];
+  const shapeOf = (n: string) => c.shapes?.[n] ?? [d, d];
   m.loadStateDict(
-    Object.fromEntries(Object.entries(c.weights).map(([n, w]) => [n, tf.tensor2d(w, [d, d])])),
+    Object.fromEntries(Object.entries(c.weights).map(([n, w]) => [n, tf.tensor(w, shapeOf(n))])),
   );
   return m;
 }
@@ -45,7 +48,7 @@ function decode(m: Mixer, x: tf.Tensor3D): tf.Tensor3D {
   return tf.concat(steps, 1);
 }
 
-describe('retnet and lightning (decay-based linear mixers)', () => {
+describe('retnet, lightning and gla (decay-based linear mixers)', () => {
   const forms = [
     ['chunk, chunkSize 3', { chunkSize: 3 }],
     ['chunk, one chunk', {}],
@@ -98,7 +101,7 @@ describe('retnet and lightning (decay-based linear mixers)', () => {
 
   it('refuses bad configs with typed one-line errors before allocating', () => {
     const base = { dModel: 8, numHeads: 2 };
-    for (const type of ['retnet', 'lightning']) {
+    for (const type of ['retnet', 'lightning', 'gla']) {
       expect(() => build({ type, ...base, causal: false })).toThrow(ConfigError);
       expect(() => build({ type, ...base, causal: false })).toThrow(/causal/);
       expect(() => build({ type, ...base, featureMap: 'relu' })).toThrow(/featureMap/);
@@ -109,13 +112,18 @@ describe('retnet and lightning (decay-based linear mixers)', () => {
       /lightning: layerIndex .*expected < numLayers=2, got 2/,
     );
     expect(() => build({ type: 'lightning', ...base, eps: -1 })).toThrow(/eps/);
+    expect(() => build({ type: 'gla', ...base, gateRank: 0 })).toThrow(/gateRank/);
+    expect(() => build({ type: 'gla', ...base, gateTemperature: 0 })).toThrow(/gateTemperature/);
   });
 
-  it('refuses an encoder call (causal: false in the context) and a wrong-width input', () => {
-    const m = build<Mixer>({ type: 'retnet', dModel: 8, numHeads: 2 });
-    const x = tf.zeros([1, 3, 8]) as tf.Tensor3D;
-    expect(() => m.forward(x, { causal: false })).toThrow(/causal/);
-    expect(() => m.forward(tf.zeros([1, 3, 6]) as tf.Tensor3D)).toThrow(/retnet/);
-    m.dispose();
-  });
+  it.each(['retnet', 'lightning', 'gla'])(
+    '%s refuses an encoder call (causal: false in the context) and a wrong-width input',
+    (type) => {
+      const m = build<Mixer>({ type, dModel: 8, numHeads: 2 });
+      const x = tf.zeros([1, 3, 8]) as tf.Tensor3D;
+      expect(() => m.forward(x, { causal: false })).toThrow(/causal/);
+      expect(() => m.forward(tf.zeros([1, 3, 6]) as tf.Tensor3D)).toThrow(new RegExp(type));
+      m.dispose();
+    },
+  );
 });
