@@ -32,8 +32,10 @@ export function retentionDecays(heads: number): number[] {
  * S_n = γ S_{n-1} + k_nᵀ v_n, o_n = q_n S_n (eq. 6, recurrent) and its chunkwise form (eq. 7):
  * all three are `linearAttention` with `decay: γ_h`, no softmax and no normaliser; q·k is
  * scaled by 1/√d. Then (sec. 2.2, eq. 8) Y = GroupNorm(heads) with one group per head (no affine,
- * as the paper writes it) and MSR(X) = (swish(X W_G) ⊙ Y) W_O. The paper rotates q and k with
- * xPos; here any rotary encoding of the context does (capabilities.positional ['rotate']).
+ * as the paper writes it) and MSR(X) = (swish(X W_G) ⊙ Y) W_O. Sec. 2.2's other two
+ * normalisations (of D's rows and of the retention scores) divide each token's head by a positive
+ * number, which GroupNorm removes, so they are left out. The paper rotates q and k with xPos;
+ * here any rotary encoding of the context does (capabilities.positional ['rotate']).
  */
 export class RetNet extends LinearMixer<RetNetConfig> {
   /** W_G, the swish gate (eq. 8). */
