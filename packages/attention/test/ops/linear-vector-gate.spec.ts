@@ -167,4 +167,33 @@ describe('linearAttention with a per-key-dimension gate [b, h, t, dk] (GLA)', ()
     });
     tf.dispose(Object.values(x));
   });
+
+  it('the chunk form keeps forward + backward memory linear in T', async () => {
+    // Only the chunk form: the parallel reference builds [T, T, dk] by design (and is slow here).
+    const peakBytes = async (t: number) => {
+      const [q, k, v] = [1, 2, 3].map((seed) => randn([1, 1, t, 8], seed, 0.3));
+      const gate = vectorGate([1, 1, t, 8], 4);
+      const base = tf.memory().numBytes;
+      const info = await tf.profile(() => {
+        const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, g: tf.Tensor) =>
+          tf.sum(
+            linearAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {
+              form: 'chunk',
+              gate: g,
+              chunkSize: 16,
+              checkValues: false,
+            }).output,
+          ),
+        )([q!, k!, v!, gate]);
+        tf.dispose(grads);
+      });
+      tf.dispose([q!, k!, v!, gate]);
+      return info.peakBytes - base;
+    };
+    const t = 256;
+    const chunk = await peakBytes(t);
+    expect(chunk).toBeLessThan((t * t * 8 * 4) / 4); // a quarter of one [T, T, dk] float32
+    // Doubling T doubles the chunk form's memory at most (a [T, T] term would quadruple it).
+    expect(await peakBytes(2 * t)).toBeLessThan(2.5 * chunk);
+  });
 });
