@@ -23,3 +23,4 @@ export * from './softmax/gaussian-adaptive';
 export * from './softmax/talking-heads';
 export * from './softmax/differential';
 export * from './linear';
+export * from './recurrent';

@@ -28,7 +28,7 @@ function sizes(quick) {
 
 export default {
   name: 'mixers',
-  title: 'registered mixers, batch 1, causal',
+  title: 'registered mixers, batch 1, causal where they can be',
   async load() {
     const core = await importPackage('core');
     if (!core.mod) return core;
@@ -85,7 +85,9 @@ export default {
     const init = tf.randomNormal([BATCH, T, dModel], 0, 1, 'float32', 7);
     const x = tf.variable(init);
     init.dispose();
-    const context = { causal: true, training: false };
+    // Causal where the mixer can be (cross-attention and encoder-only mixers never are).
+    const causal = mixer.capabilities?.causal === 'never' ? undefined : true;
+    const context = { causal, training: false };
     // Cross-attention mixers attend to a memory; give them the input itself.
     if (/cross/.test(type)) context.memory = x;
     const vars = [x, ...mixer.trainableParameters()];

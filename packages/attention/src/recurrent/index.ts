@@ -1,0 +1,5 @@
+export { RecurrentState } from './state';
+export { RECURRENT_CAPABILITIES } from './common';
+export * from './mamba';
+export * from './mamba2';
+export * from './aaren';
