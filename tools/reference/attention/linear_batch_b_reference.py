@@ -3,10 +3,10 @@
 retnet (Sun et al. 2023, eqs. 6 and 8): per head S_n = gamma_h S_{n-1} + k_n^T v_n,
 o_n = q_n S_n / sqrt(d), gamma_h = 1 - 2^(-5-h); GroupNorm per head (no affine, eps 1e-5);
 out = (swish(x W_G) * Y) W_O.
-lightning (TransNormer eq. 10; TransNormerLLM sec. 3.1.1, 3.3): q, k = swish(x W_Q), swish(x W_K),
+lightning (TransNormer sec. 4; TransNormerLLM sec. 3.1): q, k = swish(x W_Q), swish(x W_K),
 S_n = lambda_h S_{n-1} + k_n^T v_n, o_n = q_n S_n, lambda_h = exp(-(8h/H)(1 - l/L)), h = 1..H,
 SimpleRMSNorm over all heads (eps 1e-6), out = (Norm(O) * swish(x W_U)) W_O.
-gla (Yang et al. 2024, sec. 4.1, 4.4): alpha_t = sigmoid(x W1 W2 + b)^(1/tau), tau = 16, per key
+gla (Yang et al. 2024, sec. 4): alpha_t = sigmoid(x W1 W2 + b)^(1/tau), tau = 16, per key
 dimension: S_t = (alpha_t^T 1) * S_{t-1} + k_t^T v_t, o_t = q_t S_t / sqrt(d); LayerNorm per head
 (no affine, eps 1e-5); out = (swish(x W_r) * O) W_O.
 Each is computed as a token-by-token recurrent loop in float64, and checked here against the

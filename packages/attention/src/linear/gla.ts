@@ -29,7 +29,7 @@ export type GLAConfig = z.input<typeof glaSchema>;
  * Gated Linear Attention, "Gated Linear Attention Transformers with Hardware-Efficient Training"
  * (Yang et al. 2024, sec. 4): per head S_t = (α_tᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t, o_t = q_t S_t, with a
  * data-dependent decay per key dimension α_t = σ(x_t W1 W2 + b)^(1/τ) ∈ (0, 1)^dk from a low-rank
- * projection (rank 16, τ = 16; sec. 4.4). The op takes it as the log decay log σ(·)/τ <= 0
+ * projection (rank 16, τ = 16). The op takes it as the log decay log σ(·)/τ <= 0
  * (`gate` [b, h, t, dk]), so its chunked form is GLA's chunkwise form in log space. Then each
  * head is normalised (LayerNorm without affine) and gated: y = (swish(x W_r) ⊙ Norm(O)) W_O.
  * q·k is scaled by 1/√dk (the authors' implementation; the head norm makes it matter only near
@@ -89,7 +89,7 @@ register('gla', (c, o) => new GLA(c, o), glaSchema, {
   info: {
     paper: 'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training',
     equation:
-      'sec. 4.1 (S_t = (α_tᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t), 4.2 (chunkwise form), 4.4 (α = σ(x W1 W2 + b)^(1/τ), τ = 16; swish output gate)',
+      'sec. 4: S_t = (α_tᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t, its chunkwise form, the layer (α = σ(x W1 W2 + b)^(1/τ), τ = 16; swish output gate)',
     summary: 'linear attention with a data-dependent forget gate per key dimension',
     example: { type: 'gla', dModel: 16, numHeads: 2, gateRank: 4 },
   },

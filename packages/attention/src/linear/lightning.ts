@@ -28,7 +28,7 @@ export const lightningSchema = z.strictObject({
 export type LightningConfig = z.input<typeof lightningSchema>;
 
 /**
- * λ_h = exp(-(8h/H)·(1 - l/L)), h = 1..H (TransNormerLLM, Qin et al. 2023, sec. 3.1.1, LRPE-d's
+ * λ_h = exp(-(8h/H)·(1 - l/L)), h = 1..H (TransNormerLLM, Qin et al. 2023, sec. 3.1, LRPE-d's
  * decay): each head its own rate, lower layers decaying faster. l is the 0-based layer index, so
  * every λ_h < 1 (the authors' code uses ALiBi slopes instead; we follow the paper's equation).
  */
@@ -39,9 +39,9 @@ export function lightningDecays(heads: number, layerIndex = 0, numLayers = 1): n
 
 /**
  * TransNormer's NormAttention (Qin et al. 2022, "The Devil in Linear Transformer", sec. 4,
- * eq. 10: O = Norm(Q (Kᵀ V)), no softmax and no q·z denominator, whose unbounded gradient
+ * sec. 4: O = Norm(Q (Kᵀ V)), no softmax and no q·z denominator, whose unbounded gradient
  * sec. 3 identifies) with TransNormerLLM's per-head exponential decay and gate (Qin et al. 2023,
- * "Scaling TransNormer to 175 billion parameters", sec. 3.1-3.3): per head
+ * "Scaling TransNormer to 175 billion parameters", sec. 3.1): per head
  * O_t = Σ_{s<=t} λ_h^(t-s) (q_t·k_s) v_s with q = swish(X W_Q), k = swish(X W_K), then
  * SimpleRMSNorm over the concatenated heads (x / rms(x), no affine) and the output gate
  * (Norm(O) ⊙ swish(X W_U)) W_O. Where the TransNormer papers differ (elu+1 maps and a LayerNorm
@@ -53,7 +53,7 @@ export function lightningDecays(heads: number, layerIndex = 0, numLayers = 1): n
  * recurrent state S ← λ^C S + (λ^(C-s) K)ᵀ V (inter-block). Decoding runs the recurrent form.
  */
 export class Lightning extends LinearMixer<LightningConfig> {
-  /** W_U, the output gate (TransNormerLLM sec. 3.3). */
+  /** W_U, the output gate (TransNormerLLM sec. 3.1). */
   readonly u: Linear;
   readonly decays: number[];
 
@@ -108,7 +108,7 @@ register('lightning', (c, o) => new Lightning(c, o), lightningSchema, {
     paper:
       'Qin et al. 2023, Scaling TransNormer to 175 Billion Parameters (TransNormerLLM); Qin et al. 2024, Lightning Attention-2',
     equation:
-      'TransNormer eq. 10 (NormAttention); TransNormerLLM sec. 3.1.1 (λ_h = exp(-8h/H·(1-l/L))), 3.3 (SRMSNorm, swish gate); Lightning-2 alg. 1 (intra/inter blocks)',
+      'TransNormer sec. 4 (NormAttention); TransNormerLLM sec. 3.1 (λ_h = exp(-8h/H·(1-l/L)), SRMSNorm, swish gate); Lightning-2 alg. 1 (intra/inter blocks)',
     summary: 'decayed NormAttention with an output gate, trained in intra-/inter-block chunks',
     example: { type: 'lightning', dModel: 16, numHeads: 2, numLayers: 2, layerIndex: 1 },
   },

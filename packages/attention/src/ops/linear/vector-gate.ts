@@ -2,15 +2,15 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * The three forms with a per-key-dimension log decay g [b, h, t, dk] (GLA, Yang et al. 2024,
- * "Gated Linear Attention Transformers with Hardware-Efficient Training", sec. 4.1-4.2):
+ * "Gated Linear Attention Transformers with Hardware-Efficient Training", sec. 4):
  *
  *   S_t = (exp(g_t)ᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t,    out_t = q_t S_t
  *
  * With Γ the cumulative sum of g (per dimension), the weight of key s for query t is
  * Σ_d q_td k_sd exp(Γ_td - Γ_sd) (s <= t): the paper's parallel form in log space, with the
  * exponent masked before exp and <= 0, so nothing overflows and no cumulative product is ever
- * divided by (the paper's hardware-efficient kernel instead bounds it by secondary chunking,
- * sec. 4.3). The intra-chunk weights take a [n, n, dk] tensor per chunk: memory O(T·C·dk).
+ * divided by (the paper's hardware-efficient kernel instead bounds it by a secondary
+ * chunking). The intra-chunk weights take a [n, n, dk] tensor per chunk: memory O(T·C·dk).
  */
 /** One span of tokens (a chunk, or the whole sequence in the parallel form). */
 interface Span {
@@ -122,7 +122,7 @@ const spanAt = (q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, g: tf.Tensor4D) 
 };
 
 /**
- * Chunkwise form (GLA sec. 4.2; Lightning-2's intra/inter split with a vector decay) with its
+ * Chunkwise form (GLA sec. 4; Lightning-2's intra/inter split with a vector decay) with its
  * own gradient: the forward keeps only the inputs, the backward recomputes the chunk-boundary
  * states and walks the chunks backwards (see `spanBackward`).
  */
