@@ -92,6 +92,16 @@ describe('retnet, lightning and gla (decay-based linear mixers)', () => {
     });
   }
 
+  it.each(['retnet', 'lightning', 'gla'])(
+    '%s with grouped key/value heads: token-by-token decoding equals the chunked forward',
+    (type) => {
+      const m = build<Mixer>({ type, dModel: 16, numHeads: 4, numKvHeads: 2, chunkSize: 3 });
+      const x = tf.randomNormal([2, 7, 16], 0, 1, 'float32', 11) as tf.Tensor3D;
+      expect(maxAbsDiff(decode(m, x), m.forward(x))).toBeLessThanOrEqual(1e-4);
+      m.dispose();
+    },
+  );
+
   it('decays follow the papers: RetNet 1 - 2^(-5-h), TransNormerLLM exp(-(8h/H)(1 - l/L))', () => {
     expect(retentionDecays(3)).toEqual([1 - 1 / 32, 1 - 1 / 64, 1 - 1 / 128]);
     const lam = lightningDecays(4, 1, 2);
