@@ -292,6 +292,40 @@ describe('fused decoder input checks', () => {
     expect(() => decoder.feed([0], logits)).toThrow('fused-decoder: feed after dispose()');
   });
 
+  test('the KV cache grows with the tokens fed, never allocated for maxLength up front', async () => {
+    // maxLength 2^24 (the addon's bound): a full-length cache would be 2 x 2^24 x 12 floats
+    // per layer, 1.5 GiB for this model; generation must cost what the sequence uses.
+    const config: DecoderLmConfig = { ...base, numLayers: 1, maxLength: 1 << 24 };
+    const big = build(config);
+    const small = build({ ...config, maxLength: 64 });
+    const before = process.memoryUsage().arrayBuffers;
+    const decoder = backend().createFusedDecoder(
+      fusedDecoderSpec(big) as FusedDecoderSpec,
+    ) as core.FusedDecoder & { cacheBytes: number };
+    const reference = openDecoding(small, { fused: false });
+    const prompt = ids(5, 37, 8);
+    const logits = new Float32Array(37);
+    decoder.feed(prompt, logits);
+    expect(maxDiff(logits, await reference.next(prompt))).toBeLessThan(1e-4);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+    expect(decoder.cacheBytes).toBe(2 * 2 * 16 * 6 * 4); // 2 caches x kvHeads x 16 rows x headDim
+    // Past the first capacity (16): the cached rows move to the larger arrays intact.
+    for (let i = 0; i < 30; i++) {
+      const token = (i * 7) % 37;
+      decoder.feed([token], logits);
+      expect(maxDiff(logits, await reference.next([token]))).toBeLessThan(1e-4);
+    }
+    expect(decoder.position).toBe(35);
+    expect(decoder.cacheBytes).toBe(2 * 2 * 64 * 6 * 4);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+    const generated = await generate(big, prompt, { maxTokens: 12, temperature: 0 });
+    expect(generated).toEqual(await generate(small, prompt, { maxTokens: 12, temperature: 0 }));
+    decoder.dispose();
+    reference.dispose();
+    big.dispose();
+    small.dispose();
+  });
+
   test('the addon itself refuses arrays that do not match the layout (no crash)', () => {
     const packed = packDecoder(spec);
     const addon = (tf.backend() as unknown as { addon: { decoderStep: (...a: unknown[]) => void } })
