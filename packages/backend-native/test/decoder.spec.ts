@@ -11,6 +11,7 @@ import {
   fusedDecodingSupport,
   fusedDecoderSpec,
   generate,
+  generateStream,
   openDecoding,
   getPreset,
 } from '@attnkit/models';
@@ -156,6 +157,43 @@ describe('fused decoder on native', () => {
     expect(fused).toEqual(plain);
     expect(fused).toHaveLength(56);
     model.dispose();
+  });
+
+  test('follows weights replaced mid-stream, like rerunning the sequence; refuses a disposed model', async () => {
+    // Greedy tokens with the weights swapped after 3 tokens: the fused decoder must give what
+    // rerunning the whole sequence with the current weights gives (useCache: false).
+    const config = getPreset('llama-tiny') as DecoderLmConfig;
+    const donor = build(config, 21);
+    const run = async (options: { useCache?: boolean }, swap: boolean) => {
+      const model = build(config, 7);
+      const out: number[] = [];
+      for await (const id of generateStream(model, [1, 2, 3], {
+        maxTokens: 10,
+        temperature: 0,
+        ...options,
+      })) {
+        out.push(id);
+        if (swap && out.length === 3) model.loadStateDict(donor.stateDict());
+      }
+      model.dispose();
+      return out;
+    };
+    const fused = await run({}, true);
+    expect(fused).toEqual(await run({ useCache: false }, true));
+    expect(fused).not.toEqual(await run({}, false));
+
+    const model = build(config, 7);
+    const stream = generateStream(model, [1, 2], { maxTokens: 5 });
+    const probe = openDecoding(model);
+    expect(probe.mode).toBe('fused');
+    probe.dispose();
+    await stream.next();
+    model.dispose();
+    await expect(stream.next()).rejects.toThrow(core.ConfigError);
+    await expect(generate(model, [1], { maxTokens: 2 })).rejects.toThrow(
+      'generate: model expected a live model, got a disposed model',
+    );
+    donor.dispose();
   });
 
   test('sampling draws the same tokens from the same seed', async () => {
