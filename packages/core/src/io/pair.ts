@@ -5,6 +5,7 @@
 // temporary: `settlePair` finds that temporary by its digest and renames it in (roll forward),
 // so every reader sees the old pair or the new one. Temporaries of dead writers are removed.
 import { nodeFs } from './node-fs';
+import { MAX_SAFETENSORS_HEADER_BYTES } from './safetensors';
 
 /** The weights metadata key holding the digest of their config. */
 export const PAIR_DIGEST_KEY = 'config_sha256';
@@ -24,11 +25,12 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+const importNode = (specifier: string): Promise<unknown> =>
+  import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
+
 /** sha256 (hex) of a parsed config's canonical JSON. */
 export async function configDigest(config: unknown): Promise<string> {
-  const crypto = (await import(
-    /* webpackIgnore: true */ /* @vite-ignore */ 'node:crypto' as string
-  )) as typeof import('node:crypto');
+  const crypto = (await importNode('node:crypto')) as typeof import('node:crypto');
   return crypto.createHash('sha256').update(canonical(config)).digest('hex');
 }
 
@@ -57,14 +59,14 @@ async function weightsDigest(file: string): Promise<string | undefined> {
   const handle = await fs.open(file, 'r').catch(() => undefined);
   if (!handle) return undefined;
   try {
-    const size = Buffer.alloc(8);
+    const size = new Uint8Array(8);
     await handle.read(size, 0, 8, 0);
-    const n = Number(size.readBigUInt64LE(0));
+    const n = Number(new DataView(size.buffer).getBigUint64(0, true));
     const { size: total } = await handle.stat();
-    if (n < 2 || n > total - 8 || n > 100_000_000) return undefined;
-    const header = Buffer.alloc(n);
+    if (n < 2 || n > total - 8 || n > MAX_SAFETENSORS_HEADER_BYTES) return undefined;
+    const header = new Uint8Array(n);
     await handle.read(header, 0, n, 8);
-    const digest = (JSON.parse(header.toString('utf8')) as Record<string, unknown>)
+    const digest = (JSON.parse(new TextDecoder().decode(header)) as Record<string, unknown>)
       ?.__metadata__ as Record<string, unknown> | undefined;
     const value = digest?.[PAIR_DIGEST_KEY];
     return typeof value === 'string' ? value : undefined;
