@@ -55,7 +55,10 @@ interface Packed {
   ints: Int32Array;
   floats: Float32Array;
   weights: (Float32Array | null)[];
+  /** Each layer's cache size for the full maxLength ([kvHeads, maxLength, headDim]). */
   cacheSizes: number[];
+  /** Each layer's cache row width per key/value head: [kvHeads, headDim]. */
+  cacheHeads: [number, number][];
 }
 
 class Packer {
@@ -79,8 +82,8 @@ class Packer {
     this.weights.push(optional(`${path}.bias`, l.bias, cols, `[${cols}]`));
   }
 
-  /** Appends one layer; returns the size of each of its two caches. */
-  layer(path: string, l: FusedDecoderLayer, spec: FusedDecoderSpec): number {
+  /** Appends one layer; returns its kvHeads and headDim (the shape of its two caches). */
+  layer(path: string, l: FusedDecoderLayer, spec: FusedDecoderSpec): [number, number] {
     const d = spec.dModel;
     if (l.placement !== 'pre' && l.placement !== 'post')
       fail(`${path}.placement`, "'pre' or 'post'", String(l.placement));
@@ -134,7 +137,7 @@ class Packer {
       hidden,
     );
     this.floats.push(n1.eps, n2.eps, a.scale);
-    return kvHeads * spec.maxLength * headDim;
+    return [kvHeads, headDim];
   }
 }
 
@@ -176,38 +179,76 @@ export function packDecoder(spec: FusedDecoderSpec): Packed {
     spec.head ? 1 : 0,
   );
   p.floats.push(final.eps);
-  const cacheSizes = spec.layers.map((l, i) => p.layer(`layers[${i}]`, l, spec));
+  const cacheHeads = spec.layers.map((l, i) => p.layer(`layers[${i}]`, l, spec));
   return {
     ints: Int32Array.from(p.ints),
     floats: Float32Array.from(p.floats),
     weights: p.weights,
-    cacheSizes,
+    cacheSizes: cacheHeads.map(([kvHeads, headDim]) => kvHeads * maxLength * headDim),
+    cacheHeads,
   };
 }
 
 /**
- * A batch-1 decoding session; its KV cache is two Float32Arrays per layer, maxLength long.
+ * A batch-1 decoding session. Its KV cache is two Float32Arrays per layer, laid out
+ * [kvHeads, capacity, headDim]; the capacity grows (doubling, up to maxLength) with the tokens
+ * fed, so a model with a large maxLength costs only what the sequence uses. The native step is
+ * told the capacity as its length bound (and sees that many rows of a position table).
  * Several tokens fed at once (a prompt) run their projections as matrix products.
  */
 export class NativeFusedDecoder implements FusedDecoder {
   private packed: Packed | null;
-  private caches: Float32Array[];
+  private caches: Float32Array[] = [];
+  private capacity = 0;
+  private ints: Int32Array;
+  private weights: (Float32Array | null)[];
   private consumed = 0;
   private readonly vocab: number;
   private readonly maxLength: number;
+  private readonly dModel: number;
 
   constructor(
     private readonly addon: NativeAddon,
     spec: FusedDecoderSpec,
   ) {
     this.packed = packDecoder(spec);
-    this.caches = this.packed.cacheSizes.flatMap((n) => [new Float32Array(n), new Float32Array(n)]);
+    this.ints = this.packed.ints;
+    this.weights = this.packed.weights;
     this.vocab = spec.vocabSize;
     this.maxLength = spec.maxLength;
+    this.dModel = spec.dModel;
   }
 
   get position(): number {
     return this.consumed;
+  }
+
+  /** Bytes held by the KV cache now. */
+  get cacheBytes(): number {
+    return this.caches.reduce((sum, c) => sum + c.byteLength, 0);
+  }
+
+  /** Makes room for `needed` positions, keeping the rows already cached. */
+  private reserve(packed: Packed, needed: number): void {
+    if (needed <= this.capacity) return;
+    const capacity = Math.min(this.maxLength, Math.max(needed, 2 * this.capacity, 16));
+    this.caches = packed.cacheHeads.flatMap(([kvHeads, headDim], layer) =>
+      [0, 1].map((which) => {
+        const next = new Float32Array(kvHeads * capacity * headDim);
+        const old = this.caches[2 * layer + which];
+        for (let h = 0; old && h < kvHeads; h++) {
+          const from = h * this.capacity * headDim;
+          next.set(old.subarray(from, from + this.consumed * headDim), h * capacity * headDim);
+        }
+        return next;
+      }),
+    );
+    this.capacity = capacity;
+    this.ints = Int32Array.from(packed.ints);
+    this.ints[2] = capacity;
+    this.weights = [...packed.weights];
+    const table = packed.weights[1];
+    if (table) this.weights[1] = table.subarray(0, capacity * this.dModel);
   }
 
   feed(tokens: readonly number[], logits: Float32Array | null): void {
@@ -226,9 +267,17 @@ export class NativeFusedDecoder implements FusedDecoder {
     }
     if (logits !== null && !(logits instanceof Float32Array && logits.length >= this.vocab))
       fail('logits', `null or a Float32Array of at least ${this.vocab}`, describe(logits));
-    const { ints, floats, weights } = packed;
+    this.reserve(packed, this.consumed + tokens.length);
     const ids = Int32Array.from(tokens);
-    this.addon.decoderStep(ints, floats, weights, this.caches, ids, this.consumed, logits);
+    this.addon.decoderStep(
+      this.ints,
+      packed.floats,
+      this.weights,
+      this.caches,
+      ids,
+      this.consumed,
+      logits,
+    );
     this.consumed += tokens.length;
   }
 

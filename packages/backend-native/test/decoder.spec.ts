@@ -11,6 +11,7 @@ import {
   fusedDecodingSupport,
   fusedDecoderSpec,
   generate,
+  generateStream,
   openDecoding,
   getPreset,
 } from '@attnkit/models';
@@ -158,6 +159,43 @@ describe('fused decoder on native', () => {
     model.dispose();
   });
 
+  test('follows weights replaced mid-stream, like rerunning the sequence; refuses a disposed model', async () => {
+    // Greedy tokens with the weights swapped after 3 tokens: the fused decoder must give what
+    // rerunning the whole sequence with the current weights gives (useCache: false).
+    const config = getPreset('llama-tiny') as DecoderLmConfig;
+    const donor = build(config, 21);
+    const run = async (options: { useCache?: boolean }, swap: boolean) => {
+      const model = build(config, 7);
+      const out: number[] = [];
+      for await (const id of generateStream(model, [1, 2, 3], {
+        maxTokens: 10,
+        temperature: 0,
+        ...options,
+      })) {
+        out.push(id);
+        if (swap && out.length === 3) model.loadStateDict(donor.stateDict());
+      }
+      model.dispose();
+      return out;
+    };
+    const fused = await run({}, true);
+    expect(fused).toEqual(await run({ useCache: false }, true));
+    expect(fused).not.toEqual(await run({}, false));
+
+    const model = build(config, 7);
+    const stream = generateStream(model, [1, 2], { maxTokens: 5 });
+    const probe = openDecoding(model);
+    expect(probe.mode).toBe('fused');
+    probe.dispose();
+    await stream.next();
+    model.dispose();
+    await expect(stream.next()).rejects.toThrow(core.ConfigError);
+    await expect(generate(model, [1], { maxTokens: 2 })).rejects.toThrow(
+      'generate: model expected a live model, got a disposed model',
+    );
+    donor.dispose();
+  });
+
   test('sampling draws the same tokens from the same seed', async () => {
     const model = build(getPreset('gpt-tiny') as DecoderLmConfig, 5);
     const options = { maxTokens: 20, temperature: 0.8, topK: 10, seed: 4 };
@@ -290,6 +328,40 @@ describe('fused decoder input checks', () => {
     expect(decoder.position).toBe(spec.maxLength);
     decoder.dispose();
     expect(() => decoder.feed([0], logits)).toThrow('fused-decoder: feed after dispose()');
+  });
+
+  test('the KV cache grows with the tokens fed, never allocated for maxLength up front', async () => {
+    // maxLength 2^24 (the addon's bound): a full-length cache would be 2 x 2^24 x 12 floats
+    // per layer, 1.5 GiB for this model; generation must cost what the sequence uses.
+    const config: DecoderLmConfig = { ...base, numLayers: 1, maxLength: 1 << 24 };
+    const big = build(config);
+    const small = build({ ...config, maxLength: 64 });
+    const before = process.memoryUsage().arrayBuffers;
+    const decoder = backend().createFusedDecoder(
+      fusedDecoderSpec(big) as FusedDecoderSpec,
+    ) as core.FusedDecoder & { cacheBytes: number };
+    const reference = openDecoding(small, { fused: false });
+    const prompt = ids(5, 37, 8);
+    const logits = new Float32Array(37);
+    decoder.feed(prompt, logits);
+    expect(maxDiff(logits, await reference.next(prompt))).toBeLessThan(1e-4);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+    expect(decoder.cacheBytes).toBe(2 * 2 * 16 * 6 * 4); // 2 caches x kvHeads x 16 rows x headDim
+    // Past the first capacity (16): the cached rows move to the larger arrays intact.
+    for (let i = 0; i < 30; i++) {
+      const token = (i * 7) % 37;
+      decoder.feed([token], logits);
+      expect(maxDiff(logits, await reference.next([token]))).toBeLessThan(1e-4);
+    }
+    expect(decoder.position).toBe(35);
+    expect(decoder.cacheBytes).toBe(2 * 2 * 64 * 6 * 4);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+    const generated = await generate(big, prompt, { maxTokens: 12, temperature: 0 });
+    expect(generated).toEqual(await generate(small, prompt, { maxTokens: 12, temperature: 0 }));
+    decoder.dispose();
+    reference.dispose();
+    big.dispose();
+    small.dispose();
   });
 
   test('the addon itself refuses arrays that do not match the layout (no crash)', () => {

@@ -131,6 +131,7 @@ describe('attnkit CLI errors (in-process)', () => {
     expect(presetsCommand({}, io)).toEqual([
       'based-lm-tiny',
       'bert-tiny',
+      'gla-lm-tiny',
       'gpt-tiny',
       'llama-tiny',
       'moe-lm-tiny',
@@ -138,6 +139,6 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-vit-tiny',
       'vit-tiny',
     ]);
-    expect(io.lines[3]).toMatch(/^llama-tiny\s+decoder-lm/);
+    expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);
   });
 });

@@ -6,6 +6,7 @@ describe('presets and tasks are named registries with metadata', () => {
     expect(listPresets()).toEqual([
       'based-lm-tiny',
       'bert-tiny',
+      'gla-lm-tiny',
       'gpt-tiny',
       'llama-tiny',
       'moe-lm-tiny',

@@ -7,3 +7,6 @@ export * from './efficient-attention';
 export * from './linformer';
 export * from './based';
 export * from './lln';
+export * from './retnet';
+export * from './lightning';
+export * from './gla';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { SOFTMAX_CAPABILITIES, activations, type MixerCapabilities, type Rng } from '@attnkit/core';
 
 /**
@@ -41,3 +42,29 @@ export function uniform(rng: Rng, shape: number[], bound: number): tf.Tensor {
   const values = Float32Array.from({ length: size }, () => (2 * rng.uniform() - 1) * bound);
   return tf.tensor(values, shape);
 }
+
+/** Config fields the Mamba blocks share (Gu & Dao 2023; Dao & Gu 2024). */
+export const ssmFields = {
+  dModel: z.number().int().positive(),
+  /** The inner width is expand·dModel (default 2). */
+  expand: z.number().int().positive().optional(),
+  /** Kernel of the causal depthwise convolution (default 4). */
+  dConv: z.number().int().positive().optional(),
+  /** Range of Δ at initialisation (defaults 0.001, 0.1). */
+  dtMin: z.number().positive().optional(),
+  dtMax: z.number().positive().optional(),
+  /** Biases on the in/out projections (default false) and on the convolution (default true). */
+  bias: z.boolean().optional(),
+  convBias: z.boolean().optional(),
+  /** Steps per chunk of the chunked training form. */
+  chunkSize: z.number().int().positive().optional(),
+};
+
+/** dtMin < dtMax, refined on a schema with ssmFields: `.refine(...dtRange)`. */
+export const dtRange: [
+  (c: { dtMin?: number; dtMax?: number }) => boolean,
+  { path: string[]; message: string },
+] = [
+  (c) => (c.dtMin ?? 0.001) < (c.dtMax ?? 0.1),
+  { path: ['dtMax'], message: 'greater than dtMin (defaults 0.001, 0.1)' },
+];

@@ -13,37 +13,22 @@ import {
 import { linearRecurrence } from '../ops/scan';
 import { causalConv1d } from '../ops/short-conv';
 import { checkMixerInput } from '../softmax/heads';
-import { RECURRENT_CAPABILITIES, deltaBias, silu, uniform } from './common';
+import { RECURRENT_CAPABILITIES, deltaBias, dtRange, silu, ssmFields, uniform } from './common';
 import { RecurrentState } from './state';
 
 /** 'mamba': the selective SSM block (Gu & Dao 2023, Alg. 2 and sec. 3.4 / Fig. 3). */
 export const mambaSchema = z
   .strictObject({
     type: z.literal('mamba'),
-    dModel: z.number().int().positive(),
+    ...ssmFields,
     /** N, the state size per channel (default 16). */
     dState: z.number().int().positive().optional(),
-    /** E: the inner width is E·dModel (default 2). */
-    expand: z.number().int().positive().optional(),
-    /** Kernel of the causal depthwise convolution (default 4). */
-    dConv: z.number().int().positive().optional(),
     /** Rank of Δ's projection (default ceil(dModel / 16)). */
     dtRank: z.number().int().positive().optional(),
-    /** Range of Δ at initialisation (defaults 0.001, 0.1). */
-    dtMin: z.number().positive().optional(),
-    dtMax: z.number().positive().optional(),
-    /** Biases on the in/out projections (default false) and on the convolution (default true). */
-    bias: z.boolean().optional(),
-    convBias: z.boolean().optional(),
-    /** Training form of the scan: 'chunk' (default) or 'sequential'. */
+    /** Training form of the scan: 'chunk' (default, 16 steps a chunk) or 'sequential'. */
     form: z.enum(['chunk', 'sequential']).optional(),
-    /** Steps per chunk of the chunked scan (default 16). */
-    chunkSize: z.number().int().positive().optional(),
   })
-  .refine((c) => (c.dtMin ?? 0.001) < (c.dtMax ?? 0.1), {
-    path: ['dtMax'],
-    message: 'greater than dtMin (defaults 0.001, 0.1)',
-  });
+  .refine(...dtRange);
 export type MambaConfig = z.input<typeof mambaSchema>;
 
 /** Mamba's decoding state: the convolution's last dConv-1 inputs and the SSM state h [b, E·d, N]. */

@@ -14,41 +14,26 @@ import {
 import { linearAttention } from '../ops/linear';
 import { causalConv1d } from '../ops/short-conv';
 import { checkMixerInput } from '../softmax/heads';
-import { RECURRENT_CAPABILITIES, deltaBias, silu, uniform } from './common';
+import { RECURRENT_CAPABILITIES, deltaBias, dtRange, silu, ssmFields, uniform } from './common';
 import { RecurrentState } from './state';
 
 /** 'mamba2': the SSD block (Dao & Gu 2024, sec. 7.1, Fig. 6). */
 export const mamba2Schema = z
   .strictObject({
     type: z.literal('mamba2'),
-    dModel: z.number().int().positive(),
+    ...ssmFields,
     /** N, the state size shared by every head (default 64). */
     dState: z.number().int().positive().optional(),
     /** P, the width of a head (default 64); it divides expand·dModel. */
     headDim: z.number().int().positive().optional(),
-    /** The inner width is expand·dModel (default 2). */
-    expand: z.number().int().positive().optional(),
-    /** Kernel of the causal depthwise convolution over x, B, C (default 4). */
-    dConv: z.number().int().positive().optional(),
-    /** Range of Δ at initialisation (defaults 0.001, 0.1). */
-    dtMin: z.number().positive().optional(),
-    dtMax: z.number().positive().optional(),
-    /** Biases on the in/out projections (default false) and on the convolution (default true). */
-    bias: z.boolean().optional(),
-    convBias: z.boolean().optional(),
-    /** Training form of linearAttention: 'chunk' (default) or 'parallel' (quadratic). */
+    /** Training form of linearAttention: 'chunk' (default, 64 tokens a chunk) or 'parallel'. */
     form: z.enum(['chunk', 'parallel']).optional(),
-    /** Tokens per chunk of the chunked form (default 64). */
-    chunkSize: z.number().int().positive().optional(),
   })
   .refine((c) => ((c.expand ?? 2) * c.dModel) % (c.headDim ?? 64) === 0, {
     path: ['headDim'],
     message: 'a divisor of expand·dModel (defaults expand 2, headDim 64)',
   })
-  .refine((c) => (c.dtMin ?? 0.001) < (c.dtMax ?? 0.1), {
-    path: ['dtMax'],
-    message: 'greater than dtMin (defaults 0.001, 0.1)',
-  });
+  .refine(...dtRange);
 export type Mamba2Config = z.input<typeof mamba2Schema>;
 
 /** Mamba-2's decoding state: the convolution's last dConv-1 inputs and the SSM state [b, H, N, P]. */

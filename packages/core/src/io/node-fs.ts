@@ -15,10 +15,13 @@ export function nodeFs(): Promise<{ fs: Fs; path: Path }> {
   return modules;
 }
 
-/** A unique hidden sibling of `file` for a temporary write: `.name.<random>.tmp`. */
+/**
+ * A unique hidden sibling of `file` for a temporary write: `.name.<pid>-<random>.tmp` (the pid
+ * tells a later save whether its writer is still running; see pair.ts).
+ */
 export function tempSibling(path: Path, file: string): string {
   const random = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
-  return path.join(path.dirname(file), `.${path.basename(file)}.${random}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}-${random}.tmp`);
 }
 
 /** The error code of a failed fs call (ENOENT, EISDIR, ...), or its message. */

@@ -16,6 +16,7 @@ import { decodeFrom, encodeSafetensors, parseHeader } from './safetensors';
 import type { EncodeSafetensorsOptions } from './safetensors';
 import { readBytes } from './safetensors-file';
 import { fsReason, nodeFs, writeTemp } from './node-fs';
+import { PAIR_DIGEST_KEY, configDigest, settlePair, syncDir } from './pair';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -39,9 +40,10 @@ function withContext(error: unknown, context: string): unknown {
 
 /**
  * Saves `module` into `dir` as config.json + model.safetensors (weights metadata
- * `{ format: 'attnkit', type }`). Both files are written to temp names and flushed before
- * either is renamed into place, so a failed save leaves the previous files as they were.
- * Other files in `dir` are left alone.
+ * `{ format: 'attnkit', type, config_sha256 }`). Both files are written to temp names and
+ * flushed before either is renamed into place, weights first; a save killed between the two
+ * renames is completed by the next save or load (see pair.ts), so readers see the old pair or
+ * the new one. Other files in `dir` are left alone.
  */
 export async function saveModule(
   dir: string,
@@ -70,9 +72,10 @@ export async function saveModule(
   } catch (error) {
     throw withContext(error, `(saving ${module.blockName}) module.config`);
   }
+  const digest = await configDigest(JSON.parse(configJson));
   const weights = await encodeSafetensors(
     module.stateDict(),
-    { format: 'attnkit', type },
+    { format: 'attnkit', type, [PAIR_DIGEST_KEY]: digest },
     { dtype },
   );
 
@@ -89,6 +92,8 @@ export async function saveModule(
       `'${dir}' (${fsReason(error)})`,
     );
   }
+  // Finish a save killed between its renames, remove dead writers' temporaries.
+  await settlePair(dir, CONFIG_FILE, WEIGHTS_FILE);
   for (const file of [configPath, weightsPath]) {
     const stat = await fs.lstat(file).catch(() => undefined);
     if (stat && !stat.isFile()) {
@@ -113,8 +118,12 @@ export async function saveModule(
   try {
     temps.push(await writeTemp(weightsPath, weights));
     temps.push(await writeTemp(configPath, configJson + '\n'));
+    // Weights first: they name their config's digest, so a kill between the renames is
+    // rolled forward from the config temporary (pair.ts).
     await fs.rename(temps[0]!, weightsPath);
+    await syncDir(dir);
     await fs.rename(temps[1]!, configPath);
+    await syncDir(dir);
   } catch (error) {
     await Promise.all(temps.map((t) => fs.rm(t, { force: true })));
     throw new ConfigError(
@@ -144,6 +153,7 @@ export async function loadModule<M extends Module = Module>(
   const { fs, path } = await nodeFs();
   const configPath = path.join(dir, CONFIG_FILE);
   const weightsPath = path.join(dir, WEIGHTS_FILE);
+  await settlePair(dir, CONFIG_FILE, WEIGHTS_FILE);
   let text: string;
   try {
     text = await fs.readFile(configPath, 'utf8');
@@ -230,6 +240,17 @@ export async function loadModule<M extends Module = Module>(
     throw error;
   } finally {
     tf.dispose(Object.values(tensors));
+  }
+  // Same shapes, other config (edited, or a racing save): refuse rather than load a mix.
+  const digest = header.metadata[PAIR_DIGEST_KEY];
+  if (digest !== undefined && digest !== (await configDigest(json))) {
+    module.dispose();
+    throw new SafetensorsError(
+      source,
+      `__metadata__ ${PAIR_DIGEST_KEY}`,
+      `the digest of '${configPath}' (the pair saveModule wrote)`,
+      `${digest.slice(0, 12)}… (${CONFIG_FILE} changed after saving, or a save raced this load; save again)`,
+    );
   }
   return module;
 }

@@ -16,7 +16,7 @@ describe('node-fs helpers', () => {
     fs.writeFileSync(target, 'old');
     const temp = await writeTemp(target, Uint8Array.of(1, 2, 3));
     expect(path.dirname(temp)).toBe(dir);
-    expect(path.basename(temp)).toMatch(/^\.a\.bin\.[a-z0-9]+\.tmp$/);
+    expect(path.basename(temp)).toMatch(/^\.a\.bin\.\d+-[a-z0-9]+\.tmp$/);
     expect(fs.readFileSync(target, 'utf8')).toBe('old');
     expect([...fs.readFileSync(temp)]).toEqual([1, 2, 3]);
     expect(tempSibling(path, target)).not.toBe(tempSibling(path, target));

@@ -92,7 +92,11 @@ describe('saveModule / loadModule', () => {
       features: 3,
     });
     const { metadata, tensors } = await loadSafetensors(path.join(dir, 'model.safetensors'));
-    expect(metadata).toEqual({ format: 'attnkit', type: 'io-test-affine' });
+    expect(metadata).toEqual({
+      format: 'attnkit',
+      type: 'io-test-affine',
+      config_sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     tf.dispose(Object.values(tensors));
 
     const back = await loadModule<Affine>(dir, { rng: new Rng(99) });

@@ -22,17 +22,41 @@ export interface GenerateOptions extends SamplingOptions {
   fused?: boolean;
 }
 
+/** Generations running on each model, and its training flag from before the first began. */
+const running = new WeakMap<DecoderLM, { count: number; wasTraining: boolean }>();
+
+/** Puts `model` in eval mode for a generation; the last one to end restores the flag. */
+function enterEval(model: DecoderLM): () => void {
+  const entry = running.get(model) ?? { count: 0, wasTraining: model.training };
+  entry.count++;
+  running.set(model, entry);
+  model.eval();
+  return () => {
+    if (--entry.count > 0) return;
+    running.delete(model);
+    if (!model.isDisposed) model.train(entry.wasTraining);
+  };
+}
+
+function checkLive(model: DecoderLM): void {
+  if (model.isDisposed)
+    throw new ConfigError('generate', 'model', 'a live model', 'a disposed model');
+}
+
 /**
  * Streams new token ids one by one. With the cache the prompt is read once and each step feeds
  * one token through the layers' states (or the backend's fused decoder); without it each step
  * reruns the whole sequence. All give the same tokens. Generation also stops at the model's
- * `maxLength`.
+ * `maxLength`. The model is in eval mode while any generation on it runs and gets its training
+ * flag back when the last one ends. A disposed model (before or between steps) is a
+ * ConfigError. The fused decoder follows weights replaced mid-stream (see decoding.ts).
  */
 export async function* generateStream(
   model: DecoderLM,
   prompt: readonly number[],
   options: GenerateOptions,
 ): AsyncGenerator<number> {
+  checkLive(model);
   checkInt('generate', 'maxTokens', options.maxTokens, 0);
   checkSamplingOptions(options);
   if (prompt.length === 0)
@@ -46,13 +70,14 @@ export async function* generateStream(
   const stops = new Set(options.stopTokens ?? []);
   const penalty = options.repetitionPenalty ?? 1;
   const tokens = [...prompt];
-  const wasTraining = model.training;
-  model.eval();
-  const decoding = openDecoding(model, options);
+  const leave = enterEval(model);
+  let decoding: ReturnType<typeof openDecoding> | undefined;
   try {
+    decoding = openDecoding(model, options);
     let pending = [...prompt];
     for (let produced = 0; produced < options.maxTokens; produced++) {
       if (tokens.length > model.config.maxLength) break;
+      checkLive(model);
       const values = await decoding.next(decoding.mode === 'full' ? tokens : pending);
       const next = sampleToken(applyRepetitionPenalty(values, tokens, penalty), options, rng);
       tokens.push(next);
@@ -61,8 +86,8 @@ export async function* generateStream(
       if (stops.has(next) || tokens.length >= model.config.maxLength + 1) break;
     }
   } finally {
-    decoding.dispose();
-    model.train(wasTraining);
+    decoding?.dispose();
+    leave();
   }
 }
 

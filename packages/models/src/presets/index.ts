@@ -1,6 +1,7 @@
 import { registerPreset } from '@attnkit/core';
 import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
 import basedLmTiny from './based-lm-tiny.json';
+import glaLmTiny from './gla-lm-tiny.json';
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
@@ -47,5 +48,13 @@ registerPreset('based-lm-tiny', basedLmTiny, {
       'Arora et al. 2024, Simple linear attention language models balance the recall-throughput tradeoff (Based)',
     summary:
       'Based decoder: Taylor linear attention plus a 16-token softmax window per layer, RoPE on the window, RMSNorm, SwiGLU, 2 layers of dModel 64.',
+  },
+});
+registerPreset('gla-lm-tiny', glaLmTiny, {
+  info: {
+    paper:
+      'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training (GLA)',
+    summary:
+      'GLA decoder: gated linear attention with a per-key-dimension forget gate, no positional encoding, RMSNorm, SwiGLU, 2 layers of dModel 64.',
   },
 });

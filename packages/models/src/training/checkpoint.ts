@@ -44,16 +44,44 @@ export async function saveCheckpoint(
   };
   const weights = await encodeSafetensors(trainer.model.stateDict(), metadata);
   const moments = await encodeSafetensors(trainer.optimizer.stateTensors());
-  writeDirAtomic(dir, (tmp) => {
-    fs.writeFileSync(path.join(tmp, 'model.safetensors'), weights);
-    fs.writeFileSync(path.join(tmp, 'optimizer.safetensors'), moments);
-    fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(info, null, 2));
-  });
+  writeDirAtomic(
+    dir,
+    (tmp) => {
+      fs.writeFileSync(path.join(tmp, 'model.safetensors'), weights);
+      fs.writeFileSync(path.join(tmp, 'optimizer.safetensors'), moments);
+      // Last: a copy with a readable state.json is complete (checkpointRank).
+      fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(info, null, 2));
+    },
+    checkpointRank,
+  );
 }
 
-/** Reads `dir`'s state.json without touching any tensor. */
+/**
+ * A copy of a checkpoint is complete when its state.json (written last) reads and names its
+ * step; newer means a later step. Recovery keeps the newest complete copy.
+ */
+export function checkpointRank(copy: string): number | undefined {
+  try {
+    const names = fs.readdirSync(copy);
+    if (!['model.safetensors', 'optimizer.safetensors'].every((f) => names.includes(f)))
+      return undefined;
+    const step = (
+      JSON.parse(fs.readFileSync(path.join(copy, 'state.json'), 'utf8')) as {
+        step?: unknown;
+      }
+    ).step;
+    return typeof step === 'number' && Number.isInteger(step) && step >= 0 ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads `dir`'s state.json without touching any tensor. Recovers first: after a crash inside a
+ * checkpoint write, the newest complete copy becomes `dir` and the other copies are removed.
+ */
 export function readCheckpointInfo(dir: string): CheckpointInfo {
-  recoverDir(dir);
+  recoverDir(dir, checkpointRank);
   const file = path.join(dir, 'state.json');
   if (!fs.existsSync(file)) throw new CheckpointError(`checkpoint: no state.json in ${dir}`);
   return JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointInfo;

@@ -4,11 +4,13 @@ import type {
   LinearAttentionResult,
   LinearAttentionState,
   LinearCore,
+  LinearVectorCore,
 } from './types';
 import { validateLinear } from './validate';
 import { linearBidirectional, linearParallel, linearParallelBidirectional } from './parallel';
 import { linearChunk } from './chunk';
 import { linearRecurrent } from './recurrent';
+import { linearChunkVector, linearParallelVector, linearRecurrentVector } from './vector-gate';
 
 export type {
   LinearAttentionForm,
@@ -23,10 +25,17 @@ const CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearCore> = {
   recurrent: (q, k, v, g, s0) => linearRecurrent(q, k, v, g, s0),
 };
 
+const VECTOR_CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearVectorCore> = {
+  parallel: (q, k, v, g, s0) => linearParallelVector(q, k, v, g, s0),
+  chunk: linearChunkVector,
+  recurrent: (q, k, v, g, s0) => linearRecurrentVector(q, k, v, g, s0),
+};
+
 /**
  * Linear attention (Katharopoulos et al. 2020, "Transformers are RNNs", eqs. 4-9), optionally
  * with a per-head constant decay (RetNet, Sun et al. 2023 eq. 5; Lightning Attention) and a
- * data-dependent scalar gate (GLA, Yang et al. 2023; Mamba-2 as scalar-decay linear attention):
+ * data-dependent gate, a scalar per step (Mamba-2 as scalar-decay linear attention) or one per key
+ * dimension (GLA, Yang et al. 2024, eq. 3: S_t = (exp(g_t)ᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t):
  *
  *   S_t = exp(g_t) S_{t-1} + k_tᵀ v_t,    out_t = scale · q_t S_t
  *   (normalize)  z_t = exp(g_t) z_{t-1} + k_t,   out_t = scale · q_t S_t / (scale · q_t·z_t + eps)
@@ -64,8 +73,10 @@ export function linearAttention(
         geo.form === 'parallel'
           ? linearParallelBidirectional(qs, k, values)
           : linearBidirectional(qs, k, values);
+    } else if (g && g.rank === 4) {
+      core = VECTOR_CORES[geo.form](qs, k, values, g as tf.Tensor4D, s0, geo.chunkSize);
     } else {
-      core = CORES[geo.form](qs, k, values, g, s0, geo.chunkSize);
+      core = CORES[geo.form](qs, k, values, g as tf.Tensor3D | null, s0, geo.chunkSize);
     }
     if (!normalize) return [core.output, core.state];
 
@@ -80,20 +91,24 @@ export function linearAttention(
   return { output: output as tf.Tensor4D, state };
 }
 
-/** g [b, h, t] = log λ_h + gate (null when neither is given). */
+/** g = log λ_h + gate: [b, h, t], or [b, h, t, dk] with a per-dimension gate (null when neither). */
 function logDecay(
   options: LinearAttentionOptions,
   b: number,
   h: number,
   t: number,
-): tf.Tensor3D | null {
+): tf.Tensor3D | tf.Tensor4D | null {
   const { decay, gate } = options;
+  const vector = gate !== undefined && gate.rank === 4;
   let g: tf.Tensor | null = null;
   if (decay !== undefined) {
     const lambda =
       decay instanceof tf.Tensor ? decay : tf.tensor1d(typeof decay === 'number' ? [decay] : decay);
-    g = tf.broadcastTo(tf.reshape(tf.log(lambda), [1, -1, 1]), [b, h, t]);
+    const logs = tf.log(lambda);
+    g = vector
+      ? tf.broadcastTo(tf.reshape(logs, [1, -1, 1, 1]), gate.shape)
+      : tf.broadcastTo(tf.reshape(logs, [1, -1, 1]), [b, h, t]);
   }
   if (gate) g = g ? tf.add(g, gate) : gate;
-  return g as tf.Tensor3D | null;
+  return g as tf.Tensor3D | tf.Tensor4D | null;
 }

@@ -22,7 +22,11 @@ export interface LinearAttentionOptions {
   causal?: boolean;
   /** Constant per-head decay λ_h in (0, 1]: S_t = λ_h S_{t-1} + k_tᵀ v_t (RetNet, Lightning). */
   decay?: number | number[] | tf.Tensor;
-  /** Data-dependent log decay g [batch, heads, time], <= 0: S_t = exp(g_t) S_{t-1} + k_tᵀ v_t. */
+  /**
+   * Data-dependent log decay, <= 0: [batch, heads, time] (a scalar per step,
+   * S_t = exp(g_t) S_{t-1} + k_tᵀ v_t) or [batch, heads, time, dk] (one per key dimension, GLA:
+   * S_t = (exp(g_t)ᵀ 1) ⊙ S_{t-1} + k_tᵀ v_t).
+   */
   gate?: tf.Tensor;
   /** Divide by q_t·z_t (Katharopoulos et al. 2020 eq. 6); default false. */
   normalize?: boolean;
@@ -53,6 +57,16 @@ export type LinearCore = (
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   g: tf.Tensor3D | null,
+  s0: tf.Tensor4D | null,
+  chunkSize: number,
+) => { output: tf.Tensor4D; state: tf.Tensor4D };
+
+/** The same with a per-key-dimension log decay g [b, h, t, dk] (vector-gate.ts). */
+export type LinearVectorCore = (
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  g: tf.Tensor4D,
   s0: tf.Tensor4D | null,
   chunkSize: number,
 ) => { output: tf.Tensor4D; state: tf.Tensor4D };

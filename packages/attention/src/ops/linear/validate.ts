@@ -94,7 +94,15 @@ export function validateLinear(
   if (gate !== undefined) {
     if (!(gate instanceof tf.Tensor))
       throw new ShapeError(BLOCK, 'gate', 'a tf.Tensor', typeof gate);
-    checkShape(BLOCK, 'gate', gate, [batch, heads, time]);
+    // A scalar per step, or one per key dimension (GLA).
+    const scalar = [batch, heads, time];
+    const vector = [...scalar, keyDim];
+    const fits = (want: number[]) =>
+      gate.rank === want.length && want.every((d, i) => d === gate.shape[i]);
+    if (!fits(scalar) && !fits(vector)) {
+      const want = `shape [${scalar.join(',')}] or [${vector.join(',')}]`;
+      throw new ShapeError(BLOCK, 'gate', want, `shape ${formatShape(gate.shape)}`);
+    }
     checkDtype(BLOCK, 'gate', gate, ['float32']);
     if (checkValues) {
       const max = tf.tidy(() => tf.max(gate).dataSync()[0]!);
