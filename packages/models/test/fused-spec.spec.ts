@@ -92,11 +92,16 @@ describeWithBlocks('fusedDecoderSpec', () => {
         { block: { ...block, norm: { type: 'scale-norm' } } },
         "layers[0].norm1 'scale-norm' is not rms-norm or layer-norm",
       ],
-      [
-        { layerOverrides: { '1': { mixer: { type: 'mha', numHeads: 2 } } } },
-        "layers[1].mixer's headDim differs from the rotary headDim=16",
-      ],
     ];
+    // A head size other than the rotary one no longer builds (issue 16): refused by path at build.
+    expect(() =>
+      lm({
+        ...llama(),
+        layerOverrides: { '1': { mixer: { type: 'mha', numHeads: 2 } } },
+      } as DecoderLmConfig),
+    ).toThrow(
+      'rotary: $.positional.headDim expected the head size of $.layerOverrides.1.mixer (32), got 16',
+    );
     for (const [change, reason] of cases) {
       const model = lm({ ...llama(), ...change } as DecoderLmConfig);
       const spec = fusedDecoderSpec(model) as { unsupported?: string };

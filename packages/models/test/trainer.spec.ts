@@ -109,7 +109,12 @@ describeWithBlocks('Trainer', () => {
     const a = setup(1);
     a.trainer.trainStep();
     await saveCheckpoint(dir, a.trainer);
-    const other = tinyLm({ vocabSize: task.vocabSize, maxLength: 8, dModel: 12 } as never);
+    const other = tinyLm({
+      vocabSize: task.vocabSize,
+      maxLength: 8,
+      dModel: 12,
+      positional: { type: 'rotary', headDim: 6 },
+    } as never);
     const t = new Trainer(other, new TaskSource(task, 2, 1), { steps: 2 });
     const before = other.namedParameters().values().next().value!.dataSync().slice();
     expect(() => loadCheckpoint(dir, t)).toThrow(CheckpointError);

@@ -86,6 +86,11 @@ export class Based extends ProjectedAttention<BasedConfig> implements TokenMixer
     this.phi = makeFeatureMap('taylor', { headDim: featureDim });
   }
 
+  /** Rotary turns the window branch's heads, not the feature-map heads (`headDim`). */
+  get rotaryHeadDim(): number {
+    return this.window.headDim;
+  }
+
   private get windowSize(): number {
     return this.config.window ?? 64;
   }

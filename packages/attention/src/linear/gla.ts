@@ -70,7 +70,8 @@ export class GLA extends LinearMixer<GLAConfig> {
     const logits = this.a2.forward(this.a1.forward(x));
     // log α = log σ(·)/τ <= 0 by construction: the op need not read it back to check.
     const gate = tf.div(
-      splitHeads(tf.logSigmoid(logits), this.layout.queryHeads, this.headDim),
+      // log σ(x) = -softplus(-x): tfjs' own logSigmoid gradient fails on wasm.
+      splitHeads(tf.neg(tf.softplus(tf.neg(logits))), this.layout.queryHeads, this.headDim),
       tau,
     );
     const options = { gate, scale: 1 / Math.sqrt(this.headDim), checkValues: false };

@@ -99,12 +99,14 @@ export function buildBlocks(
 
 /**
  * A rotary encoding turns queries and keys of its own `headDim`: refuse, at build, a mixer whose
- * heads are another width (it would fail at the first forward).
+ * heads are another width (it would fail at the first forward). A mixer that rotates heads of
+ * another width than its `headDim` (Based: its window branch) says so as `rotaryHeadDim`.
  */
 function checkRotaryHeads(positional: unknown, mixer: object, path: string): void {
   const rotary = positional as { kind?: string; config?: { type?: string; headDim?: unknown } };
   const rotaryDim = rotary?.kind === 'rotate' ? rotary.config?.headDim : undefined;
-  const headDim = (mixer as { headDim?: unknown }).headDim;
+  const { rotaryHeadDim, headDim: own } = mixer as { rotaryHeadDim?: unknown; headDim?: unknown };
+  const headDim = rotaryHeadDim ?? own;
   if (typeof rotaryDim === 'number' && typeof headDim === 'number' && rotaryDim !== headDim) {
     throw new ConfigError(
       rotary.config?.type ?? 'positional',
