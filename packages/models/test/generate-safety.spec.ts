@@ -41,4 +41,16 @@ describeWithBlocks('generate keeps the model as it found it', () => {
       await expect(stream.next()).rejects.toThrow(message);
     }
   });
+
+  it('refuses a prompt longer than maxLength instead of returning nothing', async () => {
+    const model = tinyLm({ maxLength: 6 }, 4);
+    const prompt = [1, 2, 3, 4, 5, 6, 7];
+    for (const useCache of [true, false]) {
+      await expect(generate(model, prompt, { maxTokens: 3, useCache })).rejects.toThrow(
+        'generate: prompt expected at most maxLength=6 tokens, got 7 tokens',
+      );
+    }
+    expect(await generate(model, prompt.slice(0, 6), { maxTokens: 3 })).toHaveLength(1);
+    model.dispose();
+  });
 });

@@ -63,6 +63,15 @@ export async function* generateStream(
     throw new ConfigError('generate', 'prompt', 'at least one token', 'none');
   const vocab = model.config.vocabSize;
   for (const id of prompt) checkInt('generate', 'prompt token', id, 0);
+  const { maxLength } = model.config;
+  if (prompt.length > maxLength) {
+    throw new ConfigError(
+      'generate',
+      'prompt',
+      `at most maxLength=${maxLength} tokens`,
+      `${prompt.length} tokens`,
+    );
+  }
   const bad = prompt.find((id) => id >= vocab);
   if (bad !== undefined)
     throw new ConfigError('generate', 'prompt token', `an id < ${vocab}`, String(bad));
