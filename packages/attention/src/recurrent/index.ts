@@ -3,3 +3,4 @@ export { RECURRENT_CAPABILITIES } from './common';
 export * from './mamba';
 export * from './mamba2';
 export * from './aaren';
+export * from './hymba';
