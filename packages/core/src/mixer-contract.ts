@@ -291,6 +291,35 @@ export function mixerContract(
         }),
     },
     {
+      name: name(
+        'cross-layer shared keys/values: refused when not declared, reproduced when declared',
+      ),
+      run: () =>
+        withMixer((m) => {
+          const slot: { keys?: tf.Tensor4D; values?: tf.Tensor4D; positions?: number[] } = {};
+          try {
+            tf.tidy(() => {
+              const x = input();
+              const share = (role: 'produce' | 'consume') => ({
+                ...base(x),
+                sharedKeyValues: { role, slot },
+              });
+              if (!caps(m).sharedKeyValues)
+                return expectTyped('shared keys/values', () => m.forward(x, share('produce')));
+              // A consumer handed the producer's own keys/values is the producer again.
+              const produced = m.forward(x, share('produce'));
+              if (!slot.keys) throw new Error('the producer left no keys in the slot');
+              if (maxAbs(m.forward(x, share('consume')), produced) > 1e-5)
+                throw new Error("a consumer of the mixer's own keys/values differs from it");
+              if (maxAbs(produced, m.forward(x, base(x))) > 1e-5)
+                throw new Error('producing shared keys/values changed the output');
+            });
+          } finally {
+            tf.dispose([slot.keys!, slot.values!].filter(Boolean));
+          }
+        }),
+    },
+    {
       name: name('every parameter gets a non-zero gradient'),
       run: () =>
         withMixer((m) => {
