@@ -87,11 +87,27 @@ export interface MixerContext {
  * Cross-layer attention (Brandon et al. 2024; Hymba, Dong et al. 2024, sec. 2.3): the layers of a
  * group attend the keys/values of its first layer. The stack hands every layer of a group the same
  * `slot`; the producer puts its keys/values (all cached ones while decoding) there, kept, and the
- * consumers attend them instead of projecting their own. Whoever makes the slot disposes them.
+ * consumers attend them instead of projecting their own. Whoever makes the slot disposes them
+ * (`slotTensors`).
  */
 export interface SharedKeyValues {
   role: 'produce' | 'consume';
-  slot: { keys?: tf.Tensor4D; values?: tf.Tensor4D; positions?: number[] };
+  slot: SharedKeyValuesSlot;
+}
+
+/** What a producer leaves for its group: its keys/values with their positions, and its prefix. */
+export interface SharedKeyValuesSlot {
+  keys?: tf.Tensor4D;
+  values?: tf.Tensor4D;
+  positions?: number[];
+  /** The producer's own key/value prefix (Hymba's meta tokens), which the consumers attend too. */
+  prefix?: KeyValuePrefix;
+}
+
+/** The tensors a slot holds, for its owner to dispose after the pass. */
+export function slotTensors(slot: SharedKeyValuesSlot): tf.Tensor[] {
+  const { keys, values, prefix } = slot;
+  return [keys, values, prefix?.keys, prefix?.values].filter((t): t is tf.Tensor4D => !!t);
 }
 
 /**

@@ -8,8 +8,10 @@ import type {
   MixerCapabilities,
   MixerContext,
   PositionalEncoding,
+  SharedKeyValuesSlot,
   TokenMixer,
 } from './contracts';
+import { slotTensors } from './contracts';
 
 type Mixer = Module & TokenMixer;
 
@@ -296,7 +298,7 @@ export function mixerContract(
       ),
       run: () =>
         withMixer((m) => {
-          const slot: { keys?: tf.Tensor4D; values?: tf.Tensor4D; positions?: number[] } = {};
+          const slot: SharedKeyValuesSlot = {};
           try {
             tf.tidy(() => {
               const x = input();
@@ -315,7 +317,7 @@ export function mixerContract(
                 throw new Error('producing shared keys/values changed the output');
             });
           } finally {
-            tf.dispose([slot.keys!, slot.values!].filter(Boolean));
+            tf.dispose(slotTensors(slot));
           }
         }),
     },

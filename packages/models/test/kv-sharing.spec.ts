@@ -82,6 +82,21 @@ describeWithBlocks('cross-layer KV sharing (decoder-lm kvSharing)', () => {
     model.dispose();
   });
 
+  it("hymba consumers attend the first layer's keys and meta tokens, not their own", () => {
+    const model = hymbaLm({ numLayers: 2, kvSharing: { groupSize: 2 } });
+    const x = ids(tokens);
+    const before = model.forward(x);
+    const params = model.namedParameters();
+    const outputs = ['layers_1.mixer.k.weight', 'layers_1.mixer.v.weight'].map((name) => {
+      const v = params.get(name)!;
+      v.assign(tf.randomNormal(v.shape, 0, 1, 'float32', 5));
+      return model.forward(x);
+    });
+    outputs.forEach((y) => expect(maxAbsDiff(y, before)).toBe(0));
+    tf.dispose([x, before, ...outputs]);
+    model.dispose();
+  });
+
   it("trains: the consumer's loss reaches the producer's k projection; nothing leaks", async () => {
     // Same seed, same weights: with sharing, layer 0's k gets layer 1's gradient on top of its own.
     const [shared, plain] = [{ kvSharing: { groupSize: 2 } }, {}].map((o) =>

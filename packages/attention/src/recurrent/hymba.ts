@@ -136,16 +136,18 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
     const positional = context.positional;
     const [output, conv, ssm] = tf.tidy(() => {
       const q = this.projectQueries(x, queryPositions, positional);
-      const kv = sharedKeysValues('hymba', context, () =>
-        this.projectKeysValues(x, queryPositions, positional, state?.attention),
-      );
+      // Under KV sharing a consumer attends its group's keys and meta tokens (one cache per group).
+      const kv = sharedKeysValues('hymba', context, () => ({
+        ...this.projectKeysValues(x, queryPositions, positional, state?.attention),
+        prefix: this.metaPrefix(),
+      }));
       const attention = scaledDotProductAttention(q, kv.keys, kv.values, {
         scale: (positional?.logitScale ?? 1) / Math.sqrt(this.headDim),
         causal: true,
         window: this.config.window,
         queryPositions,
         keyPositions: kv.positions,
-        prefix: this.metaPrefix(),
+        prefix: kv.prefix,
       }).output;
       state?.attention.evict();
       const carry: SelectiveCarry = state?.ssm.read('ssm')

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, type MixerContext } from '@attnkit/core';
+import { ConfigError, slotTensors, type KeyValuePrefix, type MixerContext } from '@attnkit/core';
 
 export interface ProjectedKeysValues {
   keys: tf.Tensor4D;
   values: tf.Tensor4D;
   positions: number[];
+  /** The mixer's own prefix (Hymba's meta tokens): shared with the keys, as the paper's cache. */
+  prefix?: KeyValuePrefix;
 }
 
 /**
@@ -25,13 +27,15 @@ export function sharedKeysValues(
       const want = "the keys/values of the group's first layer";
       throw new ConfigError(block, 'context.sharedKeyValues.slot', want, 'an empty slot');
     }
-    return { keys: slot.keys, values: slot.values, positions: slot.positions };
+    return { keys: slot.keys, values: slot.values, positions: slot.positions, prefix: slot.prefix };
   }
   const own = project();
-  tf.dispose([slot.keys!, slot.values!].filter(Boolean));
+  tf.dispose(slotTensors(slot));
   // Copies: a cache may replace its tensors (eviction) before the consumers run.
-  slot.keys = tf.keep(tf.clone(own.keys));
-  slot.values = tf.keep(tf.clone(own.values));
+  const copy = (t: tf.Tensor4D) => tf.keep(tf.clone(t));
+  slot.keys = copy(own.keys);
+  slot.values = copy(own.values);
   slot.positions = [...own.positions];
+  slot.prefix = own.prefix && { keys: copy(own.prefix.keys), values: copy(own.prefix.values) };
   return own;
 }

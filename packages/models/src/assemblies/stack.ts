@@ -18,6 +18,7 @@ import {
   initSpecSchema,
   initTensor,
   requireCapabilities,
+  slotTensors,
   type MixerNeeds,
 } from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
@@ -185,7 +186,7 @@ export function runStack(
         x = block.forward(x, layer);
       });
     } finally {
-      tf.dispose(slots.flatMap((s) => [s.keys!, s.values!].filter(Boolean)));
+      tf.dispose(slots.flatMap(slotTensors));
     }
     return x;
   });
