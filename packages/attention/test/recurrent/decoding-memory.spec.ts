@@ -45,9 +45,12 @@ describe('decoding memory of the recurrent mixers', () => {
       const m = build<Mixer>(config);
       const state = m.initState!(1);
       const early = stepBytes(m, state, 16);
-      tf.tidy(() => {
-        m.forward(tf.randomNormal([1, 1024 - 32, 8], 0, 1, 'float32', 7) as tf.Tensor3D, { state });
-      });
+      for (let i = 0; i < 16; i++) {
+        tf.tidy(() => {
+          const x = tf.randomNormal([1, 62, 8], 0, 1, 'float32', 7 + i) as tf.Tensor3D;
+          m.forward(x, { state });
+        });
+      }
       const late = stepBytes(m, state, 16);
       expect(state.length).toBe(1024);
       expect(early[15]).toBeGreaterThan(0);
@@ -56,7 +59,7 @@ describe('decoding memory of the recurrent mixers', () => {
       state.dispose();
       m.dispose();
     },
-    120_000, // ~4 s alone; slower on a loaded machine
+    20_000, // ~4 s alone on a busy machine
   );
 
   it('hymba: the KV cache alone keeps the window; without a window it grows with the tokens', () => {
