@@ -88,7 +88,8 @@ export interface MixerContext {
  * group attend the keys/values of its first layer. The stack hands every layer of a group the same
  * `slot`; the producer puts its keys/values (all cached ones while decoding) there, kept, and the
  * consumers attend them instead of projecting their own. Whoever makes the slot disposes them
- * (`slotTensors`).
+ * (`slotTensors`). A consumer's own cache stays empty, so it takes its positions from
+ * `context.offset` (the stack passes it).
  */
 export interface SharedKeyValues {
   role: 'produce' | 'consume';
