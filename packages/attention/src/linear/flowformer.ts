@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
+  ShapeError,
   State,
   estimateOf,
   parseConfig,
@@ -45,7 +46,13 @@ if (!featureMaps.has('sigmoid')) {
       }
       return {
         outDim: d,
-        apply: (x) => tf.sigmoid(x),
+        apply: (x) => {
+          if (!(x instanceof tf.Tensor) || x.shape[x.rank - 1] !== d) {
+            const got = x instanceof tf.Tensor ? `shape [${x.shape.join(',')}]` : typeof x;
+            throw new ShapeError("featureMap 'sigmoid'", 'x', `a tensor with last axis ${d}`, got);
+          }
+          return tf.sigmoid(x);
+        },
         buffers: () => ({}),
         dispose: () => {},
       };

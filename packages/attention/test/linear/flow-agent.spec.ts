@@ -9,7 +9,7 @@ import {
   type Module,
   type TokenMixer,
 } from '@attnkit/core';
-import { FlowState } from '@attnkit/attention';
+import { FlowState, makeFeatureMap } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 
 interface Case {
@@ -162,6 +162,14 @@ describe('flowformer (Wu et al. 2022)', () => {
       else expect(moved).toBeGreaterThan(1e-4);
       m.dispose();
     }
+  });
+
+  it("registers the paper's φ as the 'sigmoid' feature map", () => {
+    const phi = makeFeatureMap('sigmoid', { headDim: 3 });
+    const v = tf.tensor2d([[-2, 0, 5]]);
+    expectClose(phi.apply(v, 'query'), tf.sigmoid(v));
+    expect(() => phi.apply(tf.zeros([1, 4]), 'key')).toThrow(ShapeError);
+    expect(() => makeFeatureMap('sigmoid', { headDim: 3, numFeatures: 2 })).toThrow(ConfigError);
   });
 
   it('declares encoder use truthfully and refuses bad configs before allocating', async () => {
