@@ -4,6 +4,10 @@ import {
   ConfigError,
   ShapeError,
   State,
+  checkInt,
+  checkNumber,
+  checkRank,
+  checkShape,
   estimateOf,
   parseConfig,
   register,
@@ -23,7 +27,7 @@ import { linearFields } from './config';
 export const flowformerSchema = z.strictObject({
   type: z.literal('flowformer'),
   ...linearFields,
-  /** φ, non-negative: 'sigmoid' (the paper's, default), 'elu+1', 'relu' or a registered map. */
+  /** φ, non-negative: 'sigmoid' (the paper's, default), 'elu+1', 'relu' or a registered deterministic map. */
   featureMap: z.string().optional(),
   /** Added to every flow before it divides (default 1e-6). */
   eps: z.number().positive().optional(),
@@ -101,7 +105,7 @@ export interface FlowAttentionOptions {
   form: LinearAttentionForm;
   chunkSize?: number;
   eps: number;
-  /** Sums after the tokens before these (causal only). */
+  /** Sums after the tokens before these (causal only; the op checks their shapes). */
   initialState?: FlowSums;
   /** Tokens seen before these (the position normaliser's offset; causal only). */
   offset?: number;
@@ -126,8 +130,20 @@ export function flowAttention(
   v: tf.Tensor4D,
   options: FlowAttentionOptions,
 ): { output: tf.Tensor4D; state: FlowSums } {
-  const { causal, form, chunkSize, eps, initialState: init, offset = 0 } = options;
-  const [b, h, t] = fq.shape;
+  const { causal, form, chunkSize, initialState: init } = options;
+  const block = 'flowAttention';
+  checkRank(block, 'fq', fq, 4);
+  const [b, h, t, dk] = fq.shape;
+  checkShape(block, 'fk', fk, [b, h, t, dk]);
+  checkShape(block, 'v', v, [b, h, t, null]);
+  const eps = checkNumber(block, 'eps', options.eps, { min: 0, minExclusive: true });
+  const offset = checkInt(block, 'offset', options.offset ?? 0, 0);
+  if (!causal && init) {
+    throw new ConfigError(block, 'initialState', 'none with causal: false', 'a state');
+  }
+  if (!causal && offset) {
+    throw new ConfigError(block, 'offset', '0 with causal: false', String(offset));
+  }
   return tf.tidy(() => {
     const flow = (q: tf.Tensor4D, k: tf.Tensor4D, values: tf.Tensor, kv?: tf.Tensor4D) =>
       linearAttention(q, k, values as tf.Tensor4D, {

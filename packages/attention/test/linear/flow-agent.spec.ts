@@ -9,7 +9,7 @@ import {
   type Module,
   type TokenMixer,
 } from '@attnkit/core';
-import { FlowState, makeFeatureMap } from '@attnkit/attention';
+import { FlowState, flowAttention, makeFeatureMap } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 
 interface Case {
@@ -162,6 +162,20 @@ describe('flowformer (Wu et al. 2022)', () => {
       else expect(moved).toBeGreaterThan(1e-4);
       m.dispose();
     }
+  });
+
+  it('flowAttention refuses mismatched heads, eps <= 0 and a state in the bidirectional form', () => {
+    const q = tf.ones([1, 2, 3, 4]) as tf.Tensor4D;
+    const base = { causal: true, form: 'chunk', eps: 1e-6 } as const;
+    expect(() => flowAttention(q, tf.ones([1, 2, 3, 5]) as tf.Tensor4D, q, base)).toThrow(
+      /^flowAttention: fk expected shape \[1,2,3,4\]/,
+    );
+    expect(() => flowAttention(q, q, q, { ...base, eps: 0 })).toThrow(/^flowAttention: eps/);
+    const { state } = flowAttention(q, q, q, base);
+    expect(() => flowAttention(q, q, q, { ...base, causal: false, initialState: state })).toThrow(
+      /^flowAttention: initialState expected none with causal: false/,
+    );
+    tf.dispose(Object.values(state));
   });
 
   it("registers the paper's φ as the 'sigmoid' feature map", () => {
