@@ -10,7 +10,7 @@ import {
   type TokenMixer,
 } from '@attnkit/core';
 import { FlowState, flowAttention, makeFeatureMap } from '@attnkit/attention';
-import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
+import { expectClose, expectNoLeaks, maxAbsDiff, mixerContract } from '@attnkit/core/testing';
 
 interface Case {
   name: string;
@@ -206,6 +206,20 @@ describe('flowformer (Wu et al. 2022)', () => {
     expect(relu.forward(x).shape).toEqual([2, 11, 8]);
     relu.dispose();
   });
+});
+
+// The registered example is causal; the encoder config declares no decoding and must pass too.
+describe('mixer contract: flowformer with causal: false', () => {
+  for (const check of mixerContract({
+    type: 'flowformer',
+    dModel: 8,
+    numHeads: 2,
+    causal: false,
+  })) {
+    it(check.name, async () => {
+      await check.run();
+    });
+  }
 });
 
 describe('agent-attention (Han et al. 2024)', () => {
