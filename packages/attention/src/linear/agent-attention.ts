@@ -7,6 +7,7 @@ import {
   initTensor,
   parseConfig,
   register,
+  reserve,
   type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
@@ -89,6 +90,10 @@ export class AgentAttention extends ProjectedAttention<AgentAttentionConfig> imp
       initTensor({ name: 'uniform', min: -bound, max: bound }, shape, this.rng);
     this.convWeight = this.addParameter('convWeight', uniform([channels, kernel]));
     this.convBias = this.addParameter('convBias', uniform([channels]));
+    // A buffer, not a parameter: counted against the build's byte budget before it is made.
+    reserve('agent-attention', `biasBlocks ${blocks} x maxLength ${L}`, blocks * L, {
+      parameter: false,
+    });
     this.interpolation = linearInterpolation(blocks, L);
   }
 
