@@ -11,3 +11,4 @@ export * from './retnet';
 export * from './lightning';
 export * from './gla';
 export * from './latte';
+export * from './lit';
