@@ -12,3 +12,4 @@ export * from './lightning';
 export * from './gla';
 export * from './latte';
 export * from './lit';
+export * from './hybrid-chunk';
