@@ -1,4 +1,4 @@
-"""Golden values for latte, lit and hybrid-chunk-attention, as plain float64 loops from the papers.
+"""Golden values for latte, lit and arflow-hybrid, as plain float64 loops from the papers.
 
 latte (Dolga et al. 2024, sec. 3 / 3.1): per head, p(l|x_t) = softmax_l(q_t), q = x W_q [.., L];
 p(s|l,t) = exp(k_sl) / sum_{s' <= t} exp(k_s'l) (causal; every s' when bidirectional), k = x W_k;
@@ -7,7 +7,7 @@ lit (Wang et al. 2025, simplified linear attention): phi(x) = relu(x) + 1e-6,
 o_t = sum_s (phi(q_t).phi(k_s)) v_s / (sum_s phi(q_t).phi(k_s) + 1e-6) over s <= t (causal) or all s,
 plus a depthwise convolution of v over time, one kernel [hd, K] and bias [hd] shared by the heads:
 centred (taps t - K//2 + j) when bidirectional, causal (taps t - (K-1) + j) when causal; then W_o.
-hybrid-chunk-attention (Hui et al. 2025, ARFlow): chunks of C tokens; o_t = softmax over the
+arflow-hybrid (Hui et al. 2025, ARFlow): chunks of C tokens; o_t = softmax over the
 tokens s <= t of t's chunk of q_t.k_s/sqrt(d), times v_s, plus sum over the earlier chunks' tokens
 of (q_t.k_s/sqrt(d)) v_s (softmax inside a chunk, linear across, summed); then W_o.
 Weights are [in, out] as attnkit's Linear stores them. Each loop is checked here against a
@@ -139,7 +139,7 @@ cases = [
          lambda x, w: latte(x, w, True), gain={'q': 0.4, 'k': 12.0, 'v': 0.4, 'o': 0.4}),
     case('lit bidirectional', {**lit_config, 'causal': False}, lit_shapes, lambda x, w: lit(x, w, False)),
     case('lit causal', {**lit_config, 'causal': True}, lit_shapes, lambda x, w: lit(x, w, True)),
-    case('hybrid-chunk-attention', {'type': 'hybrid-chunk-attention', 'dModel': D, 'numHeads': H, 'chunkSize': C},
+    case('arflow-hybrid', {'type': 'arflow-hybrid', 'dModel': D, 'numHeads': H, 'chunkSize': C},
          qkvo, hybrid),
 ]
 

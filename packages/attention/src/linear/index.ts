@@ -12,4 +12,4 @@ export * from './lightning';
 export * from './gla';
 export * from './latte';
 export * from './lit';
-export * from './hybrid-chunk';
+export * from './arflow-hybrid';

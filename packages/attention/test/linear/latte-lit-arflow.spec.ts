@@ -65,13 +65,13 @@ const FORMS: Record<string, [string, object][]> = {
     ['chunk, chunkSize 2', { chunkSize: 2 }],
     ['parallel', { form: 'parallel' }],
   ],
-  'hybrid-chunk-attention': [
+  'arflow-hybrid': [
     ['chunk', {}],
     ['parallel', { form: 'parallel' }],
   ],
 };
 
-describe('latte, lit and hybrid-chunk-attention: golden values from float64 PyTorch loops', () => {
+describe('latte, lit and arflow-hybrid: golden values from float64 PyTorch loops', () => {
   for (const c of fixture.cases) {
     it.each(FORMS[c.config.type as string]!)(
       `${c.name} (%s): output and input gradient match`,
@@ -153,9 +153,9 @@ describe('states and refusals', () => {
     m.dispose();
   });
 
-  it('hybrid-chunk-attention: the state holds S and at most chunkSize-1 open keys', () => {
+  it('arflow-hybrid: the state holds S and at most chunkSize-1 open keys', () => {
     const m = build<Mixer>({
-      type: 'hybrid-chunk-attention',
+      type: 'arflow-hybrid',
       dModel: 8,
       numHeads: 2,
       chunkSize: 3,

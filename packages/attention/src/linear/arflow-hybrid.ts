@@ -18,9 +18,9 @@ const DEFAULT_CHUNK = 64;
 /** Added to masked logits: exp underflows to exactly 0, and no -Infinity reaches a gradient. */
 const MASKED = -1e9;
 
-/** 'hybrid-chunk-attention': ARFlow's chunk-wise hybrid linear attention (Hui et al. 2025). */
-export const hybridChunkSchema = z.strictObject({
-  type: z.literal('hybrid-chunk-attention'),
+/** 'arflow-hybrid': ARFlow's chunk-wise hybrid linear attention (Hui et al. 2025). */
+export const arflowHybridSchema = z.strictObject({
+  type: z.literal('arflow-hybrid'),
   dModel: linearFields.dModel,
   numHeads: linearFields.numHeads,
   headDim: linearFields.headDim,
@@ -30,7 +30,7 @@ export const hybridChunkSchema = z.strictObject({
   /** Tokens per chunk: softmax inside, linear across (default 64; ARFlow's chunk is one image). */
   chunkSize: linearFields.chunkSize,
 });
-export type HybridChunkConfig = z.input<typeof hybridChunkSchema>;
+export type ArflowHybridConfig = z.input<typeof arflowHybridSchema>;
 
 /**
  * Decoding state: S = Σ k_sᵀ v_s / √d over the completed chunks [b, h, d, dv] (constant) and the
@@ -77,11 +77,11 @@ interface ChunkResult {
  * Decoding carries S and the current chunk's keys and values: state bounded by the chunk size.
  */
 export class HybridChunkAttention
-  extends ProjectedAttention<HybridChunkConfig>
+  extends ProjectedAttention<ArflowHybridConfig>
   implements TokenMixer
 {
-  constructor(config: HybridChunkConfig, options: ModuleOptions = {}) {
-    super(parseConfig('hybrid-chunk-attention', hybridChunkSchema, config), options);
+  constructor(config: ArflowHybridConfig, options: ModuleOptions = {}) {
+    super(parseConfig('arflow-hybrid', arflowHybridSchema, config), options);
   }
 
   private get chunk(): number {
@@ -107,7 +107,7 @@ export class HybridChunkAttention
   }
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
-    const block = 'hybrid-chunk-attention';
+    const block = 'arflow-hybrid';
     const caps = this.capabilities;
     const input = mixerInput(block, x, this.config.dModel, context, HybridChunkState, false, caps);
     const { state, queryPositions, time } = input;
@@ -227,15 +227,15 @@ function strictlyLower(n: number): tf.Tensor2D {
   return tf.tensor2d(values, [n, n]);
 }
 
-register('hybrid-chunk-attention', (c, o) => new HybridChunkAttention(c, o), hybridChunkSchema, {
+register('arflow-hybrid', (c, o) => new HybridChunkAttention(c, o), arflowHybridSchema, {
   category: 'mixer',
-  estimate: (c: HybridChunkConfig) => estimateOf(projectedParameters(c)),
+  estimate: (c: ArflowHybridConfig) => estimateOf(projectedParameters(c)),
   info: {
     paper: 'Hui et al. 2025, ARFlow: Autoregressive Flow with Hybrid Linear Attention',
     equation:
       'hybrid linear attention: o_t = softmax(q_t K_cᵀ/√d) V_c + q_t S_{c-1}, S_c = S_{c-1} + K_cᵀV_c/√d (softmax within a chunk, linear across, summed)',
     summary:
       'chunk-wise hybrid: causal softmax attention inside each chunk, linear attention over the earlier chunks; state bounded by the chunk size',
-    example: { type: 'hybrid-chunk-attention', dModel: 8, numHeads: 2, chunkSize: 2 },
+    example: { type: 'arflow-hybrid', dModel: 8, numHeads: 2, chunkSize: 2 },
   },
 });
