@@ -61,6 +61,8 @@ export class LatteState extends State {
  * state is the constant-size decoding state (the paper's recurrent form). q and k are
  * [b, h, t, L] (x W_q, x W_k); v is [b, h, t, dModel/h]; o projects back. Not included: the
  * paper's VAPOR positions and the local-attention hybrid (Latte-Macchiato); takes no positions.
+ * Cost: the scan holds v once per latent, O(chunk · L · dv) per head and chunk (times log chunk
+ * for its gradient); the bidirectional form is two matmuls.
  */
 export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer {
   constructor(config: LatteConfig, options: ModuleOptions = {}) {
