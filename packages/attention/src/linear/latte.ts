@@ -55,13 +55,14 @@ export class LatteState extends State {
  * Latte, "Latent Attention for Linear Time Transformers" (Dolga et al. 2024): attention through
  * L latent states per head. A query picks latents, p(l|x_t) = softmax_l(q_t); each latent
  * attends over the keys, p(s|l) = softmax_s(k_{s,l}); out_t = Σ_l p(l|x_t) Σ_s p(s|l) v_s
- * (sec. 3, bidirectional: softmax_L(Q) (softmax_T(K)ᵀ V)). Causal (sec. 3.1): p(s|l,t) normalises
+ * (bidirectional: softmax_L(Q) (softmax_T(K)ᵀ V)). Causal: p(s|l,t) normalises
  * over s ≤ t only, so per latent the running softmax average of the values is a log-sum-exp scan
  * (running max, Σ e^{k-m} v, Σ e^{k-m}; `logSumExpScan`), stable for any logit range, and its
  * state is the constant-size decoding state (the paper's recurrent form). q and k are
  * [b, h, t, L] (x W_q, x W_k); v is [b, h, t, dModel/h]; o projects back. Not included: the
  * paper's VAPOR positions and the local-attention hybrid (Latte-Macchiato); takes no positions.
- * Cost: the scan holds v once per latent, O(chunk · L · dv) per head and chunk (times log chunk
+ * (Read from the abstract and public summaries of the paper; its section and equation numbers
+ * were not accessible to us, so none are cited.) Cost: the scan holds v once per latent, O(chunk · L · dv) per head and chunk (times log chunk
  * for its gradient); the bidirectional form is two matmuls.
  */
 export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer {
@@ -182,7 +183,7 @@ register('latte', (c, o) => new Latte(c, o), latteSchema, {
   info: {
     paper: 'Dolga et al. 2024, Latte: Latent Attention for Linear Time Transformers',
     equation:
-      'sec. 3: out_t = Σ_l p(l|x_t) Σ_s p(s|l) v_s, p(l|x_t) = softmax_l(q_t), p(s|l) = softmax_s(k_s,l); sec. 3.1: causal p(s|l,t) over s ≤ t (a log-sum-exp scan)',
+      'p(s|t) = Σ_l p(s|l) p(l|t): out_t = Σ_l p(l|x_t) Σ_s p(s|l) v_s, p(l|x_t) = softmax_l(q_t), p(s|l) = softmax_s(k_s,l); causal: p(s|l,t) over s ≤ t (a log-sum-exp scan)',
     summary:
       'attention through L learned latent states per head: linear time, causal or bidirectional, constant-size decoding state',
     example: { type: 'latte', dModel: 8, numHeads: 2, numLatents: 3 },

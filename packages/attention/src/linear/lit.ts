@@ -71,8 +71,9 @@ export class LitState extends State {
  * 5×5 kernel; a mixer sees a 1-D sequence, so here the convolution runs over time: centred
  * ('same' padding) when bidirectional, causal (taps t-K+1 … t) when causal, where the linear
  * branch is causal too and decoding carries S, z and the last K-1 values (constant size).
- * Which branch the DWC takes (V) and φ's ε were read from the authors' released code and the
- * project page; the paper's own equation numbers were not accessible to us.
+ * The paper's text was not accessible to us: guideline 1 ("depth-wise convolution within simple
+ * linear attention") is from its abstract and project page; that the DWC takes V, one kernel for
+ * all heads and φ's ε are from a public reference implementation of this block (FLatten-style).
  */
 export class Lit extends ProjectedAttention<LitConfig> implements TokenMixer {
   /** The depthwise kernel [headDim, K] and bias [headDim], shared by the heads. */
