@@ -10,3 +10,6 @@ export * from './lln';
 export * from './retnet';
 export * from './lightning';
 export * from './gla';
+export * from './latte';
+export * from './lit';
+export * from './arflow-hybrid';
