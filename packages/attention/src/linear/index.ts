@@ -10,5 +10,8 @@ export * from './lln';
 export * from './retnet';
 export * from './lightning';
 export * from './gla';
+export * from './latte';
+export * from './lit';
+export * from './arflow-hybrid';
 export * from './flowformer';
 export * from './agent-attention';
