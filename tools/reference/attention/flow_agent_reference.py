@@ -1,6 +1,6 @@
 """Golden values for flowformer and agent-attention, written out in PyTorch from the papers.
 
-flowformer (Wu et al. 2022, Flowformer, sec. 3), phi = sigmoid, per head:
+flowformer (Wu et al. 2022, Flowformer: Flow-Attention), phi = sigmoid, per head:
   bidirectional: I_i = phi(q_i).sum_j phi(k_j), O_j = phi(k_j).sum_i phi(q_i);
     conserved I^_i = phi(q_i).sum_j phi(k_j)/O_j, O^_j = min(1, phi(k_j).sum_i phi(q_i)/I_i);
     competition c = T softmax(O^); allocation sigmoid(I^);
@@ -11,7 +11,7 @@ flowformer (Wu et al. 2022, Flowformer, sec. 3), phi = sigmoid, per head:
     c_i = i exp(O^_i) / sum_{j<=i} exp(O^_j), out_i as above with j <= i.
   Computed token by token with plain loops (independent of attnkit's decomposition into
   linear-attention calls). eps = 1e-6 is added to every flow that divides.
-agent-attention (Han et al. 2024, Agent Attention, sec. 3, eqs. 3-5):
+agent-attention (Han et al. 2024, Agent Attention: the agent attention module):
   A = adaptive_avg_pool(Q) [n agents], O = softmax(Q A^T/sqrt(d) + B2) softmax(A K^T/sqrt(d) + B1) V
   + DWC(V), as the authors' code computes it; 1-D agent biases: a table [heads, agents, blocks]
   linearly interpolated (F.interpolate, align_corners=False) to maxLength plus a per-position

@@ -43,8 +43,8 @@ export const agentAttentionSchema = z
 export type AgentAttentionConfig = z.input<typeof agentAttentionSchema>;
 
 /**
- * Agent Attention, "On the Integration of Softmax and Linear Attention" (Han et al. 2024, ECCV),
- * sec. 3 (eqs. 3-5): n agent tokens A, the adaptive average pooling of the queries over the
+ * Agent Attention, "On the Integration of Softmax and Linear Attention" (Han et al. 2024, ECCV):
+ * n agent tokens A, the adaptive average pooling of the queries over the
  * sequence, first gather from the keys and values by softmax attention (agent aggregation) and
  * then broadcast to the queries (agent broadcast), plus a depthwise convolution of V:
  *
@@ -56,7 +56,9 @@ export type AgentAttentionConfig = z.input<typeof agentAttentionSchema>;
  * (align_corners false) to maxLength, plus one per-position table agents × maxLength; B1 and B2
  * each have their own pair. Positions are absolute: an input of T ≤ maxLength tokens uses the
  * first T columns (longer inputs are refused). Pooling the queries of every position makes it an
- * encoder mixer: causal use and decoding are refused.
+ * encoder mixer: causal use and decoding are refused. (The formula as the paper writes its agent
+ * attention module, checked against the authors' released agent_pvt.py, whose bias tables this
+ * follows; the paper's equation numbers were not accessible to us, so none are cited.)
  */
 export class AgentAttention extends ProjectedAttention<AgentAttentionConfig> implements TokenMixer {
   /** B1's low-resolution table [heads, agents, biasBlocks] (the paper's an_bias). */
@@ -216,7 +218,7 @@ register('agent-attention', (c, o) => new AgentAttention(c, o), agentAttentionSc
   info: {
     paper: 'Han et al. 2024, Agent Attention: On the Integration of Softmax and Linear Attention',
     equation:
-      'sec. 3, eqs. 3-5: O = σ(QAᵀ + B2) σ(AKᵀ + B1) V + DWC(V), A = pooled Q; agent biases interpolated (1-D here)',
+      'O = σ(QAᵀ + B2) σ(AKᵀ + B1) V + DWC(V), A = pooled Q; agent biases interpolated (1-D here)',
     summary:
       'agent tokens (pooled queries) gather keys by softmax and are read back by the queries: O(T·n); encoder only',
     example: {

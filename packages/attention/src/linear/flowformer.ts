@@ -63,7 +63,7 @@ if (!featureMaps.has('sigmoid')) {
     },
     {
       paper: 'Wu et al. 2022, Flowformer: Linearizing Transformers with Conservation Flows',
-      equation: 'sec. 3: φ(x) = sigmoid(x), a non-negative map for flow capacities',
+      equation: 'φ(x) = sigmoid(x), the non-negative map of the flow capacities',
       summary: 'Elementwise sigmoid: bounded, non-negative, dimension-preserving.',
       example: { featureMap: 'sigmoid' },
     },
@@ -184,7 +184,7 @@ export function flowAttention(
 }
 
 /**
- * Flowformer, "Linearizing Transformers with Conservation Flows" (Wu et al. 2022, ICML), sec. 3:
+ * Flowformer, "Linearizing Transformers with Conservation Flows" (Wu et al. 2022, ICML):
  * attention as a flow network from sources (values) to sinks (results). Incoming and outgoing
  * flows I, O of the non-negative map φ (sigmoid); conserving them gives Î, Ô; values compete by
  * a softmax of Ô scaled by the length (source competition) and results are gated by sigmoid(Î)
@@ -192,6 +192,9 @@ export function flowAttention(
  * Flow-Attention, whose competition softmax runs over every position; causal is its causal
  * version (cumulative flows, normalised by position), which decodes with the constant-size
  * `FlowState`. Trains in the op's chunked or parallel form; one decoded token is its recurrent form.
+ * (Formulas as the paper names them, checked line by line against the authors' released
+ * Flow_Attention.py, normal and causal; the paper's equation numbers were not accessible to us,
+ * so none are cited. The clamp of Ô at 1 is from that code.)
  */
 export class Flowformer extends ProjectedAttention<FlowformerConfig> implements TokenMixer {
   private readonly phi: FeatureMap;
@@ -277,7 +280,7 @@ register('flowformer', (c, o) => new Flowformer(c as FlowformerConfig, o), flowf
   info: {
     paper: 'Wu et al. 2022, Flowformer: Linearizing Transformers with Conservation Flows (ICML)',
     equation:
-      'sec. 3: flows I = φ(Q)Σφ(K)ᵀ, O = φ(K)Σφ(Q)ᵀ; conservation Î, Ô; competition softmax(Ô)·m, aggregation φ(Q)/I·φ(K)ᵀV̂, allocation sigmoid(Î); causal version with cumulative flows normalised by position',
+      'flows I = φ(Q)Σφ(K)ᵀ, O = φ(K)Σφ(Q)ᵀ; conservation Î, Ô; competition softmax(Ô)·m, aggregation φ(Q)/I·φ(K)ᵀV̂, allocation sigmoid(Î); causal version with cumulative flows normalised by position',
     summary:
       'flow-conservation linear attention: values compete for outgoing flow, results are gated by incoming flow; constant-state decoding',
     example: { type: 'flowformer', dModel: 8, numHeads: 2 },
