@@ -10,3 +10,5 @@ export * from './lln';
 export * from './retnet';
 export * from './lightning';
 export * from './gla';
+export * from './deltanet';
+export * from './gated-deltanet';
