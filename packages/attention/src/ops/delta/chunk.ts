@@ -84,16 +84,14 @@ export function deltaChunk(
 
     // The only sequential part: S_{n+1} = F_n S_n + G_n over the T/C chunks.
     const heads = b * h;
-    // Slices, not unstack: tfjs' unstack gradient fails when it has a single output.
-    const fs = tf.reshape(transition, [heads, n, dk, dk]);
-    const gs = tf.reshape(inject, [heads, n, dk, dv]);
-    const at = (x: tf.Tensor, i: number, width: number) =>
-      tf.reshape(tf.slice(x, [0, i, 0, 0], [heads, 1, dk, width]), [heads, dk, width]);
+    const fs = pieces(tf.reshape(transition, [heads, n, dk, dk]), n, 1);
+    const gs = pieces(tf.reshape(inject, [heads, n, dk, dv]), n, 1);
     let state: tf.Tensor = s0 ? tf.reshape(s0, [heads, dk, dv]) : tf.zeros([heads, dk, dv]);
     const entering: tf.Tensor[] = [];
     for (let i = 0; i < n; i++) {
       entering.push(state);
-      state = tf.add(tf.matMul(at(fs, i, dk), state), at(gs, i, dv));
+      const f = tf.reshape(fs[i]!, [heads, dk, dk]);
+      state = tf.add(tf.matMul(f, state), tf.reshape(gs[i]!, [heads, dk, dv]));
     }
     const states = tf.reshape(tf.stack(entering, 1), [rows, dk, dv]);
     const out = tf.reshape(tf.add(intra, tf.matMul(queries, states)), [b, h, n * c, dv]);
@@ -102,6 +100,15 @@ export function deltaChunk(
       state: tf.reshape(state, [b, h, dk, dv]) as tf.Tensor4D,
     };
   });
+}
+
+/**
+ * x cut into n equal pieces along `axis`. tf.split, not one slice per piece: a slice's gradient
+ * is padded to the whole input, so n slices would cost O(n²) memory in the backward pass (and
+ * tfjs' split/unstack gradients fail with a single piece).
+ */
+export function pieces(x: tf.Tensor, n: number, axis: number): tf.Tensor[] {
+  return n === 1 ? [x] : tf.split(x, n, axis);
 }
 
 /**

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { pieces } from './chunk';
 
 /**
  * The recurrent form (flash-linear-attention's `fused_recurrent`): the delta rule of Schlag et
@@ -21,19 +22,18 @@ export function deltaRecurrent(
 ): { output: tf.Tensor4D; state: tf.Tensor4D } {
   return tf.tidy(() => {
     const [b, h, t, dk] = q.shape;
-    const dv = v.shape[3];
-    let state: tf.Tensor = s0 ?? tf.zeros([b, h, dk, dv]);
+    let state: tf.Tensor = s0 ?? tf.zeros([b, h, dk, v.shape[3]]);
     const outputs: tf.Tensor[] = [];
-    const scalarAt = (x: tf.Tensor3D, i: number) =>
-      tf.reshape(tf.slice(x, [0, 0, i], [b, h, 1]), [b, h, 1, 1]);
+    // One piece per token (split, whose gradient is a concat; see `pieces`).
+    const [qs, ks, vs, bs] = [q, k, v, beta].map((x) => pieces(x, t, 2));
+    const gs = g ? pieces(g, t, 2) : null;
+    const scalar = (x: tf.Tensor) => tf.reshape(x, [b, h, 1, 1]);
     for (let i = 0; i < t; i++) {
-      const qi = tf.slice(q, [0, 0, i, 0], [b, h, 1, dk]);
-      const ki = tf.slice(k, [0, 0, i, 0], [b, h, 1, dk]);
-      const vi = tf.slice(v, [0, 0, i, 0], [b, h, 1, dv]);
-      if (g) state = tf.mul(tf.exp(scalarAt(g, i)), state);
-      const u = tf.mul(scalarAt(beta, i), tf.sub(vi, tf.matMul(ki, state)));
+      const ki = ks[i]!;
+      if (gs) state = tf.mul(tf.exp(scalar(gs[i]!)), state);
+      const u = tf.mul(scalar(bs![i]!), tf.sub(vs![i]!, tf.matMul(ki, state)));
       state = tf.add(state, tf.matMul(ki, u, true, false));
-      outputs.push(tf.matMul(qi, state));
+      outputs.push(tf.matMul(qs![i]!, state));
     }
     return { output: tf.concat(outputs, 2) as tf.Tensor4D, state: state as tf.Tensor4D };
   });
