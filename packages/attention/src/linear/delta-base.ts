@@ -48,9 +48,10 @@ export const headDimRule: [
   { path: ['numHeads'], message: 'a divisor of dModel (or set headDim)' },
 ];
 
-export type DeltaConfig = { type: string } & {
-  [K in keyof typeof deltaFields]?: z.input<(typeof deltaFields)[K]>;
-} & { dModel: number; numHeads: number };
+export const deltaConfigSchema = z.object({ ...deltaFields });
+
+/** A delta-rule mixer's config: the shared fields and its type. */
+export type DeltaConfig = { type: string } & z.input<typeof deltaConfigSchema>;
 
 /** What the layer of a delta-rule mixer looks like, from its (parsed) config. */
 export interface DeltaSizes {
@@ -112,7 +113,11 @@ export abstract class DeltaMixer<C extends DeltaConfig> extends Module<C> implem
   readonly o: Linear;
   protected abstract readonly stateKind: new () => RecurrentState;
 
-  protected constructor(config: C, options: ModuleOptions, gated: boolean) {
+  protected constructor(
+    config: C,
+    options: ModuleOptions,
+    private readonly gated: boolean,
+  ) {
     super(config, options);
     const { dModel: d, convBias = false, normEps = 1e-5 } = this.config;
     const { heads: h, keyDim: dk, valueDim: dv, kernel, outputGate } = deltaSizes(config, gated);
@@ -133,7 +138,9 @@ export abstract class DeltaMixer<C extends DeltaConfig> extends Module<C> implem
     this.o = this.addModule('o', linear(h * dv, d));
   }
 
-  abstract get sizes(): DeltaSizes;
+  get sizes(): DeltaSizes {
+    return deltaSizes(this.config, this.gated);
+  }
 
   /** The log forget gate log α [b, h, t] (<= 0), or undefined for α = 1. */
   protected abstract forgetGate(x: tf.Tensor3D): tf.Tensor3D | undefined;

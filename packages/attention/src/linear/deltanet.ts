@@ -2,8 +2,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { parseConfig, register, type ModuleOptions } from '@attnkit/core';
 import { RecurrentState } from '../recurrent/state';
-import { DeltaMixer, deltaFields, deltaSizes, estimateDelta, headDimRule } from './delta-base';
-import type { DeltaSizes } from './delta-base';
+import { DeltaMixer, deltaFields, estimateDelta, headDimRule } from './delta-base';
 
 /** 'deltanet': linear attention with the delta rule (Schlag et al. 2021; Yang et al. 2024). */
 export const deltaNetSchema = z
@@ -26,10 +25,6 @@ export class DeltaNet extends DeltaMixer<DeltaNetConfig> {
 
   constructor(config: DeltaNetConfig, options: ModuleOptions = {}) {
     super(parseConfig('deltanet', deltaNetSchema, config), options, false);
-  }
-
-  get sizes(): DeltaSizes {
-    return deltaSizes(this.config, false);
   }
 
   protected forgetGate(): tf.Tensor3D | undefined {

@@ -3,8 +3,7 @@ import { z } from 'zod';
 import { Linear, parseConfig, register, type ModuleOptions } from '@attnkit/core';
 import { deltaBias } from '../recurrent/common';
 import { RecurrentState } from '../recurrent/state';
-import { DeltaMixer, deltaFields, deltaSizes, estimateDelta, headDimRule } from './delta-base';
-import type { DeltaSizes } from './delta-base';
+import { DeltaMixer, deltaFields, estimateDelta, headDimRule } from './delta-base';
 
 /** 'gated-deltanet': the gated delta rule (Yang, Kautz & Hatamizadeh 2025). */
 export const gatedDeltaNetSchema = z
@@ -39,10 +38,6 @@ export class GatedDeltaNet extends DeltaMixer<GatedDeltaNetConfig> {
     const a = Float32Array.from({ length: h }, () => Math.log(16 * (1 - this.rng.uniform())));
     this.aLog = this.addParameter('aLog', tf.tensor1d(a));
     this.dtBias = this.addParameter('dtBias', deltaBias(h, 0.001, 0.1, this.rng));
-  }
-
-  get sizes(): DeltaSizes {
-    return deltaSizes(this.config, true);
   }
 
   /** log α = −exp(A_log) · softplus(x W_a + b_Δ) <= 0, [b, h, t]. */
