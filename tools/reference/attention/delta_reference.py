@@ -5,7 +5,7 @@ delta rule (Schlag et al. 2021, sec. 4; Yang et al. 2024; gated: Yang, Kautz & H
 sec. 3), per head, in the papers' matrix form with S [dk, dv]:
   S_t = alpha_t (I - beta_t k_t k_t^T) S_{t-1} + beta_t k_t v_t^T,  o_t = scale * S_t^T q_t,
   alpha_t = exp(gate_t) (1 without a gate).
-layer (Yang et al. 2024 sec. 4; flash-linear-attention's DeltaNet / GatedDeltaNet layers):
+layer (Yang et al. 2024, the DeltaNet Transformer layer; flash-linear-attention's DeltaNet / GatedDeltaNet layers):
   [q|k|v] = SiLU(causal depthwise conv([x Wq | x Wk | x Wv]) (+ bias)), q, k L2-normalised per
   head (x / sqrt(sum x^2 + 1e-6)), beta = sigmoid(x Wb), scale = dk^-1/2;
   gated: gate = -exp(A_log) * softplus(x Wa + dt_bias);

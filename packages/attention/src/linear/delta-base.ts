@@ -93,7 +93,7 @@ export function l2Normalize(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * The layer both delta-rule mixers share (Yang et al. 2024, sec. 4 and flash-linear-attention's
+ * The layer both delta-rule mixers share (Yang et al. 2024, its DeltaNet Transformer layer; flash-linear-attention's
  * DeltaNet / GatedDeltaNet layers): q, k, v = SiLU(ShortConv(x W_q | x W_k | x W_v)), q and k
  * L2-normalised per head, β = σ(x W_β), the delta rule (`deltaRule`, scale 1/√dk), a per-head
  * RMS norm of o (one gain of width dv), optionally times SiLU(x W_g), and W_o. A subclass gives
