@@ -9,13 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
  *
  *   (I + A) U = diag(β) V − diag(β ⊙ exp(Γ)) K S,   A = strictly-lower(diag(β) K Kᵀ ⊙ D)
  *
- * so with T = (I + A)⁻¹ (the UT transform), W = T diag(β ⊙ exp(Γ)) K and U' = T diag(β) V:
+ * so with M = (I + A)⁻¹ (the UT transform), W = M diag(β ⊙ exp(Γ)) K and U' = M diag(β) V:
  *
  *   O  = (Q ⊙ exp(Γ) − P W) S + P U',          P = Q Kᵀ ⊙ D (j <= i)
  *   S' = (exp(Γ_C) I − K̃ᵀ W) S + K̃ᵀ U',        K̃ = K ⊙ exp(Γ_C − Γ)
  *
  * Every chunk's W, U', P is computed at once; only the last line runs chunk after chunk (T/C
- * products of [dk, dk] by [dk, dv]). Every exponent is <= 0. T comes from `unitLowerInverse`.
+ * products of [dk, dk] by [dk, dv]). Every exponent is <= 0. M comes from `unitLowerInverse`.
  * Gradients: autodiff through this composite, which keeps O(T·C·log C) values per head for the
  * intra-chunk terms plus the T/C chunk-boundary states and transitions (O((T/C)·dk·(dk+dv))),
  * never a [T, T] map. The last chunk is padded with k = v = q = 0, β = 0, log α = 0 tokens,
