@@ -15,3 +15,5 @@ export * from './lit';
 export * from './arflow-hybrid';
 export * from './flowformer';
 export * from './agent-attention';
+export * from './deltanet';
+export * from './gated-deltanet';

@@ -25,6 +25,12 @@ export {
   type LinearAttentionState,
 } from './linear';
 export {
+  deltaRule,
+  type DeltaRuleForm,
+  type DeltaRuleOptions,
+  type DeltaRuleResult,
+} from './delta';
+export {
   featureMaps,
   makeFeatureMap,
   type FeatureMap,
