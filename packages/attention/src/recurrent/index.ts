@@ -3,3 +3,5 @@ export { RECURRENT_CAPABILITIES } from './common';
 export * from './mamba';
 export * from './mamba2';
 export * from './aaren';
+export * from './softmax-rnn';
+export * from './bi-mamba';
