@@ -5,3 +5,4 @@ export * from './mamba2';
 export * from './aaren';
 export * from './softmax-rnn';
 export * from './bi-mamba';
+export * from './mega';
