@@ -6,3 +6,4 @@ export * from './aaren';
 export * from './softmax-rnn';
 export * from './bi-mamba';
 export * from './mega';
+export * from './adaptive-filter-attention';
