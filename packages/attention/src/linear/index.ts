@@ -10,3 +10,4 @@ export * from './lln';
 export * from './retnet';
 export * from './lightning';
 export * from './gla';
+export * from './fast';

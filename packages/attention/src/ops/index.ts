@@ -63,3 +63,4 @@ export {
   type LogSumExpState,
 } from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
+export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
