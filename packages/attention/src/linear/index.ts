@@ -11,3 +11,4 @@ export * from './retnet';
 export * from './lightning';
 export * from './gla';
 export * from './fast';
+export * from './hyper-attention';
