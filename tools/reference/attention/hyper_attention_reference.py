@@ -1,6 +1,6 @@
 """Golden values for the deterministic parts of HyperAttention (Han et al. 2023, "HyperAttention:
-Long-context Attention in Near-Linear Time", ICLR 2024: Algorithm 3 with sortLSH, Definition 1,
-and a uniform key sample as in Algorithm 1), written out densely in PyTorch with the LSH
+Long-context Attention in Near-Linear Time", ICLR 2024: Algorithm 3 with sortLSH, Algorithm 1,
+and a uniform key sample as in ApproxD, Algorithm 2), written out densely in PyTorch with the LSH
 directions and the sample given:
 
   bucket(x) = Gray-decoded sign pattern of x R (binary bit i = parity of sign bits i..r-1)

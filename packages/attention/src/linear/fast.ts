@@ -22,14 +22,15 @@ export type FastConfig = z.input<typeof fastSchema>;
 
 /**
  * FAST / Fastmax (Gerami et al. 2024, "FAST: Factorizable Attention for Speeding up
- * Transformers", § 2): a_ij = f(q̂_i·k̂_j) / Σ_n f(q̂_i·k̂_n) with f(s) = 1 + s + s²/2 (p = 2) and
- * q̂, k̂ each token's vector centred over its features and scaled to unit norm. f is a polynomial,
- * so it factorises: f(q̂·k̂) = φ(q̂)·φ(k̂) with φ the 'taylor' map (Based's), and attention is the
- * normalised linear attention φ(Q̂)(φ(K̂)ᵀV) / φ(Q̂)Σφ(K̂): O(T·d³) per head instead of O(T²·d),
- * causal by prefix sums (the chunked or recurrent form) or bidirectional. Differences from the
- * paper's code: it divides by the largest token norm of the whole sequence, which is not causal;
- * here each token is normalised alone, as the paper's text does. p = 1 and the paper's dropout on
- * the factorised terms are not offered.
+ * Transformers", § 2): a_ij = f(q̂_i·k̂_j) / Σ_n f(q̂_i·k̂_n) with f(s) = Σ_{ℓ≤p} s^ℓ/ℓ! at p = 2,
+ * i.e. 1 + s + s²/2, on normalised q̂, k̂. f is a polynomial, so it factorises: f(q̂·k̂) =
+ * φ(q̂)·φ(k̂) with φ the 'taylor' map (Based's), and attention is the normalised linear attention
+ * φ(Q̂)(φ(K̂)ᵀV) / φ(Q̂)Σφ(K̂): O(T·d³) per head instead of O(T²·d), causal by prefix sums (the
+ * chunked or recurrent form) or bidirectional. Normalisation: q and k are centred over their
+ * features and scaled so that |q̂·k̂| ≤ 1. The authors' code divides every token by the largest
+ * token norm of the sequence, which mixes positions (not causal); here each token is divided by
+ * its own norm (`fastmaxNormalize`), which keeps the bound and causality. 'taylor' alone (Based)
+ * differs only there: it uses s = q·k/√d, unbounded. p = 1 and dropout are not offered.
  */
 export class Fast extends LinearMixer<FastConfig> {
   private readonly phi: FeatureMap;

@@ -15,7 +15,7 @@ import { repeatKvHeads } from '../ops/validate';
 import { checkMixerInput, inputPositions } from '../softmax/heads';
 import { ProjectedAttention, headLayout, projectedParameters } from '../softmax/projected';
 
-/** 'hyper-attention': sortLSH blocks plus a sampled residual (Han et al. 2023, Algorithm 3). */
+/** 'hyper-attention': sortLSH blocks plus a sampled residual (Han et al. 2023, Algorithms 1-3). */
 export const hyperAttentionSchema = z.strictObject({
   type: z.literal('hyper-attention'),
   dModel: z.number().int().positive(),
@@ -23,7 +23,7 @@ export const hyperAttentionSchema = z.strictObject({
   numKvHeads: z.number().int().positive().optional(),
   headDim: z.number().int().positive().optional(),
   bias: z.boolean().optional(),
-  /** Bidirectional only: the paper's causal form (a recursion over halves) is not offered. */
+  /** Bidirectional only: the paper's causal form (Algorithm 4, a recursion over halves) is not offered. */
   causal: z.literal(false).optional(),
   /** b: tokens per block of the sorted order (default 64); b ≥ T is exact attention. */
   blockSize: z.number().int().positive().optional(),
@@ -38,7 +38,7 @@ export type HyperAttentionConfig = z.input<typeof hyperAttentionSchema>;
 
 /**
  * HyperAttention (Han et al. 2023, "HyperAttention: Long-context Attention in Near-Linear Time",
- * ICLR 2024, Algorithm 3 with sortLSH, Definition 1, and Algorithm 1's uniform sample): an
+ * ICLR 2024, Algorithm 3 with sortLSH, Algorithm 1, and ApproxD's uniform sample, Algorithm 2): an
  * approximation of bidirectional softmax attention per head in O(T log T + T·(b + m)·d): exact
  * attention within blocks of b after sorting q and k by a Hamming-ordered angular LSH, plus m
  * uniformly sampled keys weighted T/m for the rest, merged through their log-sum-exps (ops/
@@ -120,7 +120,7 @@ register('hyper-attention', (c, o) => new HyperAttention(c, o), hyperAttentionSc
     paper:
       'Han et al. 2023, HyperAttention: Long-context Attention in Near-Linear Time (ICLR 2024)',
     equation:
-      'Algorithm 3 with sortLSH (Definition 1) and a uniform key sample (Algorithm 1): block-diagonal attention in LSH-sorted order plus (T/m)-weighted samples outside it, merged by log-sum-exp',
+      'Algorithm 3 with sortLSH (Algorithm 1) and a uniform key sample (ApproxD, Algorithm 2): block-diagonal attention in LSH-sorted order plus (T/m)-weighted samples outside it, merged by log-sum-exp',
     summary:
       'approximate bidirectional softmax attention in O(T log T + T(b+m)d): LSH-sorted blocks plus a sampled residual; exact when blockSize >= T',
     example: { type: 'hyper-attention', dModel: 8, numHeads: 2, blockSize: 2, sampleSize: 3 },

@@ -4,10 +4,11 @@ import type { FeatureMap } from './feature-maps';
 
 /**
  * Fastmax's normalisation of queries and keys (Gerami et al. 2024, "FAST: Factorizable Attention
- * for Speeding up Transformers", § 2): each token's vector minus its mean over the features,
- * divided by its norm, so s = q̂·k̂ lies in [-1, 1] and the score 1 + s + s²/2 stays in [½, 2.5]
- * (what the paper's gradient bound rests on). Per token, so causal use is unchanged.
- * `eps` keeps a constant vector (zero after centring) finite: x̃ / √(|x̃|² + eps).
+ * for Speeding up Transformers", § 2), per token: the vector minus its mean over the features,
+ * divided by its norm, so s = q̂·k̂ lies in [-1, 1] and the score 1 + s + s²/2 in [½, 2.5] (the
+ * range the authors' kernels assume). The authors' code divides by the
+ * largest norm over the sequence instead, which is not causal. `eps` keeps a constant vector
+ * (zero after centring) finite: x̃ / √(|x̃|² + eps).
  */
 export function fastmaxNormalize(x: tf.Tensor, eps = 1e-6): tf.Tensor {
   if (!(x instanceof tf.Tensor) || x.rank < 1) {

@@ -18,18 +18,19 @@ export interface HyperAttentionOptions {
 
 /**
  * HyperAttention (Han et al. 2023, "HyperAttention: Long-context Attention in Near-Linear Time",
- * ICLR 2024; Algorithm 3 with sortLSH, Algorithm 1 and Definition 1), bidirectional:
+ * ICLR 2024; Algorithm 3, with Algorithm 1 (sortLSH) and Algorithm 2 (ApproxD)), bidirectional:
  *
- *   1. sortLSH (Definition 1): hash q and k with the same r-bit angular LSH, order the buckets so
+ *   1. sortLSH (Algorithm 1): hash q and k with the same r-bit angular LSH, order the buckets so
  *      that neighbours differ in one bit (Gray code), sort q and k each by bucket; the mask M^H
  *      keeps query i and key j when their sorted positions fall in the same block of b.
- *   2. the residual (Algorithm 1, ApproxD): m keys drawn uniformly, each standing for T/m keys,
+ *   2. the residual (Algorithm 2, ApproxD): m keys drawn uniformly, each standing for T/m keys,
  *      a sampled key that M^H already holds for a query left out for that query (no key counted
  *      twice).
  *   3. both are softmax attention over disjoint key sets, so their log-sum-exps merge them into
  *      one normalised result (`mergeAttention`): out_i = (Σ_{j∈M_i} e^{s_ij} v_j + (T/m)
- *      Σ_{sampled j∉M_i} e^{s_ij} v_j) / (the same sums without v), the practical form of the
- *      paper's D̃⁻¹ Ã V, with one sample serving the normaliser and the product.
+ *      Σ_{sampled j∉M_i} e^{s_ij} v_j) / (the same sums without v). That is the paper's D̃⁻¹ Ã V with
+ *      one uniform sample serving both the normaliser and the product, as the authors' released
+ *      code does; Algorithm 3's separate ℓ2-norm sampling of V's rows for the product is not used.
  *
  * Only what is selected is computed (gathers, no [T, T] matrix): O(T log T) to sort and
  * O(T·(b + m)·d) to attend, O(T·(b + m)) memory, per head. With b ≥ T one block holds every
