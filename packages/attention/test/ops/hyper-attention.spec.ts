@@ -154,6 +154,29 @@ describe('hyperAttention (Han et al. 2023)', () => {
     expect(bySample[2]).toBeLessThan(0.1);
   });
 
+  it('never builds a [T, T] matrix: peak memory grows linearly in T, unlike exact attention', async () => {
+    const peak = async (t: number, exact: boolean) => {
+      const [q, k, v] = [1, 2, 3].map((s) => normal([1, 1, t, 8], s));
+      const projection = normal<tf.Tensor2D>([8, 7], 4);
+      const samples = Array.from({ length: 16 }, (_, i) => (i * 97) % t);
+      const info = await tf.profile(() => {
+        const r = exact
+          ? scaledDotProductAttention(q!, k!, v!, { causal: false, returnLogSumExp: true })
+          : hyperAttention(q!, k!, v!, { blockSize: 16, projection, samples });
+        tf.dispose([r.output, r.logSumExp!]);
+      });
+      tf.dispose([q!, k!, v!, projection]);
+      return info.peakBytes;
+    };
+    const [small, large, exact] = [
+      await peak(256, false),
+      await peak(512, false),
+      await peak(512, true),
+    ];
+    expect(large / small).toBeLessThan(2.5); // a [T, T] term would make it near 4
+    expect(large).toBeLessThan(exact / 2);
+  });
+
   it('refuses bad arguments with typed errors and leaks nothing', async () => {
     const [q, k, v] = [1, 2, 3].map((s) => normal([1, 2, 6, 4], s));
     const projection = normal<tf.Tensor2D>([4, 3], 5);
