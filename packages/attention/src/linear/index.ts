@@ -12,3 +12,6 @@ export * from './lightning';
 export * from './gla';
 export * from './fast';
 export * from './hyper-attention';
+export * from './latte';
+export * from './lit';
+export * from './arflow-hybrid';
