@@ -10,6 +10,8 @@ export * from './lln';
 export * from './retnet';
 export * from './lightning';
 export * from './gla';
+export * from './fast';
+export * from './hyper-attention';
 export * from './latte';
 export * from './lit';
 export * from './arflow-hybrid';
