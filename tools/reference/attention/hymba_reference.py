@@ -54,7 +54,7 @@ def attention(xs, w):  # xs [B, M+T, D] -> [B, T, E]
 
 def ssm(xs, w):  # xs [B, M+T, D] -> [B, T, E]
     L = M + T
-    xz = xs @ w['ssm.inProj.weight']
+    xz = xs @ w['ssmIn.weight']
     xi, z = xz[..., :E], xz[..., E:]
     u = torch.zeros_like(xi)
     for t in range(L):
@@ -93,7 +93,7 @@ def rnd(*shape, scale=0.4):
 
 w = {
     'q.weight': rnd(D, E), 'k.weight': rnd(D, KV * HD), 'v.weight': rnd(D, KV * HD), 'o.weight': rnd(E, D),
-    'ssm.inProj.weight': rnd(D, 2 * E), 'ssm.convWeight': rnd(E, K, scale=0.5),
+    'ssmIn.weight': rnd(D, 2 * E), 'ssm.convWeight': rnd(E, K, scale=0.5),
     'ssm.convBias': rnd(E, scale=0.1), 'ssm.xProj.weight': rnd(E, R + 2 * N), 'ssm.dtProj.weight': rnd(R, E),
     'ssm.dtProj.bias': rnd(E, scale=0.5) - 1,
     'ssm.aLog': torch.log(torch.arange(1, N + 1).repeat(E, 1).double()) + rnd(E, N, scale=0.1),

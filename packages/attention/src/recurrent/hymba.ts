@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  Linear,
   State,
   estimateOf,
   initTensor,
@@ -18,8 +19,8 @@ import { scaledDotProductAttention } from '../ops/sdpa';
 import { mergeHeads, mixerInput, splitHeads } from '../softmax/heads';
 import { ProjectedAttention, headLayout, projectedParameters } from '../softmax/projected';
 import { sharedKeysValues } from '../softmax/shared-kv';
-import { dtRange, ssmFields } from './common';
-import { SelectiveSsm, selectiveParameters, type SelectiveCarry } from './selective';
+import { dtRange, silu, ssmFields } from './common';
+import { SelectiveSsm, selectiveSsm, selectiveSsmParameters, type SsmSizes } from './selective-ssm';
 import { RecurrentState } from './state';
 
 const positive = z.number().int().positive();
@@ -63,10 +64,29 @@ export class HymbaState extends State {
   }
 }
 
+type Parsed = z.output<typeof hymbaSchema>;
+
 /** The attention heads' layout: headDim = expand·dModel / numHeads. */
-function hymbaHeads(c: z.output<typeof hymbaSchema>) {
+function hymbaHeads(c: Parsed) {
   const headDim = ((c.expand ?? 2) * c.dModel) / c.numHeads;
   return { ...c, headDim };
+}
+
+/** The SSM heads' sizes, as Mamba's: inner E = expand·dModel, state N, conv kernel, Δ's rank. */
+function ssmSizes(c: Parsed): SsmSizes {
+  const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = c;
+  return {
+    inner: expand * dModel,
+    state: dState,
+    kernel: dConv,
+    rank: dtRank ?? Math.ceil(dModel / 16),
+  };
+}
+
+/** The SSM's carry between calls: the conv's last inputs and h. */
+interface SsmCarry {
+  conv?: tf.Tensor3D;
+  ssm?: tf.Tensor;
 }
 
 /**
@@ -75,7 +95,7 @@ function hymbaHeads(c: z.output<typeof hymbaSchema>) {
  * Y = W_out(β1·norm(M_attn X̃) + β2·norm(M_ssm X̃)), norm the RMS norm, β1, β2 learned per channel
  * (0.5 at the start: the official code averages two unit-gain norms). The attention heads are
  * `ProjectedAttention`'s q/k/v (their o is W_out) on `scaledDotProductAttention`, optionally a
- * sliding window; the SSM heads are Mamba's selective SSM up to its gate (`SelectiveSsm`).
+ * sliding window; the SSM heads are Mamba's: [x, z] = ssmIn(X), y = S6(x) ⊙ SiLU(z) (`selectiveSsm`).
  *
  * Meta tokens (sec. 2.2): the paper prepends m learned tokens R to the input, X̃ = [R, X]. Per
  * layer, as a mixer, that is what each head sees of R: the attention heads get R's keys and values
@@ -86,7 +106,8 @@ function hymbaHeads(c: z.output<typeof hymbaSchema>) {
  * Decoding: a KV cache (at most `window` tokens) and the SSM state; the meta state is recomputed
  * from R at the first call. Honours cross-layer KV sharing (sec. 2.3) through `sharedKeyValues`.
  */
-export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> implements TokenMixer {
+export class Hymba extends ProjectedAttention<Parsed> implements TokenMixer {
+  readonly ssmIn: Linear;
   readonly ssm: SelectiveSsm;
   readonly betaAttention: tf.Variable;
   readonly betaSsm: tf.Variable;
@@ -95,10 +116,14 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
   constructor(config: HymbaConfig, options: ModuleOptions = {}) {
     const parsed = parseConfig('hymba', hymbaSchema, config);
     super(parsed, options, headLayout({ ...hymbaHeads(parsed), type: 'hymba' }));
-    const { dModel, metaTokens = 0, type: _type, numHeads: _h, numKvHeads: _k, ...ssm } = parsed;
-    const { window: _w, ...ssmConfig } = ssm;
-    this.ssm = this.addModule('ssm', new SelectiveSsm({ dModel, ...ssmConfig }, { rng: this.rng }));
-    const inner = this.ssm.sizes.inner;
+    const { dModel, metaTokens = 0, bias = false } = parsed;
+    const { inner } = this.sizes;
+    const ssmIn = new Linear(
+      { inFeatures: dModel, outFeatures: 2 * inner, bias },
+      { rng: this.rng },
+    );
+    this.ssmIn = this.addModule('ssmIn', ssmIn);
+    this.ssm = this.addModule('ssm', new SelectiveSsm(this.sizes, parsed, this.rng));
     this.betaAttention = this.addParameter('betaAttention', tf.fill([inner], 0.5));
     this.betaSsm = this.addParameter('betaSsm', tf.fill([inner], 0.5));
     this.meta =
@@ -108,6 +133,10 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
             initTensor({ name: 'normal', std: 1 }, [metaTokens, dModel], this.rng),
           )
         : null;
+  }
+
+  get sizes(): SsmSizes {
+    return ssmSizes(this.config);
   }
 
   /** Causal only; rotary turns the attention heads; no masks, weights map, head control, prefix. */
@@ -150,10 +179,10 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
         prefix: kv.prefix,
       }).output;
       state?.attention.evict();
-      const carry: SelectiveCarry = state?.ssm.read('ssm')
+      const carry: SsmCarry = state?.ssm.read('ssm')
         ? { conv: state.ssm.read<tf.Tensor3D>('conv'), ssm: state.ssm.read('ssm') }
         : this.metaCarry(batch);
-      const s = this.ssm.scan(x, carry);
+      const s = this.scanSsm(x, carry);
       const mixed = tf.add(
         tf.mul(rmsNorm(mergeHeads(attention), 1e-6), this.betaAttention),
         tf.mul(rmsNorm(s.y, 1e-6), this.betaSsm),
@@ -177,10 +206,19 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
     return { keys, values: splitHeads(this.v.forward(r), valueHeads, valueDim) };
   }
 
+  /** The SSM heads on x [b, t, dModel] from `carry`: the gated y [b, t, E] and the state after. */
+  private scanSsm(x: tf.Tensor3D, carry: SsmCarry) {
+    const [xIn, z] = tf.split(this.ssmIn.forward(x), 2, 2) as [tf.Tensor3D, tf.Tensor3D];
+    const form = x.shape[1] === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk';
+    const chunkSize = this.config.chunkSize ?? 16;
+    const r = selectiveSsm(this.ssm, xIn, this.sizes, { form, chunkSize, ...carry });
+    return { y: tf.mul(r.y, silu(z)) as tf.Tensor3D, conv: r.conv, ssm: r.ssm };
+  }
+
   /** The SSM's state after reading the meta tokens, tiled to the batch (zeros without them). */
-  private metaCarry(batch: number): SelectiveCarry {
+  private metaCarry(batch: number): SsmCarry {
     if (!this.meta) return {};
-    const s = this.ssm.scan(tf.expandDims(this.meta, 0) as tf.Tensor3D);
+    const s = this.scanSsm(tf.expandDims(this.meta, 0) as tf.Tensor3D, {});
     const tile = <T extends tf.Tensor>(t: T) =>
       tf.tile(t, [batch, ...t.shape.slice(1).map(() => 1)]) as T;
     return { conv: tile(s.conv), ssm: tile(s.ssm) };
@@ -188,13 +226,14 @@ export class Hymba extends ProjectedAttention<z.output<typeof hymbaSchema>> impl
 }
 
 /** Parameters Hymba allocates: q/k/v/o, the selective SSM, β1, β2 and the meta tokens. */
-function estimateHymba(c: z.output<typeof hymbaSchema>) {
-  const heads = hymbaHeads(c);
-  const inner = heads.headDim * c.numHeads;
+function estimateHymba(c: Parsed) {
+  const sizes = ssmSizes(c);
+  const ssmIn = c.dModel * 2 * sizes.inner + (c.bias ? 2 * sizes.inner : 0);
   return estimateOf(
-    projectedParameters({ ...heads, type: 'hymba' }) +
-      selectiveParameters(c) +
-      2 * inner +
+    projectedParameters({ ...hymbaHeads(c), type: 'hymba' }) +
+      ssmIn +
+      selectiveSsmParameters(sizes, c.convBias ?? true) +
+      2 * sizes.inner + // β1, β2
       (c.metaTokens ?? 0) * c.dModel,
   );
 }

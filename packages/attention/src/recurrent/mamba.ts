@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   Linear,
+  Module,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -10,8 +11,8 @@ import {
   type TokenMixer,
 } from '@attnkit/core';
 import { checkMixerInput } from '../softmax/heads';
-import { RECURRENT_CAPABILITIES, dtRange, ssmFields } from './common';
-import { SelectiveSsm } from './selective';
+import { RECURRENT_CAPABILITIES, dtRange, silu, ssmFields } from './common';
+import { addSelectiveSsm, selectiveSsm, type SsmOwner, type SsmSizes } from './selective-ssm';
 import { RecurrentState } from './state';
 
 /** 'mamba': the selective SSM block (Gu & Dao 2023, Alg. 2 and sec. 3.4 / Fig. 3). */
@@ -38,20 +39,48 @@ export class MambaState extends RecurrentState {}
  * Alg. 2 on x: Δ = softplus(W_Δ(W_r x) + b_Δ), B = W_B x, C = W_C x, A = -exp(A_log) (S4D-real,
  * A_n = n + 1), zero-order hold Ā = exp(ΔA) and B̄x ≈ ΔBx (as the reference code), the
  * selective scan h_t = Ā_t ⊙ h_{t-1} + B̄_t x_t (linearRecurrence), y = C h + D x; out(y ⊙ SiLU(z)).
- * Trains with the chunked scan; decodes in O(1) per token with the conv tail and h. The SSM up
- * to the gate is `SelectiveSsm` (shared with Hymba); this adds the output projection.
+ * Trains with the chunked scan; decodes in O(1) per token with the conv tail and h.
  */
-export class Mamba extends SelectiveSsm<MambaConfig> implements TokenMixer {
+export class Mamba extends Module<MambaConfig> implements TokenMixer {
+  readonly inProj: Linear;
+  readonly convWeight: tf.Variable;
+  readonly convBias: tf.Variable | null;
+  readonly xProj: Linear;
+  readonly dtProj: Linear;
+  readonly aLog: tf.Variable;
+  readonly d: tf.Variable;
   readonly outProj: Linear;
 
   constructor(config: MambaConfig, options: ModuleOptions = {}) {
     super(parseConfig('mamba', mambaSchema, config), options);
     const { dModel, bias = false } = this.config;
-    const linear = new Linear(
-      { inFeatures: this.sizes.inner, outFeatures: dModel, bias },
-      { rng: this.rng },
-    );
-    this.outProj = this.addModule('outProj', linear);
+    const { inner } = this.sizes;
+    const linear = (i: number, o: number, b: boolean) =>
+      new Linear({ inFeatures: i, outFeatures: o, bias: b }, { rng: this.rng });
+    this.inProj = this.addModule('inProj', linear(dModel, 2 * inner, bias));
+    const owner: SsmOwner = {
+      parameter: (name, t) => this.addParameter(name, t),
+      module: (name, m) => this.addModule(name, m),
+    };
+    const ssm = addSelectiveSsm(owner, this.rng, this.sizes, this.config);
+    this.convWeight = ssm.convWeight;
+    this.convBias = ssm.convBias;
+    this.xProj = ssm.xProj;
+    this.dtProj = ssm.dtProj;
+    this.aLog = ssm.aLog;
+    this.d = ssm.d;
+    this.outProj = this.addModule('outProj', linear(inner, dModel, bias));
+  }
+
+  /** Inner width E·d, state size N, conv kernel, Δ's rank. */
+  get sizes(): SsmSizes {
+    const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = this.config;
+    return {
+      inner: expand * dModel,
+      state: dState,
+      kernel: dConv,
+      rank: dtRank ?? Math.ceil(dModel / 16),
+    };
   }
 
   get capabilities(): MixerCapabilities {
@@ -71,12 +100,19 @@ export class Mamba extends SelectiveSsm<MambaConfig> implements TokenMixer {
       MambaState,
       this.capabilities,
     );
+    const t = x.shape[1];
     const [output, conv, ssm] = tf.tidy(() => {
-      const carry = { conv: state?.read<tf.Tensor3D>('conv'), ssm: state?.read('ssm') };
-      const r = this.scan(x, carry);
-      return [this.outProj.forward(r.y) as tf.Tensor3D, r.conv, r.ssm];
+      const [xIn, z] = tf.split(this.inProj.forward(x), 2, 2) as [tf.Tensor3D, tf.Tensor3D];
+      const r = selectiveSsm(this, xIn, this.sizes, {
+        form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
+        chunkSize: this.config.chunkSize ?? 16,
+        conv: state?.read<tf.Tensor3D>('conv'),
+        ssm: state?.read('ssm'),
+      });
+      const out = this.outProj.forward(tf.mul(r.y, silu(z))) as tf.Tensor3D;
+      return [out, r.conv, r.ssm];
     });
-    if (state) state.update({ conv, ssm }, x.shape[1]);
+    if (state) state.update({ conv, ssm }, t);
     else tf.dispose([conv, ssm]);
     return output;
   }
