@@ -5,8 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
   ADAMW,
+  CHUNKED_LINEAR_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  LINEAR_SCAN,
+  LINEAR_SCAN_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderSpec,
@@ -35,6 +39,12 @@ import {
   makeSoftmax,
   makeUnary,
 } from './kernels/elementwise';
+import {
+  chunkedLinearAttentionGradConfig,
+  makeChunkedLinearAttention,
+  makeChunkedLinearAttentionGrad,
+} from './kernels/linear-attention';
+import { linearScanGradConfig, makeLinearScan, makeLinearScanGrad } from './kernels/linear-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
@@ -80,6 +90,10 @@ export function nativeKernelNames(): string[] {
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
+    CHUNKED_LINEAR_ATTENTION,
+    CHUNKED_LINEAR_ATTENTION_GRAD,
+    LINEAR_SCAN,
+    LINEAR_SCAN_GRAD,
   ];
 }
 
@@ -100,6 +114,10 @@ function nativeKernels(
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
     [ADAMW, makeAdamW(ctx)],
+    [CHUNKED_LINEAR_ATTENTION, makeChunkedLinearAttention(ctx)],
+    [CHUNKED_LINEAR_ATTENTION_GRAD, makeChunkedLinearAttentionGrad(ctx)],
+    [LINEAR_SCAN, makeLinearScan(ctx)],
+    [LINEAR_SCAN_GRAD, makeLinearScanGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -135,7 +153,16 @@ export function registerNativeBackend(addon: NativeAddon): void {
       ...(own ? { kernelFunc: own as unknown as tf.KernelFunc } : {}),
     });
   }
-  for (const name of [FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW]) {
+  const own = [
+    FUSED_ATTENTION,
+    FUSED_ATTENTION_GRAD,
+    ADAMW,
+    CHUNKED_LINEAR_ATTENTION,
+    CHUNKED_LINEAR_ATTENTION_GRAD,
+    LINEAR_SCAN,
+    LINEAR_SCAN_GRAD,
+  ];
+  for (const name of own) {
     if (!tf.getKernel(name, BACKEND_NAME)) {
       tf.registerKernel({
         kernelName: name,
@@ -144,5 +171,11 @@ export function registerNativeBackend(addon: NativeAddon): void {
       });
     }
   }
-  if (!tf.getGradient(FUSED_ATTENTION)) tf.registerGradient(fusedAttentionGradConfig);
+  for (const config of [
+    fusedAttentionGradConfig,
+    chunkedLinearAttentionGradConfig,
+    linearScanGradConfig,
+  ]) {
+    if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
+  }
 }

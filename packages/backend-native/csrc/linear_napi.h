@@ -1,0 +1,12 @@
+// N-API entries of the chunked linear attention and linear scan kernels (linear_napi.cc).
+#pragma once
+#include "napi_util.h"
+
+namespace attnkit {
+
+napi_value LinearAttentionForward(napi_env env, napi_callback_info info);
+napi_value LinearAttentionBackward(napi_env env, napi_callback_info info);
+napi_value LinearScanForward(napi_env env, napi_callback_info info);
+napi_value LinearScanBackward(napi_env env, napi_callback_info info);
+
+}  // namespace attnkit
