@@ -17,6 +17,7 @@
         "csrc/linear_attention.cc",
         "csrc/linear_napi.cc",
         "csrc/linear_scan.cc",
+        "csrc/selective_scan.cc",
         "csrc/threadpool.cc"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

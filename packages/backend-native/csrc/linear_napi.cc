@@ -3,11 +3,13 @@
 // bounds; shapes and attributes are checked against the contract in JavaScript first.
 #include "linear_napi.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "linear_attention.h"
 #include "linear_scan.h"
+#include "selective_scan.h"
 
 namespace attnkit {
 namespace {
@@ -151,6 +153,77 @@ napi_value LinearScanBackward(napi_env env, napi_callback_info info) {
     if (batch * channels > 0)
       linear_scan_backward(batch, t, channels, in[0], in[1], in[2], in[3], in[4], out[0], out[1],
                            out[2]);
+    return undefined(env);
+  });
+}
+
+/** dims [batch, t, channels E, state N]; sizes of u/delta, A, B/C, D, h0. */
+ScanShape scan_shape(const Args& args, size_t i) {
+  size_t n;
+  const int32_t* d = args.i32(i, &n);
+  if (n != 4) args.fail(i, "must hold 4 values", true);
+  for (size_t j = 0; j < 4; j++)
+    if (d[j] < 0) args.fail(i, "must not hold negative values", true);
+  return ScanShape{d[0], d[1], d[2], d[3]};
+}
+
+void selective_sizes(const ScanShape& s, double* want) {
+  const double bt = static_cast<double>(s.batch) * s.t;
+  // u, delta, A, B, C, D, h0
+  want[0] = bt * s.channels;
+  want[1] = bt * s.channels;
+  want[2] = static_cast<double>(s.channels) * s.state;
+  want[3] = bt * s.state;
+  want[4] = bt * s.state;
+  want[5] = static_cast<double>(s.channels);
+  want[6] = static_cast<double>(s.batch) * s.channels * s.state;
+}
+
+// selectiveScanForward(u, delta, A, B, C, D, h0, y, last, dims)
+napi_value SelectiveScanForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "selectiveScanForward", 10);
+    size_t n[9];
+    const float* in[7];
+    for (size_t i = 0; i < 7; i++) in[i] = args.f32(i, &n[i]);
+    float* y = args.f32(7, &n[7]);
+    float* last = args.f32(8, &n[8]);
+    const ScanShape s = scan_shape(args, 9);
+    double want[9];
+    selective_sizes(s, want);
+    want[7] = want[0];
+    want[8] = want[6];
+    for (size_t i = 0; i < 9; i++) args.need(i, n[i], want[i]);
+    if (s.batch * s.channels > 0)
+      selective_scan_forward(s, in[0], in[1], in[2], in[3], in[4], in[5], in[6], y, last);
+    return undefined(env);
+  });
+}
+
+// selectiveScanBackward(u, delta, A, B, C, D, h0, dy, dlast, du, ddelta, dA, dB, dC, dD, dh0,
+// dims)
+napi_value SelectiveScanBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "selectiveScanBackward", 17);
+    size_t n[16];
+    const float* in[9];
+    float* out[7];
+    for (size_t i = 0; i < 9; i++) in[i] = args.f32(i, &n[i]);
+    for (size_t i = 0; i < 7; i++) out[i] = args.f32(9 + i, &n[9 + i]);
+    const ScanShape s = scan_shape(args, 16);
+    double want[16];
+    selective_sizes(s, want);
+    want[7] = want[0];  // dy
+    want[8] = want[6];  // dlast
+    for (size_t i = 0; i < 7; i++) want[9 + i] = want[i];
+    for (size_t i = 0; i < 16; i++) args.need(i, n[i], want[i]);
+    if (s.batch * s.channels > 0) {
+      selective_scan_backward(s, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8],
+                              out[0], out[1], out[2], out[3], out[4], out[5], out[6]);
+    } else {
+      // No channel to scan: the gradients of A, B, C and D are sums over nothing.
+      for (size_t i = 0; i < 7; i++) std::fill(out[i], out[i] + n[9 + i], 0.f);
+    }
     return undefined(env);
   });
 }

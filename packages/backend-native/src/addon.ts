@@ -127,6 +127,38 @@ export interface NativeAddon {
     dh0: Float32Array,
     dims: Int32Array,
   ): void;
+  /** Inputs u, delta, A, B, C, D, h0; outputs y, last; dims [batch, time, E, N]. */
+  selectiveScanForward(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    d: Float32Array,
+    h0: Float32Array,
+    y: Float32Array,
+    last: Float32Array,
+    dims: Int32Array,
+  ): void;
+  selectiveScanBackward(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    d: Float32Array,
+    h0: Float32Array,
+    dy: Float32Array,
+    dLast: Float32Array,
+    du: Float32Array,
+    dDelta: Float32Array,
+    da: Float32Array,
+    db: Float32Array,
+    dc: Float32Array,
+    dd: Float32Array,
+    dh0: Float32Array,
+    dims: Int32Array,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -11,6 +11,8 @@ import {
   FUSED_ATTENTION_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderSpec,
@@ -45,6 +47,11 @@ import {
   makeChunkedLinearAttentionGrad,
 } from './kernels/linear-attention';
 import { linearScanGradConfig, makeLinearScan, makeLinearScanGrad } from './kernels/linear-scan';
+import {
+  makeSelectiveScan,
+  makeSelectiveScanGrad,
+  selectiveScanGradConfig,
+} from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
@@ -94,6 +101,8 @@ export function nativeKernelNames(): string[] {
     CHUNKED_LINEAR_ATTENTION_GRAD,
     LINEAR_SCAN,
     LINEAR_SCAN_GRAD,
+    SELECTIVE_SCAN,
+    SELECTIVE_SCAN_GRAD,
   ];
 }
 
@@ -118,6 +127,8 @@ function nativeKernels(
     [CHUNKED_LINEAR_ATTENTION_GRAD, makeChunkedLinearAttentionGrad(ctx)],
     [LINEAR_SCAN, makeLinearScan(ctx)],
     [LINEAR_SCAN_GRAD, makeLinearScanGrad(ctx)],
+    [SELECTIVE_SCAN, makeSelectiveScan(ctx)],
+    [SELECTIVE_SCAN_GRAD, makeSelectiveScanGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -161,6 +172,8 @@ export function registerNativeBackend(addon: NativeAddon): void {
     CHUNKED_LINEAR_ATTENTION_GRAD,
     LINEAR_SCAN,
     LINEAR_SCAN_GRAD,
+    SELECTIVE_SCAN,
+    SELECTIVE_SCAN_GRAD,
   ];
   for (const name of own) {
     if (!tf.getKernel(name, BACKEND_NAME)) {
@@ -175,6 +188,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     fusedAttentionGradConfig,
     chunkedLinearAttentionGradConfig,
     linearScanGradConfig,
+    selectiveScanGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

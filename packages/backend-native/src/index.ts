@@ -1,7 +1,7 @@
 // @attnkit/backend-native: importing it registers the tfjs backend 'native' (the cpu backend
 // with C++ kernels for matmul, elementwise ops, reductions, softmax, data movement, fused
-// attention, chunked linear attention and the linear scan). Throws NativeUnavailableError when
-// no compiled binary loads for this platform.
+// attention, chunked linear attention, the linear scan and Mamba's selective scan). Throws
+// NativeUnavailableError when no compiled binary loads for this platform.
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon';
 import { registerNativeBackend } from './backend';
@@ -21,6 +21,8 @@ export {
   FUSED_ATTENTION_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
   type AdamWAttrs,
   type FusedAttentionAttrs,
   type FusedDecoder,

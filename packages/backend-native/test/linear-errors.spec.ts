@@ -36,9 +36,9 @@ describe('linear kernels on bad input', () => {
     const q = tf.ones([1, 2, 5, 3]) as tf.Tensor4D;
     const v = tf.ones([1, 2, 5, 2]) as tf.Tensor4D;
     const cases: Array<[() => unknown, typeof ShapeError | typeof ConfigError]> = [
-      [() => linearAttention(tf.ones([2, 5, 3]) as tf.Tensor4D, q, v), ShapeError],
+      [() => linearAttention(tf.ones([2, 5, 3]) as tf.Tensor as tf.Tensor4D, q, v), ShapeError],
       [() => linearAttention(q, tf.ones([1, 2, 4, 3]) as tf.Tensor4D, v), ShapeError],
-      [() => linearAttention(q, q, tf.ones([1, 2, 5]) as tf.Tensor4D), ShapeError],
+      [() => linearAttention(q, q, tf.ones([1, 2, 5]) as tf.Tensor as tf.Tensor4D), ShapeError],
       [() => linearAttention(q, q, v, { chunkSize: 0 }), ConfigError],
       [() => linearAttention(q, q, v, { chunkSize: NaN }), ConfigError],
       [() => linearAttention(q, q, v, { gate: tf.zeros([1, 2, 4]) }), ShapeError],
@@ -132,18 +132,25 @@ describe('linear kernels on bad input', () => {
       const short = backSizes.map((n, j) => f32(j === i ? n - 1 : n));
       expect(thrown(() => back(...short, dims(d), 1, 0))).toMatch(range);
     }
-    // The scan, [2, 3, 4]: a b h0 | h last, and a h0 h dh dlast | da db dh0.
-    for (const [fn, list] of [
-      [scan, [24, 24, 8, 24, 8]],
-      [scanBack, [24, 8, 24, 24, 8, 24, 24, 8]],
-    ] as const) {
-      expect(thrown(() => fn(...list.map(f32), dims([2, 3, 4])))).toBe('nothing');
+    // The scan, [2, 3, 4]: a b h0 | h last, and a h0 h dh dlast | da db dh0. The selective
+    // scan, [b 2, t 3, E 4, N 5]: u delta A B C D h0 | y last, and with dy dlast | 7 gradients.
+    const selective = [24, 24, 20, 30, 30, 4, 40];
+    const cases: Array<[(...a: unknown[]) => void, number[], number[]]> = [
+      [scan, [24, 24, 8, 24, 8], [2, 3, 4]],
+      [scanBack, [24, 8, 24, 24, 8, 24, 24, 8], [2, 3, 4]],
+      [addon.selectiveScanForward as never, [...selective, 24, 40], [2, 3, 4, 5]],
+      [addon.selectiveScanBackward as never, [...selective, 24, 40, ...selective], [2, 3, 4, 5]],
+    ];
+    for (const [fn, list, dd] of cases) {
+      expect(thrown(() => fn(...list.map(f32), dims(dd)))).toBe('nothing');
       for (let i = 0; i < list.length; i++) {
         const short = list.map((n, j) => f32(j === i ? n - 1 : n));
-        expect(thrown(() => fn(...short, dims([2, 3, 4])))).toMatch(range);
+        expect(thrown(() => fn(...short, dims(dd)))).toMatch(range);
       }
-      expect(thrown(() => fn(...list.map(f32), dims([2, -3, 4])))).toMatch(range);
-      expect(thrown(() => fn(...list.map(f32), dims([2, 3])))).toMatch(range);
+      expect(
+        thrown(() => fn(...list.map(f32), dims(dd.map((x, k) => (k === 1 ? -x : x))))),
+      ).toMatch(range);
+      expect(thrown(() => fn(...list.map(f32), dims(dd.slice(1))))).toMatch(range);
     }
   });
 });

@@ -5,6 +5,7 @@ import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from './attention';
 import { BLOCK_SPARSE_ATTENTION } from './block-sparse-attention';
 import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linear-attention';
 import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
+import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -15,6 +16,8 @@ export const KERNEL_NAMES = [
   CHUNKED_LINEAR_ATTENTION_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

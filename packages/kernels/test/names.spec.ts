@@ -11,6 +11,8 @@ import {
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
   RESERVED_KERNEL_NAMES,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
 } from '@attnkit/kernels';
 
 describe('kernel names', () => {
@@ -22,6 +24,8 @@ describe('kernel names', () => {
     expect(CHUNKED_LINEAR_ATTENTION_GRAD).toBe('AttnkitChunkedLinearAttentionGrad');
     expect(LINEAR_SCAN).toBe('AttnkitLinearScan');
     expect(LINEAR_SCAN_GRAD).toBe('AttnkitLinearScanGrad');
+    expect(SELECTIVE_SCAN).toBe('AttnkitSelectiveScan');
+    expect(SELECTIVE_SCAN_GRAD).toBe('AttnkitSelectiveScanGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -30,6 +34,8 @@ describe('kernel names', () => {
       CHUNKED_LINEAR_ATTENTION_GRAD,
       LINEAR_SCAN,
       LINEAR_SCAN_GRAD,
+      SELECTIVE_SCAN,
+      SELECTIVE_SCAN_GRAD,
     ]);
   });
 

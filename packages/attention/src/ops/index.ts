@@ -62,4 +62,5 @@ export {
   type LogSumExpScanResult,
   type LogSumExpState,
 } from './scan';
+export { selectiveScan, type SelectiveScanOptions, type SelectiveScanResult } from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';

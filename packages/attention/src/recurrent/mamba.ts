@@ -10,7 +10,7 @@ import {
   type ModuleOptions,
   type TokenMixer,
 } from '@attnkit/core';
-import { linearRecurrence } from '../ops/scan';
+import { selectiveScan } from '../ops/scan';
 import { causalConv1d } from '../ops/short-conv';
 import { checkMixerInput } from '../softmax/heads';
 import { RECURRENT_CAPABILITIES, deltaBias, dtRange, silu, ssmFields, uniform } from './common';
@@ -122,15 +122,20 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
       const [low, bMat, cMat] = tf.split(this.xProj.forward(u), [rank, n, n], 2);
       const delta = tf.softplus(this.dtProj.forward(low!)); // [b, t, E]
       const a = tf.neg(tf.exp(this.aLog)); // [E, N]
-      const dt = tf.expandDims(delta, 3); // [b, t, E, 1]
-      const decay = tf.exp(tf.mul(dt, a)); // Ā [b, t, E, N]
-      const drive = tf.mul(tf.mul(dt, tf.expandDims(bMat!, 2)), tf.expandDims(u, 3)); // ΔBx
-      const scan = linearRecurrence(decay, drive, {
-        form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
-        chunkSize: this.config.chunkSize ?? 16,
-        initialState: state?.read('ssm'),
-      });
-      const y = tf.add(tf.sum(tf.mul(scan.output, tf.expandDims(cMat!, 2)), 3), tf.mul(u, this.d));
+      const scan = selectiveScan(
+        u,
+        delta as tf.Tensor3D,
+        a as tf.Tensor2D,
+        bMat as tf.Tensor3D,
+        cMat as tf.Tensor3D,
+        this.d as tf.Tensor1D,
+        {
+          form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
+          chunkSize: this.config.chunkSize ?? 16,
+          initialState: state?.read('ssm'),
+        },
+      );
+      const y = scan.output;
       const out = this.outProj.forward(tf.mul(y, silu(z))) as tf.Tensor3D;
       return [out, c.state, scan.state];
     });
