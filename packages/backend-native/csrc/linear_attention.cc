@@ -176,7 +176,18 @@ void widen_grad(const Head& h, const float* O, const float* dout, int64_t n, flo
   }
 }
 
-int64_t chunk_count(const LinearShape& s) { return s.t == 0 ? 0 : (s.t + s.chunk - 1) / s.chunk; }
+/**
+ * Steps per chunk actually used: the caller's, at most t and at most kMaxChunk (scratch is
+ * O(chunk²) per head; any chunk size gives the same result up to rounding).
+ */
+constexpr int64_t kMaxChunk = 1024;
+int64_t chunk_of(const LinearShape& s) {
+  return std::min<int64_t>({s.chunk, std::max<int64_t>(s.t, 1), kMaxChunk});
+}
+
+int64_t chunk_count(const LinearShape& s) {
+  return s.t == 0 ? 0 : (s.t + chunk_of(s) - 1) / chunk_of(s);
+}
 
 /** Bidirectional form (eq. 5 without a mask): S = Kᵀ Ve over the whole sequence, O = scale · Q S. */
 void bidirectional_state(const Head& h, float* ve, float* S) {
@@ -193,7 +204,7 @@ void bidirectional_state(const Head& h, float* ve, float* S) {
 void forward_head(const Head& h, const float* kv0, const float* z0, float* out, float* kv,
                   float* z) {
   const LinearShape& s = h.s;
-  const int64_t dk = s.dk, W = h.W, C = std::min<int64_t>(s.chunk, std::max<int64_t>(s.t, 1));
+  const int64_t dk = s.dk, W = h.W, C = chunk_of(s);
   std::vector<float> S(dk * W);
   if (!s.causal) {
     std::vector<float> ve(s.t * W), O(s.t * W, 0.f), zero(1, 0.f);
@@ -440,7 +451,7 @@ void backward_head(const Head& h, const float* kv0, const float* z0, const float
     backward_bidirectional(h, dout, dkv, dz, dq, dk_, dv, dg, dkv0, dz0);
     return;
   }
-  const int64_t dk = s.dk, W = h.W, C = std::min<int64_t>(s.chunk, std::max<int64_t>(s.t, 1));
+  const int64_t dk = s.dk, W = h.W, C = chunk_of(s);
   const int64_t chunks = chunk_count(s), SW = dk * W;
   // States entering each chunk, recomputed by a forward sweep of the carries.
   std::vector<float> states(std::max<int64_t>(chunks, 1) * SW);
@@ -469,7 +480,7 @@ void linear_attention_forward(const LinearShape& s, const float* q, const float*
                               const float* v, const float* g, const float* kv0, const float* z0,
                               float* out, float* kv, float* z) {
   const int64_t W = s.dv + (s.normalize ? 1 : 0);
-  parallel_for(s.batch * s.heads, [&](int64_t bh) {
+  parallel_for_checked(s.batch * s.heads, [&](int64_t bh) {
     const Head h{s, q + bh * s.t * s.dk, k + bh * s.t * s.dk, v + bh * s.t * s.dv, g + bh * s.t,
                  W};
     forward_head(h, kv0 + bh * s.dk * s.dv, z0 + bh * s.dk, out + bh * s.t * s.dv,
@@ -482,7 +493,7 @@ void linear_attention_backward(const LinearShape& s, const float* q, const float
                                const float* dout, const float* dkv, const float* dz, float* dq,
                                float* dk, float* dv, float* dg, float* dkv0, float* dz0) {
   const int64_t W = s.dv + (s.normalize ? 1 : 0);
-  parallel_for(s.batch * s.heads, [&](int64_t bh) {
+  parallel_for_checked(s.batch * s.heads, [&](int64_t bh) {
     const int64_t qo = bh * s.t * s.dk, vo = bh * s.t * s.dv, so = bh * s.dk * s.dv;
     const Head h{s, q + qo, k + qo, v + vo, g + bh * s.t, W};
     backward_head(h, kv0 + so, z0 + bh * s.dk, dout + vo, dkv + so, dz + bh * s.dk, dq + qo,

@@ -20,7 +20,7 @@ void selective_scan_forward(const ScanShape& s, const float* u, const float* del
                             const float* A, const float* B, const float* C, const float* D,
                             const float* h0, float* y, float* last) {
   const int64_t E = s.channels, N = s.state;
-  parallel_for(s.batch * E, [&](int64_t task) {
+  parallel_for_checked(s.batch * E, [&](int64_t task) {
     const int64_t b = task / E, e = task % E;
     std::vector<float> h(h0 + (b * E + e) * N, h0 + (b * E + e) * N + N);
     const float* a = A + e * N;
@@ -52,7 +52,7 @@ void selective_scan_backward(const ScanShape& s, const float* u, const float* de
   std::vector<float> partB(blocks * rows * N, 0.f), partC(blocks * rows * N, 0.f);
   std::fill(dA, dA + E * N, 0.f);
   std::fill(dD, dD + E, 0.f);
-  parallel_for(blocks, [&](int64_t k) {
+  parallel_for_checked(blocks, [&](int64_t k) {
     const Block blk{E * k / blocks, E * (k + 1) / blocks};
     float* pB = partB.data() + k * rows * N;
     float* pC = partC.data() + k * rows * N;

@@ -39,7 +39,10 @@ export type ChunkedLinearAttentionInputs<T> = {
 };
 
 export type ChunkedLinearAttentionAttrs = {
-  /** Steps per chunk, an integer >= 1; the last chunk may be shorter. */
+  /**
+   * Steps per chunk, an integer >= 1; the last chunk may be shorter. A backend may use smaller
+   * chunks (backend-native: at most 1024): the result is the same up to rounding.
+   */
   chunkSize: number;
   /** Multiplier of q·k, finite. */
   scale: number;
