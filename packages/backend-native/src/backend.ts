@@ -136,6 +136,25 @@ function nativeKernels(
   return kernels;
 }
 
+/** The addon entry each newer kernel needs, by kernel name. */
+const ENTRIES: Record<string, keyof NativeAddon> = {
+  [CHUNKED_LINEAR_ATTENTION]: 'linearAttentionForward',
+  [CHUNKED_LINEAR_ATTENTION_GRAD]: 'linearAttentionBackward',
+  [LINEAR_SCAN]: 'linearScanForward',
+  [LINEAR_SCAN_GRAD]: 'linearScanBackward',
+  [SELECTIVE_SCAN]: 'selectiveScanForward',
+  [SELECTIVE_SCAN_GRAD]: 'selectiveScanBackward',
+};
+
+/**
+ * Whether the loaded binary has the kernel's entry: a binary built before the kernel existed
+ * (a stale local build) leaves it unregistered, so the ops take their composite instead of failing.
+ */
+export function inBinary(addon: NativeAddon, name: string): boolean {
+  const entry = ENTRIES[name];
+  return entry === undefined || typeof addon[entry] === 'function';
+}
+
 /**
  * Registers the 'native' backend and its kernels (every cpu kernel, the native ones on top)
  * and the fused attention gradient. Safe to call twice (an ESM and a CJS copy both loaded).
@@ -176,7 +195,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     SELECTIVE_SCAN_GRAD,
   ];
   for (const name of own) {
-    if (!tf.getKernel(name, BACKEND_NAME)) {
+    if (!tf.getKernel(name, BACKEND_NAME) && inBinary(addon, name)) {
       tf.registerKernel({
         kernelName: name,
         backendName: BACKEND_NAME,

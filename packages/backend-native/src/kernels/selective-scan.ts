@@ -44,8 +44,8 @@ function geometry(inputs: Partial<SelectiveScanInputs<tf.TensorInfo>>) {
     h0: [batch, e, n],
   };
   for (const name of INPUTS) expectShape(name, inputs[name], shapes[name]);
-  if (batch * time * Math.max(e, n) * Math.max(n, 1) > 2 ** 31 - 1) {
-    fail(`too large for 32-bit sizes: u [${u.shape}], a [${a.shape}]`);
+  if (Math.max(batch * time * Math.max(e, n), batch * e * n) > 2 ** 31 - 1) {
+    fail(`more than 2^31 - 1 elements in an input: u [${u.shape}], a [${a.shape}]`);
   }
   return { batch, time, e, n, shapes, dims: Int32Array.from([batch, time, e, n]) };
 }
