@@ -14,8 +14,8 @@ interface Case {
   chunkSize: number;
   causal?: boolean;
   normalize?: boolean;
-  /** A per-head constant decay. */
-  decay?: boolean;
+  /** A per-head constant decay (a tensor input with a gradient when 'tensor'). */
+  decay?: boolean | 'tensor';
   /** A data-dependent log decay per step. */
   gate?: boolean;
   init?: boolean;
@@ -32,6 +32,10 @@ const CASES: Array<[string, Case]> = [
   [
     'decay + gate + state',
     { shape: [1, 3, 9, 4, 3], chunkSize: 4, decay: true, gate: true, init: true },
+  ],
+  [
+    'decay tensor (its gradient) + state + normalize',
+    { shape: [2, 2, 7, 3, 2], chunkSize: 3, decay: 'tensor', init: true, normalize: true },
   ],
   ['normalize', { shape: [2, 2, 10, 4, 3], chunkSize: 3, normalize: true }],
   [
@@ -58,6 +62,7 @@ function setup(c: Case) {
     feature([b, h, t, dk], 2),
     rand([b, h, t, dv], 3),
   ];
+  if (c.decay === 'tensor') inputs.push(tf.randomUniform([h], 0.5, 0.99, 'float32', 10));
   if (c.gate) inputs.push(tf.neg(tf.softplus(rand([b, h, t], 4))));
   if (c.init) {
     inputs.push(rand([b, h, dk, dv], 5));
@@ -71,7 +76,8 @@ function setup(c: Case) {
       normalize: c.normalize ?? false,
       scale: c.scale ?? 1,
     };
-    if (c.decay) o.decay = Array.from({ length: h }, (_, j) => 0.6 + (0.35 * j) / h);
+    if (c.decay === 'tensor') o.decay = x[i++];
+    else if (c.decay) o.decay = Array.from({ length: h }, (_, j) => 0.6 + (0.35 * j) / h);
     if (c.gate) o.gate = x[i++];
     if (c.init) o.initialState = { kv: x[i++] as tf.Tensor4D, kSum: x[i++] as tf.Tensor3D };
     if (o.initialState && !c.normalize) delete o.initialState.kSum;
@@ -143,7 +149,7 @@ describe('chunked linear attention kernel on native', () => {
   });
 
   it('leaks no tensors, forward and backward', async () => {
-    const c = CASES[8]![1];
+    const c = CASES.find(([name]) => name === 'normalize + gate + state')![1];
     await on('native', () => run(c)); // warm-up: tfjs' one-time allocations
     await on('native', () => expectNoLeaks(() => run(c)));
   });
