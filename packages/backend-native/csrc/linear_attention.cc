@@ -189,7 +189,7 @@ int64_t chunk_count(const LinearShape& s) {
   return s.t == 0 ? 0 : (s.t + chunk_of(s) - 1) / chunk_of(s);
 }
 
-/** Bidirectional form (eq. 5 without a mask): S = Kᵀ Ve over the whole sequence, O = scale · Q S. */
+/** Bidirectional form (eq. 5 without a mask): S = Kᵀ Ve over the whole sequence. */
 void bidirectional_state(const Head& h, float* ve, float* S) {
   const int64_t dk = h.s.dk, W = h.W;
   std::fill(S, S + dk * W, 0.f);
@@ -201,19 +201,28 @@ void bidirectional_state(const Head& h, float* ve, float* S) {
     }
 }
 
+/** O = scale · Q S over the whole sequence ([t][W]). */
+void bidirectional_output(const Head& h, const float* S, float* O) {
+  const int64_t dk = h.s.dk, W = h.W;
+  for (int64_t i = 0; i < h.s.t; i++) {
+    float* o = O + i * W;
+    for (int64_t w = 0; w < W; w++) o[w] = 0.f;
+    for (int64_t c = 0; c < dk; c++) {
+      const float x = h.s.scale * h.q[i * dk + c];
+      for (int64_t w = 0; w < W; w++) o[w] += x * S[c * W + w];
+    }
+  }
+}
+
 void forward_head(const Head& h, const float* kv0, const float* z0, float* out, float* kv,
                   float* z) {
   const LinearShape& s = h.s;
   const int64_t dk = s.dk, W = h.W, C = chunk_of(s);
   std::vector<float> S(dk * W);
   if (!s.causal) {
-    std::vector<float> ve(s.t * W), O(s.t * W, 0.f), zero(1, 0.f);
+    std::vector<float> ve(s.t * W), O(s.t * W);
     bidirectional_state(h, ve.data(), S.data());
-    // O = A Ve + scale Q S with A = 0 and Γ = 0.
-    std::vector<float> A(1, 0.f);
-    for (int64_t i = 0; i < s.t; i++)
-      chunk_output(h, h.q + i * dk, A.data(), ve.data(), S.data(), 1, zero.data(), false,
-                   O.data() + i * W);
+    bidirectional_output(h, S.data(), O.data());
     finish_rows(h, O.data(), s.t, out);
     store_state(h, S.data(), kv, z);
     return;
@@ -399,17 +408,11 @@ void backward_bidirectional(const Head& h, const float* dout, const float* dkv, 
                             float* dz0) {
   const LinearShape& s = h.s;
   const int64_t t = s.t, dk = s.dk, dvn = s.dv, W = h.W;
-  std::vector<float> ve(t * W), S(dk * W), O(t * W), dO(t * W), dS(dk * W), zero(1, 0.f),
-      A(1, 0.f), ST(W * dk);
+  std::vector<float> ve(t * W), S(dk * W), O(t * W), dO(t * W), dS(dk * W), ST(W * dk);
   bidirectional_state(h, ve.data(), S.data());
-  if (W > dvn) {
-    for (int64_t i = 0; i < t; i++)
-      chunk_output(h, h.q + i * dk, A.data(), ve.data(), S.data(), 1, zero.data(), false,
-                   O.data() + i * W);
-  }
+  if (W > dvn) bidirectional_output(h, S.data(), O.data());
   widen_grad(h, O.data(), dout, t, dO.data());
   load_state(h, dkv, dz, dS.data());
-  if (W == dvn) (void)dz;
   transpose(S.data(), dk, W, ST.data());
   for (int64_t i = 0; i < t; i++) {
     float* dqi = dq + i * dk;
