@@ -10,10 +10,9 @@ import {
   type ModuleOptions,
   type TokenMixer,
 } from '@attnkit/core';
-import { selectiveScan } from '../ops/scan';
-import { causalConv1d } from '../ops/short-conv';
 import { checkMixerInput } from '../softmax/heads';
-import { RECURRENT_CAPABILITIES, deltaBias, dtRange, silu, ssmFields, uniform } from './common';
+import { RECURRENT_CAPABILITIES, dtRange, silu, ssmFields } from './common';
+import { addSelectiveSsm, selectiveSsm, type SsmOwner, type SsmSizes } from './selective-ssm';
 import { RecurrentState } from './state';
 
 /** 'mamba': the selective SSM block (Gu & Dao 2023, Alg. 2 and sec. 3.4 / Fig. 3). */
@@ -54,35 +53,27 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
 
   constructor(config: MambaConfig, options: ModuleOptions = {}) {
     super(parseConfig('mamba', mambaSchema, config), options);
-    const { dModel, bias = false, convBias = true } = this.config;
-    const { inner, state: n, kernel, rank } = this.sizes;
-    const linear = (i: number, o: number, b: boolean, init?: object) =>
-      new Linear({ inFeatures: i, outFeatures: o, bias: b, ...init }, { rng: this.rng });
+    const { dModel, bias = false } = this.config;
+    const { inner } = this.sizes;
+    const linear = (i: number, o: number, b: boolean) =>
+      new Linear({ inFeatures: i, outFeatures: o, bias: b }, { rng: this.rng });
     this.inProj = this.addModule('inProj', linear(dModel, 2 * inner, bias));
-    const bound = 1 / Math.sqrt(kernel); // PyTorch's Conv1d default (fan-in = kernel, depthwise)
-    this.convWeight = this.addParameter('convWeight', uniform(this.rng, [inner, kernel], bound));
-    this.convBias = convBias
-      ? this.addParameter('convBias', uniform(this.rng, [inner], bound))
-      : null;
-    this.xProj = this.addModule('xProj', linear(inner, rank + 2 * n, false));
-    const dtStd = 1 / Math.sqrt(rank);
-    const dtInit = { init: { name: 'uniform', min: -dtStd, max: dtStd } };
-    this.dtProj = this.addModule('dtProj', linear(rank, inner, true, dtInit));
-    const { dtMin = 0.001, dtMax = 0.1 } = this.config;
-    const b = deltaBias(inner, dtMin, dtMax, this.rng);
-    this.dtProj.bias!.assign(b);
-    b.dispose();
-    // S4D-real: A_n = -(n + 1) for every channel.
-    const aInit = tf.tidy(() =>
-      tf.log(tf.tile(tf.reshape(tf.range(1, n + 1, 1, 'float32'), [1, n]), [inner, 1])),
-    );
-    this.aLog = this.addParameter('aLog', aInit);
-    this.d = this.addParameter('d', tf.ones([inner]));
+    const owner: SsmOwner = {
+      parameter: (name, t) => this.addParameter(name, t),
+      module: (name, m) => this.addModule(name, m),
+    };
+    const ssm = addSelectiveSsm(owner, this.rng, this.sizes, this.config);
+    this.convWeight = ssm.convWeight;
+    this.convBias = ssm.convBias;
+    this.xProj = ssm.xProj;
+    this.dtProj = ssm.dtProj;
+    this.aLog = ssm.aLog;
+    this.d = ssm.d;
     this.outProj = this.addModule('outProj', linear(inner, dModel, bias));
   }
 
   /** Inner width E·d, state size N, conv kernel, Δ's rank. */
-  get sizes(): { inner: number; state: number; kernel: number; rank: number } {
+  get sizes(): SsmSizes {
     const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = this.config;
     return {
       inner: expand * dModel,
@@ -109,35 +100,17 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
       MambaState,
       this.capabilities,
     );
-    const { state: n, rank } = this.sizes;
     const t = x.shape[1];
     const [output, conv, ssm] = tf.tidy(() => {
       const [xIn, z] = tf.split(this.inProj.forward(x), 2, 2) as [tf.Tensor3D, tf.Tensor3D];
-      const c = causalConv1d(xIn, this.convWeight as tf.Tensor2D, {
-        bias: (this.convBias ?? undefined) as tf.Tensor1D | undefined,
-        initialState: state?.read<tf.Tensor3D>('conv'),
-        activation: 'silu',
+      const r = selectiveSsm(this, xIn, this.sizes, {
+        form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
+        chunkSize: this.config.chunkSize ?? 16,
+        conv: state?.read<tf.Tensor3D>('conv'),
+        ssm: state?.read('ssm'),
       });
-      const u = c.output;
-      const [low, bMat, cMat] = tf.split(this.xProj.forward(u), [rank, n, n], 2);
-      const delta = tf.softplus(this.dtProj.forward(low!)); // [b, t, E]
-      const a = tf.neg(tf.exp(this.aLog)); // [E, N]
-      const scan = selectiveScan(
-        u,
-        delta as tf.Tensor3D,
-        a as tf.Tensor2D,
-        bMat as tf.Tensor3D,
-        cMat as tf.Tensor3D,
-        this.d as tf.Tensor1D,
-        {
-          form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
-          chunkSize: this.config.chunkSize ?? 16,
-          initialState: state?.read('ssm'),
-        },
-      );
-      const y = scan.output;
-      const out = this.outProj.forward(tf.mul(y, silu(z))) as tf.Tensor3D;
-      return [out, c.state, scan.state];
+      const out = this.outProj.forward(tf.mul(r.y, silu(z))) as tf.Tensor3D;
+      return [out, r.conv, r.ssm];
     });
     if (state) state.update({ conv, ssm }, t);
     else tf.dispose([conv, ssm]);
