@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   Linear,
   Module,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -30,6 +32,24 @@ export const mambaSchema = z
   })
   .refine(...dtRange);
 export type MambaConfig = z.input<typeof mambaSchema>;
+
+/** Inner width E·d, state size N, conv kernel, Δ's rank, from a config (defaults filled). */
+export interface MambaSizes {
+  inner: number;
+  state: number;
+  kernel: number;
+  rank: number;
+}
+
+export function mambaSizes(config: MambaConfig): MambaSizes {
+  const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = config;
+  return {
+    inner: expand * dModel,
+    state: dState,
+    kernel: dConv,
+    rank: dtRank ?? Math.ceil(dModel / 16),
+  };
+}
 
 /** Mamba's decoding state: the convolution's last dConv-1 inputs and the SSM state h [b, E·d, N]. */
 export class MambaState extends RecurrentState {}
@@ -82,14 +102,8 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
   }
 
   /** Inner width E·d, state size N, conv kernel, Δ's rank. */
-  get sizes(): { inner: number; state: number; kernel: number; rank: number } {
-    const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = this.config;
-    return {
-      inner: expand * dModel,
-      state: dState,
-      kernel: dConv,
-      rank: dtRank ?? Math.ceil(dModel / 16),
-    };
+  get sizes(): MambaSizes {
+    return mambaSizes(this.config);
   }
 
   get capabilities(): MixerCapabilities {
@@ -140,8 +154,20 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
   }
 }
 
+/** in, conv (+ bias), x (to Δ's rank, B, C), Δ (+ bias), A_log [E, N], D [E], out. */
+function estimateMamba(c: MambaConfig): Estimate {
+  const { inner: e, state: n, kernel, rank } = mambaSizes(c);
+  const d = c.dModel;
+  const bias = c.bias ?? false;
+  const projections = d * 2 * e + (bias ? 2 * e : 0) + e * d + (bias ? d : 0);
+  const conv = e * kernel + ((c.convBias ?? true) ? e : 0);
+  const ssm = e * (rank + 2 * n) + rank * e + e + e * n + e;
+  return estimateOf(projections + conv + ssm);
+}
+
 register('mamba', (c, o) => new Mamba(c, o), mambaSchema, {
   category: 'mixer',
+  estimate: estimateMamba,
   info: {
     paper: 'Gu & Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces',
     equation:
