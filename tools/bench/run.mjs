@@ -18,21 +18,24 @@ import { runTorch } from './lib/torch.mjs';
 import generate from './workloads/generate.mjs';
 import matmul from './workloads/matmul.mjs';
 import mixers from './workloads/mixers.mjs';
+import long from './workloads/long.mjs';
 import sdpa from './workloads/sdpa.mjs';
 import train from './workloads/train.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const WORKLOADS = [matmul, sdpa, mixers, train, generate];
+const WORKLOADS = [matmul, sdpa, mixers, train, generate, long];
 // Which built packages each workload imports (for the up-front `npm run build` hint).
 const NEEDS = {
   sdpa: ['attention'],
   mixers: ['core', 'attention'],
+  long: ['core', 'attention'],
   train: ['models'],
   generate: ['models'],
 };
 // A case estimated to take longer than this per run on a backend is skipped there (--no-limit
-// runs it): the estimate scales the previous size's time by (size ratio)², the slowest growth
-// of any series here (attention is quadratic in T, matmul cubic in n).
+// runs it): the estimate scales the previous size's time by (size ratio)^growth, the case's
+// `growth` (default 2: attention is quadratic in T; linear mixers say 1); a case may lower the
+// limit with `limitMs`.
 const SLOW_MS = { quick: 2000, full: 10000 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
@@ -217,8 +220,8 @@ function runPytorch(workloads, backends, opts) {
 
 async function runCase(w, api, c, ctx, previous, opts) {
   if (c.skip) return { skipped: c.skip };
-  const slow = SLOW_MS[opts.quick ? 'quick' : 'full'];
-  const estimate = previous ? previous.ms * (c.x / previous.x) ** 2 : 0;
+  const slow = Math.min(SLOW_MS[opts.quick ? 'quick' : 'full'], c.limitMs ?? Infinity);
+  const estimate = previous ? previous.ms * (c.x / previous.x) ** (c.growth ?? 2) : 0;
   if (opts.limit && estimate > slow) {
     return {
       skipped: `estimated ≥ ${(estimate / 1e3).toFixed(0)} s per run on this backend (--no-limit runs it)`,

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './lib/packages.mjs';
+import { crossoverTable } from './lib/long-report.mjs';
 import { targetRows } from './lib/targets.mjs';
 
 const args = process.argv.slice(2);
@@ -88,6 +89,9 @@ for (const w of results.workloads) {
   );
   if (skips.length) lines.push('', ...skips.map((s) => `- skipped ${s}`));
 }
+const crossover = crossoverTable(results);
+if (crossover.length)
+  lines.push('', '### long: where each mixer overtakes softmax attention', '', ...crossover);
 const text = lines.join('\n');
 
 /** Image links to the charts that exist, relative to the doc's folder. */
@@ -101,6 +105,8 @@ function chartLinks(docDir) {
     'mixers.svg': 'mixers forward+backward vs PyTorch MHA',
     'train.svg': 'llama-tiny training tokens/s',
     'generate.svg': 'llama-tiny generation tokens/s',
+    'long-ops.svg': 'softmax vs linear attention ops against T',
+    'long-mixers.svg': 'mixers forward+backward against T',
   };
   const found = Object.keys(titles).filter((f) => fs.existsSync(path.join(dir, f)));
   if (found.length === 0) return '';
@@ -115,7 +121,22 @@ function chartLinks(docDir) {
 if (docs.length === 0) console.log(text);
 for (const doc of docs) {
   const old = fs.readFileSync(doc, 'utf8');
+  // A package README carries only the crossover table (between crossover markers).
+  const short = /(<!-- crossover:start -->)[\s\S]*?(<!-- crossover:end -->)/;
   const re = /(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/;
+  if (short.test(old)) {
+    const body = [
+      `Command: \`${m.command}\` — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores.`,
+      '',
+      ...crossover,
+    ].join('\n');
+    fs.writeFileSync(
+      doc,
+      old.replace(short, (_, a, b) => `${a}\n\n${body}\n\n${b}`),
+    );
+    console.log(`updated ${doc}`);
+    continue;
+  }
   if (!re.test(old))
     throw new Error(`${doc}: no <!-- bench:start --> … <!-- bench:end --> markers`);
   const body = `${text}\n${chartLinks(path.dirname(path.resolve(doc)))}`;

@@ -30,7 +30,14 @@ describe('presets and tasks are named registries with metadata', () => {
   });
 
   it('describes every task and builds it from its example options', () => {
-    expect(listTasks()).toEqual(['mqar', 'copy', 'selective-copy', 'sorting', 'passkey']);
+    expect(listTasks()).toEqual([
+      'mqar',
+      'copy',
+      'selective-copy',
+      'sorting',
+      'passkey',
+      'induction',
+    ]);
     for (const name of listTasks()) {
       const info = tasks.info(name)!;
       expect([name, typeof info.summary]).toEqual([name, 'string']);

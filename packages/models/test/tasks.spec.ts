@@ -1,6 +1,7 @@
 import { Rng } from '@attnkit/core';
 import {
   CopyTask,
+  InductionTask,
   MqarTask,
   PasskeyTask,
   SelectiveCopyTask,
@@ -21,6 +22,51 @@ describe('synthetic tasks', () => {
     expect(pairs.size).toBe(4);
     for (const a of answers) expect(tokens[a]).toBe(pairs.get(tokens[a - 1]!));
     for (const t of tokens) expect(t).toBeLessThan(task.vocabSize);
+  });
+
+  it("MQAR with totalLength: Zoology's layout, queries spread over the gaps, answers unchanged", () => {
+    const task = new MqarTask({ numPairs: 4, numKeys: 8, numValues: 8, totalLength: 40 });
+    expect(task.seqLen).toBe(39);
+    const gaps = new Set<number>();
+    for (let seed = 0; seed < 20; seed++) {
+      const { tokens, answers } = task.sample(new Rng(seed));
+      expect(tokens).toHaveLength(40);
+      const pairs = new Map<number, number>();
+      for (let i = 0; i < 8; i += 2) pairs.set(tokens[i]!, tokens[i + 1]!);
+      expect(answers).toHaveLength(4);
+      for (const a of answers) expect(tokens[a]).toBe(pairs.get(tokens[a - 1]!));
+      // Every token after the pairs is a query, its answer, or the filler 0.
+      const asked = new Set(answers.flatMap((a) => [a - 1, a]));
+      for (let i = 8; i < 40; i++) if (!asked.has(i)) expect(tokens[i]).toBe(0);
+      gaps.add(answers[0]! - 9);
+    }
+    // Where the first query lands varies (not always right after the pairs).
+    expect(gaps.size).toBeGreaterThan(3);
+    expect(() => new MqarTask({ numPairs: 4, numKeys: 8, numValues: 8, totalLength: 15 })).toThrow(
+      /totalLength/,
+    );
+  });
+
+  it('MQAR without totalLength is unchanged: queries follow the pairs', () => {
+    const task = new MqarTask({ numPairs: 3, numKeys: 8, numValues: 8 });
+    const { tokens, answers } = task.sample(new Rng(4));
+    expect(tokens).toHaveLength(12);
+    expect(answers).toEqual([7, 9, 11]);
+  });
+
+  it('induction: the answer is the token after the first trigger', () => {
+    const task = new InductionTask({ length: 16, numSymbols: 6 });
+    for (let seed = 0; seed < 10; seed++) {
+      const { tokens, answers } = task.sample(new Rng(seed));
+      expect(tokens).toHaveLength(16);
+      expect(answers).toEqual([15]);
+      const first = tokens.indexOf(1);
+      expect(first).toBeLessThan(13);
+      expect(tokens.lastIndexOf(1)).toBe(14);
+      expect(tokens.filter((t) => t === 1)).toHaveLength(2);
+      expect(tokens[15]).toBe(tokens[first + 1]);
+    }
+    expect(() => new InductionTask({ length: 3, numSymbols: 6 })).toThrow(/length/);
   });
 
   it('copy, sorting and selective copy put the expected answers', () => {

@@ -1,4 +1,5 @@
 // Turns a results object into the SVG charts that docs/benchmarks.md shows.
+import { longCharts } from './long-report.mjs';
 import { barChart, lineChart } from './svg.mjs';
 
 const okBackends = (results) => results.backends.filter((b) => b.ok);
@@ -122,5 +123,6 @@ export function buildCharts(results) {
       ],
     });
   }
+  if (has('long')) Object.assign(charts, longCharts(results));
   return Object.fromEntries(Object.entries(charts).filter(([, svg]) => svg));
 }

@@ -1,5 +1,9 @@
 // Hand-written SVG charts (no dependency): line charts on log axes and grouped bar charts.
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
+// Past the colours, lines repeat them dashed, then dotted (the long-context sweep has ~30 lines).
+const DASHES = ['', '7 4', '2 3'];
+const colorOf = (i) => COLORS[i % COLORS.length];
+const dashOf = (i) => DASHES[Math.floor(i / COLORS.length) % DASHES.length];
 const W = 640;
 const H = 360;
 const PAD = { left: 70, right: 150, top: 40, bottom: 50 };
@@ -31,11 +35,13 @@ function logTicks(lo, hi) {
 
 function frame(title, body, legend, height = H) {
   const legendItems = legend
-    .map(
-      (name, i) =>
-        `<rect x="${W - PAD.right + 15}" y="${PAD.top + i * 20}" width="12" height="12" fill="${COLORS[i % COLORS.length]}"/>` +
-        `<text x="${W - PAD.right + 32}" y="${PAD.top + i * 20 + 10}">${esc(name)}</text>`,
-    )
+    .map((name, i) => {
+      const y = PAD.top + i * 20;
+      const swatch = dashOf(i)
+        ? `<line x1="${W - PAD.right + 12}" x2="${W - PAD.right + 28}" y1="${y + 6}" y2="${y + 6}" stroke="${colorOf(i)}" stroke-width="2" stroke-dasharray="${dashOf(i)}"/>`
+        : `<rect x="${W - PAD.right + 15}" y="${y}" width="12" height="12" fill="${colorOf(i)}"/>`;
+      return `${swatch}<text x="${W - PAD.right + 32}" y="${y + 10}">${esc(name)}</text>`;
+    })
     .join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="12">
 <rect width="${W}" height="${height}" fill="#fff"/>
@@ -76,21 +82,24 @@ export function lineChart({ title, xLabel, yLabel, series }) {
   }
   const lines = series.map((s, i) => {
     const p = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
-    const color = COLORS[i % COLORS.length];
+    const color = colorOf(i);
+    const dash = dashOf(i) ? ` stroke-dasharray="${dashOf(i)}"` : '';
     const d = p.map(([x, y], j) => `${j ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
     const dots = p.map(
       ([x, y]) =>
         `<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${color}"/>`,
     );
-    return `<path d="${d.join('')}" fill="none" stroke="${color}" stroke-width="2"/>${dots.join('')}`;
+    return `<path d="${d.join('')}" fill="none" stroke="${color}" stroke-width="2"${dash}/>${dots.join('')}`;
   });
   const axes = `<rect x="${PAD.left}" y="${PAD.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>
 <text x="${PAD.left + pw / 2}" y="${H - 10}" text-anchor="middle">${esc(xLabel)}</text>
 <text transform="translate(16 ${PAD.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`;
+  // A legend longer than the plot makes the picture taller (the plot keeps its size).
   return frame(
     title,
     [...grid, axes, ...lines].join('\n'),
     series.map((s) => s.name),
+    Math.max(H, PAD.top + series.length * 20 + 10),
   );
 }
 

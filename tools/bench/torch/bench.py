@@ -12,6 +12,7 @@ except ImportError as err:  # the harness reports this as a skip
     sys.exit(0)
 
 import attention
+import linear
 import llama
 import matmul
 from common import time_step
@@ -20,6 +21,7 @@ PREPARE = {
     "matmul": matmul.prepare,
     "sdpa": attention.prepare_sdpa,
     "mha": attention.prepare_mha,
+    "linear-chunked": linear.prepare_linear_chunked,
     "train": llama.prepare_train,
     "generate": llama.prepare_generate,
 }

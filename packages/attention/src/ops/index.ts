@@ -25,6 +25,12 @@ export {
   type LinearAttentionState,
 } from './linear';
 export {
+  deltaRule,
+  type DeltaRuleForm,
+  type DeltaRuleOptions,
+  type DeltaRuleResult,
+} from './delta';
+export {
   featureMaps,
   makeFeatureMap,
   type FeatureMap,
@@ -63,3 +69,5 @@ export {
   type LogSumExpState,
 } from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
+export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
+export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';

@@ -12,10 +12,15 @@ import {
   type ModuleOptions,
   type TokenMixer,
 } from '@attnkit/core';
-import { linearRecurrence } from '../ops/scan';
-import { causalConv1d } from '../ops/short-conv';
 import { checkMixerInput } from '../softmax/heads';
-import { RECURRENT_CAPABILITIES, deltaBias, dtRange, silu, ssmFields, uniform } from './common';
+import { RECURRENT_CAPABILITIES, dtRange, silu, ssmFields } from './common';
+import {
+  addSelectiveSsm,
+  selectiveSsm,
+  selectiveSsmParameters,
+  type SsmOwner,
+  type SsmSizes,
+} from './selective-ssm';
 import { RecurrentState } from './state';
 
 /** 'mamba': the selective SSM block (Gu & Dao 2023, Alg. 2 and sec. 3.4 / Fig. 3). */
@@ -34,14 +39,7 @@ export const mambaSchema = z
 export type MambaConfig = z.input<typeof mambaSchema>;
 
 /** Inner width E·d, state size N, conv kernel, Δ's rank, from a config (defaults filled). */
-export interface MambaSizes {
-  inner: number;
-  state: number;
-  kernel: number;
-  rank: number;
-}
-
-export function mambaSizes(config: MambaConfig): MambaSizes {
+export function mambaSizes(config: MambaConfig): SsmSizes {
   const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = config;
   return {
     inner: expand * dModel,
@@ -74,35 +72,27 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
 
   constructor(config: MambaConfig, options: ModuleOptions = {}) {
     super(parseConfig('mamba', mambaSchema, config), options);
-    const { dModel, bias = false, convBias = true } = this.config;
-    const { inner, state: n, kernel, rank } = this.sizes;
-    const linear = (i: number, o: number, b: boolean, init?: object) =>
-      new Linear({ inFeatures: i, outFeatures: o, bias: b, ...init }, { rng: this.rng });
+    const { dModel, bias = false } = this.config;
+    const { inner } = this.sizes;
+    const linear = (i: number, o: number, b: boolean) =>
+      new Linear({ inFeatures: i, outFeatures: o, bias: b }, { rng: this.rng });
     this.inProj = this.addModule('inProj', linear(dModel, 2 * inner, bias));
-    const bound = 1 / Math.sqrt(kernel); // PyTorch's Conv1d default (fan-in = kernel, depthwise)
-    this.convWeight = this.addParameter('convWeight', uniform(this.rng, [inner, kernel], bound));
-    this.convBias = convBias
-      ? this.addParameter('convBias', uniform(this.rng, [inner], bound))
-      : null;
-    this.xProj = this.addModule('xProj', linear(inner, rank + 2 * n, false));
-    const dtStd = 1 / Math.sqrt(rank);
-    const dtInit = { init: { name: 'uniform', min: -dtStd, max: dtStd } };
-    this.dtProj = this.addModule('dtProj', linear(rank, inner, true, dtInit));
-    const { dtMin = 0.001, dtMax = 0.1 } = this.config;
-    const b = deltaBias(inner, dtMin, dtMax, this.rng);
-    this.dtProj.bias!.assign(b);
-    b.dispose();
-    // S4D-real: A_n = -(n + 1) for every channel.
-    const aInit = tf.tidy(() =>
-      tf.log(tf.tile(tf.reshape(tf.range(1, n + 1, 1, 'float32'), [1, n]), [inner, 1])),
-    );
-    this.aLog = this.addParameter('aLog', aInit);
-    this.d = this.addParameter('d', tf.ones([inner]));
+    const owner: SsmOwner = {
+      parameter: (name, t) => this.addParameter(name, t),
+      module: (name, m) => this.addModule(name, m),
+    };
+    const ssm = addSelectiveSsm(owner, this.rng, this.sizes, this.config);
+    this.convWeight = ssm.convWeight;
+    this.convBias = ssm.convBias;
+    this.xProj = ssm.xProj;
+    this.dtProj = ssm.dtProj;
+    this.aLog = ssm.aLog;
+    this.d = ssm.d;
     this.outProj = this.addModule('outProj', linear(inner, dModel, bias));
   }
 
   /** Inner width E·d, state size N, conv kernel, Δ's rank. */
-  get sizes(): MambaSizes {
+  get sizes(): SsmSizes {
     return mambaSizes(this.config);
   }
 
@@ -123,30 +113,17 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
       MambaState,
       this.capabilities,
     );
-    const { state: n, rank } = this.sizes;
     const t = x.shape[1];
     const [output, conv, ssm] = tf.tidy(() => {
       const [xIn, z] = tf.split(this.inProj.forward(x), 2, 2) as [tf.Tensor3D, tf.Tensor3D];
-      const c = causalConv1d(xIn, this.convWeight as tf.Tensor2D, {
-        bias: (this.convBias ?? undefined) as tf.Tensor1D | undefined,
-        initialState: state?.read<tf.Tensor3D>('conv'),
-        activation: 'silu',
-      });
-      const u = c.output;
-      const [low, bMat, cMat] = tf.split(this.xProj.forward(u), [rank, n, n], 2);
-      const delta = tf.softplus(this.dtProj.forward(low!)); // [b, t, E]
-      const a = tf.neg(tf.exp(this.aLog)); // [E, N]
-      const dt = tf.expandDims(delta, 3); // [b, t, E, 1]
-      const decay = tf.exp(tf.mul(dt, a)); // Ā [b, t, E, N]
-      const drive = tf.mul(tf.mul(dt, tf.expandDims(bMat!, 2)), tf.expandDims(u, 3)); // ΔBx
-      const scan = linearRecurrence(decay, drive, {
+      const r = selectiveSsm(this, xIn, this.sizes, {
         form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
         chunkSize: this.config.chunkSize ?? 16,
-        initialState: state?.read('ssm'),
+        conv: state?.read<tf.Tensor3D>('conv'),
+        ssm: state?.read('ssm'),
       });
-      const y = tf.add(tf.sum(tf.mul(scan.output, tf.expandDims(cMat!, 2)), 3), tf.mul(u, this.d));
-      const out = this.outProj.forward(tf.mul(y, silu(z))) as tf.Tensor3D;
-      return [out, c.state, scan.state];
+      const out = this.outProj.forward(tf.mul(r.y, silu(z))) as tf.Tensor3D;
+      return [out, r.conv, r.ssm];
     });
     if (state) state.update({ conv, ssm }, t);
     else tf.dispose([conv, ssm]);
@@ -154,15 +131,14 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
   }
 }
 
-/** in, conv (+ bias), x (to Δ's rank, B, C), Δ (+ bias), A_log [E, N], D [E], out. */
+/** The in and out projections (+ biases) and the selective SSM's parameters. */
 function estimateMamba(c: MambaConfig): Estimate {
-  const { inner: e, state: n, kernel, rank } = mambaSizes(c);
+  const sizes = mambaSizes(c);
+  const { inner: e } = sizes;
   const d = c.dModel;
   const bias = c.bias ?? false;
   const projections = d * 2 * e + (bias ? 2 * e : 0) + e * d + (bias ? d : 0);
-  const conv = e * kernel + ((c.convBias ?? true) ? e : 0);
-  const ssm = e * (rank + 2 * n) + rank * e + e + e * n + e;
-  return estimateOf(projections + conv + ssm);
+  return estimateOf(projections + selectiveSsmParameters(sizes, c.convBias ?? true));
 }
 
 register('mamba', (c, o) => new Mamba(c, o), mambaSchema, {

@@ -5,6 +5,7 @@ import {
   type NamedRegisterOptions,
 } from '@attnkit/core';
 import { CopyTask } from './copy';
+import { InductionTask } from './induction';
 import { MqarTask } from './mqar';
 import { PasskeyTask } from './passkey';
 import { SelectiveCopyTask } from './selective-copy';
@@ -12,7 +13,7 @@ import { SortingTask } from './sorting';
 import type { SyntheticTask } from './task';
 
 export * from './task';
-export { CopyTask, MqarTask, PasskeyTask, SelectiveCopyTask, SortingTask };
+export { CopyTask, InductionTask, MqarTask, PasskeyTask, SelectiveCopyTask, SortingTask };
 
 /** Builds a task from its options, or with its default sizes when none are given. */
 export type TaskMaker = (options?: Record<string, number>) => SyntheticTask;
@@ -69,6 +70,14 @@ registerTask('passkey', maker(PasskeyTask, passkey), {
   equation: 'sec. 4.2',
   summary: 'Repeat a passkey hidden at a random place in a repeating filler.',
   example: passkey,
+});
+
+const induction = { length: 24, numSymbols: 16 };
+registerTask('induction', maker(InductionTask, induction), {
+  paper: 'Olsson et al. 2022, In-context Learning and Induction Heads; Fu et al. 2023, H3',
+  equation: 'H3 sec. 3.1',
+  summary: 'After a trigger token seen once, predict the token that followed its first occurrence.',
+  example: induction,
 });
 
 /** Names of the registered tasks, in registration order. */

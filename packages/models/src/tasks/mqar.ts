@@ -12,12 +12,19 @@ export interface MqarOptions {
   numValues: number;
   /** Keys asked about (<= numPairs); default numPairs. */
   numQueries?: number;
+  /**
+   * Tokens per example (Zoology's input_seq_len): the queries are spread at random over the
+   * span after the pairs, the gaps filled with token 0. Default: no gaps.
+   */
+  totalLength?: number;
 }
 
 /**
  * Multi-query associative recall (Arora et al. 2023, "Zoology", sec. 3): key-value pairs
  * `k1 v1 ... kN vN`, then queried keys each followed by its value, which is the answer.
- * Unlike Zoology the queries follow the pairs directly (no filler), to keep sequences short.
+ * Without `totalLength` the queries follow the pairs directly (short sequences for quick
+ * training); with it, as in Zoology, each query sits at a random place in the rest of the
+ * sequence and the gaps hold token 0 (uniform places, where Zoology draws gaps from a power law).
  */
 export class MqarTask implements SyntheticTask {
   readonly name = 'mqar';
@@ -40,7 +47,10 @@ export class MqarTask implements SyntheticTask {
       );
     }
     this.vocabSize = 1 + opts.numKeys + opts.numValues;
-    this.seqLen = 2 * opts.numPairs + 2 * this.numQueries - 1;
+    const tight = 2 * opts.numPairs + 2 * this.numQueries;
+    if (opts.totalLength !== undefined)
+      checkTaskOption('mqar', 'totalLength', opts.totalLength, tight);
+    this.seqLen = (opts.totalLength ?? tight) - 1;
     this.options = { ...opts, numQueries: this.numQueries };
   }
 
@@ -51,11 +61,23 @@ export class MqarTask implements SyntheticTask {
     const tokens: number[] = [];
     keys.forEach((k, i) => tokens.push(k, values[i]!));
     const asked = distinct(rng, this.numQueries, 0, numPairs);
+    // Where each query starts in the span after the pairs: the free tokens are spread over the
+    // gaps before the queries by a random choice of slots among (queries + free) places.
+    const free = this.seqLen + 1 - tokens.length - 2 * asked.length;
+    // (Drawn only when there are gaps, so the gapless task's examples stay what they were.)
+    const places =
+      free === 0
+        ? asked.map((_, q) => q)
+        : distinct(rng, asked.length, 0, asked.length + free).sort((a, b) => a - b);
     const answers: number[] = [];
-    for (const i of asked) {
+    let slot = 0;
+    asked.forEach((i, q) => {
+      for (; slot < places[q]!; slot++) tokens.push(0);
+      slot++;
       tokens.push(keys[i]!, values[i]!);
       answers.push(tokens.length - 1);
-    }
+    });
+    while (tokens.length < this.seqLen + 1) tokens.push(0);
     return { tokens, answers };
   }
 }

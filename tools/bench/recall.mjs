@@ -1,0 +1,281 @@
+#!/usr/bin/env node
+// Recall study (issues 19 and 13): the same 2-layer decoder trained with each causal mixer on
+// MQAR (Zoology's layout: Arora et al. 2023, sec. 3), selective copying (Gu & Dao 2023,
+// sec. 3.1) and induction heads (Olsson et al. 2022), with the same step budget; accuracy on
+// answer positions of fresh examples, and the decoding state each mixer keeps per sequence.
+//
+//   npm run build && node tools/bench/recall.mjs [--tasks mqar,selective-copy,induction]
+//     [--mixers mha,sliding-window,gla,...] [--d-models 64,128] [--lengths 64,128,256]
+//     [--steps 1500] [--batch 32] [--lr 3e-3] [--eval-batches 8] [--backend native]
+//     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
+//
+// Each (task, length, width, mixer) trains in its own child process (`--jobs` at a time, one
+// thread each on native); results go to --out as they finish, so a long run can be resumed
+// with the same command (finished rows are kept). --write puts the tables between
+// <!-- recall:start --> and <!-- recall:end --> in the given file. Not part of npm test.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const list = (name, fallback) => option(name, fallback).split(',').filter(Boolean);
+
+// Task sizes by sequence length: MQAR at vocab 256 with 4/8/16 pairs for 64/128/256 tokens
+// (the issue's grid); selective copying with as many data tokens among noise; induction heads
+// over a 32-symbol alphabet.
+export function taskFor(name, length) {
+  const pairs = Math.max(1, Math.round(length / 16));
+  switch (name) {
+    case 'mqar':
+      return { numPairs: pairs, numKeys: 127, numValues: 128, totalLength: length };
+    case 'selective-copy':
+      return { numTokens: pairs, regionLength: length - pairs, numSymbols: 16 };
+    case 'induction':
+      return { length, numSymbols: 32 };
+    default:
+      throw new Error(`recall: unknown task ${name}`);
+  }
+}
+
+// Per-mixer options at a width (head size 16); softmax's sliding window keeps 1/4 of 64.
+export function mixerFor(type, dModel) {
+  const numHeads = dModel / 16;
+  const extra = {
+    'sliding-window': { window: 16 },
+    mamba: {},
+    mamba2: { headDim: 16 },
+  };
+  const base = type.startsWith('mamba') ? { type } : { type, numHeads };
+  return { ...base, ...(extra[type] ?? {}) };
+}
+
+const DEFAULT_MIXERS =
+  'mha,sliding-window,linear-attention,performer,retnet,lightning,gla,based,lln,mamba,mamba2,aaren';
+
+async function main() {
+  if (args.includes('--child')) return child(JSON.parse(option('child-spec')));
+  const out = option('out', path.join(HERE, '../../bench-results/recall.json'));
+  const spec = {
+    tasks: list('tasks', 'mqar,selective-copy,induction'),
+    mixers: list('mixers', DEFAULT_MIXERS),
+    dModels: list('d-models', '64,128').map(Number),
+    lengths: list('lengths', '64,128,256').map(Number),
+    steps: Number(option('steps', 1500)),
+    batch: Number(option('batch', 32)),
+    lr: Number(option('lr', 3e-3)),
+    evalBatches: Number(option('eval-batches', 8)),
+    backend: option('backend', 'native'),
+  };
+  const jobs = Number(option('jobs', Math.max(1, (os.availableParallelism?.() ?? 2) - 0)));
+  const previous = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { rows: [] };
+  const same = (a, b) =>
+    ['task', 'length', 'dModel', 'mixer', 'steps', 'batch', 'lr'].every((k) => a[k] === b[k]);
+  const rows = previous.rows ?? [];
+  const todo = [];
+  for (const task of spec.tasks)
+    for (const length of spec.lengths)
+      for (const dModel of spec.dModels)
+        for (const mixer of spec.mixers) {
+          const run = {
+            task,
+            length,
+            dModel,
+            mixer,
+            steps: spec.steps,
+            batch: spec.batch,
+            lr: spec.lr,
+          };
+          if (!rows.some((r) => same(r, run) && !r.error)) todo.push(run);
+        }
+  process.stderr.write(`recall: ${todo.length} runs to do (${rows.length} kept from ${out})\n`);
+  const save = () => {
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    fs.writeFileSync(
+      out,
+      JSON.stringify(
+        { spec, date: new Date().toISOString(), cpu: os.cpus()[0]?.model, rows },
+        null,
+        1,
+      ),
+    );
+  };
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const run = todo[next++];
+      const row = await runChild({ ...run, evalBatches: spec.evalBatches, backend: spec.backend });
+      const i = rows.findIndex((r) => same(r, run));
+      if (i >= 0) rows.splice(i, 1);
+      rows.push(row);
+      save();
+      process.stderr.write(
+        `  ${run.task} T=${run.length} d=${run.dModel} ${run.mixer}: ${row.error ? `failed: ${row.error}` : `acc ${row.accuracy.toFixed(3)} (${row.seconds.toFixed(0)} s)`}\n`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  save();
+  const tables = renderTables(rows, spec);
+  console.log(tables);
+  const doc = option('write');
+  if (doc) {
+    const old = fs.readFileSync(doc, 'utf8');
+    const re = /(<!-- recall:start -->)[\s\S]*?(<!-- recall:end -->)/;
+    if (!re.test(old))
+      throw new Error(`${doc}: no <!-- recall:start --> … <!-- recall:end --> markers`);
+    fs.writeFileSync(
+      doc,
+      old.replace(re, (_, a, b) => `${a}\n\n${tables}\n\n${b}`),
+    );
+  }
+}
+
+function runChild(run) {
+  return new Promise((resolve) => {
+    const proc = spawn(
+      process.execPath,
+      [fileURLToPath(import.meta.url), '--child', '--child-spec', JSON.stringify(run)],
+      { env: { ...process.env, ATTNKIT_NATIVE_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d) => (stdout += d));
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('close', (code) => {
+      const line = stdout.trim().split('\n').pop();
+      try {
+        resolve({ ...run, ...JSON.parse(line) });
+      } catch {
+        resolve({
+          ...run,
+          error: `exit ${code}: ${stderr.trim().split('\n').slice(-2).join(' ')}`,
+        });
+      }
+    });
+  });
+}
+
+async function child(run) {
+  const tf = await import('@tensorflow/tfjs-core');
+  tf.env().set('PROD', true);
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (run.backend === 'native') await import('@attnkit/backend-native');
+  if (run.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend(run.backend);
+  const core = await import('@attnkit/core');
+  await import('@attnkit/attention');
+  const models = await import('@attnkit/models');
+  const task = models.createTask(run.task, taskFor(run.task, run.length));
+  const mixer = mixerFor(run.mixer, run.dModel);
+  const probe = core.build({ ...mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
+  const rotary = probe.capabilities?.positional?.includes('rotate');
+  const stateBytes = decodingStateBytes(tf, probe, run.dModel, task.seqLen);
+  probe.dispose();
+  const config = {
+    type: 'decoder-lm',
+    vocabSize: task.vocabSize,
+    dModel: run.dModel,
+    numLayers: 2,
+    maxLength: task.seqLen,
+    positional: rotary ? { type: 'rotary', headDim: 16 } : { type: 'nope' },
+    block: {
+      mixer,
+      feedForward: { type: 'swiglu', hiddenDim: 2 * run.dModel },
+      norm: { type: 'rms-norm' },
+      placement: 'pre',
+    },
+    finalNorm: { type: 'rms-norm' },
+    tieEmbeddings: true,
+  };
+  const model = core.build(config, { rng: new core.Rng(1) });
+  const trainer = new models.Trainer(model, new models.TaskSource(task, run.batch, 2), {
+    steps: run.steps,
+    lr: run.lr,
+  });
+  const start = performance.now();
+  for (let i = 0; i < run.steps; i++) trainer.trainStep();
+  const seconds = (performance.now() - start) / 1e3;
+  const ev = trainer.evaluate(new models.TaskSource(task, 64, 999), run.evalBatches);
+  trainer.dispose();
+  model.dispose();
+  console.log(
+    JSON.stringify({
+      accuracy: ev.accuracy,
+      loss: ev.loss,
+      seconds,
+      parameters: core.estimateConfig(config)?.parameters,
+      stateBytes: stateBytes * 2,
+    }),
+  );
+}
+
+/** Bytes of one layer's decoding state after reading `length` tokens (batch 1). */
+function decodingStateBytes(tf, mixer, dModel, length) {
+  if (!mixer.initState) return null;
+  const state = mixer.initState(1);
+  const x = tf.randomNormal([1, length, dModel]);
+  tf.dispose(mixer.forward(x, { state, causal: true }));
+  const bytes = state.bytes;
+  x.dispose();
+  state.dispose?.();
+  return bytes;
+}
+
+export function renderTables(rows, spec) {
+  const ok = rows.filter((r) => !r.error);
+  const out = [];
+  const steps = [...new Set(ok.map((r) => `${r.steps} steps of batch ${r.batch}, lr ${r.lr}`))];
+  out.push(
+    `Command: \`node tools/bench/recall.mjs\` (${steps.join('; ')}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example.`,
+  );
+  for (const task of spec.tasks) {
+    const mine = ok.filter((r) => r.task === task);
+    if (!mine.length) continue;
+    const cols = [];
+    for (const dModel of spec.dModels)
+      for (const length of spec.lengths) cols.push({ dModel, length });
+    const sample = taskFor(task, spec.lengths[0]);
+    out.push(
+      '',
+      `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} at T=${spec.lengths[0]}, scaled with T)`,
+      '',
+    );
+    out.push(
+      `| mixer | ${cols.map((c) => `d ${c.dModel}, T ${c.length}`).join(' | ')} | state at d ${spec.dModels[0]}, T ${spec.lengths.at(-1)} |`,
+      `| --- | ${cols.map(() => '---').join(' | ')} | --- |`,
+    );
+    for (const mixer of spec.mixers) {
+      const cells = cols.map((c) => {
+        const r = mine.find(
+          (x) => x.mixer === mixer && x.dModel === c.dModel && x.length === c.length,
+        );
+        return r ? r.accuracy.toFixed(2) : '—';
+      });
+      const big = mine.find(
+        (x) =>
+          x.mixer === mixer && x.dModel === spec.dModels[0] && x.length === spec.lengths.at(-1),
+      );
+      const state = big?.stateBytes ? `${(big.stateBytes / 1024).toFixed(1)} KiB` : '—';
+      out.push(`| \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
+    }
+  }
+  const failed = rows.filter((r) => r.error);
+  if (failed.length)
+    out.push(
+      '',
+      ...failed.map((r) => `- ${r.task} T=${r.length} d=${r.dModel} ${r.mixer} failed: ${r.error}`),
+    );
+  return out.join('\n');
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
