@@ -26,6 +26,8 @@ import { tinyLm } from './helpers';
 import { fuzzCount, mutateBytes, mutateJsonText, preview } from './fuzz-mutations';
 
 const perFile = fuzzCount(100);
+// Large ATTNKIT_FUZZ runs take longer than jest's default limit.
+const timeout = Math.max(60_000, 100 * perFile);
 const options = { numPairs: 2, numKeys: 4, numValues: 4 };
 const task = new MqarTask(options);
 const runFiles = ['run.json', 'tokenizer.json', 'config.json', 'model.safetensors'];
@@ -120,77 +122,85 @@ async function measured(
 }
 
 describe('run directory fuzz', () => {
-  it.each(runFiles)('%s damaged: loadRun and --resume planning', async (name) => {
-    const rng = new Rng(31_000 + name.length * 131 + name.charCodeAt(0));
-    const file = path.join(run, name);
-    const untyped: string[] = [];
-    let accepted = 0;
-    try {
-      for (let i = 0; i < perFile; i++) {
-        const input = damage(file, rng);
-        const load = await measured(async () => {
-          const loaded = await loadRun(run);
-          try {
-            accepted++;
-            const { info, model, tokenizer } = loaded;
-            // Accepted means consistent: the ranges run.json promises, one vocabulary.
-            for (const n of [info.seqLen, info.batchSize, info.steps]) {
-              expect(Number.isInteger(n) && n >= 1).toBe(true);
+  it.each(runFiles)(
+    '%s damaged: loadRun and --resume planning',
+    async (name) => {
+      const rng = new Rng(31_000 + name.length * 131 + name.charCodeAt(0));
+      const file = path.join(run, name);
+      const untyped: string[] = [];
+      let accepted = 0;
+      try {
+        for (let i = 0; i < perFile; i++) {
+          const input = damage(file, rng);
+          const load = await measured(async () => {
+            const loaded = await loadRun(run);
+            try {
+              accepted++;
+              const { info, model, tokenizer } = loaded;
+              // Accepted means consistent: the ranges run.json promises, one vocabulary.
+              for (const n of [info.seqLen, info.batchSize, info.steps]) {
+                expect(Number.isInteger(n) && n >= 1).toBe(true);
+              }
+              expect(info.lr > 0 && Number.isFinite(info.lr)).toBe(true);
+              expect(tokenizer.vocabSize).toBe(model.config.vocabSize);
+              expect(4 * model.numParams()).toBeLessThanOrEqual(dirBytes);
+            } finally {
+              loaded.model.dispose();
             }
-            expect(info.lr > 0 && Number.isFinite(info.lr)).toBe(true);
-            expect(tokenizer.vocabSize).toBe(model.config.vocabSize);
-            expect(4 * model.numParams()).toBeLessThanOrEqual(dirBytes);
-          } finally {
-            loaded.model.dispose();
+          });
+          const plan = await measured(() => {
+            planTraining({ out: root, name: 'run', resume: true });
+          });
+          for (const { error } of [load, plan]) {
+            if (error !== undefined && !isTyped(error)) {
+              untyped.push(`#${i} ${String(error).slice(0, 200)} <- ${preview(input)}`);
+            } else if (error !== undefined) {
+              expect((error as Error).message.length).toBeLessThan(2000);
+            }
           }
-        });
-        const plan = await measured(() => {
-          planTraining({ out: root, name: 'run', resume: true });
-        });
-        for (const { error } of [load, plan]) {
+          // Reading decodes the weights and builds the model once: a small multiple of the files.
+          expect(Math.max(load.peak, plan.peak)).toBeLessThanOrEqual(4 * dirBytes);
+        }
+      } finally {
+        fs.writeFileSync(file, originals.get(file)!);
+      }
+      expect(untyped).toEqual([]);
+      expect(accepted).toBeGreaterThan(0);
+    },
+    timeout,
+  );
+
+  it.each(checkpointFiles)(
+    'checkpoint %s damaged: loadCheckpoint',
+    async (name) => {
+      const rng = new Rng(47_000 + name.length * 131 + name.charCodeAt(0));
+      const file = path.join(checkpoint, name);
+      const untyped: string[] = [];
+      try {
+        for (let i = 0; i < perFile; i++) {
+          const input = damage(file, rng);
+          const { error, peak } = await measured(() => {
+            const info = loadCheckpoint(checkpoint, trainer);
+            // Accepted means restored as written: the step and the RNG state of state.json.
+            const state = JSON.parse(fs.readFileSync(path.join(checkpoint, 'state.json'), 'utf8'));
+            expect(info.step).toBe(state.step);
+            expect(trainer.step).toBe(state.step);
+            expect(trainer.options.rngs[0]!.getState()).toEqual(state.rngs[0]);
+          });
           if (error !== undefined && !isTyped(error)) {
             untyped.push(`#${i} ${String(error).slice(0, 200)} <- ${preview(input)}`);
           } else if (error !== undefined) {
             expect((error as Error).message.length).toBeLessThan(2000);
           }
+          expect(peak).toBeLessThanOrEqual(4 * dirBytes);
         }
-        // Reading decodes the weights and builds the model once: a small multiple of the files.
-        expect(Math.max(load.peak, plan.peak)).toBeLessThanOrEqual(4 * dirBytes);
+      } finally {
+        fs.writeFileSync(file, originals.get(file)!);
       }
-    } finally {
-      fs.writeFileSync(file, originals.get(file)!);
-    }
-    expect(untyped).toEqual([]);
-    expect(accepted).toBeGreaterThan(0);
-  });
-
-  it.each(checkpointFiles)('checkpoint %s damaged: loadCheckpoint', async (name) => {
-    const rng = new Rng(47_000 + name.length * 131 + name.charCodeAt(0));
-    const file = path.join(checkpoint, name);
-    const untyped: string[] = [];
-    try {
-      for (let i = 0; i < perFile; i++) {
-        const input = damage(file, rng);
-        const { error, peak } = await measured(() => {
-          const info = loadCheckpoint(checkpoint, trainer);
-          // Accepted means restored as written: the step and the RNG state of state.json.
-          const state = JSON.parse(fs.readFileSync(path.join(checkpoint, 'state.json'), 'utf8'));
-          expect(info.step).toBe(state.step);
-          expect(trainer.step).toBe(state.step);
-          expect(trainer.options.rngs[0]!.getState()).toEqual(state.rngs[0]);
-        });
-        if (error !== undefined && !isTyped(error)) {
-          untyped.push(`#${i} ${String(error).slice(0, 200)} <- ${preview(input)}`);
-        } else if (error !== undefined) {
-          expect((error as Error).message.length).toBeLessThan(2000);
-        }
-        expect(peak).toBeLessThanOrEqual(4 * dirBytes);
-      }
-    } finally {
-      fs.writeFileSync(file, originals.get(file)!);
-    }
-    expect(untyped).toEqual([]);
-  });
+      expect(untyped).toEqual([]);
+    },
+    timeout,
+  );
 });
 
 describe('run directory regressions found by the fuzz', () => {
