@@ -233,6 +233,22 @@ describe('registry metadata', () => {
       },
     ],
     [
+      'decoder-lm',
+      {
+        type: 'decoder-lm',
+        vocabSize: 11,
+        dModel: 8,
+        numLayers: 4,
+        maxLength: 5,
+        positional: { type: 'learned' },
+        kvSharing: { groupSize: 2 },
+        block: {
+          mixer: { type: 'gqa', numHeads: 2, numKvHeads: 1 },
+          feedForward: { type: 'mlp', hiddenDim: 6 },
+        },
+      },
+    ],
+    [
       'encoder',
       {
         type: 'encoder',
