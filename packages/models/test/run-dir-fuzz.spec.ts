@@ -25,7 +25,7 @@ import { planTraining } from '../src/cli/train-plan';
 import { tinyLm } from './helpers';
 import { fuzzCount, mutateBytes, mutateJsonText, preview } from './fuzz-mutations';
 
-const perFile = fuzzCount(100);
+const perFile = fuzzCount(80);
 // Large ATTNKIT_FUZZ runs take longer than jest's default limit.
 const timeout = Math.max(60_000, 100 * perFile);
 const options = { numPairs: 2, numKeys: 4, numValues: 4 };
