@@ -98,7 +98,9 @@ describe('attnkit CLI errors (in-process)', () => {
       path.join(run, 'run.json'),
       JSON.stringify({ seqLen: 4, batchSize: 2, lr: 1e-3, steps: 2, seed: 0 }),
     );
-    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(getPreset('gpt-tiny')));
+    // The tokenizer's vocabulary is the model's, as in a run train wrote (a mismatch is refused).
+    const config = { ...getPreset('gpt-tiny'), vocabSize: 4 };
+    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(config));
     const data = path.join(out, 'data.txt');
     fs.writeFileSync(data, 'abc abd');
     const before = fs.readdirSync(run).sort();

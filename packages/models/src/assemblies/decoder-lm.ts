@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type {
+  Estimate,
   FusedDecoderDense,
   FusedDecoderLayer,
   FusedDecoderNorm,
@@ -17,22 +18,31 @@ import {
   fusedDecodingOf,
   register,
   parseConfig,
+  sumEstimates,
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
 import { linearInitField, nestedSchema, sizeSchema, tokenStackFields } from './fields';
-import { type Positional, buildPositional, positionRange } from './positions';
+import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
   buildBlocks,
   buildFinalNorm,
   checkKvSharing,
   embedPositions,
+  estimateBlocks,
+  estimateFinalNorm,
   initLinears,
   runStack,
   stackContext,
 } from './stack';
-import { type TokenEmbedding, buildTokenEmbedding, buildVocabHead, vocabLogits } from './tokens';
+import {
+  type TokenEmbedding,
+  buildTokenEmbedding,
+  buildVocabHead,
+  estimateTokens,
+  vocabLogits,
+} from './tokens';
 
 export const decoderLmSchema = z.strictObject({
   type: z.literal('decoder-lm'),
@@ -212,8 +222,19 @@ export class DecoderLM extends Module<Parsed> {
   }
 }
 
+/** Embedding (and untied head), positions, the blocks and the final norm, before building. */
+function estimateDecoderLm(c: Parsed): Estimate {
+  return sumEstimates(
+    estimateTokens(c.vocabSize, c.dModel, c.tieEmbeddings),
+    estimatePositional(c.positional, c.dModel, c.maxLength, '$.positional'),
+    estimateBlocks('decoder-lm', '$', c.block, c.layerOverrides, c.numLayers, c.dModel),
+    estimateFinalNorm(c.finalNorm, c.dModel),
+  );
+}
+
 register('decoder-lm', (c, o) => new DecoderLM(c, o), decoderLmSchema, {
   category: 'model',
+  estimate: estimateDecoderLm,
   info: {
     paper: 'Radford et al. 2018, GPT; Press & Wolf 2017 (tied head)',
     summary:

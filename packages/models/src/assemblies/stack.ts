@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type {
   AttentionHook,
+  Estimate,
   AuxLossCollector,
   InitSpec,
   InitializerName,
@@ -15,7 +16,10 @@ import {
   ConfigError,
   Linear,
   build,
+  estimateChild,
   initSpecSchema,
+  sumEstimates,
+  timesEstimate,
   initTensor,
   requireCapabilities,
   slotTensors,
@@ -50,6 +54,62 @@ export interface RunOptions {
   probe?: Probe;
 }
 
+/** Every override names a layer, written as the layer's index (`1`, not `01`, which no layer reads). */
+function checkOverrides(
+  owner: string,
+  path: string,
+  overrides: Record<string, object> | undefined,
+  numLayers: number,
+  overridesKey: string,
+): void {
+  for (const key of Object.keys(overrides ?? {})) {
+    const at = `${path}.${overridesKey}.${key}`;
+    if (String(Number(key)) !== key) {
+      throw new ConfigError(owner, at, 'a layer index without leading zeros', `'${key}'`);
+    }
+    if (Number(key) >= numLayers) {
+      throw new ConfigError(owner, at, `a layer index < ${numLayers}`, key);
+    }
+  }
+}
+
+/**
+ * What `buildBlocks` will allocate, without building: the template's estimate once for every
+ * layer it builds, each override's once, in build order (so the first bad layer is reported).
+ */
+export function estimateBlocks(
+  owner: string,
+  path: string,
+  template: BlockTemplate,
+  overrides: Record<string, object> | undefined,
+  numLayers: number,
+  dModel: number,
+  overridesKey = 'layerOverrides',
+): Estimate {
+  checkOverrides(owner, path, overrides, numLayers, overridesKey);
+  const overridden = Object.keys(overrides ?? {}).map(Number);
+  const firstPlain = firstMissing(overridden);
+  const order = [...overridden, ...(firstPlain < numLayers ? [firstPlain] : [])].sort(
+    (a, b) => a - b,
+  );
+  const parts = order.map((i) => {
+    const override = overrides?.[String(i)];
+    const config = { ...template, ...override, type: 'transformer-block', dModel };
+    const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
+    const block = estimateChild(config, where, 'block');
+    return override ? block : timesEstimate(numLayers - overridden.length, block);
+  });
+  return sumEstimates(...parts);
+}
+
+/** The smallest non-negative integer not in `values`. */
+function firstMissing(values: readonly number[]): number {
+  const seen = new Set(values);
+  let i = 0;
+  while (seen.has(i)) i++;
+  return i;
+}
+
 /**
  * Builds `numLayers` transformer blocks from one template; `overrides[i]` replaces fields of
  * layer i (a whole `mixer` for a hybrid, say). Errors name the JSON path of the bad layer.
@@ -65,16 +125,7 @@ export function buildBlocks(
   overridesKey = 'layerOverrides',
   needs: MixerNeeds = {},
 ): TransformerBlock[] {
-  for (const key of Object.keys(overrides ?? {})) {
-    if (Number(key) >= numLayers) {
-      throw new ConfigError(
-        owner,
-        `${path}.${overridesKey}.${key}`,
-        `a layer index < ${numLayers}`,
-        key,
-      );
-    }
-  }
+  checkOverrides(owner, path, overrides, numLayers, overridesKey);
   const blocks: TransformerBlock[] = [];
   for (let i = 0; i < numLayers; i++) {
     const override = overrides?.[String(i)];
@@ -238,6 +289,12 @@ export function finalNormConfig(
   if (given) return given;
   if (block.placement === 'post') return undefined;
   return (block.norm as { type: string } | undefined) ?? { type: 'rms-norm' };
+}
+
+/** The estimate of the norm after a stack (none when `config` is undefined). */
+export function estimateFinalNorm(config: { type: string } | undefined, dModel: number): Estimate {
+  if (!config) return { parameters: 0, bytes: 0 };
+  return estimateChild(fillWidths(config, { dim: dModel }), '$.finalNorm', 'norm');
 }
 
 /** Builds the norm after a stack (`finalNorm` in the model config) at width `dModel`. */
