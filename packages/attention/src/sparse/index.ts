@@ -1,0 +1,4 @@
+export * from './topk-attention';
+export * from './top-theta';
+export * from './loki';
+export { symmetricEigen } from './symmetric-eigen';
