@@ -9,7 +9,7 @@ import {
 } from '@attnkit/attention';
 
 const normal = (shape: number[], seed: number) =>
-  tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor4D;
+  tf.randomNormal(shape, 0, 1, 'float32', seed) as tf.Tensor as tf.Tensor4D;
 
 const [B, H, KVH, TQ, TK, D, DV] = [2, 4, 2, 5, 7, 3, 2];
 
