@@ -84,3 +84,4 @@ export {
   type ThresholdCompensation,
   type ThresholdAttentionOptions,
 } from './threshold-attention';
+export { lowBitBlockSelect, quantizeSymmetric, type LowBitBlockOptions } from './lowbit-select';

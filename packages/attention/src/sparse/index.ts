@@ -2,3 +2,4 @@ export * from './topk-attention';
 export * from './top-theta';
 export * from './loki';
 export { symmetricEigen } from './symmetric-eigen';
+export * from './lowbit-block';
