@@ -85,3 +85,9 @@ export {
   type ThresholdAttentionOptions,
 } from './threshold-attention';
 export { lowBitBlockSelect, quantizeSymmetric, type LowBitBlockOptions } from './lowbit-select';
+export {
+  flexPrefillSelect,
+  jensenShannon,
+  type FlexPrefillOptions,
+  type FlexPrefillSelection,
+} from './flex-prefill';
