@@ -71,23 +71,4 @@ export {
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
-export {
-  chunkedTopK,
-  gatheredAttention,
-  selectionMask,
-  type TopKSelectOptions,
-  type GatheredAttentionResult,
-} from './topk-select';
-export {
-  thresholdAttention,
-  THRESHOLD_COMPENSATIONS,
-  type ThresholdCompensation,
-  type ThresholdAttentionOptions,
-} from './threshold-attention';
-export { lowBitBlockSelect, quantizeSymmetric, type LowBitBlockOptions } from './lowbit-select';
-export {
-  flexPrefillSelect,
-  jensenShannon,
-  type FlexPrefillOptions,
-  type FlexPrefillSelection,
-} from './flex-prefill';
+export * from './score-selection';
