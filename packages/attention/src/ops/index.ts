@@ -72,3 +72,4 @@ export { selectiveScan, type SelectiveScanOptions, type SelectiveScanResult } fr
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
+export * from './score-selection';
