@@ -1,0 +1,1 @@
+export * from './s2-attention';
