@@ -1,1 +1,2 @@
 export * from './s2-attention';
+export * from './mixture-of-sparse-attention';
