@@ -1,2 +1,3 @@
 export * from './s2-attention';
 export * from './mixture-of-sparse-attention';
+export * from './core-context-aware';
