@@ -35,6 +35,11 @@ export const coreContextAwareSchema = z.strictObject({
 
 export type CoreContextAwareConfig = z.infer<typeof coreContextAwareSchema>;
 
+/** Core tokens query i sees (groups pooled before its window): c = max(0, ⌊(i + 1 - window)/g⌋). */
+export function pooledGroups(i: number, groupSize: number, window: number): number {
+  return Math.max(0, Math.floor((i + 1 - window) / groupSize));
+}
+
 /** Decoding state: the KV cache plus the core keys/values of every completed group. */
 export class CoreContextState extends State {
   readonly cache = this.addChild('cache', new KVCache());
@@ -76,9 +81,8 @@ export class CoreContextAwareAttention extends HeadPatternAttention<CoreContextA
     return new CoreContextState();
   }
 
-  /** Pooled groups query i sees: c = max(0, ⌊(i + 1 - window)/g⌋). */
   private pooled(i: number): number {
-    return Math.max(0, Math.floor((i + 1 - this.config.window) / this.config.groupSize));
+    return pooledGroups(i, this.config.groupSize, this.config.window);
   }
 
   /** The locality-preserving part: keys c·g..i, the tokens not pooled for query i. */

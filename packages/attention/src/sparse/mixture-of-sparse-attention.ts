@@ -57,11 +57,16 @@ export class MixtureOfSparseAttention extends HeadPatternAttention<MixtureOfSpar
     );
   }
 
-  protected *keysOf(head: number, i: number): Generator<number> {
-    const width = elasticSpan(this.config.rules[head]!, i + 1);
-    yield* span(0, Math.min(i, (this.config.numSinkTokens ?? 0) - 1));
-    yield* span(i - width + 1, i);
+  protected keysOf(head: number, i: number): Iterable<number> {
+    return moaKeys(this.config.rules[head]!, i, this.config.numSinkTokens ?? 0);
   }
+}
+
+/** Keys of a head with `rule` for the query at token i: the sinks, then its elastic window. */
+export function* moaKeys(rule: ElasticRule, i: number, sinks: number): Generator<number> {
+  const width = elasticSpan(rule, i + 1);
+  yield* span(0, Math.min(i - width, sinks - 1));
+  yield* span(i - width + 1, i);
 }
 
 register(

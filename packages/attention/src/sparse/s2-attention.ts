@@ -41,11 +41,20 @@ export class S2Attention extends HeadPatternAttention<S2AttentionConfig> {
     super(parseConfig('s2-attention', s2AttentionSchema, config), options);
   }
 
-  protected *keysOf(head: number, i: number): Generator<number> {
-    const { numShards: s, window } = this.config;
-    for (let j = head % s; j <= i - window; j += s) yield j;
-    yield* span(i - window + 1, i);
+  protected keysOf(head: number, i: number): Iterable<number> {
+    return s2Keys(head, i, this.config.numShards, this.config.window);
   }
+}
+
+/** Keys of head `head`'s query at token i: its shard before the window, then the window. */
+export function* s2Keys(
+  head: number,
+  i: number,
+  numShards: number,
+  window: number,
+): Generator<number> {
+  for (let j = head % numShards; j <= i - window; j += numShards) yield j;
+  yield* span(i - window + 1, i);
 }
 
 register(
