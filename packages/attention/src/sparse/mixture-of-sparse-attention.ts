@@ -6,7 +6,7 @@ import { HeadPatternAttention, patternForm, span } from './head-pattern-base';
 
 const { dModel, numHeads, headDim, bias, qkNorm } = attentionFields;
 
-/** One head's elastic rule: span S(N) = alpha + beta·N keys (Fu et al. 2024, sec. 3.1). */
+/** One head's elastic rule: span S(N) = alpha + beta·N keys (Fu et al. 2024). */
 export const elasticRule = z.strictObject({
   alpha: z.number().min(0),
   beta: z.number().min(0).max(1),
@@ -41,8 +41,8 @@ export function elasticSpan(rule: ElasticRule, length: number): number {
 
 /**
  * MoA, mixture of sparse attention (Fu et al. 2024, "MoA: Mixture of Sparse Attention for
- * Automatic Large Language Model Compression", sec. 3.1, eq. 3): each head h is a sliding
- * window with an elastic span S_h(N) = α_h + β_h·N that scales with the sequence length N,
+ * Automatic Large Language Model Compression"; later "Mixture of Attention Spans"): each head
+ * h is a sliding window with an elastic span S_h(N) = α_h + β_h·N that scales with the sequence length N,
  * plus the initial (sink) tokens. The query at token i sees the sequence 0..i, so N = i + 1:
  *   keys(h, i) = { j : i - S_h(i + 1) < j ≤ i } ∪ { j < numSinkTokens, j ≤ i }.
  * The rules are config (the paper finds them offline by profiling and search). Because N
@@ -79,7 +79,7 @@ register(
     info: {
       paper:
         'Fu et al. 2024, MoA: Mixture of Sparse Attention for Automatic Large Language Model Compression',
-      equation: 'sec. 3.1, eq. 3 (elastic span S_h(N) = α_h + β_h·N)',
+      equation: 'elastic rule: span S_h(N) = α_h + β_h·N per head, plus initial tokens',
       summary:
         'Per-head sliding windows whose span grows with the sequence length (α_h + β_h·N), plus initial sink tokens.',
       example: {

@@ -29,8 +29,8 @@ export type S2AttentionConfig = z.infer<typeof s2AttentionSchema>;
 
 /**
  * S2-Attention (Lin et al. 2024, "S2-Attention: Hardware-Aware Context Sharding Among
- * Attention Heads", sec. 3): heads share the context out in strided shards. Head h's query at
- * token i attends to
+ * Attention Heads"; its head-heterogeneous strided design, HHST): heads share the context out in
+ * strided shards. Head h's query at token i attends to
  *   S_h(i) = { j ≤ i : j ≡ h (mod numShards) } ∪ { j : i - window < j ≤ i },
  * softmax(q_i K[S_h(i)]ᵀ/√d) V[S_h(i)]: a shard of stride numShards (heads h and h + numShards
  * share one), plus the dense local window of the paper's hybrid design. Every head reads about
@@ -66,7 +66,7 @@ register(
     estimate: (c: S2AttentionConfig) => estimateOf(projectedParameters(c)),
     info: {
       paper: 'Lin et al. 2024, S2-Attention: Hardware-Aware Context Sharding Among Attention Heads',
-      equation: 'sec. 3 (strided shards per head + dense local window)',
+      equation: 'HHST: head-heterogeneous strided shards + dense local window',
       summary:
         'Each head attends to a strided shard of the context (j ≡ h mod numShards) plus a local window; the heads together cover it.',
       example: { type: 's2-attention', dModel: 8, numHeads: 2, numShards: 2, window: 2 },
