@@ -9,6 +9,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'llama-tiny',
+      'masformer-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',
