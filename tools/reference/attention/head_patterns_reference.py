@@ -8,6 +8,7 @@ loop over queries), independently of attnkit's index lists and gather:
   core-context-aware (Chen et al. 2024, eq. 2 and the fused softmax): group m's core key/value is
     softmax(q_last . K_group / sqrt(d)) K_group (V_group); query i sees the first
     c = max(0, floor((i + 1 - window) / g)) core tokens and the keys c*g..i, in one softmax.
+  hepos (Huang et al. 2021): cross-attention, head h sees memory positions j = h (mod stride).
 Weights are [in, out] as attnkit's Linear stores them; no biases.
 Run: /usr/bin/python3 tools/reference/attention/head_patterns_reference.py
 """
@@ -74,6 +75,17 @@ def cca(q, k, v, cfg):
     return torch.cat(rows, 2)
 
 
+TM = 7  # memory length of the hepos case
+
+
+def hepos(x, memory, w, cfg):
+    q = heads(x @ w['q'])
+    k, v = ((memory @ w[n]).reshape(B, TM, H, HD).transpose(1, 2) for n in ('k', 'v'))
+    mask = torch.tensor([[[j % cfg['stride'] == h % cfg['stride'] for j in range(TM)] for _ in range(T)] for h in range(H)])
+    logits = ((q @ k.transpose(-1, -2)) / math.sqrt(HD)).masked_fill(~mask, float('-inf'))
+    return merge(torch.softmax(logits, -1) @ v) @ w['o']
+
+
 def mixer(x, w, cfg):
     q, k, v = (heads(x @ w[n]) for n in ('q', 'k', 'v'))
     if cfg['type'] == 'core-context-aware':
@@ -92,20 +104,25 @@ configs = [
     {'type': 'mixture-of-sparse-attention', 'dModel': D, 'numHeads': H,
      'rules': [{'alpha': 2, 'beta': 0}, {'alpha': 1, 'beta': 0.4}], 'numSinkTokens': 1},
     {'type': 'core-context-aware', 'dModel': D, 'numHeads': H, 'groupSize': 3, 'window': 2},
+    {'type': 'hepos', 'dModel': D, 'numHeads': H, 'stride': 2},
 ]
 cases = []
 for cfg in configs:
     w = {n: torch.randn(D, D) * 0.5 for n in ('q', 'k', 'v', 'o')}
     x = torch.randn(B, T, D, requires_grad=True)
     probe = torch.randn(B, T, D)
-    y = mixer(x, w, cfg)
+    memory = torch.randn(B, TM, D, requires_grad=True) if cfg['type'] == 'hepos' else None
+    y = hepos(x, memory, w, cfg) if memory is not None else mixer(x, w, cfg)
     (y * probe).sum().backward()
-    cases.append({
+    case = {
         'name': cfg['type'], 'config': cfg,
         'weights': {f'{n}.weight': flat(w[n]) for n in w},
         'x': flat(x), 'probe': flat(probe), 'y': flat(y), 'gradX': flat(x.grad),
         'shape': [B, T, D],
-    })
+    }
+    if memory is not None:
+        case.update({'memory': flat(memory), 'memoryShape': [B, TM, D], 'gradMemory': flat(memory.grad)})
+    cases.append(case)
 
 with open(OUT, 'w') as f:
     json.dump({'cases': cases}, f)

@@ -1,3 +1,4 @@
 export * from './s2-attention';
 export * from './mixture-of-sparse-attention';
 export * from './core-context-aware';
+export * from './hepos';

@@ -8,6 +8,7 @@ import {
   pooledGroups,
   s2Keys,
   headPattern,
+  heposKeys,
   headPatternMask,
   scaledDotProductAttention,
   type HeadPattern,
@@ -239,5 +240,67 @@ describe('the patterns', () => {
       m.dispose();
       other.dispose();
     }
+  });
+});
+
+describe('hepos', () => {
+  const makeHepos = (form: string, stride = 3) =>
+    build<Mixer>({ type: 'hepos', dModel: 16, numHeads: 4, stride, form }, { rng: new Rng(5) });
+
+  it('gather path equals the dense-masked reference: output, query and memory gradients', () => {
+    const sparse = makeHepos('gather');
+    const dense = makeHepos('dense');
+    const x = randomInput(5, 1);
+    const memory = randomInput(11, 2);
+    const probe = tf.randomNormal([2, 5, 16], 0, 1, 'float32', 3);
+    const f = (m: Mixer) => (a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(m.forward(a as tf.Tensor3D, { memory: b as tf.Tensor3D }), probe));
+    expect(
+      maxAbsDiff(sparse.forward(x, { memory }), dense.forward(x, { memory })),
+    ).toBeLessThanOrEqual(TOL);
+    const gs = tf.grads(f(sparse))([x, memory]);
+    const gd = tf.grads(f(dense))([x, memory]);
+    gs.forEach((g, i) => expect(maxAbsDiff(g, gd[i]!)).toBeLessThanOrEqual(TOL));
+    sparse.dispose();
+    dense.dispose();
+  });
+
+  it('heads read strided memory positions that together cover it; a short memory shrinks the stride', () => {
+    const seen = new Set<number>();
+    for (let h = 0; h < 4; h++) {
+      const keys = [...heposKeys(h, 3, 10)];
+      keys.forEach((j) => expect(j % 3).toBe(h % 3));
+      expect(keys.length).toBeLessThanOrEqual(Math.ceil(10 / 3));
+      keys.forEach((j) => seen.add(j));
+    }
+    expect(seen.size).toBe(10);
+    expect([...heposKeys(2, 3, 2)]).toEqual([0]);
+    const m = makeHepos('gather');
+    const x = randomInput(3, 1);
+    const y = m.forward(x, { memory: randomInput(2, 2) });
+    expect(Array.from(tf.isFinite(y).dataSync()).every(Boolean)).toBe(true);
+    m.dispose();
+  });
+
+  it('rejects a missing or mis-shaped memory and a stride above numHeads, typed', () => {
+    const m = makeHepos('gather');
+    const x = randomInput(3, 1);
+    expect(() => m.forward(x)).toThrow(ConfigError);
+    expect(() => m.forward(x, { memory: tf.zeros([2, 4, 8]) as tf.Tensor3D })).toThrow(ShapeError);
+    expect(() => makeHepos('gather', 5)).toThrow(ConfigError);
+    m.dispose();
+  });
+
+  it('leaks nothing', async () => {
+    const m = makeHepos('gather');
+    const x = randomInput(4, 1);
+    const memory = randomInput(6, 2);
+    await expectNoLeaks(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(m.forward(x, { memory })) as tf.Scalar,
+      );
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    m.dispose();
   });
 });
