@@ -62,7 +62,7 @@ export class CoreContextState extends State {
 
 /**
  * Core Context Aware attention (Chen et al. 2024/2025, "Core Context Aware Attention / Transformers
- * for Long Context Language Modeling", sec. 3; ICML 2025). Globality-aware pooling (eq. 2): the
+ * for Long Context Language Modeling", ICML 2025). Globality-aware pooling (eq. 2): the
  * tokens are cut into groups I_m of g, and each group becomes one core token weighted by its
  * importance to the group's last query,
  *   w = softmax(q_{last(m)} K[I_m]ᵀ/√d),   k̂_m = w K[I_m],   v̂_m = w V[I_m]
@@ -187,8 +187,7 @@ register(
     info: {
       paper:
         'Chen et al. 2024 (ICML 2025), Core Context Aware Transformers for Long Context Language Modeling',
-      equation:
-        'sec. 3, eq. 2 (importance-pooled core tokens) fused with a local window in one softmax',
+      equation: 'eq. 2 (importance-pooled core tokens) fused with a local window in one softmax',
       summary:
         'Each completed group of g tokens is pooled by importance into one core token; queries attend to the core tokens plus a local window.',
       example: { type: 'core-context-aware', dModel: 8, numHeads: 2, groupSize: 2, window: 2 },
