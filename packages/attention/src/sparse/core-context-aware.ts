@@ -70,7 +70,8 @@ export class CoreContextState extends State {
  * the recent tokens. Fused in one softmax over [K̂; K_local], as the paper does. With the paper's
  * indices made 0-based, query i (window s) sees the first c = max(0, ⌊(i + 1 - s)/g⌋) core tokens
  * (only completed groups: causal) and every key j with c·g ≤ j ≤ i, so each earlier token is
- * seen once, pooled or as itself: at most c + s + g - 1 keys.
+ * seen once, pooled or as itself: at most c + s + g - 1 keys. (The paper's local start,
+ * k = i - s - ((i - s) mod g) 1-based, also keeps the last pooled token as itself; not here.)
  */
 export class CoreContextAwareAttention extends HeadPatternAttention<CoreContextAwareConfig> {
   constructor(config: CoreContextAwareConfig, options: ModuleOptions = {}) {
