@@ -6,6 +6,7 @@ import {
   gatherAttention,
   moaKeys,
   pooledGroups,
+  profileElasticRules,
   s2Keys,
   headPattern,
   heposKeys,
@@ -302,5 +303,47 @@ describe('hepos', () => {
       tf.dispose([value, ...Object.values(grads)]);
     });
     m.dispose();
+  });
+});
+
+describe('profileElasticRules (MoA search, greedy)', () => {
+  const n = 12;
+  // Head 0's influence sits on the diagonal (local), head 1's on the first token (long range).
+  const makeInfluence = () =>
+    tf.tensor3d(
+      Array.from({ length: 2 * n * n }, (_, k) => {
+        const [h, i, j] = [Math.floor(k / (n * n)), Math.floor(k / n) % n, k % n];
+        if (j > i) return 0;
+        return h === 0 ? (i - j < 2 ? 1 : 0.01) : j === 0 ? 1 : 0.01;
+      }),
+      [2, n, n],
+    );
+  const local = { alpha: 2, beta: 0 };
+  const wide = { alpha: 0, beta: 1 };
+
+  it('gives the dense rule to the head whose influence is far, within the budget', () => {
+    const influence = makeInfluence();
+    const localDensity =
+      [...Array(n).keys()].reduce((s, i) => s + elasticSpan(local, i + 1), 0) / ((n * (n + 1)) / 2);
+    const profile = profileElasticRules(influence, [local, wide], {
+      budget: (localDensity + 1) / 2,
+    });
+    expect(profile.rules).toEqual([local, wide]);
+    expect(profile.density).toBeCloseTo((localDensity + 1) / 2, 10);
+    const tight = profileElasticRules(influence, [local, wide], { budget: localDensity });
+    expect(tight.rules).toEqual([local, local]);
+    expect(tight.loss).toBeGreaterThan(profile.loss);
+    influence.dispose();
+  });
+
+  it('rejects a budget below the sparsest candidate and bad shapes, typed', () => {
+    const influence = makeInfluence();
+    expect(() => profileElasticRules(influence, [local, wide], { budget: 0.01 })).toThrow(
+      ConfigError,
+    );
+    expect(() => profileElasticRules(influence, [], { budget: 0.5 })).toThrow(ConfigError);
+    const bad = tf.zeros([2, 3, 4]) as tf.Tensor3D;
+    expect(() => profileElasticRules(bad, [local], { budget: 0.5 })).toThrow(ShapeError);
+    tf.dispose([bad, influence]);
   });
 });
