@@ -11,6 +11,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'hymba-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
+      'masformer-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',

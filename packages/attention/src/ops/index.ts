@@ -73,3 +73,4 @@ export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from 
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
 export * from './score-selection';
+export { gatherAttention, headPattern, headPatternMask, type HeadPattern } from './head-pattern';

@@ -7,6 +7,7 @@ import hymbaLmTiny from './hymba-lm-tiny.json';
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
+import masformerLmTiny from './masformer-lm-tiny.json';
 import vitTiny from './vit-tiny.json';
 
 // The registry lives in core (a NamedRegistry of configs); each package registers its own.
@@ -58,6 +59,14 @@ registerPreset('gla-lm-tiny', glaLmTiny, {
       'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training (GLA)',
     summary:
       'GLA decoder: gated linear attention with a per-key-dimension forget gate, no positional encoding, RMSNorm, SwiGLU, 2 layers of dModel 64.',
+  },
+});
+registerPreset('masformer-lm-tiny', masformerLmTiny, {
+  info: {
+    paper:
+      'Zhang et al. 2023, Efficient Long-Range Transformers: You Need to Attend More, but Not Necessarily at Every Layer (MASFormer)',
+    summary:
+      'MASFormer decoder: full attention in one of 4 layers (layerOverrides "1"), 16-token sliding windows in the rest, RoPE, RMSNorm, SwiGLU, dModel 64.',
   },
 });
 registerPreset('mamba-lm-tiny', mambaLmTiny, {
