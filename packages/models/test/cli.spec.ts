@@ -138,6 +138,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'hymba-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
+      'masformer-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',
