@@ -43,7 +43,10 @@ export function makeProgram(): Command {
       '--config <file>',
       'decoder-lm config JSON instead of a preset (vocabSize and maxLength come from the data)',
     )
-    .option('--task <name>', 'synthetic task: mqar, copy, selective-copy, sorting, passkey, induction')
+    .option(
+      '--task <name>',
+      'synthetic task: mqar, copy, selective-copy, sorting, passkey, induction',
+    )
     .option('--data <file>', 'train a character model on this UTF-8 text file')
     .option('--steps <n>', `optimizer steps (default ${TRAIN_DEFAULTS.steps})`, int)
     .option('--batch-size <n>', `sequences per step (default ${TRAIN_DEFAULTS.batchSize})`, int)
