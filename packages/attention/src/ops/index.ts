@@ -71,3 +71,5 @@ export {
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
+export { blockKeyMeans, mobaAttention, mobaGate, type MobaOptions } from './moba';
+export { tokenBlockAttention, tokenBlockMask, type TokenBlockOptions } from './token-block-sparse';
