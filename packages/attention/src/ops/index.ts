@@ -73,3 +73,10 @@ export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
 export { blockKeyMeans, mobaAttention, mobaGate, type MobaOptions } from './moba';
 export { tokenBlockAttention, tokenBlockMask, type TokenBlockOptions } from './token-block-sparse';
+export {
+  clusterAttention,
+  kmeansStep,
+  routeBalanced,
+  unitNormalize,
+  type ClusterAttentionOptions,
+} from './routing';

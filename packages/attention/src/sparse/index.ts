@@ -1,1 +1,2 @@
 export * from './moba';
+export * from './routing-transformer';
