@@ -71,7 +71,14 @@ export {
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
-export { blockKeyMeans, mobaAttention, mobaGate, type MobaOptions } from './moba';
+export {
+  blockKeyMeans,
+  mobaAttention,
+  mobaGate,
+  ownAndSelectedBlocks,
+  topEarlierBlocks,
+  type MobaOptions,
+} from './moba';
 export { tokenBlockAttention, tokenBlockMask, type TokenBlockOptions } from './token-block-sparse';
 export {
   clusterAttention,
@@ -80,3 +87,4 @@ export {
   unitNormalize,
   type ClusterAttentionOptions,
 } from './routing';
+export { compressedAttention, windowAttention } from './nsa';

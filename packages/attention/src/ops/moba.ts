@@ -55,13 +55,25 @@ export function mobaGate(
   queryOffset: number,
 ): tf.Tensor4D {
   return tf.tidy(() => {
-    const [, h, tq] = q.shape;
-    const full = keyMeans.shape[2];
-    const scores = tf.clipByValue(
-      tf.matMul(q, repeatKvHeads(keyMeans, h), false, true),
-      -LIMIT,
-      LIMIT,
-    );
+    const scores = tf.matMul(q, repeatKvHeads(keyMeans, q.shape[1]), false, true);
+    return topEarlierBlocks(scores as tf.Tensor4D, blockSize, take, queryOffset);
+  });
+}
+
+/**
+ * The `take` highest-scoring key blocks per query among those strictly before its own block:
+ * scores [b, h, tq, full blocks] for queries at positions queryOffset, ...; int32
+ * [b, h, tq, take], -1 where fewer are eligible; off the tape (the choice is data).
+ */
+export function topEarlierBlocks(
+  raw: tf.Tensor4D,
+  blockSize: number,
+  take: number,
+  queryOffset: number,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, , tq, full] = raw.shape;
+    const scores = tf.clipByValue(raw, -LIMIT, LIMIT);
     // Block j is eligible for the query at position p when j < ⌊p / B⌋.
     const eligible = Array.from({ length: tq * full }, (_, i) => {
       const block = Math.floor((queryOffset + Math.floor(i / full)) / blockSize);
@@ -136,6 +148,39 @@ export function mobaAttention(
   const scale = options.scale ?? geo.scale;
   return tf.tidy(() => {
     const { batch: b, heads: h } = geo;
+    const means = given ?? blockKeyMeans(k, B);
+    const selected =
+      topK > 1 && means
+        ? mobaGate(q, means, B, topK - 1, g.queryOffset)
+        : (tf.fill([b, h, geo.queryLength, 1], -1, 'int32') as tf.Tensor4D);
+    const { output } = ownAndSelectedBlocks(q, k, v, selected, {
+      blockSize: B,
+      scale,
+      form: options.form,
+    });
+    return { output, selected };
+  });
+}
+
+/**
+ * Attention of each query over its own key block (causal inside) and the earlier blocks in
+ * `selected` [b, h, tq, n] (per query, -1 empty; none may be the own block or later), the key
+ * set of MoBA (eq. 2) and of NSA's selection branch (Yuan et al. 2025, eq. 12, own block forced).
+ * Sparse: `blockSparseAttention` for the own blocks, `tokenBlockAttention` for the rest, merged
+ * by log-sum-exp; dense: the same keys as a mask on full attention. Queries end-aligned.
+ */
+export function ownAndSelectedBlocks(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  selected: tf.Tensor4D,
+  options: { blockSize: number; scale?: number; form?: 'sparse' | 'dense' },
+): { output: tf.Tensor4D } {
+  const [b, h, tq] = q.shape;
+  const tk = k.shape[2];
+  const B = options.blockSize;
+  const g = blockGeometry(tq, tk, B, undefined, 'ownAndSelectedBlocks');
+  return tf.tidy(() => {
     const own = tf.broadcastTo(
       tf.reshape(
         tf.range(g.firstBlock, g.firstBlock + g.numQueryBlocks, 1, 'int32'),
@@ -143,23 +188,13 @@ export function mobaAttention(
       ),
       [b, h, g.numQueryBlocks, 1],
     ) as tf.Tensor4D;
-    const means = given ?? blockKeyMeans(k, B);
-    const selected =
-      topK > 1 && means
-        ? mobaGate(q, means, B, topK - 1, g.queryOffset)
-        : (tf.fill([b, h, geo.queryLength, 1], -1, 'int32') as tf.Tensor4D);
+    const scale = options.scale;
     if (options.form === 'dense') {
       const mask = tf.logicalOr(
-        blockSparseMask(own, {
-          blockSize: B,
-          tq: geo.queryLength,
-          tk: geo.keyLength,
-          causal: true,
-        }),
-        tokenBlockMask(selected, B, geo.keyLength),
+        blockSparseMask(own, { blockSize: B, tq, tk, causal: true }),
+        tokenBlockMask(selected, B, tk),
       );
-      const { output } = scaledDotProductAttention(q, k, v, { mask, scale });
-      return { output, selected };
+      return { output: scaledDotProductAttention(q, k, v, { mask, scale }).output };
     }
     const current = blockSparseAttention(q, k, v, {
       blockSize: B,
@@ -173,6 +208,6 @@ export function mobaAttention(
       { output: current.output, logSumExp: current.logSumExp! },
       gated,
     ]);
-    return { output, selected };
+    return { output };
   });
 }

@@ -1,2 +1,3 @@
 export * from './moba';
 export * from './routing-transformer';
+export * from './nsa';
