@@ -150,4 +150,17 @@ export function checkTokenSelection(
       `${values[bad]} at flat index ${bad}`,
     );
   }
+  // A block listed twice would count twice in the softmax (the mask counts it once).
+  const n = shape[3]!;
+  for (let r = 0; r < values.length; r += n) {
+    const row = Array.from(values.subarray(r, r + n)).filter((x) => x >= 0);
+    if (new Set(row).size !== row.length) {
+      throw new ConfigError(
+        block,
+        'selected',
+        'distinct key blocks per query',
+        `[${row.join(',')}] at row ${r / n}`,
+      );
+    }
+  }
 }

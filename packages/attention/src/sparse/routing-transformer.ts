@@ -1,8 +1,9 @@
 // Routing Transformer (Roy et al. 2021, "Efficient Content-Based Sparse Attention with Routing
-// Transformers", sec. 4.1, eq. 9-11): shared query/key vectors are routed to clusters by online
-// mini-batch k-means; each query attends to the keys of its cluster, X'_i = Σ_{j ∈ μ(Q_i), j ≤ i}
-// A_ij V_j. Balanced routing as in the paper's implementation: each cluster takes the
-// t / numClusters tokens nearest its centroid (fixed cluster size).
+// Transformers", sec. 4.1, routing attention): shared query/key vectors are routed to clusters by
+// online mini-batch k-means (centroid EMA update); each query attends to the keys of its cluster,
+// X'_i = Σ_{j ∈ μ(Q_i), j ≤ i} A_ij V_j. Balanced routing as in the paper's implementation: each
+// cluster takes the t / numClusters tokens nearest its centroid (fixed cluster size), so a token
+// may sit in several clusters (their outputs are averaged) or in none (output 0).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
@@ -138,7 +139,7 @@ register(
     estimate: (c: RoutingTransformerConfig) => estimateOf(routingParameters(c)),
     info: {
       paper: 'Roy et al. 2021, Efficient Content-Based Sparse Attention with Routing Transformers',
-      equation: 'sec. 4.1, eq. 9-11',
+      equation: "sec. 4.1 (routing attention: X'_i over the keys of μ(Q_i), centroid EMA update)",
       summary:
         'Shared q/k routed to clusters by online k-means (balanced: t / numClusters tokens each); attention inside each cluster.',
       example: { type: 'routing-transformer', dModel: 8, numHeads: 2, numClusters: 2 },

@@ -181,6 +181,11 @@ describe('moba (Lu et al. 2025)', () => {
     expect(() => tokenBlockAttention(q, q, q, { blockSize: 2, selected })).toThrow(
       /tokenBlockAttention: selected expected key-block indices in -1\.\.2/,
     );
+    const twice = tf.tensor4d([0, 0, 0, 1], [1, 2, 1, 2], 'int32');
+    const one = rand([1, 2, 1, 4], 14);
+    expect(() => tokenBlockAttention(one, q, q, { blockSize: 2, selected: twice })).toThrow(
+      /selected expected distinct key blocks per query, got \[0,0\] at row 0/,
+    );
     const m = mixer();
     expect(() => m.forward(tf.zeros([1, 4, 8]) as tf.Tensor3D, { causal: false })).toThrow(
       ConfigError,
