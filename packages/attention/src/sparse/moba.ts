@@ -16,6 +16,7 @@ import {
 import { KVCache } from '../cache/kv-cache';
 import { blockKeyMeans, mobaAttention } from '../ops/moba';
 import { checkMixerInput, inputPositions } from '../softmax/heads';
+import { reportSelection } from './probe';
 import { ProjectedAttention, projectedParameters } from '../softmax/projected';
 
 const positive = z.number().int().positive();
@@ -97,7 +98,13 @@ export class Moba
     return tf.tidy(() => {
       const { q, keys, values } = this.projectSelf(x, positions, context.positional, state);
       const keyMeans = state?.updateMeans(keys, blockSize) ?? undefined;
-      const { output } = mobaAttention(q, keys, values, { blockSize, topK, keyMeans, form });
+      const { output, selected } = mobaAttention(q, keys, values, {
+        blockSize,
+        topK,
+        keyMeans,
+        form,
+      });
+      reportSelection(block, context, 'selectedBlocks', selected);
       return this.mergeAndProject(output);
     });
   }

@@ -25,6 +25,7 @@ import { compressedAttention, windowAttention } from '../ops/nsa';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { repeatKvHeads } from '../ops/validate';
 import { checkMixerInput, mergeHeads, splitHeads } from '../softmax/heads';
+import { reportSelection } from './probe';
 
 const positive = z.number().int().positive();
 
@@ -217,6 +218,7 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
         // Every head of a group reads the group's choice (rank-4 tile: int data, no gradient).
         selected = repeatKvHeads(top, h);
       }
+      reportSelection(block, context, 'selectedBlocks', selected);
       const slc = ownAndSelectedBlocks(q, kS, vS, selected, {
         blockSize: B,
         form: dense ? 'dense' : 'sparse',

@@ -22,6 +22,7 @@ import {
 } from '@attnkit/core';
 import { clusterAttention, kmeansStep, routeBalanced, unitNormalize } from '../ops/routing';
 import { checkMixerInput, mergeHeads, splitHeads } from '../softmax/heads';
+import { reportSelection } from './probe';
 
 const positive = z.number().int().positive();
 
@@ -118,6 +119,7 @@ export class RoutingTransformer extends Module<RoutingTransformerConfig> impleme
       const v = splitHeads(this.v.forward(x), h, d / h);
       const routes = unitNormalize(qk);
       const members = routeBalanced(routes, this.centroids as tf.Tensor3D, t / c);
+      reportSelection(block, context, 'clusterMembers', members);
       const heads = clusterAttention(qk, qk, v, members, { causal, form: this.config.form });
       if (training) {
         this.centroids.assign(

@@ -163,6 +163,21 @@ describe('moba (Lu et al. 2025)', () => {
     [sparse, dense].forEach((m) => m.dispose());
   });
 
+  it('reports its selected blocks to context.probe', () => {
+    const m = mixer({ topK: 3 });
+    const events: { name: string; value: unknown }[] = [];
+    m.forward(tf.randomNormal([1, 8, 8], 0, 1, 'float32', 15) as tf.Tensor3D, {
+      probe: (e) => events.push(e),
+      path: 'layers.0.mixer',
+    });
+    expect(events.map((e) => e.name)).toEqual(['selectedBlocks[1,2,8,2]']);
+    const value = events[0]!.value as number[];
+    // Position t (block ⌊t/2⌋) picks among the blocks before its own: -1 while there are none.
+    expect(value.slice(0, 4)).toEqual([-1, -1, -1, -1]);
+    expect(value.every((j, i) => j < Math.floor((Math.floor(i / 2) % 8) / 2))).toBe(true);
+    m.dispose();
+  });
+
   it('refuses bad input with typed one-line errors', () => {
     expect(() => mixer({ blockSize: 0 })).toThrow(ConfigError);
     expect(() => mixer({ topK: 1.5 })).toThrow(ConfigError);

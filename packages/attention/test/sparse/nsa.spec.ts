@@ -163,6 +163,19 @@ describe('nsa (Yuan et al. 2025)', () => {
     m.dispose();
   });
 
+  it('reports its selected blocks to context.probe', () => {
+    const m = mixer({ numKvHeads: 1, numSelected: 3 });
+    const events: { name: string; value: unknown }[] = [];
+    m.forward(tf.randomNormal([1, 8, 8], 0, 1, 'float32', 15) as tf.Tensor3D, {
+      probe: (e) => events.push(e),
+    });
+    expect(events.map((e) => e.name)).toEqual(['selectedBlocks[1,2,8,2]']);
+    const value = events[0]!.value as number[];
+    // One kv head: both query heads read the same choice.
+    expect(value.slice(0, 16)).toEqual(value.slice(16));
+    m.dispose();
+  });
+
   it('refuses bad input with typed one-line errors', () => {
     expect(() => mixer({ blockSize: 0 })).toThrow(ConfigError);
     expect(() => mixer({ numSelected: 0 })).toThrow(ConfigError);

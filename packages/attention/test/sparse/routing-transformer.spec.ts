@@ -170,6 +170,17 @@ describe('routing-transformer (Roy et al. 2021)', () => {
     [sparse, dense].forEach((m) => m.dispose());
   });
 
+  it('reports its cluster members to context.probe', () => {
+    const m = mixer({ numClusters: 3 });
+    const events: { name: string; value: unknown }[] = [];
+    m.forward(tf.randomNormal([1, 9, 8], 0, 1, 'float32', 15) as tf.Tensor3D, {
+      probe: (e) => events.push(e),
+    });
+    expect(events.map((e) => e.name)).toEqual(['clusterMembers[1,2,3,3]']);
+    expect((events[0]!.value as number[]).every((i) => i >= 0 && i < 9)).toBe(true);
+    m.dispose();
+  });
+
   it('refuses bad input with typed one-line errors', () => {
     expect(() => mixer({ numClusters: 0 })).toThrow(ConfigError);
     expect(() => mixer({ decay: 1 })).toThrow(ConfigError);
