@@ -4,8 +4,8 @@ import { repeatKvHeads, validateAttention } from './validate';
 
 /**
  * NSA's compressed branch (Yuan et al. 2025, sec. 3.3.1, eq. 7-8): q [b, h, tq, d] attends to
- * compressed keys/values [b, kvh, n, d], one per complete block of `blockSize` keys; block i is
- * visible to the query at position p once it is complete, (i + 1)·B − 1 <= p. Queries sit at
+ * compressed keys/values [b, kvh, n, d], one per block i of `blockSize` keys from i·stride (stride
+ * default blockSize); block i is visible to the query at position p once complete, i·stride + B − 1 <= p. Queries sit at
  * positions queryOffset, ... Returns the output (0 for a query that sees no block yet) and the
  * attention scores p_t^cmp [b, h, tq, n] (eq. 8), which rank the blocks for selection.
  */
@@ -13,7 +13,7 @@ export function compressedAttention(
   q: tf.Tensor4D,
   keys: tf.Tensor4D,
   values: tf.Tensor4D,
-  options: { blockSize: number; queryOffset: number; scale?: number },
+  options: { blockSize: number; stride?: number; queryOffset: number; scale?: number },
 ): { output: tf.Tensor4D; scores: tf.Tensor4D } {
   const block = 'compressedAttention';
   const geo = validateAttention(q, keys, values, {}, block);
@@ -21,11 +21,13 @@ export function compressedAttention(
   checkInt(block, 'queryOffset', options.queryOffset, 0);
   const { queryLength: tq, keyLength: n, heads: h } = geo;
   const B = options.blockSize;
+  const stride = options.stride ?? B;
+  checkInt(block, 'stride', stride, 1);
   const scale = options.scale ?? geo.scale;
   return tf.tidy(() => {
     const rep = (x: tf.Tensor4D) => repeatKvHeads(x, h);
     const visible = Array.from({ length: tq * n }, (_, i) =>
-      ((i % n) + 1) * B - 1 <= options.queryOffset + Math.floor(i / n) ? 0 : MASK_NEGATIVE,
+      (i % n) * stride + B - 1 <= options.queryOffset + Math.floor(i / n) ? 0 : MASK_NEGATIVE,
     );
     const logits = tf.add(
       tf.matMul(tf.mul(q, scale), rep(keys), false, true),

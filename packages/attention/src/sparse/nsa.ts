@@ -3,8 +3,9 @@
 // Ṽ_t^c) over three branches with their own keys and values: compressed blocks (φ, eq. 7),
 // the top-n blocks ranked by the compressed scores summed over each GQA group (eq. 8-12), and a
 // sliding window; g_t^c = sigmoid of a linear map of x_t, per head and branch.
-// Aligned blocking: compression length l = stride d = selection block l' = blockSize, so eq. 9
-// is the identity; the query's own block is always selected (as the paper's local blocks).
+// Compression blocks of length l at stride d (d divides l and the selection block l'); eq. 9 maps
+// their scores to selection blocks weighted by overlap / d (the identity when l = d = l'). The
+// query's own block is always selected (as the paper's always-active local blocks).
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
@@ -35,8 +36,12 @@ export const nsaSchema = z
     dModel: positive,
     numHeads: positive,
     numKvHeads: positive.optional(),
-    /** Compression block length = stride = selection block size. */
+    /** Selection block size l'. */
     blockSize: positive,
+    /** Compression block length l (default blockSize). */
+    compressBlock: positive.optional(),
+    /** Compression stride d (default compressBlock); divides compressBlock and blockSize. */
+    compressStride: positive.optional(),
     /** Selected blocks per query, its own included (n). */
     numSelected: positive,
     /** Sliding-window length (w). */
@@ -51,7 +56,15 @@ export const nsaSchema = z
   .refine((c) => c.numHeads % (c.numKvHeads ?? c.numHeads) === 0, {
     path: ['numKvHeads'],
     message: 'a divisor of numHeads',
-  });
+  })
+  .refine(
+    (c) => {
+      const l = c.compressBlock ?? c.blockSize;
+      const d = c.compressStride ?? l;
+      return l % d === 0 && c.blockSize % d === 0;
+    },
+    { path: ['compressStride'], message: 'a divisor of compressBlock and blockSize' },
+  );
 export type NsaConfig = z.infer<typeof nsaSchema>;
 
 /** φ of eq. 7: block [B, d] plus a learned intra-block position encoding, through a 2-layer MLP. */
@@ -69,11 +82,9 @@ class BlockCompressor extends Module<{ blockSize: number; headDim: number }> {
     this.w2 = this.addModule('w2', new Linear({ inFeatures: d, outFeatures: d }, sub));
   }
 
-  /** keys [b, kvh, n·B, d] -> one vector per block [b, kvh, n, d]. */
-  forward(keys: tf.Tensor4D): tf.Tensor4D {
-    const [b, h, t, d] = keys.shape;
-    const { blockSize: B } = this.config;
-    const n = t / B;
+  /** blocks [b, kvh, n, B, d] -> one vector per block [b, kvh, n, d]. */
+  forward(keys: tf.Tensor): tf.Tensor4D {
+    const [b, h, n, B, d] = keys.shape as number[] as [number, number, number, number, number];
     return tf.tidy(() => {
       const blocks = tf.add(tf.reshape(keys, [b * h * n, B, d]), this.position);
       const hidden = this.w1.forward(tf.reshape(blocks, [b * h * n, B * d]));
@@ -92,7 +103,7 @@ function nsaParameters(c: NsaConfig): number {
   return (
     2 * c.dModel * c.dModel + // q, o
     6 * c.dModel * kvh * d + // k, v of three branches
-    2 * compressorParameters(c.blockSize, d) +
+    2 * compressorParameters(c.compressBlock ?? c.blockSize, d) +
     c.dModel * 3 * c.numHeads +
     3 * c.numHeads // gate and its bias
   );
@@ -140,7 +151,7 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
       kWin: linear('kWin', kv),
       vWin: linear('vWin', kv),
     };
-    const phi = { blockSize, headDim: this.headDim };
+    const phi = { blockSize: this.config.compressBlock ?? blockSize, headDim: this.headDim };
     this.compressKey = this.addModule('compressKey', new BlockCompressor(phi, sub));
     this.compressValue = this.addModule('compressValue', new BlockCompressor(phi, sub));
     this.gate = linear('gate', 3 * h, true);
@@ -167,6 +178,8 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const { type: block, dModel, numHeads: h, blockSize: B, numSelected, window } = this.config;
+    const l = this.config.compressBlock ?? B;
+    const stride = this.config.compressStride ?? l;
     const state = checkMixerInput(block, x, dModel, context, NsaState, this.capabilities);
     const [b, t] = x.shape;
     const t0 = state ? state.length : 0;
@@ -179,38 +192,46 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
         const old = state?.get(name);
         return old ? (tf.concat([old, fresh], 2) as tf.Tensor4D) : fresh;
       };
-      // Compression (eq. 7): blocks completed by these tokens join the compressed keys.
-      const [rawK, rawV] = [heads('kCmp'), heads('vCmp')]; // from the first open block on
+      // Compression (eq. 7): blocks i = [i·d, i·d + l) completed by these tokens join the
+      // compressed keys; rawK/rawV hold the keys from the first block not yet compressed.
+      const [rawK, rawV] = [heads('kCmp'), heads('vCmp')];
       const have = state?.get('cK')?.shape[2] ?? 0;
-      const full = Math.floor(tk / B);
+      const total = tk >= l ? Math.floor((tk - l) / stride) + 1 : 0;
       const compress = (raw: tf.Tensor4D, phi: BlockCompressor, name: string) => {
-        const fresh =
-          full > have
-            ? phi.forward(
-                tf.slice(raw, [0, 0, 0, 0], [-1, -1, (full - have) * B, -1]) as tf.Tensor4D,
-              )
-            : null;
         const old = state?.get(name);
-        if (!fresh) return old ?? null;
+        if (total === have) return old ?? null;
+        const fresh = phi.forward(strideBlocks(raw, total - have, l, stride));
         return old ? (tf.concat([old, fresh], 2) as tf.Tensor4D) : fresh;
       };
       const cK = compress(rawK, this.compressKey, 'cK');
       const cV = compress(rawV, this.compressValue, 'cV');
       const zeros = tf.zeros([b, h, t, this.headDim]) as tf.Tensor4D;
       const cmp = cK
-        ? compressedAttention(q, cK, cV!, { blockSize: B, queryOffset: t0 })
+        ? compressedAttention(q, cK, cV!, { blockSize: l, stride, queryOffset: t0 })
         : { output: zeros, scores: null };
 
       // Selection (eq. 8-12): compressed scores summed over each GQA group, top n - 1 earlier
       // blocks per query plus its own.
       const [kS, vS] = [heads('kSlc'), heads('vSlc')];
       let selected = tf.fill([b, h, t, 1], -1, 'int32') as tf.Tensor4D;
-      if (numSelected > 1 && cmp.scores) {
+      const blocks = Math.floor(tk / B); // complete selection blocks
+      if (numSelected > 1 && cmp.scores && blocks > 0) {
         const g = h / this.kvHeads;
         const n = cmp.scores.shape[3];
-        const importance = tf.sum(tf.reshape(cmp.scores, [b, this.kvHeads, g, t * n]), 2);
+        const grouped = tf.sum(tf.reshape(cmp.scores, [b, this.kvHeads, g, t * n]), 2);
+        // Eq. 9: compressed block i counts for selection block j by their overlap, in strides.
+        const overlap = Array.from({ length: n * blocks }, (_, r) => {
+          const [i, j] = [Math.floor(r / blocks), r % blocks];
+          const lo = Math.max(i * stride, j * B);
+          const hi = Math.min(i * stride + l, (j + 1) * B);
+          return Math.max(0, hi - lo) / stride;
+        });
+        const importance = tf.matMul(
+          tf.reshape(grouped, [b * this.kvHeads * t, n]),
+          tf.tensor2d(overlap, [n, blocks]),
+        );
         const top = topEarlierBlocks(
-          tf.reshape(importance, [b, this.kvHeads, t, n]) as tf.Tensor4D,
+          tf.reshape(importance, [b, this.kvHeads, t, blocks]) as tf.Tensor4D,
           B,
           numSelected - 1,
           t0,
@@ -248,7 +269,7 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
         const keep = Math.min(window, tk);
         state.set('kWin', tf.slice(kW, [0, 0, kW.shape[2] - keep, 0], [-1, -1, keep, -1]));
         state.set('vWin', tf.slice(vW, [0, 0, vW.shape[2] - keep, 0], [-1, -1, keep, -1]));
-        const open = (full - have) * B;
+        const open = (total - have) * stride;
         state.set(
           'kCmp',
           open < rawK.shape[2] ? tf.slice(rawK, [0, 0, open, 0], [-1, -1, -1, -1]) : null,
@@ -265,6 +286,23 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
     });
     return output;
   }
+}
+
+/**
+ * Blocks i = [i·stride, i·stride + length) of x [b, h, t, d] for i < n: [b, h, n, length, d]
+ * (length a multiple of stride), as `length / stride` shifted runs of stride-long chunks.
+ */
+function strideBlocks(x: tf.Tensor4D, n: number, length: number, stride: number): tf.Tensor {
+  const [b, h, , d] = x.shape;
+  const r = length / stride;
+  const chunks = tf.reshape(tf.slice(x, [0, 0, 0, 0], [-1, -1, (n + r - 1) * stride, -1]), [
+    b,
+    h,
+    n + r - 1,
+    stride * d,
+  ]);
+  const runs = Array.from({ length: r }, (_, s) => tf.slice(chunks, [0, 0, s, 0], [-1, -1, n, -1]));
+  return tf.reshape(tf.stack(runs, 3), [b, h, n, length, d]);
 }
 
 register('nsa', (c: NsaConfig, o: ModuleOptions) => new Nsa(c, o), nsaSchema, {

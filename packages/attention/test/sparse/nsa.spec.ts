@@ -131,6 +131,21 @@ describe('nsa (Yuan et al. 2025)', () => {
     m.dispose();
   });
 
+  it('decodes with overlapping compression blocks (l = 4, stride 2) equal to the full forward', () => {
+    const m = mixer({ blockSize: 4, compressBlock: 4, compressStride: 2, numSelected: 2 });
+    const x = tf.randomNormal([1, 13, 8], 0, 1, 'float32', 16) as tf.Tensor3D;
+    const full = m.forward(x);
+    const state = m.initState!(1) as NsaState;
+    const steps = [0, 3, 4, 9, 13].slice(1).map((end, i, ends) => {
+      const start = i === 0 ? 0 : ends[i - 1]!;
+      return m.forward(tf.slice(x, [0, start, 0], [-1, end - start, -1]) as tf.Tensor3D, { state });
+    });
+    expect(maxAbsDiff(tf.concat(steps, 1), full)).toBeLessThanOrEqual(1e-4);
+    expect(state.get('cK')!.shape[2]).toBe(5); // blocks at 0, 2, 4, 6, 8 (the last ends at 11)
+    state.dispose();
+    m.dispose();
+  });
+
   it('computes no [t, t] tensor at t = 256', async () => {
     const m = mixer({ blockSize: 16, numSelected: 2, window: 16 });
     const x = tf.randomNormal([1, 256, 8], 0, 1, 'float32', 9) as tf.Tensor3D;
@@ -182,6 +197,8 @@ describe('nsa (Yuan et al. 2025)', () => {
     expect(() => mixer({ window: 1.5 })).toThrow(ConfigError);
     expect(() => mixer({ numKvHeads: 3 })).toThrow(/numKvHeads/);
     expect(() => mixer({ form: 'fast' })).toThrow(ConfigError);
+    expect(() => mixer({ compressBlock: 4, compressStride: 3 })).toThrow(/compressStride/);
+    expect(() => mixer({ blockSize: 3, compressBlock: 4, compressStride: 2 })).toThrow(ConfigError);
     const q = rand([1, 2, 4, 4], 11);
     expect(() => windowAttention(q, q, q, { window: 0 })).toThrow(/windowAttention: window/);
     expect(() => windowAttention(rand([1, 2, 5, 4], 12), q, q, { window: 2 })).toThrow(ConfigError);
