@@ -8,6 +8,8 @@ export { StepCounter } from './cache/step-counter';
 export {
   ProjectedAttention,
   headLayout,
+  layoutParameters,
+  projectedParameters,
   type HeadLayout,
   type ProjectionConfig,
 } from './softmax/projected';

@@ -241,9 +241,31 @@ function largestSizeField(config: object): [string, number] | undefined {
  * What `config` will allocate, without allocating: validates it and calls its type's
  * `estimate`; undefined when the type registered none.
  */
-export function estimateConfig(config: unknown, path = '$'): Estimate | undefined {
-  const parsed = validateConfig(config, path);
-  return estimateParsed(parsed);
+export function estimateConfig(
+  config: unknown,
+  path = '$',
+  category?: string | readonly string[],
+): Estimate | undefined {
+  const parsed = validateConfig(config, path, category);
+  try {
+    return estimateParsed(parsed);
+  } catch (error) {
+    // An estimate's own cross-field check names its field from the block's root, as in build.
+    throw underPath(error, path);
+  }
+}
+
+/**
+ * A child's part of a composite block's estimate (a mixer in a block, an expert in a MoE):
+ * `estimateConfig` of its config at its JSON path, zero for a type registered without an
+ * estimate (the build's backstop still counts what it allocates).
+ */
+export function estimateChild(
+  config: unknown,
+  path: string,
+  category?: string | readonly string[],
+): Estimate {
+  return estimateConfig(config, path, category) ?? { parameters: 0, bytes: 0 };
 }
 
 /**

@@ -179,6 +179,19 @@ describeWithBlocks('attnkit train (in-process)', () => {
     expect(metrics(path.join(out, 'ctrl-c')).map((m) => m.step)).toEqual([1, 2, 3, 4]);
   });
 
+  it('resumes past damaged metrics.jsonl lines (dropped, not fatal)', async () => {
+    const out = tmp();
+    await trainCommand({ ...base(out), name: 'm', steps: 2 }, capture());
+    const file = path.join(out, 'm', 'metrics.jsonl');
+    fs.appendFileSync(file, '{"step": 3, "lo\nnot json\n{"step": "x", "loss": 1}\n[[[[1]]]]\n');
+    const resumed = await trainCommand(
+      { out, name: 'm', resume: true, steps: 3, backend: 'cpu' },
+      capture(),
+    );
+    expect(resumed.steps).toBe(3);
+    expect(metrics(path.join(out, 'm')).map((m) => m.step)).toEqual([1, 2, 3]);
+  });
+
   it('refuses a checkpoint written by another model, changing nothing', async () => {
     const out = tmp();
     await trainCommand({ ...base(out), name: 'a', steps: 2 }, capture());

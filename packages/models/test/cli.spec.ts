@@ -16,7 +16,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists the known presets when the preset is unknown', async () => {
     const out = tmp();
     await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
-      /'gpt-tiny', 'llama-tiny'/,
+      /'gpt-tiny', 'hymba-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
     );
     expect(fs.readdirSync(out)).toEqual([]);
   });
@@ -98,7 +98,9 @@ describe('attnkit CLI errors (in-process)', () => {
       path.join(run, 'run.json'),
       JSON.stringify({ seqLen: 4, batchSize: 2, lr: 1e-3, steps: 2, seed: 0 }),
     );
-    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(getPreset('gpt-tiny')));
+    // The tokenizer's vocabulary is the model's, as in a run train wrote (a mismatch is refused).
+    const config = { ...getPreset('gpt-tiny'), vocabSize: 4 };
+    fs.writeFileSync(path.join(run, 'config.json'), JSON.stringify(config));
     const data = path.join(out, 'data.txt');
     fs.writeFileSync(data, 'abc abd');
     const before = fs.readdirSync(run).sort();
@@ -133,7 +135,9 @@ describe('attnkit CLI errors (in-process)', () => {
       'bert-tiny',
       'gla-lm-tiny',
       'gpt-tiny',
+      'hymba-lm-tiny',
       'llama-tiny',
+      'mamba-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',

@@ -11,6 +11,10 @@ import {
   checkLastAxis,
   checkNumber,
   describe,
+  type Estimate,
+  estimateChild,
+  sumEstimates,
+  timesEstimate,
   validateConfig,
   parseConfig,
 } from '@attnkit/core';
@@ -92,15 +96,9 @@ export class MoE extends Module<Parsed> implements FeedForward {
               ),
             )
           : null;
-      const routerConfig = fillRouter(c.router, {
-        dim: c.dim,
-        numExperts: c.numExperts,
-        topK: c.topK,
-        ...(c.capacityFactor === undefined ? {} : { capacityFactor: c.capacityFactor }),
-      });
       this.router = this.addModule(
         'router',
-        build<Router>(routerConfig, { ...sub, path: '$.router', category: 'router' }),
+        build<Router>(routerConfigOf(c), { ...sub, path: '$.router', category: 'router' }),
       );
     } catch (e) {
       this.dispose();
@@ -181,6 +179,29 @@ function checkMoEConfig(c: MoEConfig): void {
   }
 }
 
+/** The router's config with the sizes the MoE fills in. */
+function routerConfigOf(c: Parsed): object {
+  return fillRouter(c.router, {
+    dim: c.dim,
+    numExperts: c.numExperts,
+    topK: c.topK,
+    ...(c.capacityFactor === undefined ? {} : { capacityFactor: c.capacityFactor }),
+  });
+}
+
+/** The routed and shared experts' and the router's estimates, before building any of them. */
+function estimateMoE(c: Parsed): Estimate {
+  checkMoEConfig(c);
+  const expert = { ...c.expert, dim: c.dim };
+  const parts = [timesEstimate(c.numExperts, estimateChild(expert, '$.expert', 'feedforward'))];
+  if (c.numSharedExperts > 0) {
+    const shared = { ...expert, hiddenDim: c.sharedHiddenDim ?? c.expert.hiddenDim };
+    parts.push(timesEstimate(c.numSharedExperts, estimateChild(shared, '$.expert', 'feedforward')));
+  }
+  parts.push(estimateChild(routerConfigOf(c), '$.router', 'router'));
+  return sumEstimates(...parts);
+}
+
 /** Adds each value the router's schema accepts and the config lacks. */
 function fillRouter(router: { type: string }, values: Record<string, number>): object {
   let out: Record<string, unknown> = { ...router };
@@ -201,6 +222,7 @@ function fillRouter(router: { type: string }, values: Record<string, number>): o
 
 registerWithDefaults('moe', (c, o) => new MoE(c, o), moeSchema, {
   category: 'feedforward',
+  estimate: estimateMoE,
   info: {
     paper: 'Shazeer et al. 2017, Outrageously Large Neural Networks; Dai et al. 2024, DeepSeekMoE',
     equation: 'eq. 1; eq. 9',

@@ -62,6 +62,13 @@ export function checkMoHHeads(block: string, c: MoHGatingConfig): void {
   }
 }
 
+/** Parameters of MoHGating: W_s [dModel, h_s], the routed heads' top-k gate, W_h [dModel, 2] with both. */
+export function mohGatingParameters(c: MoHGatingConfig): number {
+  const routed = c.numHeads - c.numSharedHeads;
+  const mix = c.numSharedHeads > 0 && routed > 0 ? 2 : 0;
+  return c.dModel * (c.numSharedHeads + routed + mix);
+}
+
 /**
  * Two-stage head weights of Mixture-of-Head attention (Jin et al. 2024, eqs. 4-6):
  * g_i = α1 · softmax(W_s x)_i for the h_s shared heads; α2 · softmax(W_r x)_i for a routed head

@@ -3,7 +3,7 @@ import type { MixerCapabilities, MixerContext, TokenMixer } from '@attnkit/core'
 import { linearAttention, type LinearAttentionOptions } from '../ops/linear';
 import { repeatKvHeads } from '../ops/validate';
 import { mixerInput } from '../softmax/heads';
-import { ProjectedAttention } from '../softmax/projected';
+import { ProjectedAttention, headLayout, projectedParameters } from '../softmax/projected';
 import type { LinearConfig } from './config';
 import { LinearState } from './state';
 
@@ -13,6 +13,18 @@ export interface LinearInputs {
   k: tf.Tensor4D;
   v: tf.Tensor4D;
   options?: Omit<LinearAttentionOptions, 'form' | 'chunkSize' | 'causal' | 'initialState'>;
+}
+
+/**
+ * Parameters of a linear mixer's q/k/v/o projections, plus an output gate
+ * Linear(dModel, heads·headDim) when `gated` (RetNet's W_G, TransNormerLLM's W_U, GLA's W_r):
+ * the registry's estimate, computed without allocating.
+ */
+export function linearMixerParameters(c: LinearConfig, gated = false): number {
+  if (!gated) return projectedParameters(c);
+  const { outputHeads, valueDim } = headLayout(c);
+  const width = outputHeads * valueDim;
+  return projectedParameters(c) + c.dModel * width + ((c.bias ?? false) ? width : 0);
 }
 
 /**

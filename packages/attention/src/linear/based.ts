@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   State,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -15,7 +17,13 @@ import { linearAttention } from '../ops/linear';
 import { repeatKvHeads } from '../ops/validate';
 import { mixerInput } from '../softmax/heads';
 import { MultiHeadAttention } from '../softmax/multi-head';
-import { ProjectedAttention, headLayout } from '../softmax/projected';
+import {
+  type HeadLayout,
+  ProjectedAttention,
+  headLayout,
+  layoutParameters,
+  projectedParameters,
+} from '../softmax/projected';
 import '../softmax/mixers'; // registers 'sliding-window', whose schema the window branch parses
 import { linearFields } from './config';
 import { LinearState } from './state';
@@ -69,9 +77,7 @@ export class Based extends ProjectedAttention<BasedConfig> implements TokenMixer
 
   constructor(config: BasedConfig, options: ModuleOptions = {}) {
     const parsed = parseConfig('based', basedSchema, config);
-    const heads = headLayout(parsed);
-    const featureDim = parsed.featureDim ?? 16;
-    super(parsed, options, { ...heads, headDim: featureDim, valueDim: heads.headDim });
+    super(parsed, options, linearBranchLayout(parsed));
     const { dModel, numHeads, numKvHeads, bias } = parsed;
     // The window branch runs the chunked online softmax too, so training memory stays O(T·chunk).
     const chunkSize = parsed.chunkSize ?? 64;
@@ -83,7 +89,7 @@ export class Based extends ProjectedAttention<BasedConfig> implements TokenMixer
         { rng: this.rng },
       ),
     );
-    this.phi = makeFeatureMap('taylor', { headDim: featureDim });
+    this.phi = makeFeatureMap('taylor', { headDim: this.headDim });
   }
 
   /** Rotary turns the window branch's heads, not the feature-map heads (`headDim`). */
@@ -158,8 +164,28 @@ export class Based extends ProjectedAttention<BasedConfig> implements TokenMixer
   }
 }
 
+/** The linear branch's heads: q and k of featureDim (default 16), values of the model's head width. */
+function linearBranchLayout(c: BasedConfig): HeadLayout {
+  const heads = headLayout(c);
+  return { ...heads, headDim: c.featureDim ?? 16, valueDim: heads.headDim };
+}
+
+/** Both branches' projections; the Taylor map holds no buffers. */
+function estimateBased(c: BasedConfig): Estimate {
+  const { dModel, numHeads, numKvHeads, bias } = c;
+  const window = projectedParameters({
+    type: 'sliding-window',
+    dModel,
+    numHeads,
+    numKvHeads,
+    bias,
+  });
+  return estimateOf(layoutParameters(c, linearBranchLayout(c)) + window);
+}
+
 register('based', (c, o) => new Based(c as BasedConfig, o), basedSchema, {
   category: 'mixer',
+  estimate: estimateBased,
   info: {
     paper:
       'Arora et al. 2024, Simple linear attention language models balance the recall-throughput tradeoff (Based)',

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
 } from '@attnkit/core';
-import { LinearMixer, type LinearInputs } from './base';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { linearFields } from './config';
 import type { LinearState } from './state';
 
@@ -85,6 +86,7 @@ export class EfficientAttention extends LinearMixer<EfficientAttentionConfig> {
 
 register('efficient-attention', (c, o) => new EfficientAttention(c, o), efficientAttentionSchema, {
   category: 'mixer',
+  estimate: (c) => estimateOf(linearMixerParameters(c)),
   info: {
     paper: 'Shen et al. 2021, Efficient Attention: Attention with Linear Complexities',
     equation:

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   Linear,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -10,7 +12,8 @@ import {
 } from '@attnkit/core';
 import { headNorm } from '../ops/head-norm';
 import { splitHeads } from '../softmax/heads';
-import { LinearMixer, type LinearInputs } from './base';
+import { headLayout } from '../softmax/projected';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { causalOnly } from './causal-only';
 import { linearFields } from './config';
 
@@ -85,8 +88,17 @@ export class GLA extends LinearMixer<GLAConfig> {
   }
 }
 
+/** Projections, the output gate W_r, and the low-rank forget gate W1 [dModel, r], W2 [r, heads·dk] + b. */
+function estimateGla(c: GLAConfig): Estimate {
+  const rank = c.gateRank ?? 16;
+  const { queryHeads, headDim } = headLayout(c);
+  const gate = c.dModel * rank + (rank + 1) * queryHeads * headDim;
+  return estimateOf(linearMixerParameters(c, true) + gate);
+}
+
 register('gla', (c, o) => new GLA(c, o), glaSchema, {
   category: 'mixer',
+  estimate: estimateGla,
   info: {
     paper: 'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training',
     equation:

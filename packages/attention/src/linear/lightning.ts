@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ConfigError,
   Linear,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -10,7 +11,7 @@ import {
   type ModuleOptions,
 } from '@attnkit/core';
 import { splitHeads } from '../softmax/heads';
-import { LinearMixer, type LinearInputs } from './base';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { causalOnly } from './causal-only';
 import { linearFields } from './config';
 
@@ -104,6 +105,8 @@ export class Lightning extends LinearMixer<LightningConfig> {
 
 register('lightning', (c, o) => new Lightning(c, o), lightningSchema, {
   category: 'mixer',
+  // Projections and the output gate W_U; the decays are one number per head.
+  estimate: (c) => estimateOf(linearMixerParameters(c, true), 8 * c.numHeads),
   info: {
     paper:
       'Qin et al. 2023, Scaling TransNormer to 175 Billion Parameters (TransNormerLLM); Qin et al. 2024, Lightning Attention-2',

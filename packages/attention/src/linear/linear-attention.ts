@@ -1,8 +1,14 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { parseConfig, register, type MixerContext, type ModuleOptions } from '@attnkit/core';
+import {
+  estimateOf,
+  parseConfig,
+  register,
+  type MixerContext,
+  type ModuleOptions,
+} from '@attnkit/core';
 import { featureMaps, makeFeatureMap, type FeatureMap } from '../ops/feature-maps';
-import { LinearMixer, type LinearInputs } from './base';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { linearFields } from './config';
 
 /** 'linear-attention': φ(Q)(φ(K)ᵀV) normalised by φ(Q)·Σφ(K) (Katharopoulos et al. 2020, eqs. 4-6, 9). */
@@ -54,6 +60,8 @@ export class LinearAttention extends LinearMixer<LinearAttentionConfig> {
 
 register('linear-attention', (c, o) => new LinearAttention(c, o), linearAttentionSchema, {
   category: 'mixer',
+  // A deterministic feature map holds no buffers.
+  estimate: (c) => estimateOf(linearMixerParameters(c)),
   info: {
     paper:
       'Katharopoulos et al. 2020, Transformers are RNNs: Fast Autoregressive Transformers with Linear Attention',

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ShapeError,
   State,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -12,7 +13,7 @@ import {
 } from '@attnkit/core';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { checkMixerInput, inputPositions } from '../softmax/heads';
-import { ProjectedAttention } from '../softmax/projected';
+import { ProjectedAttention, projectedParameters } from '../softmax/projected';
 
 /** 'linformer': softmax attention over keys and values projected along the sequence (Wang et al. 2020). */
 export const linformerSchema = z.strictObject({
@@ -123,6 +124,12 @@ function projectTime(p: tf.Tensor2D | tf.Variable, heads: tf.Tensor4D, t: number
 
 register('linformer', (c, o) => new Linformer(c, o), linformerSchema, {
   category: 'mixer',
+  // Projections and E, F [k, n] (one table when 'key-value' shares them).
+  estimate: (c) =>
+    estimateOf(
+      projectedParameters(c) +
+        (c.sharing === 'key-value' ? 1 : 2) * c.projectedLength * c.maxLength,
+    ),
   info: {
     paper: 'Wang et al. 2020, Linformer: Self-Attention with Linear Complexity',
     equation:

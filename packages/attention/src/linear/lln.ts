@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
   type MixerContext,
   type ModuleOptions,
 } from '@attnkit/core';
-import { LinearMixer, type LinearInputs } from './base';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { linearFields } from './config';
 
 /** 'lln': Linear Log-Normal attention (Nahshan et al. 2023). */
@@ -97,6 +98,8 @@ function unbiasedStd(x: tf.Tensor): tf.Tensor {
 
 register('lln', (c, o) => new Lln(c as LlnConfig, o), llnSchema, {
   category: 'mixer',
+  // The kept σ_q, σ_k are two non-trainable scalars.
+  estimate: (c) => estimateOf(linearMixerParameters(c) + 2),
   info: {
     paper:
       'Nahshan et al. 2023, Linear Log-Normal Attention with Unbiased Concentration (ICLR 2024)',

@@ -1,8 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { parseConfig, register, type MixerContext, type ModuleOptions } from '@attnkit/core';
-import { makeFeatureMap, type FeatureMap } from '../ops/feature-maps';
-import { LinearMixer, type LinearInputs } from './base';
+import {
+  type Estimate,
+  estimateOf,
+  parseConfig,
+  register,
+  type MixerContext,
+  type ModuleOptions,
+} from '@attnkit/core';
+import { defaultFeatures, makeFeatureMap, type FeatureMap } from '../ops/feature-maps';
+import { headLayout } from '../softmax/projected';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { linearFields } from './config';
 
 /** 'performer': FAVOR+ with positive orthogonal random features (Choromanski et al. 2021). */
@@ -98,8 +106,19 @@ export class Performer extends LinearMixer<PerformerConfig> {
   }
 }
 
+/**
+ * Projections and ω [d, m] (a non-trainable parameter, so counted as one); buffers: the feature
+ * map's own copy of ω and the d×d float64 rows Gram-Schmidt draws each block of ω from.
+ */
+function estimatePerformer(c: PerformerConfig): Estimate {
+  const d = headLayout(c).headDim;
+  const m = c.numFeatures ?? defaultFeatures(d);
+  return estimateOf(linearMixerParameters(c) + d * m, 4 * d * m + 8 * d * d);
+}
+
 register('performer', (c, o) => new Performer(c, o), performerSchema, {
   category: 'mixer',
+  estimate: estimatePerformer,
   info: {
     paper: 'Choromanski et al. 2021, Rethinking Attention with Performers (FAVOR+)',
     equation:

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   Linear,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -10,7 +11,7 @@ import {
 } from '@attnkit/core';
 import { headNorm } from '../ops/head-norm';
 import { splitHeads } from '../softmax/heads';
-import { LinearMixer, type LinearInputs } from './base';
+import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { causalOnly } from './causal-only';
 import { linearFields } from './config';
 
@@ -81,6 +82,8 @@ export class RetNet extends LinearMixer<RetNetConfig> {
 
 register('retnet', (c, o) => new RetNet(c, o), retnetSchema, {
   category: 'mixer',
+  // Projections and the swish gate W_G; the decays are one number per head.
+  estimate: (c) => estimateOf(linearMixerParameters(c, true), 8 * c.numHeads),
   info: {
     paper:
       'Sun et al. 2023, Retentive Network: A Successor to Transformer for Large Language Models',

@@ -212,7 +212,7 @@ function positiveRandomFeatures(options: FeatureMapOptions): FeatureMap {
 }
 
 /** Performer's default m = d·ln d (at least d). */
-function defaultFeatures(d: number): number {
+export function defaultFeatures(d: number): number {
   return Math.max(d, Math.round(d * Math.log(d)));
 }
 

@@ -68,9 +68,12 @@ export {
   type LogSumExpScanResult,
   type LogSumExpState,
 } from './scan';
+export { selectiveScan, type SelectiveScanOptions, type SelectiveScanResult } from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
+export * from './score-selection';
+export { gatherAttention, headPattern, headPatternMask, type HeadPattern } from './head-pattern';
 export {
   blockKeyMeans,
   mobaAttention,

@@ -23,8 +23,8 @@ export interface MobaOptions {
    * computed from k when absent.
    */
   keyMeans?: tf.Tensor4D;
-  /** 'sparse' (default): gathers only the selected blocks; 'dense': the same selection as a mask. */
-  form?: 'sparse' | 'dense';
+  /** 'gather' (default): gathers only the selected blocks; 'dense': the same selection as a mask. */
+  form?: 'gather' | 'dense';
 }
 
 /**
@@ -174,7 +174,7 @@ export function ownAndSelectedBlocks(
   k: tf.Tensor4D,
   v: tf.Tensor4D,
   selected: tf.Tensor4D,
-  options: { blockSize: number; scale?: number; form?: 'sparse' | 'dense' },
+  options: { blockSize: number; scale?: number; form?: 'gather' | 'dense' },
 ): { output: tf.Tensor4D } {
   const [b, h, tq] = q.shape;
   const tk = k.shape[2];

@@ -63,8 +63,8 @@ export interface ClusterAttentionOptions {
   causal?: boolean;
   /** Logit multiplier; default 1/sqrt(headDim). */
   scale?: number;
-  /** 'sparse' (default): attention inside each gathered cluster; 'dense': masks on full attention. */
-  form?: 'sparse' | 'dense';
+  /** 'gather' (default): attention inside each gathered cluster; 'dense': masks on full attention. */
+  form?: 'gather' | 'dense';
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   Linear,
   Module,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -107,6 +108,12 @@ export class Aaren extends Module<AarenConfig> implements TokenMixer {
 
 register('aaren', (c, o) => new Aaren(c, o), aarenSchema, {
   category: 'mixer',
+  // The learned queries [h, hd], k and v [dModel, h·hd] and o [h·hd, dModel] (+ biases).
+  estimate: (c) => {
+    const width = c.numHeads * (c.headDim ?? c.dModel / c.numHeads);
+    const bias = (c.bias ?? false) ? 2 * width + c.dModel : 0;
+    return estimateOf(width + 3 * c.dModel * width + bias);
+  },
   info: {
     paper: 'Feng et al. 2024, Attention as an RNN',
     equation:

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   Linear,
   Module,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -12,7 +14,13 @@ import {
 } from '@attnkit/core';
 import { checkMixerInput } from '../softmax/heads';
 import { RECURRENT_CAPABILITIES, dtRange, silu, ssmFields } from './common';
-import { addSelectiveSsm, selectiveSsm, type SsmOwner, type SsmSizes } from './selective-ssm';
+import {
+  addSelectiveSsm,
+  selectiveSsm,
+  selectiveSsmParameters,
+  type SsmOwner,
+  type SsmSizes,
+} from './selective-ssm';
 import { RecurrentState } from './state';
 
 /** 'mamba': the selective SSM block (Gu & Dao 2023, Alg. 2 and sec. 3.4 / Fig. 3). */
@@ -29,6 +37,17 @@ export const mambaSchema = z
   })
   .refine(...dtRange);
 export type MambaConfig = z.input<typeof mambaSchema>;
+
+/** Inner width E·d, state size N, conv kernel, Δ's rank, from a config (defaults filled). */
+export function mambaSizes(config: MambaConfig): SsmSizes {
+  const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = config;
+  return {
+    inner: expand * dModel,
+    state: dState,
+    kernel: dConv,
+    rank: dtRank ?? Math.ceil(dModel / 16),
+  };
+}
 
 /** Mamba's decoding state: the convolution's last dConv-1 inputs and the SSM state h [b, E·d, N]. */
 export class MambaState extends RecurrentState {}
@@ -74,13 +93,7 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
 
   /** Inner width E·d, state size N, conv kernel, Δ's rank. */
   get sizes(): SsmSizes {
-    const { dModel, expand = 2, dState = 16, dConv = 4, dtRank } = this.config;
-    return {
-      inner: expand * dModel,
-      state: dState,
-      kernel: dConv,
-      rank: dtRank ?? Math.ceil(dModel / 16),
-    };
+    return mambaSizes(this.config);
   }
 
   get capabilities(): MixerCapabilities {
@@ -118,8 +131,19 @@ export class Mamba extends Module<MambaConfig> implements TokenMixer {
   }
 }
 
+/** The in and out projections (+ biases) and the selective SSM's parameters. */
+function estimateMamba(c: MambaConfig): Estimate {
+  const sizes = mambaSizes(c);
+  const { inner: e } = sizes;
+  const d = c.dModel;
+  const bias = c.bias ?? false;
+  const projections = d * 2 * e + (bias ? 2 * e : 0) + e * d + (bias ? d : 0);
+  return estimateOf(projections + selectiveSsmParameters(sizes, c.convBias ?? true));
+}
+
 register('mamba', (c, o) => new Mamba(c, o), mambaSchema, {
   category: 'mixer',
+  estimate: estimateMamba,
   info: {
     paper: 'Gu & Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces',
     equation:

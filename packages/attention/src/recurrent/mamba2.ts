@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   Linear,
   Module,
   RMSNorm,
+  estimateOf,
   parseConfig,
   register,
   type MixerCapabilities,
@@ -35,6 +37,21 @@ export const mamba2Schema = z
   })
   .refine(...dtRange);
 export type Mamba2Config = z.input<typeof mamba2Schema>;
+
+/** Inner width, state size N, heads H, head width P, conv kernel, from a config (defaults filled). */
+export interface Mamba2Sizes {
+  inner: number;
+  state: number;
+  heads: number;
+  headDim: number;
+  kernel: number;
+}
+
+export function mamba2Sizes(config: Mamba2Config): Mamba2Sizes {
+  const { dModel, expand = 2, dState = 64, headDim = 64, dConv = 4 } = config;
+  const inner = expand * dModel;
+  return { inner, state: dState, heads: inner / headDim, headDim, kernel: dConv };
+}
 
 /** Mamba-2's decoding state: the convolution's last dConv-1 inputs and the SSM state [b, H, N, P]. */
 export class Mamba2State extends RecurrentState {}
@@ -82,10 +99,8 @@ export class Mamba2 extends Module<Mamba2Config> implements TokenMixer {
   }
 
   /** Inner width, state size N, heads H, head width P, conv kernel. */
-  get sizes(): { inner: number; state: number; heads: number; headDim: number; kernel: number } {
-    const { dModel, expand = 2, dState = 64, headDim = 64, dConv = 4 } = this.config;
-    const inner = expand * dModel;
-    return { inner, state: dState, heads: inner / headDim, headDim, kernel: dConv };
+  get sizes(): Mamba2Sizes {
+    return mamba2Sizes(this.config);
   }
 
   get capabilities(): MixerCapabilities {
@@ -139,8 +154,20 @@ export class Mamba2 extends Module<Mamba2Config> implements TokenMixer {
   }
 }
 
+/** in (to z, x, B, C, Δ), conv over x, B, C (+ bias), Δ bias, A_log, D [H], the gated norm [E], out. */
+function estimateMamba2(c: Mamba2Config): Estimate {
+  const { inner: e, state: n, heads, kernel } = mamba2Sizes(c);
+  const d = c.dModel;
+  const bias = c.bias ?? false;
+  const channels = e + 2 * n;
+  const inProj = d * (e + channels + heads) + (bias ? e + channels + heads : 0);
+  const conv = channels * kernel + ((c.convBias ?? true) ? channels : 0);
+  return estimateOf(inProj + conv + 3 * heads + e + e * d + (bias ? d : 0));
+}
+
 register('mamba2', (c, o) => new Mamba2(c, o), mamba2Schema, {
   category: 'mixer',
+  estimate: estimateMamba2,
   info: {
     paper:
       'Dao & Gu 2024, Transformers are SSMs: Generalized Models and Efficient Algorithms Through Structured State Space Duality',

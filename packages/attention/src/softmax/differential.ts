@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
   checkInt,
+  estimateOf,
   initTensor,
   register,
   type IncrementalState,
@@ -16,9 +18,9 @@ import { lambdaInit } from '../ops/head-norm';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
-import { HeadNorm } from './head-norm';
+import { HeadNorm, headNormParameters } from './head-norm';
 import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
-import { ProjectedAttention, headLayout } from './projected';
+import { ProjectedAttention, headLayout, projectedParameters } from './projected';
 
 const positive = z.number().int().positive();
 const { dModel, numHeads, headDim, bias, causal, qkNorm, chunkSize } = attentionFields;
@@ -151,12 +153,20 @@ export class DifferentialAttention
   }
 }
 
+/** Paired projections (heads of width d over values 2d wide), λq1, λk1, λq2, λk2 [d], head norm. */
+function estimateDifferential(c: DifferentialConfig): Estimate {
+  const d = headLayout(c, 2).headDim;
+  const norm = headNormParameters(c.headNorm ?? 'rms', c.numHeads, 2 * d);
+  return estimateOf(projectedParameters(c, 2) + 4 * d + norm);
+}
+
 register(
   'differential',
   (c: DifferentialConfig, o: ModuleOptions) => new DifferentialAttention(c, o),
   differentialSchema,
   {
     category: 'mixer',
+    estimate: estimateDifferential,
     info: {
       paper: 'Ye et al. 2024, Differential Transformer',
       equation: 'sec. 2.1-2.2',

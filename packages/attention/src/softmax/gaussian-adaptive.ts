@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   ConfigError,
   Module,
+  estimateOf,
   register,
   type IncrementalState,
   type MixerCapabilities,
@@ -146,6 +147,8 @@ register(
   gaamSchema,
   {
     category: 'mixer',
+    // δ and c [heads, G], and the mixture logits for 'sum'.
+    estimate: (c) => estimateOf(c.numHeads * (c.numGaussians ?? 1) * (c.mixture === 'sum' ? 3 : 2)),
     info: {
       paper: 'Ioannides et al. 2024, Gaussian Adaptive Attention',
       equation: 'sec. 3, Alg. 1',

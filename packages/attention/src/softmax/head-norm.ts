@@ -12,6 +12,11 @@ export const headNormSchema = z.strictObject({
 
 export type HeadNormConfig = z.input<typeof headNormSchema>;
 
+/** Parameters of a HeadNorm, before building: one gain [dim] ('rms'), gain and bias [heads·dim] ('group'). */
+export function headNormParameters(kind: 'rms' | 'group', heads: number, dim: number): number {
+  return kind === 'group' ? 2 * heads * dim : dim;
+}
+
 /**
  * Per-head normalisation of attention outputs [batch, heads, time, dim] with its gain:
  * 'rms' carries one gain [dim] shared by the heads (the DIFF/MTA code's RMSNorm "subln");

@@ -24,6 +24,7 @@ import {
 } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 import { checkNormalizerOption } from '../ops/normalizer-option';
+import { sharedKeysValues } from './shared-kv';
 
 /**
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2): project to heads, attend,
@@ -56,7 +57,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
   override get capabilities(): MixerCapabilities {
     const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
-    const caps = { ...super.capabilities, keyValuePrefix: softmax };
+    const caps = { ...super.capabilities, keyValuePrefix: softmax, sharedKeyValues: !this.isCross };
     if (!this.isCross) return caps;
     return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
   }
@@ -107,11 +108,13 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         keys,
         values,
         positions: keyPositions,
-      } = this.projectKeysValues(
-        source,
-        this.isCross ? [...Array(source.shape[1]).keys()] : queryPositions,
-        positional,
-        this.isCross ? undefined : cache,
+      } = sharedKeysValues(block, context, () =>
+        this.projectKeysValues(
+          source,
+          this.isCross ? [...Array(source.shape[1]).keys()] : queryPositions,
+          positional,
+          this.isCross ? undefined : cache,
+        ),
       );
       const dropout = training ? (this.config.dropout ?? 0) : 0;
       const { output, weights } = scaledDotProductAttention(q, keys, values, {

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
+  type Estimate,
   checkInt,
+  estimateOf,
   register,
   type IncrementalState,
   type MixerContext,
@@ -17,9 +19,9 @@ import { keyQueryConv } from '../ops/key-query-conv';
 import { attentionScores, maskedSoftmax, zeroMasked } from '../ops/scores';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
-import { HeadNorm } from './head-norm';
+import { HeadNorm, headNormParameters } from './head-norm';
 import { mixerInput, reportWeights } from './heads';
-import { ProjectedAttention, headLayout } from './projected';
+import { ProjectedAttention, headLayout, projectedParameters } from './projected';
 
 const positive = z.number().int().positive();
 const where = z.enum(['pre', 'post', 'none']);
@@ -205,12 +207,24 @@ function identityKernel(heads: number, cq: number, ck: number): tf.Tensor {
   return tf.tensor3d(values, [heads, cq, ck]);
 }
 
+/** Projections, θ [heads, c_q, c_k], the head kernels [heads / c_h, c_h, c_h], the head norm. */
+function estimateMultiToken(c: MultiTokenConfig): Estimate {
+  const { numHeads } = c;
+  const conv =
+    (c.keyQueryConv ?? 'pre') === 'none' ? 0 : (c.queryKernel ?? 6) * (c.keyKernel ?? 11);
+  const mix = (c.headMix ?? 'post') === 'none' ? 0 : (c.headKernel ?? 2);
+  const kind = c.headNorm ?? 'rms';
+  const norm = kind === 'none' ? 0 : headNormParameters(kind, numHeads, headLayout(c).headDim);
+  return estimateOf(projectedParameters(c) + numHeads * (conv + mix) + norm);
+}
+
 register(
   'multi-token',
   (c: MultiTokenConfig, o: ModuleOptions) => new MultiTokenAttention(c, o),
   multiTokenSchema,
   {
     category: 'mixer',
+    estimate: estimateMultiToken,
     info: {
       paper: 'Golovneva et al. 2025, Multi-Token Attention',
       equation: 'sec. 3.1-3.3, eqs. 3-4',

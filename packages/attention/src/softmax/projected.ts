@@ -43,7 +43,14 @@ export interface HeadLayout {
  * computed without allocating (the registry's `estimate`, issue 16).
  */
 export function projectedParameters(config: ProjectionConfig, split = 1): number {
-  const layout = headLayout(config, split);
+  return layoutParameters(config, headLayout(config, split));
+}
+
+/** Parameters of the projections and QK norms for a given (possibly overridden) head layout. */
+export function layoutParameters(
+  config: Pick<ProjectionConfig, 'dModel' | 'bias' | 'qkNorm'>,
+  layout: HeadLayout,
+): number {
   const bias = config.bias ?? false;
   const linear = (inFeatures: number, outFeatures: number) =>
     inFeatures * outFeatures + (bias ? outFeatures : 0);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  estimateOf,
   parseConfig,
   register,
   type IncrementalState,
@@ -15,7 +16,7 @@ import { selectionPenalty } from '../ops/selection';
 import { repeatKvHeads } from '../ops/validate';
 import { attentionFields } from './config';
 import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
-import { ProjectedAttention } from './projected';
+import { ProjectedAttention, projectedParameters } from './projected';
 
 const positive = z.number().int().positive();
 const { dModel, numHeads, headDim, bias, qkNorm } = attentionFields;
@@ -108,6 +109,7 @@ register(
   selectiveSchema,
   {
     category: 'mixer',
+    estimate: (c) => estimateOf(projectedParameters(c)), // no parameters of its own
     info: {
       paper: 'Leviathan et al. 2024, Selective Attention',
       equation: 'sec. 2',

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  type Estimate,
+  estimateOf,
   register,
   type IncrementalState,
   type MixerContext,
@@ -13,7 +15,7 @@ import { mixHeads } from '../ops/head-mix';
 import { attentionScores, dropWeights, maskedSoftmax } from '../ops/scores';
 import { attentionFields } from './config';
 import { mixerInput, refuseSegmentsWhileDecoding, reportWeights } from './heads';
-import { ProjectedAttention, headLayout } from './projected';
+import { type HeadLayout, ProjectedAttention, headLayout, layoutParameters } from './projected';
 
 const positive = z.number().int().positive();
 const { dModel, numHeads, headDim, bias, causal, dropout } = attentionFields;
@@ -58,14 +60,7 @@ export class TalkingHeadsAttention
     config = parseConfig('talking-heads', talkingHeadsSchema, config);
     const keyHeads = config.numKeyHeads ?? config.numHeads;
     const valueHeads = config.numValueHeads ?? config.numHeads;
-    // No grouped keys: q and k have h_k heads, v and o h_v heads.
-    super(config, options, {
-      ...headLayout(config),
-      queryHeads: keyHeads,
-      keyHeads,
-      valueHeads,
-      outputHeads: valueHeads,
-    });
+    super(config, options, talkingHeadsLayout(config));
     this.keyHeads = keyHeads;
     this.valueHeads = valueHeads;
     this.preSoftmax = this.addParameter('preSoftmax', tf.eye(keyHeads, config.numHeads));
@@ -121,12 +116,28 @@ export class TalkingHeadsAttention
   }
 }
 
+/** No grouped keys: q and k have h_k heads, v and o h_v heads. */
+function talkingHeadsLayout(c: TalkingHeadsConfig): HeadLayout {
+  const keyHeads = c.numKeyHeads ?? c.numHeads;
+  const valueHeads = c.numValueHeads ?? c.numHeads;
+  return { ...headLayout(c), queryHeads: keyHeads, keyHeads, valueHeads, outputHeads: valueHeads };
+}
+
+/** Projections of the talking-heads layout, P_l [h_k, h] and P_w [h, h_v]. */
+function estimateTalkingHeads(c: TalkingHeadsConfig): Estimate {
+  const { keyHeads, valueHeads } = talkingHeadsLayout(c);
+  return estimateOf(
+    layoutParameters(c, talkingHeadsLayout(c)) + (keyHeads + valueHeads) * c.numHeads,
+  );
+}
+
 register(
   'talking-heads',
   (c: TalkingHeadsConfig, o: ModuleOptions) => new TalkingHeadsAttention(c, o),
   talkingHeadsSchema,
   {
     category: 'mixer',
+    estimate: estimateTalkingHeads,
     info: {
       paper: 'Shazeer et al. 2020, Talking-Heads Attention',
       equation: 'sec. 4',

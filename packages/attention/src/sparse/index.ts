@@ -1,3 +1,14 @@
+export * from './topk-attention';
+export * from './top-theta';
+export * from './loki';
+export { symmetricEigen } from './symmetric-eigen';
+export * from './lowbit-block';
+export * from './flex-prefill';
+export * from './s2-attention';
+export * from './mixture-of-sparse-attention';
+export * from './core-context-aware';
+export * from './hepos';
+export * from './moa-profile';
 export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';

@@ -32,8 +32,8 @@ export const mobaSchema = z.strictObject({
   blockSize: positive,
   /** Blocks each query attends to, its own included (k). */
   topK: positive,
-  /** 'sparse' (default) gathers the selected blocks; 'dense' masks full attention (reference). */
-  form: z.enum(['sparse', 'dense']).optional(),
+  /** 'gather' (default) gathers the selected blocks; 'dense' masks full attention (reference). */
+  form: z.enum(['gather', 'dense']).optional(),
 });
 export type MobaConfig = z.infer<typeof mobaSchema>;
 

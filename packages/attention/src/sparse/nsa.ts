@@ -46,8 +46,8 @@ export const nsaSchema = z
     numSelected: positive,
     /** Sliding-window length (w). */
     window: positive,
-    /** 'sparse' (default) gathers selected blocks and windows; 'dense' masks full attention. */
-    form: z.enum(['sparse', 'dense']).optional(),
+    /** 'gather' (default) gathers selected blocks and windows; 'dense' masks full attention. */
+    form: z.enum(['gather', 'dense']).optional(),
   })
   .refine((c) => c.dModel % c.numHeads === 0, {
     path: ['numHeads'],
@@ -242,7 +242,7 @@ export class Nsa extends Module<NsaConfig> implements TokenMixer {
       reportSelection(block, context, 'selectedBlocks', selected);
       const slc = ownAndSelectedBlocks(q, kS, vS, selected, {
         blockSize: B,
-        form: dense ? 'dense' : 'sparse',
+        form: dense ? 'dense' : 'gather',
       }).output;
 
       // Sliding window (sec. 3.3.3).

@@ -38,8 +38,8 @@ export const routingTransformerSchema = z
     bias: z.boolean().optional(),
     /** Causal within each cluster (default true). */
     causal: z.boolean().optional(),
-    /** 'sparse' (default) gathers each cluster; 'dense' masks full attention (reference). */
-    form: z.enum(['sparse', 'dense']).optional(),
+    /** 'gather' (default) gathers each cluster; 'dense' masks full attention (reference). */
+    form: z.enum(['gather', 'dense']).optional(),
   })
   .refine((c) => c.dModel % c.numHeads === 0, {
     path: ['numHeads'],

@@ -67,7 +67,7 @@ describe('moba (Lu et al. 2025)', () => {
     (_name, qShape, kShape, blockSize, topK) => {
       const [q, k, v] = [rand([...qShape], 1), rand([...kShape], 2), rand([...kShape], 3)];
       const probe = rand([qShape[0], qShape[1], qShape[2], qShape[3]], 4);
-      const loss = (form: 'sparse' | 'dense') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      const loss = (form: 'gather' | 'dense') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
         tf.sum(
           tf.mul(
             mobaAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, {
@@ -78,12 +78,12 @@ describe('moba (Lu et al. 2025)', () => {
             probe,
           ),
         );
-      const sparse = tf.grads(loss('sparse'))([q, k, v]);
+      const sparse = tf.grads(loss('gather'))([q, k, v]);
       const dense = tf.grads(loss('dense'))([q, k, v]);
       sparse.forEach((g, i) => expect(maxAbsDiff(g, dense[i]!)).toBeLessThanOrEqual(1e-4));
-      const out = (form: 'sparse' | 'dense') =>
+      const out = (form: 'gather' | 'dense') =>
         mobaAttention(q, k, v, { blockSize, topK, form }).output;
-      expect(maxAbsDiff(out('sparse'), out('dense'))).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(out('gather'), out('dense'))).toBeLessThanOrEqual(1e-4);
     },
   );
 

@@ -61,7 +61,7 @@ describe('routing-transformer (Roy et al. 2021)', () => {
       const centroids = unitNormalize(tf.reshape(rand([1, 2, 3, 4], 4), [2, 3, 4]) as tf.Tensor3D);
       const members = routeBalanced(unitNormalize(q), centroids, 4);
       const probe = rand([2, 2, 12, 4], 5);
-      const loss = (form: 'sparse' | 'dense') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      const loss = (form: 'gather' | 'dense') => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
         tf.sum(
           tf.mul(
             clusterAttention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, members, {
@@ -71,12 +71,12 @@ describe('routing-transformer (Roy et al. 2021)', () => {
             probe,
           ),
         );
-      const sparse = tf.grads(loss('sparse'))([q, k, v]);
+      const sparse = tf.grads(loss('gather'))([q, k, v]);
       const dense = tf.grads(loss('dense'))([q, k, v]);
       sparse.forEach((g, i) => expect(maxAbsDiff(g, dense[i]!)).toBeLessThanOrEqual(1e-4));
-      const out = (form: 'sparse' | 'dense') =>
+      const out = (form: 'gather' | 'dense') =>
         clusterAttention(q, k, v, members, { causal, form });
-      expect(maxAbsDiff(out('sparse'), out('dense'))).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff(out('gather'), out('dense'))).toBeLessThanOrEqual(1e-4);
     },
   );
 

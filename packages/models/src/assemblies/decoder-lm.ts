@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type {
+  Estimate,
   FusedDecoderDense,
   FusedDecoderLayer,
   FusedDecoderNorm,
@@ -17,27 +18,42 @@ import {
   fusedDecodingOf,
   register,
   parseConfig,
+  sumEstimates,
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
-import { linearInitField, nestedSchema, tokenStackFields } from './fields';
-import { type Positional, buildPositional, positionRange } from './positions';
+import { linearInitField, nestedSchema, sizeSchema, tokenStackFields } from './fields';
+import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
   buildBlocks,
   buildFinalNorm,
+  checkKvSharing,
   embedPositions,
+  estimateBlocks,
+  estimateFinalNorm,
   initLinears,
   runStack,
   stackContext,
 } from './stack';
-import { type TokenEmbedding, buildTokenEmbedding, buildVocabHead, vocabLogits } from './tokens';
+import {
+  type TokenEmbedding,
+  buildTokenEmbedding,
+  buildVocabHead,
+  estimateTokens,
+  vocabLogits,
+} from './tokens';
 
 export const decoderLmSchema = z.strictObject({
   type: z.literal('decoder-lm'),
   ...tokenStackFields,
   tieEmbeddings: z.boolean().default(true),
   finalNorm: nestedSchema.default({ type: 'rms-norm' }),
+  /**
+   * Cross-layer KV sharing (Brandon et al. 2024; Hymba sec. 2.3): each group of `groupSize`
+   * consecutive layers attends the keys/values of its first; the cache holds one per group.
+   */
+  kvSharing: z.strictObject({ groupSize: sizeSchema }).optional(),
   ...linearInitField,
 });
 
@@ -86,6 +102,9 @@ export class DecoderLM extends Module<Parsed> {
         { causal: true, positional: this.positional },
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+      const at = (i: number) =>
+        c.layerOverrides?.[String(i)] ? `$.layerOverrides.${i}` : '$.block';
+      checkKvSharing('decoder-lm', this.blocks, this.kvGroupSize, at);
       this.finalNorm = this.addModule('finalNorm', buildFinalNorm(c.finalNorm, c.dModel, o));
       if (!c.tieEmbeddings)
         this.head = this.addModule('head', buildVocabHead(c.dModel, c.vocabSize, o));
@@ -94,6 +113,11 @@ export class DecoderLM extends Module<Parsed> {
       this.dispose();
       throw e;
     }
+  }
+
+  /** Layers per KV-sharing group (1: every layer its own keys/values). */
+  get kvGroupSize(): number {
+    return this.config.kvSharing?.groupSize ?? 1;
   }
 
   /** A fresh decoding state (KV caches, recurrent states) for `batch` sequences. */
@@ -128,6 +152,8 @@ export class DecoderLM extends Module<Parsed> {
         this.blocks,
         context,
         options.state,
+        'layers_',
+        this.kvGroupSize,
       );
       return this.finalNorm.forward(h) as tf.Tensor3D;
     });
@@ -149,6 +175,7 @@ export class DecoderLM extends Module<Parsed> {
    */
   fusedDecoding(): FusedDecoderSpec | string {
     const { dModel, vocabSize, maxLength } = this.config;
+    if (this.kvGroupSize > 1) return 'kvSharing (cross-layer keys/values) is not fused';
     const p = this.positional;
     const base: FusedDecodingContext = { path: '', dModel, maxLength, logitScale: 1 };
     const positional =
@@ -195,8 +222,19 @@ export class DecoderLM extends Module<Parsed> {
   }
 }
 
+/** Embedding (and untied head), positions, the blocks and the final norm, before building. */
+function estimateDecoderLm(c: Parsed): Estimate {
+  return sumEstimates(
+    estimateTokens(c.vocabSize, c.dModel, c.tieEmbeddings),
+    estimatePositional(c.positional, c.dModel, c.maxLength, '$.positional'),
+    estimateBlocks('decoder-lm', '$', c.block, c.layerOverrides, c.numLayers, c.dModel),
+    estimateFinalNorm(c.finalNorm, c.dModel),
+  );
+}
+
 register('decoder-lm', (c, o) => new DecoderLM(c, o), decoderLmSchema, {
   category: 'model',
+  estimate: estimateDecoderLm,
   info: {
     paper: 'Radford et al. 2018, GPT; Press & Wolf 2017 (tied head)',
     summary:

@@ -1,25 +1,42 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { AuxLossCollector, ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
+import type { AuxLossCollector, Estimate, ModuleOptions } from '@attnkit/core';
+import {
+  Module,
+  ShapeError,
+  checkDtype,
+  checkRank,
+  register,
+  parseConfig,
+  sumEstimates,
+  timesEstimate,
+} from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
 import { linearInitField, nestedSchema, sizeSchema } from './fields';
 import { keyMask, paddingWeights } from './padding';
-import { type Positional, buildPositional, positionRange } from './positions';
+import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
   blockTemplateSchema,
   buildBlocks,
   buildFinalNorm,
   embedPositions,
+  estimateBlocks,
+  estimateFinalNorm,
   finalNormConfig,
   layerOverridesSchema,
   initLinears,
   runStack,
   stackContext,
 } from './stack';
-import { type TokenEmbedding, buildTokenEmbedding, buildVocabHead, vocabLogits } from './tokens';
+import {
+  type TokenEmbedding,
+  buildTokenEmbedding,
+  buildVocabHead,
+  estimateTokens,
+  vocabLogits,
+} from './tokens';
 
 export const encoderDecoderSchema = z.strictObject({
   type: z.literal('encoder-decoder'),
@@ -98,15 +115,10 @@ export class EncoderDecoder extends Module<Parsed> {
         { causal: false, positional: this.encoderPositional },
       );
       this.encoderBlocks.forEach((b, i) => this.addModule(`encoder_${i}`, b));
-      const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
-      const cross = c.crossAttention ?? {
-        type: 'cross-attention',
-        numHeads: typeof heads === 'number' ? heads : 4,
-      };
       this.decoderBlocks = buildBlocks(
         'encoder-decoder',
         '$',
-        { ...c.block, crossAttention: cross },
+        decoderTemplate(c),
         c.decoderOverrides,
         c.decoderLayers,
         d,
@@ -229,8 +241,33 @@ export class EncoderDecoder extends Module<Parsed> {
   }
 }
 
+/** The decoder blocks' template: the block's, with the cross-attention mixer (default: the block's heads). */
+function decoderTemplate(c: Parsed): Record<string, unknown> {
+  const heads = (c.block.mixer as { numHeads?: unknown }).numHeads;
+  const cross = c.crossAttention ?? {
+    type: 'cross-attention',
+    numHeads: typeof heads === 'number' ? heads : 4,
+  };
+  return { ...c.block, crossAttention: cross };
+}
+
+/** Embedding, two position encodings, both stacks, their norms, the untied head: before building. */
+function estimateEncoderDecoder(c: Parsed): Estimate {
+  const d = c.dModel;
+  const encoder = ['encoder-decoder', '$', c.block, c.encoderOverrides, c.encoderLayers] as const;
+  const decoder = ['encoder-decoder', '$', decoderTemplate(c), c.decoderOverrides] as const;
+  return sumEstimates(
+    estimateTokens(c.vocabSize, d, c.tieEmbeddings),
+    timesEstimate(2, estimatePositional(c.positional, d, c.maxLength, '$.positional')),
+    estimateBlocks(...encoder, d, 'encoderOverrides'),
+    estimateBlocks(...decoder, c.decoderLayers, d, 'decoderOverrides'),
+    timesEstimate(2, estimateFinalNorm(finalNormConfig(c.finalNorm, c.block), d)),
+  );
+}
+
 register('encoder-decoder', (c, o) => new EncoderDecoder(c, o), encoderDecoderSchema, {
   category: 'model',
+  estimate: estimateEncoderDecoder,
   info: {
     paper: 'Vaswani et al. 2017, sec. 3.1; Raffel et al. 2020, T5',
     summary: 'Bidirectional encoder and a causal decoder cross-attending to it, shared embedding.',

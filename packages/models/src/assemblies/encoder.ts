@@ -1,24 +1,34 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
-import { Module, ShapeError, checkDtype, checkRank, register, parseConfig } from '@attnkit/core';
+import type { Estimate, ModuleOptions } from '@attnkit/core';
+import {
+  Module,
+  ShapeError,
+  checkDtype,
+  checkRank,
+  register,
+  parseConfig,
+  sumEstimates,
+} from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { keyMask, paddingWeights } from './padding';
 import { poolingSchema } from './pooling';
-import { type Positional, buildPositional, positionRange } from './positions';
-import { Readout, buildReadout, readoutFields } from './readout';
+import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
+import { Readout, buildReadout, estimateReadout, readoutFields } from './readout';
 import type { Layer, RunOptions } from './stack';
 import {
   buildBlocks,
   buildFinalNorm,
   embedPositions,
+  estimateBlocks,
+  estimateFinalNorm,
   finalNormConfig,
   initLinears,
   runStack,
   stackContext,
 } from './stack';
-import { type TokenEmbedding, buildTokenEmbedding } from './tokens';
+import { type TokenEmbedding, buildTokenEmbedding, estimateTokens } from './tokens';
 
 export const encoderSchema = z.strictObject({
   type: z.literal('encoder'),
@@ -135,8 +145,20 @@ export class Encoder extends Module<Parsed> {
   }
 }
 
+/** Embedding, positions, the blocks, the final norm and the readout, before building. */
+function estimateEncoder(c: Parsed): Estimate {
+  return sumEstimates(
+    estimateTokens(c.vocabSize, c.dModel, true),
+    estimatePositional(c.positional, c.dModel, c.maxLength, '$.positional'),
+    estimateBlocks('encoder', '$', c.block, c.layerOverrides, c.numLayers, c.dModel),
+    estimateFinalNorm(finalNormConfig(c.finalNorm, c.block), c.dModel),
+    estimateReadout(c),
+  );
+}
+
 register('encoder', (c, o) => new Encoder(c, o), encoderSchema, {
   category: 'model',
+  estimate: estimateEncoder,
   info: {
     paper: 'Devlin et al. 2019, BERT',
     summary:

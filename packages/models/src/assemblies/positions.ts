@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Module, ModuleOptions, PositionalEncoding } from '@attnkit/core';
-import { ConfigError, build } from '@attnkit/core';
+import type { Estimate, Module, ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import { ConfigError, build, estimateChild } from '@attnkit/core';
 import { fillWidths } from '../blocks/fill';
 
 export type Positional = Module & PositionalEncoding;
@@ -18,6 +18,29 @@ export function buildPositional(
   path: string,
   extra: Record<string, number> = {},
 ): Positional {
+  const filled = positionalConfig(config, dModel, maxLength, path, extra);
+  return build<Positional>(filled, { ...options, path, category: 'positional' });
+}
+
+/** What `buildPositional` with the same arguments will allocate, without building. */
+export function estimatePositional(
+  config: object,
+  dModel: number,
+  maxLength: number,
+  path: string,
+  extra: Record<string, number> = {},
+): Estimate {
+  const filled = positionalConfig(config, dModel, maxLength, path, extra);
+  return estimateChild(filled, path, 'positional');
+}
+
+function positionalConfig(
+  config: object,
+  dModel: number,
+  maxLength: number,
+  path: string,
+  extra: Record<string, number>,
+): Record<string, unknown> {
   const dim = (config as { dim?: unknown }).dim;
   if (dim !== undefined && dim !== dModel) {
     throw new ConfigError(
@@ -27,8 +50,7 @@ export function buildPositional(
       String(dim),
     );
   }
-  const filled = fillWidths(config, { dim: dModel, maxLength, ...extra });
-  return build<Positional>(filled, { ...options, path, category: 'positional' });
+  return fillWidths(config, { dim: dModel, maxLength, ...extra });
 }
 
 /** `[offset, offset + length)` as an int32 vector. */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
-import { Module, build } from '@attnkit/core';
+import type { Estimate, ModuleOptions } from '@attnkit/core';
+import { Module, build, estimateChild, sumEstimates } from '@attnkit/core';
 import type { LatentAttentionPooling } from '../blocks/latent-attention-pooling';
 import '../blocks/latent-attention-pooling'; // registers 'latent-attention-pooling'
 import { sizeSchema } from './fields';
@@ -39,18 +39,17 @@ export class Readout extends Module<ReadoutConfig> {
   constructor(config: ReadoutConfig, options: ModuleOptions = {}) {
     super(config, options);
     const o = { rng: this.rng };
-    if (config.pooling === 'latent') {
-      const latent = { ...config.latent, type: 'latent-attention-pooling', dModel: config.dModel };
+    const { latent, classifier } = readoutParts(config);
+    if (latent) {
       this.latent = this.addModule(
         'latent',
         build<LatentAttentionPooling>(latent, { ...o, path: '$.latent', category: 'layer' }),
       );
     }
-    if (config.numClasses !== undefined) {
-      const head = { type: 'linear', inFeatures: config.dModel, outFeatures: config.numClasses };
+    if (classifier) {
       this.classifier = this.addModule(
         'classifier',
-        build<Layer>(head, { ...o, path: '$.numClasses', category: 'layer' }),
+        build<Layer>(classifier, { ...o, path: '$.numClasses', category: 'layer' }),
       );
     }
   }
@@ -69,6 +68,28 @@ export class Readout extends Module<ReadoutConfig> {
       return this.classifier ? (this.classifier.forward(pooled) as tf.Tensor2D) : pooled;
     });
   }
+}
+
+/** The configs of the readout's parts: latent pooling and the classifier, when asked for. */
+function readoutParts(config: ReadoutConfig): { latent?: object; classifier?: object } {
+  const { dModel, pooling, numClasses } = config;
+  return {
+    ...(pooling === 'latent'
+      ? { latent: { ...config.latent, type: 'latent-attention-pooling', dModel } }
+      : {}),
+    ...(numClasses === undefined
+      ? {}
+      : { classifier: { type: 'linear', inFeatures: dModel, outFeatures: numClasses } }),
+  };
+}
+
+/** What `buildReadout` will allocate for a model config, without building. */
+export function estimateReadout(model: ReadoutConfig): Estimate {
+  const { latent, classifier } = readoutParts(model);
+  return sumEstimates(
+    ...(latent ? [estimateChild(latent, '$.latent', 'layer')] : []),
+    ...(classifier ? [estimateChild(classifier, '$.numClasses', 'layer')] : []),
+  );
 }
 
 /** The readout a model config describes (its `dModel`, `pooling`, `latent` and `numClasses`). */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type {
   AttentionHook,
+  Estimate,
   AuxLossCollector,
   InitSpec,
   InitializerName,
@@ -9,14 +10,19 @@ import type {
   ModuleOptions,
   Probe,
   Rng,
+  SharedKeyValues,
 } from '@attnkit/core';
 import {
   ConfigError,
   Linear,
   build,
+  estimateChild,
   initSpecSchema,
+  sumEstimates,
+  timesEstimate,
   initTensor,
   requireCapabilities,
+  slotTensors,
   type MixerNeeds,
 } from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
@@ -48,6 +54,62 @@ export interface RunOptions {
   probe?: Probe;
 }
 
+/** Every override names a layer, written as the layer's index (`1`, not `01`, which no layer reads). */
+function checkOverrides(
+  owner: string,
+  path: string,
+  overrides: Record<string, object> | undefined,
+  numLayers: number,
+  overridesKey: string,
+): void {
+  for (const key of Object.keys(overrides ?? {})) {
+    const at = `${path}.${overridesKey}.${key}`;
+    if (String(Number(key)) !== key) {
+      throw new ConfigError(owner, at, 'a layer index without leading zeros', `'${key}'`);
+    }
+    if (Number(key) >= numLayers) {
+      throw new ConfigError(owner, at, `a layer index < ${numLayers}`, key);
+    }
+  }
+}
+
+/**
+ * What `buildBlocks` will allocate, without building: the template's estimate once for every
+ * layer it builds, each override's once, in build order (so the first bad layer is reported).
+ */
+export function estimateBlocks(
+  owner: string,
+  path: string,
+  template: BlockTemplate,
+  overrides: Record<string, object> | undefined,
+  numLayers: number,
+  dModel: number,
+  overridesKey = 'layerOverrides',
+): Estimate {
+  checkOverrides(owner, path, overrides, numLayers, overridesKey);
+  const overridden = Object.keys(overrides ?? {}).map(Number);
+  const firstPlain = firstMissing(overridden);
+  const order = [...overridden, ...(firstPlain < numLayers ? [firstPlain] : [])].sort(
+    (a, b) => a - b,
+  );
+  const parts = order.map((i) => {
+    const override = overrides?.[String(i)];
+    const config = { ...template, ...override, type: 'transformer-block', dModel };
+    const where = override ? `${path}.${overridesKey}.${i}` : `${path}.block`;
+    const block = estimateChild(config, where, 'block');
+    return override ? block : timesEstimate(numLayers - overridden.length, block);
+  });
+  return sumEstimates(...parts);
+}
+
+/** The smallest non-negative integer not in `values`. */
+function firstMissing(values: readonly number[]): number {
+  const seen = new Set(values);
+  let i = 0;
+  while (seen.has(i)) i++;
+  return i;
+}
+
 /**
  * Builds `numLayers` transformer blocks from one template; `overrides[i]` replaces fields of
  * layer i (a whole `mixer` for a hybrid, say). Errors name the JSON path of the bad layer.
@@ -63,16 +125,7 @@ export function buildBlocks(
   overridesKey = 'layerOverrides',
   needs: MixerNeeds = {},
 ): TransformerBlock[] {
-  for (const key of Object.keys(overrides ?? {})) {
-    if (Number(key) >= numLayers) {
-      throw new ConfigError(
-        owner,
-        `${path}.${overridesKey}.${key}`,
-        `a layer index < ${numLayers}`,
-        key,
-      );
-    }
-  }
+  checkOverrides(owner, path, overrides, numLayers, overridesKey);
   const blocks: TransformerBlock[] = [];
   for (let i = 0; i < numLayers; i++) {
     const override = overrides?.[String(i)];
@@ -158,6 +211,7 @@ export function runStack(
   context: BlockContext,
   state?: StackState,
   prefix = 'layers_',
+  kvGroupSize = 1,
 ): tf.Tensor3D {
   // A layer whose mixer keeps no state would see only the new tokens: refuse, never mis-decode.
   const stateless = state ? state.layers.findIndex((s) => s === undefined) : -1;
@@ -171,10 +225,59 @@ export function runStack(
   }
   return tf.tidy(() => {
     let x = h;
-    blocks.forEach((block, i) => {
-      x = block.forward(x, { ...context, state: state?.layers[i], path: `${prefix}${i}` });
-    });
+    const slots: SharedKeyValues['slot'][] = [];
+    try {
+      blocks.forEach((block, i) => {
+        const layer = { ...context, state: state?.layers[i], path: `${prefix}${i}` };
+        if (kvGroupSize > 1) {
+          if (i % kvGroupSize === 0) slots.push({});
+          const role = i % kvGroupSize === 0 ? 'produce' : 'consume';
+          layer.sharedKeyValues = { role, slot: slots[slots.length - 1]! };
+        }
+        x = block.forward(x, layer);
+      });
+    } finally {
+      tf.dispose(slots.flatMap(slotTensors));
+    }
     return x;
+  });
+}
+
+/**
+ * Cross-layer KV sharing (Brandon et al. 2024; Hymba sec. 2.3) needs, in each group of
+ * `groupSize` consecutive layers, mixers that honour `sharedKeyValues` and whose keys/values
+ * agree in heads, width and window with the group's first (the one that computes them).
+ */
+export function checkKvSharing(
+  owner: string,
+  blocks: readonly TransformerBlock[],
+  groupSize: number,
+  pathOf: (layer: number) => string,
+): void {
+  if (groupSize > blocks.length) {
+    const want = `at most numLayers=${blocks.length}`;
+    throw new ConfigError(owner, '$.kvSharing.groupSize', want, String(groupSize));
+  }
+  if (groupSize === 1) return;
+  const geometry = (m: object) => {
+    const { numKvHeads, headDim, config } = m as {
+      numKvHeads?: number;
+      headDim?: number;
+      config?: { window?: number };
+    };
+    return `numKvHeads=${numKvHeads}, headDim=${headDim}, window=${config?.window}`;
+  };
+  blocks.forEach((block, i) => {
+    const { mixer } = block;
+    if (!mixer.capabilities?.sharedKeyValues) {
+      const want = 'a mixer that shares keys/values across layers (mha, gqa, hymba, ...)';
+      throw new ConfigError(owner, `${pathOf(i)}.mixer`, want, `'${mixer.blockName}'`);
+    }
+    const first = blocks[i - (i % groupSize)]!.mixer;
+    if (geometry(mixer) !== geometry(first)) {
+      const want = `the keys/values of layer ${i - (i % groupSize)} (${geometry(first)})`;
+      throw new ConfigError(owner, `${pathOf(i)}.mixer`, want, geometry(mixer));
+    }
   });
 }
 
@@ -186,6 +289,12 @@ export function finalNormConfig(
   if (given) return given;
   if (block.placement === 'post') return undefined;
   return (block.norm as { type: string } | undefined) ?? { type: 'rms-norm' };
+}
+
+/** The estimate of the norm after a stack (none when `config` is undefined). */
+export function estimateFinalNorm(config: { type: string } | undefined, dModel: number): Estimate {
+  if (!config) return { parameters: 0, bytes: 0 };
+  return estimateChild(fillWidths(config, { dim: dModel }), '$.finalNorm', 'norm');
 }
 
 /** Builds the norm after a stack (`finalNorm` in the model config) at width `dModel`. */

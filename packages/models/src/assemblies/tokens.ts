@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Module, ModuleOptions } from '@attnkit/core';
-import { build } from '@attnkit/core';
+import type { Estimate, Module, ModuleOptions } from '@attnkit/core';
+import { build, estimateOf } from '@attnkit/core';
 import type { Layer } from './stack';
 
 /** The token embedding of a model over ids; `attend` is its transpose, the tied output head. */
@@ -23,6 +23,11 @@ export function buildTokenEmbedding(
 export function buildVocabHead(dModel: number, vocabSize: number, options: ModuleOptions): Layer {
   const config = { type: 'linear', inFeatures: dModel, outFeatures: vocabSize, bias: false };
   return build<Layer>(config, { ...options, category: 'layer' });
+}
+
+/** The token embedding [vocabSize, dModel], and the untied head [dModel, vocabSize] when there is one. */
+export function estimateTokens(vocabSize: number, dModel: number, tied: boolean): Estimate {
+  return estimateOf((tied ? 1 : 2) * vocabSize * dModel);
 }
 
 /**

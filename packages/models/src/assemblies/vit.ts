@@ -1,20 +1,31 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
-import { Module, build, initTensor, register, parseConfig } from '@attnkit/core';
+import type { Estimate, ModuleOptions } from '@attnkit/core';
+import {
+  Module,
+  build,
+  estimateChild,
+  estimateOf,
+  initTensor,
+  register,
+  parseConfig,
+  sumEstimates,
+} from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { PatchEmbedding } from '../blocks/patch-embedding';
 import { linearInitField, nestedSchema, sizeSchema } from './fields';
 import { poolingSchema } from './pooling';
 import type { Positional } from './positions';
-import { buildPositional, positionRange } from './positions';
-import { Readout, buildReadout, readoutFields } from './readout';
+import { buildPositional, estimatePositional, positionRange } from './positions';
+import { Readout, buildReadout, estimateReadout, readoutFields } from './readout';
 import type { Layer, RunOptions } from './stack';
 import {
   blockTemplateSchema,
   buildBlocks,
   buildFinalNorm,
   embedPositions,
+  estimateBlocks,
+  estimateFinalNorm,
   finalNormConfig,
   layerOverridesSchema,
   initLinears,
@@ -69,16 +80,7 @@ export class ViT extends Module<Parsed> {
       const o = { rng: this.rng };
       this.patches = this.addModule(
         'patches',
-        build<PatchEmbedding>(
-          {
-            type: 'patch-embedding',
-            imageSize: c.imageSize,
-            patchSize: c.patchSize,
-            channels: c.channels,
-            dModel: c.dModel,
-          },
-          { ...o, path: '$', category: 'layer' },
-        ),
+        build<PatchEmbedding>(patchConfig(c), { ...o, path: '$', category: 'layer' }),
       );
       const g = this.patches.gridSize;
       this.positional = this.addModule(
@@ -149,8 +151,30 @@ export class ViT extends Module<Parsed> {
   }
 }
 
+function patchConfig(c: Parsed): object {
+  const { imageSize, patchSize, channels, dModel } = c;
+  return { type: 'patch-embedding', imageSize, patchSize, channels, dModel };
+}
+
+/** Patches, positions over the grid, class token, blocks, final norm, readout: before building. */
+function estimateVit(c: Parsed): Estimate {
+  const d = c.dModel;
+  const patches = estimateChild(patchConfig(c), '$', 'layer'); // checks patchSize | imageSize
+  const g = c.imageSize / c.patchSize;
+  const grid = { gridHeight: g, gridWidth: g };
+  return sumEstimates(
+    patches,
+    estimatePositional(c.positional, d, g * g, '$.positional', grid),
+    estimateOf(c.pooling === 'cls' ? d : 0),
+    estimateBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, d),
+    estimateFinalNorm(finalNormConfig(c.finalNorm, c.block), d),
+    estimateReadout(c),
+  );
+}
+
 register('vit', (c, o) => new ViT(c, o), vitSchema, {
   category: 'model',
+  estimate: estimateVit,
   info: {
     paper: 'Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)',
     equation: 'eqs. 1-4',

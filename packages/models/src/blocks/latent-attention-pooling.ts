@@ -1,17 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { ModuleOptions } from '@attnkit/core';
+import type { Estimate, ModuleOptions } from '@attnkit/core';
 import {
   Module,
   ShapeError,
   checkRank,
+  estimateChild,
+  estimateOf,
   formatShape,
   initTensor,
   register,
   parseConfig,
+  sumEstimates,
 } from '@attnkit/core';
 import { maskedMean } from '../assemblies/pooling';
-import { TransformerBlock } from './transformer-block';
+import { TransformerBlock, type TransformerBlockConfig } from './transformer-block';
 
 export const latentAttentionPoolingSchema = z.strictObject({
   type: z.literal('latent-attention-pooling'),
@@ -26,6 +29,25 @@ export const latentAttentionPoolingSchema = z.strictObject({
 
 export type LatentAttentionPoolingConfig = z.input<typeof latentAttentionPoolingSchema>;
 type Parsed = z.output<typeof latentAttentionPoolingSchema>;
+
+/** The pre-norm block with a cross-attention mixer reading the latents, and its GELU MLP. */
+function blockConfig(c: Parsed): TransformerBlockConfig {
+  return {
+    type: 'transformer-block',
+    dModel: c.dModel,
+    mixer: { type: 'cross-attention', numHeads: c.numHeads },
+    feedForward: { type: 'mlp', hiddenDim: c.hiddenDim ?? 4 * c.dModel, activation: 'gelu' },
+    norm: c.norm,
+  };
+}
+
+/** The latents [numLatents, dModel] and the block's estimate. */
+function estimateLatentPooling(c: Parsed): Estimate {
+  return sumEstimates(
+    estimateOf(c.numLatents * c.dModel),
+    estimateChild(blockConfig(c), '$', 'block'),
+  );
+}
 
 /**
  * NV-Embed latent-attention pooling (Lee et al. 2024, sec. 3.2, eq. 1): the hidden states are
@@ -46,19 +68,7 @@ export class LatentAttentionPooling extends Module<Parsed> {
       'latents',
       initTensor({ name: 'normal', std: 0.02 }, [c.numLatents, d], this.rng),
     );
-    this.block = this.addModule(
-      'block',
-      new TransformerBlock(
-        {
-          type: 'transformer-block',
-          dModel: d,
-          mixer: { type: 'cross-attention', numHeads: c.numHeads },
-          feedForward: { type: 'mlp', hiddenDim: c.hiddenDim ?? 4 * d, activation: 'gelu' },
-          norm: c.norm,
-        },
-        { rng: this.rng },
-      ),
-    );
+    this.block = this.addModule('block', new TransformerBlock(blockConfig(c), { rng: this.rng }));
   }
 
   /** `h` `[batch, time, dModel]`, `weights` `[batch, time]` (1 = token) -> `[batch, dModel]`. */
@@ -87,6 +97,7 @@ register(
   latentAttentionPoolingSchema,
   {
     category: 'layer',
+    estimate: estimateLatentPooling,
     info: {
       paper: 'Lee et al. 2024, NV-Embed',
       equation: 'sec. 3.2, eq. 1',

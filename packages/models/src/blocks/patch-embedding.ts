@@ -1,7 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { ModuleOptions } from '@attnkit/core';
-import { ConfigError, Linear, Module, checkShape, register, parseConfig } from '@attnkit/core';
+import {
+  ConfigError,
+  Linear,
+  Module,
+  checkShape,
+  estimateOf,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 
 export const patchEmbeddingSchema = z.strictObject({
   type: z.literal('patch-embedding'),
@@ -16,6 +24,18 @@ export const patchEmbeddingSchema = z.strictObject({
 export type PatchEmbeddingConfig = z.input<typeof patchEmbeddingSchema>;
 type Parsed = z.output<typeof patchEmbeddingSchema>;
 
+/** The patch size divides the image: checked by the estimate too, before anything is sized from it. */
+function checkPatchSize(c: Parsed): void {
+  if (c.imageSize % c.patchSize !== 0) {
+    throw new ConfigError(
+      'patch-embedding',
+      '$.patchSize',
+      `a divisor of imageSize=${c.imageSize}`,
+      String(c.patchSize),
+    );
+  }
+}
+
 /**
  * ViT patch embedding (Dosovitskiy et al. 2021, eq. 1): cut `[batch, H, W, C]` images into
  * non-overlapping P×P patches in row-major order, flatten each (row, column, channel) and project
@@ -28,14 +48,7 @@ export class PatchEmbedding extends Module<Parsed> {
 
   constructor(config: PatchEmbeddingConfig, options: ModuleOptions = {}) {
     const c = parseConfig('patch-embedding', patchEmbeddingSchema, config);
-    if (c.imageSize % c.patchSize !== 0) {
-      throw new ConfigError(
-        'patch-embedding',
-        '$.patchSize',
-        `a divisor of imageSize=${c.imageSize}`,
-        String(c.patchSize),
-      );
-    }
+    checkPatchSize(c);
     super(c, options);
     this.gridSize = c.imageSize / c.patchSize;
     const inFeatures = c.patchSize * c.patchSize * c.channels;
@@ -66,6 +79,11 @@ export class PatchEmbedding extends Module<Parsed> {
 
 register('patch-embedding', (c, o) => new PatchEmbedding(c, o), patchEmbeddingSchema, {
   category: 'layer',
+  // The projection [P·P·C, dModel] and its bias.
+  estimate: (c) => {
+    checkPatchSize(c);
+    return estimateOf(c.patchSize * c.patchSize * c.channels * c.dModel + c.dModel);
+  },
   info: {
     paper: 'Dosovitskiy et al. 2021, An Image is Worth 16x16 Words (ViT)',
     equation: 'eq. 1',

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type {
+  Estimate,
   FusedDecoderAttention,
   FusedDecoderFeedForward,
   FusedDecoderLayer,
@@ -11,7 +12,17 @@ import type {
   ModuleOptions,
   TokenMixer,
 } from '@attnkit/core';
-import { Module, build, checkRank, fusedDecodingOf, parseConfig, register } from '@attnkit/core';
+import {
+  Module,
+  build,
+  checkRank,
+  estimateChild,
+  fusedDecodingOf,
+  parseConfig,
+  register,
+  sumEstimates,
+  timesEstimate,
+} from '@attnkit/core';
 import { seededDropout } from './dropout';
 import { fillWidths } from './fill';
 
@@ -191,8 +202,23 @@ export class TransformerBlock extends Module<Parsed> {
   }
 }
 
+/** The sublayers' estimates, in build order: mixer, cross-attention, feed-forward, 2 to 6 norms. */
+function estimateBlock(c: Parsed): Estimate {
+  const d = c.dModel;
+  const width = { dModel: d, dim: d };
+  const parts = [estimateChild(fillWidths(c.mixer, width), '$.mixer', 'mixer')];
+  if (c.crossAttention) {
+    parts.push(estimateChild(fillWidths(c.crossAttention, width), '$.crossAttention', 'mixer'));
+  }
+  parts.push(estimateChild(fillWidths(c.feedForward, width), '$.feedForward', 'feedforward'));
+  const norms = (c.crossAttention ? 3 : 2) * (c.placement === 'sandwich' ? 2 : 1);
+  const norm = estimateChild(fillWidths(c.norm, { dim: d }), '$.norm', 'norm');
+  return sumEstimates(...parts, timesEstimate(norms, norm));
+}
+
 register('transformer-block', (c, o) => new TransformerBlock(c, o), transformerBlockSchema, {
   category: 'block',
+  estimate: estimateBlock,
   info: {
     paper: 'Vaswani et al. 2017, Attention Is All You Need; Xiong et al. 2020 (pre-norm)',
     equation: 'sec. 3.1',

@@ -1,12 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { z } from 'zod';
 import {
   AttnkitError,
   DEFAULT_JSON_MAX_LENGTH,
+  MAX_CONFIG_INTEGER,
   Rng,
   loadModule,
   parseJson,
   saveModule,
+  zodToConfigError,
 } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { writeFileAtomic } from '../io/files';
@@ -30,6 +33,52 @@ export interface RunInfo {
   schedule?: 'cosine' | 'wsd';
   warmupSteps?: number;
 }
+
+const count = z.number().int().min(1).max(MAX_CONFIG_INTEGER);
+const rate = z.number().min(0).max(1e6);
+
+/**
+ * run.json as `saveRunFiles` writes it: the fields training and evaluation read, with their
+ * ranges (a damaged or hand-edited file is refused, not trained with NaN rates or negative
+ * steps); other fields (`result`, a later version's) pass through.
+ */
+export const runInfoSchema = z.looseObject({
+  preset: z.string().max(1000).optional(),
+  task: z.string().max(1000).optional(),
+  taskOptions: z.record(z.string(), z.number()).optional(),
+  data: z.string().max(4096).optional(),
+  seqLen: count,
+  batchSize: count,
+  lr: rate.positive(),
+  steps: count,
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  weightDecay: rate.optional(),
+  schedule: z.enum(['cosine', 'wsd']).optional(),
+  warmupSteps: z.number().int().min(0).max(MAX_CONFIG_INTEGER).optional(),
+});
+
+/** Reads and checks a run's run.json (CliError naming the field on a bad one). */
+export function readRunInfo(file: string): RunInfo & { result?: unknown } {
+  const result = runInfoSchema.safeParse(readJson(file, 'run info'));
+  if (!result.success) {
+    const error = zodToConfigError('run.json', '$', result.error);
+    throw new CliError(
+      `run info: ${file}: ${error.argument} expected ${error.expected}, got ${error.actual}`,
+    );
+  }
+  return result.data as RunInfo & { result?: unknown };
+}
+
+/** A run's tokenizer and model must agree on the vocabulary (the trainer sets one from the other). */
+export function checkRunVocab(dir: string, tokenizer: Tokenizer, modelVocab: unknown): void {
+  if (tokenizer.vocabSize !== modelVocab) {
+    throw new CliError(
+      `run: ${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens, config.json's vocabSize is ${cut(String(modelVocab))}`,
+    );
+  }
+}
+
+const cut = (s: string) => (s.length > 40 ? `${s.slice(0, 40)}…` : s);
 
 export function readJson(file: string, what: string): unknown {
   if (!fs.existsSync(file)) throw new CliError(`${what}: ${file} does not exist`);
@@ -87,14 +136,20 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     );
   }
   const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
-  const info = readJson(path.join(dir, 'run.json'), 'run info') as RunInfo;
+  const info = readRunInfo(path.join(dir, 'run.json'));
   const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
+  try {
+    checkRunVocab(dir, tokenizer, model.config.vocabSize);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
   return { model, tokenizer, info };
 }
 
 /** Adds the outcome of training (`result`) to the run's run.json. */
 export function writeRunSummary(dir: string, result: Record<string, unknown>): void {
   const file = path.join(dir, 'run.json');
-  const info = readJson(file, 'run info') as Record<string, unknown>;
+  const info = readRunInfo(file);
   writeFileAtomic(file, JSON.stringify({ ...info, result }, null, 2) + '\n');
 }

@@ -9,7 +9,7 @@ import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
 import { CliError } from './errors';
 import type { RunInfo } from './run-files';
-import { readJson } from './run-files';
+import { checkRunVocab, readJson, readRunInfo } from './run-files';
 
 export interface TrainOptions {
   preset?: string;
@@ -168,14 +168,10 @@ function planResume(
   steps: number | undefined,
   runDir: string,
 ): TrainPlan {
-  const { result: _done, ...saved } = readJson(
-    path.join(runDir, 'run.json'),
-    'run info',
-  ) as RunInfo & {
-    result?: unknown;
-  };
+  const { result: _done, ...saved } = readRunInfo(path.join(runDir, 'run.json'));
   const config = readJson(path.join(runDir, 'config.json'), 'run config') as PresetConfig;
   const tokenizer = tokenizerFromJSON(readJson(path.join(runDir, 'tokenizer.json'), 'tokenizer'));
+  checkRunVocab(runDir, tokenizer, (config as { vocabSize?: unknown } | null)?.vocabSize);
   let task: SyntheticTask | undefined;
   let ids: Int32Array | undefined;
   const data = o.data ?? saved.data;

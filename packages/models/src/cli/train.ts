@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Rng, build } from '@attnkit/core';
+import { Rng, build, parseJson } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { loadCheckpoint, saveCheckpoint } from '../training/checkpoint';
 import type { BatchSource } from '../training/data';
@@ -139,18 +139,35 @@ function sources(plan: TrainPlan): { train: BatchSource; evaluation: BatchSource
   };
 }
 
-/** Keeps the metrics of steps up to `step` (a resumed run drops what came after its checkpoint). */
+/**
+ * Keeps the metrics of steps up to `step` (a resumed run drops what came after its checkpoint);
+ * a damaged line (a kill mid-write, an edit) is dropped, not fatal: metrics are a record only.
+ */
 function startMetrics(file: string, step: number): Metrics[] {
   const kept = fs.existsSync(file)
     ? fs
         .readFileSync(file, 'utf8')
         .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Metrics)
-        .filter((m) => m.step <= step)
+        .flatMap((line) => {
+          const m = metricsLine(line);
+          return m && m.step <= step ? [m] : [];
+        })
     : [];
   fs.writeFileSync(file, kept.map((m) => JSON.stringify(m) + '\n').join(''));
   return kept;
+}
+
+/** One metrics.jsonl line: an object with a non-negative integer step, else undefined. */
+function metricsLine(line: string): Metrics | undefined {
+  if (!line.trim() || line.length > 1_000_000) return undefined;
+  try {
+    const m = parseJson('metrics', 'line', line, { maxDepth: 4 }) as Partial<Metrics> | null;
+    const step = m?.step;
+    const ok = typeof step === 'number' && Number.isSafeInteger(step) && step >= 0;
+    return ok && typeof m?.loss === 'number' ? (m as Metrics) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 interface LoopOptions {

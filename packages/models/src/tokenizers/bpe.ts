@@ -1,3 +1,4 @@
+import { describe } from '@attnkit/core';
 import type { Tokenizer, TokenizerJSON } from './tokenizer';
 import { TokenizerError } from './tokenizer';
 import { MAX_BPE_MERGES, MAX_BPE_PIECE_BYTES, MAX_BPE_TOTAL_BYTES } from './limits';
@@ -39,10 +40,18 @@ export class BpeTokenizer implements Tokenizer {
         b >= limit
       ) {
         throw new TokenizerError(
-          `BpeTokenizer: merge ${rank} expected two ids below ${limit}, got [${a}, ${b}]`,
+          `BpeTokenizer: merge ${rank} expected two ids below ${limit}, got [${describe(a)}, ${describe(b)}]`,
         );
       }
-      this.ranks.set(`${a},${b}`, rank);
+      const key = `${a},${b}`;
+      const earlier = this.ranks.get(key);
+      if (earlier !== undefined) {
+        // A second rank for one pair would leave the first merge's id unreachable.
+        throw new TokenizerError(
+          `BpeTokenizer: merge ${rank} expected a pair not merged before, got [${a}, ${b}] (merge ${earlier})`,
+        );
+      }
+      this.ranks.set(key, rank);
       const left = this.pieces[a]!;
       const right = this.pieces[b]!;
       // Merges that each double the previous piece would reach gigabytes in a few dozen steps.

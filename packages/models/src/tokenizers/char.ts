@@ -33,11 +33,13 @@ export class CharTokenizer implements Tokenizer {
         `CharTokenizer: tokenizer.json "vocab" expected at most ${MAX_CHAR_VOCAB} entries, got ${json.vocab.length}`,
       );
     }
-    // One character each (a code point, or a lone surrogate kept as such).
-    const isChar = (c: unknown): boolean => typeof c === 'string' && c.length >= 1 && c.length <= 2;
-    if (!Array.isArray(json.vocab) || !json.vocab.every(isChar)) {
+    // One character each: a code point (a lone surrogate kept as such). "ab" is two: encode
+    // reads text code point by code point, so such an entry could never be produced.
+    const isChar = (c: unknown): boolean =>
+      typeof c === 'string' && c.length >= 1 && c.length <= 2 && [...c].length === 1;
+    if (!Array.isArray(json.vocab) || json.vocab.length === 0 || !json.vocab.every(isChar)) {
       throw new TokenizerError(
-        'CharTokenizer: tokenizer.json "vocab" expected an array of strings',
+        'CharTokenizer: tokenizer.json "vocab" expected a non-empty array of one-character strings',
       );
     }
     return new CharTokenizer(json.vocab as string[]);

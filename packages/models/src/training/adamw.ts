@@ -101,9 +101,9 @@ export class AdamW {
     for (const [kind, table] of tables) {
       for (const [path, variable] of table) {
         const t = state[`${kind}.${path}`];
-        if (!t || !tf.util.arraysEqual(t.shape, variable.shape)) {
+        if (!t || !tf.util.arraysEqual(t.shape, variable.shape) || t.dtype !== variable.dtype) {
           throw new Error(
-            `AdamW: optimizer state '${kind}.${path}' expected shape [${variable.shape}], got ${t ? `[${t.shape}]` : 'nothing'}`,
+            `AdamW: optimizer state '${kind}.${path}' expected ${variable.dtype} [${variable.shape}], got ${t ? `${t.dtype} [${t.shape}]` : 'nothing'}`,
           );
         }
       }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeSafetensors, encodeSafetensors } from '@attnkit/core';
+import { AttnkitError, decodeSafetensors, encodeSafetensors, parseJson } from '@attnkit/core';
 import { recoverDir, writeDirAtomic } from '../io/files';
 import type { Trainer } from './trainer';
 
@@ -65,16 +65,48 @@ export function checkpointRank(copy: string): number | undefined {
     const names = fs.readdirSync(copy);
     if (!['model.safetensors', 'optimizer.safetensors'].every((f) => names.includes(f)))
       return undefined;
-    const step = (
-      JSON.parse(fs.readFileSync(path.join(copy, 'state.json'), 'utf8')) as {
-        step?: unknown;
-      }
-    ).step;
-    return typeof step === 'number' && Number.isInteger(step) && step >= 0 ? step : undefined;
+    return parseCheckpointInfo(fs.readFileSync(path.join(copy, 'state.json'), 'utf8'), copy).step;
   } catch {
     return undefined;
   }
 }
+
+/** Most bytes of a state.json (its JSON holds the model config, RNG states and metrics). */
+export const MAX_CHECKPOINT_STATE_BYTES = 2 ** 26;
+
+/**
+ * Parses and checks a state.json: JSON within length and depth limits, a step that is a
+ * non-negative integer, four uint32 words per RNG state, objects where objects belong.
+ */
+export function parseCheckpointInfo(text: string, dir: string): CheckpointInfo {
+  const refuse = (what: string) => new CheckpointError(`checkpoint: ${dir}/state.json ${what}`);
+  let json: unknown;
+  try {
+    json = parseJson('checkpoint', 'state.json', text, { maxLength: MAX_CHECKPOINT_STATE_BYTES });
+  } catch (error) {
+    const e = error as AttnkitError;
+    throw refuse(`expected ${e.expected}, got ${e.actual}`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(json)) throw refuse('expected a JSON object');
+  const { step, rngs, extra, modelConfig } = json;
+  if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
+    throw refuse(`"step" expected a non-negative integer, got ${cut(JSON.stringify(step))}`);
+  }
+  const isWord = (v: unknown) =>
+    Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+  const isRngState = (s: unknown) => Array.isArray(s) && s.length === 4 && s.every(isWord);
+  if (!Array.isArray(rngs) || !rngs.every(isRngState)) {
+    throw refuse('"rngs" expected an array of RNG states (4 uint32 values each)');
+  }
+  if (!isObject(modelConfig)) throw refuse('"modelConfig" expected a config object');
+  if (extra !== undefined && !isObject(extra)) throw refuse('"extra" expected an object');
+  return { ...json, step, rngs, modelConfig, data: json.data, extra: extra ?? {} };
+}
+
+const cut = (s: string | undefined, length = 40) =>
+  s === undefined ? 'nothing' : s.length > length ? `${s.slice(0, length)}…` : s;
 
 /**
  * Reads `dir`'s state.json without touching any tensor. Recovers first: after a crash inside a
@@ -84,7 +116,12 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
   recoverDir(dir, checkpointRank);
   const file = path.join(dir, 'state.json');
   if (!fs.existsSync(file)) throw new CheckpointError(`checkpoint: no state.json in ${dir}`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointInfo;
+  if (fs.statSync(file).size > MAX_CHECKPOINT_STATE_BYTES) {
+    throw new CheckpointError(
+      `checkpoint: ${file} expected at most ${MAX_CHECKPOINT_STATE_BYTES} bytes, got ${fs.statSync(file).size}`,
+    );
+  }
+  return parseCheckpointInfo(fs.readFileSync(file, 'utf8'), dir);
 }
 
 /**
@@ -96,7 +133,7 @@ export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
   const diff = firstDifference(trainer.model.config, info.modelConfig, '$');
   if (diff) {
     throw new CheckpointError(
-      `checkpoint: ${dir} was written for a different model; ${diff.path} expected ${diff.want}, got ${diff.got}`,
+      `checkpoint: ${dir} was written for a different model; ${cut(diff.path, 120)} expected ${cut(diff.want, 120)}, got ${cut(diff.got, 120)}`,
     );
   }
   if (info.rngs.length !== trainer.options.rngs.length) {
@@ -109,17 +146,60 @@ export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
   try {
     const moments = read('optimizer.safetensors');
     try {
-      trainer.model.loadStateDict(weights);
-      trainer.optimizer.loadStateTensors(moments, info.step);
+      restore(dir, trainer, info, weights, moments);
     } finally {
       tf.dispose(Object.values(moments));
     }
   } finally {
     tf.dispose(Object.values(weights));
   }
-  trainer.source.setState(info.data);
-  info.rngs.forEach((s, i) => trainer.options.rngs[i]!.setState(s));
   return info;
+}
+
+/**
+ * Everything that can fail is checked or undone before the trainer changes: the weights match
+ * the model (names, shapes, dtypes), the data source takes its state (else it is put back), the
+ * optimizer checks its moments before assigning them, the RNG states were checked when parsed.
+ */
+function restore(
+  dir: string,
+  trainer: Trainer,
+  info: CheckpointInfo,
+  weights: Record<string, tf.Tensor>,
+  moments: Record<string, tf.Tensor>,
+): void {
+  const params = trainer.model.namedParameters();
+  const names = Object.keys(weights);
+  const bad =
+    names.find((n) => {
+      const p = params.get(n);
+      return (
+        !p || p.dtype !== weights[n]!.dtype || !tf.util.arraysEqual(p.shape, weights[n]!.shape)
+      );
+    }) ?? [...params.keys()].find((n) => !(n in weights));
+  if (bad !== undefined) {
+    throw new CheckpointError(
+      `checkpoint: ${dir}/model.safetensors does not match the model at '${cut(bad)}'`,
+    );
+  }
+  const source = trainer.source.getState();
+  try {
+    trainer.source.setState(info.data);
+  } catch (error) {
+    throw new CheckpointError(
+      `checkpoint: ${dir}/state.json "data": ${cut((error as Error).message)}`,
+    );
+  }
+  try {
+    trainer.optimizer.loadStateTensors(moments, info.step);
+  } catch (error) {
+    trainer.source.setState(source);
+    throw new CheckpointError(
+      `checkpoint: ${dir}/optimizer.safetensors: ${cut((error as Error).message, 200)}`,
+    );
+  }
+  trainer.model.loadStateDict(weights);
+  info.rngs.forEach((s, i) => trainer.options.rngs[i]!.setState(s));
 }
 
 /** The first JSON path where two configs differ, with both values, or undefined when equal. */

@@ -6,9 +6,10 @@ import {
   type ModuleOptions,
   checkInt,
   describe,
+  estimateOf,
   parseConfig,
 } from '@attnkit/core';
-import { attentionFields } from '@attnkit/attention';
+import { attentionFields, projectedParameters } from '@attnkit/attention';
 import { loadBalanceLoss, routerZLoss } from '../ops/losses';
 import { type ExpertControl, type RouterStats, checkControl } from '../routers/router';
 import { TopKRouter } from '../routers/topk';
@@ -44,6 +45,13 @@ export const moaSchema = mixtureOfAttentionHeadsSchema.extend({ type: z.literal(
 
 export type MoAConfig = z.input<typeof mixtureOfAttentionHeadsSchema> | z.input<typeof moaSchema>;
 type Parsed = z.output<typeof mixtureOfAttentionHeadsSchema> | z.output<typeof moaSchema>;
+
+/** mha's parameters (projections with numKvHeads shared heads, QK norms, sinks) and the router [dModel, numHeads]. */
+function estimateMoA(c: Parsed) {
+  return estimateOf(
+    projectedParameters(c) + (c.sinkLogit ? c.numHeads : 0) + c.dModel * c.numHeads,
+  );
+}
 
 /**
  * Mixture of Attention heads (Zhang et al. 2022, "Mixture of Attention Heads: Selecting
@@ -136,6 +144,7 @@ registerWithDefaults(
   mixtureOfAttentionHeadsSchema,
   {
     category: 'mixer',
+    estimate: estimateMoA,
     info: {
       paper: 'Zhang et al. 2022, Mixture of Attention Heads: Selecting Attention Heads Per Token',
       equation: 'sec. 3',
@@ -147,6 +156,7 @@ registerWithDefaults(
 );
 registerWithDefaults('moa', (c, o) => new MoAAttention(c, o), moaSchema, {
   category: 'mixer',
+  estimate: estimateMoA,
   deprecated: `use '${MIXTURE_OF_ATTENTION_HEADS}' (Zhang et al. 2022); 'moa' is ambiguous`,
   info: {
     summary: `Deprecated alias of '${MIXTURE_OF_ATTENTION_HEADS}'.`,

@@ -5,10 +5,11 @@ import {
   type MixerContext,
   StateDictError,
   type ModuleOptions,
+  estimateOf,
   parseConfig,
 } from '@attnkit/core';
-import { type MultiHeadAttention, attentionFields } from '@attnkit/attention';
-import { type HeadControl, MoHGating, checkMoHHeads } from '../moh-gating';
+import { type MultiHeadAttention, attentionFields, projectedParameters } from '@attnkit/attention';
+import { type HeadControl, MoHGating, checkMoHHeads, mohGatingParameters } from '../moh-gating';
 import { checkControl } from '../routers/router';
 import { WeightedHeadsAttention } from './weighted-heads';
 import { reportStats } from '../probe';
@@ -214,6 +215,13 @@ export function mohFromMHA(
 
 registerWithDefaults('moh', (c, o) => new MoHAttention(c, o), mohSchema, {
   category: 'mixer',
+  // mha's parameters (projections, QK norms, sinks) and the gating's.
+  estimate: (c) => {
+    checkMoHHeads('moh', c);
+    return estimateOf(
+      projectedParameters(c) + (c.sinkLogit ? c.numHeads : 0) + mohGatingParameters(c),
+    );
+  },
   info: {
     paper: 'Jin et al. 2024, MoH: Multi-Head Attention as Mixture-of-Head Attention',
     equation: 'eqs. 3-6',

@@ -13,6 +13,7 @@ import {
   formatShape,
   type MixerCapabilities,
   checkMixerContext,
+  estimateOf,
   gatherRows,
   parseConfig,
   scatterAddRows,
@@ -287,6 +288,11 @@ function coverage(chosen: Int32Array, batch: number, time: number): number {
 
 registerWithDefaults('mosa', (c, o) => new MoSAAttention(c, o), mosaSchema, {
   category: 'mixer',
+  // The router [dModel, heads] and q, k, v, o over heads·headDim, without biases.
+  estimate: (c) => {
+    const inner = c.numHeads * (c.headDim ?? c.dModel / c.numHeads);
+    return estimateOf(c.dModel * c.numHeads + 4 * c.dModel * inner);
+  },
   info: {
     paper: 'Piękos, Csordás & Schmidhuber 2025, Mixture of Sparse Attention',
     equation: 'sec. 3',

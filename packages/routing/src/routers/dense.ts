@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
+import { Linear, type ModuleOptions, estimateOf, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -99,6 +99,8 @@ export class DenseRouter extends Router<DenseRouterConfig> {
 
 register('dense-router', (c: DenseRouterConfig, o) => new DenseRouter(c, o), denseRouterSchema, {
   category: 'router',
+  // A gate [dim, numExperts] for softmax weights only.
+  estimate: (c) => estimateOf(c.weighting === 'softmax' ? c.dim * c.numExperts : 0),
   info: {
     paper: 'Jacobs et al. 1991, Adaptive Mixtures of Local Experts',
     summary: 'Every token to every expert (softmax or uniform weights); for tests and baselines.',

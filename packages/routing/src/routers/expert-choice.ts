@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
+import { Linear, type ModuleOptions, estimateOf, register, parseConfig } from '@attnkit/core';
 import {
   type RouteOptions,
   type RouterOutput,
@@ -118,6 +118,7 @@ register(
   expertChoiceRouterSchema,
   {
     category: 'router',
+    estimate: (c) => estimateOf(c.dim * c.numExperts), // the gate
     info: {
       paper: 'Zhou et al. 2022, Mixture-of-Experts with Expert Choice Routing',
       equation: 'eq. 1',

@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { Linear, type ModuleOptions, checkShape, register, parseConfig } from '@attnkit/core';
+import {
+  Linear,
+  type ModuleOptions,
+  checkShape,
+  estimateOf,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -76,6 +83,7 @@ register(
   noisyTopKRouterSchema,
   {
     category: 'router',
+    estimate: (c) => estimateOf(2 * c.dim * c.numExperts), // W_g and W_noise
     info: {
       paper: 'Shazeer et al. 2017, Outrageously Large Neural Networks',
       equation: 'eqs. 3-5',

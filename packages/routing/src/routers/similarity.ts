@@ -5,6 +5,7 @@ import {
   Linear,
   type ModuleOptions,
   checkNumber,
+  estimateOf,
   register,
   parseConfig,
 } from '@attnkit/core';
@@ -109,6 +110,8 @@ register(
   similarityRouterSchema,
   {
     category: 'router',
+    // W_g [dim, numExperts] and W_s [dim, dim], whose identity start is a [dim, dim] table too.
+    estimate: (c) => estimateOf(c.dim * c.numExperts + c.dim * c.dim, 4 * c.dim * c.dim),
     info: {
       paper:
         'Nguyen et al. 2025, Improving Routing in Sparse Mixture of Experts with Graph of Tokens',

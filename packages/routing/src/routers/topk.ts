@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { ConfigError, Linear, type ModuleOptions, register, parseConfig } from '@attnkit/core';
+import {
+  ConfigError,
+  Linear,
+  type ModuleOptions,
+  estimateOf,
+  register,
+  parseConfig,
+} from '@attnkit/core';
 import { checkRouterConfig, type RouteOptions } from './router';
 import { TokenChoiceRouter, type TokenScores } from './token-choice';
 
@@ -97,6 +104,8 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
 
 register('topk-router', (c: TopKRouterConfig, o) => new TopKRouter(c, o), topKRouterSchema, {
   category: 'router',
+  // The gate, and the balance bias [numExperts] (non-trainable) when asked for.
+  estimate: (c) => estimateOf(c.dim * c.numExperts + (c.balanceBias ? c.numExperts : 0)),
   info: {
     paper: 'Shazeer et al. 2017; Fedus et al. 2021, Switch Transformers',
     equation: 'eq. 3; eq. 1',
