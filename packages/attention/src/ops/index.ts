@@ -74,3 +74,20 @@ export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
 export * from './score-selection';
 export { gatherAttention, headPattern, headPatternMask, type HeadPattern } from './head-pattern';
+export {
+  blockKeyMeans,
+  mobaAttention,
+  mobaGate,
+  ownAndSelectedBlocks,
+  topEarlierBlocks,
+  type MobaOptions,
+} from './moba';
+export { tokenBlockAttention, tokenBlockMask, type TokenBlockOptions } from './token-block-sparse';
+export {
+  clusterAttention,
+  kmeansStep,
+  routeBalanced,
+  unitNormalize,
+  type ClusterAttentionOptions,
+} from './routing';
+export { compressedAttention, windowAttention } from './nsa';

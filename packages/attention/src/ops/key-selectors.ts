@@ -86,7 +86,8 @@ function blockMeans(x: tf.Tensor4D, lead: number, blocks: number, size: number):
 /**
  * MoBA's gate (Lu et al. 2025, sec. 2.2, eq. 3-5): the affinity of a query block and a key
  * block is ⟨mean-pooled q, mean-pooled k⟩ (MoBA scores each query token; a block of queries
- * shares one selection here, so its queries are pooled too); the topK highest blocks win.
+ * shares one selection here, so its queries are pooled too: a block-level approximation; the
+ * per-token gate of the paper is `mobaGate` in moba.ts); the topK highest blocks win.
  * Causal (sec. 2.2, "causality"): blocks after the query block are out and its own block is
  * always in. Slots beyond the blocks available get -1.
  */

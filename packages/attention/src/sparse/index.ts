@@ -9,3 +9,6 @@ export * from './mixture-of-sparse-attention';
 export * from './core-context-aware';
 export * from './hepos';
 export * from './moa-profile';
+export * from './moba';
+export * from './routing-transformer';
+export * from './nsa';
