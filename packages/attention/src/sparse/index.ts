@@ -13,3 +13,4 @@ export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';
 export * from './lsg-attention';
+export * from './halo-attention';
