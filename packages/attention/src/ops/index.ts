@@ -71,3 +71,4 @@ export {
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
+export { bandMask, withBand } from './band-mask';

@@ -24,6 +24,7 @@ import {
 } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 import { checkNormalizerOption } from '../ops/normalizer-option';
+import { withBand } from '../ops/band-mask';
 
 /**
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2): project to heads, attend,
@@ -57,6 +58,8 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   override get capabilities(): MixerCapabilities {
     const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
     const caps = { ...super.capabilities, keyValuePrefix: softmax };
+    // Never causal (config causal: false): nothing to decode token by token.
+    if (this.config.causal === false) Object.assign(caps, { decoding: false, stateGrowth: 'none' });
     if (!this.isCross) return caps;
     return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
   }
@@ -114,10 +117,15 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         this.isCross ? undefined : cache,
       );
       const dropout = training ? (this.config.dropout ?? 0) : 0;
+      const logits = this.logitOptions(q, positional, context, queryPositions, keyPositions);
+      // Without causality a window is Longformer's band (sec. 3.1): ⌊window/2⌋ keys each side.
+      const { window } = this.config;
+      const band = !causal && !this.isCross && window !== undefined;
+      if (band) logits.mask = withBand(logits.mask, queryPositions, keyPositions, window >> 1);
       const { output, weights } = scaledDotProductAttention(q, keys, values, {
-        ...this.logitOptions(q, positional, context, queryPositions, keyPositions),
+        ...logits,
         causal,
-        window: this.isCross ? undefined : this.config.window,
+        window: this.isCross || band ? undefined : window,
         sinkTokens: this.config.numSinkTokens,
         logitSoftcap: this.config.logitSoftcap,
         sinkLogit: this.sink ?? undefined,
