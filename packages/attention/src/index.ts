@@ -24,3 +24,4 @@ export * from './softmax/talking-heads';
 export * from './softmax/differential';
 export * from './linear';
 export * from './recurrent';
+export * from './sparse';

@@ -72,3 +72,4 @@ export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from 
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';
 export { bandMask, withBand } from './band-mask';
+export * from './neighborhood';
