@@ -1,1 +1,2 @@
 export * from './neighborhood-attention';
+export * from './biformer';

@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, build, type Module, type TokenMixer } from '@attnkit/core';
+import {
+  ConfigError,
+  ShapeError,
+  build,
+  estimateConfig,
+  type Module,
+  type TokenMixer,
+} from '@attnkit/core';
 import {
   neighborhood,
   neighborhoodAttention,
@@ -128,6 +135,19 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
     const head = (y: tf.Tensor) => tf.slice(y, [0, 0, 0], [-1, 6, -1]);
     expect(maxAbsDiff(head(m.forward(a)), head(m.forward(b)))).toBeLessThan(1e-6);
     m.dispose();
+  });
+
+  it('estimates exactly the parameters it builds (1-D and 2-D)', () => {
+    for (const extra of [
+      { kernelSize: 3, grid: [3, 4] },
+      { kernelSize: 5 },
+      { kernelSize: 3, relativeBias: false, bias: true },
+    ]) {
+      const m = make(extra);
+      const built = m.parameters().reduce((n, v) => n + v.size, 0);
+      expect(estimateConfig({ ...m.config })!.parameters).toBe(built);
+      m.dispose();
+    }
   });
 
   it('refuses bad input with typed errors naming the argument', () => {
