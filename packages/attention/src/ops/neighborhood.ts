@@ -22,9 +22,10 @@ const BLOCK = 'neighborhoodAttention';
  * A 2-D neighbourhood is the product of the two axes'.
  */
 export interface Neighborhood {
-  /** Queries (= keys) T = h·w and slots per query K = kh·kw. */
+  /** Queries T = h·w, slots per query K = kh·kw, and key rows (T, or a cache's kept keys). */
   length: number;
   size: number;
+  keyLength: number;
   /** [T·K], query-major: the key each slot reads (the query itself for an empty slot). */
   keys: Int32Array;
   /** [T·K]: the slot's entry in a (2kh − 1)·(2kw − 1) relative position table. */
@@ -81,7 +82,7 @@ export function neighborhood(options: NeighborhoodOptions, block = BLOCK): Neigh
     if (kernel[a]! % 2 === 0) {
       throw new ConfigError(block, `kernel ${names[a]}`, 'an odd size', String(kernel[a]));
     }
-    if (kernel[a]! * dilation[a]! > grid[a]!) {
+    if (!causal && kernel[a]! * dilation[a]! > grid[a]!) {
       throw new ConfigError(
         block,
         `kernel ${names[a]}`,
@@ -115,7 +116,58 @@ export function neighborhood(options: NeighborhoodOptions, block = BLOCK): Neigh
       }
     }
   }
-  return { length, size, keys, relative, valid, tableSize: (2 * kernel[0] - 1) * width };
+  return {
+    length,
+    size,
+    keyLength: length,
+    keys,
+    relative,
+    valid,
+    tableSize: (2 * kernel[0] - 1) * width,
+  };
+}
+
+/**
+ * Causal 1-D neighbourhoods of queries at `queryPositions` over keys at `keyPositions` (a
+ * decoding cache's kept keys, or the sequence itself): slot j reads the key at position
+ * p − (k − 1 − j)·δ, an empty slot when that key is absent (before the start).
+ */
+export function causalNeighborhood(
+  queryPositions: number[],
+  keyPositions: number[],
+  kernel: number,
+  dilation = 1,
+  block = BLOCK,
+): Neighborhood {
+  checkInt(block, 'kernel width', kernel, 1);
+  checkInt(block, 'dilation width', dilation, 1);
+  const row = new Map(keyPositions.map((p, i) => [p, i]));
+  const size = kernel;
+  const keys = new Int32Array(queryPositions.length * size);
+  const relative = new Int32Array(queryPositions.length * size);
+  const valid = new Uint8Array(queryPositions.length * size);
+  queryPositions.forEach((p, i) => {
+    const self = row.get(p);
+    if (self === undefined) {
+      throw new ShapeError(block, 'keyPositions', `the query's own position ${p}`, 'absent');
+    }
+    for (let j = 0; j < size; j++) {
+      const key = row.get(p - (size - 1 - j) * dilation);
+      keys[i * size + j] = key ?? self;
+      relative[i * size + j] = j;
+      valid[i * size + j] = key === undefined ? 0 : 1;
+    }
+  });
+  const length = queryPositions.length;
+  return {
+    length,
+    size,
+    keyLength: keyPositions.length,
+    keys,
+    relative,
+    valid,
+    tableSize: 2 * kernel - 1,
+  };
 }
 
 export interface NeighborhoodAttentionOptions {
@@ -133,7 +185,8 @@ const byToken = (x: tf.Tensor4D) => {
 
 /** The K neighbours of each query, [b·h·T, K, d]: only the selected rows, never T×T. */
 function gatherNeighbors(x: tf.Tensor4D, ids: tf.Tensor1D, nb: Neighborhood): tf.Tensor3D {
-  const [b, h, t, d] = x.shape;
+  const [b, h, , d] = x.shape;
+  const t = nb.length;
   const rows = tf.reshape(gatherRows(byToken(x), ids), [t, nb.size, b, h, d]);
   return tf.reshape(tf.transpose(rows, [2, 3, 0, 1, 4]), [b * h * t, nb.size, d]) as tf.Tensor3D;
 }
@@ -146,11 +199,12 @@ function checkInputs(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, nb: Neighbo
   if (t !== nb.length) {
     throw new ShapeError(BLOCK, 'q', `${nb.length} tokens (the grid)`, formatShape(q.shape));
   }
-  if (k.shape.join() !== q.shape.join()) {
-    throw new ShapeError(BLOCK, 'k', `shape ${formatShape(q.shape)} (as q)`, formatShape(k.shape));
+  const want = [b, h, nb.keyLength, d];
+  if (k.shape.join() !== want.join()) {
+    throw new ShapeError(BLOCK, 'k', `shape ${formatShape(want)}`, formatShape(k.shape));
   }
-  if (v.shape[0] !== b || v.shape[1] !== h || v.shape[2] !== t) {
-    throw new ShapeError(BLOCK, 'v', `shape [${b},${h},${t},dv]`, formatShape(v.shape));
+  if (v.shape[0] !== b || v.shape[1] !== h || v.shape[2] !== nb.keyLength) {
+    throw new ShapeError(BLOCK, 'v', `shape [${b},${h},${nb.keyLength},dv]`, formatShape(v.shape));
   }
   return d;
 }
@@ -206,14 +260,14 @@ export function neighborhoodAttention(
   });
 }
 
-/** The neighbourhood as a boolean [1, 1, T, T] mask: the dense reference's selection. */
+/** The neighbourhood as a boolean [1, 1, T, keys] mask: the dense reference's selection. */
 export function neighborhoodMask(nb: Neighborhood): tf.Tensor4D {
-  const mask = new Uint8Array(nb.length * nb.length);
+  const mask = new Uint8Array(nb.length * nb.keyLength);
   nb.keys.forEach((key, n) => {
-    if (nb.valid[n]) mask[Math.floor(n / nb.size) * nb.length + key] = 1;
+    if (nb.valid[n]) mask[Math.floor(n / nb.size) * nb.keyLength + key] = 1;
   });
   return tf.tidy(() =>
-    tf.cast(tf.tensor4d(mask, [1, 1, nb.length, nb.length], 'int32'), 'bool'),
+    tf.cast(tf.tensor4d(mask, [1, 1, nb.length, nb.keyLength], 'int32'), 'bool'),
   ) as tf.Tensor4D;
 }
 
@@ -236,13 +290,13 @@ export function neighborhoodAttentionDense(
     let bias: tf.Tensor | undefined;
     if (options.bias) {
       // Table index of each (query, key) pair; outside the neighbourhood an extra zero entry.
-      const index = new Int32Array(nb.length * nb.length).fill(nb.tableSize);
+      const index = new Int32Array(nb.length * nb.keyLength).fill(nb.tableSize);
       nb.keys.forEach((key, n) => {
-        if (nb.valid[n]) index[Math.floor(n / nb.size) * nb.length + key] = nb.relative[n]!;
+        if (nb.valid[n]) index[Math.floor(n / nb.size) * nb.keyLength + key] = nb.relative[n]!;
       });
       const table = tf.concat([tf.transpose(options.bias), tf.zeros([1, h])]) as tf.Tensor2D;
       const dense = gatherRows(table, tf.tensor1d(index, 'int32'));
-      bias = tf.reshape(tf.transpose(dense), [1, h, nb.length, nb.length]);
+      bias = tf.reshape(tf.transpose(dense), [1, h, nb.length, nb.keyLength]);
     }
     return scaledDotProductAttention(q, k, v, { mask, bias, scale: options.scale }).output;
   });

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  ConfigError,
   SOFTMAX_CAPABILITIES,
   ShapeError,
-  State,
   estimateOf,
   parseConfig,
   register,
@@ -13,14 +13,16 @@ import {
   type ModuleOptions,
   type TokenMixer,
 } from '@attnkit/core';
+import { KVCache } from '../cache/kv-cache';
 import {
+  causalNeighborhood,
   neighborhood,
   neighborhoodAttention,
   neighborhoodAttentionDense,
   type Neighborhood,
 } from '../ops/neighborhood';
 import { ProjectedAttention, projectedParameters } from '../softmax/projected';
-import { checkMixerInput, splitHeads } from '../softmax/heads';
+import { checkMixerInput, inputPositions, splitHeads } from '../softmax/heads';
 
 /*
  * Neighborhood Attention (Hassani et al. 2023, "Neighborhood Attention Transformer", eq. 2;
@@ -67,6 +69,9 @@ export class NeighborhoodAttention
 
   constructor(config: NeighborhoodAttentionConfig, options: ModuleOptions = {}) {
     const c = parseConfig('neighborhood-attention', neighborhoodAttentionSchema, config);
+    if (c.causal && c.grid) {
+      throw new ConfigError(c.type, '$.grid', 'no grid when causal (a 1-D sequence)', 'a grid');
+    }
     // The geometry is checked before any weight, when the grid is known.
     if (c.grid) geometry(c, c.grid[0] * c.grid[1]);
     super(c, options);
@@ -75,34 +80,52 @@ export class NeighborhoodAttention
     this.rpb = rpb ? this.addParameter('rpb', tf.zeros([numHeads, tableSize(this.config)])) : null;
   }
 
-  /** Bidirectional (or causal-only when configured); no decoding state, masks or positions. */
+  /**
+   * Bidirectional, or causal-only when configured: then it decodes with a KV cache of the last
+   * (k − 1)·δ + 1 tokens. No masks, positional encodings, weights hook or head control.
+   */
   override get capabilities(): MixerCapabilities {
+    const causal = this.config.causal ?? false;
     return {
       ...SOFTMAX_CAPABILITIES,
-      decoding: false,
-      causal: this.config.causal ? 'only' : 'never',
+      decoding: causal,
+      causal: causal ? 'only' : 'never',
       positional: [],
       masks: false,
       segmentIds: false,
       attentionWeights: 'none',
-      stateGrowth: 'none',
+      stateGrowth: causal ? 'constant' : 'none',
       headControl: false,
       keyValuePrefix: false,
     };
   }
 
+  /** A cache of the last (k − 1)·δ + 1 keys and values: all a causal window reads. */
+  initState(_batch: number): KVCache {
+    const { kernelSize: k, dilation = 1 } = this.config;
+    return new KVCache({ window: (k - 1) * dilation + 1 });
+  }
+
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const c = this.config;
-    checkMixerInput(c.type, x, c.dModel, context, State, this.capabilities);
-    const nb = geometry(c, x.shape[1]);
+    const cache = checkMixerInput(c.type, x, c.dModel, context, KVCache, this.capabilities);
+    const time = x.shape[1];
+    const positions = c.causal ? inputPositions(c.type, context, time, cache?.length ?? 0) : [];
+    const nb = c.causal ? undefined : geometry(c, time);
     return tf.tidy(() => {
       const { queryHeads, keyHeads, valueHeads, valueDim } = this.layout;
       const q = splitHeads(this.q.forward(x), queryHeads, this.headDim);
-      const k = splitHeads(this.k.forward(x), keyHeads, this.headDim);
-      const v = splitHeads(this.v.forward(x), valueHeads, valueDim);
+      let k = splitHeads(this.k.forward(x), keyHeads, this.headDim);
+      let v = splitHeads(this.v.forward(x), valueHeads, valueDim);
+      let keyPositions = positions;
+      if (cache) ({ keys: k, values: v, positions: keyPositions } = cache.append(k, v, positions));
+      const hood =
+        nb ?? causalNeighborhood(positions, keyPositions, c.kernelSize, c.dilation, c.type);
       const options = { bias: (this.rpb ?? undefined) as tf.Tensor2D | undefined };
       const attend = c.form === 'dense' ? neighborhoodAttentionDense : neighborhoodAttention;
-      return this.mergeAndProject(attend(q, k, v, nb, options));
+      const out = this.mergeAndProject(attend(q, k, v, hood, options));
+      cache?.evict();
+      return out;
     });
   }
 }

@@ -10,6 +10,8 @@ import {
   type TokenMixer,
 } from '@attnkit/core';
 import {
+  KVCache,
+  causalNeighborhood,
   neighborhood,
   neighborhoodAttention,
   neighborhoodAttentionDense,
@@ -125,6 +127,31 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
     ]);
   });
 
+  it('causal decoding: cached == full in both forms, the cache keeping (k − 1)·δ keys between calls', () => {
+    for (const form of ['gather', 'dense']) {
+      const m = make({ kernelSize: 3, dilation: 2, causal: true, form });
+      const x = tf.randomNormal([2, 9, 8], 0, 1, 'float32', 6) as tf.Tensor3D;
+      const state = m.initState!(2) as KVCache;
+      const steps = [2, 1, 3, 3].map((n, i, all) => {
+        const start = all.slice(0, i).reduce((a, b) => a + b, 0);
+        const y = m.forward(tf.slice(x, [0, start, 0], [-1, n, -1]) as tf.Tensor3D, { state });
+        expect(state.keys!.shape[2]).toBeLessThanOrEqual(4);
+        return y;
+      });
+      expect(maxAbsDiff(tf.concat(steps, 1), m.forward(x))).toBeLessThanOrEqual(1e-4);
+      expect(state.positions).toEqual([5, 6, 7, 8]);
+      state.dispose();
+      m.dispose();
+    }
+    const whole = neighborhood({ grid: [1, 7], kernel: [1, 3], dilation: [1, 2], causal: true });
+    const listed = causalNeighborhood([0, 1, 2, 3, 4, 5, 6], [0, 1, 2, 3, 4, 5, 6], 3, 2);
+    expect([listed.keys, listed.valid, listed.relative]).toEqual([
+      whole.keys,
+      whole.valid,
+      whole.relative,
+    ]);
+  });
+
   it('causal: later tokens do not change earlier outputs', () => {
     const m = make({ kernelSize: 3, dilation: 2, causal: true });
     const a = tf.randomNormal([1, 8, 8], 0, 1, 'float32', 1) as tf.Tensor3D;
@@ -168,7 +195,7 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
     );
     expect(() => make({ kernelSize: 5, grid: [3, 8] })).toThrow(/grid's height 3/);
     expect(() => make({ kernelSize: 3, grid: [3, 4], causal: true })).toThrow(
-      /causal expected a sequence \(grid height 1\)/,
+      /grid expected no grid when causal \(a 1-D sequence\), got a grid/,
     );
     expect(() => make({ kernelSize: 3, window: 2 })).toThrow(/window/);
     expect(() =>
