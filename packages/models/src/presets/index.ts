@@ -6,6 +6,7 @@ import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
 import vitTiny from './vit-tiny.json';
+import neighborhoodVitTiny from './neighborhood-vit-tiny.json';
 
 // The registry lives in core (a NamedRegistry of configs); each package registers its own.
 export {
@@ -56,5 +57,12 @@ registerPreset('gla-lm-tiny', glaLmTiny, {
       'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training (GLA)',
     summary:
       'GLA decoder: gated linear attention with a per-key-dimension forget gate, no positional encoding, RMSNorm, SwiGLU, 2 layers of dModel 64.',
+  },
+});
+registerPreset('neighborhood-vit-tiny', neighborhoodVitTiny, {
+  info: {
+    paper: 'Hassani et al. 2023, Neighborhood Attention Transformer',
+    summary:
+      'ViT on 32×32 images in 8×8 patches whose mixers attend to 3×3 patch neighbourhoods (grid 4×4, mean pooling: no class token).',
   },
 });
