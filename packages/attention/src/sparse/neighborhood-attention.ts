@@ -69,6 +69,14 @@ export class NeighborhoodAttention
 
   constructor(config: NeighborhoodAttentionConfig, options: ModuleOptions = {}) {
     const c = parseConfig('neighborhood-attention', neighborhoodAttentionSchema, config);
+    if (!c.causal && c.kernelSize % 2 === 0) {
+      throw new ConfigError(
+        c.type,
+        '$.kernelSize',
+        'an odd size (a centred window)',
+        String(c.kernelSize),
+      );
+    }
     if (c.causal && c.grid) {
       throw new ConfigError(c.type, '$.grid', 'no grid when causal (a 1-D sequence)', 'a grid');
     }

@@ -178,9 +178,12 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
   });
 
   it('refuses bad input with typed errors naming the argument', () => {
-    expect(() => make({ kernelSize: 4 })).not.toThrow(); // checked against the input, 1-D
-    const even = make({ kernelSize: 4 });
-    expect(() => even.forward(tf.zeros([1, 8, 8]) as tf.Tensor3D)).toThrow(
+    expect(() => make({ kernelSize: 4 })).toThrow(
+      /neighborhood-attention: \$\.kernelSize expected an odd size \(a centred window\), got 4/,
+    );
+    const even = make({ kernelSize: 4, causal: true }); // a causal window need not be centred
+    expect(even.forward(tf.zeros([1, 5, 8]) as tf.Tensor3D).shape).toEqual([1, 5, 8]);
+    expect(() => neighborhood({ grid: [1, 8], kernel: [1, 4] })).toThrow(
       /kernel width expected an odd size, got 4/,
     );
     const wide = make({ kernelSize: 5, dilation: 2 });
