@@ -168,7 +168,15 @@ export class BiFormer extends ProjectedAttention<BiFormerConfig> implements Toke
       const affinity = tf.matMul(mean(q!), mean(k!), false, true); // [b, S², S²]
       const routed = tf.topk(affinity, c.topk).indices; // [b, S², k]
       // Rebuilt from its values: the routing is data, off the tape (topk is not differentiated).
-      const selected = tf.tile(tf.tensor4d(routed.dataSync(), [b, 1, r.count, c.topk], 'int32'), [
+      const route = routed.dataSync();
+      // The probe gets the routing: [batch, regions, topk] region indices, flat.
+      context.probe?.({
+        block: c.type,
+        path: context.path ?? '',
+        name: 'routedRegions',
+        value: Array.from(route),
+      });
+      const selected = tf.tile(tf.tensor4d(route, [b, 1, r.count, c.topk], 'int32'), [
         1,
         h,
         1,

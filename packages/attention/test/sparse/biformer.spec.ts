@@ -115,6 +115,40 @@ describe('biformer (Zhu et al. 2023, bi-level routing attention)', () => {
     }
   });
 
+  it('the gathered path builds no [T, T] map: its largest tensor is [heads, T, selected keys]-sized', async () => {
+    const largest = async (form: string) => {
+      const m = make({ ...{ regions: 4, topk: 2, grid: [16, 16] }, form });
+      const x = tf.randomNormal([1, 256, 8], 0, 1, 'float32', 5) as tf.Tensor3D;
+      const info = await tf.profile(() => m.forward(x));
+      const sizes = info.kernels.flatMap((kernel) =>
+        (kernel.outputShapes as number[][]).map((shape) => shape.reduce((p, d) => p * d, 1)),
+      );
+      x.dispose();
+      m.dispose();
+      return Math.max(...sizes);
+    };
+    expect(await largest('dense')).toBeGreaterThanOrEqual(2 * 256 * 256);
+    expect(await largest('gather')).toBeLessThanOrEqual(2 * 256 * 32 * 4);
+  });
+
+  it('reports its routing to the probe: the top-k regions of the region-mean affinity', () => {
+    const m = make({ regions: 3, topk: 2, lceKernel: 0 }) as Mixer & { q: Module; k: Module };
+    const x = tf.randomNormal([1, 9, 8], 0, 1, 'float32', 9) as tf.Tensor3D;
+    const events: { name: string; value: unknown; path: string }[] = [];
+    m.forward(x, { probe: (e) => events.push(e), path: 'layers_0.mixer' }).dispose();
+    expect(events.map((e) => [e.name, e.path])).toEqual([['routedRegions', 'layers_0.mixer']]);
+    // Recomputed here from the projections: mean of each region's q and k, affinity, top-2.
+    const mean = (y: tf.Tensor) => tf.mean(tf.reshape(y, [3, 3, 8]), 1);
+    const proj = (p: Module) => (p as unknown as { forward(t: tf.Tensor): tf.Tensor }).forward(x);
+    const affinity = tf
+      .matMul(mean(proj(m.q)), mean(proj(m.k)), false, true)
+      .arraySync() as number[][];
+    const top = affinity.flatMap((row) => [0, 1, 2].sort((a, b) => row[b]! - row[a]!).slice(0, 2));
+    expect(events[0]!.value).toEqual(top);
+    x.dispose();
+    m.dispose();
+  });
+
   it('refuses bad input with typed errors naming the argument', () => {
     expect(() => make({ regions: 2, topk: 3 })).toThrow(
       /topk expected at most the 2 regions, got 3/,

@@ -177,6 +177,22 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
     }
   });
 
+  it('the gathered path builds no [T, T] map: its largest tensor is [heads, T, selected keys]-sized', async () => {
+    const largest = async (form: string) => {
+      const m = make({ ...{ kernelSize: 3, grid: [16, 16] }, form });
+      const x = tf.randomNormal([1, 256, 8], 0, 1, 'float32', 5) as tf.Tensor3D;
+      const info = await tf.profile(() => m.forward(x));
+      const sizes = info.kernels.flatMap((kernel) =>
+        (kernel.outputShapes as number[][]).map((shape) => shape.reduce((p, d) => p * d, 1)),
+      );
+      x.dispose();
+      m.dispose();
+      return Math.max(...sizes);
+    };
+    expect(await largest('dense')).toBeGreaterThanOrEqual(2 * 256 * 256);
+    expect(await largest('gather')).toBeLessThanOrEqual(2 * 256 * 9 * 4);
+  });
+
   it('refuses bad input with typed errors naming the argument', () => {
     expect(() => make({ kernelSize: 4 })).toThrow(
       /neighborhood-attention: \$\.kernelSize expected an odd size \(a centred window\), got 4/,
