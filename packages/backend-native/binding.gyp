@@ -14,6 +14,10 @@
         "csrc/gemm_kernel_avx512.cc",
         "csrc/gemm_kernel_generic.cc",
         "csrc/gemm_kernel_neon.cc",
+        "csrc/linear_attention.cc",
+        "csrc/linear_napi.cc",
+        "csrc/linear_scan.cc",
+        "csrc/selective_scan.cc",
         "csrc/threadpool.cc"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

@@ -10,6 +10,7 @@
 #include "decoder_napi.h"
 #include "elementwise.h"
 #include "gemm.h"
+#include "linear_napi.h"
 #include "napi_util.h"
 #include "threadpool.h"
 
@@ -325,6 +326,18 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_default,
        nullptr},
       {"decoderStep", nullptr, DecoderStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"linearAttentionForward", nullptr, LinearAttentionForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"linearAttentionBackward", nullptr, LinearAttentionBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"linearScanForward", nullptr, LinearScanForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"linearScanBackward", nullptr, LinearScanBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"selectiveScanForward", nullptr, SelectiveScanForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"selectiveScanBackward", nullptr, SelectiveScanBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -17,8 +17,8 @@ struct ArgError {
 
 struct Args {
   napi_env env;
-  size_t count = 16;
-  napi_value argv[16];
+  size_t count = 24;
+  napi_value argv[24];
   const char* fn;
 
   Args(napi_env e, napi_callback_info info, const char* name, size_t wanted) : env(e), fn(name) {

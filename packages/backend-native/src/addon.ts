@@ -72,6 +72,93 @@ export interface NativeAddon {
     dims: Int32Array,
     scale: number,
   ): void;
+  /** Inputs q, k, v, g, kv0, z0; outputs out, kv, z; dims [b,h,t,dk,dv,chunk,causal,normalize]. */
+  linearAttentionForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    kv0: Float32Array,
+    z0: Float32Array,
+    out: Float32Array,
+    kv: Float32Array,
+    z: Float32Array,
+    dims: Int32Array,
+    scale: number,
+    eps: number,
+  ): void;
+  linearAttentionBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    kv0: Float32Array,
+    z0: Float32Array,
+    dout: Float32Array,
+    dkv: Float32Array,
+    dz: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dg: Float32Array,
+    dkv0: Float32Array,
+    dz0: Float32Array,
+    dims: Int32Array,
+    scale: number,
+    eps: number,
+  ): void;
+  /** dims [batch, time, channels]. */
+  linearScanForward(
+    a: Float32Array,
+    b: Float32Array,
+    h0: Float32Array,
+    h: Float32Array,
+    last: Float32Array,
+    dims: Int32Array,
+  ): void;
+  linearScanBackward(
+    a: Float32Array,
+    h0: Float32Array,
+    h: Float32Array,
+    dh: Float32Array,
+    dLast: Float32Array,
+    da: Float32Array,
+    db: Float32Array,
+    dh0: Float32Array,
+    dims: Int32Array,
+  ): void;
+  /** Inputs u, delta, A, B, C, D, h0; outputs y, last; dims [batch, time, E, N]. */
+  selectiveScanForward(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    d: Float32Array,
+    h0: Float32Array,
+    y: Float32Array,
+    last: Float32Array,
+    dims: Int32Array,
+  ): void;
+  selectiveScanBackward(
+    u: Float32Array,
+    delta: Float32Array,
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    d: Float32Array,
+    h0: Float32Array,
+    dy: Float32Array,
+    dLast: Float32Array,
+    du: Float32Array,
+    dDelta: Float32Array,
+    da: Float32Array,
+    db: Float32Array,
+    dc: Float32Array,
+    dd: Float32Array,
+    dh0: Float32Array,
+    dims: Int32Array,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -5,8 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
   ADAMW,
+  CHUNKED_LINEAR_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  LINEAR_SCAN,
+  LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderSpec,
@@ -35,6 +41,17 @@ import {
   makeSoftmax,
   makeUnary,
 } from './kernels/elementwise';
+import {
+  chunkedLinearAttentionGradConfig,
+  makeChunkedLinearAttention,
+  makeChunkedLinearAttentionGrad,
+} from './kernels/linear-attention';
+import { linearScanGradConfig, makeLinearScan, makeLinearScanGrad } from './kernels/linear-scan';
+import {
+  makeSelectiveScan,
+  makeSelectiveScanGrad,
+  selectiveScanGradConfig,
+} from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
@@ -80,6 +97,12 @@ export function nativeKernelNames(): string[] {
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
+    CHUNKED_LINEAR_ATTENTION,
+    CHUNKED_LINEAR_ATTENTION_GRAD,
+    LINEAR_SCAN,
+    LINEAR_SCAN_GRAD,
+    SELECTIVE_SCAN,
+    SELECTIVE_SCAN_GRAD,
   ];
 }
 
@@ -100,11 +123,36 @@ function nativeKernels(
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
     [ADAMW, makeAdamW(ctx)],
+    [CHUNKED_LINEAR_ATTENTION, makeChunkedLinearAttention(ctx)],
+    [CHUNKED_LINEAR_ATTENTION_GRAD, makeChunkedLinearAttentionGrad(ctx)],
+    [LINEAR_SCAN, makeLinearScan(ctx)],
+    [LINEAR_SCAN_GRAD, makeLinearScanGrad(ctx)],
+    [SELECTIVE_SCAN, makeSelectiveScan(ctx)],
+    [SELECTIVE_SCAN_GRAD, makeSelectiveScanGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
   for (const name of [tf.Sum, tf.Mean, tf.Max, tf.Min]) kernels.set(name, makeReduce(name, ctx));
   return kernels;
+}
+
+/** The addon entry each newer kernel needs, by kernel name. */
+const ENTRIES: Record<string, keyof NativeAddon> = {
+  [CHUNKED_LINEAR_ATTENTION]: 'linearAttentionForward',
+  [CHUNKED_LINEAR_ATTENTION_GRAD]: 'linearAttentionBackward',
+  [LINEAR_SCAN]: 'linearScanForward',
+  [LINEAR_SCAN_GRAD]: 'linearScanBackward',
+  [SELECTIVE_SCAN]: 'selectiveScanForward',
+  [SELECTIVE_SCAN_GRAD]: 'selectiveScanBackward',
+};
+
+/**
+ * Whether the loaded binary has the kernel's entry: a binary built before the kernel existed
+ * (a stale local build) leaves it unregistered, so the ops take their composite instead of failing.
+ */
+export function inBinary(addon: NativeAddon, name: string): boolean {
+  const entry = ENTRIES[name];
+  return entry === undefined || typeof addon[entry] === 'function';
 }
 
 /**
@@ -135,8 +183,19 @@ export function registerNativeBackend(addon: NativeAddon): void {
       ...(own ? { kernelFunc: own as unknown as tf.KernelFunc } : {}),
     });
   }
-  for (const name of [FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW]) {
-    if (!tf.getKernel(name, BACKEND_NAME)) {
+  const own = [
+    FUSED_ATTENTION,
+    FUSED_ATTENTION_GRAD,
+    ADAMW,
+    CHUNKED_LINEAR_ATTENTION,
+    CHUNKED_LINEAR_ATTENTION_GRAD,
+    LINEAR_SCAN,
+    LINEAR_SCAN_GRAD,
+    SELECTIVE_SCAN,
+    SELECTIVE_SCAN_GRAD,
+  ];
+  for (const name of own) {
+    if (!tf.getKernel(name, BACKEND_NAME) && inBinary(addon, name)) {
       tf.registerKernel({
         kernelName: name,
         backendName: BACKEND_NAME,
@@ -144,5 +203,12 @@ export function registerNativeBackend(addon: NativeAddon): void {
       });
     }
   }
-  if (!tf.getGradient(FUSED_ATTENTION)) tf.registerGradient(fusedAttentionGradConfig);
+  for (const config of [
+    fusedAttentionGradConfig,
+    chunkedLinearAttentionGradConfig,
+    linearScanGradConfig,
+    selectiveScanGradConfig,
+  ]) {
+    if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
+  }
 }

@@ -1,6 +1,7 @@
 // @attnkit/backend-native: importing it registers the tfjs backend 'native' (the cpu backend
-// with C++ kernels for matmul, elementwise ops, reductions, softmax, data movement and fused
-// attention). Throws NativeUnavailableError when no compiled binary loads for this platform.
+// with C++ kernels for matmul, elementwise ops, reductions, softmax, data movement, fused
+// attention, chunked linear attention, the linear scan and Mamba's selective scan). Throws
+// NativeUnavailableError when no compiled binary loads for this platform.
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon';
 import { registerNativeBackend } from './backend';
@@ -14,8 +15,14 @@ export { DECODER_ACTIVATIONS } from './decoder';
 // The kernel names and the fused decoder's types are @attnkit/kernels' contract, re-exported.
 export {
   ADAMW,
+  CHUNKED_LINEAR_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  LINEAR_SCAN,
+  LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
   type AdamWAttrs,
   type FusedAttentionAttrs,
   type FusedDecoder,

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as kernels from '@attnkit/kernels';
 import { BACKEND_NAME, nativeKernelNames } from '../src/index';
 import * as native from '../src/index';
+import { inBinary } from '../src/backend';
 import './helpers';
 
 const ours = (names: string[]) => names.filter((n) => n.startsWith('Attnkit')).sort();
@@ -17,6 +18,20 @@ describe("the native backend's kernel contract", () => {
       expect(tf.getKernel(name, BACKEND_NAME)).toBeUndefined();
     }
     expect(tf.getGradient(kernels.FUSED_ATTENTION)).toBeDefined();
+  });
+
+  it('leaves a kernel unregistered when the loaded binary predates it (the op goes composite)', () => {
+    const stale = { attentionForward: () => undefined } as unknown as Parameters<
+      typeof inBinary
+    >[0];
+    for (const name of [
+      kernels.CHUNKED_LINEAR_ATTENTION,
+      kernels.LINEAR_SCAN_GRAD,
+      kernels.SELECTIVE_SCAN,
+    ]) {
+      expect(inBinary(stale, name)).toBe(false);
+    }
+    expect(inBinary(stale, kernels.FUSED_ATTENTION)).toBe(true);
   });
 
   it('re-exports the contract names it used to declare itself', () => {

@@ -58,6 +58,10 @@ export function checkMixerContext(
       'given',
     );
   }
+  if (!caps.sharedKeyValues && context.sharedKeyValues) {
+    const want = `no shared keys/values (${block} takes none)`;
+    throw new ConfigError(block, 'context.sharedKeyValues', want, 'given');
+  }
   if (!caps.headControl && context.heads) {
     throw new ConfigError(block, 'context.heads', `no head control (${block} takes none)`, 'given');
   }

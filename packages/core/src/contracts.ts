@@ -79,6 +79,36 @@ export interface MixerContext {
   heads?: HeadControl;
   /** Keys/values every query sees besides the regular ones (memory tokens, persistent memory). */
   prefix?: KeyValuePrefix;
+  /** Cross-layer KV sharing: this layer produces or consumes its group's keys/values. */
+  sharedKeyValues?: SharedKeyValues;
+}
+
+/**
+ * Cross-layer attention (Brandon et al. 2024; Hymba, Dong et al. 2024, sec. 2.3): the layers of a
+ * group attend the keys/values of its first layer. The stack hands every layer of a group the same
+ * `slot`; the producer puts its keys/values (all cached ones while decoding) there, kept, and the
+ * consumers attend them instead of projecting their own. Whoever makes the slot disposes them
+ * (`slotTensors`). A consumer's own cache stays empty, so it takes its positions from
+ * `context.offset` (the stack passes it).
+ */
+export interface SharedKeyValues {
+  role: 'produce' | 'consume';
+  slot: SharedKeyValuesSlot;
+}
+
+/** What a producer leaves for its group: its keys/values with their positions, and its prefix. */
+export interface SharedKeyValuesSlot {
+  keys?: tf.Tensor4D;
+  values?: tf.Tensor4D;
+  positions?: number[];
+  /** The producer's own key/value prefix (Hymba's meta tokens), which the consumers attend too. */
+  prefix?: KeyValuePrefix;
+}
+
+/** The tensors a slot holds, for its owner to dispose after the pass. */
+export function slotTensors(slot: SharedKeyValuesSlot): tf.Tensor[] {
+  const { keys, values, prefix } = slot;
+  return [keys, values, prefix?.keys, prefix?.values].filter((t): t is tf.Tensor4D => !!t);
 }
 
 /**
@@ -142,6 +172,8 @@ export interface MixerCapabilities {
   headControl: boolean;
   /** Honours `context.prefix` (extra keys/values in its head space: its `numKvHeads`, `headDim`). */
   keyValuePrefix: boolean;
+  /** Honours `context.sharedKeyValues` (cross-layer KV sharing); absent means no. */
+  sharedKeyValues?: boolean;
 }
 
 /** `[batch, time, dModel] -> [batch, time, dModel]`. */

@@ -8,8 +8,10 @@ import type {
   MixerCapabilities,
   MixerContext,
   PositionalEncoding,
+  SharedKeyValuesSlot,
   TokenMixer,
 } from './contracts';
+import { slotTensors } from './contracts';
 
 type Mixer = Module & TokenMixer;
 
@@ -288,6 +290,35 @@ export function mixerContract(
             if (maxAbs(run(), m.forward(x, base(x))) === 0)
               throw new Error('the prefix changed nothing');
           });
+        }),
+    },
+    {
+      name: name(
+        'cross-layer shared keys/values: refused when not declared, reproduced when declared',
+      ),
+      run: () =>
+        withMixer((m) => {
+          const slot: SharedKeyValuesSlot = {};
+          try {
+            tf.tidy(() => {
+              const x = input();
+              const share = (role: 'produce' | 'consume') => ({
+                ...base(x),
+                sharedKeyValues: { role, slot },
+              });
+              if (!caps(m).sharedKeyValues)
+                return expectTyped('shared keys/values', () => m.forward(x, share('produce')));
+              // A consumer handed the producer's own keys/values is the producer again.
+              const produced = m.forward(x, share('produce'));
+              if (!slot.keys) throw new Error('the producer left no keys in the slot');
+              if (maxAbs(m.forward(x, share('consume')), produced) > 1e-5)
+                throw new Error("a consumer of the mixer's own keys/values differs from it");
+              if (maxAbs(produced, m.forward(x, base(x))) > 1e-5)
+                throw new Error('producing shared keys/values changed the output');
+            });
+          } finally {
+            tf.dispose(slotTensors(slot));
+          }
         }),
     },
     {

@@ -5,5 +5,6 @@ export * from './adamw';
 export * from './fused-decoder';
 export * from './linear-attention';
 export * from './linear-scan';
+export * from './selective-scan';
 export * from './block-sparse-attention';
 export * from './names';

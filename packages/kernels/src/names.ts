@@ -3,18 +3,25 @@
 import { ADAMW } from './adamw';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from './attention';
 import { BLOCK_SPARSE_ATTENTION } from './block-sparse-attention';
-import { CHUNKED_LINEAR_ATTENTION } from './linear-attention';
-import { LINEAR_SCAN } from './linear-scan';
+import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linear-attention';
+import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
+import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
-export const KERNEL_NAMES = [FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW] as const;
+export const KERNEL_NAMES = [
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+  ADAMW,
+  CHUNKED_LINEAR_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION_GRAD,
+  LINEAR_SCAN,
+  LINEAR_SCAN_GRAD,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
+] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */
-export const RESERVED_KERNEL_NAMES = [
-  CHUNKED_LINEAR_ATTENTION,
-  LINEAR_SCAN,
-  BLOCK_SPARSE_ATTENTION,
-] as const;
+export const RESERVED_KERNEL_NAMES = [BLOCK_SPARSE_ATTENTION] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];
 export type ReservedKernelName = (typeof RESERVED_KERNEL_NAMES)[number];

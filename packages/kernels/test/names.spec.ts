@@ -4,11 +4,15 @@ import {
   ADAMW,
   BLOCK_SPARSE_ATTENTION,
   CHUNKED_LINEAR_ATTENTION,
+  CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
   KERNEL_NAMES,
   LINEAR_SCAN,
+  LINEAR_SCAN_GRAD,
   RESERVED_KERNEL_NAMES,
+  SELECTIVE_SCAN,
+  SELECTIVE_SCAN_GRAD,
 } from '@attnkit/kernels';
 
 describe('kernel names', () => {
@@ -16,15 +20,27 @@ describe('kernel names', () => {
     expect(FUSED_ATTENTION).toBe('AttnkitFusedAttention');
     expect(FUSED_ATTENTION_GRAD).toBe('AttnkitFusedAttentionGrad');
     expect(ADAMW).toBe('AttnkitAdamW');
-    expect(KERNEL_NAMES).toEqual([FUSED_ATTENTION, FUSED_ATTENTION_GRAD, ADAMW]);
+    expect(CHUNKED_LINEAR_ATTENTION).toBe('AttnkitChunkedLinearAttention');
+    expect(CHUNKED_LINEAR_ATTENTION_GRAD).toBe('AttnkitChunkedLinearAttentionGrad');
+    expect(LINEAR_SCAN).toBe('AttnkitLinearScan');
+    expect(LINEAR_SCAN_GRAD).toBe('AttnkitLinearScanGrad');
+    expect(SELECTIVE_SCAN).toBe('AttnkitSelectiveScan');
+    expect(SELECTIVE_SCAN_GRAD).toBe('AttnkitSelectiveScanGrad');
+    expect(KERNEL_NAMES).toEqual([
+      FUSED_ATTENTION,
+      FUSED_ATTENTION_GRAD,
+      ADAMW,
+      CHUNKED_LINEAR_ATTENTION,
+      CHUNKED_LINEAR_ATTENTION_GRAD,
+      LINEAR_SCAN,
+      LINEAR_SCAN_GRAD,
+      SELECTIVE_SCAN,
+      SELECTIVE_SCAN_GRAD,
+    ]);
   });
 
   it('reserve the names of the kernels to come', () => {
-    expect(RESERVED_KERNEL_NAMES).toEqual([
-      CHUNKED_LINEAR_ATTENTION,
-      LINEAR_SCAN,
-      BLOCK_SPARSE_ATTENTION,
-    ]);
+    expect(RESERVED_KERNEL_NAMES).toEqual([BLOCK_SPARSE_ATTENTION]);
   });
 
   it('are distinct, prefixed, and never both implemented and reserved', () => {

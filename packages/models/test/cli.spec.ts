@@ -16,7 +16,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists the known presets when the preset is unknown', async () => {
     const out = tmp();
     await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
-      /'gpt-tiny', 'llama-tiny'/,
+      /'gpt-tiny', 'hymba-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
     );
     expect(fs.readdirSync(out)).toEqual([]);
   });
@@ -133,7 +133,9 @@ describe('attnkit CLI errors (in-process)', () => {
       'bert-tiny',
       'gla-lm-tiny',
       'gpt-tiny',
+      'hymba-lm-tiny',
       'llama-tiny',
+      'mamba-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',

@@ -68,6 +68,7 @@ export {
   type LogSumExpScanResult,
   type LogSumExpState,
 } from './scan';
+export { selectiveScan, type SelectiveScanOptions, type SelectiveScanResult } from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';

@@ -7,3 +7,4 @@ export * from './softmax-rnn';
 export * from './bi-mamba';
 export * from './mega';
 export * from './adaptive-filter-attention';
+export * from './hymba';

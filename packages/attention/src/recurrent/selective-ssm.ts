@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Linear, Module, type Rng } from '@attnkit/core';
-import { linearRecurrence } from '../ops/scan';
+import { selectiveScan } from '../ops/scan';
 import { causalConv1d } from '../ops/short-conv';
 import { deltaBias, uniform } from './common';
 
@@ -74,7 +74,7 @@ export interface SelectiveSsmOptions {
 /**
  * Alg. 2 on the in-projection's x [b, t, E]: u = SiLU(conv(x)), Δ = softplus(W_Δ(W_r u) + b_Δ),
  * B = W_B u, C = W_C u, A = -exp(A_log), Ā = exp(ΔA), B̄u ≈ ΔBu, h_t = Ā_t ⊙ h_{t-1} + B̄_t u_t
- * (linearRecurrence), y = C h + D u. Returns y [b, t, E] and the conv and SSM states after it.
+ * (selectiveScan), y = C h + D u. Returns y [b, t, E] and the conv and SSM states after it.
  */
 export function selectiveSsm(
   w: SelectiveSsmWeights,
@@ -93,16 +93,17 @@ export function selectiveSsm(
     const [low, bMat, cMat] = tf.split(w.xProj.forward(u), [rank, n, n], 2);
     const delta = tf.softplus(w.dtProj.forward(low!)); // [b, t, E]
     const a = tf.neg(tf.exp(w.aLog)); // [E, N]
-    const dt = tf.expandDims(delta, 3); // [b, t, E, 1]
-    const decay = tf.exp(tf.mul(dt, a)); // Ā [b, t, E, N]
-    const drive = tf.mul(tf.mul(dt, tf.expandDims(bMat!, 2)), tf.expandDims(u, 3)); // ΔBx
-    const scan = linearRecurrence(decay, drive, {
-      form: options.form,
-      chunkSize: options.chunkSize,
-      initialState: options.ssm,
-    });
-    const y = tf.add(tf.sum(tf.mul(scan.output, tf.expandDims(cMat!, 2)), 3), tf.mul(u, w.d));
-    return { y: y as tf.Tensor3D, conv: c.state, ssm: scan.state };
+    // The scan (a backend's SELECTIVE_SCAN kernel in the chunk form, else linearRecurrence).
+    const scan = selectiveScan(
+      u,
+      delta as tf.Tensor3D,
+      a as tf.Tensor2D,
+      bMat as tf.Tensor3D,
+      cMat as tf.Tensor3D,
+      w.d as tf.Tensor1D,
+      { form: options.form, chunkSize: options.chunkSize, initialState: options.ssm },
+    );
+    return { y: scan.output, conv: c.state, ssm: scan.state };
   });
 }
 

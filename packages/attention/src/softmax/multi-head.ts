@@ -25,6 +25,7 @@ import {
 import { ProjectedAttention, headLayout } from './projected';
 import { checkNormalizerOption } from '../ops/normalizer-option';
 import { withBand } from '../ops/band-mask';
+import { sharedKeysValues } from './shared-kv';
 
 /**
  * Multi-head attention (Vaswani et al. 2017, sec. 3.2.2): project to heads, attend,
@@ -57,7 +58,7 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
   override get capabilities(): MixerCapabilities {
     const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
-    const caps = { ...super.capabilities, keyValuePrefix: softmax };
+    const caps = { ...super.capabilities, keyValuePrefix: softmax, sharedKeyValues: !this.isCross };
     // Never causal (config causal: false): nothing to decode token by token.
     if (this.config.causal === false) Object.assign(caps, { decoding: false, stateGrowth: 'none' });
     if (!this.isCross) return caps;
@@ -110,11 +111,13 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         keys,
         values,
         positions: keyPositions,
-      } = this.projectKeysValues(
-        source,
-        this.isCross ? [...Array(source.shape[1]).keys()] : queryPositions,
-        positional,
-        this.isCross ? undefined : cache,
+      } = sharedKeysValues(block, context, () =>
+        this.projectKeysValues(
+          source,
+          this.isCross ? [...Array(source.shape[1]).keys()] : queryPositions,
+          positional,
+          this.isCross ? undefined : cache,
+        ),
       );
       const dropout = training ? (this.config.dropout ?? 0) : 0;
       const logits = this.logitOptions(q, positional, context, queryPositions, keyPositions);

@@ -20,12 +20,13 @@ import {
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
-import { linearInitField, nestedSchema, tokenStackFields } from './fields';
+import { linearInitField, nestedSchema, sizeSchema, tokenStackFields } from './fields';
 import { type Positional, buildPositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
   buildBlocks,
   buildFinalNorm,
+  checkKvSharing,
   embedPositions,
   initLinears,
   runStack,
@@ -38,6 +39,11 @@ export const decoderLmSchema = z.strictObject({
   ...tokenStackFields,
   tieEmbeddings: z.boolean().default(true),
   finalNorm: nestedSchema.default({ type: 'rms-norm' }),
+  /**
+   * Cross-layer KV sharing (Brandon et al. 2024; Hymba sec. 2.3): each group of `groupSize`
+   * consecutive layers attends the keys/values of its first; the cache holds one per group.
+   */
+  kvSharing: z.strictObject({ groupSize: sizeSchema }).optional(),
   ...linearInitField,
 });
 
@@ -86,6 +92,9 @@ export class DecoderLM extends Module<Parsed> {
         { causal: true, positional: this.positional },
       );
       this.blocks.forEach((b, i) => this.addModule(`layers_${i}`, b));
+      const at = (i: number) =>
+        c.layerOverrides?.[String(i)] ? `$.layerOverrides.${i}` : '$.block';
+      checkKvSharing('decoder-lm', this.blocks, this.kvGroupSize, at);
       this.finalNorm = this.addModule('finalNorm', buildFinalNorm(c.finalNorm, c.dModel, o));
       if (!c.tieEmbeddings)
         this.head = this.addModule('head', buildVocabHead(c.dModel, c.vocabSize, o));
@@ -94,6 +103,11 @@ export class DecoderLM extends Module<Parsed> {
       this.dispose();
       throw e;
     }
+  }
+
+  /** Layers per KV-sharing group (1: every layer its own keys/values). */
+  get kvGroupSize(): number {
+    return this.config.kvSharing?.groupSize ?? 1;
   }
 
   /** A fresh decoding state (KV caches, recurrent states) for `batch` sequences. */
@@ -128,6 +142,8 @@ export class DecoderLM extends Module<Parsed> {
         this.blocks,
         context,
         options.state,
+        'layers_',
+        this.kvGroupSize,
       );
       return this.finalNorm.forward(h) as tf.Tensor3D;
     });
@@ -149,6 +165,7 @@ export class DecoderLM extends Module<Parsed> {
    */
   fusedDecoding(): FusedDecoderSpec | string {
     const { dModel, vocabSize, maxLength } = this.config;
+    if (this.kvGroupSize > 1) return 'kvSharing (cross-layer keys/values) is not fused';
     const p = this.positional;
     const base: FusedDecodingContext = { path: '', dModel, maxLength, logitScale: 1 };
     const positional =

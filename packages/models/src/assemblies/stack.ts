@@ -9,6 +9,7 @@ import type {
   ModuleOptions,
   Probe,
   Rng,
+  SharedKeyValues,
 } from '@attnkit/core';
 import {
   ConfigError,
@@ -17,6 +18,7 @@ import {
   initSpecSchema,
   initTensor,
   requireCapabilities,
+  slotTensors,
   type MixerNeeds,
 } from '@attnkit/core';
 import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
@@ -158,6 +160,7 @@ export function runStack(
   context: BlockContext,
   state?: StackState,
   prefix = 'layers_',
+  kvGroupSize = 1,
 ): tf.Tensor3D {
   // A layer whose mixer keeps no state would see only the new tokens: refuse, never mis-decode.
   const stateless = state ? state.layers.findIndex((s) => s === undefined) : -1;
@@ -171,10 +174,59 @@ export function runStack(
   }
   return tf.tidy(() => {
     let x = h;
-    blocks.forEach((block, i) => {
-      x = block.forward(x, { ...context, state: state?.layers[i], path: `${prefix}${i}` });
-    });
+    const slots: SharedKeyValues['slot'][] = [];
+    try {
+      blocks.forEach((block, i) => {
+        const layer = { ...context, state: state?.layers[i], path: `${prefix}${i}` };
+        if (kvGroupSize > 1) {
+          if (i % kvGroupSize === 0) slots.push({});
+          const role = i % kvGroupSize === 0 ? 'produce' : 'consume';
+          layer.sharedKeyValues = { role, slot: slots[slots.length - 1]! };
+        }
+        x = block.forward(x, layer);
+      });
+    } finally {
+      tf.dispose(slots.flatMap(slotTensors));
+    }
     return x;
+  });
+}
+
+/**
+ * Cross-layer KV sharing (Brandon et al. 2024; Hymba sec. 2.3) needs, in each group of
+ * `groupSize` consecutive layers, mixers that honour `sharedKeyValues` and whose keys/values
+ * agree in heads, width and window with the group's first (the one that computes them).
+ */
+export function checkKvSharing(
+  owner: string,
+  blocks: readonly TransformerBlock[],
+  groupSize: number,
+  pathOf: (layer: number) => string,
+): void {
+  if (groupSize > blocks.length) {
+    const want = `at most numLayers=${blocks.length}`;
+    throw new ConfigError(owner, '$.kvSharing.groupSize', want, String(groupSize));
+  }
+  if (groupSize === 1) return;
+  const geometry = (m: object) => {
+    const { numKvHeads, headDim, config } = m as {
+      numKvHeads?: number;
+      headDim?: number;
+      config?: { window?: number };
+    };
+    return `numKvHeads=${numKvHeads}, headDim=${headDim}, window=${config?.window}`;
+  };
+  blocks.forEach((block, i) => {
+    const { mixer } = block;
+    if (!mixer.capabilities?.sharedKeyValues) {
+      const want = 'a mixer that shares keys/values across layers (mha, gqa, hymba, ...)';
+      throw new ConfigError(owner, `${pathOf(i)}.mixer`, want, `'${mixer.blockName}'`);
+    }
+    const first = blocks[i - (i % groupSize)]!.mixer;
+    if (geometry(mixer) !== geometry(first)) {
+      const want = `the keys/values of layer ${i - (i % groupSize)} (${geometry(first)})`;
+      throw new ConfigError(owner, `${pathOf(i)}.mixer`, want, geometry(mixer));
+    }
   });
 }
 

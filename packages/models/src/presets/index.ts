@@ -2,6 +2,8 @@ import { registerPreset } from '@attnkit/core';
 import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
 import basedLmTiny from './based-lm-tiny.json';
 import glaLmTiny from './gla-lm-tiny.json';
+import mambaLmTiny from './mamba-lm-tiny.json';
+import hymbaLmTiny from './hymba-lm-tiny.json';
 import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
@@ -57,6 +59,20 @@ registerPreset('gla-lm-tiny', glaLmTiny, {
       'Yang et al. 2024, Gated Linear Attention Transformers with Hardware-Efficient Training (GLA)',
     summary:
       'GLA decoder: gated linear attention with a per-key-dimension forget gate, no positional encoding, RMSNorm, SwiGLU, 2 layers of dModel 64.',
+  },
+});
+registerPreset('mamba-lm-tiny', mambaLmTiny, {
+  info: {
+    paper: 'Gu & Dao 2023, Mamba: Linear-Time Sequence Modeling with Selective State Spaces',
+    summary:
+      'Mamba decoder: selective SSM mixer (state 16, expand 2), no positional encoding, RMSNorm, SwiGLU, 2 layers of dModel 64.',
+  },
+});
+registerPreset('hymba-lm-tiny', hymbaLmTiny, {
+  info: {
+    paper: 'Dong et al. 2024, Hymba: A Hybrid-head Architecture for Small Language Models',
+    summary:
+      'Hymba decoder: attention (16-token window, GQA 4/2, RoPE) and Mamba heads in parallel, 8 meta tokens, the two layers sharing one KV cache, RMSNorm, SwiGLU, dModel 64.',
   },
 });
 registerPreset('neighborhood-vit-tiny', neighborhoodVitTiny, {

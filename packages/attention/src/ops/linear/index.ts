@@ -9,6 +9,7 @@ import type {
 import { validateLinear } from './validate';
 import { linearBidirectional, linearParallel, linearParallelBidirectional } from './parallel';
 import { linearChunk } from './chunk';
+import { linearKernel } from './kernel';
 import { linearRecurrent } from './recurrent';
 import { linearChunkVector, linearParallelVector, linearRecurrentVector } from './vector-gate';
 
@@ -46,6 +47,8 @@ const VECTOR_CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearVectorCore>
  * 'recurrent' (token by token, for decoding). The state after the last token comes back;
  * passing it as `initialState` to the call over the next tokens continues the sequence exactly.
  * `causal: false` is the encoder form (every token sees all; no decay, no initial state).
+ * The 'chunk' form runs the backend's CHUNKED_LINEAR_ATTENTION kernel when it has one (no gate
+ * or a scalar one; see kernel.ts).
  */
 export function linearAttention(
   q: tf.Tensor4D,
@@ -55,6 +58,8 @@ export function linearAttention(
 ): LinearAttentionResult {
   const geo = validateLinear(q, k, v, options);
   const { batch: b, heads: h, time: t, keyDim: dk, valueDim: dv, normalize } = geo;
+  const fused = linearKernel(q, k, v, options, geo, () => logDecay(options, b, h, t));
+  if (fused) return fused;
   const [output, kv, kSum] = tf.tidy(() => {
     const qs = geo.scale === 1 ? q : (tf.mul(q, geo.scale) as tf.Tensor4D);
     // Normalising: one more value column of ones carries z_t through the same recurrence.

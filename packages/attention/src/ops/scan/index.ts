@@ -9,3 +9,8 @@ export {
   type LogSumExpScanResult,
   type LogSumExpState,
 } from './log-sum-exp';
+export {
+  selectiveScan,
+  type SelectiveScanOptions,
+  type SelectiveScanResult,
+} from './selective-scan';

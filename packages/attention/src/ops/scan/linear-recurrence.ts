@@ -7,6 +7,7 @@ import {
   formatShape,
   withCustomGradient,
 } from '@attnkit/core';
+import { scanKernel } from './kernel';
 import { chunkRecurrence, sequentialRecurrence, type RecurrenceForm } from './recurrence-forms';
 
 const BLOCK = 'linearRecurrence';
@@ -42,7 +43,8 @@ export interface LinearRecurrenceResult {
  * Both forms share one gradient, itself a linear recurrence run backwards (Martin & Cundy
  * 2018): with δ_t = ∂L/∂h_t accumulated as δ_t = g_t + a_{t+1} ⊙ δ_{t+1},
  * ∂L/∂b_t = δ_t, ∂L/∂a_t = δ_t ⊙ h_{t-1}, ∂L/∂h_0 = a_1 ⊙ δ_1; it keeps a, h_0 and h, so
- * training memory is O(time·features) instead of a tape of `time` small ops.
+ * training memory is O(time·features) instead of a tape of `time` small ops. The 'chunk' form
+ * runs the backend's LINEAR_SCAN kernel when it has one (exact for any real a there).
  */
 export function linearRecurrence(
   a: tf.Tensor,
@@ -89,6 +91,8 @@ export function linearRecurrence(
     const aFull =
       a.shape[1] === time ? a : tf.add(a, tf.zeros([a.shape[0]!, time, ...a.shape.slice(2)]));
     const h0 = initialState ?? tf.zeros(stateShape);
+    const fused = form === 'chunk' ? scanKernel(aFull, b, h0) : undefined;
+    if (fused) return fused;
     const output = recurrence(run)(aFull, b, h0);
     const state = tf.squeeze(tf.slice(output, [0, time - 1], [-1, 1]), [1]);
     return { output, state };
