@@ -112,7 +112,7 @@ function reorder(x: tf.Tensor3D, order: Int32Array): tf.Tensor3D {
 }
 
 export class BiFormer extends ProjectedAttention<BiFormerConfig> implements TokenMixer {
-  /** LCE's depthwise filter [kh, kw, dModel] and bias [dModel], or null with lceKernel 0. */
+  /** LCE's depthwise filter [kh, kw, V's width] and bias, or null with lceKernel 0. */
   readonly lceWeight: tf.Variable | null;
   readonly lceBias: tf.Variable | null;
 
@@ -128,7 +128,7 @@ export class BiFormer extends ProjectedAttention<BiFormerConfig> implements Toke
     }
     if (c.grid) regionsOf(c, c.grid[0] * c.grid[1]);
     super(c, options);
-    const d = this.config.dModel;
+    const d = this.layout.valueHeads * this.layout.valueDim; // V's width
     const [kh, kw] = lceTaps(this.config);
     const bound = 1 / Math.sqrt(kh * kw); // PyTorch's depthwise Conv default (fan-in = taps)
     const lce = taps > 0;
@@ -214,7 +214,8 @@ export class BiFormer extends ProjectedAttention<BiFormerConfig> implements Toke
 /** Projections plus LCE's filter and bias, before building. */
 function estimateBiFormer(c: BiFormerConfig): Estimate {
   const [kh, kw] = lceTaps(c);
-  const lce = (c.lceKernel ?? DEFAULT_LCE) > 0 ? (kh * kw + 1) * c.dModel : 0;
+  const width = c.headDim === undefined ? c.dModel : c.numHeads * c.headDim; // V's width
+  const lce = (c.lceKernel ?? DEFAULT_LCE) > 0 ? (kh * kw + 1) * width : 0;
   return estimateOf(projectedParameters(c) + lce);
 }
 

@@ -107,12 +107,19 @@ describe('biformer (Zhu et al. 2023, bi-level routing attention)', () => {
       { regions: 2, topk: 1, grid: [4, 4] },
       { regions: 2, topk: 1, lceKernel: 0 },
       { regions: 3, topk: 2, lceKernel: 3, bias: true },
+      { regions: 2, topk: 1, headDim: 3, grid: [2, 2] },
     ]) {
       const m = make(extra);
       const built = m.parameters().reduce((n, v) => n + v.size, 0);
       expect(estimateConfig({ ...m.config })!.parameters).toBe(built);
       m.dispose();
     }
+    // headDim · numHeads ≠ dModel: every width follows the heads.
+    const narrow = make({ regions: 2, topk: 1, headDim: 3, grid: [2, 2] });
+    const x = tf.ones([1, 4, 8]) as tf.Tensor3D;
+    expect(narrow.forward(x).shape).toEqual([1, 4, 8]);
+    x.dispose();
+    narrow.dispose();
   });
 
   it('the gathered path builds no [T, T] map: its largest tensor is [heads, T, selected keys]-sized', async () => {

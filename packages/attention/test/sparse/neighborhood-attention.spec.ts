@@ -169,12 +169,19 @@ describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
       { kernelSize: 3, grid: [3, 4] },
       { kernelSize: 5 },
       { kernelSize: 3, relativeBias: false, bias: true },
+      { kernelSize: 3, headDim: 3 },
     ]) {
       const m = make(extra);
       const built = m.parameters().reduce((n, v) => n + v.size, 0);
       expect(estimateConfig({ ...m.config })!.parameters).toBe(built);
       m.dispose();
     }
+    // headDim · numHeads ≠ dModel: every width follows the heads.
+    const narrow = make({ kernelSize: 3, headDim: 3 });
+    const x = tf.ones([1, 4, 8]) as tf.Tensor3D;
+    expect(narrow.forward(x).shape).toEqual([1, 4, 8]);
+    x.dispose();
+    narrow.dispose();
   });
 
   it('the gathered path builds no [T, T] map: its largest tensor is [heads, T, selected keys]-sized', async () => {
