@@ -91,3 +91,5 @@ export {
   type ClusterAttentionOptions,
 } from './routing';
 export { compressedAttention, windowAttention } from './nsa';
+export { bandMask, withBand } from './band-mask';
+export * from './neighborhood';

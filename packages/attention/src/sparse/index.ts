@@ -12,3 +12,5 @@ export * from './moa-profile';
 export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';
+export * from './neighborhood-attention';
+export * from './biformer';
