@@ -33,6 +33,8 @@ export {
 export {
   featureMaps,
   makeFeatureMap,
+  MAX_ORTHOGONAL_WORK,
+  checkOrthogonalWork,
   type FeatureMap,
   type FeatureMapFactory,
   type FeatureMapOptions,
