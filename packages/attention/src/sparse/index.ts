@@ -12,3 +12,4 @@ export * from './moa-profile';
 export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';
+export * from './seer-attention';
