@@ -13,3 +13,4 @@ export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';
 export * from './seer-attention';
+export * from './hip-attention';
