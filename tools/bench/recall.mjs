@@ -6,7 +6,7 @@
 //
 //   npm run build && node tools/bench/recall.mjs [--tasks mqar,selective-copy,induction]
 //     [--mixers mha,sliding-window,gla,...] [--d-models 64,128] [--lengths 64,128,256]
-//     [--steps 1500] [--batch 32] [--lr 3e-3] [--eval-batches 8] [--backend native]
+//     [--steps 1500] [--batch 32] [--lr 3e-3] [--vocab 256] [--eval-batches 8] [--backend native]
 //     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
 //
 // Each (task, length, width, mixer) trains in its own child process (`--jobs` at a time, one
@@ -30,11 +30,12 @@ const list = (name, fallback) => option(name, fallback).split(',').filter(Boolea
 // Task sizes by sequence length: MQAR at vocab 256 with 4/8/16 pairs for 64/128/256 tokens
 // (the issue's grid); selective copying with as many data tokens among noise; induction heads
 // over a 32-symbol alphabet.
-export function taskFor(name, length) {
+export function taskFor(name, length, vocab = 256) {
   const pairs = Math.max(1, Math.round(length / 16));
+  const numKeys = Math.floor((vocab - 1) / 2);
   switch (name) {
     case 'mqar':
-      return { numPairs: pairs, numKeys: 127, numValues: 128, totalLength: length };
+      return { numPairs: pairs, numKeys, numValues: vocab - 1 - numKeys, totalLength: length };
     case 'selective-copy':
       return { numTokens: pairs, regionLength: length - pairs, numSymbols: 16 };
     case 'induction':
@@ -72,11 +73,14 @@ async function main() {
     lr: Number(option('lr', 3e-3)),
     evalBatches: Number(option('eval-batches', 8)),
     backend: option('backend', 'native'),
+    vocab: Number(option('vocab', 256)),
   };
   const jobs = Number(option('jobs', Math.max(1, (os.availableParallelism?.() ?? 2) - 0)));
   const previous = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { rows: [] };
   const same = (a, b) =>
-    ['task', 'length', 'dModel', 'mixer', 'steps', 'batch', 'lr'].every((k) => a[k] === b[k]);
+    ['task', 'length', 'dModel', 'mixer', 'steps', 'batch', 'lr', 'vocab'].every(
+      (k) => a[k] === b[k],
+    );
   const rows = previous.rows ?? [];
   const todo = [];
   for (const task of spec.tasks)
@@ -91,6 +95,7 @@ async function main() {
             steps: spec.steps,
             batch: spec.batch,
             lr: spec.lr,
+            vocab: spec.vocab,
           };
           if (!rows.some((r) => same(r, run) && !r.error)) todo.push(run);
         }
@@ -172,7 +177,7 @@ async function child(run) {
   const core = await import('@attnkit/core');
   await import('@attnkit/attention');
   const models = await import('@attnkit/models');
-  const task = models.createTask(run.task, taskFor(run.task, run.length));
+  const task = models.createTask(run.task, taskFor(run.task, run.length, run.vocab));
   const mixer = mixerFor(run.mixer, run.dModel);
   const probe = core.build({ ...mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
   const rotary = probe.capabilities?.positional?.includes('rotate');
@@ -241,7 +246,7 @@ export function renderTables(rows, spec) {
     const cols = [];
     for (const dModel of spec.dModels)
       for (const length of spec.lengths) cols.push({ dModel, length });
-    const sample = taskFor(task, spec.lengths[0]);
+    const sample = taskFor(task, spec.lengths[0], spec.vocab);
     out.push(
       '',
       `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} at T=${spec.lengths[0]}, scaled with T)`,

@@ -142,6 +142,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',
+      'neighborhood-vit-tiny',
       'vit-tiny',
     ]);
     expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);

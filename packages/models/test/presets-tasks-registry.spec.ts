@@ -15,6 +15,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',
+      'neighborhood-vit-tiny',
       'vit-tiny',
     ]);
     for (const name of listPresets()) {

@@ -8,7 +8,12 @@ import {
   type MixerContext,
   type ModuleOptions,
 } from '@attnkit/core';
-import { defaultFeatures, makeFeatureMap, type FeatureMap } from '../ops/feature-maps';
+import {
+  checkOrthogonalWork,
+  defaultFeatures,
+  makeFeatureMap,
+  type FeatureMap,
+} from '../ops/feature-maps';
 import { headLayout } from '../softmax/projected';
 import { LinearMixer, linearMixerParameters, type LinearInputs } from './base';
 import { linearFields } from './config';
@@ -113,6 +118,7 @@ export class Performer extends LinearMixer<PerformerConfig> {
 function estimatePerformer(c: PerformerConfig): Estimate {
   const d = headLayout(c).headDim;
   const m = c.numFeatures ?? defaultFeatures(d);
+  checkOrthogonalWork('performer', d, m, '$.');
   return estimateOf(linearMixerParameters(c) + d * m, 4 * d * m + 8 * d * d);
 }
 

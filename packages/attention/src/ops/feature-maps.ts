@@ -170,6 +170,7 @@ function positiveRandomFeatures(options: FeatureMapOptions): FeatureMap {
   const block = "featureMap 'softmax-kernel'";
   const d = options.headDim;
   const m = checkInt(block, 'numFeatures', options.numFeatures ?? defaultFeatures(d), 1);
+  checkOrthogonalWork(block, d, m);
   let projection = orthogonalGaussian(d, m, options.rng ?? getGlobalRng());
   return {
     outDim: m,
@@ -209,6 +210,25 @@ function positiveRandomFeatures(options: FeatureMapOptions): FeatureMap {
       projection.dispose();
     },
   };
+}
+
+/**
+ * Most arithmetic one orthogonal draw may take: ⌈m/d⌉ Gram-Schmidt blocks of d³ each. A config
+ * within the byte limits (headDim 16000, one feature) would otherwise run for hours (issue 16).
+ */
+export const MAX_ORTHOGONAL_WORK = 2 ** 32;
+
+/** Refuses a headDim / numFeatures pair whose orthogonal draw exceeds MAX_ORTHOGONAL_WORK. */
+export function checkOrthogonalWork(block: string, d: number, m: number, path = ''): void {
+  const work = Math.ceil(m / d) * d ** 3;
+  if (work > MAX_ORTHOGONAL_WORK) {
+    throw new ConfigError(
+      block,
+      `${path}headDim`,
+      `headDim³·⌈numFeatures/headDim⌉ <= 2^32 (the orthogonal draw's work)`,
+      `headDim ${d}, numFeatures ${m}: ${work.toExponential(2)}`,
+    );
+  }
 }
 
 /** Performer's default m = d·ln d (at least d). */

@@ -33,6 +33,8 @@ export {
 export {
   featureMaps,
   makeFeatureMap,
+  MAX_ORTHOGONAL_WORK,
+  checkOrthogonalWork,
   type FeatureMap,
   type FeatureMapFactory,
   type FeatureMapOptions,
@@ -91,3 +93,5 @@ export {
   type ClusterAttentionOptions,
 } from './routing';
 export { compressedAttention, windowAttention } from './nsa';
+export { bandMask, withBand } from './band-mask';
+export * from './neighborhood';

@@ -26,7 +26,7 @@ export const mqaSchema = z.strictObject({
   ...attentionFields,
   window: positive.optional(),
 });
-/** 'sliding-window': causal attention over the last `window` tokens (Beltagy et al. 2020; Jiang et al. 2023, Mistral). */
+/** 'sliding-window': causal attention over the last `window` tokens; with causal: false, ⌊window/2⌋ tokens each side (Beltagy et al. 2020, sec. 3.1; Jiang et al. 2023, Mistral). */
 export const slidingWindowSchema = z.strictObject({
   type: z.literal('sliding-window'),
   ...attentionFields,
@@ -101,7 +101,8 @@ register(
     ...mixer,
     info: {
       paper: 'Beltagy et al. 2020, Longformer; Jiang et al. 2023, Mistral 7B',
-      summary: 'Causal attention over the last `window` tokens.',
+      summary:
+        'Causal attention over the last `window` tokens; with causal: false, ⌊window/2⌋ each side.',
       example: { type: 'sliding-window', dModel: 8, numHeads: 2, window: 4 },
     },
   },

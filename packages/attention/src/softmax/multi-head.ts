@@ -24,6 +24,7 @@ import {
 } from './heads';
 import { ProjectedAttention, headLayout } from './projected';
 import { checkNormalizerOption } from '../ops/normalizer-option';
+import { withBand } from '../ops/band-mask';
 import { sharedKeysValues } from './shared-kv';
 
 /**
@@ -58,6 +59,8 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   override get capabilities(): MixerCapabilities {
     const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
     const caps = { ...super.capabilities, keyValuePrefix: softmax, sharedKeyValues: !this.isCross };
+    // Never causal (config causal: false): nothing to decode token by token.
+    if (this.config.causal === false) Object.assign(caps, { decoding: false, stateGrowth: 'none' });
     if (!this.isCross) return caps;
     return { ...caps, causal: 'never', decoding: false, stateGrowth: 'none', positional: [] };
   }
@@ -117,10 +120,15 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         ),
       );
       const dropout = training ? (this.config.dropout ?? 0) : 0;
+      const logits = this.logitOptions(q, positional, context, queryPositions, keyPositions);
+      // Without causality a window is Longformer's band (sec. 3.1): ⌊window/2⌋ keys each side.
+      const { window } = this.config;
+      const band = !causal && !this.isCross && window !== undefined;
+      if (band) logits.mask = withBand(logits.mask, queryPositions, keyPositions, window >> 1);
       const { output, weights } = scaledDotProductAttention(q, keys, values, {
-        ...this.logitOptions(q, positional, context, queryPositions, keyPositions),
+        ...logits,
         causal,
-        window: this.isCross ? undefined : this.config.window,
+        window: this.isCross || band ? undefined : window,
         sinkTokens: this.config.numSinkTokens,
         logitSoftcap: this.config.logitSoftcap,
         sinkLogit: this.sink ?? undefined,

@@ -12,5 +12,7 @@ export * from './moa-profile';
 export * from './moba';
 export * from './routing-transformer';
 export * from './nsa';
+export * from './neighborhood-attention';
+export * from './biformer';
 export * from './seer-attention';
 export * from './hip-attention';

@@ -11,7 +11,7 @@ import {
   saveModule,
   type Module,
 } from '@attnkit/core';
-import { Performer, type PerformerConfig } from '@attnkit/attention';
+import { Performer, makeFeatureMap, type PerformerConfig } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { casesOf, checkGolden, outputAndGrads } from './batch-a-fixture';
 
@@ -166,5 +166,23 @@ describe('performer (Choromanski et al. 2021, FAVOR+)', () => {
     expect(() => make({ redrawInterval: -1 })).toThrow(ConfigError);
     expect(() => make({ redrawInterval: 1.5 })).toThrow(/redrawInterval/);
     expect(() => make({ featureMap: 'relu' } as never)).toThrow(ConfigError);
+  });
+});
+
+describe('performer: bounded work for untrusted configs', () => {
+  it('refuses a head size whose orthogonal draw would run for hours, before allocating', () => {
+    const before = tf.memory().numTensors;
+    const started = Date.now();
+    expect(() => build({ type: 'performer', dModel: 16000, numHeads: 1, numFeatures: 1 })).toThrow(
+      /performer: \$\.headDim expected headDim³·⌈numFeatures\/headDim⌉ <= 2\^32/,
+    );
+    expect(() => makeFeatureMap('softmax-kernel', { headDim: 4096, numFeatures: 8192 })).toThrow(
+      ConfigError,
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(tf.memory().numTensors).toBe(before);
+    // The sizes people use stay far inside the bound.
+    const ok = build({ type: 'performer', dModel: 512, numHeads: 4, numFeatures: 1024 });
+    ok.dispose();
   });
 });

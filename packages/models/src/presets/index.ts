@@ -9,6 +9,7 @@ import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
 import masformerLmTiny from './masformer-lm-tiny.json';
 import vitTiny from './vit-tiny.json';
+import neighborhoodVitTiny from './neighborhood-vit-tiny.json';
 
 // The registry lives in core (a NamedRegistry of configs); each package registers its own.
 export {
@@ -81,5 +82,12 @@ registerPreset('hymba-lm-tiny', hymbaLmTiny, {
     paper: 'Dong et al. 2024, Hymba: A Hybrid-head Architecture for Small Language Models',
     summary:
       'Hymba decoder: attention (16-token window, GQA 4/2, RoPE) and Mamba heads in parallel, 8 meta tokens, the two layers sharing one KV cache, RMSNorm, SwiGLU, dModel 64.',
+  },
+});
+registerPreset('neighborhood-vit-tiny', neighborhoodVitTiny, {
+  info: {
+    paper: 'Hassani et al. 2023, Neighborhood Attention Transformer',
+    summary:
+      'ViT on 32×32 images in 8×8 patches whose mixers attend to 3×3 patch neighbourhoods (grid 4×4, mean pooling: no class token).',
   },
 });
