@@ -16,3 +16,5 @@ export * from './neighborhood-attention';
 export * from './biformer';
 export * from './lsg-attention';
 export * from './halo-attention';
+export * from './seer-attention';
+export * from './hip-attention';
