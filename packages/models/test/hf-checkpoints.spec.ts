@@ -245,7 +245,10 @@ describe('Hugging Face checkpoints: refusals', () => {
       ...base,
       block: { ...base.block, mixer: { ...base.block.mixer, bias: true } },
     });
-    biased.namedParameters().get('layers_0.mixer.o.bias')!.assign(tf.ones([8]));
+    biased
+      .namedParameters()
+      .get('layers_0.mixer.o.bias')!
+      .assign(tf.ones([8]));
     await expect(toHuggingFace(biased, { modelType: 'qwen2' })).rejects.toThrow(/o\.bias.*zeros/);
     await expect(toHuggingFace(biased, { modelType: 'mistral' })).rejects.toThrow(
       /\$\.block\.mixer\.bias/,
@@ -267,5 +270,16 @@ describe('Hugging Face checkpoints: refusals', () => {
     const { model } = await importHuggingFace({ config: llama(), weights: half });
     expectClose(forward(model), logitsOf('llama-tied'), { atol: 5e-2, rtol: 0 });
     model.dispose();
+  });
+});
+
+describe('packages/models/README.md "Hugging Face checkpoints"', () => {
+  it('runs the example as written: export, import, equal logits', async () => {
+    const { runDocExample } = require('../../../tools/jest/doc-examples.cjs');
+    const readme = path.join(__dirname, '../README.md');
+    const [line] = (await runDocExample(readme, 1, require)) as string[];
+    const [modelType, diff] = line!.split(' ');
+    expect(modelType).toBe('llama');
+    expect(Number(diff)).toBeLessThanOrEqual(1e-6);
   });
 });
