@@ -149,6 +149,36 @@ describe('Hugging Face checkpoints: export', () => {
     back.model.dispose();
     model.dispose();
   });
+  it("writes Llama's attention_bias (biases on q, k, v and o) and reads it back", async () => {
+    const model = build<DecoderLM>(
+      {
+        type: 'decoder-lm',
+        vocabSize: 50,
+        dModel: 8,
+        numLayers: 1,
+        maxLength: 8,
+        positional: { type: 'rotary', headDim: 4 },
+        block: {
+          mixer: { type: 'mha', numHeads: 2, bias: true },
+          feedForward: { type: 'swiglu', hiddenDim: 16 },
+        },
+      },
+      { rng: new Rng(2) },
+    );
+    model
+      .namedParameters()
+      .get('layers_0.mixer.o.bias')!
+      .assign(tf.fill([8], 0.5));
+    const { config, weights } = await toHuggingFace(model);
+    expect(config).toMatchObject({ model_type: 'llama', attention_bias: true });
+    expect(Object.keys(readSafetensorsHeader(weights).tensors)).toContain(
+      'model.layers.0.self_attn.o_proj.bias',
+    );
+    const back = await importHuggingFace({ config, weights });
+    expectClose(forward(back.model), forward(model), { atol: 1e-6, rtol: 0 });
+    back.model.dispose();
+    model.dispose();
+  });
 });
 
 describe('Hugging Face checkpoints: refusals', () => {
@@ -180,6 +210,11 @@ describe('Hugging Face checkpoints: refusals', () => {
     ['an unknown field', { some_new_switch: true }, /config\.json field 'some_new_switch'/],
     ['mlp_bias', { mlp_bias: true }, /field 'mlp_bias'/],
     ['hidden_act', { hidden_act: 'gelu' }, /field 'hidden_act'/],
+    [
+      'heads not dividing hidden_size',
+      { num_attention_heads: 5 },
+      /field 'num_attention_heads'.*divisor/,
+    ],
     ['a model_type', { model_type: 'bert' }, /field 'model_type'.*llama, mistral, qwen2, gpt2/],
     ['heads not dividing', { num_key_value_heads: 3 }, /config\.json.*numKvHeads/],
   ])('refuses %s by name, before allocating', async (_, patch, pattern) => {

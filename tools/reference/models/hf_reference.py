@@ -7,7 +7,8 @@ weights, GPT-2's Conv1D [in, out] weights with q, k, v fused in c_attn):
     half-split rotate_half layout (Su et al. 2021, eq. 34; GPT-NeoX pairing) with rope_theta and
     linear scaling, grouped-query attention (Ainslie et al. 2023; query head h reads kv head
     h // group), SwiGLU (Shazeer 2020), tied or own head; Mistral's sliding window (Jiang et al.
-    2023: query i sees keys j with i - j < sliding_window); Qwen2's q/k/v biases.
+    2023: query i sees keys j with i - j < sliding_window); Qwen2's q/k/v biases; Llama's
+    attention_bias (q, k, v and o).
   - GPT-2 (Radford et al. 2019): learned positions, pre-LayerNorm, gelu_new (tanh approximation),
     biases everywhere, head tied to wte.
 
@@ -96,7 +97,8 @@ def llama_forward(c, sd, ids):
     kv = c.get('num_key_value_heads', heads)
     hd = c.get('head_dim', d // heads)
     eps = c['rms_norm_eps']
-    qkv_bias = c['model_type'] == 'qwen2'
+    o_bias = c.get('attention_bias', False)  # Llama's attention_bias: all four projections
+    qkv_bias = c['model_type'] == 'qwen2' or o_bias
     window = c.get('sliding_window') if c['model_type'] == 'mistral' else None
     inv = 1.0 / (c.get('rope_theta', 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
     scaling = c.get('rope_scaling')
@@ -122,7 +124,7 @@ def llama_forward(c, sd, ids):
         logits = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
         w = torch.softmax(logits.masked_fill(~keep, float('-inf')), -1)
         a = (w @ v).transpose(0, 1).reshape(t, heads * hd)
-        x = x + linear(a, sd, p + 'self_attn.o_proj')
+        x = x + linear(a, sd, p + 'self_attn.o_proj', o_bias)
         h = rms_norm(x, sd[p + 'post_attention_layernorm.weight'], eps)
         g = torch.nn.functional.silu(linear(h, sd, p + 'mlp.gate_proj')) * linear(h, sd, p + 'mlp.up_proj')
         x = x + linear(g, sd, p + 'mlp.down_proj')

@@ -44,6 +44,13 @@ const exportError = (argument: string, expected: string, actual: unknown) =>
 export function readLlama(r: FieldReader, modelType: LlamaType): LlamaShape {
   const dModel = r.int('hidden_size');
   const numHeads = r.int('num_attention_heads');
+  if (r.hf.head_dim == null && dModel % numHeads !== 0) {
+    r.fail(
+      'num_attention_heads',
+      `a divisor of hidden_size ${dModel} (no head_dim given)`,
+      numHeads,
+    );
+  }
   const shape: LlamaShape = {
     modelType,
     vocabSize: r.int('vocab_size'),

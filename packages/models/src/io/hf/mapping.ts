@@ -104,7 +104,9 @@ export class FieldReader {
   /** Refuses every field neither read nor listed as irrelevant: none is silently ignored. */
   finish(): void {
     for (const field of Object.keys(this.hf)) {
-      if (!this.used.has(field)) this.fail(field, 'no such field (attnkit cannot honour it)', 'it');
+      if (!this.used.has(field)) {
+        this.fail(field, `no such field (not one attnkit can honour)`, this.hf[field]);
+      }
     }
   }
 }
