@@ -53,7 +53,7 @@ void gather(const BlockSparseShape& s, const int32_t* row, const float* k, const
 }
 
 /** srow[x] = scale · q · k_x over the gathered keys, -inf where causality hides key x. */
-ATTNKIT_CLONES void logits(const BlockSparseShape& s, const Gathered& g, const float* qi,
+inline void logits(const BlockSparseShape& s, const Gathered& g, const float* qi,
                            int64_t qpos, float* srow) {
   const int64_t w = g.width;
   for (int64_t x = 0; x < w; x++) srow[x] = 0.f;
@@ -84,6 +84,72 @@ inline int64_t kv_head_of(const BlockSparseShape& s, int64_t head) {
   return head / (s.heads / s.kv_heads);
 }
 
+/** One query row: its output over the gathered keys and its log-sum-exp. */
+ATTNKIT_CLONES void forward_row(const BlockSparseShape& s, const Gathered& g, const float* qi,
+                                int64_t qpos, const float* vb, float* ATTNKIT_RESTRICT srow,
+                                float* ATTNKIT_RESTRICT o, float* lse) {
+  for (int64_t c = 0; c < s.dv; c++) o[c] = 0.f;
+  logits(s, g, qi, qpos, srow);
+  const float m = max_of(srow, g.width);
+  if (m == -kInf) {  // no visible key (or nothing listed)
+    *lse = -kInf;
+    return;
+  }
+  float sum = 0.f;
+  for (int64_t x = 0; x < g.width; x++) {
+    const float p = exp_f(srow[x] - m);
+    srow[x] = p;
+    sum += p;
+  }
+  for (int64_t x = 0; x < g.width; x++) {
+    const float p = srow[x];
+    if (p == 0.f) continue;
+    const float* ATTNKIT_RESTRICT vr = vb + g.pos[x] * s.dv;
+    for (int64_t c = 0; c < s.dv; c++) o[c] += p * vr[c];
+  }
+  const float inv = 1.f / sum;
+  for (int64_t c = 0; c < s.dv; c++) o[c] *= inv;
+  *lse = m + std::log(sum);
+}
+
+/**
+ * One query row of the backward: dS = P ⊙ (dO·Vᵀ - D), D = dO·O - dlse (∂lse/∂S = P);
+ * dq_i = scale·Σ dS k, and dk, dv of the gathered keys accumulate.
+ */
+ATTNKIT_CLONES void backward_row(const BlockSparseShape& s, const Gathered& g,
+                                 const float* ATTNKIT_RESTRICT qi, int64_t qpos, float l,
+                                 const float* ATTNKIT_RESTRICT gi, const float* oi, float dlse,
+                                 const float* kb, float* ATTNKIT_RESTRICT p,
+                                 float* ATTNKIT_RESTRICT ds, float* ATTNKIT_RESTRICT dqi,
+                                 float* dkb, float* dvb) {
+  const int64_t w = g.width;
+  logits(s, g, qi, qpos, p);
+  for (int64_t x = 0; x < w; x++) p[x] = exp_f(p[x] - l);
+  float dd = -dlse;
+  for (int64_t c = 0; c < s.dv; c++) dd += gi[c] * oi[c];
+  for (int64_t x = 0; x < w; x++) ds[x] = 0.f;
+  for (int64_t c = 0; c < s.dv; c++) {
+    const float a = gi[c];
+    const float* ATTNKIT_RESTRICT vc = g.vt.data() + c * w;
+    for (int64_t x = 0; x < w; x++) ds[x] += a * vc[x];
+  }
+  for (int64_t x = 0; x < w; x++) ds[x] = p[x] * (ds[x] - dd) * s.scale;
+  for (int64_t x = 0; x < w; x++) {
+    const int64_t kp = g.pos[x];
+    const float a = ds[x], pr = p[x];
+    if (a != 0.f) {
+      const float* ATTNKIT_RESTRICT kr = kb + kp * s.d;
+      float* ATTNKIT_RESTRICT dkr = dkb + kp * s.d;
+      for (int64_t c = 0; c < s.d; c++) dqi[c] += a * kr[c];
+      for (int64_t c = 0; c < s.d; c++) dkr[c] += a * qi[c];
+    }
+    if (pr != 0.f) {
+      float* ATTNKIT_RESTRICT dvr = dvb + kp * s.dv;
+      for (int64_t c = 0; c < s.dv; c++) dvr[c] += pr * gi[c];
+    }
+  }
+}
+
 }  // namespace
 
 void block_sparse_forward(const BlockSparseShape& s, const float* q, const float* k,
@@ -102,25 +168,8 @@ void block_sparse_forward(const BlockSparseShape& s, const float* q, const float
     query_range(s, qb, &lo, &hi);
     for (int64_t i = lo; i < hi; i++) {
       const int64_t row = bh * s.tq + i;
-      float* o = out + row * s.dv;
-      for (int64_t c = 0; c < s.dv; c++) o[c] = 0.f;
-      logits(s, g, q + row * s.d, s.query_offset + i, srow.data());
-      const float m = max_of(srow.data(), g.width);
-      if (m == -kInf) {  // no visible key (or nothing listed)
-        lse[row] = -kInf;
-        continue;
-      }
-      float sum = 0.f;
-      for (int64_t x = 0; x < g.width; x++) {
-        const float p = exp_f(srow[x] - m);
-        sum += p;
-        if (p == 0.f) continue;
-        const float* vr = vb + g.pos[x] * s.dv;
-        for (int64_t c = 0; c < s.dv; c++) o[c] += p * vr[c];
-      }
-      const float inv = 1.f / sum;
-      for (int64_t c = 0; c < s.dv; c++) o[c] *= inv;
-      lse[row] = m + std::log(sum);
+      forward_row(s, g, q + row * s.d, s.query_offset + i, vb, srow.data(), out + row * s.dv,
+                  lse + row);
     }
   });
 }
@@ -158,38 +207,9 @@ void block_sparse_backward(const BlockSparseShape& s, const float* q, const floa
           const int64_t row = bh * s.tq + i;
           const float l = lse[row];
           if (l == -kInf) continue;  // saw no key: every gradient is 0
-          const float* qi = q + row * s.d;
-          const float* gi = dout + row * s.dv;
-          const float* oi = out + row * s.dv;
-          logits(s, g, qi, s.query_offset + i, p.data());
-          for (int64_t x = 0; x < w; x++) p[x] = exp_f(p[x] - l);
-          // dS = P ⊙ (dO·V - D), D = dO·O - dlse (∂lse/∂S = P).
-          float dd = -dlse[row];
-          for (int64_t c = 0; c < s.dv; c++) dd += gi[c] * oi[c];
-          for (int64_t x = 0; x < w; x++) ds[x] = 0.f;
-          for (int64_t c = 0; c < s.dv; c++) {
-            const float a = gi[c];
-            const float* vc = g.vt.data() + c * w;
-            for (int64_t x = 0; x < w; x++) ds[x] += a * vc[x];
-          }
-          for (int64_t x = 0; x < w; x++) ds[x] = p[x] * (ds[x] - dd) * s.scale;
-          float* dqi = dq + row * s.d;
-          for (int64_t x = 0; x < w; x++) {
-            const int64_t kp = g.pos[x];
-            const float a = ds[x], pr = p[x];
-            if (a != 0.f) {
-              const float* kr = kb + kp * s.d;
-              float* dkr = dkb + kp * s.d;
-              for (int64_t c = 0; c < s.d; c++) {
-                dqi[c] += a * kr[c];
-                dkr[c] += a * qi[c];
-              }
-            }
-            if (pr != 0.f) {
-              float* dvr = dvb + kp * s.dv;
-              for (int64_t c = 0; c < s.dv; c++) dvr[c] += pr * gi[c];
-            }
-          }
+          backward_row(s, g, q + row * s.d, s.query_offset + i, l, dout + row * s.dv,
+                       out + row * s.dv, dlse[row], kb, p.data(), ds.data(), dq + row * s.d, dkb,
+                       dvb);
         }
       }
     }
