@@ -15,3 +15,4 @@ export * from './nsa';
 export * from './neighborhood-attention';
 export * from './biformer';
 export * from './sparsifiner';
+export * from './dhsa';
