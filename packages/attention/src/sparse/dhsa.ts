@@ -22,7 +22,8 @@ import { reportSelection } from './probe';
 /*
  * Dynamic hierarchical sparse attention (Xiong et al. 2025, "Long-Context Modeling with Dynamic
  * Hierarchical Sparse Attention for On-Device LLMs", DHSA). We could read the abstract and
- * summaries of sec. 3, not the equations, so the method is written from those with our choices:
+ * third-party summaries of the method, not the paper's equations, so the method is written from
+ * those, with our choices stated:
  *  1. Dynamic chunking: a boundary predictor (the paper's is an encoder of the left and right
  *     context, a fusion of [l, r, l − r, l ⊙ r, cos(l, r)] and an MLP classifier; here its
  *     simplest form: l = mean of the `window` keys before token i, r = k_i — the right context

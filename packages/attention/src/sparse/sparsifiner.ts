@@ -22,7 +22,7 @@ import { reportSelection } from './probe';
 
 /*
  * Sparsifiner (Wei et al. 2023, "Sparsifiner: Learning Sparse Instance-Dependent Attention for
- * Efficient Vision Transformers", sec. 3): a light connectivity predictor approximates each
+ * Efficient Vision Transformers"): a light connectivity predictor approximates each
  * head's attention map at low rank, and each query attends only to its top-k predicted keys:
  *   q' = q W_q + b_q, k' = k W_k + b_k            (channels headDim -> c)
  *   C = softmax(q' (k'ᵀ W_down) / √c)              (tokens N -> n_down: C is [N, n_down])
@@ -148,8 +148,8 @@ export class Sparsifiner extends ProjectedAttention<SparsifinerConfig> implement
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const c = this.config;
-    const { q, k, v } = this.heads(x, context);
     return tf.tidy(() => {
+      const { q, k, v } = this.heads(x, context);
       const coef = this.basisCoefficients(q, k);
       const [b, , n] = q.shape;
       // M: top-k of Â = C W_upᵀ, as scores of C against the rows of W_up (one shared "key head").
@@ -171,7 +171,6 @@ export class Sparsifiner extends ProjectedAttention<SparsifinerConfig> implement
         if (context.attentionHook) reportWeights(c.type, context, weights, selected);
         heads = output;
       }
-      tf.dispose([q, k, v]);
       return this.o.forward(mergeHeads(heads)) as tf.Tensor3D;
     });
   }
@@ -242,8 +241,8 @@ export function sparsifinerLoss(
   if (!(sparsity >= 0) || !Number.isFinite(sparsity)) {
     throw new ConfigError('sparsifinerLoss', 'sparsity', 'a finite number >= 0', String(sparsity));
   }
-  const { q, k, v } = mixer.heads(x);
   return tf.tidy(() => {
+    const { q, k } = mixer.heads(x);
     // The teacher is detached: no gradient reaches q, k or the projections through it.
     const teacher = detached(() =>
       tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(mixer.headDim))),
@@ -257,7 +256,6 @@ export function sparsifinerLoss(
     );
     const recon = tf.mean(tf.square(tf.sub(approx, teacher)));
     const l1 = tf.mul(tf.mean(tf.abs(mixer.tokenUp)), sparsity);
-    tf.dispose([q, k, v]);
     return tf.add(recon, l1) as tf.Scalar;
   });
 }
