@@ -18,3 +18,5 @@ export * from './lsg-attention';
 export * from './halo-attention';
 export * from './seer-attention';
 export * from './hip-attention';
+export * from './sparsifiner';
+export * from './dhsa';
