@@ -14,3 +14,4 @@ export * from './routing-transformer';
 export * from './nsa';
 export * from './neighborhood-attention';
 export * from './biformer';
+export * from './walt-attention';
