@@ -15,3 +15,4 @@ export * from './nsa';
 export * from './neighborhood-attention';
 export * from './biformer';
 export * from './walt-attention';
+export * from './coarse-to-fine-attention';
