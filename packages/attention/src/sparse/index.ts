@@ -16,3 +16,4 @@ export * from './neighborhood-attention';
 export * from './biformer';
 export * from './walt-attention';
 export * from './coarse-to-fine-attention';
+export * from './lkca';
