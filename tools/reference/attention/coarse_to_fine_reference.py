@@ -3,7 +3,7 @@
 Deng et al. 2017, "Image-to-Markup Generation with Coarse-to-Fine Attention", sec. 3: attention
 factorises as p(j) = a'_r * a_{j|r}: a coarse softmax over region summaries (here the mean key
 of each region of B tokens) restricted to the top-k regions, and a fine softmax inside each
-selected region. Causal: the own region (summarised by the mean of its keys up to the query,
+selected region (1-D: regions of B consecutive tokens; over a grid: B x B squares). Causal: the own region (summarised by the mean of its keys up to the query,
 attended up to the query) plus the top-(k-1) completed earlier regions.
 Written per query with Python loops (no masks, no gathers), independent of attnkit's paths.
 Weights are [in, out] as attnkit's Linear stores them.
@@ -24,6 +24,12 @@ def c2f(x, w, cfg):
     H = cfg['numHeads']
     hd = D // H
     R, k, causal = cfg['regionSize'], cfg['topk'], cfg.get('causal', False)
+    if 'grid' in cfg:  # R x R squares of the [gh, gw] grid, as lists of raster token indices
+        gh, gw = cfg['grid']
+        squares = [[(a * R + i) * gw + c * R + j for i in range(R) for j in range(R)]
+                   for a in range(gh // R) for c in range(gw // R)]
+    else:
+        squares = [list(range(r * R, (r + 1) * R)) for r in range(T // R)]
     q, kk, v = ((x @ w[n]).reshape(B_, T, H, hd) for n in ('q.weight', 'k.weight', 'v.weight'))
     out = torch.zeros(B_, T, H, hd)
     margin = float('inf')
@@ -36,24 +42,25 @@ def c2f(x, w, cfg):
                 if causal:
                     cands = list(range(own))  # completed regions
                 else:
-                    cands = list(range(T // R))
-                summ = {r: kk[b, r * R:(r + 1) * R, h].mean(0) for r in cands}
+                    cands = list(range(len(squares)))
+                summ = {r: kk[b, squares[r], h].mean(0) for r in cands}
                 score = {r: (qi @ summ[r]).item() for r in cands}
                 n = k - 1 if causal else k
                 ranked = sorted(cands, key=lambda r: -score[r])
                 chosen = ranked[:n]
                 if len(ranked) > n and n > 0:
                     margin = min(margin, score[ranked[n - 1]] - score[ranked[n]])
-                regions = []  # (region key range end-exclusive, summary)
+                regions = []  # (the region's key indices, its summary)
                 if causal:
-                    regions.append((own * R, i + 1, kk[b, own * R:i + 1, h].mean(0)))
+                    mine = list(range(own * R, i + 1))
+                    regions.append((mine, kk[b, mine, h].mean(0)))
                 for r in chosen:
-                    regions.append((r * R, (r + 1) * R, summ[r]))
-                coarse = torch.softmax(torch.stack([qi @ s for _, _, s in regions]) / hd ** 0.5, 0)
+                    regions.append((squares[r], summ[r]))
+                coarse = torch.softmax(torch.stack([qi @ s for _, s in regions]) / hd ** 0.5, 0)
                 o = 0
-                for a, (lo, hi, _) in zip(coarse, regions):
-                    fine = torch.softmax(kk[b, lo:hi, h] @ qi / hd ** 0.5, 0)
-                    o = o + a * (fine @ v[b, lo:hi, h])
+                for a, (keys, _) in zip(coarse, regions):
+                    fine = torch.softmax(kk[b, keys, h] @ qi / hd ** 0.5, 0)
+                    o = o + a * (fine @ v[b, keys, h])
                 out[b, i, h] = o
     return out.reshape(B_, T, D) @ w['o.weight'], margin
 
@@ -66,6 +73,7 @@ D, H = 8, 2
 configs = [
     ('encoder, 12 tokens, regions of 3, top-2', 2, 12, {'regionSize': 3, 'topk': 2}),
     ('encoder, 8 tokens, regions of 2, top-1', 1, 8, {'regionSize': 2, 'topk': 1}),
+    ('encoder, 4x6 grid, 2x2 regions, top-2', 1, 24, {'regionSize': 2, 'topk': 2, 'grid': [4, 6]}),
     ('causal, 11 tokens, regions of 3, top-3', 2, 11, {'regionSize': 3, 'topk': 3, 'causal': True}),
     ('causal, 8 tokens, regions of 2, top-2', 1, 8, {'regionSize': 2, 'topk': 2, 'causal': True}),
 ]

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
+  ConfigError,
   MASK_NEGATIVE,
   SOFTMAX_CAPABILITIES,
   ShapeError,
@@ -18,9 +19,10 @@ import { blockSparseAttention } from '../ops/block-sparse';
 import { blockGeometry } from '../ops/block-sparse-mask';
 import { blockKeyMeans, topEarlierBlocks } from '../ops/moba';
 import { tokenBlockAttention } from '../ops/token-block-sparse';
-import { checkMixerInput, inputPositions } from '../softmax/heads';
+import { checkMixerInput, inputPositions, mergeHeads } from '../softmax/heads';
 import { ProjectedAttention, projectedParameters } from '../softmax/projected';
 import { reportSelection } from './probe';
+import { reorderTokens, waltWindows, type WaltWindows } from './walt-attention';
 
 /*
  * Coarse-to-fine attention (Deng et al. 2017, "Image-to-Markup Generation with Coarse-to-Fine
@@ -31,7 +33,8 @@ import { reportSelection } from './probe';
  *   α'_{i,·} = softmax_{r ∈ S_i}(q_i·k̄_r/√d),  α_{ij|r} = softmax_{j ∈ r}(q_i·k_j/√d),
  * S_i the `topk` regions of highest coarse score (the paper's hard / sparsemax support, made
  * deterministic as a top-k). Causal: S_i is the query's own region, summarised by the mean of
- * its keys up to i and attended causally, plus the topk − 1 best completed regions.
+ * its keys up to i and attended causally, plus the topk − 1 best completed regions. Over a
+ * grid (encoder), the regions are B×B squares: the tokens are put in region-major order first.
  */
 
 const positive = z.number().int().positive();
@@ -42,12 +45,14 @@ export const coarseToFineAttentionSchema = z.strictObject({
   numHeads: positive,
   headDim: positive.optional(),
   bias: z.boolean().optional(),
-  /** B, tokens per region (must divide the length unless causal). */
+  /** B, tokens per region (must divide the length unless causal); over a grid, B×B regions. */
   regionSize: positive,
   /** Regions per query (causal: the own region included). */
   topk: positive,
   /** Only earlier keys: completed regions plus the own region up to the query. */
   causal: z.boolean().optional(),
+  /** [height, width] of the tokens in raster order (encoder): B×B regions, B dividing both. */
+  grid: z.tuple([positive, positive]).optional(),
   /** 'gather' (default): only the selected regions' keys; 'dense': the same selection over full [T, T] logits (the reference). */
   form: z.enum(['gather', 'dense']).optional(),
 });
@@ -278,8 +283,14 @@ export class CoarseToFineAttention
   extends ProjectedAttention<CoarseToFineAttentionConfig>
   implements TokenMixer
 {
+  /** Region-major order of the grid's tokens, or null for a sequence. */
+  private readonly regions: WaltWindows | null;
+
   constructor(config: CoarseToFineAttentionConfig, options: ModuleOptions = {}) {
-    super(parseConfig('coarse-to-fine-attention', coarseToFineAttentionSchema, config), options);
+    const c = parseConfig('coarse-to-fine-attention', coarseToFineAttentionSchema, config);
+    const regions = c.grid ? gridRegions(c, c.grid) : null;
+    super(c, options);
+    this.regions = regions;
   }
 
   /** Encoder, or causal-only with a KV cache; rotary on q and k; no masks or weights map. */
@@ -306,14 +317,51 @@ export class CoarseToFineAttention
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
     const c = this.config;
     const cache = checkMixerInput(c.type, x, c.dModel, context, KVCache, this.capabilities);
-    const positions = inputPositions(c.type, context, x.shape[1], cache?.length ?? 0);
+    let positions = inputPositions(c.type, context, x.shape[1], cache?.length ?? 0);
+    const r = this.regions;
+    if (r && x.shape[1] !== r.order.length) {
+      throw new ShapeError(
+        c.type,
+        'x',
+        `${r.order.length} tokens (grid ${c.grid!.join('×')})`,
+        `${x.shape[1]} tokens`,
+      );
+    }
     return tf.tidy(() => {
-      const { q, keys, values } = this.projectSelf(x, positions, context.positional, cache);
-      const { output, selected } = coarseToFineAttention(q, keys, values, c, c.type);
+      // Over a grid: region-major order (each token keeps its own position for rotary).
+      const input = r ? reorderTokens(x, r.order) : x;
+      if (r) positions = Array.from(r.order, (token) => positions[token]!);
+      const { q, keys, values } = this.projectSelf(input, positions, context.positional, cache);
+      const regionSize = r ? r.size : c.regionSize;
+      const { output, selected } = coarseToFineAttention(
+        q,
+        keys,
+        values,
+        { ...c, regionSize },
+        c.type,
+      );
       reportSelection(c.type, context, 'selectedRegions', selected);
-      return this.mergeAndProject(output);
+      if (!r) return this.mergeAndProject(output);
+      return this.o.forward(reorderTokens(mergeHeads(output), r.inverse)) as tf.Tensor3D;
     });
   }
+}
+
+/** B×B regions of a grid, checked before any weight (encoder only). */
+function gridRegions(c: CoarseToFineAttentionConfig, grid: [number, number]): WaltWindows {
+  if (c.causal) {
+    throw new ConfigError(c.type, '$.grid', 'no grid when causal (a 1-D sequence)', 'a grid');
+  }
+  const B = c.regionSize;
+  if (grid[0] % B !== 0 || grid[1] % B !== 0) {
+    throw new ConfigError(
+      c.type,
+      '$.regionSize',
+      `a divisor of the grid's height and width ${grid.join('×')}`,
+      String(B),
+    );
+  }
+  return waltWindows({ type: c.type, grid: [1, grid[0], grid[1]], windowSize: B });
 }
 
 register(

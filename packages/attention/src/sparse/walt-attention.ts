@@ -86,10 +86,13 @@ function windowShape(c: WaltWindowsConfig): [number, number, number] {
   return [t, ph, pw];
 }
 
+/** What the windows read; `type` names the block in errors. */
 type WaltWindowsConfig = Pick<
   WaltAttentionConfig,
-  'type' | 'grid' | 'windowSize' | 'mode' | 'temporalWindow'
->;
+  'grid' | 'windowSize' | 'mode' | 'temporalWindow'
+> & {
+  type: string;
+};
 
 /** The windows of a config's grid (throws a typed error when a window does not tile it). */
 export function waltWindows(c: WaltWindowsConfig): WaltWindows {
@@ -117,7 +120,7 @@ export function waltWindows(c: WaltWindowsConfig): WaltWindows {
 }
 
 /** x [b, T, d] with its tokens reordered: out[:, n] = x[:, order[n]] (one gatherRows). */
-function reorder(x: tf.Tensor3D, order: Int32Array): tf.Tensor3D {
+export function reorderTokens(x: tf.Tensor3D, order: Int32Array): tf.Tensor3D {
   const [b, t, d] = x.shape;
   const rows = tf.reshape(tf.transpose(x, [1, 0, 2]), [t, b * d]) as tf.Tensor2D;
   const picked = gatherRows(rows, tf.tensor1d(order, 'int32'));
@@ -176,7 +179,7 @@ export class WaltAttention extends ProjectedAttention<WaltAttentionConfig> imple
     return tf.tidy(() => {
       const dense = c.form === 'dense';
       // Blocked: window-major order, so window n is key block n and attends to itself only.
-      const xs = dense ? x : reorder(x, w.order);
+      const xs = dense ? x : reorderTokens(x, w.order);
       const q = splitHeads(this.q.forward(xs), queryHeads, this.headDim);
       const k = splitHeads(this.k.forward(xs), keyHeads, this.headDim);
       const v = splitHeads(this.v.forward(xs), valueHeads, valueDim);
@@ -196,7 +199,7 @@ export class WaltAttention extends ProjectedAttention<WaltAttentionConfig> imple
         selected,
         queryOffset: 0,
       }).output;
-      return this.o.forward(reorder(mergeHeads(heads), w.inverse)) as tf.Tensor3D;
+      return this.o.forward(reorderTokens(mergeHeads(heads), w.inverse)) as tf.Tensor3D;
     });
   }
 }

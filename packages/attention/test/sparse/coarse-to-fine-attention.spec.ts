@@ -64,6 +64,7 @@ describe('coarse-to-fine-attention (Deng et al. 2017, coarse-to-fine attention)'
   it.each([
     ['encoder, regions of 3, top-2', { regionSize: 3, topk: 2 }, 12],
     ['encoder, regions of 4, top-3', { regionSize: 4, topk: 3 }, 16],
+    ['2-D 4x6 grid, 2x2 regions, top-3', { regionSize: 2, topk: 3, grid: [4, 6] }, 24],
     ['causal, regions of 3, top-2, ragged', { regionSize: 3, topk: 2, causal: true }, 13],
     ['causal, regions of 2, top-4', { regionSize: 2, topk: 4, causal: true }, 12],
     ['causal, regions of 4, top-1 (own region only)', { regionSize: 4, topk: 1, causal: true }, 10],
@@ -172,6 +173,15 @@ describe('coarse-to-fine-attention (Deng et al. 2017, coarse-to-fine attention)'
     expect(() => m.forward(tf.zeros([1, 9, 8]) as tf.Tensor3D, { causal: true })).toThrow(
       /context.causal/,
     );
+    expect(() => make({ regionSize: 2, topk: 1, grid: [4, 4], causal: true })).toThrow(
+      /grid expected no grid when causal/,
+    );
+    expect(() => make({ regionSize: 3, topk: 1, grid: [3, 4] })).toThrow(
+      /regionSize expected a divisor of the grid's height and width 3×4, got 3/,
+    );
+    const grid = make({ regionSize: 2, topk: 1, grid: [2, 4] });
+    expect(() => grid.forward(short)).toThrow(/x expected 8 tokens \(grid 2×4\), got 6 tokens/);
+    grid.dispose();
     expect(() => make({ regionSize: 0, topk: 1 })).toThrow(ConfigError);
     expect(() => make({ regionSize: 0, topk: 1 })).toThrow(/regionSize/);
     expect(() => make({ regionSize: 2, topk: 1.5 })).toThrow(/topk/);
@@ -198,6 +208,7 @@ describe('coarse-to-fine-attention (Deng et al. 2017, coarse-to-fine attention)'
   describe.each([
     ['encoder', { regionSize: 2, topk: 2 }, 8],
     ['causal, ragged', { regionSize: 3, topk: 2, causal: true }, 10],
+    ['2-D 4x4 grid, 2x2 regions', { regionSize: 2, topk: 2, grid: [4, 4] }, 16],
   ])('contract (%s)', (_n, extra, time) => {
     const config = { type: 'coarse-to-fine-attention', dModel: 8, numHeads: 2, ...extra };
     for (const check of mixerContract(config, { time })) {
