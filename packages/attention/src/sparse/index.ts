@@ -17,3 +17,7 @@ export * from './biformer';
 export * from './walt-attention';
 export * from './coarse-to-fine-attention';
 export * from './lkca';
+export * from './lsg-attention';
+export * from './halo-attention';
+export * from './seer-attention';
+export * from './hip-attention';
