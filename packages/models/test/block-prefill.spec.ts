@@ -64,6 +64,19 @@ describeWithBlocks('prefillBlocks (Block-Attention)', () => {
     state.dispose();
   });
 
+  it('with a bias encoding (ALiBi) the keys keep their values and only move positions', async () => {
+    const alibi = tinyLm({ maxLength: 24, positional: { type: 'alibi', numHeads: 2 } }, 7);
+    const store = new BlockKVStore({ maxBytes: 1 << 20 });
+    (await prefillBlocks(alibi, [a, b, query], { store })).state.dispose();
+    const swapped = [b, a, query];
+    const reused = await prefillBlocks(alibi, swapped, { store });
+    expect(reused.reused).toEqual([true, true]);
+    expect(diff(reused.logits, fullLogits(alibi, swapped)[8]!)).toBeLessThanOrEqual(1e-4);
+    reused.state.dispose();
+    store.dispose();
+    alibi.dispose();
+  });
+
   it('reuses stored blocks at new offsets: same logits as encoding them fresh', async () => {
     const store = new BlockKVStore({ maxBytes: 1 << 20 });
     const first = await prefillBlocks(model, [a, b, query], { store });
