@@ -5,6 +5,8 @@
       "sources": [
         "csrc/addon.cc",
         "csrc/attention.cc",
+        "csrc/block_sparse.cc",
+        "csrc/block_sparse_napi.cc",
         "csrc/decoder.cc",
         "csrc/decoder_napi.cc",
         "csrc/elementwise.cc",

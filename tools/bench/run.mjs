@@ -20,15 +20,17 @@ import matmul from './workloads/matmul.mjs';
 import mixers from './workloads/mixers.mjs';
 import long from './workloads/long.mjs';
 import sdpa from './workloads/sdpa.mjs';
+import sparse from './workloads/sparse.mjs';
 import train from './workloads/train.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const WORKLOADS = [matmul, sdpa, mixers, train, generate, long];
+const WORKLOADS = [matmul, sdpa, mixers, train, generate, long, sparse];
 // Which built packages each workload imports (for the up-front `npm run build` hint).
 const NEEDS = {
   sdpa: ['attention'],
   mixers: ['core', 'attention'],
   long: ['core', 'attention'],
+  sparse: ['core', 'attention'],
   train: ['models'],
   generate: ['models'],
 };

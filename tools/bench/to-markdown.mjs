@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from './lib/packages.mjs';
 import { crossoverTable } from './lib/long-report.mjs';
+import { sparseCrossoverTable } from './lib/sparse-report.mjs';
 import { targetRows } from './lib/targets.mjs';
 
 const args = process.argv.slice(2);
@@ -92,6 +93,14 @@ for (const w of results.workloads) {
 const crossover = crossoverTable(results);
 if (crossover.length)
   lines.push('', '### long: where each mixer overtakes softmax attention', '', ...crossover);
+const sparseCrossover = sparseCrossoverTable(results);
+if (sparseCrossover.length)
+  lines.push(
+    '',
+    '### sparse: where block-sparse attention overtakes dense',
+    '',
+    ...sparseCrossover,
+  );
 const text = lines.join('\n');
 
 /** Image links to the charts that exist, relative to the doc's folder. */
@@ -107,6 +116,8 @@ function chartLinks(docDir) {
     'generate.svg': 'llama-tiny generation tokens/s',
     'long-ops.svg': 'softmax vs linear attention ops against T',
     'long-mixers.svg': 'mixers forward+backward against T',
+    'sparse-t.svg': 'block-sparse vs dense attention against T',
+    'sparse-density.svg': 'block-sparse attention against density',
   };
   const found = Object.keys(titles).filter((f) => fs.existsSync(path.join(dir, f)));
   if (found.length === 0) return '';
@@ -121,7 +132,7 @@ function chartLinks(docDir) {
 if (docs.length === 0) console.log(text);
 for (const doc of docs) {
   const old = fs.readFileSync(doc, 'utf8');
-  // A package README carries only the crossover table (between crossover markers).
+  // A package README carries only the crossover tables (between crossover markers).
   const short = /(<!-- crossover:start -->)[\s\S]*?(<!-- crossover:end -->)/;
   const re = /(<!-- bench:start -->)[\s\S]*?(<!-- bench:end -->)/;
   if (short.test(old)) {
@@ -129,6 +140,7 @@ for (const doc of docs) {
       `Command: \`${m.command}\` — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores.`,
       '',
       ...crossover,
+      ...(sparseCrossover.length ? ['', ...sparseCrossover] : []),
     ].join('\n');
     fs.writeFileSync(
       doc,

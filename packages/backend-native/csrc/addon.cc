@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attention.h"
+#include "block_sparse_napi.h"
 #include "decoder_napi.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -337,6 +338,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"selectiveScanForward", nullptr, SelectiveScanForward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"selectiveScanBackward", nullptr, SelectiveScanBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"blockSparseForward", nullptr, BlockSparseForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"blockSparseBackward", nullptr, BlockSparseBackward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -72,6 +72,32 @@ export interface NativeAddon {
     dims: Int32Array,
     scale: number,
   ): void;
+  /** dims [b, h, kvHeads, tq, tk, d, dv, blockSize, kPerBlock, queryOffset, causal]. */
+  blockSparseForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    selected: Int32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  blockSparseBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    selected: Int32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dout: Float32Array,
+    dlse: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
   /** Inputs q, k, v, g, kv0, z0; outputs out, kv, z; dims [b,h,t,dk,dv,chunk,causal,normalize]. */
   linearAttentionForward(
     q: Float32Array,

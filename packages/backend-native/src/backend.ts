@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import {
   ADAMW,
+  BLOCK_SPARSE_ATTENTION,
+  BLOCK_SPARSE_ATTENTION_GRAD,
   CHUNKED_LINEAR_ATTENTION,
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
@@ -46,6 +48,11 @@ import {
   makeChunkedLinearAttention,
   makeChunkedLinearAttentionGrad,
 } from './kernels/linear-attention';
+import {
+  blockSparseAttentionGradConfig,
+  makeBlockSparseAttention,
+  makeBlockSparseAttentionGrad,
+} from './kernels/block-sparse-attention';
 import { linearScanGradConfig, makeLinearScan, makeLinearScanGrad } from './kernels/linear-scan';
 import {
   makeSelectiveScan,
@@ -103,6 +110,8 @@ export function nativeKernelNames(): string[] {
     LINEAR_SCAN_GRAD,
     SELECTIVE_SCAN,
     SELECTIVE_SCAN_GRAD,
+    BLOCK_SPARSE_ATTENTION,
+    BLOCK_SPARSE_ATTENTION_GRAD,
   ];
 }
 
@@ -129,6 +138,8 @@ function nativeKernels(
     [LINEAR_SCAN_GRAD, makeLinearScanGrad(ctx)],
     [SELECTIVE_SCAN, makeSelectiveScan(ctx)],
     [SELECTIVE_SCAN_GRAD, makeSelectiveScanGrad(ctx)],
+    [BLOCK_SPARSE_ATTENTION, makeBlockSparseAttention(ctx)],
+    [BLOCK_SPARSE_ATTENTION_GRAD, makeBlockSparseAttentionGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -144,6 +155,8 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [LINEAR_SCAN_GRAD]: 'linearScanBackward',
   [SELECTIVE_SCAN]: 'selectiveScanForward',
   [SELECTIVE_SCAN_GRAD]: 'selectiveScanBackward',
+  [BLOCK_SPARSE_ATTENTION]: 'blockSparseForward',
+  [BLOCK_SPARSE_ATTENTION_GRAD]: 'blockSparseBackward',
 };
 
 /**
@@ -193,6 +206,8 @@ export function registerNativeBackend(addon: NativeAddon): void {
     LINEAR_SCAN_GRAD,
     SELECTIVE_SCAN,
     SELECTIVE_SCAN_GRAD,
+    BLOCK_SPARSE_ATTENTION,
+    BLOCK_SPARSE_ATTENTION_GRAD,
   ];
   for (const name of own) {
     if (!tf.getKernel(name, BACKEND_NAME) && inBinary(addon, name)) {
@@ -208,6 +223,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     chunkedLinearAttentionGradConfig,
     linearScanGradConfig,
     selectiveScanGradConfig,
+    blockSparseAttentionGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

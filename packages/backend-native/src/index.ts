@@ -1,7 +1,7 @@
 // @attnkit/backend-native: importing it registers the tfjs backend 'native' (the cpu backend
 // with C++ kernels for matmul, elementwise ops, reductions, softmax, data movement, fused
-// attention, chunked linear attention, the linear scan and Mamba's selective scan). Throws
-// NativeUnavailableError when no compiled binary loads for this platform.
+// attention, chunked linear attention, the linear scan, Mamba's selective scan and block-sparse
+// attention). Throws NativeUnavailableError when no compiled binary loads for this platform.
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon';
 import { registerNativeBackend } from './backend';
@@ -15,6 +15,8 @@ export { DECODER_ACTIVATIONS } from './decoder';
 // The kernel names and the fused decoder's types are @attnkit/kernels' contract, re-exported.
 export {
   ADAMW,
+  BLOCK_SPARSE_ATTENTION,
+  BLOCK_SPARSE_ATTENTION_GRAD,
   CHUNKED_LINEAR_ATTENTION,
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,

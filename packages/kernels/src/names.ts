@@ -2,7 +2,7 @@
 // registers exactly these names, and a new kernel cannot take a reserved one by accident.
 import { ADAMW } from './adamw';
 import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from './attention';
-import { BLOCK_SPARSE_ATTENTION } from './block-sparse-attention';
+import { BLOCK_SPARSE_ATTENTION, BLOCK_SPARSE_ATTENTION_GRAD } from './block-sparse-attention';
 import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linear-attention';
 import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
 import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
@@ -18,10 +18,12 @@ export const KERNEL_NAMES = [
   LINEAR_SCAN_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
+  BLOCK_SPARSE_ATTENTION,
+  BLOCK_SPARSE_ATTENTION_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */
-export const RESERVED_KERNEL_NAMES = [BLOCK_SPARSE_ATTENTION] as const;
+export const RESERVED_KERNEL_NAMES = [] as const;
 
 export type KernelName = (typeof KERNEL_NAMES)[number];
 export type ReservedKernelName = (typeof RESERVED_KERNEL_NAMES)[number];

@@ -45,5 +45,6 @@ export {
 } from './cli/commands';
 export { CliError } from './cli/errors';
 export { patchWasmKernels } from './kernels/wasm';
+export * from './io/hf';
 export { processIo } from './cli/io';
 export type { Io } from './cli/io';

@@ -174,7 +174,7 @@ describe('packages/models/README.md, Block-Attention prefill', () => {
   it('runs the example as written: the second query reuses both passages', async () => {
     const { runDocExample } = require('../../../tools/jest/doc-examples.cjs');
     const readme = require('node:path').join(__dirname, '../README.md');
-    const lines = (await runDocExample(readme, 1, require)) as string[];
+    const lines = (await runDocExample(readme, 2, require)) as string[];
     expect(lines).toHaveLength(2);
     const [first, second] = lines.map((l) => l.split(' '));
     expect(first![0]).toBe('false,false');

@@ -1,5 +1,6 @@
 // Turns a results object into the SVG charts that docs/benchmarks.md shows.
 import { longCharts } from './long-report.mjs';
+import { sparseCharts } from './sparse-report.mjs';
 import { barChart, lineChart } from './svg.mjs';
 
 const okBackends = (results) => results.backends.filter((b) => b.ok);
@@ -124,5 +125,6 @@ export function buildCharts(results) {
     });
   }
   if (has('long')) Object.assign(charts, longCharts(results));
+  if (has('sparse')) Object.assign(charts, sparseCharts(results));
   return Object.fromEntries(Object.entries(charts).filter(([, svg]) => svg));
 }

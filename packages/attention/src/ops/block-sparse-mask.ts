@@ -125,12 +125,10 @@ export function blockSparseMask(
   checkRank(block, 'selected', selected, 4);
   checkSelected(block, selected, selected.shape[0], selected.shape[1], g);
   return tf.tidy(() => {
-    // [b, h, nqb, nkb]: whether each key block is selected for each query block.
-    const valid = tf.greaterEqual(selected, 0);
-    const hot = tf.mul(
-      tf.oneHot(tf.maximum(selected, tf.scalar(0, 'int32')), g.numKeyBlocks),
-      tf.expandDims(tf.cast(valid, 'int32'), -1),
-    );
+    // [b, h, nqb, nkb]: whether each key block is selected for each query block (-1 matches
+    // no block; a comparison, not tf.oneHot, which refuses a depth of 1: a single key block).
+    const blocks = tf.range(0, g.numKeyBlocks, 1, 'int32');
+    const hot = tf.cast(tf.equal(tf.expandDims(selected, -1), blocks), 'int32');
     const chosen = tf.greater(tf.sum(hot, 3), 0);
     const queryBlock = Array.from(
       { length: tq },

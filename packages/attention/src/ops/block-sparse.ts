@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, MASK_NEGATIVE, checkNumber, gatherRows } from '@attnkit/core';
 import { validateAttention } from './validate';
 import { blockGeometry, checkSelected, type BlockGeometry } from './block-sparse-mask';
+import { blockSparseKernel } from './block-sparse-kernel';
 
 const BLOCK = 'blockSparseAttention';
 
@@ -38,7 +39,8 @@ export interface BlockSparseResult {
  * [tq, kPerBlock·blockSize] rather than [tq, tk]: time and memory fall with sparsity. Equal, up to float error, to
  * `scaledDotProductAttention` with `blockSparseMask(selected, ...)` as its mask (except that
  * a query with no visible key gets output 0 here, the uniform average there). Differentiable
- * w.r.t. q, k and v; the selection itself is data, not differentiated.
+ * w.r.t. q, k and v; the selection itself is data, not differentiated. Runs the backend's
+ * BLOCK_SPARSE_ATTENTION kernel when it registers one (block-sparse-kernel.ts).
  */
 export function blockSparseAttention(
   q: tf.Tensor4D,
@@ -61,6 +63,10 @@ export function blockSparseAttention(
   );
   checkSelected(BLOCK, options.selected, geo.batch, geo.heads, g);
   const scale = options.scale ?? geo.scale;
+  const causal = options.causal ?? false;
+  const returnLogSumExp = Boolean(options.returnLogSumExp);
+  const fused = blockSparseKernel(q, k, v, options.selected, g, { causal, scale, returnLogSumExp });
+  if (fused) return fused;
   return tf.tidy(() => {
     const { batch: b, heads: h, kvHeads, headDim: d, valueDim: dv } = geo;
     const B = g.blockSize;
@@ -113,11 +119,7 @@ export function blockSparseAttention(
     // Hidden keys get the finite MASK_NEGATIVE added, so exp(·) is 0 for them next to any
     // visible key; a row that sees none is told apart by its max and zeroed.
     const hidden = tf.reshape(
-      tf.where(
-        visibility(selected, g, options.causal ?? false),
-        tf.scalar(0),
-        tf.scalar(MASK_NEGATIVE),
-      ),
+      tf.where(visibility(selected, g, causal), tf.scalar(0), tf.scalar(MASK_NEGATIVE)),
       [rows, -1, kpb * B],
     );
     const logits = tf.add(tf.matMul(queries, keys, false, true), hidden); // [rows, B, kpb·B]

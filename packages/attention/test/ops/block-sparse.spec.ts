@@ -100,6 +100,7 @@ describe('blockSparseAttention == sdpa with blockSparseMask', () => {
       { heads: 2, kvHeads: 1, tq: 3, tk: 11, blockSize: 4, kpb: 2, causal: true },
     ],
     ['one query', { heads: 2, kvHeads: 2, tq: 1, tk: 7, blockSize: 3, kpb: 2, causal: true }],
+    ['one key block', { heads: 2, kvHeads: 1, tq: 5, tk: 5, blockSize: 8, kpb: 2, causal: true }],
   ];
   for (const [name, c] of cases) {
     it(`${name}: outputs, lse and gradients`, () => {
