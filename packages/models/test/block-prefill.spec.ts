@@ -144,6 +144,12 @@ describeWithBlocks('prefillBlocks (Block-Attention)', () => {
 
   it('refuses bad input with typed errors before computing', async () => {
     const store = new BlockKVStore({ maxBytes: 1024 });
+    // The model runs in eval mode and gets its training flag back, also after a failure.
+    model.train();
+    (await prefillBlocks(model, [a, query])).state.dispose();
+    await expect(generateBlocks(model, [a, [99]], { maxTokens: 1 })).rejects.toThrow(ConfigError);
+    expect(model.training).toBe(true);
+    model.eval();
     const long = Array.from({ length: 25 }, () => 1);
     await expect(prefillBlocks(model, [])).rejects.toThrow(ConfigError);
     await expect(prefillBlocks(model, [a, [], query])).rejects.toThrow(/blocks\[1\]/);

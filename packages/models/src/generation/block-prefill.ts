@@ -5,6 +5,7 @@ import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { StackState } from '../assemblies/decoder-state';
 import { type BlockKV, type BlockKVStore, checkStore } from './block-kv-store';
 import type { GenerateOptions } from './generate';
+import { enterEval } from './eval-mode';
 import { applyRepetitionPenalty, checkSamplingOptions, sampleToken } from './sampling';
 
 const BLOCK = 'prefillBlocks';
@@ -40,8 +41,7 @@ export async function prefillBlocks(
 ): Promise<BlockPrefill> {
   const store = checkStore(BLOCK, options.store);
   checkBlocks(model, blocks);
-  const wasTraining = model.training;
-  model.eval();
+  const leave = enterEval(model);
   const state = model.initState(1);
   try {
     const caches = checkCaches(model, state);
@@ -68,7 +68,7 @@ export async function prefillBlocks(
     state.dispose();
     throw e;
   } finally {
-    if (!model.isDisposed) model.train(wasTraining);
+    leave();
   }
 }
 
@@ -91,8 +91,7 @@ export async function generateBlocks(
   const tokens = blocks.flat();
   const out: number[] = [];
   let logits = prefill.logits;
-  const wasTraining = model.training;
-  model.eval();
+  const leave = enterEval(model);
   try {
     for (let produced = 0; produced < options.maxTokens; produced++) {
       const next = sampleToken(applyRepetitionPenalty(logits, tokens, penalty), options, rng);
@@ -103,7 +102,7 @@ export async function generateBlocks(
     }
   } finally {
     prefill.state.dispose();
-    if (!model.isDisposed) model.train(wasTraining);
+    leave();
   }
   return out;
 }
