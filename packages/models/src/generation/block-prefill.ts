@@ -173,7 +173,8 @@ function encodeBlock(model: DecoderLM, ids: readonly number[]): BlockKV {
   const fresh = model.initState(1);
   try {
     tf.tidy(() => {
-      model.forward(tf.tensor2d([ids as number[]], [1, ids.length], 'int32'), { state: fresh });
+      // Hidden states only: the block's keys and values are what is kept, not its logits.
+      model.hidden(tf.tensor2d([ids as number[]], [1, ids.length], 'int32'), { state: fresh });
     });
     const layers = fresh.layers.map((s) => {
       const cache = s as KVCache;
