@@ -42,6 +42,9 @@ export function checkMixerContext(
       'segment ids',
     );
   }
+  if (!caps.blockAttention && context.blockAttention) {
+    throw new ConfigError(block, 'context.blockAttention', `unset (${block} takes none)`, 'true');
+  }
   if (!caps.decoding && context.state) {
     throw new ConfigError(
       block,

@@ -56,6 +56,12 @@ export interface MixerContext {
   causal?: boolean;
   /** `[batch, time]` segment ids: tokens attend only within their segment. */
   segmentIds?: tf.Tensor2D;
+  /**
+   * Block-Attention (Sun et al. 2024, sec. 2.1): `segmentIds` mark blocks and the row's last
+   * block (the segment of its last token) attends to all blocks; with a cache, the new tokens
+   * continue the last block. Needs the mixer's `blockAttention` capability.
+   */
+  blockAttention?: boolean;
   /** `[time]` absolute positions of the input tokens (default `0..time-1`, or the state's offset). */
   positions?: tf.Tensor1D;
   positional?: PositionalEncoding;
@@ -164,6 +170,8 @@ export interface MixerCapabilities {
   /** Takes `context.mask` / `context.segmentIds`. */
   masks: boolean;
   segmentIds: boolean;
+  /** Honours `context.blockAttention` (the last segment sees all); absent means no. */
+  blockAttention?: boolean;
   /** What the attention hook receives: the full map, the selected entries, or nothing. */
   attentionWeights: 'full' | 'selected' | 'none';
   /** Decoding state size: constant, grows with the tokens seen, or none. */

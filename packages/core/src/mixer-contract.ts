@@ -195,6 +195,12 @@ export function mixerContract(
             const cases: [boolean, string, MixerContext][] = [
               [c.masks, 'an all-true mask', { mask: all }],
               [c.segmentIds, 'one segment', { segmentIds: sameSegment }],
+              // One block is the last block: Block-Attention then sees everything.
+              [
+                !!c.blockAttention,
+                'block attention, one block',
+                { segmentIds: sameSegment, blockAttention: true },
+              ],
             ];
             for (const [accepted, what, extra] of cases) {
               const run = () => m.forward(x, { ...base(x), ...extra });

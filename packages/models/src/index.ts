@@ -17,6 +17,13 @@ export { StackState } from './assemblies/decoder-state';
 export * from './presets';
 export * from './generation/sampling';
 export * from './generation/generate';
+export * from './generation/block-prefill';
+export {
+  BlockKVStore,
+  blockKey,
+  type BlockKV,
+  type BlockKVStoreOptions,
+} from './generation/block-kv-store';
 export { fusedDecodingSupport, openDecoding } from './generation/decoding';
 export type { Decoding, DecodingMode, DecodingOptions } from './generation/decoding';
 export { fusedDecoderSpec } from './generation/fused-spec';

@@ -41,6 +41,7 @@ export {
   type FeatureRole,
 } from './feature-maps';
 export { mergeAttention, type AttentionPart } from './merge';
+export { blockAttentionMask, withBlockAttention, shiftKeyPositions } from './block-attention';
 export {
   blockSparseAttention,
   type BlockSparseOptions,

@@ -58,7 +58,12 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
   /** Cross-attention reads a fixed memory: never causal, no state of its own, no rotary/bias. */
   override get capabilities(): MixerCapabilities {
     const softmax = (this.config.normalizer ?? 'softmax') === 'softmax';
-    const caps = { ...super.capabilities, keyValuePrefix: softmax, sharedKeyValues: !this.isCross };
+    const caps = {
+      ...super.capabilities,
+      keyValuePrefix: softmax,
+      sharedKeyValues: !this.isCross,
+      blockAttention: !this.isCross,
+    };
     // Never causal (config causal: false): nothing to decode token by token.
     if (this.config.causal === false) Object.assign(caps, { decoding: false, stateGrowth: 'none' });
     if (!this.isCross) return caps;
@@ -98,7 +103,10 @@ export class MultiHeadAttention<C extends AttentionConfig = AttentionConfig>
         );
       }
     }
-    refuseSegmentsWhileDecoding(block, cache, context);
+    // Block-Attention prefills an empty cache with its blocks; later tokens continue the last.
+    if (!(context.blockAttention && cache?.length === 0)) {
+      refuseSegmentsWhileDecoding(block, cache, context);
+    }
     const offset = cache && !this.isCross ? cache.length : 0;
     const queryPositions = inputPositions(block, context, x.shape[1], offset);
     const positional = this.isCross ? undefined : context.positional;

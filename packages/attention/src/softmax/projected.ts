@@ -14,6 +14,7 @@ import {
 } from '@attnkit/core';
 import { KVCache } from '../cache/kv-cache';
 import { repeatKvHeads } from '../ops/validate';
+import { withBlockAttention } from '../ops/block-attention';
 import type { AttentionConfig } from './config';
 import { mergeHeads, positionalBias, rotate, splitHeads } from './heads';
 
@@ -228,8 +229,8 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     return {
       scale: (positional?.logitScale ?? 1) / Math.sqrt(this.headDim),
       bias: positionalBias(positional, queryPositions, keyPositions, q.shape[1], q),
-      mask: withCacheValidity(context.mask, cacheOf(context.state), q.shape[1]),
-      querySegments: context.segmentIds,
+      mask: withCacheValidity(blockMask(context), cacheOf(context.state), q.shape[1]),
+      querySegments: context.blockAttention ? undefined : context.segmentIds,
       queryPositions,
       keyPositions,
     };
@@ -268,6 +269,12 @@ export function scaleHeads(block: string, heads: tf.Tensor4D, control: HeadContr
     factors[head] = 0;
   }
   return tf.mul(heads, tf.tensor4d(factors, [1, h, 1, 1])) as tf.Tensor4D;
+}
+
+/** The context's mask, narrowed to Block-Attention's blocks when it asks for them. */
+function blockMask(context: MixerContext): tf.Tensor | undefined {
+  const { mask, segmentIds, blockAttention } = context;
+  return blockAttention && segmentIds ? withBlockAttention(mask, segmentIds) : mask;
 }
 
 /** The KV cache inside a mixer's state (the state itself, or its `cache` child). */

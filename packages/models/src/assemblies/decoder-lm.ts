@@ -65,6 +65,8 @@ export interface LmForwardOptions extends RunOptions {
   state?: StackState;
   mask?: tf.Tensor;
   segmentIds?: tf.Tensor2D;
+  /** Block-Attention: `segmentIds` mark blocks, the last attends to all (see `prefillBlocks`). */
+  blockAttention?: boolean;
 }
 
 /**
@@ -146,6 +148,7 @@ export class DecoderLM extends Module<Parsed> {
         causal: true,
         mask: options.mask,
         segmentIds: options.segmentIds,
+        blockAttention: options.blockAttention,
       };
       const h = runStack(
         embedPositions(this.embedding.forward(ids), this.positional, positions),

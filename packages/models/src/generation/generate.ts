@@ -3,6 +3,7 @@ import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { SamplingOptions } from './sampling';
 import { applyRepetitionPenalty, checkSamplingOptions, sampleToken } from './sampling';
 import { openDecoding } from './decoding';
+import { enterEval } from './eval-mode';
 
 export interface GenerateOptions extends SamplingOptions {
   /** New tokens to produce at most. */
@@ -20,22 +21,6 @@ export interface GenerateOptions extends SamplingOptions {
    * `fusedDecodingSupport`). The same tokens either way, up to float rounding of the logits.
    */
   fused?: boolean;
-}
-
-/** Generations running on each model, and its training flag from before the first began. */
-const running = new WeakMap<DecoderLM, { count: number; wasTraining: boolean }>();
-
-/** Puts `model` in eval mode for a generation; the last one to end restores the flag. */
-function enterEval(model: DecoderLM): () => void {
-  const entry = running.get(model) ?? { count: 0, wasTraining: model.training };
-  entry.count++;
-  running.set(model, entry);
-  model.eval();
-  return () => {
-    if (--entry.count > 0) return;
-    running.delete(model);
-    if (!model.isDisposed) model.train(entry.wasTraining);
-  };
 }
 
 function checkLive(model: DecoderLM): void {
