@@ -43,7 +43,7 @@ export function sampleImages(model: ViT, task: ImageTask, seed: number): string 
   const batch = makeImageBatch(task, new Rng(seed + 77), 8);
   const predicted = tf.tidy(() => {
     const { images } = imageBatchTensors(batch);
-    return Array.from(tf.argMax(model.forward(images), -1).dataSync());
+    return Array.from(tf.argMax(model.forward(images, { training: false }), -1).dataSync());
   });
   return `classes ${predicted.join(' ')} (expected ${Array.from(batch.labels).join(' ')})`;
 }

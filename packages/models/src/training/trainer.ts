@@ -145,7 +145,7 @@ export class Trainer<M extends TrainableModel = DecoderLM> {
     return { step: this.step, loss: lossSum / k, lr, gradNorm: norm, aux, tokens };
   }
 
-  /** Mean loss and answer accuracy over `batches` batches of `source`, in eval mode. */
+  /** Mean loss and accuracy (answer positions, or images) over `batches` batches, in eval mode. */
   evaluate(source: BatchSource, batches: number): EvalMetrics {
     const wasTraining = this.model.training;
     this.model.eval();
