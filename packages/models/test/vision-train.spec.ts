@@ -19,6 +19,7 @@ import {
   trainCommand,
 } from '@attnkit/models';
 import { loadRun } from '../src/cli/run-files';
+import { planTraining } from '../src/cli/train-plan';
 import { capture } from './capture-io';
 import { describeWithBlocks } from './blocks-ready';
 
@@ -72,28 +73,80 @@ describe('shapes task', () => {
   });
 });
 
+/**
+ * A vit preset shrunk to spec size (16×16 images in 4×4 patches: the same 4×4 grid, so the
+ * neighbourhood mixer's grid still fits; dModel 32), written as a --config: on tfjs' cpu backend
+ * the full presets take ~0.6 s (vit-tiny) and ~1.2 s (neighborhood-vit-tiny) per step of 8.
+ */
+function smallVit(dir: string, preset: string): string {
+  const p = getPreset(preset) as unknown as {
+    block: { mixer: object; feedForward: object };
+  };
+  const file = path.join(dir, `${preset}-small.json`);
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      ...p,
+      imageSize: 16,
+      patchSize: 4,
+      dModel: 32,
+      block: {
+        ...p.block,
+        mixer: { ...p.block.mixer, numHeads: 2 },
+        feedForward: { ...p.block.feedForward, hiddenDim: 64 },
+      },
+    }),
+  );
+  return file;
+}
+
 describeWithBlocks('attnkit train on images (in-process)', () => {
   it.each(['vit-tiny', 'neighborhood-vit-tiny'])(
-    '%s learns shapes well above chance; the run loads back and eval reports accuracy',
+    '--preset %s plans a shapes run sized by the preset (the default task of a vit)',
+    (preset) => {
+      const out = tmp();
+      const plan = planTraining({ preset, out });
+      expect(plan.imageTask).toBeInstanceOf(ShapesTask);
+      expect(plan.imageTask!.options).toMatchObject({ imageSize: 32, channels: 3, numClasses: 10 });
+      expect([plan.task, plan.tokenizer, plan.runDir]).toEqual([
+        undefined,
+        undefined,
+        path.join(out, `${preset}-shapes`),
+      ]);
+      expect(fs.readdirSync(out)).toEqual([]);
+    },
+  );
+
+  it.each(['vit-tiny', 'neighborhood-vit-tiny'])(
+    '%s (shrunk) learns shapes well above chance; the run loads back and eval reports accuracy',
     async (preset) => {
       const out = tmp();
       try {
-        const opts = { preset, task: 'shapes', out, batchSize: 8, warmup: 2, backend: 'cpu' };
+        const config = smallVit(out, preset);
+        const opts = {
+          config,
+          task: 'shapes',
+          out,
+          batchSize: 8,
+          lr: 1e-2,
+          warmup: 2,
+          backend: 'cpu',
+        };
         const result = await trainCommand({ ...opts, steps: 20 }, capture());
         expect(result.steps).toBe(20);
         expect(result.accuracy).toBeGreaterThan(0.3); // 10 classes: chance is 0.1
         const run = result.runDir;
         expect(fs.existsSync(path.join(run, 'tokenizer.json'))).toBe(false);
         const info = JSON.parse(fs.readFileSync(path.join(run, 'run.json'), 'utf8'));
-        expect(info).toMatchObject({ task: 'shapes', taskOptions: { imageSize: 32 } });
+        expect(info).toMatchObject({ task: 'shapes', taskOptions: { imageSize: 16 } });
         const loaded = await loadRun(run);
         if (loaded.kind !== 'image') throw new Error(`expected an image run, got ${loaded.kind}`);
-        const logits = loaded.model.forward(tf.zeros([1, 32, 32, 3]) as tf.Tensor4D);
+        const logits = loaded.model.forward(tf.zeros([1, 16, 16, 3]) as tf.Tensor4D);
         expect(logits.shape).toEqual([1, 10]);
         tf.dispose(logits);
         loaded.model.dispose();
         const io = capture();
-        const ev = await evalCommand({ run, backend: 'cpu', batches: 2 }, io);
+        const ev = await evalCommand({ run, backend: 'cpu', batches: 1 }, io);
         expect(ev.accuracy).toBeGreaterThan(0.3); // the trained weights, not a fresh model
         expect(io.lines[0]).toMatch(/^loss: \d\.\d{4} {2}accuracy: \d\.\d{4}$/);
         await expect(generateCommand({ run, backend: 'cpu' }, capture())).rejects.toThrow(
@@ -101,16 +154,16 @@ describeWithBlocks('attnkit train on images (in-process)', () => {
         );
         if (preset === 'vit-tiny') {
           const more = await trainCommand(
-            { ...opts, name: path.basename(run), resume: true, steps: 22 },
+            { ...opts, config: undefined, name: path.basename(run), resume: true, steps: 21 },
             capture(),
           );
-          expect(more.steps).toBe(22);
+          expect(more.steps).toBe(21);
         }
       } finally {
         fs.rmSync(out, { recursive: true, force: true });
       }
     },
-    600_000,
+    120_000,
   );
 
   it('refuses a token task with a vit and an image task with a decoder-lm, naming both', async () => {

@@ -108,7 +108,8 @@ export function planTraining(opts: TrainOptions): TrainPlan {
 
   // A vit's default task is the first image task: the model's type comes first (the run name).
   const config = o.resume ? undefined : modelConfig(o);
-  const vit = config ? config.type === 'vit' : !o.config && getPreset(o.preset).type === 'vit';
+  const type = (c: unknown) => (c as { type?: unknown } | null)?.type; // validated below
+  const vit = config ? type(config) === 'vit' : !o.config && type(getPreset(o.preset)) === 'vit';
   o.task = opts.task ?? (vit && !opts.data ? imageTasks()[0]! : TRAIN_DEFAULTS.task);
   const base =
     o.name ??

@@ -122,7 +122,7 @@ function sources(plan: TrainPlan): { train: BatchSource; evaluation: BatchSource
   if (imageTask) {
     return {
       train: new ImageSource(imageTask, info.batchSize, info.seed + 1),
-      evaluation: new ImageSource(imageTask, 64, info.seed + 1_000_003),
+      evaluation: new ImageSource(imageTask, 32, info.seed + 1_000_003), // 128 images
     };
   }
   if (task) {
