@@ -3,9 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, build } from '@attnkit/core';
+import { expectNoLeaks } from '@attnkit/core/testing';
 import type { ViT } from '@attnkit/models';
 import {
   CliError,
+  ImageSource,
   ShapesTask,
   TaskSource,
   Trainer,
@@ -60,6 +62,32 @@ describe('shapes task', () => {
     );
     expect(() => createTask('shapes')).toThrow(/a token task .*got 'shapes'/);
     expect(() => createImageTask('mqar')).toThrow(/an image task .*got 'mqar'/);
+  });
+
+  it('the Trainer trains and evaluates a vit on image batches without leaking tensors', async () => {
+    const config = {
+      type: 'vit',
+      imageSize: 8,
+      patchSize: 4,
+      dModel: 8,
+      numLayers: 1,
+      numClasses: 3,
+      block: { mixer: { type: 'mha', numHeads: 2 }, feedForward: { type: 'mlp', hiddenDim: 16 } },
+    };
+    const vit = build<ViT>(config, { rng: new Rng(0) });
+    const task = new ShapesTask({ imageSize: 8, channels: 3, numClasses: 3 });
+    const trainer = new Trainer<ViT>(vit, new ImageSource(task, 4, 1), { steps: 3 });
+    trainer.trainStep(); // the optimizer's moments are made on the first step
+    await expectNoLeaks(() => {
+      const m = trainer.trainStep();
+      expect(m.tokens).toBe(4 * 4); // images × patches
+      expect(Number.isFinite(m.loss)).toBe(true);
+      const ev = trainer.evaluate(new ImageSource(task, 4, 2), 2);
+      expect(ev.accuracy).toBeGreaterThanOrEqual(0);
+      expect(ev.accuracy).toBeLessThanOrEqual(1);
+    });
+    trainer.dispose();
+    vit.dispose();
   });
 
   it('the Trainer refuses a vit on token batches', () => {
