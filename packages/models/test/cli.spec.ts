@@ -139,6 +139,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
+      'moba-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',

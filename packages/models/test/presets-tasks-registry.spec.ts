@@ -1,5 +1,14 @@
 import { Rng, build, presets } from '@attnkit/core';
-import { createTask, listPresets, listTasks, registerTask, tasks, CopyTask } from '@attnkit/models';
+import {
+  createImageTask,
+  createTask,
+  listPresets,
+  listTasks,
+  registerTask,
+  taskKind,
+  tasks,
+  CopyTask,
+} from '@attnkit/models';
 
 describe('presets and tasks are named registries with metadata', () => {
   it("lists models' and routing's presets, each registered by its own package", () => {
@@ -12,6 +21,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
+      'moba-lm-tiny',
       'moe-lm-tiny',
       'moh-lm-tiny',
       'moh-vit-tiny',
@@ -41,12 +51,17 @@ describe('presets and tasks are named registries with metadata', () => {
       'sorting',
       'passkey',
       'induction',
+      'shapes',
     ]);
     for (const name of listTasks()) {
       const info = tasks.info(name)!;
       expect([name, typeof info.summary]).toEqual([name, 'string']);
-      const task = createTask(name, info.example as Record<string, number>);
-      expect(task.vocabSize).toBeGreaterThan(0);
+      const options = info.example as Record<string, number>;
+      if (taskKind(name) === 'image') {
+        expect(createImageTask(name, options).numClasses).toBeGreaterThan(1);
+      } else {
+        expect(createTask(name, options).vocabSize).toBeGreaterThan(0);
+      }
     }
   });
 

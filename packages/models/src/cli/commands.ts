@@ -4,8 +4,10 @@ import type { Module } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { generateStream } from '../generation/generate';
 import { getPreset, listPresets } from '../presets';
-import { createTask } from '../tasks';
-import { TaskSource, TextSource } from '../training/data';
+import { createImageTask, createTask } from '../tasks';
+import type { BatchSource } from '../training/data';
+import { ImageSource, TaskSource, TextSource } from '../training/data';
+import type { TrainableModel } from '../training/objective';
 import { Trainer } from '../training/trainer';
 import { selectBackend } from './backend';
 import { CliError } from './errors';
@@ -33,7 +35,14 @@ export async function generateCommand(
   write: (s: string) => unknown = (s) => process.stdout.write(s),
 ): Promise<string> {
   await selectBackend(o.backend, o.json);
-  const { model, tokenizer } = await loadRun(o.run);
+  const run = await loadRun(o.run);
+  if (run.kind !== 'lm') {
+    run.model.dispose();
+    throw new CliError(
+      `generate: ${o.run} is a 'vit' image classifier; generate decodes language models (see attnkit eval)`,
+    );
+  }
+  const { model, tokenizer } = run;
   try {
     let prompt: number[];
     let stops: number[];
@@ -83,12 +92,17 @@ export async function evalCommand(
   io: Io,
 ): Promise<{ loss: number; accuracy?: number }> {
   await selectBackend(o.backend, o.json);
-  const { model, tokenizer, info } = await loadRun(o.run);
+  const run = await loadRun(o.run);
+  const { model, tokenizer, info } = run;
   try {
     const seed = o.seed ?? 12345;
-    let source;
-    const isTask = !o.data && info.task;
-    if (isTask) {
+    let source: BatchSource;
+    const isTask = run.kind === 'image' || (!o.data && info.task);
+    if (run.kind === 'image') {
+      if (o.data)
+        throw new CliError(`eval: ${o.run} is a 'vit' run on images; --data (text) does not apply`);
+      source = new ImageSource(createImageTask(info.task ?? 'shapes', info.taskOptions), 64, seed);
+    } else if (isTask) {
       source = new TaskSource(createTask(info.task!, info.taskOptions), 64, seed);
     } else {
       const file = o.data ?? info.data;
@@ -96,13 +110,13 @@ export async function evalCommand(
         throw new CliError(`eval: data file ${file ?? '(none)'} does not exist; pass --data`);
       let ids: number[];
       try {
-        ids = tokenizer.encode(fs.readFileSync(file, 'utf8'));
+        ids = tokenizer!.encode(fs.readFileSync(file, 'utf8'));
       } catch (e) {
         throw new CliError(`eval: ${file}: ${(e as Error).message}`);
       }
       source = new TextSource(Int32Array.from(ids), info.seqLen, 16, seed);
     }
-    const trainer = new Trainer(model, source, { steps: 1 });
+    const trainer = new Trainer<TrainableModel>(model, source, { steps: 1 });
     const ev = trainer.evaluate(source, o.batches ?? 4);
     trainer.dispose();
     const result = isTask ? ev : { loss: ev.loss };

@@ -37,15 +37,17 @@ export function makeProgram(): Command {
     .showHelpAfterError();
   program
     .command('train')
-    .description('train a model on a synthetic task (default: llama-tiny on MQAR) or a text file')
+    .description(
+      'train a decoder LM on a synthetic task (default: llama-tiny on MQAR) or a text file, or a vit on an image task',
+    )
     .option('--preset <name>', 'model preset (see `attnkit presets`)')
     .option(
       '--config <file>',
-      'decoder-lm config JSON instead of a preset (vocabSize and maxLength come from the data)',
+      'decoder-lm or vit config JSON instead of a preset (vocabSize and maxLength, or numClasses, come from the data)',
     )
     .option(
       '--task <name>',
-      'synthetic task: mqar, copy, selective-copy, sorting, passkey, induction',
+      'synthetic task: mqar, copy, selective-copy, sorting, passkey, induction; for a vit, shapes (its default)',
     )
     .option('--data <file>', 'train a character model on this UTF-8 text file')
     .option('--steps <n>', `optimizer steps (default ${TRAIN_DEFAULTS.steps})`, int)

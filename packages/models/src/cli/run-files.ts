@@ -11,7 +11,9 @@ import {
   saveModule,
   zodToConfigError,
 } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
+import type { ViT } from '../assemblies/vit';
 import { writeFileAtomic } from '../io/files';
 import { tokenizerFromJSON } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
@@ -99,31 +101,32 @@ export function readJson(file: string, what: string): unknown {
 }
 
 /**
- * Writes config.json, tokenizer.json, run.json and (unless `weights: false`) model.safetensors.
+ * Writes config.json, tokenizer.json (none for an image run), run.json and (unless
+ * `weights: false`) model.safetensors.
  * config.json + model.safetensors are core's `saveModule` pair, so `loadModule(runDir)` rebuilds
  * the trained model.
  */
 export async function saveRunFiles(
   dir: string,
-  model: DecoderLM,
-  tokenizer: Tokenizer,
+  model: Module,
+  tokenizer: Tokenizer | undefined,
   info: RunInfo,
   options: { weights?: boolean } = {},
 ): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   if (options.weights ?? true) await saveModule(dir, model, { overwrite: true });
   else writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
-  writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
+  if (tokenizer)
+    writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
 
-export interface LoadedRun {
-  model: DecoderLM;
-  tokenizer: Tokenizer;
-  info: RunInfo;
-}
+/** A language-model run (`kind: 'lm'`, with its tokenizer) or an image run (a vit). */
+export type LoadedRun =
+  | { kind: 'lm'; model: DecoderLM; tokenizer: Tokenizer; info: RunInfo }
+  | { kind: 'image'; model: ViT; tokenizer?: undefined; info: RunInfo };
 
-/** Rebuilds a saved run's model (weights loaded) and tokenizer. */
+/** Rebuilds a saved run's model (weights loaded) and tokenizer (none for a vit). */
 export async function loadRun(dir: string): Promise<LoadedRun> {
   if (!fs.existsSync(path.join(dir, 'config.json'))) {
     throw new CliError(
@@ -135,6 +138,11 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
       `run: ${dir} has no model.safetensors (training did not finish); continue it with 'attnkit train --name ${path.basename(dir)} --resume'`,
     );
   }
+  const config = readJson(path.join(dir, 'config.json'), 'run config') as { type?: unknown } | null;
+  if (config?.type === 'vit') {
+    const info = readRunInfo(path.join(dir, 'run.json'));
+    return { kind: 'image', model: await loadModule<ViT>(dir, { rng: new Rng(0) }), info };
+  }
   const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
   const info = readRunInfo(path.join(dir, 'run.json'));
   const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
@@ -144,7 +152,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     model.dispose();
     throw error;
   }
-  return { model, tokenizer, info };
+  return { kind: 'lm', model, tokenizer, info };
 }
 
 /** Adds the outcome of training (`result`) to the run's run.json. */

@@ -1,5 +1,10 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
+import type { ViT } from '../assemblies/vit';
+import type { ImageTask } from '../tasks';
+import { makeImageBatch } from '../tasks';
+import { imageBatchTensors } from '../training/objective';
 import { generate } from '../generation/generate';
 import type { SyntheticTask } from '../tasks';
 import type { Tokenizer } from '../tokenizers';
@@ -31,4 +36,14 @@ export async function sampleText(
     seed,
   });
   return JSON.stringify(tokenizer.decode([0, ...out]));
+}
+
+/** What `attnkit train` shows for an image task: the classes of 8 fresh images, and the truth. */
+export function sampleImages(model: ViT, task: ImageTask, seed: number): string {
+  const batch = makeImageBatch(task, new Rng(seed + 77), 8);
+  const predicted = tf.tidy(() => {
+    const { images } = imageBatchTensors(batch);
+    return Array.from(tf.argMax(model.forward(images, { training: false }), -1).dataSync());
+  });
+  return `classes ${predicted.join(' ')} (expected ${Array.from(batch.labels).join(' ')})`;
 }

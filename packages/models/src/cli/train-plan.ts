@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { validateConfig } from '@attnkit/core';
 import { getPreset } from '../presets';
 import type { PresetConfig } from '../presets';
-import { createTask } from '../tasks';
-import type { SyntheticTask } from '../tasks';
+import { createImageTask, createTask, listTasks, taskKind } from '../tasks';
+import type { ImageTask, SyntheticTask } from '../tasks';
 import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
 import { CliError } from './errors';
@@ -68,8 +68,11 @@ export interface TrainPlan {
   resuming: boolean;
   replacing: boolean;
   config: PresetConfig;
-  tokenizer: Tokenizer;
+  /** Absent for image runs (a vit reads pixels). */
+  tokenizer?: Tokenizer;
   task?: SyntheticTask;
+  /** The image task a vit trains on (then `task` and `ids` are absent). */
+  imageTask?: ImageTask;
   ids?: Int32Array;
   info: RunInfo;
   label: string;
@@ -103,6 +106,11 @@ export function planTraining(opts: TrainOptions): TrainPlan {
     throw new CliError('train: give --preset or --config, not both');
   if (o.resume && o.overwrite) throw new CliError('train: give --resume or --overwrite, not both');
 
+  // A vit's default task is the first image task: the model's type comes first (the run name).
+  const config = o.resume ? undefined : modelConfig(o);
+  const type = (c: unknown) => (c as { type?: unknown } | null)?.type; // validated below
+  const vit = config ? type(config) === 'vit' : !o.config && type(getPreset(o.preset)) === 'vit';
+  o.task = opts.task ?? (vit && !opts.data ? imageTasks()[0]! : TRAIN_DEFAULTS.task);
   const base =
     o.name ??
     `${opts.config ? stem(opts.config) : o.preset}-${opts.data ? stem(opts.data) : o.task}`;
@@ -119,13 +127,39 @@ export function planTraining(opts: TrainOptions): TrainPlan {
     );
   }
   if (o.resume && !exists) throw new CliError(`train: --resume given but ${runDir} does not exist`);
-  return o.resume ? planResume(o, opts.steps, runDir) : planFresh(o, runDir, exists);
+  if (!config) return planResume(o, opts.steps, runDir);
+  const what = o.config !== undefined ? `--config ${o.config}` : `preset '${o.preset}'`;
+  checkModelType(config, what);
+  return vit
+    ? planImage(o, config, what, runDir, exists)
+    : planFresh(o, config, what, runDir, exists);
 }
 
-function planFresh(o: typeof TRAIN_DEFAULTS & TrainOptions, runDir: string, replacing: boolean) {
+function modelConfig(o: TrainOptions & typeof TRAIN_DEFAULTS): PresetConfig {
+  return o.config !== undefined
+    ? (readJson(o.config, 'config') as PresetConfig)
+    : getPreset(o.preset);
+}
+
+const imageTasks = () => listTasks().filter((t) => taskKind(t) === 'image');
+
+function planFresh(
+  o: typeof TRAIN_DEFAULTS & TrainOptions,
+  config: PresetConfig,
+  what: string,
+  runDir: string,
+  replacing: boolean,
+): TrainPlan {
   let tokenizer: Tokenizer;
   let task: SyntheticTask | undefined;
   let ids: Int32Array | undefined;
+  if (o.data === undefined && taskKind(o.task) === 'image') {
+    throw new CliError(
+      `train: task '${o.task}' is an image task and ${what} is a 'decoder-lm' model; it trains on token tasks (${listTasks()
+        .filter((t) => taskKind(t) === 'tokens')
+        .join(', ')}) or --data`,
+    );
+  }
   if (o.data !== undefined) {
     const text = readDataFile(o.data);
     tokenizer = CharTokenizer.train(text);
@@ -135,9 +169,6 @@ function planFresh(o: typeof TRAIN_DEFAULTS & TrainOptions, runDir: string, repl
     tokenizer = new IdTokenizer(task.vocabSize);
   }
   const seqLen = task ? task.seqLen : o.seqLen;
-  const config =
-    o.config !== undefined ? (readJson(o.config, 'config') as PresetConfig) : getPreset(o.preset);
-  checkLmConfig(config, o.config !== undefined ? `--config ${o.config}` : `preset '${o.preset}'`);
   // The data decides these two: the tokenizer's vocabulary and the training window.
   config.vocabSize = tokenizer.vocabSize;
   config.maxLength = seqLen;
@@ -162,6 +193,59 @@ function planFresh(o: typeof TRAIN_DEFAULTS & TrainOptions, runDir: string, repl
   return { runDir, resuming: false, replacing, config, tokenizer, task, ids, info, label };
 }
 
+/** A vit on an image task (default the first registered, `shapes`), sized by the model. */
+function planImage(
+  o: typeof TRAIN_DEFAULTS & TrainOptions,
+  config: PresetConfig,
+  what: string,
+  runDir: string,
+  replacing: boolean,
+): TrainPlan {
+  const images = imageTasks().join(', ');
+  if (o.data !== undefined) {
+    throw new CliError(
+      `train: --data ${o.data} is text and ${what} is a 'vit' model; a vit trains on an image task (${images})`,
+    );
+  }
+  const name = o.task;
+  if (taskKind(name) !== 'image') {
+    throw new CliError(
+      `train: task '${name}' is a token task and ${what} is a 'vit' model; a vit trains on an image task (${images})`,
+    );
+  }
+  const c = config as unknown as {
+    imageSize: number;
+    patchSize: number;
+    channels?: number;
+    numClasses?: number;
+  };
+  const imageTask = createImageTask(name, {
+    imageSize: c.imageSize,
+    channels: c.channels ?? 3,
+    numClasses: c.numClasses ?? 10,
+  });
+  // The task decides the classes, as a token task decides the vocabulary.
+  config.numClasses = imageTask.numClasses;
+  if (config.linearInit === undefined && o.linearInit !== 'blocks')
+    config.linearInit = o.linearInit;
+  validateConfig(config);
+  const info: RunInfo = {
+    preset: o.config !== undefined ? undefined : o.preset,
+    task: imageTask.name,
+    taskOptions: imageTask.options,
+    seqLen: (c.imageSize / c.patchSize) ** 2,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    steps: o.steps,
+    seed: o.seed,
+    weightDecay: o.weightDecay,
+    schedule: o.schedule,
+    warmupSteps: o.warmup,
+  };
+  const label = o.config !== undefined ? stem(o.config) : o.preset;
+  return { runDir, resuming: false, replacing, config, imageTask, info, label };
+}
+
 /** A resumed run keeps its own model, tokenizer, data order and hyperparameters; --steps may grow. */
 function planResume(
   o: typeof TRAIN_DEFAULTS & TrainOptions,
@@ -170,6 +254,14 @@ function planResume(
 ): TrainPlan {
   const { result: _done, ...saved } = readRunInfo(path.join(runDir, 'run.json'));
   const config = readJson(path.join(runDir, 'config.json'), 'run config') as PresetConfig;
+  const label = saved.preset ?? String(config?.type);
+  if (config?.type === 'vit') {
+    if (o.data !== undefined)
+      throw new CliError(`train: --resume: ${runDir} is a 'vit' run, not trained on --data`);
+    const imageTask = createImageTask(saved.task ?? imageTasks()[0]!, saved.taskOptions);
+    const info: RunInfo = { ...saved, steps: steps ?? saved.steps };
+    return { runDir, resuming: true, replacing: false, config, imageTask, info, label };
+  }
   const tokenizer = tokenizerFromJSON(readJson(path.join(runDir, 'tokenizer.json'), 'tokenizer'));
   checkRunVocab(runDir, tokenizer, (config as { vocabSize?: unknown } | null)?.vocabSize);
   let task: SyntheticTask | undefined;
@@ -188,15 +280,14 @@ function planResume(
     task = createTask(saved.task ?? 'mqar', saved.taskOptions);
   }
   const info: RunInfo = { ...saved, data, steps: steps ?? saved.steps };
-  const label = saved.preset ?? String(config.type);
   return { runDir, resuming: true, replacing: false, config, tokenizer, task, ids, info, label };
 }
 
-function checkLmConfig(config: PresetConfig, what: string): void {
+function checkModelType(config: PresetConfig, what: string): void {
   validateConfig(config); // a bad field is a ConfigError naming its JSON path
-  if (config.type !== 'decoder-lm') {
+  if (config.type !== 'decoder-lm' && config.type !== 'vit') {
     throw new CliError(
-      `train: ${what} is a '${String(config.type)}' model; attnkit train trains language models of type 'decoder-lm'`,
+      `train: ${what} is a '${String(config.type)}' model; attnkit train trains language models of type 'decoder-lm' and image classifiers of type 'vit'`,
     );
   }
 }

@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Rng, build, parseJson } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
+import type { ViT } from '../assemblies/vit';
 import { loadCheckpoint, saveCheckpoint } from '../training/checkpoint';
 import type { BatchSource } from '../training/data';
-import { TaskSource, TextSource } from '../training/data';
+import { ImageSource, TaskSource, TextSource } from '../training/data';
+import type { TrainableModel } from '../training/objective';
 import { Trainer } from '../training/trainer';
 import { selectBackend } from './backend';
 import { CliError } from './errors';
@@ -12,7 +14,7 @@ import type { Io } from './io';
 import { lossSvg } from './loss-svg';
 import { ProgressBar, formatStatus } from './progress';
 import { writeRunSummary, saveRunFiles } from './run-files';
-import { sampleText } from './sample';
+import { sampleImages, sampleText } from './sample';
 import { TRAIN_DEFAULTS, planTraining } from './train-plan';
 import type { TrainOptions, TrainPlan } from './train-plan';
 
@@ -45,9 +47,9 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
   const { runDir, info } = plan;
   const backend = await selectBackend(opts.backend, opts.json);
   const modelRng = new Rng(info.seed);
-  const model = build<DecoderLM>(plan.config, { rng: modelRng });
+  const model = build<TrainableModel>(plan.config, { rng: modelRng });
   const { train, evaluation } = sources(plan);
-  const trainer = new Trainer(model, train, {
+  const trainer = new Trainer<TrainableModel>(model, train, {
     steps: info.steps,
     lr: info.lr,
     weightDecay: info.weightDecay,
@@ -70,8 +72,9 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     // Written first, so a run killed before its end can still be resumed from its checkpoint.
     await saveRunFiles(runDir, model, plan.tokenizer, info, { weights: false });
     const say = (text: string) => (opts.json ? undefined : io.out(text));
+    const task = plan.task ?? plan.imageTask;
     say(
-      `training ${plan.label} on ${plan.task ? `task ${plan.task.name}` : `data ${info.data}`} ` +
+      `training ${plan.label} on ${task ? `task ${task.name}` : `data ${info.data}`} ` +
         `for ${info.steps} steps (backend ${backend}, ${model.numParams()} parameters) -> ${runDir}`,
     );
     const history = startMetrics(path.join(runDir, 'metrics.jsonl'), trainer.step);
@@ -89,12 +92,14 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     await saveRunFiles(runDir, model, plan.tokenizer, info);
     fs.writeFileSync(path.join(runDir, 'loss.svg'), lossSvg(history));
     const interrupted = trainer.step < info.steps;
-    const ev = trainer.evaluate(evaluation, plan.task ? 4 : 8);
-    const sample = await sampleText(model, plan.tokenizer, plan.task, info.seed);
+    const ev = trainer.evaluate(evaluation, task ? 4 : 8);
+    const sample = plan.imageTask
+      ? sampleImages(model as ViT, plan.imageTask, info.seed)
+      : await sampleText(model as DecoderLM, plan.tokenizer!, plan.task, info.seed);
     const result: TrainResult = {
       runDir,
       steps: trainer.step,
-      accuracy: plan.task ? ev.accuracy : undefined,
+      accuracy: task ? ev.accuracy : undefined,
       evalLoss: ev.loss,
       seconds: (Date.now() - started) / 1000,
       trainSeconds,
@@ -113,7 +118,13 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
 }
 
 function sources(plan: TrainPlan): { train: BatchSource; evaluation: BatchSource } {
-  const { info, task, ids } = plan;
+  const { info, task, ids, imageTask } = plan;
+  if (imageTask) {
+    return {
+      train: new ImageSource(imageTask, info.batchSize, info.seed + 1),
+      evaluation: new ImageSource(imageTask, 32, info.seed + 1_000_003), // 128 images
+    };
+  }
   if (task) {
     return {
       train: new TaskSource(task, info.batchSize, info.seed + 1),
@@ -181,7 +192,7 @@ interface LoopOptions {
  * Ctrl-C handler runs between steps, never inside one.
  */
 async function trainLoop(
-  trainer: Trainer,
+  trainer: Trainer<TrainableModel>,
   steps: number,
   history: Metrics[],
   metricsFile: string,
@@ -230,7 +241,11 @@ function report(
     say(
       `interrupted at step ${result.steps}: checkpoint written to ${checkpointDir}; continue with --resume`,
     );
-  if (plan.task)
+  if (plan.imageTask)
+    say(
+      `${plan.imageTask.name} accuracy: ${result.accuracy!.toFixed(3)} (eval loss ${result.evalLoss.toFixed(4)})`,
+    );
+  else if (plan.task)
     say(
       `${plan.task.name} accuracy on answer positions: ${result.accuracy!.toFixed(3)} (eval loss ${result.evalLoss.toFixed(4)})`,
     );

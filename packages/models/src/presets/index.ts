@@ -8,6 +8,7 @@ import bertTiny from './bert-tiny.json';
 import gptTiny from './gpt-tiny.json';
 import llamaTiny from './llama-tiny.json';
 import masformerLmTiny from './masformer-lm-tiny.json';
+import mobaLmTiny from './moba-lm-tiny.json';
 import vitTiny from './vit-tiny.json';
 import neighborhoodVitTiny from './neighborhood-vit-tiny.json';
 
@@ -89,5 +90,12 @@ registerPreset('neighborhood-vit-tiny', neighborhoodVitTiny, {
     paper: 'Hassani et al. 2023, Neighborhood Attention Transformer',
     summary:
       'ViT on 32×32 images in 8×8 patches whose mixers attend to 3×3 patch neighbourhoods (grid 4×4, mean pooling: no class token).',
+  },
+});
+registerPreset('moba-lm-tiny', mobaLmTiny, {
+  info: {
+    paper: 'Lu et al. 2025, MoBA: Mixture of Block Attention for Long-Context LLMs',
+    summary:
+      'MoBA decoder: each query attends to its own 4-token key block and the best earlier one by q · mean key (topK 2: 2 of the 4 blocks of the default MQAR sequence), RoPE, RMSNorm, SwiGLU, 2 layers of dModel 64.',
   },
 });

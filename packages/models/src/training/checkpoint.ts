@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AttnkitError, decodeSafetensors, encodeSafetensors, parseJson } from '@attnkit/core';
 import { recoverDir, writeDirAtomic } from '../io/files';
+import type { TrainableModel } from './objective';
 import type { Trainer } from './trainer';
 
 /** A checkpoint's own error: missing files, or a checkpoint of a different model. */
@@ -28,7 +29,7 @@ export interface CheckpointInfo {
  */
 export async function saveCheckpoint(
   dir: string,
-  trainer: Trainer,
+  trainer: Trainer<TrainableModel>,
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   const info: CheckpointInfo = {
@@ -128,7 +129,7 @@ export function readCheckpointInfo(dir: string): CheckpointInfo {
  * Restores a checkpoint into `trainer` so training continues exactly where it stopped.
  * Refuses, before changing anything, a checkpoint written for a different model config.
  */
-export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
+export function loadCheckpoint(dir: string, trainer: Trainer<TrainableModel>): CheckpointInfo {
   const info = readCheckpointInfo(dir);
   const diff = firstDifference(trainer.model.config, info.modelConfig, '$');
   if (diff) {
@@ -163,7 +164,7 @@ export function loadCheckpoint(dir: string, trainer: Trainer): CheckpointInfo {
  */
 function restore(
   dir: string,
-  trainer: Trainer,
+  trainer: Trainer<TrainableModel>,
   info: CheckpointInfo,
   weights: Record<string, tf.Tensor>,
   moments: Record<string, tf.Tensor>,

@@ -1,8 +1,11 @@
 import { ConfigError, Rng } from '@attnkit/core';
+import type { ImageBatch, ImageTask } from '../tasks/image-task';
+import { makeImageBatch } from '../tasks/image-task';
 import type { SyntheticTask, TaskBatch } from '../tasks/task';
 import { makeBatch } from '../tasks/task';
 
-export type Batch = TaskBatch;
+/** Token batches train decoder LMs; image batches (`kind: 'image'`) train vits. */
+export type Batch = TaskBatch | ImageBatch;
 
 /** Where training batches come from; its state is saved in checkpoints so resume is exact. */
 export interface BatchSource {
@@ -23,8 +26,33 @@ export class TaskSource implements BatchSource {
     this.rng = new Rng(seed);
   }
 
-  next(): Batch {
+  next(): TaskBatch {
     return makeBatch(this.task, this.rng, this.batchSize);
+  }
+
+  getState(): unknown {
+    return { rng: this.rng.getState() };
+  }
+
+  setState(state: unknown): void {
+    this.rng.setState((state as { rng: number[] }).rng);
+  }
+}
+
+/** Fresh labelled images of a synthetic image task, drawn from a seeded generator. */
+export class ImageSource implements BatchSource {
+  private readonly rng: Rng;
+
+  constructor(
+    readonly task: ImageTask,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  next(): ImageBatch {
+    return makeImageBatch(this.task, this.rng, this.batchSize);
   }
 
   getState(): unknown {
@@ -57,7 +85,7 @@ export class TextSource implements BatchSource {
     this.rng = new Rng(seed);
   }
 
-  next(): Batch {
+  next(): TaskBatch {
     const T = this.seqLen;
     const inputs = new Int32Array(this.batchSize * T);
     const targets = new Int32Array(this.batchSize * T);

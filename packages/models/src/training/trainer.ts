@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Rng } from '@attnkit/core';
 import { AuxLosses, checkInt, checkNumber, checkOneOf } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
-import { answerAccuracy } from '../tasks/task';
 import { AdamW } from './adamw';
 import { clipByGlobalNorm } from './clip';
-import type { Batch, BatchSource } from './data';
-import { crossEntropy } from './loss';
+import type { BatchSource } from './data';
+import type { TrainableModel } from './objective';
+import { batchAccuracy, batchLoss, batchTokens } from './objective';
 import { cosineSchedule, wsdSchedule } from './schedule';
 
 export interface TrainerOptions {
@@ -41,18 +41,22 @@ export interface EvalMetrics {
   accuracy: number;
 }
 
+export { batchTensors, imageBatchTensors } from './objective';
+export type { TrainableModel } from './objective';
+
 /**
- * Trains a decoder LM by next-token cross-entropy (weighted to answer positions for tasks) plus
- * the mixers' aux losses, with AdamW, warmup + cosine, global-norm clipping and accumulation.
+ * Trains a decoder LM by next-token cross-entropy (weighted to answer positions for tasks), or a
+ * ViT by cross-entropy on its class logits (image batches), plus the mixers' aux losses, with
+ * AdamW, warmup + cosine, global-norm clipping and accumulation.
  */
-export class Trainer {
+export class Trainer<M extends TrainableModel = DecoderLM> {
   readonly optimizer: AdamW;
   readonly schedule: (step: number) => number;
   readonly options: Required<Omit<TrainerOptions, 'rngs'>> & { rngs: Rng[] };
   private readonly params: Map<string, tf.Variable>;
 
   constructor(
-    readonly model: DecoderLM,
+    readonly model: M,
     readonly source: BatchSource,
     options: TrainerOptions,
   ) {
@@ -100,13 +104,11 @@ export class Trainer {
     const k = this.options.accumulation;
     for (let micro = 0; micro < k; micro++) {
       const batch = this.source.next();
-      tokens += batch.batchSize * batch.seqLen;
+      tokens += batchTokens(this.model, batch);
       // Mixers keep (tf.keep) the aux losses they add, so the collector frees them after the step.
       const collector = new AuxLosses();
       const { value, grads } = tf.variableGrads(() => {
-        const { ids, targets, weights } = batchTensors(batch);
-        const logits = this.model.forward(ids, { training: true, aux: collector });
-        let loss = crossEntropy(logits, targets, weights);
+        let { loss } = batchLoss(this.model, batch, { training: true, aux: collector });
         if (collector.size > 0) {
           for (const [name, v] of Object.entries(collector.values()))
             aux[name] = (aux[name] ?? 0) + v / k;
@@ -143,7 +145,7 @@ export class Trainer {
     return { step: this.step, loss: lossSum / k, lr, gradNorm: norm, aux, tokens };
   }
 
-  /** Mean loss and answer accuracy over `batches` batches of `source`, in eval mode. */
+  /** Mean loss and accuracy (answer positions, or images) over `batches` batches, in eval mode. */
   evaluate(source: BatchSource, batches: number): EvalMetrics {
     const wasTraining = this.model.training;
     this.model.eval();
@@ -153,15 +155,11 @@ export class Trainer {
       for (let i = 0; i < batches; i++) {
         const batch = source.next();
         const [l, predicted] = tf.tidy(() => {
-          const { ids, targets, weights } = batchTensors(batch);
-          const logits = this.model.forward(ids, { training: false });
-          return [
-            crossEntropy(logits, targets, weights).dataSync()[0]!,
-            tf.argMax(logits, -1).dataSync(),
-          ] as const;
+          const { logits, loss } = batchLoss(this.model, batch, { training: false });
+          return [loss.dataSync()[0]!, tf.argMax(logits, -1).dataSync()] as const;
         });
         loss += l / batches;
-        accuracy += answerAccuracy(predicted, batch) / batches;
+        accuracy += batchAccuracy(predicted, batch) / batches;
       }
     } finally {
       this.model.train(wasTraining);
@@ -172,17 +170,4 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
   }
-}
-
-export function batchTensors(batch: Batch): {
-  ids: tf.Tensor2D;
-  targets: tf.Tensor2D;
-  weights: tf.Tensor2D;
-} {
-  const shape: [number, number] = [batch.batchSize, batch.seqLen];
-  return {
-    ids: tf.tensor2d(batch.inputs, shape, 'int32'),
-    targets: tf.tensor2d(batch.targets, shape, 'int32'),
-    weights: tf.tensor2d(batch.weights, shape, 'float32'),
-  };
 }
