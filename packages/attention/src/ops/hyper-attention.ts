@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkInt, checkRank, describe, formatShape } from '@attnkit/core';
+import { ShapeError, checkInt, checkRank, describe, formatShape, gatherRows } from '@attnkit/core';
 import { mergeAttention, type AttentionPart } from './merge';
 import { scaledDotProductAttention } from './sdpa';
 
@@ -118,8 +118,10 @@ function gatherTime(x: tf.Tensor4D, indices: tf.Tensor3D): tf.Tensor4D {
     h,
     1,
   ]);
-  const flat = tf.reshape(tf.add(indices, offsets), [-1]);
-  return tf.reshape(tf.gather(tf.reshape(x, [b * h * t, d]), flat), [b, h, n, d]) as tf.Tensor4D;
+  const flat = tf.reshape(tf.add(indices, offsets), [-1]) as tf.Tensor1D;
+  // core's gatherRows: tf.gather's gradient (UnsortedSegmentSum) is missing on wasm.
+  const rows = gatherRows(tf.reshape(x, [b * h * t, d]) as tf.Tensor2D, flat);
+  return tf.reshape(rows, [b, h, n, d]) as tf.Tensor4D;
 }
 
 /** M^H: exact attention within each block of `block` sorted queries and sorted keys. */
@@ -194,7 +196,12 @@ function sampleAttention(
   const blockOf = (rank: tf.Tensor) => tf.floorDiv(rank, tf.scalar(block, 'int32'));
   const sampledBlock = tf.gather(blockOf(keyRank), picked, 2); // [b, h, m]
   const mask = tf.notEqual(tf.expandDims(blockOf(queryRank), 3), tf.expandDims(sampledBlock, 2));
-  const r = scaledDotProductAttention(q, tf.gather(k, picked, 2), tf.gather(v, picked, 2), {
+  const along = (x: tf.Tensor4D) =>
+    gatherTime(
+      x,
+      tf.tile(tf.reshape(picked, [1, 1, m]), [x.shape[0], x.shape[1], 1]) as tf.Tensor3D,
+    );
+  const r = scaledDotProductAttention(q, along(k), along(v), {
     scale,
     causal: false,
     mask,
