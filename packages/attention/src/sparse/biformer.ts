@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { depthwiseSame } from '../ops/depthwise-same';
 import { z } from 'zod';
 import {
   ConfigError,
@@ -205,8 +206,7 @@ export class BiFormer extends ProjectedAttention<BiFormerConfig> implements Toke
     const [b, t, d] = v.shape;
     const [kh, kw] = lceTaps(this.config);
     const image = tf.reshape(v, [b, grid[0], grid[1], d]) as tf.Tensor4D;
-    const filter = tf.reshape(this.lceWeight!, [kh, kw, d, 1]) as tf.Tensor4D;
-    const conv = tf.depthwiseConv2d(image, filter, 1, 'same');
+    const conv = depthwiseSame(image, tf.reshape(this.lceWeight!, [kh, kw, d]) as tf.Tensor3D);
     return tf.reshape(tf.add(conv, this.lceBias!), [b, t, d]) as tf.Tensor3D;
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { gatherAxis } from '../ops/gather-axis';
 import { z } from 'zod';
 import {
   MASK_NEGATIVE,
@@ -178,7 +179,7 @@ export class HaloAttention extends ProjectedAttention<HaloAttentionConfig> imple
   /** Σ over axes of the relative embeddings at `index` ([n] per axis): [n, headDim], or null. */
   private relativeSum(index: Int32Array[]): tf.Tensor2D | null {
     if (this.relative.length === 0) return null;
-    const rows = this.relative.map((table, a) => tf.gather(table, tf.tensor1d(index[a]!, 'int32')));
+    const rows = this.relative.map((table, a) => gatherAxis(table, index[a]!, 0));
     return tf.addN(rows) as tf.Tensor2D;
   }
 
@@ -193,12 +194,8 @@ export class HaloAttention extends ProjectedAttention<HaloAttentionConfig> imple
       'int32',
     );
     const windowed = (x: tf.Tensor4D, width: number) =>
-      tf.reshape(tf.gather(x, clamped, 2), [b * h * n, w, width]);
-    const queries = tf.reshape(tf.gather(q, tf.tensor1d(layout.queryTokens, 'int32'), 2), [
-      b * h * n,
-      bq,
-      d,
-    ]);
+      tf.reshape(gatherAxis(x, clamped, 2), [b * h * n, w, width]);
+    const queries = tf.reshape(gatherAxis(q, layout.queryTokens, 2), [b * h * n, bq, d]);
     let logits = tf.matMul(queries, windowed(k, d), false, true); // [b·h·n, bq, w]
     const rel = this.relativeSum(layout.relative);
     if (rel) {
@@ -215,7 +212,7 @@ export class HaloAttention extends ProjectedAttention<HaloAttentionConfig> imple
     // Back from block order to token order.
     const inverse = new Int32Array(t);
     layout.queryTokens.forEach((token, slot) => (inverse[token] = slot));
-    return tf.gather(out, tf.tensor1d(inverse, 'int32'), 2) as tf.Tensor4D;
+    return gatherAxis(out, inverse, 2) as tf.Tensor4D;
   }
 
   /** The exact reference: full attention with the window as a mask, relative logits as a bias. */

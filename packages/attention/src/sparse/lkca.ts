@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { depthwiseSame } from '../ops/depthwise-same';
 import { z } from 'zod';
 import {
   ConfigError,
@@ -83,28 +84,8 @@ function dilate(w: tf.Tensor3D, d: number, grid: boolean): tf.Tensor3D {
   return grid ? spread(wide, 0) : wide;
 }
 
-/**
- * Depthwise 'same' convolution of u [b, h, w, C] with filter [kh, kw, C] (odd), as a sum of
- * shifted copies weighted per channel: tf.depthwiseConv2d has no gradient kernels on wasm.
- */
-function depthwiseConv(u: tf.Tensor4D, w: tf.Tensor3D): tf.Tensor4D {
-  const [b, gh, gw, c] = u.shape;
-  const [kh, kw] = w.shape;
-  const padded = tf.pad(u, [
-    [0, 0],
-    [kh >> 1, kh >> 1],
-    [kw >> 1, kw >> 1],
-    [0, 0],
-  ]);
-  const taps = tf.unstack(tf.reshape(w, [kh * kw, c]));
-  let out: tf.Tensor = tf.zeros([b, gh, gw, c]);
-  for (let dy = 0; dy < kh; dy++)
-    for (let dx = 0; dx < kw; dx++) {
-      const shifted = tf.slice(padded, [0, dy, dx, 0], [b, gh, gw, c]);
-      out = tf.add(out, tf.mul(shifted, taps[dy * kw + dx]!));
-    }
-  return out as tf.Tensor4D;
-}
+/** Depthwise 'same' convolution of u [b, h, w, C] with filter [kh, kw, C] (odd), as a conv. */
+const depthwiseConv = depthwiseSame;
 
 /**
  * The same convolution in the attention view: out_i = Σ_j A_ij u_j per channel, the banded
