@@ -90,7 +90,7 @@ function runningTopK(
       const ids = tf.broadcastTo(tf.range(start, start + n, 1, 'int32'), [b, h, tq, n]);
       const best = tf.topk(tf.concat([values, scores], 3), topK);
       values = best.values;
-      indices = tf.gather(tf.concat([indices, ids], 3), best.indices, 3, 3);
+      indices = gatherLast(tf.concat([indices, ids], 3), best.indices);
     }
     return tf.where(
       tf.greater(values, MASK_NEGATIVE / 2),
@@ -98,6 +98,22 @@ function runningTopK(
       tf.scalar(-1, 'int32'),
     ) as tf.Tensor4D;
   });
+}
+
+/**
+ * x[..., idx[..., j]] for x [..., W] and idx [..., K], as one flat gather (tf.gather with
+ * batchDims misreads on the wasm backend).
+ */
+function gatherLast(x: tf.Tensor, idx: tf.Tensor): tf.Tensor {
+  const width = x.shape[x.shape.length - 1]!;
+  const k = idx.shape[idx.shape.length - 1]!;
+  const rows = idx.size / k;
+  const base = tf.reshape(tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(width, 'int32')), [
+    rows,
+    1,
+  ]);
+  const flat = tf.reshape(tf.add(tf.reshape(idx, [rows, k]), base), [-1]);
+  return tf.reshape(tf.gather(tf.reshape(x, [-1]), flat), idx.shape);
 }
 
 /** [tq, n] boolean: key start + j is at or before query offset + i. */
