@@ -45,7 +45,9 @@ export function routeBalanced(
   const c = centroids.shape[1];
   const indices = tf.tidy(() => {
     // [b, h, c, t]: each centroid's affinity to every token.
-    const scores = tf.matMul(tf.expandDims(centroids, 0), routes, false, true);
+    // Broadcast explicitly: wasm's batched matMul misreads a batch dim of 1 against b.
+    const shared = tf.broadcastTo(tf.expandDims(centroids, 0), [b, h, c, d]);
+    const scores = tf.matMul(shared, routes, false, true);
     return tf.topk(scores, clusterSize).indices;
   });
   const flat = indices.dataSync();
