@@ -5,11 +5,25 @@ module.exports = async function smoke(kernels) {
   const fail = (what) => {
     throw new Error(`kernels smoke: ${what}`);
   };
-  const want = ['AttnkitFusedAttention', 'AttnkitFusedAttentionGrad', 'AttnkitAdamW'];
+  const want = [
+    'AttnkitFusedAttention',
+    'AttnkitFusedAttentionGrad',
+    'AttnkitAdamW',
+    'AttnkitChunkedLinearAttention',
+    'AttnkitChunkedLinearAttentionGrad',
+    'AttnkitLinearScan',
+    'AttnkitLinearScanGrad',
+    'AttnkitSelectiveScan',
+    'AttnkitSelectiveScanGrad',
+    'AttnkitBlockSparseAttention',
+    'AttnkitBlockSparseAttentionGrad',
+  ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
   if (kernels.FUSED_ATTENTION !== want[0] || kernels.ADAMW !== want[2]) fail('kernel names');
-  if (kernels.RESERVED_KERNEL_NAMES.length !== 3) fail('reserved names');
+  if (kernels.BLOCK_SPARSE_ATTENTION !== want[9]) fail('block-sparse kernel name');
+  // Every reserved name is implemented now.
+  if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.
   const manifest = require(
     path.join(
