@@ -1,14 +1,5 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  ConfigError,
-  ShapeError,
-  build,
-  estimateConfig,
-  type Module,
-  type TokenMixer,
-} from '@attnkit/core';
+import { ConfigError, ShapeError, build, estimateConfig } from '@attnkit/core';
 import {
   KVCache,
   causalNeighborhood,
@@ -16,57 +7,19 @@ import {
   neighborhoodAttention,
   neighborhoodAttentionDense,
 } from '@attnkit/attention';
-import { expectClose, expectNoLeaks, maxAbsDiff, mixerContract } from '@attnkit/core/testing';
+import { expectNoLeaks, maxAbsDiff, mixerContract } from '@attnkit/core/testing';
 import '@attnkit/attention';
+import { checkGolden, loadGolden, outputAndGradients, type Mixer } from './golden-case';
 
-type Mixer = Module & TokenMixer;
-interface Case {
-  name: string;
-  config: Record<string, unknown>;
-  weights: Record<string, { shape: number[]; values: number[] }>;
-  x: number[];
-  probe: number[];
-  y: number[];
-  gradX: number[];
-  shape: [number, number, number];
-}
-const fixture = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '../fixtures/neighborhood.json'), 'utf8'),
-) as { cases: Case[] };
+const cases = loadGolden('neighborhood.json');
 
 const make = (config: Record<string, unknown>) =>
   build<Mixer>({ type: 'neighborhood-attention', dModel: 8, numHeads: 2, ...config });
 
-/** Output and the gradients of sum(y · probe) for x and every parameter. */
-function outputAndGradients(m: Mixer, x: tf.Tensor3D, probe: tf.Tensor) {
-  const params = [...m.namedParameters()];
-  const f = () => tf.sum(tf.mul(m.forward(x), probe)) as tf.Scalar;
-  const { grads } = tf.variableGrads(f);
-  const dx = tf.grad((input: tf.Tensor) => tf.sum(tf.mul(m.forward(input as tf.Tensor3D), probe)))(
-    x,
-  );
-  return { y: m.forward(x), dx, grads: params.map(([name, v]) => [name, grads[v.name]!] as const) };
-}
-
 describe('neighborhood-attention (Hassani et al. 2023; DiNAT dilation)', () => {
-  it.each(fixture.cases.map((c) => [c.name, c] as const))(
+  it.each(cases.map((c) => [c.name, c] as const))(
     '%s: output and input gradient match the PyTorch reference (NATTEN window rules)',
-    (_name, c) => {
-      const m = build<Mixer>(c.config);
-      m.loadStateDict(
-        Object.fromEntries(
-          Object.entries(c.weights).map(([n, w]) => [n, tf.tensor(w.values, w.shape)]),
-        ),
-      );
-      const x = tf.tensor3d(c.x, c.shape);
-      const probe = tf.tensor3d(c.probe, c.shape);
-      expectClose(m.forward(x), tf.tensor3d(c.y, c.shape), { atol: 3e-5, rtol: 1e-4 });
-      const g = tf.grad((input: tf.Tensor) =>
-        tf.sum(tf.mul(m.forward(input as tf.Tensor3D), probe)),
-      )(x);
-      expectClose(g, tf.tensor3d(c.gradX, c.shape), { atol: 3e-5, rtol: 1e-4 });
-      m.dispose();
-    },
+    (_name, c) => checkGolden(c, 3e-5),
   );
 
   it.each([
