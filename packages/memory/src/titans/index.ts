@@ -1,0 +1,5 @@
+export * from './memory-model';
+export * from './miras';
+export * from './neural-memory-op';
+export * from './state';
+export * from './neural-memory';
