@@ -8,11 +8,11 @@ import { biasGradient, retain, type MirasChoice } from './miras';
  * the accumulator A (the weights are R(A), see `retain`), the surprise S (momentum) and A at the
  * start of the current chunk (the point the chunk's gradients are taken at).
  */
-export interface NeuralMemoryCarry {
+export type NeuralMemoryCarry = {
   weights: tf.Tensor[];
   momentum: tf.Tensor[];
   base: tf.Tensor[];
-}
+};
 
 export interface NeuralMemoryInputs {
   /** Queries, keys, values [b, h, t, d]. */
