@@ -3,3 +3,6 @@ export * from './miras';
 export * from './neural-memory-op';
 export * from './state';
 export * from './neural-memory';
+export * from './windowed';
+export * from './mag';
+export * from './mal';
