@@ -6,3 +6,4 @@ export * from './neural-memory';
 export * from './windowed';
 export * from './mag';
 export * from './mal';
+export * from './mac';
