@@ -147,8 +147,8 @@ def merge(x):
 
 def neural_memory(p, x, pre, chunk, retrieve='updated'):
     """Titans' memory layer (sec. 3.1, 4.4): SiLU + l2-normalised q, k; SiLU v; gates from x."""
-    q = heads(l2n(silu(x @ p[pre + 'q.weight'])))
-    k = heads(l2n(silu(x @ p[pre + 'k.weight'])))
+    q = l2n(heads(silu(x @ p[pre + 'q.weight'])))  # per head
+    k = l2n(heads(silu(x @ p[pre + 'k.weight'])))
     v = heads(silu(x @ p[pre + 'v.weight']))
     gate = lambda n: (x @ p[pre + n + '.weight'] + p[pre + n + '.bias']).transpose(1, 2)
     lr = 0.1 * torch.sigmoid(gate('theta'))

@@ -196,8 +196,8 @@ export class NeuralMemory<C extends MemoryOptions = NeuralMemoryConfig>
       const fresh = state?.carry ? undefined : this.initialCarry(b);
       const r = neuralMemory(
         {
-          q: split(normalized(this.q.forward(x))),
-          k: split(normalized(this.k.forward(x))),
+          q: normalized(split(this.q.forward(x))) as tf.Tensor4D,
+          k: normalized(split(this.k.forward(x))) as tf.Tensor4D,
           v: split(activations.get('silu')(this.v.forward(x))),
           lr: lr as tf.Tensor3D,
           logMomentum: this.eta ? (logSigmoid(gates(this.eta)) as tf.Tensor3D) : undefined,
