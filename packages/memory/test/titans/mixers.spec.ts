@@ -12,7 +12,9 @@ import { NeuralMemory, NeuralMemoryState, TitansMac, applyMemory } from '../../s
 
 type Mixer = Module & TokenMixer;
 const make = (config: Record<string, unknown>) =>
-  build<Mixer>({ dModel: 8, numHeads: 2, ...config } as { type: string }, { rng: new Rng(3) });
+  build<Mixer>({ dModel: 8, numHeads: 2, ...config } as unknown as { type: string }, {
+    rng: new Rng(3),
+  });
 const input = (t: number, seed = 1) =>
   tf.randomNormal([2, t, 8], 0, 1, 'float32', seed) as tf.Tensor3D;
 
@@ -161,7 +163,7 @@ describe('neural-memory and the Titans mixers', () => {
   ])('the estimate of %j equals the parameters it builds', (config) => {
     const m = make(config);
     try {
-      const full = { dModel: 8, numHeads: 2, ...config } as { type: string };
+      const full = { dModel: 8, numHeads: 2, ...config } as unknown as { type: string };
       expect(estimateConfig(full)?.parameters).toBe(m.numParams());
     } finally {
       m.dispose();
