@@ -1,6 +1,5 @@
 import { registerPreset } from '@attnkit/core';
 import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
-import '@attnkit/memory'; // registers its mixers and presets (titans-mac-tiny, titans-mag-tiny, titans-mal-tiny)
 import basedLmTiny from './based-lm-tiny.json';
 import glaLmTiny from './gla-lm-tiny.json';
 import mambaLmTiny from './mamba-lm-tiny.json';
