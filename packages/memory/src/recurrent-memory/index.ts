@@ -1,0 +1,2 @@
+// Memory tokens and recurrent memory (issue 15): importing this registers their types.
+export * from './memory-tokens';
