@@ -72,7 +72,8 @@ interface SegmentKeys {
  *          g = σ(W_g [m_τ, U_τ] + b_g),  m_τ+1 = m_τ + g ⊙ (U_τ − m_τ)     (Kashyap's gated update)
  * with m_0 learned. The write runs only when a segment is complete, in the full forward and in
  * decoding alike, so cached == full. Training backpropagates through every boundary of the
- * sequence, or through `bpttSegments` of them (the memory's gradient is stopped before). Rotary
+ * sequence, or, with `bpttSegments` K, within blocks of K segments (the memory entering every
+ * K-th segment is detached: truncated BPTT). Rotary
  * turns the segment's queries and keys for the read; memory keys and the write stay unpositioned.
  */
 export class RecurrentMemory extends ProjectedAttention<Parsed> implements TokenMixer {
