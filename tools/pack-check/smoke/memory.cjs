@@ -1,4 +1,8 @@
 // Smoke test for the packed @attnkit/memory, run once through import and once through require.
 module.exports = async function smoke(memory) {
   if (typeof memory !== 'object' || memory === null) throw new Error('memory smoke: no exports');
+  if (typeof memory.MemoryTokens !== 'function' || typeof memory.RecurrentMemory !== 'function')
+    throw new Error('memory smoke: MemoryTokens / RecurrentMemory not exported');
+  if (!memory.rmtPresets?.['rmt-lm-tiny'])
+    throw new Error('memory smoke: rmt-lm-tiny preset missing');
 };
