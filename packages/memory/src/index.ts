@@ -3,3 +3,4 @@
 export * from './recurrent-memory';
 export * from './presets/rmt';
 export * from './titans';
+export * from './presets/titans';
