@@ -144,6 +144,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-lm-tiny',
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
+      'rmt-lm-tiny',
       'vit-tiny',
     ]);
     expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);

@@ -26,6 +26,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'moh-lm-tiny',
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
+      'rmt-lm-tiny',
       'vit-tiny',
     ]);
     for (const name of listPresets()) {

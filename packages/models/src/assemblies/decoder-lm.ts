@@ -22,7 +22,13 @@ import {
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
-import { linearInitField, nestedSchema, sizeSchema, tokenStackFields } from './fields';
+import {
+  embeddingInitField,
+  linearInitField,
+  nestedSchema,
+  sizeSchema,
+  tokenStackFields,
+} from './fields';
 import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
@@ -55,6 +61,7 @@ export const decoderLmSchema = z.strictObject({
    */
   kvSharing: z.strictObject({ groupSize: sizeSchema }).optional(),
   ...linearInitField,
+  ...embeddingInitField,
 });
 
 export type DecoderLmConfig = z.input<typeof decoderLmSchema>;
@@ -87,7 +94,10 @@ export class DecoderLM extends Module<Parsed> {
     // A bad nested config throws half way: free what was built so far.
     try {
       const o = { rng: this.rng };
-      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, c.dModel, o));
+      this.embedding = this.addModule(
+        'embed',
+        buildTokenEmbedding(c.vocabSize, c.dModel, o, c.embeddingInit),
+      );
       this.positional = this.addModule(
         'positional',
         buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),

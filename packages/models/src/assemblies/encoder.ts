@@ -11,7 +11,7 @@ import {
   sumEstimates,
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
-import { linearInitField, nestedSchema, tokenStackFields } from './fields';
+import { embeddingInitField, linearInitField, nestedSchema, tokenStackFields } from './fields';
 import { keyMask, paddingWeights } from './padding';
 import { poolingSchema } from './pooling';
 import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
@@ -39,6 +39,7 @@ export const encoderSchema = z.strictObject({
   pooling: poolingSchema.default('cls'),
   ...readoutFields,
   ...linearInitField,
+  ...embeddingInitField,
 });
 
 export type EncoderConfig = z.input<typeof encoderSchema>;
@@ -67,7 +68,10 @@ export class Encoder extends Module<Parsed> {
     // A bad nested config throws half way: free what was built so far.
     try {
       const o = { rng: this.rng };
-      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, c.dModel, o));
+      this.embedding = this.addModule(
+        'embed',
+        buildTokenEmbedding(c.vocabSize, c.dModel, o, c.embeddingInit),
+      );
       this.positional = this.addModule(
         'positional',
         buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
