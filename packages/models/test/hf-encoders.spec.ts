@@ -11,6 +11,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   estimateConfig,
+  readSafetensorsHeader,
 } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import {
@@ -168,6 +169,61 @@ describe('Hugging Face BERT and ViT: import', () => {
       rtol: 0,
     });
     imported.model.dispose();
+  });
+});
+
+describe('Hugging Face BERT: a file shaped as bert-base-uncased', () => {
+  // BertForPreTraining's tensors under a BertForMaskedLM config: a pooler, the next-sentence
+  // head, and TF BERT's LayerNorm gamma / beta names.
+  const legacy = async (extra: Record<string, tf.Tensor> = {}) => {
+    const decoded = decodeSafetensors(readWeights('bert-mlm')).tensors;
+    const renamed = Object.fromEntries(
+      Object.entries(decoded).map(([k, t]) => [
+        k
+          .replace(/LayerNorm\.weight$/, 'LayerNorm.gamma')
+          .replace(/LayerNorm\.bias$/, 'LayerNorm.beta'),
+        t,
+      ]),
+    );
+    const all = {
+      ...renamed,
+      'bert.pooler.dense.weight': tf.fill([16, 16], 0.01),
+      'bert.pooler.dense.bias': tf.zeros([16]),
+      'cls.seq_relationship.weight': tf.ones([2, 16]),
+      'cls.seq_relationship.bias': tf.zeros([2]),
+      ...extra,
+    };
+    const weights = await encodeSafetensors(all);
+    tf.dispose(Object.values(all));
+    return weights;
+  };
+
+  it('imports with its pooler, skips the next-sentence head, reads gamma / beta', async () => {
+    const imported = await importHuggingFace({
+      config: readConfig('bert-mlm'),
+      weights: await legacy(),
+    });
+    expect(imported.config).toMatchObject({ poolerActivation: 'tanh', mlmHead: {} });
+    const got = run('bert-mlm', imported);
+    expectClose(got.logits!, outputs['bert-mlm']!.logits!, { atol: 1e-4, rtol: 0 });
+    expect(got.pooled).toHaveLength(16);
+    const exported = await toHuggingFace(imported.model);
+    const names = Object.keys(readSafetensorsHeader(exported.weights).tensors);
+    expect(names).toContain('bert.pooler.dense.weight');
+    expect(names).toContain('bert.embeddings.LayerNorm.weight');
+    expect(names.filter((n) => /gamma|beta|seq_relationship/.test(n))).toEqual([]);
+    imported.model.dispose();
+  });
+
+  it('refuses a parameter saved under both names', async () => {
+    const weights = await legacy({ 'bert.embeddings.LayerNorm.weight': tf.ones([16]) });
+    const error = await importHuggingFace({ config: readConfig('bert-mlm'), weights }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StateDictError);
+    expect((error as Error).message).toMatch(
+      /LayerNorm\.(gamma|weight)' expected one tensor per parameter/,
+    );
   });
 });
 

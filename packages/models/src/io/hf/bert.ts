@@ -34,6 +34,15 @@ export interface BertShape {
   numLabels?: number;
 }
 
+const LEGACY_FIELDS = [
+  'directionality',
+  'pooler_fc_size',
+  'pooler_num_attention_heads',
+  'pooler_num_fc_layers',
+  'pooler_size_per_head',
+  'pooler_type',
+];
+
 /** HF hidden_act -> attnkit activation. */
 export const ENCODER_ACTIVATIONS: Record<string, Activation> = {
   gelu: 'gelu',
@@ -107,15 +116,21 @@ export function readBert(r: FieldReader, tensors: ReadonlySet<string>): BertShap
     typeVocabSize: r.int('type_vocab_size', 2),
     eps: r.num('layer_norm_eps', 1e-12),
     activation: readActivation(r),
+    // The classifier reads the pooler; the other two have one when the file holds it
+    // (bert-base-uncased's BertForMaskedLM file does).
     pooler:
       architecture === 'BertForSequenceClassification' ||
-      (architecture === 'BertModel' && tensors.has('pooler.dense.weight')),
+      tensors.has(`${architecture === 'BertModel' ? '' : 'bert.'}pooler.dense.weight`),
     numLabels: readLabels(r, architecture === 'BertForSequenceClassification'),
   };
   r.only('position_embedding_type', 'absolute', 'learned absolute positions');
   r.only('is_decoder', false, 'an encoder attends both ways');
   r.only('add_cross_attention', false, 'an encoder without cross-attention');
-  r.only('tie_word_embeddings', true, "the MLM decoder is the word embeddings' transpose");
+  if (architecture === 'BertForMaskedLM')
+    r.only('tie_word_embeddings', true, "the MLM decoder is the word embeddings' transpose");
+  else r.raw('tie_word_embeddings'); // no decoder to tie
+  // Fields of the original TensorFlow BERT that HF keeps but never reads (bert-base-chinese).
+  for (const f of LEGACY_FIELDS) r.raw(f);
   r.finish();
   return shape;
 }
@@ -260,8 +275,6 @@ export function bertShapeOf(config: Obj): BertShape {
   let architecture: BertArchitecture = 'BertModel';
   if (mlm) {
     architecture = 'BertForMaskedLM';
-    if (pooler)
-      throw exportError('$.poolerActivation', 'none (BertForMaskedLM has no pooler)', pooler);
     if (numLabels !== undefined)
       throw exportError('$.numClasses', 'none with an mlmHead (one HF head)', numLabels);
   } else if (numLabels !== undefined) {

@@ -67,12 +67,19 @@ export type ImportedHuggingFace =
 export type HfExportable = DecoderLM | Encoder | ViT;
 
 /**
- * Buffers HF checkpoints carry that are not parameters (causal masks, cached frequencies, BERT's
- * position and token-type id ranges), and BERT's MLM decoder, which HF ties to the word
- * embeddings on load (as attnkit's head is tied): skipped.
+ * Skipped, as HF skips them: buffers that are not parameters (causal masks, cached frequencies,
+ * BERT's position and token-type id ranges); BERT's MLM decoder, which HF ties to the word
+ * embeddings on load (as attnkit's head is tied); BertForPreTraining's next-sentence head, which
+ * BertForMaskedLM does not use (bert-base-uncased's file holds it).
  */
 const BUFFER_NAME =
-  /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq|embeddings\.position_ids|embeddings\.token_type_ids)$|^cls\.predictions\.decoder\.(weight|bias)$/;
+  /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq|embeddings\.position_ids|embeddings\.token_type_ids)$|^cls\.predictions\.decoder\.(weight|bias)$|^cls\.seq_relationship\.(weight|bias)$/;
+
+/** The current name of a tensor saved under a legacy one (TF BERT's LayerNorm.gamma / beta). */
+const modernName = (name: string) =>
+  name
+    .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+    .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
 const CONFIG = 'config.json';
 const WEIGHTS = 'model.safetensors';
 
@@ -174,7 +181,21 @@ export async function importHuggingFace(
   } catch (error) {
     throw inFile(error, weightsFile);
   }
-  const plan = planImport(hf, configFile, new Set(Object.keys(header.tensors)));
+  // Current name -> the name in the file (they differ for legacy LayerNorm gamma / beta).
+  const fileName = new Map<string, string>();
+  for (const name of Object.keys(header.tensors)) {
+    const modern = modernName(name);
+    if (fileName.has(modern)) {
+      throw new StateDictError(
+        'importHuggingFace',
+        `${weightsFile} tensor '${name}'`,
+        'one tensor per parameter',
+        `a second copy of '${fileName.get(modern)}'`,
+      );
+    }
+    fileName.set(modern, name);
+  }
+  const plan = planImport(hf, configFile, new Set(fileName.keys()));
   const limits = resolveLimits(options);
   try {
     checkConfigLimits(validateConfig(plan.config), '$', limits);
@@ -182,8 +203,9 @@ export async function importHuggingFace(
     throw inFile(error, configFile);
   }
   const expected = new Map(plan.tensors.map((m) => [m.hf, m]));
-  for (const [name, entry] of Object.entries(header.tensors)) {
-    const m = expected.get(name);
+  for (const [modern, name] of fileName) {
+    const entry = header.tensors[name]!;
+    const m = expected.get(modern);
     if (!m) {
       if (BUFFER_NAME.test(name)) continue;
       throw new StateDictError(
@@ -211,7 +233,7 @@ export async function importHuggingFace(
     }
   }
   for (const name of expected.keys()) {
-    if (!(name in header.tensors)) {
+    if (!fileName.has(name)) {
       throw new StateDictError(
         'importHuggingFace',
         `${weightsFile} tensor '${name}'`,
@@ -226,7 +248,7 @@ export async function importHuggingFace(
   try {
     decoded = decodeSafetensors(weights).tensors;
     for (const m of plan.tensors) {
-      for (const [name, t] of m.toAttnkit(decoded[m.hf]!)) state[name] = t;
+      for (const [name, t] of m.toAttnkit(decoded[fileName.get(m.hf)!]!)) state[name] = t;
     }
     for (const [name, shape] of plan.zeros) state[name] = tf.zeros(shape);
     model.loadStateDict(state);
