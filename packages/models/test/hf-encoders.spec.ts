@@ -582,6 +582,29 @@ describe('encoder and vit options for BERT and ViT', () => {
     model.dispose();
   });
 
+  it('the new parameters train: the MLM loss reaches token types, embedding norm and head', () => {
+    const model = build<Encoder>(
+      encoder({ mlmHead: {}, typeVocabSize: 2, embeddingNorm: { type: 'layer-norm' } }),
+      { rng: new Rng(6) },
+    );
+    const x = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32');
+    const types = tf.tensor2d([[0, 1, 1]], [1, 3], 'int32');
+    const target = tf.oneHot(tf.tensor1d([4, 5, 6], 'int32'), 12);
+    const { value, grads } = tf.variableGrads(() =>
+      tf.losses.softmaxCrossEntropy(
+        target,
+        tf.reshape(model.maskedLmLogits(x, { tokenTypes: types }), [3, 12]),
+      ),
+    );
+    const named = model.namedParameters();
+    for (const name of ['tokenTypes.weight', 'embedNorm.weight', 'mlm.dense.weight', 'mlm.bias']) {
+      const g = grads[named.get(name)!.name]!;
+      expect([name, tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]! > 0)]).toEqual([name, true]);
+    }
+    tf.dispose([value, x, types, target, ...Object.values(grads)]);
+    model.dispose();
+  });
+
   it("classTokenPosition needs pooling 'cls'", () => {
     expect(() =>
       build({

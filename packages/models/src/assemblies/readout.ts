@@ -25,7 +25,8 @@ export const readoutFields = {
   latent: latentOptionsSchema.optional(),
   /**
    * A dense layer [dModel, dModel] and this activation on the pooled vector, before the
-   * classifier: BERT's and ViT's pooler (Devlin et al. 2019, sec. 3) is `'tanh'`. Default none.
+   * classifier: BERT's pooler (Devlin et al. 2019, sec. 3; HF's ViTModel reuses it) is
+   * `'tanh'`. Default none.
    */
   poolerActivation: activationNameSchema.optional(),
   /** Adds a linear classifier on the pooled vector. */
@@ -42,8 +43,8 @@ export interface ReadoutConfig {
 
 /**
  * What an encoder does after its last block: pool to one vector per sequence, optionally a dense
- * pooler with an activation (BERT's tanh pooler), then, when `numClasses` is set, a linear classifier (Devlin et al. 2019, sec. 4.1; Dosovitskiy et al.
- * 2021, eq. 4).
+ * pooler with an activation (BERT's tanh pooler), then, when `numClasses` is set, a linear
+ * classifier (Devlin et al. 2019, sec. 4.1; Dosovitskiy et al. 2021, eq. 4).
  */
 export class Readout extends Module<ReadoutConfig> {
   readonly latent?: LatentAttentionPooling;
@@ -98,7 +99,7 @@ export class Readout extends Module<ReadoutConfig> {
   }
 }
 
-/** The configs of the readout's parts: latent pooling and the classifier, when asked for. */
+/** The configs of the readout's parts: latent pooling, pooler and classifier, when asked for. */
 function readoutParts(config: ReadoutConfig): {
   latent?: object;
   pooler?: object;
@@ -128,7 +129,7 @@ export function estimateReadout(model: ReadoutConfig): Estimate {
   );
 }
 
-/** The readout a model config describes (`dModel`, `pooling`, `latent`, `poolerActivation`, `numClasses`). */
+/** The readout a model config describes (its `dModel`, `pooling`, `latent`, pooler, classes). */
 export function buildReadout(model: ReadoutConfig, options: ModuleOptions): Readout {
   const { dModel, pooling, latent, poolerActivation, numClasses } = model;
   return new Readout({ dModel, pooling, latent, poolerActivation, numClasses }, options);
