@@ -19,7 +19,7 @@ import {
   readBlock,
   readLabels,
   sameEps,
-} from './bert';
+} from './encoders';
 import { type FieldReader, type HfConfig, type TensorMapping, same } from './mapping';
 
 export const VIT_ARCHITECTURES = ['ViTModel', 'ViTForImageClassification'] as const;
