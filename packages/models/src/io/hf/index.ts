@@ -72,7 +72,7 @@ export type HfExportable = DecoderLM | Encoder | ViT;
  * embeddings on load (as attnkit's head is tied); BertForPreTraining's next-sentence head, which
  * BertForMaskedLM does not use (bert-base-uncased's file holds it).
  */
-const BUFFER_NAME =
+const SKIPPED =
   /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq|embeddings\.position_ids|embeddings\.token_type_ids)$|^cls\.predictions\.decoder\.(weight|bias)$|^cls\.seq_relationship\.(weight|bias)$/;
 
 /** The current name of a tensor saved under a legacy one (TF BERT's LayerNorm.gamma / beta). */
@@ -157,11 +157,11 @@ async function readCheckpoint(source: string | HfCheckpoint) {
  * Imports a Hugging Face checkpoint (a directory with config.json + model.safetensors, or both in
  * memory) of a Llama, Mistral, Qwen2 or GPT-2 model into attnkit's decoder-lm, of a BERT model
  * (BertModel, BertForMaskedLM, BertForSequenceClassification) into an encoder, or of a ViT model
- * (ViTModel, ViTForImageClassification) into a vit. Checks come first,
- * as in `loadModule`: every config field is mapped, listed as irrelevant or refused by name; the
- * built config is validated and held to the resource limits; the safetensors header is validated
- * and every tensor's name and shape compared with what the config needs; only then is anything
- * allocated.
+ * (ViTModel, ViTForImageClassification) into a vit. Checks come first, as in `loadModule`: the
+ * safetensors header is validated (its tensor names tell whether a BERT or ViT file holds a
+ * pooler); every config field is mapped, listed as irrelevant or refused by name; the built
+ * config is validated and held to the resource limits; every tensor's name and shape is compared
+ * with what the config needs; only then is anything allocated.
  */
 export async function importHuggingFace(
   source: string | HfCheckpoint,
@@ -207,7 +207,7 @@ export async function importHuggingFace(
     const entry = header.tensors[name]!;
     const m = expected.get(modern);
     if (!m) {
-      if (BUFFER_NAME.test(name)) continue;
+      if (SKIPPED.test(name)) continue;
       throw new StateDictError(
         'importHuggingFace',
         `${weightsFile} tensor '${name}'`,
