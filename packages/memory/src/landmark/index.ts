@@ -5,3 +5,4 @@ export {
   type LandmarkRetrievalResult,
 } from './retrieval';
 export type { LandmarkOptions } from './layout';
+export { LandmarkAttention, landmarkAttentionSchema, type LandmarkAttentionConfig } from './mixer';
