@@ -9,7 +9,11 @@ i's own group, S_ij · S_{i,p_j} otherwise. A landmark query attends its own blo
 own landmark ignored), as the authors' implementation does. Written per query with explicit
 groups and loops, independently of the TypeScript masks.
 
-Each case: q, k, v, options, output, and gradients of sum(output * probe).
+Op cases: q, k, v, options, output, and gradients of sum(output * probe). Mixer cases: the
+landmark-attention mixer's weights, x, y and the gradient of sum(y * probe) for x, in training
+(grouped softmax) and at inference with top-k retrieval (sec. 3.2: each query keeps the k earlier
+blocks whose landmark it scores highest, q·k_L, and the grouped softmax runs over those and its
+own block).
 Run: /usr/bin/python3 tools/reference/memory/landmark_reference.py
 """
 import json
@@ -29,7 +33,51 @@ def landmark_index(j, block_size, length):
     return p if p < length else length
 
 
-def grouped_attention(q, k, v, block_size):
+def attend(q, k, v, i, block_size, tk, blocks=None):
+    """One query (position i) over keys 0..i; `blocks`: the earlier blocks it may read (all if None)."""
+    p_i = landmark_index(i, block_size, tk)
+    keys = []
+    for j in range(i + 1):
+        own = landmark_index(j, block_size, tk) == p_i
+        if blocks is None or own or j // (block_size + 1) in blocks:
+            keys.append(j)  # causal, restricted to the retrieved blocks and i's own
+    groups = {}
+    for j in keys:
+        p_j = landmark_index(j, block_size, tk)
+        if j == p_i:
+            g = -1  # i's own landmark: ignored
+        elif p_j != j:
+            g = p_j  # a regular token: its block
+        else:
+            g = p_i  # another landmark: i's group
+        groups[j] = g
+    logits = {j: (q @ k[j]) / math.sqrt(q.shape[-1]) for j in keys}
+    s = {}
+    for j in keys:
+        if groups[j] == -1:
+            continue
+        members = [y for y in keys if groups[y] == groups[j]]
+        den = torch.logsumexp(torch.stack([logits[y] for y in members]), 0)
+        s[j] = torch.exp(logits[j] - den)
+    out = torch.zeros(v.shape[-1], dtype=torch.float64)
+    for j in keys:
+        p_j = landmark_index(j, block_size, tk)
+        if groups[j] == -1 or p_j == j:
+            continue  # landmarks carry no value
+        w = s[j] if groups[j] == p_i else s[j] * s[p_j]
+        out = out + w * v[j]
+    return out
+
+
+def retrieved_blocks(q, k, i, block_size, top_k):
+    """Sec. 3.2: the top_k earlier blocks by landmark score q·k_L (complete blocks before i's)."""
+    period = block_size + 1
+    earlier = range(i // period)
+    scores = [(float(q @ k[b * period + block_size]), b) for b in earlier]
+    return {b for _, b in sorted(scores, reverse=True)[:top_k]}
+
+
+def grouped_attention(q, k, v, block_size, top_k=None):
     batch, heads, tq, d = q.shape
     tk = k.shape[2]
     k = k.repeat_interleave(heads // k.shape[1], dim=1)
@@ -41,37 +89,23 @@ def grouped_attention(q, k, v, block_size):
             per_query = []
             for qi in range(tq):
                 i = tk - tq + qi  # end-aligned
-                p_i = landmark_index(i, block_size, tk)
-                keys = list(range(i + 1))  # causal
-                groups = {}
-                for j in keys:
-                    p_j = landmark_index(j, block_size, tk)
-                    if j == p_i:
-                        g = -1  # i's own landmark: ignored
-                    elif p_j != j:
-                        g = p_j  # a regular token: its block
-                    else:
-                        g = p_i  # another landmark: i's group
-                    groups[j] = g
-                logits = {j: (q[b, h, qi] @ k[b, h, j]) / math.sqrt(d) for j in keys}
-                s = {}
-                for j in keys:
-                    if groups[j] == -1:
-                        continue
-                    members = [y for y in keys if groups[y] == groups[j]]
-                    den = torch.logsumexp(torch.stack([logits[y] for y in members]), 0)
-                    s[j] = torch.exp(logits[j] - den)
-                out = torch.zeros(v.shape[-1], dtype=torch.float64)
-                for j in keys:
-                    p_j = landmark_index(j, block_size, tk)
-                    if groups[j] == -1 or p_j == j:
-                        continue  # landmarks carry no value
-                    w = s[j] if groups[j] == p_i else s[j] * s[p_j]
-                    out = out + w * v[b, h, j]
-                per_query.append(out)
+                blocks = None
+                if top_k is not None:
+                    with torch.no_grad():
+                        blocks = retrieved_blocks(q[b, h, qi], k[b, h], i, block_size, top_k)
+                per_query.append(attend(q[b, h, qi], k[b, h], v[b, h], i, block_size, tk, blocks))
             per_head.append(torch.stack(per_query))
         rows.append(torch.stack(per_head))
     return torch.stack(rows)
+
+
+def mixer(x, w, heads, kv_heads, block_size, top_k):
+    """landmark-attention: q/k/v projections (no bias), heads, landmark attention, o projection."""
+    b, t, _ = x.shape
+    split = lambda y, n: y.reshape(b, t, n, -1).transpose(1, 2)
+    q, k, v = split(x @ w['q'], heads), split(x @ w['k'], kv_heads), split(x @ w['v'], kv_heads)
+    o = grouped_attention(q, k, v, block_size, top_k)
+    return o.transpose(1, 2).reshape(b, t, -1) @ w['o']
 
 
 def flat(t):
@@ -106,6 +140,38 @@ for name, batch, heads, kv_heads, tq, tk, d, dv, block_size in [
         'dv': flat(v.grad),
     })
 
+mixers = []
+for name, batch, t, d_model, heads, kv_heads, block_size, top_k in [
+    # training: the grouped softmax over every block; grouped-query heads
+    ('grouped-gqa', 1, 10, 8, 2, 1, 2, None),
+    # inference: each query retrieves its top block only
+    ('retrieval-top1', 2, 12, 8, 2, 2, 2, 1),
+]:
+    head_dim = d_model // heads
+    shapes = {'q': (d_model, heads * head_dim), 'k': (d_model, kv_heads * head_dim),
+              'v': (d_model, kv_heads * head_dim), 'o': (heads * head_dim, d_model)}
+    w = {n: (torch.randn(*s, dtype=torch.float64) / math.sqrt(s[0])) for n, s in shapes.items()}
+    x = torch.randn(batch, t, d_model, dtype=torch.float64, requires_grad=True)
+    y = mixer(x, w, heads, kv_heads, block_size, top_k)
+    probe = torch.randn_like(y)
+    (y * probe).sum().backward()
+    config = {'type': 'landmark-attention', 'dModel': d_model, 'numHeads': heads,
+              'numKvHeads': kv_heads, 'blockSize': block_size}
+    if top_k is not None:
+        config['topK'] = top_k
+    mixers.append({
+        'name': name,
+        'config': config,
+        'training': top_k is None,
+        'weights': {f'{n}.weight': {'shape': list(w[n].shape), 'values': flat(w[n])} for n in w},
+        'shape': [batch, t, d_model],
+        'x': flat(x),
+        'probe': flat(probe),
+        'y': flat(y),
+        'gradX': flat(x.grad),
+    })
+
 with open(OUT, 'w') as f:
-    json.dump({'source': 'tools/reference/memory/landmark_reference.py', 'cases': cases}, f)
-print(f'wrote {len(cases)} cases to {os.path.normpath(OUT)}')
+    json.dump({'source': 'tools/reference/memory/landmark_reference.py', 'cases': cases,
+               'mixers': mixers}, f)
+print(f'wrote {len(cases)} op cases and {len(mixers)} mixer cases to {os.path.normpath(OUT)}')
