@@ -132,12 +132,19 @@ describeWithBlocks('landmark-lm-tiny on passkey', () => {
       const logits = model.forward(ids([prompt]), { probe: (e) => seen.push(e) });
       expect(logits.shape).toEqual([1, prompt.length, long.vocabSize]);
     });
-    // Each layer's last query retrieved topK = 2 real blocks per head (the prompt has 12).
+    // Each layer's last query read, per head, the block before its own and retrieved topK = 2
+    // real blocks of the 12 before it.
+    const { topK, localBlocks } = preset.block.mixer as unknown as Record<string, number>;
+    const last = Math.floor((prompt.length - 1) / 8); // the last query's block
     expect(seen.map((e) => e.path)).toEqual(['layers_0.mixer', 'layers_1.mixer']);
     for (const e of seen) {
       const blocks = e.value as number[];
-      expect(blocks).toHaveLength(4 * 2);
-      for (const b of blocks) expect(b).toBeGreaterThanOrEqual(0);
+      expect(blocks).toHaveLength(4 * (localBlocks + topK));
+      for (let h = 0; h < 4; h++) {
+        const [local, ...retrieved] = blocks.slice(3 * h, 3 * h + 3);
+        expect(local).toBe(last - 1);
+        for (const b of retrieved) expect(b >= 0 && b < last - 1).toBe(true);
+      }
     }
     const answer = await generate(model, prompt, { maxTokens: 3, temperature: 0 });
     expect(answer).toHaveLength(3);

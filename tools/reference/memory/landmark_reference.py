@@ -69,15 +69,16 @@ def attend(q, k, v, i, block_size, tk, blocks=None):
     return out
 
 
-def retrieved_blocks(q, k, i, block_size, top_k):
-    """Sec. 3.2: the top_k earlier blocks by landmark score q·k_L (complete blocks before i's)."""
+def retrieved_blocks(q, k, i, block_size, top_k, local=0):
+    """Sec. 3.2: the `local` blocks before i's, and the top_k earlier ones by landmark score q·k_L."""
     period = block_size + 1
-    earlier = range(i // period)
-    scores = [(float(q @ k[b * period + block_size]), b) for b in earlier]
-    return {b for _, b in sorted(scores, reverse=True)[:top_k]}
+    own = i // period
+    near = set(range(max(0, own - local), own))
+    scores = [(float(q @ k[b * period + block_size]), b) for b in range(own) if b not in near]
+    return near | {b for _, b in sorted(scores, reverse=True)[:top_k]}
 
 
-def grouped_attention(q, k, v, block_size, top_k=None):
+def grouped_attention(q, k, v, block_size, top_k=None, local=0):
     batch, heads, tq, d = q.shape
     tk = k.shape[2]
     k = k.repeat_interleave(heads // k.shape[1], dim=1)
@@ -92,19 +93,19 @@ def grouped_attention(q, k, v, block_size, top_k=None):
                 blocks = None
                 if top_k is not None:
                     with torch.no_grad():
-                        blocks = retrieved_blocks(q[b, h, qi], k[b, h], i, block_size, top_k)
+                        blocks = retrieved_blocks(q[b, h, qi], k[b, h], i, block_size, top_k, local)
                 per_query.append(attend(q[b, h, qi], k[b, h], v[b, h], i, block_size, tk, blocks))
             per_head.append(torch.stack(per_query))
         rows.append(torch.stack(per_head))
     return torch.stack(rows)
 
 
-def mixer(x, w, heads, kv_heads, block_size, top_k):
+def mixer(x, w, heads, kv_heads, block_size, top_k, local):
     """landmark-attention: q/k/v projections (no bias), heads, landmark attention, o projection."""
     b, t, _ = x.shape
     split = lambda y, n: y.reshape(b, t, n, -1).transpose(1, 2)
     q, k, v = split(x @ w['q'], heads), split(x @ w['k'], kv_heads), split(x @ w['v'], kv_heads)
-    o = grouped_attention(q, k, v, block_size, top_k)
+    o = grouped_attention(q, k, v, block_size, top_k, local)
     return o.transpose(1, 2).reshape(b, t, -1) @ w['o']
 
 
@@ -141,24 +142,28 @@ for name, batch, heads, kv_heads, tq, tk, d, dv, block_size in [
     })
 
 mixers = []
-for name, batch, t, d_model, heads, kv_heads, block_size, top_k in [
+for name, batch, t, d_model, heads, kv_heads, block_size, top_k, local in [
     # training: the grouped softmax over every block; grouped-query heads
-    ('grouped-gqa', 1, 10, 8, 2, 1, 2, None),
+    ('grouped-gqa', 1, 10, 8, 2, 1, 2, None, 0),
     # inference: each query retrieves its top block only
-    ('retrieval-top1', 2, 12, 8, 2, 2, 2, 1),
+    ('retrieval-top1', 2, 12, 8, 2, 2, 2, 1, 0),
+    # inference: the block before a query's own always, and the top one of the others
+    ('retrieval-top1-local1', 1, 15, 8, 2, 2, 2, 1, 1),
 ]:
     head_dim = d_model // heads
     shapes = {'q': (d_model, heads * head_dim), 'k': (d_model, kv_heads * head_dim),
               'v': (d_model, kv_heads * head_dim), 'o': (heads * head_dim, d_model)}
     w = {n: (torch.randn(*s, dtype=torch.float64) / math.sqrt(s[0])) for n, s in shapes.items()}
     x = torch.randn(batch, t, d_model, dtype=torch.float64, requires_grad=True)
-    y = mixer(x, w, heads, kv_heads, block_size, top_k)
+    y = mixer(x, w, heads, kv_heads, block_size, top_k, local)
     probe = torch.randn_like(y)
     (y * probe).sum().backward()
     config = {'type': 'landmark-attention', 'dModel': d_model, 'numHeads': heads,
               'numKvHeads': kv_heads, 'blockSize': block_size}
     if top_k is not None:
         config['topK'] = top_k
+    if local:
+        config['localBlocks'] = local
     mixers.append({
         'name': name,
         'config': config,

@@ -42,13 +42,16 @@ export const landmarkAttentionSchema = z.strictObject({
    * softmax over every block, always (exact, O(T²)).
    */
   topK: positive.optional(),
+  /** With topK: blocks just before a query's own that it always reads (a local window). */
+  localBlocks: z.number().int().nonnegative().optional(),
 });
 export type LandmarkAttentionConfig = z.infer<typeof landmarkAttentionSchema>;
 
 /**
  * Multi-head landmark attention (GQA when numKvHeads < numHeads), causal only. Training runs
  * the grouped softmax; with `topK`, every other call retrieves the topK blocks per query and
- * head by their landmarks and attends them and its own block (full == cached decoding).
+ * head by their landmarks and attends them, the `localBlocks` before its own and its own block
+ * (full == cached decoding).
  */
 export class LandmarkAttention
   extends ProjectedAttention<LandmarkAttentionConfig & { causal?: boolean }>
@@ -82,7 +85,7 @@ export class LandmarkAttention
   }
 
   forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
-    const { type: block, dModel, blockSize, topK } = this.config;
+    const { type: block, dModel, blockSize, topK, localBlocks } = this.config;
     const state = checkMixerInput(block, x, dModel, context, KVCache, this.capabilities);
     const positions = inputPositions(block, context, x.shape[1], state ? state.length : 0);
     return tf.tidy(() => {
@@ -94,7 +97,7 @@ export class LandmarkAttention
       if (topK === undefined || context.training) {
         output = landmarkGroupedAttention(q, keys, values, options).output;
       } else {
-        const r = landmarkRetrievalAttention(q, keys, values, { ...options, topK });
+        const r = landmarkRetrievalAttention(q, keys, values, { ...options, topK, localBlocks });
         reportBlocks(block, context, r.selected);
         output = r.output;
       }

@@ -14,6 +14,6 @@ export const landmarkPresetInfo: Record<string, EntryInfo> = {
     paper:
       'Mohtashami & Jaggi 2023, Landmark Attention: Random-Access Infinite Context Length for Transformers',
     summary:
-      'llama-tiny with a landmark after every 8 tokens and landmark attention: grouped softmax in training, top-2 block retrieval per query and head at inference.',
+      'llama-tiny with a landmark after every 8 tokens and landmark attention: grouped softmax in training, at inference the block before its own plus the top-2 by landmark score, per query and head.',
   },
 };

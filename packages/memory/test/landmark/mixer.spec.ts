@@ -67,14 +67,17 @@ describe('landmark-attention mixer', () => {
     });
   });
 
-  it('decodes with k = 1 exactly as its own full retrieval forward', () => {
-    tf.tidy(() => {
-      const m = make({ topK: 1 });
-      const x = input(13, 4);
-      expect(maxAbsDiff(decode(m, x, 1), m.forward(x))).toBeLessThan(1e-4);
-      m.dispose();
-    });
-  });
+  it.each([[{ topK: 1 }], [{ topK: 1, localBlocks: 1 }]])(
+    'decodes with %j exactly as its own full retrieval forward',
+    (options) => {
+      tf.tidy(() => {
+        const m = make(options);
+        const x = input(13, 4);
+        expect(maxAbsDiff(decode(m, x, 1), m.forward(x))).toBeLessThan(1e-4);
+        m.dispose();
+      });
+    },
+  );
 
   it('reports the block it retrieved: the one whose landmark matches the query', () => {
     tf.tidy(() => {

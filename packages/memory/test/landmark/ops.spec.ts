@@ -95,15 +95,19 @@ describe('landmarkRetrievalAttention (top-k blocks by landmark, merged by log-su
           v,
           probe,
         );
-        const sparse = withGradients(
-          (a, c, e) => landmarkRetrievalAttention(a, c, e, { blockSize, topK: blocks }).output,
-          q,
-          k,
-          v,
-          probe,
-        );
-        for (const key of ['output', 'dq', 'dk', 'dv'] as const) {
-          expect(maxAbsDiff(sparse[key], dense[key])).toBeLessThanOrEqual(1e-4);
+        for (const localBlocks of [0, 1]) {
+          const topK = blocks - localBlocks;
+          const sparse = withGradients(
+            (a, c, e) =>
+              landmarkRetrievalAttention(a, c, e, { blockSize, topK, localBlocks }).output,
+            q,
+            k,
+            v,
+            probe,
+          );
+          for (const key of ['output', 'dq', 'dk', 'dv'] as const) {
+            expect(maxAbsDiff(sparse[key], dense[key])).toBeLessThanOrEqual(1e-4);
+          }
         }
       });
     },
@@ -132,6 +136,17 @@ describe('landmarkRetrievalAttention (top-k blocks by landmark, merged by log-su
       // Positions 6..8 are block 2 and 12 the query's own block: re-laid out as blocks 0 and 1.
       const dense = landmarkGroupedAttention(q, sub(k), sub(v), { blockSize: 2 }).output;
       expect(maxAbsDiff(r.output, dense)).toBeLessThan(1e-5);
+    });
+  });
+
+  it('always reads the localBlocks before its own block, the retrieved ones after them', () => {
+    tf.tidy(() => {
+      const q = random([1, 1, 1, 2], 15);
+      const k = random([1, 1, 13, 2], 16); // query at 12: block 4, blocks 0-3 before it
+      const r = landmarkRetrievalAttention(q, k, k, { blockSize: 2, topK: 1, localBlocks: 2 });
+      const [a, b, c] = Array.from(r.selected.dataSync());
+      expect([a, b].sort()).toEqual([2, 3]);
+      expect([0, 1]).toContain(c);
     });
   });
 
@@ -167,6 +182,22 @@ describe('landmarkRetrievalAttention (top-k blocks by landmark, merged by log-su
         () => landmarkRetrievalAttention(q, q, q, { blockSize: 2, topK: 3, strict: true }),
         ShapeError,
         /topK.*at most 2.*3/,
+      );
+      expectError(
+        () =>
+          landmarkRetrievalAttention(q, q, q, {
+            blockSize: 2,
+            topK: 2,
+            localBlocks: 1,
+            strict: true,
+          }),
+        ShapeError,
+        /topK expected at most 2 blocks .* got topK \+ localBlocks = 3/,
+      );
+      expectError(
+        () => landmarkRetrievalAttention(q, q, q, { blockSize: 2, topK: 1, localBlocks: -1 }),
+        ConfigError,
+        /localBlocks/,
       );
       expectError(
         () => landmarkGroupedAttention(q, q, q, { blockSize: 0 }),
