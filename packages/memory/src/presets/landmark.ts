@@ -1,19 +1,20 @@
-import type { EntryInfo, PresetConfig } from '@attnkit/core';
+import { registerPreset, type PresetConfig } from '@attnkit/core';
 import landmarkLmTiny from './landmark-lm-tiny.json';
 
 /**
- * Landmark attention's model presets (decoder-lm from @attnkit/models with its `landmark`
- * option), as plain configs: merged into the package's preset map, which registers them.
+ * Landmark-attention model presets, registered in core's `presets` when this package is imported
+ * (the decoder-lm assembly and its `landmark` option come from @attnkit/models).
  */
 export const landmarkPresets: Record<string, PresetConfig> = {
+  /** llama-tiny's shape with a landmark after every 8 tokens and landmark-attention mixers. */
   'landmark-lm-tiny': landmarkLmTiny,
 };
 
-export const landmarkPresetInfo: Record<string, EntryInfo> = {
-  'landmark-lm-tiny': {
+registerPreset('landmark-lm-tiny', landmarkLmTiny, {
+  info: {
     paper:
       'Mohtashami & Jaggi 2023, Landmark Attention: Random-Access Infinite Context Length for Transformers',
     summary:
-      'llama-tiny with a landmark after every 8 tokens and landmark attention: grouped softmax in training, at inference the block before its own plus the top-2 by landmark score, per query and head.',
+      'Landmark decoder: a learned landmark after every 8 tokens; grouped softmax in training, and at inference each query and head reads its block, the one before and the top-2 others by landmark score; RoPE, RMSNorm, SwiGLU, 2 layers of dModel 64.',
   },
-};
+});
