@@ -92,7 +92,9 @@ describeWithBlocks('decoder-lm with landmark tokens', () => {
     expect(() => make({}, { blockSize: 4 })).toThrow(
       /\$\.block\.mixer\.blockSize expected blockSize=3 \(as \$\.landmark\.blockSize\), got 4/,
     );
-    expect(() => make({ landmark: undefined })).toThrow(/needs|landmark tokens/);
+    expect(() => make({ landmark: undefined })).toThrow(
+      /\$\.block\.mixer\.blockSize expected a model with landmark tokens/,
+    );
     expect(() => make({ landmark: { blockSize: 0 } })).toThrow(ConfigError);
   });
 
