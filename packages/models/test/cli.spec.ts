@@ -136,6 +136,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
