@@ -136,6 +136,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
@@ -144,6 +145,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-lm-tiny',
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
+      'rmt-lm-tiny',
       'vit-tiny',
     ]);
     expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);
