@@ -66,41 +66,93 @@ function project(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   return tf.sum(tf.mul(tf.expandDims(x, -1), w), -2);
 }
 
-/** The forward pass, keeping the pre-activations the backward pass needs. */
-function forwardTrace(model: MemoryModel, weights: tf.Tensor[], x: tf.Tensor) {
+/** Multiplies a layer input [..., n, in] by weight matrix `l`. */
+export type LayerProjection = (x: tf.Tensor, l: number) => tf.Tensor;
+
+/** The forward pass through `project`, keeping the pre-activations the backward pass needs. */
+function forwardTrace(model: MemoryModel, project: LayerProjection, x: tf.Tensor) {
   if (model.kind === 'swiglu') {
-    const [wg, wu, wd] = weights as [tf.Tensor, tf.Tensor, tf.Tensor];
-    const a = project(x, wg);
-    const u = project(x, wu);
+    const a = project(x, 0);
+    const u = project(x, 1);
     const h = tf.mul(silu(a), u);
-    return { y: project(h, wd), inputs: [x, x, h], pre: [a, u] };
+    return { y: project(h, 2), inputs: [x, x, h], pre: [a, u] };
   }
   const inputs: tf.Tensor[] = [x];
   const pre: tf.Tensor[] = [];
   let h = x;
-  weights.forEach((w, i) => {
-    const z = project(h, w);
-    if (i === weights.length - 1) h = z;
+  for (let i = 0; i < model.shapes.length; i++) {
+    const z = project(h, i);
+    if (i === model.shapes.length - 1) h = z;
     else {
       pre.push(z);
       h = silu(z);
       inputs.push(h);
     }
-  });
+  }
   return { y: h, inputs, pre };
+}
+
+/** M(x) with each layer's product given by `project` (weights held implicitly: the chunked form). */
+export function applyMemoryWith(
+  model: MemoryModel,
+  project: LayerProjection,
+  x: tf.Tensor,
+): tf.Tensor {
+  return tf.tidy(() => forwardTrace(model, project, x).y);
 }
 
 /** M(x) with the given weights (shared [b, h, in, out] or per token [b, h, n, in, out]). */
 export function applyMemory(model: MemoryModel, weights: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => forwardTrace(model, weights, x).y);
+  return applyMemoryWith(model, (h, l) => project(h, weights[l]!), x);
 }
+
+/** One weight's per-token gradients as factors: ∇W_t = input_tᵀ delta_t (an outer product). */
+export type GradientFactors = {
+  /** [b, h, n, in] */
+  input: tf.Tensor;
+  /** [b, h, n, out] */
+  delta: tf.Tensor;
+};
 
 /**
  * The per-token gradients ∇_W ℓ(M_W(k_t), v_t) of every weight at shared weights W [b, h, in,
- * out], for keys k [b, h, n, in]: each [b, h, n, in, out]. `outputGrad` maps the error M(k) − v to
- * ∂ℓ/∂M(k) (the attentional bias). Backpropagation written with tensor ops (Titans eq. 12's
- * gradient), so the outer model's autodiff differentiates through it.
+ * out], for keys k [b, h, n, in], as factors (each gradient is input_tᵀ delta_t). `outputGrad`
+ * maps the error M(k) − v to ∂ℓ/∂M(k) (the attentional bias). Backpropagation written with tensor
+ * ops (Titans eq. 12's gradient), so the outer model's autodiff differentiates through it.
  */
+export function memoryGradientFactors(
+  model: MemoryModel,
+  weights: tf.Tensor[],
+  k: tf.Tensor,
+  v: tf.Tensor,
+  outputGrad: (error: tf.Tensor) => tf.Tensor,
+): GradientFactors[] {
+  return tf.tidy(() => {
+    const { y, inputs, pre } = forwardTrace(model, (h, l) => project(h, weights[l]!), k);
+    const delta = outputGrad(tf.sub(y, v));
+    const back = (d: tf.Tensor, w: tf.Tensor) => tf.matMul(d, w, false, true);
+    if (model.kind === 'swiglu') {
+      const [a, u] = pre as [tf.Tensor, tf.Tensor];
+      const dh = back(delta, weights[2]!);
+      const da = tf.mul(tf.mul(dh, u), siluGrad(a));
+      const du = tf.mul(dh, silu(a));
+      return [
+        { input: k, delta: da },
+        { input: k, delta: du },
+        { input: inputs[2]!, delta },
+      ];
+    }
+    const factors: GradientFactors[] = [];
+    let d = delta;
+    for (let i = weights.length - 1; i >= 0; i--) {
+      factors.unshift({ input: inputs[i]!, delta: d });
+      if (i > 0) d = tf.mul(back(d, weights[i]!), siluGrad(pre[i - 1]!));
+    }
+    return factors;
+  });
+}
+
+/** The same gradients as tensors, each [b, h, n, in, out]. */
 export function memoryGradients(
   model: MemoryModel,
   weights: tf.Tensor[],
@@ -108,26 +160,9 @@ export function memoryGradients(
   v: tf.Tensor,
   outputGrad: (error: tf.Tensor) => tf.Tensor,
 ): tf.Tensor[] {
-  return tf.tidy(() => {
-    const { y, inputs, pre } = forwardTrace(model, weights, k);
-    const delta = outputGrad(tf.sub(y, v));
-    const outer = (a: tf.Tensor, d: tf.Tensor) =>
-      tf.mul(tf.expandDims(a, -1), tf.expandDims(d, -2));
-    const back = (d: tf.Tensor, w: tf.Tensor) => tf.matMul(d, w, false, true);
-    if (model.kind === 'swiglu') {
-      const [, , wd] = weights as [tf.Tensor, tf.Tensor, tf.Tensor];
-      const [a, u] = pre as [tf.Tensor, tf.Tensor];
-      const dh = back(delta, wd);
-      const da = tf.mul(tf.mul(dh, u), siluGrad(a));
-      const du = tf.mul(dh, silu(a));
-      return [outer(k, da), outer(k, du), outer(inputs[2]!, delta)];
-    }
-    const grads: tf.Tensor[] = [];
-    let d = delta;
-    for (let i = weights.length - 1; i >= 0; i--) {
-      grads.unshift(outer(inputs[i]!, d));
-      if (i > 0) d = tf.mul(back(d, weights[i]!), siluGrad(pre[i - 1]!));
-    }
-    return grads;
-  });
+  return tf.tidy(() =>
+    memoryGradientFactors(model, weights, k, v, outputGrad).map(({ input, delta }) =>
+      tf.mul(tf.expandDims(input, -1), tf.expandDims(delta, -2)),
+    ),
+  );
 }
