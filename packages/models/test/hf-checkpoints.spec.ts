@@ -12,13 +12,8 @@ import {
   readSafetensorsHeader,
 } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
-import {
-  type DecoderLM,
-  type HfModelType,
-  exportHuggingFace,
-  importHuggingFace,
-  toHuggingFace,
-} from '@attnkit/models';
+import { type DecoderLM, type HfModelType, toHuggingFace } from '@attnkit/models';
+import { exportHuggingFace, importHuggingFace } from '@attnkit/models/node';
 import golden from './fixtures/hf/hf_logits.json';
 import './blocks-ready';
 
