@@ -7,6 +7,7 @@
 //
 //   node tools/browser/bundle-check.mjs          the built packages (dist/, after npm run build)
 //   node tools/browser/bundle-check.mjs --src    the sources (no build needed)
+/* global URLSearchParams, setInterval, clearInterval, queueMicrotask, structuredClone, atob, btoa */
 import { builtinModules } from 'node:module';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -70,6 +71,8 @@ async function bundle(entry, found) {
     // Only the packages' own files and exports decide: the repo's tsconfig `paths` (sources)
     // must not apply to dist files.
     tsconfigRaw: fromSource ? undefined : {},
+    // Sources are not what `sideEffects` in package.json lists (dist files): keep them whole.
+    ignoreAnnotations: fromSource,
     plugins: [...(fromSource ? [sourcePlugin] : []), builtinTrap(found)],
   });
 }

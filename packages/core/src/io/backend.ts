@@ -136,7 +136,25 @@ async function tryBackend(
   } catch (error) {
     return `backend '${tfjsName}' failed to initialise (${firstLine(error)})`;
   }
-  return undefined;
+  quietCpuBanner();
+  return readsBack(tfjsName);
+}
+
+/**
+ * A computed value read back synchronously, as training and generation do (`dataSync`): WebGPU
+ * on a software adapter (headless Chromium's SwiftShader) starts, then reads zeros and loses its
+ * device, so a backend that cannot do this is skipped rather than chosen.
+ */
+function readsBack(tfjsName: string): string | undefined {
+  let value: number | undefined;
+  try {
+    value = tf.tidy(() => tf.sum(tf.mul(tf.tensor1d([1, 2, 3]), tf.scalar(2))).dataSync()[0]);
+  } catch (error) {
+    return `backend '${tfjsName}' cannot read values back synchronously (${firstLine(error)})`;
+  }
+  return value === 12
+    ? undefined
+    : `backend '${tfjsName}' reads back wrong values (2*(1+2+3) read as ${value})`;
 }
 
 /**
@@ -165,7 +183,6 @@ export async function initBackend(
       continue;
     }
     tried.push({ name, ok: true });
-    quietCpuBanner();
     const backend = BACKEND_PACKAGES[name].tfjsName;
     const skipped = tried.filter((t) => !t.ok).map((t) => `${t.name}: ${t.reason}`);
     log(

@@ -11,10 +11,18 @@ import {
 const NOT_FOUND = (m: string) =>
   Object.assign(new Error(`Cannot find module '${m}'`), { code: 'MODULE_NOT_FOUND' });
 
+/** A cpu backend whose synchronous reads return zeros (WebGPU on SwiftShader does this). */
+class ZeroReads extends MathBackendCPU {
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    return values instanceof Float32Array ? new Float32Array(values.length) : values;
+  }
+}
+
 /** Registers a cpu-backed backend under `name`, as tfjs-node would register 'tensorflow'. */
-function registerFake(name: string): void {
+function registerFake(name: string, make: () => MathBackendCPU = () => new MathBackendCPU()): void {
   if (tf.findBackendFactory(name)) return;
-  tf.registerBackend(name, () => new MathBackendCPU());
+  tf.registerBackend(name, make);
   for (const kernel of tf.getKernelsForBackend('cpu'))
     tf.registerKernel({ ...kernel, backendName: name });
 }
@@ -210,6 +218,20 @@ describeWithFakes('initBackend', () => {
     expect(lines).toEqual([
       "attnkit: using backend 'webgl' (tfjs 'webgl'); skipped webgpu: @tensorflow/tfjs-backend-webgpu is not installed",
     ]);
+  });
+
+  it('skips a backend that starts but reads back wrong values', async () => {
+    registerFake('native', () => new ZeroReads());
+    const choice = await initBackend(['native', 'cpu'], {
+      importer: importer({ '@attnkit/backend-native': () => undefined }),
+      log: () => {},
+    });
+    expect(choice.name).toBe('cpu');
+    expect(choice.tried[0]).toEqual({
+      name: 'native',
+      ok: false,
+      reason: "backend 'native' reads back wrong values (2*(1+2+3) read as 0)",
+    });
   });
 
   it("silences tfjs' 'running TensorFlow.js in Node.js' banner on the cpu backend", async () => {

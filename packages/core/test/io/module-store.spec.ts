@@ -56,7 +56,7 @@ describe('module stores', () => {
     expect(header.metadata.type).toBe('linear');
     await expectNoLeaks(async () => {
       const back = (await loadModule(bytes)) as Linear;
-      const copy = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+      const copy = bytes.slice().buffer as ArrayBuffer;
       const fromBuffer = (await loadModule(copy)) as Linear;
       expect(gap(m, back)).toBe(0);
       expect(gap(m, fromBuffer)).toBe(0);
