@@ -36,6 +36,28 @@ const nodePaths = [
   join(root, 'node_modules'),
 ];
 
+// What the suite needs besides the repo's own packages, with the version it was written for.
+const NEEDS = {
+  'playwright-core': '1.65.1',
+  '@tensorflow/tfjs-backend-webgl': '4.22.0',
+  '@tensorflow/tfjs-backend-webgpu': '4.22.0',
+};
+const missing = Object.keys(NEEDS).filter((name) => {
+  try {
+    require.resolve(`${name}/package.json`, { paths: [root, ...nodePaths] });
+    return false;
+  } catch {
+    return true;
+  }
+});
+if (missing.length || !existsSync(CHROMIUM)) {
+  console.error(
+    `browser suite: missing ${[...missing, ...(existsSync(CHROMIUM) ? [] : [CHROMIUM])].join(', ')}` +
+      ` (npm install -D ${missing.map((n) => `${n}@${NEEDS[n]}`).join(' ') || '…'}; apt-get install chromium)`,
+  );
+  process.exit(1);
+}
+
 let failed = false;
 const fail = (line) => {
   console.error(`FAIL ${line}`);
@@ -125,7 +147,7 @@ export { tf }; export * from './scenario.mjs';`,
   const origin = `http://127.0.0.1:${server.address().port}`;
 
   // 4. Chromium.
-  const { chromium } = require('playwright-core');
+  const { chromium } = require(require.resolve('playwright-core', { paths: [root, ...nodePaths] }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
