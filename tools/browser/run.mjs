@@ -224,6 +224,10 @@ export { tf }; export * from './scenario.mjs';`,
       maxAbs(got.indexedDbLogits, got.logits) === 0,
     );
     ok(
+      `IndexedDB without overwrite: ${got.indexedDbRefusal}`,
+      /options\.overwrite expected true/.test(got.indexedDbRefusal),
+    );
+    ok(
       `file of ${got.bytes} bytes, Node's ${reference.bytes.length}`,
       got.bytes === reference.bytes.length,
     );

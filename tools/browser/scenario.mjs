@@ -42,6 +42,10 @@ export async function runScenario({ indexedDb = false, fetchUrl } = {}) {
   if (indexedDb) {
     await saveModule('indexeddb://attnkit-browser-suite', loaded, { overwrite: true });
     const back = await loadModule('indexeddb://attnkit-browser-suite');
+    result.indexedDbRefusal = await saveModule('indexeddb://attnkit-browser-suite', loaded).then(
+      () => 'saved over an existing entry without overwrite',
+      (error) => error.message,
+    );
     result.indexedDbLogits = logitsOf(back);
     back.dispose();
   }

@@ -100,12 +100,17 @@ function candidatesOf(preference: unknown, runtime: 'node' | 'browser'): Backend
 
 /**
  * The cpu backend greets its first tensor in Node with "Hi, looks like you are running
- * TensorFlow.js in Node.js..." (tfjs-backend-cpu's `write`, once per backend, while `firstUse`);
- * the chosen backend is already named by initBackend's line, so mark it used.
+ * TensorFlow.js in Node.js..." (tfjs-backend-cpu's `write`, once per backend, while `firstUse`).
+ * initBackend names the backend it chose, and a user who set cpu chose it: mark it used. Also
+ * run by every Module's constructor, so a model built after `tf.setBackend('cpu')` is quiet too.
  */
-function quietCpuBanner(): void {
-  const backend = tf.backend() as unknown as { firstUse?: boolean };
-  if (backend.firstUse === true) backend.firstUse = false;
+export function quietCpuBanner(): void {
+  try {
+    const backend = tf.backend() as unknown as { firstUse?: boolean };
+    if (backend.firstUse === true) backend.firstUse = false;
+  } catch {
+    // no backend yet: nothing to quiet
+  }
 }
 
 /** Imports the package and switches to its backend; returns why not, or undefined on success. */

@@ -20,8 +20,12 @@ export interface ModuleStore {
   load?(): Promise<ModuleArtifacts>;
 }
 
-/** What loadModule reads: a path, URL or `indexeddb://name`, one file's bytes, or a store. */
-export type ModuleSource = string | Uint8Array | ArrayBuffer | ModuleArtifacts | ModuleStore;
+/**
+ * What loadModule reads: a path, URL or `indexeddb://name`, one file's bytes (a `Uint8Array`,
+ * an `ArrayBuffer`, or a `Blob` such as a `File` from an `<input type="file">`), the artifacts,
+ * or a store.
+ */
+export type ModuleSource = string | Uint8Array | ArrayBuffer | Blob | ModuleArtifacts | ModuleStore;
 /** What saveModule writes to: a directory path, `indexeddb://name`, or a store. */
 export type ModuleTarget = string | ModuleStore;
 

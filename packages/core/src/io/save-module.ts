@@ -184,14 +184,6 @@ export async function saveModule(
 /** Options of `loadModule`: the module's and the resource limits its build runs under. */
 export interface LoadModuleOptions extends ModuleOptions, ResourceLimits {}
 
-/**
- * Rebuilds a module saved by `saveModule`, checking before it allocates: config.json is read
- * under the JSON limits and validated by the registry (errors name the file and the JSON path),
- * the weights file's header is validated without reading tensor data, the parameters the config
- * asks for are compared with what the file holds (no build can allocate more than the file
- * holds, nor more than `maxParameters` / `maxBytes`), and only then is the module built and
- * the weights loaded strictly.
- */
 /** A source's config text and a way to read its weights, with the names errors use. */
 interface ReadSource {
   text: string;
@@ -232,6 +224,9 @@ async function readDirectory(dir: string): Promise<ReadSource> {
 
 async function readSource(source: ModuleSource): Promise<ReadSource> {
   if (typeof source === 'string' && !isSchemeTarget(source)) return readDirectory(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    source = new Uint8Array(await source.arrayBuffer());
+  }
   if (source instanceof ArrayBuffer) source = new Uint8Array(source);
   let artifacts: ModuleArtifacts;
   let name: string;
@@ -250,7 +245,7 @@ async function readSource(source: ModuleSource): Promise<ReadSource> {
       throw new ConfigError(
         'loadModule',
         'source',
-        'a directory, URL, indexeddb:// name, bytes or a store that loads',
+        'a directory, URL, indexeddb:// name, bytes, a Blob or a store that loads',
         store ? `'${store.description}' (write only)` : typeof source,
       );
     }
@@ -267,7 +262,7 @@ async function readSource(source: ModuleSource): Promise<ReadSource> {
 
 /**
  * Rebuilds a module saved by `saveModule` or `encodeModule`, from a directory (Node), a URL
- * (fetch), `indexeddb://name`, a one-file save's bytes, or a store, checking before it
+ * (fetch), `indexeddb://name`, a one-file save's bytes or Blob (File), or a store, checking before it
  * allocates: the config is read under the JSON limits and validated by the registry (errors
  * name the file and the JSON path), the weights file's header is validated without reading
  * tensor data, the parameters the config asks for are compared with what the file holds (no

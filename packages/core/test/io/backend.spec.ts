@@ -4,6 +4,7 @@ import {
   BACKEND_ORDER,
   BROWSER_BACKEND_ORDER,
   ConfigError,
+  Linear,
   initBackend,
   isNodeRuntime,
 } from '@attnkit/core';
@@ -246,6 +247,12 @@ describeWithFakes('initBackend', () => {
       tf.registerBackend('cpu', () => new Cpu(), 1);
       await initBackend('cpu', { log: () => {} });
       tf.dispose(tf.ones([2]));
+      expect(warn.mock.calls.flat().join(' ')).not.toMatch(/TensorFlow\.js in Node\.js/);
+      // a user who sets cpu and builds a module is not greeted either
+      tf.removeBackend('cpu');
+      tf.registerBackend('cpu', () => new Cpu(), 1);
+      await tf.setBackend('cpu');
+      new Linear({ type: 'linear', inFeatures: 2, outFeatures: 2 }).dispose();
       expect(warn.mock.calls.flat().join(' ')).not.toMatch(/TensorFlow\.js in Node\.js/);
       // the fresh backend alone would print it: the check above can fail
       const bare = new Cpu();

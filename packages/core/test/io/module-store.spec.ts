@@ -48,7 +48,7 @@ function memory(): ModuleStore & { saved?: ModuleArtifacts } {
 }
 
 describe('module stores', () => {
-  it('encodeModule writes one safetensors file that loadModule rebuilds (Uint8Array, ArrayBuffer)', async () => {
+  it('encodeModule writes one safetensors file that loadModule rebuilds (Uint8Array, ArrayBuffer, Blob)', async () => {
     const m = make(1);
     const bytes = await encodeModule(m);
     const header = readSafetensorsHeader(bytes);
@@ -58,6 +58,9 @@ describe('module stores', () => {
       const back = (await loadModule(bytes)) as Linear;
       const copy = bytes.slice().buffer as ArrayBuffer;
       const fromBuffer = (await loadModule(copy)) as Linear;
+      const fromBlob = (await loadModule(new Blob([copy]))) as Linear;
+      expect(gap(m, fromBlob)).toBe(0);
+      fromBlob.dispose();
       expect(gap(m, back)).toBe(0);
       expect(gap(m, fromBuffer)).toBe(0);
       const other = make(2);
@@ -136,7 +139,7 @@ describe('module stores', () => {
       "saveModule: target expected 'indexeddb://<name>', got 'indexeddb://'",
     );
     await expect(loadModule({ description: 'sink', save: async () => {} })).rejects.toThrow(
-      "loadModule: source expected a directory, URL, indexeddb:// name, bytes or a store that loads, got 'sink' (write only)",
+      "loadModule: source expected a directory, URL, indexeddb:// name, bytes, a Blob or a store that loads, got 'sink' (write only)",
     );
     m.dispose();
   });
