@@ -1,13 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  CharTokenizer,
-  IdTokenizer,
-  getPreset,
-  presetsCommand,
-  trainCommand,
-} from '@attnkit/models';
+import { CharTokenizer, IdTokenizer, getPreset } from '@attnkit/models';
+import { presetsCommand, trainCommand } from '@attnkit/models/cli';
 import { capture } from './capture-io';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attnkit-cli-'));
