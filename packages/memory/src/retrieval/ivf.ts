@@ -119,7 +119,11 @@ export class IvfIndex implements MemoryIndex {
 
   /** Lloyd's k-means (L2) on the stored keys, from evenly spaced keys; then every key's list. */
   private train(): void {
-    const { dim, size, keys } = { dim: this.store.dim, size: this.store.size, keys: this.store.keys };
+    const { dim, size, keys } = {
+      dim: this.store.dim,
+      size: this.store.size,
+      keys: this.store.keys,
+    };
     const centroids = new Float32Array(this.nlist * dim);
     for (let c = 0; c < this.nlist; c++) {
       const s = Math.floor((c * size) / this.nlist);

@@ -88,7 +88,7 @@ export class KnnStore {
     return this.count;
   }
 
-  /** Bytes allocated now (grows by doubling up to `bytesFor(capacity)`). */
+  /** Bytes allocated now: room for the next power of two >= size (16 at least), capped at capacity. */
   get bytes(): number {
     return KnnStore.bytesFor(this.prev.length, this.dim, this.valueDim);
   }
@@ -237,11 +237,18 @@ export class KnnStore {
     return { slots: ids, scores };
   }
 
-  /** Grows the buffers (doubling) to hold `n` entries, never past capacity. */
+  /**
+   * Grows the buffers to hold `n` entries: the next power of two (16 at least), never past
+   * capacity. A function of n alone, so a restored store allocates what the original did.
+   */
   private reserve(n: number): void {
     if (n <= this.prev.length) return;
-    const size = Math.min(this.capacity, Math.max(n, 2 * this.prev.length, 16));
-    const grow = <T extends Float32Array | Int32Array>(old: T, make: (m: number) => T, w: number) => {
+    const size = Math.min(this.capacity, Math.max(16, 2 ** Math.ceil(Math.log2(n))));
+    const grow = <T extends Float32Array | Int32Array>(
+      old: T,
+      make: (m: number) => T,
+      w: number,
+    ) => {
       const fresh = make(size * w);
       fresh.set(old);
       return fresh;

@@ -77,7 +77,12 @@ export class TopK {
 }
 
 /** Inner product of a query with row `row` of a row-major matrix of width `dim`. */
-export function dotRow(query: Float32Array, matrix: Float32Array, row: number, dim: number): number {
+export function dotRow(
+  query: Float32Array,
+  matrix: Float32Array,
+  row: number,
+  dim: number,
+): number {
   let s = 0;
   const base = row * dim;
   for (let j = 0; j < dim; j++) s += query[j]! * matrix[base + j]!;

@@ -26,7 +26,8 @@ describe('KnnStore', () => {
       const q = rows(rng, 1, 4);
       const { slots, scores } = store.search(q, 6);
       expect(Array.from(slots)).toEqual(bruteTopK(store, q, 6));
-      for (let j = 1; j < scores.length; j++) expect(scores[j - 1]!).toBeGreaterThanOrEqual(scores[j]!);
+      for (let j = 1; j < scores.length; j++)
+        expect(scores[j - 1]!).toBeGreaterThanOrEqual(scores[j]!);
     }
     expect(store.search(rows(rng, 1, 4), 100).slots.length).toBe(37);
   });
