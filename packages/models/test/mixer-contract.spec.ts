@@ -4,6 +4,7 @@ import { registeredTypes, registryInfo } from '@attnkit/core';
 import { mixerContract } from '@attnkit/core/testing';
 import '@attnkit/attention';
 import '@attnkit/routing';
+import '@attnkit/memory';
 import '@attnkit/models';
 
 describe.each(registeredTypes('mixer'))('mixer contract: %s', (type) => {

@@ -3,6 +3,7 @@ import { expectNoLeaks } from '@attnkit/core/testing';
 import '@attnkit/attention';
 import '@attnkit/positional';
 import '@attnkit/routing';
+import '@attnkit/memory';
 import '@attnkit/models';
 
 // What the docs site lists: every registered type, so a new block without metadata fails here.

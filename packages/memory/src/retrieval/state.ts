@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, State } from '@attnkit/core';
+import { ConfigError, ShapeError, State } from '@attnkit/core';
 import type { IndexSnapshot, MemoryIndex } from './memory-index';
 
 const MEMORY = ['memory.keys', 'memory.values', 'memory.order', 'memory.centroids'];
@@ -52,6 +52,11 @@ export class RetrievalMemoryState extends State {
   }
 
   override reorder(indices: readonly number[]): void {
+    const bad = indices.find((i) => !Number.isInteger(i) || i < 0 || i >= this.batch);
+    if (bad !== undefined || indices.length === 0) {
+      const want = `a non-empty list of batch rows in [0, ${this.batch})`;
+      throw new ConfigError(this.kind, 'indices', want, bad === undefined ? '[]' : String(bad));
+    }
     super.reorder(indices);
     const old = this.memories;
     this.memories = indices.flatMap((row) =>

@@ -1,0 +1,101 @@
+"""Golden values for the retrieval-memory mixers of @attnkit/memory, written out in PyTorch.
+
+knn-memory (Wu et al. 2022, Memorizing Transformers, sec. 3.2): the input is cut into segments
+of L tokens; each query attends causally inside its segment (local) and to its top-k memories
+by inner product q.k (softmax over the k retrieved); V_a = V_m * g + V_c * (1 - g), g = sigmoid(b_g)
+per head. After a segment its keys and values are appended to the memory, which keeps the newest
+`capacity` entries (FIFO). The memory starts with a fixed content here and is not differentiable.
+retrieval-attention (Liu et al. 2024): one softmax over local and retrieved keys; with nprobe = nlist
+its IVF search is exact, so this script searches exactly.
+prototype-memory (Barraco et al. 2023): see prototype_case below.
+Weights are [in, out] as attnkit's Linear stores them.
+Run: /usr/bin/python3 tools/reference/memory/retrieval_reference.py
+"""
+import json
+import math
+import os
+
+import torch
+
+torch.manual_seed(0)
+torch.set_default_dtype(torch.float64)
+OUT = os.path.join(os.path.dirname(__file__), '../../../packages/memory/test/fixtures/retrieval.json')
+
+B, T, D, H = 2, 7, 8, 2
+HD = D // H
+L, TOPK, CAP, M0 = 3, 3, 6, 4
+
+
+def heads(x):  # [B, T, D] -> [B, H, T, HD]
+    return x.reshape(B, -1, H, HD).transpose(1, 2)
+
+
+def retrieval_mixer(x, w, mem_k, mem_v, combine):
+    q, k, v = (heads(x @ w[n]) for n in ('q', 'k', 'v'))
+    mem_k = [[mem_k[b, h].clone() for h in range(H)] for b in range(B)]
+    mem_v = [[mem_v[b, h].clone() for h in range(H)] for b in range(B)]
+    outs = []
+    scale = 1 / math.sqrt(HD)
+    for s in range(0, T, L):
+        e = min(s + L, T)
+        qs, ks, vs = q[:, :, s:e], k[:, :, s:e], v[:, :, s:e]
+        n = e - s
+        logits = qs @ ks.transpose(-1, -2) * scale
+        causal = torch.tril(torch.ones(n, n, dtype=torch.bool))
+        logits = logits.masked_fill(~causal, -math.inf)
+        rows = []
+        for b in range(B):
+            per_head = []
+            for h in range(H):
+                lq = logits[b, h]  # [n, n]
+                mk, mv = mem_k[b][h], mem_v[b][h]
+                idx = (qs[b, h].detach() @ mk.T).topk(min(TOPK, mk.shape[0]), dim=-1).indices
+                rk, rv = mk[idx], mv[idx]  # [n, k, HD]
+                ml = (qs[b, h][:, None, :] * rk).sum(-1) * scale  # [n, k]
+                if combine == 'gate':
+                    local = torch.softmax(lq, -1) @ vs[b, h]
+                    mem = (torch.softmax(ml, -1)[..., None] * rv).sum(1)
+                    g = torch.sigmoid(w['gate'][h])
+                    per_head.append(mem * g + local * (1 - g))
+                else:  # one softmax over local and retrieved keys
+                    wts = torch.softmax(torch.cat([lq, ml], -1), -1)
+                    per_head.append(wts[:, :n] @ vs[b, h] + (wts[:, n:, None] * rv).sum(1))
+            rows.append(torch.stack(per_head))
+        outs.append(torch.stack(rows))  # [B, H, n, HD]
+        for b in range(B):  # write the segment, keep the newest CAP entries (FIFO)
+            for h in range(H):
+                mem_k[b][h] = torch.cat([mem_k[b][h], ks[b, h].detach()])[-CAP:]
+                mem_v[b][h] = torch.cat([mem_v[b][h], vs[b, h].detach()])[-CAP:]
+    out = torch.cat(outs, 2).transpose(1, 2).reshape(B, T, D)
+    return out @ w['o']
+
+
+def flat(t):
+    return [round(float(a), 9) for a in t.detach().reshape(-1).tolist()]
+
+
+cases = []
+for name, combine in (('knn-memory', 'gate'), ('retrieval-attention', 'merge')):
+    w = {n: torch.randn(D, D) * 0.4 for n in ('q', 'k', 'v', 'o')}
+    if combine == 'gate':
+        w['gate'] = torch.randn(H)
+    mem_k, mem_v = torch.randn(B, H, M0, HD), torch.randn(B, H, M0, HD)
+    x = torch.randn(B, T, D, requires_grad=True)
+    probe = torch.randn(B, T, D)
+    y = retrieval_mixer(x, w, mem_k, mem_v, combine)
+    (y * probe).sum().backward()
+    config = {'type': name, 'dModel': D, 'numHeads': H, 'segmentLength': L, 'topK': TOPK, 'capacity': CAP}
+    if name == 'retrieval-attention':
+        config.update({'nlist': 2, 'nprobe': 2})
+    cases.append({
+        'name': name,
+        'config': config,
+        'weights': {(n if n == 'gate' else f'{n}.weight'): flat(w[n]) for n in w},
+        'memoryKeys': flat(mem_k), 'memoryValues': flat(mem_v), 'memoryShape': [B, H, M0, HD],
+        'x': flat(x), 'probe': flat(probe), 'y': flat(y), 'gradX': flat(x.grad),
+        'shape': [B, T, D],
+    })
+
+with open(OUT, 'w') as f:
+    json.dump({'cases': cases}, f)
+print(f'wrote {OUT}')
