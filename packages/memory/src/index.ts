@@ -2,3 +2,4 @@
 // registry (issue 15): each module is exported here once it is finished and tested.
 export {};
 export * from './retrieval';
+export * from './presets/knn';

@@ -1,7 +1,8 @@
 """Golden values for the retrieval-memory mixers of @attnkit/memory, written out in PyTorch.
 
 knn-memory (Wu et al. 2022, Memorizing Transformers, sec. 3.2): the input is cut into segments
-of L tokens; each query attends causally inside its segment (local) and to its top-k memories
+of L tokens; each query attends causally to its local context (the previous segment as a
+Transformer-XL cache through a sliding window of L, or its own segment only) and to its top-k memories
 by inner product q.k (softmax over the k retrieved); V_a = V_m * g + V_c * (1 - g), g = sigmoid(b_g)
 per head. After a segment its keys and values are appended to the memory, which keeps the newest
 `capacity` entries (FIFO). The memory starts with a fixed content here and is not differentiable.
@@ -23,14 +24,14 @@ OUT = os.path.join(os.path.dirname(__file__), '../../../packages/memory/test/fix
 
 B, T, D, H = 2, 7, 8, 2
 HD = D // H
-L, TOPK, CAP, M0 = 3, 3, 6, 4
+L, TOPK, CAP, M0 = 3, 3, 6, 4  # T = 7: segments [0, 3), [3, 6), [6, 7); FIFO evicts
 
 
 def heads(x):  # [B, T, D] -> [B, H, T, HD]
     return x.reshape(B, -1, H, HD).transpose(1, 2)
 
 
-def retrieval_mixer(x, w, mem_k, mem_v, combine):
+def retrieval_mixer(x, w, mem_k, mem_v, combine, xl):
     q, k, v = (heads(x @ w[n]) for n in ('q', 'k', 'v'))
     mem_k = [[mem_k[b, h].clone() for h in range(H)] for b in range(B)]
     mem_v = [[mem_v[b, h].clone() for h in range(H)] for b in range(B)]
@@ -38,11 +39,17 @@ def retrieval_mixer(x, w, mem_k, mem_v, combine):
     scale = 1 / math.sqrt(HD)
     for s in range(0, T, L):
         e = min(s + L, T)
+        # Local keys: the segment, plus the previous one (Transformer-XL cache) seen through a
+        # sliding window of L tokens when xl is set.
+        s0 = max(0, s - L) if xl else s
         qs, ks, vs = q[:, :, s:e], k[:, :, s:e], v[:, :, s:e]
-        n = e - s
-        logits = qs @ ks.transpose(-1, -2) * scale
-        causal = torch.tril(torch.ones(n, n, dtype=torch.bool))
-        logits = logits.masked_fill(~causal, -math.inf)
+        lk, lv = k[:, :, s0:e], v[:, :, s0:e]
+        n, nk = e - s, e - s0
+        logits = qs @ lk.transpose(-1, -2) * scale
+        qpos = torch.arange(s, e)[:, None]
+        kpos = torch.arange(s0, e)[None, :]
+        keep = (kpos <= qpos) & (qpos - kpos < L)
+        logits = logits.masked_fill(~keep, -math.inf)
         rows = []
         for b in range(B):
             per_head = []
@@ -53,13 +60,13 @@ def retrieval_mixer(x, w, mem_k, mem_v, combine):
                 rk, rv = mk[idx], mv[idx]  # [n, k, HD]
                 ml = (qs[b, h][:, None, :] * rk).sum(-1) * scale  # [n, k]
                 if combine == 'gate':
-                    local = torch.softmax(lq, -1) @ vs[b, h]
+                    local = torch.softmax(lq, -1) @ lv[b, h]
                     mem = (torch.softmax(ml, -1)[..., None] * rv).sum(1)
                     g = torch.sigmoid(w['gate'][h])
                     per_head.append(mem * g + local * (1 - g))
                 else:  # one softmax over local and retrieved keys
                     wts = torch.softmax(torch.cat([lq, ml], -1), -1)
-                    per_head.append(wts[:, :n] @ vs[b, h] + (wts[:, n:, None] * rv).sum(1))
+                    per_head.append(wts[:, :nk] @ lv[b, h] + (wts[:, nk:, None] * rv).sum(1))
             rows.append(torch.stack(per_head))
         outs.append(torch.stack(rows))  # [B, H, n, HD]
         for b in range(B):  # write the segment, keep the newest CAP entries (FIFO)
@@ -75,18 +82,25 @@ def flat(t):
 
 
 cases = []
-for name, combine in (('knn-memory', 'gate'), ('retrieval-attention', 'merge')):
+for name, combine, xl in (
+    ('knn-memory', 'gate', True),
+    ('knn-memory-no-xl-cache', 'gate', False),
+    ('retrieval-attention', 'merge', False),
+):
+    mixer = name if name != 'knn-memory-no-xl-cache' else 'knn-memory'
     w = {n: torch.randn(D, D) * 0.4 for n in ('q', 'k', 'v', 'o')}
     if combine == 'gate':
         w['gate'] = torch.randn(H)
     mem_k, mem_v = torch.randn(B, H, M0, HD), torch.randn(B, H, M0, HD)
     x = torch.randn(B, T, D, requires_grad=True)
     probe = torch.randn(B, T, D)
-    y = retrieval_mixer(x, w, mem_k, mem_v, combine)
+    y = retrieval_mixer(x, w, mem_k, mem_v, combine, xl)
     (y * probe).sum().backward()
-    config = {'type': name, 'dModel': D, 'numHeads': H, 'segmentLength': L, 'topK': TOPK, 'capacity': CAP}
-    if name == 'retrieval-attention':
+    config = {'type': mixer, 'dModel': D, 'numHeads': H, 'segmentLength': L, 'topK': TOPK, 'capacity': CAP}
+    if mixer == 'retrieval-attention':
         config.update({'nlist': 2, 'nprobe': 2})
+    if name == 'knn-memory-no-xl-cache':
+        config['xlCache'] = False
     cases.append({
         'name': name,
         'config': config,

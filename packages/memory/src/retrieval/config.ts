@@ -12,6 +12,12 @@ export const retrievalFields = {
   qkNorm: z.enum(['rms', 'layer', 'l2']).optional(),
   /** Tokens per segment: local attention spans the current segment; memory gets it at its end. */
   segmentLength: z.number().int().positive(),
+  /**
+   * Local attention also sees the previous segment (a Transformer-XL cache) through a sliding
+   * window of segmentLength (the paper's setup, sec. 3). Default: true for knn-memory, false for
+   * retrieval-attention.
+   */
+  xlCache: z.boolean().optional(),
   /** Memories retrieved per query and head. */
   topK: z.number().int().positive(),
   /** Most memory entries per sequence and head; then the oldest (or least used) go. */

@@ -28,17 +28,24 @@ import { gatedCombine, retrievedAttention } from './retrieved-attention';
 import { RetrievalMemoryState } from './state';
 import { KnnStore } from './store';
 
-type Resolved = RetrievalMemoryConfig & { combine: 'gate' | 'merge'; index: 'exact' | 'ivf' };
+type Resolved = RetrievalMemoryConfig & {
+  combine: 'gate' | 'merge';
+  index: 'exact' | 'ivf';
+  xlCache: boolean;
+};
 
 /**
  * kNN-augmented attention (Wu et al. 2022, "Memorizing Transformers", sec. 3.2): each query
- * attends causally to its own segment (local attention) and to its top-k (key, value) pairs
- * retrieved from a memory of earlier segments; a learned per-head gate mixes the two,
+ * attends causally to its local context (a Transformer-XL cache of the previous segment with a
+ * sliding window of `segmentLength`, as in the paper, sec. 3; or, with `xlCache: false`, its own
+ * segment only) and to its top-k (key, value) pairs retrieved from a memory of earlier
+ * segments; a learned per-head gate mixes the two,
  * V_a = V_m ⊙ g + V_c ⊙ (1 - g), g = σ(b_g). Memory is written at the end of every segment,
  * without gradient, and bounded by `capacity` per sequence and head (FIFO, as in the paper,
  * or LRU). `retrieval-attention` (Liu et al. 2024, "RetrievalAttention", sec. 3) is the same
  * mixer with an IVF index and one softmax over local and retrieved keys (`combine: 'merge'`,
- * by log-sum-exp); its static tokens are the current segment (our choice). Memory keys are
+ * by log-sum-exp); its static tokens are the current segment (our choice; no XL cache by
+ * default, so no key is counted twice in the one softmax). Memory keys are
  * stored and searched unrotated: a rotary encoding acts on local attention only (the paper
  * gives retrieved memories no position either). Before the first segment ends the memory is
  * empty and the output is local attention alone.
@@ -55,6 +62,7 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
         ...parsed,
         combine: parsed.combine ?? (ivf ? 'merge' : 'gate'),
         index: parsed.index ?? (ivf ? 'ivf' : 'exact'),
+        xlCache: parsed.xlCache ?? !ivf,
       } as Resolved,
       options,
     );
@@ -96,6 +104,7 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
     const state = checkMixerInput(type, x, this.config.dModel, context, RetrievalMemoryState, caps);
     const [b, t] = x.shape;
     const positions = inputPositions(type, context, t, state?.length ?? 0);
+    checkConsecutive(type, positions, state?.positions);
     // Without a state, a memory for this call only (what a fresh state would hold).
     const memory = state ?? this.initState(b);
     try {
@@ -115,10 +124,6 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
         let at = 0;
         sizes.forEach((n, i) => {
           const pos = positions.slice(at, (at += n));
-          if (carry && Math.floor(carryPositions[0]! / L) !== Math.floor(pos[0]! / L)) {
-            this.write(memory, carry.keys, carry.values);
-            [carry, carryPositions] = [undefined, []];
-          }
           const keys = carry ? (tf.concat([carry.keys, ks[i]!], 2) as tf.Tensor4D) : ks[i]!;
           const values = carry ? (tf.concat([carry.values, vs[i]!], 2) as tf.Tensor4D) : vs[i]!;
           const keyPositions = [...carryPositions, ...pos];
@@ -127,8 +132,15 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
           );
           [carry, carryPositions] = [{ keys, values }, keyPositions];
           if ((pos[n - 1]! + 1) % L === 0) {
-            this.write(memory, keys, values);
-            [carry, carryPositions] = [undefined, []];
+            // The segment ends: it goes to memory, and stays as the XL cache when there is one.
+            const segment = Math.floor(pos[0]! / L);
+            const m = keyPositions.filter((p) => Math.floor(p / L) === segment).length;
+            const [, segKeys] = tf.split(keys, [keys.shape[2] - m, m], 2) as tf.Tensor4D[];
+            const [, segValues] = tf.split(values, [keys.shape[2] - m, m], 2) as tf.Tensor4D[];
+            this.write(memory, segKeys!, segValues!);
+            [carry, carryPositions] = this.config.xlCache
+              ? [{ keys: segKeys!, values: segValues! }, keyPositions.slice(-m)]
+              : [undefined, []];
           }
         });
         if (state) {
@@ -161,7 +173,13 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
       rotate(q, queryPositions),
       rotate(keys, keyPositions),
       values,
-      { causal: true, queryPositions, keyPositions, returnLogSumExp: merge },
+      {
+        causal: true,
+        window: this.config.xlCache ? this.config.segmentLength : undefined,
+        queryPositions,
+        keyPositions,
+        returnLogSumExp: merge,
+      },
     );
     if (memory.all[0]!.store.size === 0) return local.output;
     const retrieved = this.retrieve(q, memory);
@@ -219,8 +237,18 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
   }
 }
 
+/** Memory is written at segment ends, so positions must run on without gaps (after the cache). */
+function checkConsecutive(block: string, positions: number[], cached: number[] = []): void {
+  const all = [...cached.slice(-1), ...positions];
+  const gap = all.findIndex((p, i) => i > 0 && p !== all[i - 1]! + 1);
+  if (gap > 0) {
+    const want = `consecutive positions (continuing the cache at ${all[0]})`;
+    throw new ConfigError(block, 'context.positions', want, `${all[gap - 1]} then ${all[gap]}`);
+  }
+}
+
 /**
- * Sizes of the runs of consecutive positions inside one segment of length L: the pieces a
+ * Sizes of the runs of (consecutive) positions inside one segment of length L: the pieces a
  * forward processes in order, so memory is written exactly at segment ends.
  */
 export function segmentPieces(positions: readonly number[], L: number): number[] {
@@ -228,10 +256,7 @@ export function segmentPieces(positions: readonly number[], L: number): number[]
   let start = 0;
   for (let i = 1; i <= positions.length; i++) {
     const p = positions[i];
-    const cut =
-      i === positions.length ||
-      p !== positions[i - 1]! + 1 ||
-      Math.floor(p! / L) !== Math.floor(positions[start]! / L);
+    const cut = i === positions.length || Math.floor(p! / L) !== Math.floor(positions[start]! / L);
     if (cut) {
       sizes.push(i - start);
       start = i;

@@ -119,7 +119,11 @@ describe('knn-memory', () => {
     }
     expect(state.length).toBe(40);
     for (const memory of state.all) expect(memory.store.size).toBe(4);
-    expect(state.bytes).toBe(2 * KnnStore.bytesFor(4, 4));
+    // The XL cache: the last segment (2 tokens) and the current one's (0 after 40 tokens).
+    const local = Object.values(state.tensors());
+    expect(local.map((t) => t.shape[2])).toEqual([2, 2]);
+    const localBytes = local.reduce((n, t) => n + 4 * t.size, 0);
+    expect(state.bytes).toBe(2 * KnnStore.bytesFor(4, 4) + localBytes);
     state.dispose();
     m.dispose();
   });
@@ -176,13 +180,17 @@ describe('knn-memory', () => {
     expect(() => m.initState(2)).toThrow(ConfigError);
     expect(() => m.initState(2)).toThrow(/^knn-memory: capacity expected memories of at most/);
     expect(() => m.forward(tf.zeros([1, 3, 9]) as tf.Tensor3D)).toThrow(ShapeError);
+    const gap = { positions: tf.tensor1d([0, 2, 3], 'int32') };
+    expect(() => m.forward(tf.zeros([1, 3, 8]) as tf.Tensor3D, gap)).toThrow(
+      'knn-memory: context.positions expected consecutive positions (continuing the cache at 0), got 0 then 2',
+    );
     m.dispose();
   });
 
   it('estimates its parameters without building', () => {
     for (const config of [small, { ...small, type: 'retrieval-attention', nlist: 2, nprobe: 1 }]) {
       const m = make(config);
-      expect(estimateConfig(config as { type: string }).parameters).toBe(m.numParams());
+      expect(estimateConfig(config as { type: string })?.parameters).toBe(m.numParams());
       m.dispose();
     }
   });
