@@ -8,7 +8,7 @@ per head. After a segment its keys and values are appended to the memory, which 
 `capacity` entries (FIFO). The memory starts with a fixed content here and is not differentiable.
 retrieval-attention (Liu et al. 2024): one softmax over local and retrieved keys; with nprobe = nlist
 its IVF search is exact, so this script searches exactly.
-prototype-memory (Barraco et al. 2023): see prototype_case below.
+prototype-memory (Barraco et al. 2023): see the prototype part below (forward and refresh rule).
 Weights are [in, out] as attnkit's Linear stores them.
 Run: /usr/bin/python3 tools/reference/memory/retrieval_reference.py
 """
@@ -110,6 +110,59 @@ for name, combine, xl in (
         'shape': [B, T, D],
     })
 
+
+
+# prototype-memory (Barraco et al. 2023, sec. 3): softmax(q [K; P_K + s]^T / sqrt(d)) [V; P_V], causal
+# among the input keys, prototypes seen by every query. Refresh rule: P_K = k-means (Lloyd, L2) of the
+# bank from evenly spaced entries; P_V[c] = mean value of the `neighbours` bank keys nearest to P_K[c].
+P, N, NB, ITERS = 3, 24, 4, 5
+
+
+def prototype_mixer(x, w, pk, pv, seg):
+    q, k, v = (heads(x @ w[n]) for n in ('q', 'k', 'v'))
+    keys = torch.cat([(pk + seg).expand(B, H, P, HD), k], 2)
+    values = torch.cat([pv.expand(B, H, P, HD), v], 2)
+    logits = q @ keys.transpose(-1, -2) / math.sqrt(HD)
+    keep = torch.cat([torch.ones(T, P, dtype=torch.bool), torch.tril(torch.ones(T, T, dtype=torch.bool))], 1)
+    logits = logits.masked_fill(~keep, -math.inf)
+    out = torch.softmax(logits, -1) @ values
+    return out.transpose(1, 2).reshape(B, T, D) @ w['o']
+
+
+def refresh(bank_k, bank_v):
+    n = bank_k.shape[0]
+    cent = bank_k[[c * n // P for c in range(P)]].clone()
+    for _ in range(ITERS):
+        assign = torch.cdist(bank_k, cent).argmin(1)
+        for c in range(P):
+            if (assign == c).any():
+                cent[c] = bank_k[assign == c].mean(0)
+    near = torch.cdist(cent, bank_k).topk(NB, largest=False).indices  # [P, NB]
+    return cent, bank_v[near].mean(1)
+
+
+w = {n: torch.randn(D, D) * 0.4 for n in ('q', 'k', 'v', 'o')}
+pk, pv, seg = torch.randn(H, P, HD), torch.randn(H, P, HD), torch.randn(H, 1, HD).requires_grad_()
+x = torch.randn(B, T, D, requires_grad=True)
+probe = torch.randn(B, T, D)
+y = prototype_mixer(x, w, pk, pv, seg)
+(y * probe).sum().backward()
+centres = torch.randn(4, HD) * 2
+bank_k = torch.stack([centres[torch.randint(0, 4, (N,))] + 0.3 * torch.randn(N, HD) for _ in range(H)])
+bank_v = torch.randn(H, N, HD)
+refreshed = [refresh(bank_k[h], bank_v[h]) for h in range(H)]
+prototype = {
+    'config': {'type': 'prototype-memory', 'dModel': D, 'numHeads': H, 'numPrototypes': P, 'bankSize': N,
+               'neighbours': NB, 'kmeansIterations': ITERS},
+    'weights': {**{f'{n}.weight': flat(w[n]) for n in w}, 'prototypeKeys': flat(pk),
+                'prototypeValues': flat(pv), 'memorySegment': flat(seg)},
+    'x': flat(x), 'probe': flat(probe), 'y': flat(y), 'gradX': flat(x.grad), 'gradSegment': flat(seg.grad),
+    'shape': [B, T, D],
+    'bankKeys': flat(bank_k), 'bankValues': flat(bank_v), 'bankShape': [H, N, HD],
+    'refreshedKeys': flat(torch.stack([r[0] for r in refreshed])),
+    'refreshedValues': flat(torch.stack([r[1] for r in refreshed])),
+}
+
 with open(OUT, 'w') as f:
-    json.dump({'cases': cases}, f)
+    json.dump({'cases': cases, 'prototype': prototype}, f)
 print(f'wrote {OUT}')

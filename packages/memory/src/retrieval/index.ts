@@ -5,3 +5,5 @@ export * from './retrieved-attention';
 export * from './state';
 export * from './config';
 export * from './knn-memory';
+export * from './kmeans';
+export * from './prototype-memory';

@@ -1,6 +1,7 @@
 import { ConfigError, ShapeError, checkInt } from '@attnkit/core';
 import type { IndexSnapshot, MemoryIndex } from './memory-index';
 import type { AddResult, KnnStore, SearchResult } from './store';
+import { kmeans, nearestCentroid } from './kmeans';
 import { TopK, dotRow } from './topk';
 
 const BLOCK = 'IvfIndex';
@@ -117,34 +118,10 @@ export class IvfIndex implements MemoryIndex {
     this.assignAll();
   }
 
-  /** Lloyd's k-means (L2) on the stored keys, from evenly spaced keys; then every key's list. */
+  /** k-means (L2) on the stored keys (kmeans.ts), then every key's list. */
   private train(): void {
-    const { dim, size, keys } = {
-      dim: this.store.dim,
-      size: this.store.size,
-      keys: this.store.keys,
-    };
-    const centroids = new Float32Array(this.nlist * dim);
-    for (let c = 0; c < this.nlist; c++) {
-      const s = Math.floor((c * size) / this.nlist);
-      centroids.set(keys.subarray(s * dim, (s + 1) * dim), c * dim);
-    }
-    this.centroids = centroids;
-    const sums = new Float64Array(this.nlist * dim);
-    const counts = new Int32Array(this.nlist);
-    for (let it = 0; it < this.iterations; it++) {
-      sums.fill(0);
-      counts.fill(0);
-      for (let s = 0; s < size; s++) {
-        const c = this.nearest(keys, s);
-        counts[c]!++;
-        for (let j = 0; j < dim; j++) sums[c * dim + j]! += keys[s * dim + j]!;
-      }
-      for (let c = 0; c < this.nlist; c++) {
-        if (counts[c] === 0) continue; // an empty list keeps its centroid
-        for (let j = 0; j < dim; j++) centroids[c * dim + j] = sums[c * dim + j]! / counts[c]!;
-      }
-    }
+    const { dim, size, keys } = this.store;
+    this.centroids = kmeans(keys, size, dim, this.nlist, this.iterations);
     this.trainedSize = size;
     this.writesSinceTraining = 0;
     this.assignAll();
@@ -174,22 +151,7 @@ export class IvfIndex implements MemoryIndex {
     this.lists[c]!.push(s);
   }
 
-  /** argmin_c ||x_s - c||² = argmax_c (x_s·c - ||c||²/2); ties to the lower c. */
   private nearest(keys: Float32Array, s: number): number {
-    const dim = this.store.dim;
-    const cents = this.centroids!;
-    let [best, bestScore] = [0, -Infinity];
-    for (let c = 0; c < this.nlist; c++) {
-      let dot = 0;
-      let norm = 0;
-      for (let j = 0; j < dim; j++) {
-        const v = cents[c * dim + j]!;
-        dot += keys[s * dim + j]! * v;
-        norm += v * v;
-      }
-      const score = dot - norm / 2;
-      if (score > bestScore) [best, bestScore] = [c, score];
-    }
-    return best;
+    return nearestCentroid(this.centroids!, this.nlist, this.store.dim, keys, s);
   }
 }
