@@ -7,3 +7,5 @@ export * from './config';
 export * from './knn-memory';
 export * from './kmeans';
 export * from './prototype-memory';
+export * from './infinite-retrieval';
+export * from './span-index';
