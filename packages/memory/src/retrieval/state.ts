@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, State } from '@attnkit/core';
+import { ConfigError, ShapeError, State, StateDictError } from '@attnkit/core';
 import type { IndexSnapshot, MemoryIndex } from './memory-index';
 
 const MEMORY = ['memory.keys', 'memory.values', 'memory.order', 'memory.centroids'];
@@ -92,10 +92,23 @@ export class RetrievalMemoryState extends State {
 
   /** Called by `restore` once the saved tensors are in place: rebuilds the memories from them. */
   protected override restoreFields(fields: Record<string, unknown>): void {
-    this.positions = (fields.positions as number[]) ?? [];
-    this.batch = fields.batch as number;
-    const trained = (fields.trainedSize as number[]) ?? [];
-    const writes = (fields.writes as number[]) ?? [];
+    const { batch, positions, trainedSize: trained, writes } = fields as Record<string, number[]>;
+    const rows = (batch as unknown as number) * this.heads;
+    const ints = (a: unknown, n?: number) =>
+      Array.isArray(a) && (n === undefined || a.length === n) && a.every(Number.isInteger);
+    // The counters come from the file's metadata (bounded by its size), so they bound the rest.
+    if (
+      !Number.isInteger(batch) ||
+      !ints(trained, rows) ||
+      !ints(writes, rows) ||
+      !ints(positions)
+    ) {
+      const want = `a batch and ${this.heads} index counters per row`;
+      throw new StateDictError(this.kind, 'bytes', want, 'fields that do not match');
+    }
+    this.checkMemoryShapes(rows);
+    this.positions = positions!;
+    this.batch = batch as unknown as number;
     const read = (name: string) => this.tensor(name)?.dataSync();
     const [keys, values, order, centroids] = MEMORY.map(read);
     const n = this.tensor('memory.order')?.shape[2] ?? 0;
@@ -121,6 +134,41 @@ export class RetrievalMemoryState extends State {
       m.restore(snapshot);
     });
     for (const name of MEMORY) this.setTensor(name, null);
+  }
+
+  /** The saved memory tensors are [batch, heads, n, width] of the memories' widths. */
+  private checkMemoryShapes(rows: number): void {
+    const probe = this.makeMemory();
+    const [d, dv] = [probe.store.dim, probe.store.valueDim];
+    const n = this.tensor('memory.order')?.shape[2] ?? 0;
+    const want: Record<string, [number[], string]> = {
+      'memory.keys': [[rows, n, d], 'float32'],
+      'memory.values': [[rows, n, dv], 'float32'],
+      'memory.order': [[rows, n], 'int32'],
+    };
+    for (const [name, [shape, dtype]] of Object.entries(want)) {
+      const t = this.tensor(name);
+      if (n === 0 && !t) continue;
+      const got = t ? [t.shape[0]! * t.shape[1]!, ...t.shape.slice(2)] : [];
+      if (!t || t.dtype !== dtype || got.join() !== shape.join() || t.shape[1] !== this.heads) {
+        const what = t ? `${t.dtype} [${t.shape}]` : 'nothing';
+        throw new StateDictError(
+          this.kind,
+          `bytes.${name}`,
+          `${dtype} [batch, ${this.heads}, ${shape.slice(1).join(', ')}]`,
+          what,
+        );
+      }
+    }
+    const c = this.tensor('memory.centroids');
+    if (c && (c.shape[0]! * c.shape[1]! !== rows || c.shape[3] !== d || c.dtype !== 'float32')) {
+      throw new StateDictError(
+        this.kind,
+        'bytes.memory.centroids',
+        `float32 [batch, ${this.heads}, nlist, ${d}]`,
+        `${c.dtype} [${c.shape}]`,
+      );
+    }
   }
 
   /** Puts the memories into `memory.*` tensors [batch, heads, ...] for `save`. */

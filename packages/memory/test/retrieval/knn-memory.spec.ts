@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, build, estimateConfig } from '@attnkit/core';
+import { ConfigError, ShapeError, StateDictError, build, estimateConfig } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { scaledDotProductAttention } from '@attnkit/attention';
 import {
@@ -146,6 +146,19 @@ describe('knn-memory', () => {
       expectClose(m.forward(tail!, { state: copy }), m.forward(tail!, { state }), { atol: 1e-6 });
       [state, copy, m].forEach((s) => s.dispose());
     }
+  });
+
+  it('refuses to restore memories of another width with a typed error', async () => {
+    const [a, b] = [make(small), make({ ...small, dModel: 16 })];
+    const state = a.initState(1);
+    a.forward(tf.randomNormal([1, 4, 8], 0, 1, 'float32', 7) as tf.Tensor3D, { state }).dispose();
+    const other = b.initState(1);
+    const saved = await state.save();
+    expect(() => other.restore(saved)).toThrow(StateDictError);
+    expect(() => other.restore(saved)).toThrow(
+      /bytes.memory.keys expected float32 \[batch, 2, 3, 8\]/,
+    );
+    [state, other, a, b].forEach((x) => x.dispose());
   });
 
   it('leaks no tensor over forward, decoding, save/restore and dispose', async () => {
