@@ -251,11 +251,12 @@ function decodingStateBytes(tf, mixer, dModel, length) {
 }
 
 export function renderTables(rows, spec) {
-  const ok = rows.filter((r) => !r.error);
+  // Only the rows trained with this spec's budget and recipe (a JSON may hold older runs).
+  const budget = ['steps', 'batch', 'lr', 'vocab', 'embedStd'];
+  const ok = rows.filter((r) => !r.error && budget.every((k) => r[k] === spec[k]));
   const out = [];
-  const steps = [...new Set(ok.map((r) => `${r.steps} steps of batch ${r.batch}, lr ${r.lr}`))];
   out.push(
-    `Command: \`node tools/bench/recall.mjs\` (${steps.join('; ')}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example.`,
+    `Command: \`node tools/bench/recall.mjs --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, vocabulary ${spec.vocab}, the recipe of \`attnkit train\`); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
@@ -288,7 +289,7 @@ export function renderTables(rows, spec) {
       out.push(`| \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
     }
   }
-  const failed = rows.filter((r) => r.error);
+  const failed = rows.filter((r) => r.error && budget.every((k) => r[k] === spec[k]));
   if (failed.length)
     out.push(
       '',

@@ -1,5 +1,6 @@
 // @attnkit/memory public surface. Importing it registers the memory modules with core's
 // registry (issue 15): each module is exported here once it is finished and tested.
-export {};
+export * from './recurrent-memory';
+export * from './presets/rmt';
 export * from './retrieval';
 export * from './presets/knn';

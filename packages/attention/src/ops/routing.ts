@@ -162,7 +162,7 @@ export function clusterAttention(
     if (causal) {
       // Ascending members: position order is slot order, so causality is the lower triangle.
       logits = tf.where(
-        tf.linalg.bandPart(tf.ones([w, w], 'bool'), -1, 0),
+        tf.cast(tf.linalg.bandPart(tf.ones([w, w]), -1, 0), 'bool'), // bool bandPart is wrong on wasm
         logits,
         tf.fill([w, w], -1e9),
       );
