@@ -1,36 +1,22 @@
-import type { EntryInfo, PresetConfig } from '@attnkit/core';
+import { registerPreset, type PresetConfig } from '@attnkit/core';
+import knnLmTiny from './knn-lm-tiny.json';
 
 /**
- * Model presets with retrieval memory (the decoder-lm assembly they name comes from
- * @attnkit/models). Not registered here: the models package registers the presets it lists.
+ * Retrieval-memory model presets, registered in core's `presets` when this package is imported
+ * (the decoder-lm assembly they name comes from @attnkit/models).
  */
 export const knnPresets: Record<string, PresetConfig> = {
   /**
-   * llama-tiny (2 layers of dModel 64, rotary, RMSNorm, SwiGLU) with knn-memory mixers: local
-   * attention over a 16-token window (XL cache) plus the top-8 of up to 1024 memories per head.
+   * llama-tiny's shape with knn-memory mixers: a 16-token local window (XL cache) plus the
+   * top-8 of up to 1024 memories per head and sequence.
    */
-  'knn-lm-tiny': {
-    type: 'decoder-lm',
-    vocabSize: 65,
-    dModel: 64,
-    numLayers: 2,
-    maxLength: 64,
-    positional: { type: 'rotary', headDim: 16 },
-    block: {
-      mixer: { type: 'knn-memory', numHeads: 4, segmentLength: 16, topK: 8, capacity: 1024 },
-      feedForward: { type: 'swiglu', hiddenDim: 128 },
-      norm: { type: 'rms-norm' },
-      placement: 'pre',
-    },
-    finalNorm: { type: 'rms-norm' },
-    tieEmbeddings: true,
-  },
+  'knn-lm-tiny': knnLmTiny,
 };
 
-export const knnPresetInfo: Record<string, EntryInfo> = {
-  'knn-lm-tiny': {
+registerPreset('knn-lm-tiny', knnLmTiny, {
+  info: {
     paper: 'Wu et al. 2022, Memorizing Transformers',
     summary:
-      'llama-tiny with knn-memory mixers: a 16-token local window plus top-8 kNN over 1024 memories per head.',
+      'kNN-memory decoder: local attention over a 16-token window plus gated attention over the top-8 of 1024 memories per head (exact kNN, FIFO); RoPE, RMSNorm, SwiGLU, 2 layers of dModel 64.',
   },
-};
+});
