@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   ConfigError,
   DEFAULT_MAX_BYTES,
+  ShapeError,
+  formatShape,
   SOFTMAX_CAPABILITIES,
   estimateOf,
   formatBytes,
@@ -103,6 +105,13 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
     const caps = this.capabilities;
     const state = checkMixerInput(type, x, this.config.dModel, context, RetrievalMemoryState, caps);
     const [b, t] = x.shape;
+    if (b === 0 || t === 0) {
+      throw new ShapeError(type, 'x', 'at least one sequence of one token', formatShape(x.shape));
+    }
+    if (state && state.all.length !== b * h) {
+      const want = `batch ${state.all.length / h} (the state's)`;
+      throw new ShapeError(type, 'x', want, `shape ${formatShape(x.shape)}`);
+    }
     const positions = inputPositions(type, context, t, state?.length ?? 0);
     checkConsecutive(type, positions, state?.positions);
     // Without a state, a memory for this call only (what a fresh state would hold).

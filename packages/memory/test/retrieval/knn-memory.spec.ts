@@ -189,10 +189,18 @@ describe('knn-memory', () => {
     expect(() => make({ ...small, index: 'ivf' })).toThrow(/nlist/);
     expect(() => make({ ...small, index: 'ivf', nlist: 4, nprobe: 5 })).toThrow(/nprobe/);
     expect(() => make({ ...small, index: 'ivf', nlist: 7, nprobe: 1 })).toThrow(/nlist/);
-    const m = make({ ...small, maxMemoryBytes: 100 });
-    expect(() => m.initState(2)).toThrow(ConfigError);
-    expect(() => m.initState(2)).toThrow(/^knn-memory: capacity expected memories of at most/);
+    const tiny = make({ ...small, maxMemoryBytes: 100 });
+    expect(() => tiny.initState(2)).toThrow(ConfigError);
+    expect(() => tiny.initState(2)).toThrow(/^knn-memory: capacity expected memories of at most/);
+    tiny.dispose();
+    const m = make(small);
     expect(() => m.forward(tf.zeros([1, 3, 9]) as tf.Tensor3D)).toThrow(ShapeError);
+    const two = m.initState(2);
+    expect(() => m.forward(tf.zeros([1, 3, 8]) as tf.Tensor3D, { state: two })).toThrow(
+      /knn-memory: x expected batch 2 \(the state's\)/,
+    );
+    two.dispose();
+    expect(() => m.forward(tf.zeros([1, 0, 8]) as tf.Tensor3D)).toThrow(ShapeError);
     const gap = { positions: tf.tensor1d([0, 2, 3], 'int32') };
     expect(() => m.forward(tf.zeros([1, 3, 8]) as tf.Tensor3D, gap)).toThrow(
       'knn-memory: context.positions expected consecutive positions (continuing the cache at 0), got 0 then 2',
