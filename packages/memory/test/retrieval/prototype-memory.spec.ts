@@ -104,6 +104,27 @@ describe('prototype-memory (Barraco et al. 2023)', () => {
     m.dispose();
   });
 
+  it('a refresh inside a training step leaves its gradients intact', () => {
+    const m = make({ ...small, refreshEvery: 1 });
+    const x = tf.randomNormal([2, 5, 8], 0, 1, 'float32', 5) as tf.Tensor3D;
+    m.forward(x).dispose(); // fills the bank and refreshes once
+    const twin = make(small); // same weights and prototypes, never refreshes
+    twin.loadStateDict(m.stateDict());
+    const step = (model: PrototypeMemoryAttention) => {
+      const loss = () => tf.sum(tf.square(model.forward(x))) as tf.Scalar;
+      const { value, grads } = tf.variableGrads(loss);
+      const g = grads[model.memorySegment.name]!.dataSync().slice() as Float32Array;
+      tf.dispose([value, ...Object.values(grads)]);
+      return g;
+    };
+    const before = m.prototypeKeys.dataSync().slice();
+    const g = step(m); // refreshes during the step, after its forward
+    expect(m.prototypeKeys.dataSync()).not.toEqual(before);
+    expectClose(g, step(twin), { atol: 1e-6 });
+    expect(g.some((v) => v !== 0)).toBe(true);
+    [m, twin].forEach((p) => p.dispose());
+  });
+
   it('prototypes save and load with the weights', () => {
     const a = make({ ...small, refreshEvery: 1 });
     a.forward(tf.randomNormal([2, 4, 8], 0, 1, 'float32', 2) as tf.Tensor3D).dispose();
