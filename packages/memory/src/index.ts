@@ -2,5 +2,7 @@
 // registry (issue 15): each module is exported here once it is finished and tested.
 export * from './recurrent-memory';
 export * from './presets/rmt';
+export * from './landmark';
+export * from './presets/landmark';
 export * from './retrieval';
 export * from './presets/knn';

@@ -9,6 +9,7 @@ export * from './blocks/latent-attention-pooling';
 export * from './blocks/patch-embedding';
 export * from './assemblies/decoder-lm';
 export * from './assemblies/encoder';
+export * from './assemblies/mlm-head';
 export * from './assemblies/encoder-decoder';
 export * from './assemblies/vit';
 export { poolHidden, maskedMean, poolingSchema } from './assemblies/pooling';

@@ -16,7 +16,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists the known presets when the preset is unknown', async () => {
     const out = tmp();
     await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
-      /'gpt-tiny', 'hymba-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
+      /'gpt-tiny', 'hymba-lm-tiny', 'knn-lm-tiny', 'landmark-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
     );
     expect(fs.readdirSync(out)).toEqual([]);
   });
@@ -136,6 +136,8 @@ describe('attnkit CLI errors (in-process)', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'knn-lm-tiny',
+      'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
@@ -144,6 +146,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-lm-tiny',
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
+      'rmt-lm-tiny',
       'vit-tiny',
     ]);
     expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);

@@ -14,6 +14,7 @@ import {
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import {
   type DecoderLM,
+  type HfExportable,
   type HfModelType,
   exportHuggingFace,
   importHuggingFace,
@@ -43,9 +44,10 @@ const readConfig = (name: string) =>
 const readWeights = (name: string) =>
   new Uint8Array(fs.readFileSync(path.join(FIXTURES, name, 'model.safetensors')));
 
-function forward(model: DecoderLM): Float32Array {
+/** Logits of a decoder-lm (what every case here imports to). */
+function forward(model: HfExportable): Float32Array {
   return tf.tidy(() =>
-    model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).dataSync(),
+    (model as DecoderLM).forward(tf.tensor2d([ids], [1, ids.length], 'int32')).dataSync(),
   ) as Float32Array;
 }
 
@@ -215,7 +217,11 @@ describe('Hugging Face checkpoints: refusals', () => {
       { num_attention_heads: 5 },
       /field 'num_attention_heads'.*divisor/,
     ],
-    ['a model_type', { model_type: 'bert' }, /field 'model_type'.*llama, mistral, qwen2, gpt2/],
+    [
+      'a model_type',
+      { model_type: 't5' },
+      /field 'model_type'.*llama, mistral, qwen2, gpt2, bert, vit/,
+    ],
     ['heads not dividing', { num_key_value_heads: 3 }, /config\.json.*numKvHeads/],
   ])('refuses %s by name, before allocating', async (_, patch, pattern) => {
     await refuse({ ...llama(), ...patch }, ConfigError, pattern);

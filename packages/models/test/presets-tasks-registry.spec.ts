@@ -18,6 +18,8 @@ describe('presets and tasks are named registries with metadata', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'knn-lm-tiny',
+      'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
       'masformer-lm-tiny',
@@ -26,6 +28,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'moh-lm-tiny',
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
+      'rmt-lm-tiny',
       'vit-tiny',
     ]);
     for (const name of listPresets()) {

@@ -11,6 +11,7 @@ import type {
   ModuleOptions,
 } from '@attnkit/core';
 import {
+  Embedding,
   Module,
   ShapeError,
   checkDtype,
@@ -22,7 +23,14 @@ import {
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
-import { linearInitField, nestedSchema, sizeSchema, tokenStackFields } from './fields';
+import {
+  embeddingInitField,
+  linearInitField,
+  nestedSchema,
+  sizeSchema,
+  tokenStackFields,
+} from './fields';
+import * as landmarks from './landmarks';
 import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
 import {
@@ -54,7 +62,10 @@ export const decoderLmSchema = z.strictObject({
    * consecutive layers attends the keys/values of its first; the cache holds one per group.
    */
   kvSharing: z.strictObject({ groupSize: sizeSchema }).optional(),
+  /** Landmark tokens (Mohtashami & Jaggi 2023): a learned landmark after every blockSize tokens. */
+  landmark: landmarks.landmarkSchema.optional(),
   ...linearInitField,
+  ...embeddingInitField,
 });
 
 export type DecoderLmConfig = z.input<typeof decoderLmSchema>;
@@ -80,6 +91,7 @@ export class DecoderLM extends Module<Parsed> {
   readonly blocks: TransformerBlock[];
   readonly finalNorm: Layer;
   readonly head?: Layer;
+  readonly landmark?: Embedding;
 
   constructor(config: DecoderLmConfig, options: ModuleOptions = {}) {
     const c = parseConfig('decoder-lm', decoderLmSchema, config);
@@ -87,10 +99,13 @@ export class DecoderLM extends Module<Parsed> {
     // A bad nested config throws half way: free what was built so far.
     try {
       const o = { rng: this.rng };
-      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, c.dModel, o));
+      this.embedding = this.addModule(
+        'embed',
+        buildTokenEmbedding(c.vocabSize, c.dModel, o, c.embeddingInit),
+      );
       this.positional = this.addModule(
         'positional',
-        buildPositional(c.positional, c.dModel, c.maxLength, o, '$.positional'),
+        buildPositional(c.positional, c.dModel, maxPositions(c), o, '$.positional'),
       );
       this.blocks = buildBlocks(
         'decoder-lm',
@@ -107,9 +122,12 @@ export class DecoderLM extends Module<Parsed> {
       const at = (i: number) =>
         c.layerOverrides?.[String(i)] ? `$.layerOverrides.${i}` : '$.block';
       checkKvSharing('decoder-lm', this.blocks, this.kvGroupSize, at);
+      landmarks.checkLandmarks(c.landmark, this.blocks, at);
       this.finalNorm = this.addModule('finalNorm', buildFinalNorm(c.finalNorm, c.dModel, o));
       if (!c.tieEmbeddings)
         this.head = this.addModule('head', buildVocabHead(c.dModel, c.vocabSize, o));
+      if (c.landmark)
+        this.landmark = this.addModule('landmark', landmarks.buildLandmarkEmbedding(c.dModel, o));
       if (c.linearInit) initLinears([this], c.linearInit, this.rng);
     } catch (e) {
       this.dispose();
@@ -132,12 +150,14 @@ export class DecoderLM extends Module<Parsed> {
     checkRank('decoder-lm', 'ids', ids, 2);
     checkDtype('decoder-lm', 'ids', ids, ['int32']);
     const offset = options.state?.length ?? 0;
-    const time = ids.shape[1];
-    if (offset + time > this.config.maxLength) {
+    // With landmarks the stack sees a landmark after every blockSize tokens (landmarks.ts).
+    const landmark = landmarks.checkLandmarkCall(this.config.landmark, options);
+    const time = landmark ? landmarks.streamLength(offset, ids.shape[1], landmark) : ids.shape[1];
+    if (offset + time > maxPositions(this.config)) {
       throw new ShapeError(
         'decoder-lm',
         'ids',
-        `at most maxLength=${this.config.maxLength} positions`,
+        `at most maxLength=${this.config.maxLength} ${landmark ? 'tokens (with their landmarks)' : 'positions'}`,
         `${offset + time} (offset ${offset} + ${time} tokens)`,
       );
     }
@@ -151,17 +171,25 @@ export class DecoderLM extends Module<Parsed> {
         blockAttention: options.blockAttention,
       };
       const h = runStack(
-        embedPositions(this.embedding.forward(ids), this.positional, positions),
+        embedPositions(this.embed(ids, offset), this.positional, positions),
         this.blocks,
         context,
         options.state,
         'layers_',
         this.kvGroupSize,
       );
-      return this.finalNorm.forward(h) as tf.Tensor3D;
+      const out = this.finalNorm.forward(h) as tf.Tensor3D;
+      return landmark ? landmarks.dropLandmarks(out, offset, ids.shape[1], landmark) : out;
     });
     options.state?.advance(time);
     return out;
+  }
+
+  /** Token embeddings, with the landmarks inserted when the model has them. */
+  private embed(ids: tf.Tensor2D, offset: number): tf.Tensor3D {
+    const x = this.embedding.forward(ids);
+    const c = this.config.landmark;
+    return c ? landmarks.insertLandmarks(x, this.landmark!, offset, c) : x;
   }
 
   /** Next-token logits `[batch, time, vocabSize]`. */
@@ -179,6 +207,7 @@ export class DecoderLM extends Module<Parsed> {
   fusedDecoding(): FusedDecoderSpec | string {
     const { dModel, vocabSize, maxLength } = this.config;
     if (this.kvGroupSize > 1) return 'kvSharing (cross-layer keys/values) is not fused';
+    if (this.config.landmark) return 'landmark tokens are not fused';
     const p = this.positional;
     const base: FusedDecodingContext = { path: '', dModel, maxLength, logitScale: 1 };
     const positional =
@@ -229,10 +258,16 @@ export class DecoderLM extends Module<Parsed> {
 function estimateDecoderLm(c: Parsed): Estimate {
   return sumEstimates(
     estimateTokens(c.vocabSize, c.dModel, c.tieEmbeddings),
-    estimatePositional(c.positional, c.dModel, c.maxLength, '$.positional'),
+    estimatePositional(c.positional, c.dModel, maxPositions(c), '$.positional'),
     estimateBlocks('decoder-lm', '$', c.block, c.layerOverrides, c.numLayers, c.dModel),
     estimateFinalNorm(c.finalNorm, c.dModel),
+    landmarks.estimateLandmarks(c.landmark, c.dModel),
   );
+}
+
+/** Positions the encoding covers: maxLength, plus the landmarks when the model has them. */
+function maxPositions(c: Pick<Parsed, 'maxLength' | 'landmark'>): number {
+  return landmarks.streamMaxLength(c.maxLength, c.landmark);
 }
 
 register('decoder-lm', (c, o) => new DecoderLM(c, o), decoderLmSchema, {

@@ -13,7 +13,7 @@ import {
 } from '@attnkit/core';
 import type { TransformerBlock } from '../blocks/transformer-block';
 import { StackState } from './decoder-state';
-import { linearInitField, nestedSchema, sizeSchema } from './fields';
+import { embeddingInitField, linearInitField, nestedSchema, sizeSchema } from './fields';
 import { keyMask, paddingWeights } from './padding';
 import { type Positional, buildPositional, estimatePositional, positionRange } from './positions';
 import type { Layer, RunOptions } from './stack';
@@ -58,6 +58,7 @@ export const encoderDecoderSchema = z.strictObject({
   /** Norm after each stack; default the blocks' norm, none for post-norm blocks. */
   finalNorm: nestedSchema.optional(),
   ...linearInitField,
+  ...embeddingInitField,
 });
 
 export type EncoderDecoderConfig = z.input<typeof encoderDecoderSchema>;
@@ -98,7 +99,10 @@ export class EncoderDecoder extends Module<Parsed> {
     try {
       const o = { rng: this.rng };
       const d = c.dModel;
-      this.embedding = this.addModule('embed', buildTokenEmbedding(c.vocabSize, d, o));
+      this.embedding = this.addModule(
+        'embed',
+        buildTokenEmbedding(c.vocabSize, d, o, c.embeddingInit),
+      );
       const positional = (name: string) =>
         this.addModule(name, buildPositional(c.positional, d, c.maxLength, o, '$.positional'));
       this.encoderPositional = positional('encoderPositional');

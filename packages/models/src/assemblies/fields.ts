@@ -28,3 +28,12 @@ export const linearInitField = {
    */
   linearInit: linearInitSchema,
 };
+
+/** The token embedding's initializer, for the assemblies that read token ids. */
+export const embeddingInitField = {
+  /**
+   * Initializer of the token embedding (core's init spec); absent, N(0, 0.02²) as in GPT-2.
+   * Small models learn in-context recall far sooner from N(0, 1) (`{ name: 'normal', std: 1 }`).
+   */
+  embeddingInit: linearInitSchema,
+};

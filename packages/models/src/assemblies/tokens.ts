@@ -14,8 +14,9 @@ export function buildTokenEmbedding(
   vocabSize: number,
   dModel: number,
   options: ModuleOptions,
+  init?: unknown,
 ): TokenEmbedding {
-  const config = { type: 'embedding', numEmbeddings: vocabSize, dim: dModel };
+  const config = { type: 'embedding', numEmbeddings: vocabSize, dim: dModel, init };
   return build<TokenEmbedding>(config, { ...options, path: '$.embed', category: 'layer' });
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import type { Estimate, ModuleOptions } from '@attnkit/core';
 import {
+  ConfigError,
   Module,
   build,
   estimateChild,
@@ -50,6 +51,12 @@ export const vitSchema = z.strictObject({
   finalNorm: nestedSchema.optional(),
   /** `cls` prepends a learned class token and reads it; `mean` averages the patches. */
   pooling: poolingSchema.exclude(['last']).default('cls'),
+  /**
+   * The positions cover the class token too (HF ViT's position_embeddings `[1, N + 1, d]`):
+   * a 1-D encoding over numPatches + 1 positions, added after the class token is prepended.
+   * Needs `pooling: 'cls'`. Default off.
+   */
+  classTokenPosition: z.boolean().optional(),
   ...readoutFields,
   ...linearInitField,
 });
@@ -74,6 +81,7 @@ export class ViT extends Module<Parsed> {
 
   constructor(config: VitConfig, options: ModuleOptions = {}) {
     const c = parseConfig('vit', vitSchema, config);
+    checkClassTokenPosition(c);
     super(c, options);
     // A bad nested config throws half way: free what was built so far.
     try {
@@ -82,13 +90,10 @@ export class ViT extends Module<Parsed> {
         'patches',
         build<PatchEmbedding>(patchConfig(c), { ...o, path: '$', category: 'layer' }),
       );
-      const g = this.patches.gridSize;
+      const [length, grid] = positionsOf(c);
       this.positional = this.addModule(
         'positional',
-        buildPositional(c.positional, c.dModel, this.patches.numPatches, o, '$.positional', {
-          gridHeight: g,
-          gridWidth: g,
-        }),
+        buildPositional(c.positional, c.dModel, length, o, '$.positional', grid),
       );
       if (c.pooling === 'cls') {
         this.classToken = this.addParameter(
@@ -123,10 +128,16 @@ export class ViT extends Module<Parsed> {
     return tf.tidy(() => {
       const patches = this.patches.forward(images);
       const [b, n] = patches.shape;
-      // Positions belong to the patches; the class token (if any) is prepended afterwards.
-      let h = embedPositions(patches, this.positional, positionRange(0, n));
-      if (this.classToken)
-        h = tf.concat([tf.tile(this.classToken, [b, 1, 1]) as tf.Tensor3D, h], 1);
+      const prepend = (x: tf.Tensor3D) =>
+        this.classToken ? tf.concat([tf.tile(this.classToken, [b, 1, 1]) as tf.Tensor3D, x], 1) : x;
+      // Positions belong to the patches, the class token prepended afterwards, unless they
+      // cover it too (classTokenPosition).
+      let h: tf.Tensor3D;
+      if (this.config.classTokenPosition) {
+        h = embedPositions(prepend(patches), this.positional, positionRange(0, n + 1));
+      } else {
+        h = prepend(embedPositions(patches, this.positional, positionRange(0, n)));
+      }
       const context = {
         ...stackContext(0, this.positional, options, this.training),
         causal: false,
@@ -151,6 +162,24 @@ export class ViT extends Module<Parsed> {
   }
 }
 
+function checkClassTokenPosition(c: Parsed): void {
+  if (c.classTokenPosition && c.pooling !== 'cls') {
+    throw new ConfigError(
+      'vit',
+      '$.classTokenPosition',
+      "false unless pooling is 'cls' (no class token to place)",
+      'true',
+    );
+  }
+}
+
+/** The positional encoding's length and its patch grid (none when it covers the class token). */
+function positionsOf(c: Parsed): [number, Record<string, number>] {
+  const g = c.imageSize / c.patchSize;
+  if (c.classTokenPosition) return [g * g + 1, {}];
+  return [g * g, { gridHeight: g, gridWidth: g }];
+}
+
 function patchConfig(c: Parsed): object {
   const { imageSize, patchSize, channels, dModel } = c;
   return { type: 'patch-embedding', imageSize, patchSize, channels, dModel };
@@ -160,11 +189,11 @@ function patchConfig(c: Parsed): object {
 function estimateVit(c: Parsed): Estimate {
   const d = c.dModel;
   const patches = estimateChild(patchConfig(c), '$', 'layer'); // checks patchSize | imageSize
-  const g = c.imageSize / c.patchSize;
-  const grid = { gridHeight: g, gridWidth: g };
+  checkClassTokenPosition(c);
+  const [length, grid] = positionsOf(c);
   return sumEstimates(
     patches,
-    estimatePositional(c.positional, d, g * g, '$.positional', grid),
+    estimatePositional(c.positional, d, length, '$.positional', grid),
     estimateOf(c.pooling === 'cls' ? d : 0),
     estimateBlocks('vit', '$', c.block, c.layerOverrides, c.numLayers, d),
     estimateFinalNorm(finalNormConfig(c.finalNorm, c.block), d),

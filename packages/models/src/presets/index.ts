@@ -1,5 +1,6 @@
 import { registerPreset } from '@attnkit/core';
 import '@attnkit/routing'; // registers its own presets (moe-lm-tiny, moh-lm-tiny, moh-vit-tiny)
+import '@attnkit/memory'; // registers the memory models' presets (rmt-lm-tiny, ...)
 import basedLmTiny from './based-lm-tiny.json';
 import glaLmTiny from './gla-lm-tiny.json';
 import mambaLmTiny from './mamba-lm-tiny.json';

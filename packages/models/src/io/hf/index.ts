@@ -1,5 +1,6 @@
 // Hugging Face checkpoints both ways: config.json (HF field names) + model.safetensors (HF tensor
-// names) of the Llama family (llama, mistral, qwen2) and GPT-2 <-> attnkit's decoder-lm.
+// names) of the Llama family (llama, mistral, qwen2) and GPT-2 <-> attnkit's decoder-lm, BERT <->
+// encoder, ViT <-> vit.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +22,8 @@ import {
   withArgument,
 } from '@attnkit/core';
 import type { DecoderLM, DecoderLmConfig } from '../../assemblies/decoder-lm';
+import type { Encoder, EncoderConfig } from '../../assemblies/encoder';
+import type { ViT, VitConfig } from '../../assemblies/vit';
 import { writeFileAtomic } from '../files';
 import { FieldReader, type HfConfig, type TensorMapping, asObject } from './mapping';
 import {
@@ -34,9 +37,13 @@ import {
   readLlama,
 } from './llama';
 import { gpt2Config, gpt2HfConfig, gpt2ShapeOf, gpt2Tensors, readGpt2 } from './gpt2';
+import { bertConfig, bertHfConfig, bertShapeOf, bertTensors, readBert } from './bert';
+import { readVit, vitConfig, vitHfConfig, vitImplicitZeros, vitShapeOf, vitTensors } from './vit';
 
-export const HF_MODEL_TYPES = [...LLAMA_TYPES, 'gpt2'] as const;
+export const HF_MODEL_TYPES = [...LLAMA_TYPES, 'gpt2', 'bert', 'vit'] as const;
 export type HfModelType = (typeof HF_MODEL_TYPES)[number];
+/** The HF model types that import into a decoder-lm. */
+export type HfDecoderType = LlamaType | 'gpt2';
 
 /** An HF checkpoint in memory: the parsed (or raw) config.json and the model.safetensors bytes. */
 export interface HfCheckpoint {
@@ -47,28 +54,54 @@ export interface HfCheckpoint {
 /** Resource limits the import holds the built model to (see `loadModule`). */
 export type ImportHuggingFaceOptions = ResourceLimits;
 
-export interface ImportedHuggingFace {
-  model: DecoderLM;
-  /** The attnkit config the model was built from. */
-  config: DecoderLmConfig;
-  modelType: HfModelType;
-}
+/**
+ * An imported model with the attnkit config it was built from; `modelType` tells which assembly
+ * it is: a decoder-lm (llama, mistral, qwen2, gpt2), an encoder (bert) or a vit.
+ */
+export type ImportedHuggingFace =
+  | { model: DecoderLM; config: DecoderLmConfig; modelType: HfDecoderType }
+  | { model: Encoder; config: EncoderConfig; modelType: 'bert' }
+  | { model: ViT; config: VitConfig; modelType: 'vit' };
 
-/** Buffers HF checkpoints carry that are not parameters (causal masks, cached frequencies). */
-const BUFFER_NAME = /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
+/** The models export writes: a decoder-lm, an encoder (as BERT) or a vit. */
+export type HfExportable = DecoderLM | Encoder | ViT;
+
+/**
+ * Skipped, as HF skips them: buffers that are not parameters (causal masks, cached frequencies,
+ * BERT's position and token-type id ranges); BERT's MLM decoder, which HF ties to the word
+ * embeddings on load (as attnkit's head is tied); BertForPreTraining's next-sentence head, which
+ * BertForMaskedLM does not use (bert-base-uncased's file holds it).
+ */
+const SKIPPED =
+  /(^|\.)(attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq|embeddings\.position_ids|embeddings\.token_type_ids)$|^cls\.predictions\.decoder\.(weight|bias)$|^cls\.seq_relationship\.(weight|bias)$/;
+
+/** The current name of a tensor saved under a legacy one (TF BERT's LayerNorm.gamma / beta). */
+const modernName = (name: string) =>
+  name
+    .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+    .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
 const CONFIG = 'config.json';
 const WEIGHTS = 'model.safetensors';
 
 interface Plan {
   modelType: HfModelType;
-  config: DecoderLmConfig;
+  config: DecoderLmConfig | EncoderConfig | VitConfig;
   tensors: TensorMapping[];
   zeros: [string, number[]][];
 }
 
-function planImport(hf: HfConfig, file: string): Plan {
+/** The attnkit config and tensor mapping of an HF config (`names`: the checkpoint's tensors). */
+function planImport(hf: HfConfig, file: string, names: ReadonlySet<string>): Plan {
   const r = new FieldReader(hf, file);
   const modelType = hf.model_type;
+  if (modelType === 'bert') {
+    const s = readBert(r, names);
+    return { modelType, config: bertConfig(s), tensors: bertTensors(s), zeros: [] };
+  }
+  if (modelType === 'vit') {
+    const s = readVit(r, names);
+    return { modelType, config: vitConfig(s), tensors: vitTensors(s), zeros: vitImplicitZeros(s) };
+  }
   if (modelType === 'gpt2') {
     const s = readGpt2(r);
     return { modelType, config: gpt2Config(s), tensors: gpt2Tensors(s), zeros: [] };
@@ -122,11 +155,13 @@ async function readCheckpoint(source: string | HfCheckpoint) {
 
 /**
  * Imports a Hugging Face checkpoint (a directory with config.json + model.safetensors, or both in
- * memory) of a Llama, Mistral, Qwen2 or GPT-2 model into attnkit's decoder-lm. Checks come first,
- * as in `loadModule`: every config field is mapped, listed as irrelevant or refused by name; the
- * built config is validated and held to the resource limits; the safetensors header is validated
- * and every tensor's name and shape compared with what the config needs; only then is anything
- * allocated.
+ * memory) of a Llama, Mistral, Qwen2 or GPT-2 model into attnkit's decoder-lm, of a BERT model
+ * (BertModel, BertForMaskedLM, BertForSequenceClassification) into an encoder, or of a ViT model
+ * (ViTModel, ViTForImageClassification) into a vit. Checks come first, as in `loadModule`: the
+ * safetensors header is validated (its tensor names tell whether a BERT or ViT file holds a
+ * pooler); every config field is mapped, listed as irrelevant or refused by name; the built
+ * config is validated and held to the resource limits; every tensor's name and shape is compared
+ * with what the config needs; only then is anything allocated.
  */
 export async function importHuggingFace(
   source: string | HfCheckpoint,
@@ -140,24 +175,39 @@ export async function importHuggingFace(
     'importHuggingFace',
     configFile,
   );
-  const plan = planImport(hf, configFile);
-  const limits = resolveLimits(options);
-  try {
-    checkConfigLimits(validateConfig(plan.config), '$', limits);
-  } catch (error) {
-    throw inFile(error, configFile);
-  }
   let header;
   try {
     header = readSafetensorsHeader(weights);
   } catch (error) {
     throw inFile(error, weightsFile);
   }
+  // Current name -> the name in the file (they differ for legacy LayerNorm gamma / beta).
+  const fileName = new Map<string, string>();
+  for (const name of Object.keys(header.tensors)) {
+    const modern = modernName(name);
+    if (fileName.has(modern)) {
+      throw new StateDictError(
+        'importHuggingFace',
+        `${weightsFile} tensor '${name}'`,
+        'one tensor per parameter',
+        `a second copy of '${fileName.get(modern)}'`,
+      );
+    }
+    fileName.set(modern, name);
+  }
+  const plan = planImport(hf, configFile, new Set(fileName.keys()));
+  const limits = resolveLimits(options);
+  try {
+    checkConfigLimits(validateConfig(plan.config), '$', limits);
+  } catch (error) {
+    throw inFile(error, configFile);
+  }
   const expected = new Map(plan.tensors.map((m) => [m.hf, m]));
-  for (const [name, entry] of Object.entries(header.tensors)) {
-    const m = expected.get(name);
+  for (const [modern, name] of fileName) {
+    const entry = header.tensors[name]!;
+    const m = expected.get(modern);
     if (!m) {
-      if (BUFFER_NAME.test(name)) continue;
+      if (SKIPPED.test(name)) continue;
       throw new StateDictError(
         'importHuggingFace',
         `${weightsFile} tensor '${name}'`,
@@ -183,7 +233,7 @@ export async function importHuggingFace(
     }
   }
   for (const name of expected.keys()) {
-    if (!(name in header.tensors)) {
+    if (!fileName.has(name)) {
       throw new StateDictError(
         'importHuggingFace',
         `${weightsFile} tensor '${name}'`,
@@ -192,13 +242,13 @@ export async function importHuggingFace(
       );
     }
   }
-  const model = build<DecoderLM>(plan.config, limits);
+  const model = build<HfExportable>(plan.config, limits);
   const state: Record<string, tf.Tensor> = {};
   let decoded: Record<string, tf.Tensor> = {};
   try {
     decoded = decodeSafetensors(weights).tensors;
     for (const m of plan.tensors) {
-      for (const [name, t] of m.toAttnkit(decoded[m.hf]!)) state[name] = t;
+      for (const [name, t] of m.toAttnkit(decoded[fileName.get(m.hf)!]!)) state[name] = t;
     }
     for (const [name, shape] of plan.zeros) state[name] = tf.zeros(shape);
     model.loadStateDict(state);
@@ -209,18 +259,50 @@ export async function importHuggingFace(
     tf.dispose(Object.values(decoded));
     tf.dispose(Object.values(state));
   }
-  return { model, config: plan.config, modelType: plan.modelType };
+  return { model, config: plan.config, modelType: plan.modelType } as ImportedHuggingFace;
 }
 
 export interface ExportHuggingFaceOptions {
-  /** The HF architecture to write; default gpt2 for learned positions, else llama. */
+  /**
+   * The HF architecture to write; default for a decoder-lm gpt2 with learned positions, else
+   * llama; bert for an encoder, vit for a vit (the only choices for those).
+   */
   modelType?: HfModelType;
 }
 
-function planExport(model: DecoderLM, modelType?: HfModelType) {
+/** Whether the named parameters of `model` are all exactly zero. */
+function allZero(model: HfExportable, names: string[]): boolean {
+  const params = model.namedParameters();
+  return tf.tidy(() =>
+    names.every((n) => {
+      const p = params.get(n);
+      return p !== undefined && tf.max(tf.abs(p)).dataSync()[0] === 0;
+    }),
+  );
+}
+
+function planExport(model: HfExportable, modelType?: HfModelType) {
   const config = model.config as unknown as Record<string, unknown>;
+  const own = { encoder: 'bert', vit: 'vit' }[config.type as string];
+  if (own) {
+    if (modelType !== undefined && modelType !== own) {
+      const want = `'${own}' (or none) for a ${String(config.type)}`;
+      throw new ConfigError('exportHuggingFace', 'options.modelType', want, String(modelType));
+    }
+    const zeros: [string, number[]][] = [];
+    if (own === 'bert') {
+      const s = bertShapeOf(config);
+      return { hf: bertHfConfig(s), tensors: bertTensors(s), zeros };
+    }
+    const qkv = Array.from({ length: config.numLayers as number }, (_, i) =>
+      ['q', 'k', 'v'].map((n) => `layers_${i}.mixer.${n}.bias`),
+    ).flat();
+    const s = vitShapeOf(config, !allZero(model, qkv));
+    return { hf: vitHfConfig(s), tensors: vitTensors(s), zeros };
+  }
   if (config.type !== 'decoder-lm') {
-    throw new ConfigError('exportHuggingFace', 'model', 'a decoder-lm', String(config.type));
+    const want = 'a decoder-lm, encoder or vit';
+    throw new ConfigError('exportHuggingFace', 'model', want, String(config.type));
   }
   const pos = (config.positional as { type?: string } | undefined)?.type;
   const type = modelType ?? (pos === 'learned' ? 'gpt2' : 'llama');
@@ -232,7 +314,7 @@ function planExport(model: DecoderLM, modelType?: HfModelType) {
     throw new ConfigError(
       'exportHuggingFace',
       'options.modelType',
-      HF_MODEL_TYPES.join(', '),
+      `${LLAMA_TYPES.join(', ')} or gpt2 for a decoder-lm`,
       String(type),
     );
   }
@@ -241,12 +323,12 @@ function planExport(model: DecoderLM, modelType?: HfModelType) {
 }
 
 /**
- * An attnkit decoder-lm as a Hugging Face checkpoint in memory: config.json's object (HF field
- * names) and model.safetensors' bytes (HF tensor names, F32). Refuses by name any part of the
- * config the chosen HF architecture cannot hold.
+ * An attnkit decoder-lm, encoder or vit as a Hugging Face checkpoint in memory: config.json's
+ * object (HF field names) and model.safetensors' bytes (HF tensor names, F32). Refuses by name any
+ * part of the config the chosen HF architecture cannot hold.
  */
 export async function toHuggingFace(
-  model: DecoderLM,
+  model: HfExportable,
   options: ExportHuggingFaceOptions = {},
 ): Promise<{ config: HfConfig; weights: Uint8Array }> {
   const plan = planExport(model, options.modelType);
@@ -275,7 +357,7 @@ export async function toHuggingFace(
 
 /** Writes `toHuggingFace(model)` to `dir` as config.json + model.safetensors. */
 export async function exportHuggingFace(
-  model: DecoderLM,
+  model: HfExportable,
   dir: string,
   options: ExportHuggingFaceOptions = {},
 ): Promise<void> {

@@ -41,6 +41,12 @@ export const IRRELEVANT_FIELDS = [
   'task_specific_params',
   'pretraining_tp',
   'reorder_and_upcast_attn',
+  'hidden_dropout_prob',
+  'attention_probs_dropout_prob',
+  'classifier_dropout',
+  'gradient_checkpointing',
+  'chunk_size_feed_forward',
+  'problem_type',
 ];
 
 /** Reads an HF config's fields, naming the file and the field in every error. */
