@@ -4,3 +4,5 @@ export * from './recurrent-memory';
 export * from './presets/rmt';
 export * from './landmark';
 export * from './presets/landmark';
+export * from './retrieval';
+export * from './presets/knn';

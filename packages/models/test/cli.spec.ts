@@ -11,7 +11,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists the known presets when the preset is unknown', async () => {
     const out = tmp();
     await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
-      /'gpt-tiny', 'hymba-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
+      /'gpt-tiny', 'hymba-lm-tiny', 'knn-lm-tiny', 'landmark-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
     );
     expect(fs.readdirSync(out)).toEqual([]);
   });
@@ -131,6 +131,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'knn-lm-tiny',
       'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',
