@@ -19,6 +19,8 @@ module.exports = {
       'node_modules/.cache/attnkit/tfjs-gradients.cjs',
     ),
     '^@attnkit/([a-z-]+)/testing$': path.join(root, 'packages/$1/src/testing.ts'),
+    '^@attnkit/models/node$': path.join(root, 'packages/models/src/node.ts'),
+    '^@attnkit/models/cli$': path.join(root, 'packages/models/src/cli-api.ts'),
     '^@attnkit/([a-z-]+)$': path.join(root, 'packages/$1/src/index.ts'),
   },
   setupFilesAfterEnv: [path.join(root, 'tools/jest/setup-backend.cjs')],

@@ -19,10 +19,10 @@ import {
   CharTokenizer,
   TaskSource,
   TextSource,
-  TRAIN_DEFAULTS,
   Trainer,
   createTask,
 } from '../../packages/models/dist/index.js';
+import { TRAIN_DEFAULTS } from '../../packages/models/dist/cli-api.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const log = (msg) => process.stderr.write(`${msg}\n`);

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModule } from '@attnkit/core';
-import { crossEntropy, processIo, tokenizerFromJSON, trainCommand } from '@attnkit/models';
+import { crossEntropy, tokenizerFromJSON } from '@attnkit/models';
+import { processIo, trainCommand } from '@attnkit/models/cli';
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {

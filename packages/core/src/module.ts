@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, StateDictError, formatShape } from './errors';
 import { Rng, getGlobalRng } from './random';
 import { reserve } from './limits';
+import { quietCpuBanner } from './io/backend';
 
 /** Options that are not part of the serialisable config. */
 export interface ModuleOptions {
@@ -66,6 +67,7 @@ export abstract class Module<C extends object = object> {
   private disposed = false;
 
   constructor(config: C, options: ModuleOptions = {}) {
+    quietCpuBanner();
     this.config = Object.freeze({ ...config });
     this.rng = options.rng ?? getGlobalRng();
     constructedModules?.push(this);

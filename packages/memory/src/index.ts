@@ -4,5 +4,7 @@ export * from './recurrent-memory';
 export * from './presets/rmt';
 export * from './landmark';
 export * from './presets/landmark';
+export * from './retrieval';
+export * from './presets/knn';
 export * from './titans';
 export * from './presets/titans';

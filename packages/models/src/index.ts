@@ -1,4 +1,5 @@
-// @attnkit/models public surface.
+// @attnkit/models public surface: runs in Node and in browsers (no Node built-ins; checked by
+// tools/browser/bundle-check.mjs). Node file I/O is in ./node.ts, the CLI in ./cli-api.ts.
 import '@attnkit/positional';
 import '@attnkit/attention';
 export * from './tokenizers';
@@ -34,18 +35,5 @@ export * from './training/clip';
 export * from './training/loss';
 export * from './training/data';
 export * from './training/trainer';
-export * from './training/checkpoint';
-export { trainCommand, TRAIN_DEFAULTS } from './cli/train';
-export type { TrainOptions, TrainResult } from './cli/train';
-export {
-  generateCommand,
-  evalCommand,
-  infoCommand,
-  presetsCommand,
-  describeModel,
-} from './cli/commands';
-export { CliError } from './cli/errors';
 export { patchWasmKernels } from './kernels/wasm';
 export * from './io/hf';
-export { processIo } from './cli/io';
-export type { Io } from './cli/io';

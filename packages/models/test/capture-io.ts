@@ -1,4 +1,4 @@
-import type { Io } from '@attnkit/models';
+import type { Io } from '@attnkit/models/cli';
 
 /** An `Io` that keeps the lines a command prints (stderr goes to the real one). */
 export function capture(): Io & { lines: string[] } {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng } from '@attnkit/core';
-import { MqarTask, TaskSource, Trainer, readCheckpointInfo, saveCheckpoint } from '@attnkit/models';
+import { MqarTask, TaskSource, Trainer } from '@attnkit/models';
+import { readCheckpointInfo, saveCheckpoint } from '@attnkit/models/node';
 import { tinyLm } from './helpers';
 import { describeWithBlocks } from './blocks-ready';
 

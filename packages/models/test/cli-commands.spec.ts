@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { listPresets } from '@attnkit/models';
 import {
   evalCommand,
   generateCommand,
   infoCommand,
-  listPresets,
   presetsCommand,
   trainCommand,
-} from '@attnkit/models';
+} from '@attnkit/models/cli';
 import { makeProgram } from '../src/cli/program';
 import { describeWithBlocks } from './blocks-ready';
 import { capture } from './capture-io';

@@ -3,8 +3,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModule } from '@attnkit/core';
-import type { DecoderLM, Io, TrainOptions } from '@attnkit/models';
-import { readCheckpointInfo, trainCommand } from '@attnkit/models';
+import type { DecoderLM } from '@attnkit/models';
+import type { Io, TrainOptions } from '@attnkit/models/cli';
+import { readCheckpointInfo } from '@attnkit/models/node';
+import { trainCommand } from '@attnkit/models/cli';
 import { makeProgram } from '../src/cli/program';
 import { describeWithBlocks } from './blocks-ready';
 

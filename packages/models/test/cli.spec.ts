@@ -1,13 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  CharTokenizer,
-  IdTokenizer,
-  getPreset,
-  presetsCommand,
-  trainCommand,
-} from '@attnkit/models';
+import { CharTokenizer, IdTokenizer, getPreset } from '@attnkit/models';
+import { presetsCommand, trainCommand } from '@attnkit/models/cli';
 import { capture } from './capture-io';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'attnkit-cli-'));
@@ -16,7 +11,7 @@ describe('attnkit CLI errors (in-process)', () => {
   it('lists the known presets when the preset is unknown', async () => {
     const out = tmp();
     await expect(trainCommand({ preset: 'nope', out, backend: 'cpu' }, capture())).rejects.toThrow(
-      /'gpt-tiny', 'hymba-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
+      /'gpt-tiny', 'hymba-lm-tiny', 'knn-lm-tiny', 'landmark-lm-tiny', 'llama-tiny', 'mamba-lm-tiny'/,
     );
     expect(fs.readdirSync(out)).toEqual([]);
   });
@@ -136,6 +131,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'knn-lm-tiny',
       'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',

@@ -16,10 +16,9 @@ import {
   type DecoderLM,
   type HfExportable,
   type HfModelType,
-  exportHuggingFace,
-  importHuggingFace,
   toHuggingFace,
 } from '@attnkit/models';
+import { exportHuggingFace, importHuggingFace } from '@attnkit/models/node';
 import golden from './fixtures/hf/hf_logits.json';
 import './blocks-ready';
 

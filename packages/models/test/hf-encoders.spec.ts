@@ -20,10 +20,9 @@ import {
   type ImportedHuggingFace,
   type ViT,
   type VitConfig,
-  exportHuggingFace,
-  importHuggingFace,
   toHuggingFace,
 } from '@attnkit/models';
+import { exportHuggingFace, importHuggingFace } from '@attnkit/models/node';
 import golden from './fixtures/hf/hf_encoders.json';
 import './blocks-ready';
 

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { build as esbuild } from 'esbuild';
 import { type MLP, loadModule, saveModule } from '@attnkit/core';
-import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from '@attnkit/models';
+import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from '@attnkit/models/node';
 import { killPadding, killTrainer, killVariant } from './kill/variants';
 import { describeWithBlocks } from './blocks-ready';
 
@@ -39,9 +39,11 @@ beforeAll(async () => {
           b.onResolve({ filter: /register_all_gradients/ }, () => ({
             path: path.join(repo, 'node_modules/.cache/attnkit/tfjs-gradients.cjs'),
           }));
-          b.onResolve({ filter: /^@attnkit\/[a-z-]+$/ }, (a) => ({
-            path: path.join(repo, 'packages', a.path.slice('@attnkit/'.length), 'src', 'index.ts'),
-          }));
+          // @attnkit/<pkg> -> src/index.ts, @attnkit/models/node -> src/node.ts
+          b.onResolve({ filter: /^@attnkit\/[a-z-]+(\/node)?$/ }, (a) => {
+            const [pkg, sub] = a.path.slice('@attnkit/'.length).split('/');
+            return { path: path.join(repo, 'packages', pkg!, 'src', `${sub ?? 'index'}.ts`) };
+          });
         },
       },
     ],

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Io } from '@attnkit/models';
-import { generateCommand, getPreset, trainCommand } from '@attnkit/models';
+import type { Io } from '@attnkit/models/cli';
+import { getPreset } from '@attnkit/models';
+import { generateCommand, trainCommand } from '@attnkit/models/cli';
 import { describeWithBlocks } from './blocks-ready';
 
 const capture = (): Io & { lines: string[] } => {

@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Rng, build } from '@attnkit/core';
-import type { Io } from '@attnkit/models';
-import { DecoderLM, generateCommand, getPreset, trainCommand } from '@attnkit/models';
+import type { Io } from '@attnkit/models/cli';
+import { DecoderLM, getPreset } from '@attnkit/models';
+import { generateCommand, trainCommand } from '@attnkit/models/cli';
 import { describeWithBlocks } from './blocks-ready';
 
 const capture = (): Io & { lines: string[] } => {

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { createTask, generateCommand, getPreset, trainCommand } from '@attnkit/models';
+import { createTask, getPreset } from '@attnkit/models';
+import { generateCommand, trainCommand } from '@attnkit/models/cli';
 import { capture } from './capture-io';
 import { describeWithBlocks } from './blocks-ready';
 

@@ -18,6 +18,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'gla-lm-tiny',
       'gpt-tiny',
       'hymba-lm-tiny',
+      'knn-lm-tiny',
       'landmark-lm-tiny',
       'llama-tiny',
       'mamba-lm-tiny',

@@ -9,17 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { AttnkitError, Rng } from '@attnkit/core';
-import {
-  CheckpointError,
-  CliError,
-  IdTokenizer,
-  MqarTask,
-  TaskSource,
-  TokenizerError,
-  Trainer,
-  loadCheckpoint,
-  saveCheckpoint,
-} from '@attnkit/models';
+import { IdTokenizer, MqarTask, TaskSource, TokenizerError, Trainer } from '@attnkit/models';
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from '@attnkit/models/node';
+import { CliError } from '@attnkit/models/cli';
 import { loadRun, saveRunFiles } from '../src/cli/run-files';
 import { planTraining } from '../src/cli/train-plan';
 import { tinyLm } from './helpers';

@@ -11,12 +11,12 @@ import { AttnkitError, Rng } from '@attnkit/core';
 import {
   BpeTokenizer,
   CharTokenizer,
-  CliError,
   IdTokenizer,
   TokenizerError,
   tokenizerFromJSON,
   type Tokenizer,
 } from '@attnkit/models';
+import { CliError } from '@attnkit/models/cli';
 import { readJson } from '../src/cli/run-files';
 import { fuzzCount, mutateJsonText, preview } from './fuzz-mutations';
 

@@ -3,15 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@attnkit/core';
-import {
-  CheckpointError,
-  CopyTask,
-  MqarTask,
-  TaskSource,
-  Trainer,
-  loadCheckpoint,
-  saveCheckpoint,
-} from '@attnkit/models';
+import { CopyTask, MqarTask, TaskSource, Trainer } from '@attnkit/models';
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from '@attnkit/models/node';
 import { tinyLm } from './helpers';
 
 const task = new MqarTask({ numPairs: 2, numKeys: 4, numValues: 4 });

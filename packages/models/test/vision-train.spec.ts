@@ -6,20 +6,17 @@ import { ConfigError, Rng, build } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import type { ViT } from '@attnkit/models';
 import {
-  CliError,
   ImageSource,
   ShapesTask,
   TaskSource,
   Trainer,
   createImageTask,
   createTask,
-  evalCommand,
-  generateCommand,
   getPreset,
   makeImageBatch,
   taskKind,
-  trainCommand,
 } from '@attnkit/models';
+import { CliError, evalCommand, generateCommand, trainCommand } from '@attnkit/models/cli';
 import { loadRun } from '../src/cli/run-files';
 import { planTraining } from '../src/cli/train-plan';
 import { capture } from './capture-io';

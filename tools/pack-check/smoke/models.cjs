@@ -54,5 +54,13 @@ module.exports = async function smoke(models, tf, { load }) {
     tf.dispose([ids, image]);
     for (const m of [bert, vit, lm]) m.dispose();
   });
-  if (typeof models.trainCommand !== 'function') fail('trainCommand missing');
+  // The CLI and Node file I/O live in subpaths; the main entry holds neither, and the subpaths
+  // share its module instances (one registry: loading them registers nothing twice).
+  if ('trainCommand' in models || 'saveCheckpoint' in models) fail('main entry holds CLI/fs code');
+  const node = await load('@attnkit/models/node');
+  const cli = await load('@attnkit/models/cli');
+  if (typeof cli.trainCommand !== 'function') fail('@attnkit/models/cli trainCommand missing');
+  if (typeof node.saveCheckpoint !== 'function')
+    fail('@attnkit/models/node saveCheckpoint missing');
+  if (node.Trainer !== models.Trainer) fail('@attnkit/models/node holds a second copy of Trainer');
 };

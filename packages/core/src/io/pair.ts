@@ -28,10 +28,24 @@ function canonical(value: unknown): string {
 const importNode = (specifier: string): Promise<unknown> =>
   import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
 
-/** sha256 (hex) of a parsed config's canonical JSON. */
-export async function configDigest(config: unknown): Promise<string> {
-  const crypto = (await importNode('node:crypto')) as typeof import('node:crypto');
-  return crypto.createHash('sha256').update(canonical(config)).digest('hex');
+/**
+ * sha256 (hex) of a parsed config's canonical JSON: WebCrypto where the runtime has it (browsers
+ * in a secure context, Node), else node:crypto; undefined where neither exists (then the pair
+ * check is skipped: a one-file or IndexedDB save cannot tear anyway).
+ */
+export async function configDigest(config: unknown): Promise<string | undefined> {
+  const text = canonical(config);
+  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
+  if (subtle) {
+    const hash = new Uint8Array(await subtle.digest('SHA-256', new TextEncoder().encode(text)));
+    return Array.from(hash, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  try {
+    const crypto = (await importNode('node:crypto')) as typeof import('node:crypto');
+    return crypto.createHash('sha256').update(text).digest('hex');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether the process that named a temporary may still be writing it. */

@@ -1,5 +1,5 @@
-// A module on disk: config.json (its registry config) + model.safetensors (its state dict).
-// Node only: fs is imported lazily (see node-fs.ts).
+// A saved module: config.json (its registry config) + model.safetensors (its state dict), in a
+// directory (Node; fs is imported lazily, see node-fs.ts) or any store of module-store.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AttnkitError,
@@ -17,6 +17,18 @@ import type { EncodeSafetensorsOptions } from './safetensors';
 import { readBytes } from './safetensors-file';
 import { fsReason, nodeFs, writeTemp } from './node-fs';
 import { PAIR_DIGEST_KEY, configDigest, settlePair, syncDir } from './pair';
+import {
+  CONFIG_METADATA_KEY,
+  type ModuleArtifacts,
+  type ModuleSource,
+  type ModuleStore,
+  type ModuleTarget,
+  artifactsOfFile,
+  isArtifacts,
+  isSchemeTarget,
+  isStore,
+  storeOf,
+} from './module-store';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -38,19 +50,12 @@ function withContext(error: unknown, context: string): unknown {
   return withArgument(error, `${context} ${error.argument}`);
 }
 
-/**
- * Saves `module` into `dir` as config.json + model.safetensors (weights metadata
- * `{ format: 'attnkit', type, config_sha256 }`). Both files are written to temp names and
- * flushed before either is renamed into place, weights first; a save killed between the two
- * renames is completed by the next save or load (see pair.ts), so readers see the old pair or
- * the new one. Other files in `dir` are left alone.
- */
-export async function saveModule(
-  dir: string,
+/** The config JSON and weights a save writes (weights metadata names type and config digest). */
+async function moduleArtifacts(
   module: Module,
-  options: SaveModuleOptions = {},
-): Promise<void> {
-  const { overwrite = false, dtype } = options;
+  dtype: SaveModuleOptions['dtype'],
+  oneFile: boolean,
+): Promise<ModuleArtifacts> {
   if (module.isDisposed) {
     throw new ConfigError('saveModule', 'module', 'a live module', 'a disposed module');
   }
@@ -73,12 +78,53 @@ export async function saveModule(
     throw withContext(error, `(saving ${module.blockName}) module.config`);
   }
   const digest = await configDigest(JSON.parse(configJson));
-  const weights = await encodeSafetensors(
-    module.stateDict(),
-    { format: 'attnkit', type, [PAIR_DIGEST_KEY]: digest },
-    { dtype },
-  );
+  const metadata: Record<string, string> = { format: 'attnkit', type };
+  if (digest !== undefined) metadata[PAIR_DIGEST_KEY] = digest;
+  if (oneFile) metadata[CONFIG_METADATA_KEY] = JSON.stringify(module.config);
+  const weights = await encodeSafetensors(module.stateDict(), metadata, { dtype });
+  return { config: configJson + '\n', weights };
+}
 
+/**
+ * Encodes `module` as one self-contained safetensors file (the config in its metadata), for
+ * memory, a download or an upload; `loadModule(bytes)` rebuilds it.
+ */
+export async function encodeModule(
+  module: Module,
+  options: Pick<SaveModuleOptions, 'dtype'> = {},
+): Promise<Uint8Array> {
+  return (await moduleArtifacts(module, options.dtype, true)).weights;
+}
+
+/**
+ * Saves `module` to `target`: a directory (Node) as config.json + model.safetensors,
+ * `indexeddb://name` (browser), or any `ModuleStore`. In a directory, both files are written to
+ * temp names and flushed before either is renamed into place, weights first; a save killed
+ * between the two renames is completed by the next save or load (see pair.ts), so readers see
+ * the old pair or the new one. Other files in the directory are left alone.
+ */
+export async function saveModule(
+  target: ModuleTarget,
+  module: Module,
+  options: SaveModuleOptions = {},
+): Promise<void> {
+  const { overwrite = false, dtype } = options;
+  const store =
+    typeof target === 'string' && isSchemeTarget(target) ? storeOf(target, 'saveModule') : target;
+  if (typeof store !== 'string') {
+    if (!store.save) {
+      throw new ConfigError(
+        'saveModule',
+        'target',
+        'a store that saves',
+        `'${store.description}' (read only)`,
+      );
+    }
+    await store.save(await moduleArtifacts(module, dtype, false), { overwrite });
+    return;
+  }
+  const dir = store;
+  const { config: configJson, weights } = await moduleArtifacts(module, dtype, false);
   const { fs, path } = await nodeFs();
   const configPath = path.join(dir, CONFIG_FILE);
   const weightsPath = path.join(dir, WEIGHTS_FILE);
@@ -117,7 +163,7 @@ export async function saveModule(
   const temps: string[] = [];
   try {
     temps.push(await writeTemp(weightsPath, weights));
-    temps.push(await writeTemp(configPath, configJson + '\n'));
+    temps.push(await writeTemp(configPath, configJson));
     // Weights first: they name their config's digest, so a kill between the renames is
     // rolled forward from the config temporary (pair.ts).
     await fs.rename(temps[0]!, weightsPath);
@@ -138,18 +184,16 @@ export async function saveModule(
 /** Options of `loadModule`: the module's and the resource limits its build runs under. */
 export interface LoadModuleOptions extends ModuleOptions, ResourceLimits {}
 
-/**
- * Rebuilds a module saved by `saveModule`, checking before it allocates: config.json is read
- * under the JSON limits and validated by the registry (errors name the file and the JSON path),
- * the weights file's header is validated without reading tensor data, the parameters the config
- * asks for are compared with what the file holds (no build can allocate more than the file
- * holds, nor more than `maxParameters` / `maxBytes`), and only then is the module built and
- * the weights loaded strictly.
- */
-export async function loadModule<M extends Module = Module>(
-  dir: string,
-  options: LoadModuleOptions = {},
-): Promise<M> {
+/** A source's config text and a way to read its weights, with the names errors use. */
+interface ReadSource {
+  text: string;
+  weights: () => Promise<Uint8Array>;
+  /** Quoted names of the two parts, e.g. `'runs/a/config.json'`. */
+  configName: string;
+  weightsName: string;
+}
+
+async function readDirectory(dir: string): Promise<ReadSource> {
   const { fs, path } = await nodeFs();
   const configPath = path.join(dir, CONFIG_FILE);
   const weightsPath = path.join(dir, WEIGHTS_FILE);
@@ -170,7 +214,68 @@ export async function loadModule<M extends Module = Module>(
       dirExists ? `'${dir}' without a readable ${CONFIG_FILE} (${reason})` : `'${dir}' (${reason})`,
     );
   }
-  const json = parseJson('loadModule', `'${configPath}'`, text, { maxLength: MAX_CONFIG_CHARS });
+  return {
+    text,
+    weights: () => readBytes(weightsPath, 'loadModule'),
+    configName: `'${configPath}'`,
+    weightsName: `'${weightsPath}'`,
+  };
+}
+
+async function readSource(source: ModuleSource): Promise<ReadSource> {
+  if (typeof source === 'string' && !isSchemeTarget(source)) return readDirectory(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    source = new Uint8Array(await source.arrayBuffer());
+  }
+  if (source instanceof ArrayBuffer) source = new Uint8Array(source);
+  let artifacts: ModuleArtifacts;
+  let name: string;
+  if (source instanceof Uint8Array) {
+    [artifacts, name] = [artifactsOfFile(source, 'bytes'), 'bytes'];
+  } else if (isArtifacts(source)) {
+    [artifacts, name] = [source, 'artifacts'];
+  } else {
+    const store: ModuleStore | undefined =
+      typeof source === 'string'
+        ? storeOf(source, 'loadModule')
+        : isStore(source)
+          ? source
+          : undefined;
+    if (!store?.load) {
+      throw new ConfigError(
+        'loadModule',
+        'source',
+        'a directory, URL, indexeddb:// name, bytes, a Blob or a store that loads',
+        store ? `'${store.description}' (write only)` : typeof source,
+      );
+    }
+    [artifacts, name] = [await store.load(), store.description];
+  }
+  const { config, weights } = artifacts;
+  return {
+    text: config,
+    weights: async () => weights,
+    configName: `'${name}' config`,
+    weightsName: `'${name}' weights`,
+  };
+}
+
+/**
+ * Rebuilds a module saved by `saveModule` or `encodeModule`, from a directory (Node), a URL
+ * (fetch), `indexeddb://name`, a one-file save's bytes or Blob (File), or a store, checking before it
+ * allocates: the config is read under the JSON limits and validated by the registry (errors
+ * name the file and the JSON path), the weights file's header is validated without reading
+ * tensor data, the parameters the config asks for are compared with what the file holds (no
+ * build can allocate more than the file holds, nor more than `maxParameters` / `maxBytes`), and
+ * only then is the module built and the weights loaded strictly.
+ */
+export async function loadModule<M extends Module = Module>(
+  from: ModuleSource,
+  options: LoadModuleOptions = {},
+): Promise<M> {
+  const read = await readSource(from);
+  const { text, configName: configPath, weightsName: weightsPath } = read;
+  const json = parseJson('loadModule', configPath, text, { maxLength: MAX_CONFIG_CHARS });
   const limits = resolveLimits(options);
   let config: { type: string };
   let estimate: Estimate | undefined;
@@ -178,11 +283,11 @@ export async function loadModule<M extends Module = Module>(
     config = validateConfig(json);
     estimate = checkConfigLimits(config, '$', limits);
   } catch (error) {
-    throw withContext(error, `'${configPath}'`);
+    throw withContext(error, configPath);
   }
 
-  const source = `safetensors '${weightsPath}'`;
-  const bytes = await readBytes(weightsPath, 'loadModule');
+  const source = `safetensors ${weightsPath}`;
+  const bytes = await read.weights();
   // The header alone: shapes and dtypes, no tensor data read yet.
   const header = parseHeader(bytes, source);
   if (header.metadata.type !== undefined && header.metadata.type !== config.type) {
@@ -204,8 +309,8 @@ export async function loadModule<M extends Module = Module>(
   const refuse = (asked: string): StateDictError =>
     new StateDictError(
       config.type,
-      `weights in '${weightsPath}'`,
-      `the parameters '${configPath}' builds (${asked})`,
+      `weights in ${weightsPath}`,
+      `the parameters ${configPath} builds (${asked})`,
       `${held} parameters in the file`,
     );
   if (estimate && estimate.parameters > cap && cap < limits.maxParameters) {
@@ -221,7 +326,7 @@ export async function loadModule<M extends Module = Module>(
       error instanceof ConfigError &&
       error.expected.startsWith(`at most maxParameters ${cap} `);
     if (overFile) throw refuse(`more than ${cap}`);
-    throw withContext(error, `'${configPath}'`);
+    throw withContext(error, configPath);
   }
   let tensors: Record<string, tf.Tensor> = {};
   try {
@@ -232,7 +337,7 @@ export async function loadModule<M extends Module = Module>(
     if (error instanceof StateDictError) {
       throw new StateDictError(
         error.block,
-        `weights in '${weightsPath}'`,
+        `weights in ${weightsPath}`,
         'tensors matching the module parameters (names, shapes, dtypes)',
         error.actual,
       );
@@ -243,12 +348,13 @@ export async function loadModule<M extends Module = Module>(
   }
   // Same shapes, other config (edited, or a racing save): refuse rather than load a mix.
   const digest = header.metadata[PAIR_DIGEST_KEY];
-  if (digest !== undefined && digest !== (await configDigest(json))) {
+  const own = digest === undefined ? undefined : await configDigest(json);
+  if (digest !== undefined && own !== undefined && digest !== own) {
     module.dispose();
     throw new SafetensorsError(
       source,
       `__metadata__ ${PAIR_DIGEST_KEY}`,
-      `the digest of '${configPath}' (the pair saveModule wrote)`,
+      `the digest of ${configPath} (the pair saveModule wrote)`,
       `${digest.slice(0, 12)}… (${CONFIG_FILE} changed after saving, or a save raced this load; save again)`,
     );
   }

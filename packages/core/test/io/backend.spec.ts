@@ -1,14 +1,29 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { BACKEND_ORDER, ConfigError, initBackend } from '@attnkit/core';
+import {
+  BACKEND_ORDER,
+  BROWSER_BACKEND_ORDER,
+  ConfigError,
+  Linear,
+  initBackend,
+  isNodeRuntime,
+} from '@attnkit/core';
 
 const NOT_FOUND = (m: string) =>
   Object.assign(new Error(`Cannot find module '${m}'`), { code: 'MODULE_NOT_FOUND' });
 
+/** A cpu backend whose synchronous reads return zeros (WebGPU on SwiftShader does this). */
+class ZeroReads extends MathBackendCPU {
+  override readSync(dataId: object): tf.backend_util.BackendValues {
+    const values = super.readSync(dataId);
+    return values instanceof Float32Array ? new Float32Array(values.length) : values;
+  }
+}
+
 /** Registers a cpu-backed backend under `name`, as tfjs-node would register 'tensorflow'. */
-function registerFake(name: string): void {
+function registerFake(name: string, make: () => MathBackendCPU = () => new MathBackendCPU()): void {
   if (tf.findBackendFactory(name)) return;
-  tf.registerBackend(name, () => new MathBackendCPU());
+  tf.registerBackend(name, make);
   for (const kernel of tf.getKernelsForBackend('cpu'))
     tf.registerKernel({ ...kernel, backendName: name });
 }
@@ -38,6 +53,7 @@ afterEach(async () => {
   await tf.setBackend(initial);
   removeFake('tensorflow');
   removeFake('native');
+  removeFake('webgl');
 });
 
 // These specs register and remove fake 'tensorflow' and 'native' backends; when the suite runs
@@ -175,7 +191,7 @@ describeWithFakes('initBackend', () => {
   it('refuses unknown names and an empty list, and says why when nothing loads', async () => {
     await expect(initBackend('webgl' as never)).rejects.toThrow(ConfigError);
     await expect(initBackend(['cpu', 'tensorflow-cpu' as never])).rejects.toThrow(
-      "initBackend: preference expected names from 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu', got 'tensorflow-cpu'",
+      "initBackend: preference expected names from 'tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu', 'webgpu', 'webgl', got 'tensorflow-cpu'",
     );
     await expect(initBackend([])).rejects.toThrow('preference expected one or more of');
     await expect(
@@ -184,5 +200,69 @@ describeWithFakes('initBackend', () => {
       'initBackend: preference expected at least one backend that loads, got tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed; tensorflow: @tensorflow/tfjs-node is not installed',
     );
     expect(tf.getBackend()).toBe(initial);
+  });
+
+  it('in a browser tries webgpu, webgl, wasm, cpu and says which it took', async () => {
+    expect(isNodeRuntime()).toBe(true);
+    expect([...BROWSER_BACKEND_ORDER]).toEqual(['webgpu', 'webgl', 'wasm', 'cpu']);
+    const lines: string[] = [];
+    const calls: string[] = [];
+    // A browser bundle registers webgl with a static import; bare dynamic imports fail there.
+    registerFake('webgl');
+    const choice = await initBackend(undefined, {
+      runtime: 'browser',
+      importer: importer({}, calls),
+      log: (line) => lines.push(line),
+    });
+    expect(calls).toEqual(['@tensorflow/tfjs-backend-webgpu', '@tensorflow/tfjs-backend-webgl']);
+    expect([choice.name, choice.backend, tf.getBackend()]).toEqual(['webgl', 'webgl', 'webgl']);
+    expect(lines).toEqual([
+      "attnkit: using backend 'webgl' (tfjs 'webgl'); skipped webgpu: @tensorflow/tfjs-backend-webgpu is not installed",
+    ]);
+  });
+
+  it('skips a backend that starts but reads back wrong values', async () => {
+    registerFake('native', () => new ZeroReads());
+    const choice = await initBackend(['native', 'cpu'], {
+      importer: importer({ '@attnkit/backend-native': () => undefined }),
+      log: () => {},
+    });
+    expect(choice.name).toBe('cpu');
+    expect(choice.tried[0]).toEqual({
+      name: 'native',
+      ok: false,
+      reason: "backend 'native' reads back wrong values (2*(1+2+3) read as 0)",
+    });
+  });
+
+  it("silences tfjs' 'running TensorFlow.js in Node.js' banner on the cpu backend", async () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    const wasProd = tf.env().getBool('PROD');
+    const wasTest = tf.env().getBool('IS_TEST');
+    tf.env().set('PROD', false);
+    tf.env().set('IS_TEST', false);
+    try {
+      tf.removeBackend('cpu');
+      const { MathBackendCPU: Cpu } = await import('@tensorflow/tfjs-backend-cpu');
+      tf.registerBackend('cpu', () => new Cpu(), 1);
+      await initBackend('cpu', { log: () => {} });
+      tf.dispose(tf.ones([2]));
+      expect(warn.mock.calls.flat().join(' ')).not.toMatch(/TensorFlow\.js in Node\.js/);
+      // a user who sets cpu and builds a module is not greeted either
+      tf.removeBackend('cpu');
+      tf.registerBackend('cpu', () => new Cpu(), 1);
+      await tf.setBackend('cpu');
+      new Linear({ type: 'linear', inFeatures: 2, outFeatures: 2 }).dispose();
+      expect(warn.mock.calls.flat().join(' ')).not.toMatch(/TensorFlow\.js in Node\.js/);
+      // the fresh backend alone would print it: the check above can fail
+      const bare = new Cpu();
+      bare.write(new Float32Array(1), [1], 'float32');
+      expect(warn.mock.calls.flat().join(' ')).toMatch(/TensorFlow\.js in Node\.js/);
+      bare.dispose();
+    } finally {
+      tf.env().set('PROD', wasProd);
+      tf.env().set('IS_TEST', wasTest);
+      warn.mockRestore();
+    }
   });
 });

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { saveModule } from '@attnkit/core';
-import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from '@attnkit/models';
+import { loadCheckpoint, readCheckpointInfo, saveCheckpoint } from '@attnkit/models/node';
 import { killPadding, killTrainer, killVariant } from './variants';
 
 async function main(): Promise<void> {

@@ -1,8 +1,6 @@
 // Hugging Face checkpoints both ways: config.json (HF field names) + model.safetensors (HF tensor
 // names) of the Llama family (llama, mistral, qwen2) and GPT-2 <-> attnkit's decoder-lm, BERT <->
 // encoder, ViT <-> vit.
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AttnkitError,
@@ -24,7 +22,6 @@ import {
 import type { DecoderLM, DecoderLmConfig } from '../../assemblies/decoder-lm';
 import type { Encoder, EncoderConfig } from '../../assemblies/encoder';
 import type { ViT, VitConfig } from '../../assemblies/vit';
-import { writeFileAtomic } from '../files';
 import { FieldReader, type HfConfig, type TensorMapping, asObject } from './mapping';
 import {
   LLAMA_TYPES,
@@ -50,6 +47,19 @@ export interface HfCheckpoint {
   config: HfConfig | string;
   weights: Uint8Array;
 }
+
+/**
+ * The files of an HF checkpoint, read by name (config.json, model.safetensors): a directory in
+ * Node (`@attnkit/models/node`), a URL (fetch), or anything else that can read them.
+ */
+export interface HfFiles {
+  /** How errors name a file, e.g. `'ckpt/config.json'`. */
+  describe(file: string): string;
+  read(file: string): Promise<Uint8Array>;
+}
+
+/** An HF checkpoint: in memory, its files, or a URL they are fetched from (`…/resolve/main/`). */
+export type HfSource = HfCheckpoint | HfFiles | string;
 
 /** Resource limits the import holds the built model to (see `loadModule`). */
 export type ImportHuggingFaceOptions = ResourceLimits;
@@ -124,8 +134,41 @@ function inFile(error: unknown, file: string): unknown {
   return withArgument(error, `${file} ${error.argument}`);
 }
 
-async function readCheckpoint(source: string | HfCheckpoint) {
-  if (typeof source !== 'string') {
+/** Reads config.json and model.safetensors from a base URL with fetch. */
+export function hfUrlFiles(url: string, init?: RequestInit): HfFiles {
+  const base = url.endsWith('/') ? url : `${url}/`;
+  return {
+    describe: (file) => `'${new URL(file, base).href}'`,
+    async read(file) {
+      const href = new URL(file, base).href;
+      let response: Response;
+      try {
+        response = await fetch(href, init);
+      } catch (error) {
+        throw new ConfigError(
+          'importHuggingFace',
+          'url',
+          `a URL that fetches`,
+          `'${href}' (${error})`,
+        );
+      }
+      if (!response.ok) {
+        throw new ConfigError(
+          'importHuggingFace',
+          'url',
+          'a URL that fetches (HTTP 2xx)',
+          `'${href}' (HTTP ${response.status})`,
+        );
+      }
+      return new Uint8Array(await response.arrayBuffer());
+    },
+  };
+}
+
+const URL_SCHEME = /^(https?|blob|data|file):/i;
+
+async function readCheckpoint(source: HfSource) {
+  if (typeof source !== 'string' && !('read' in source)) {
     return {
       hfText: source.config,
       weights: source.weights,
@@ -133,38 +176,38 @@ async function readCheckpoint(source: string | HfCheckpoint) {
       weightsFile: WEIGHTS,
     };
   }
-  const configFile = path.join(source, CONFIG);
-  const weightsFile = path.join(source, WEIGHTS);
-  const read = async (file: string) => {
-    try {
-      return await fs.readFile(file);
-    } catch (error) {
-      throw new ConfigError(
-        'importHuggingFace',
-        'dir',
-        `a readable ${file}`,
-        (error as Error).message,
-      );
-    }
+  if (typeof source === 'string' && !URL_SCHEME.test(source)) {
+    throw new ConfigError(
+      'importHuggingFace',
+      'source',
+      "a URL, files or a checkpoint in memory (a directory needs '@attnkit/models/node')",
+      `'${source}'`,
+    );
+  }
+  const files = typeof source === 'string' ? hfUrlFiles(source) : source;
+  const hfText = new TextDecoder().decode(await files.read(CONFIG));
+  const weights = await files.read(WEIGHTS);
+  return {
+    hfText,
+    weights,
+    configFile: files.describe(CONFIG),
+    weightsFile: files.describe(WEIGHTS),
   };
-  const hfText = (await read(configFile)).toString('utf8');
-  const buffer = await read(weightsFile);
-  const weights = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  return { hfText, weights, configFile: `'${configFile}'`, weightsFile: `'${weightsFile}'` };
 }
 
 /**
- * Imports a Hugging Face checkpoint (a directory with config.json + model.safetensors, or both in
- * memory) of a Llama, Mistral, Qwen2 or GPT-2 model into attnkit's decoder-lm, of a BERT model
- * (BertModel, BertForMaskedLM, BertForSequenceClassification) into an encoder, or of a ViT model
- * (ViTModel, ViTForImageClassification) into a vit. Checks come first, as in `loadModule`: the
- * safetensors header is validated (its tensor names tell whether a BERT or ViT file holds a
- * pooler); every config field is mapped, listed as irrelevant or refused by name; the built
- * config is validated and held to the resource limits; every tensor's name and shape is compared
- * with what the config needs; only then is anything allocated.
+ * Imports a Hugging Face checkpoint (config.json + model.safetensors: in memory, fetched from a
+ * URL, read through `HfFiles`; a directory with `@attnkit/models/node`) of a Llama, Mistral,
+ * Qwen2 or GPT-2 model into attnkit's decoder-lm, of a BERT model (BertModel, BertForMaskedLM,
+ * BertForSequenceClassification) into an encoder, or of a ViT model (ViTModel,
+ * ViTForImageClassification) into a vit. Checks come first, as in `loadModule`: the safetensors
+ * header is validated (its tensor names tell whether a BERT or ViT file holds a pooler); every
+ * config field is mapped, listed as irrelevant or refused by name; the built config is validated
+ * and held to the resource limits; every tensor's name and shape is compared with what the config
+ * needs; only then is anything allocated.
  */
 export async function importHuggingFace(
-  source: string | HfCheckpoint,
+  source: HfSource,
   options: ImportHuggingFaceOptions = {},
 ): Promise<ImportedHuggingFace> {
   const { hfText, weights, configFile, weightsFile } = await readCheckpoint(source);
@@ -353,16 +396,4 @@ export async function toHuggingFace(
   } finally {
     tf.dispose(Object.values(tensors));
   }
-}
-
-/** Writes `toHuggingFace(model)` to `dir` as config.json + model.safetensors. */
-export async function exportHuggingFace(
-  model: HfExportable,
-  dir: string,
-  options: ExportHuggingFaceOptions = {},
-): Promise<void> {
-  const { config, weights } = await toHuggingFace(model, options);
-  await fs.mkdir(dir, { recursive: true });
-  writeFileAtomic(path.join(dir, WEIGHTS), weights);
-  writeFileAtomic(path.join(dir, CONFIG), `${JSON.stringify(config, null, 2)}\n`);
 }
