@@ -19,8 +19,10 @@
         "csrc/linear_attention.cc",
         "csrc/linear_napi.cc",
         "csrc/linear_scan.cc",
+        "csrc/norm.cc",
         "csrc/selective_scan.cc",
-        "csrc/threadpool.cc"
+        "csrc/threadpool.cc",
+        "csrc/train_napi.cc"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

@@ -185,6 +185,41 @@ export interface NativeAddon {
     dh0: Float32Array,
     dims: Int32Array,
   ): void;
+  /** dims [rows, dim]: x, y [rows, dim], weight [dim]. */
+  rmsNormForward(
+    x: Float32Array,
+    weight: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  rmsNormBackward(
+    x: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  layerNormForward(
+    x: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  layerNormBackward(
+    x: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dBias: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -11,8 +11,12 @@ import {
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
+  RMS_NORM,
+  RMS_NORM_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
   type FusedDecoder,
@@ -60,6 +64,14 @@ import {
   selectiveScanGradConfig,
 } from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
+import {
+  layerNormGradConfig,
+  makeLayerNorm,
+  makeLayerNormGrad,
+  makeRmsNorm,
+  makeRmsNormGrad,
+  rmsNormGradConfig,
+} from './kernels/norm';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
 export const BACKEND_NAME = 'native';
@@ -82,6 +94,9 @@ export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend
     return new NativeFusedDecoder(this.addon, spec);
   }
 }
+
+/** The fused training kernels (norms, ...), each with its gradient kernel. */
+const TRAINING_KERNELS = [RMS_NORM, RMS_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
 export function nativeKernelNames(): string[] {
@@ -112,6 +127,7 @@ export function nativeKernelNames(): string[] {
     SELECTIVE_SCAN_GRAD,
     BLOCK_SPARSE_ATTENTION,
     BLOCK_SPARSE_ATTENTION_GRAD,
+    ...TRAINING_KERNELS,
   ];
 }
 
@@ -140,6 +156,10 @@ function nativeKernels(
     [SELECTIVE_SCAN_GRAD, makeSelectiveScanGrad(ctx)],
     [BLOCK_SPARSE_ATTENTION, makeBlockSparseAttention(ctx)],
     [BLOCK_SPARSE_ATTENTION_GRAD, makeBlockSparseAttentionGrad(ctx)],
+    [RMS_NORM, makeRmsNorm(ctx)],
+    [RMS_NORM_GRAD, makeRmsNormGrad(ctx)],
+    [LAYER_NORM, makeLayerNorm(ctx)],
+    [LAYER_NORM_GRAD, makeLayerNormGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -157,6 +177,10 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [SELECTIVE_SCAN_GRAD]: 'selectiveScanBackward',
   [BLOCK_SPARSE_ATTENTION]: 'blockSparseForward',
   [BLOCK_SPARSE_ATTENTION_GRAD]: 'blockSparseBackward',
+  [RMS_NORM]: 'rmsNormForward',
+  [RMS_NORM_GRAD]: 'rmsNormBackward',
+  [LAYER_NORM]: 'layerNormForward',
+  [LAYER_NORM_GRAD]: 'layerNormBackward',
 };
 
 /**
@@ -208,6 +232,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     SELECTIVE_SCAN_GRAD,
     BLOCK_SPARSE_ATTENTION,
     BLOCK_SPARSE_ATTENTION_GRAD,
+    ...TRAINING_KERNELS,
   ];
   for (const name of own) {
     if (!tf.getKernel(name, BACKEND_NAME) && inBinary(addon, name)) {
@@ -224,6 +249,8 @@ export function registerNativeBackend(addon: NativeAddon): void {
     linearScanGradConfig,
     selectiveScanGradConfig,
     blockSparseAttentionGradConfig,
+    rmsNormGradConfig,
+    layerNormGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

@@ -7,4 +7,5 @@ export * from './linear-attention';
 export * from './linear-scan';
 export * from './selective-scan';
 export * from './block-sparse-attention';
+export * from './norm';
 export * from './names';

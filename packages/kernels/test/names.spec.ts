@@ -9,9 +9,13 @@ import {
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
   KERNEL_NAMES,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
   RESERVED_KERNEL_NAMES,
+  RMS_NORM,
+  RMS_NORM_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
 } from '@attnkit/kernels';
@@ -29,6 +33,10 @@ describe('kernel names', () => {
     expect(SELECTIVE_SCAN_GRAD).toBe('AttnkitSelectiveScanGrad');
     expect(BLOCK_SPARSE_ATTENTION).toBe('AttnkitBlockSparseAttention');
     expect(BLOCK_SPARSE_ATTENTION_GRAD).toBe('AttnkitBlockSparseAttentionGrad');
+    expect(RMS_NORM).toBe('AttnkitRMSNorm');
+    expect(RMS_NORM_GRAD).toBe('AttnkitRMSNormGrad');
+    expect(LAYER_NORM).toBe('AttnkitLayerNorm');
+    expect(LAYER_NORM_GRAD).toBe('AttnkitLayerNormGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -41,6 +49,10 @@ describe('kernel names', () => {
       SELECTIVE_SCAN_GRAD,
       BLOCK_SPARSE_ATTENTION,
       BLOCK_SPARSE_ATTENTION_GRAD,
+      RMS_NORM,
+      RMS_NORM_GRAD,
+      LAYER_NORM,
+      LAYER_NORM_GRAD,
     ]);
   });
 

@@ -1,0 +1,108 @@
+#include "train_napi.h"
+
+#include "norm.h"
+
+namespace attnkit {
+namespace {
+
+/** dims [rows, d] at argument i; d >= 1. */
+void row_dims(const Args& args, size_t i, int64_t* rows, int64_t* d) {
+  size_t n;
+  const int32_t* v = args.i32(i, &n);
+  if (n != 2) args.fail(i, "must hold 2 values", true);
+  if (v[0] < 0 || v[1] < 1) args.fail(i, "must hold rows >= 0 and a width >= 1", true);
+  *rows = v[0];
+  *d = v[1];
+}
+
+float finite_eps(const Args& args, size_t i) {
+  const double v = args.number(i);
+  if (!(v >= 0) || v > 3.0e38) args.fail(i, "must be a finite number >= 0", true);
+  return static_cast<float>(v);
+}
+
+}  // namespace
+
+// rmsNormForward(x, w, y, dims, eps)
+napi_value RmsNormForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "rmsNormForward", 5);
+    size_t n[3];
+    const float* x = args.f32(0, &n[0]);
+    const float* w = args.f32(1, &n[1]);
+    float* y = args.f32(2, &n[2]);
+    int64_t rows, d;
+    row_dims(args, 3, &rows, &d);
+    const float eps = finite_eps(args, 4);
+    const double all = static_cast<double>(rows) * d;
+    const double want[3] = {all, static_cast<double>(d), all};
+    for (size_t i = 0; i < 3; i++) args.need(i, n[i], want[i]);
+    rms_norm_forward(rows, d, x, w, eps, y);
+    return undefined(env);
+  });
+}
+
+// rmsNormBackward(x, w, dy, dx, dw, dims, eps)
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "rmsNormBackward", 7);
+    size_t n[5];
+    const float* x = args.f32(0, &n[0]);
+    const float* w = args.f32(1, &n[1]);
+    const float* dy = args.f32(2, &n[2]);
+    float* dx = args.f32(3, &n[3]);
+    float* dw = args.f32(4, &n[4]);
+    int64_t rows, d;
+    row_dims(args, 5, &rows, &d);
+    const float eps = finite_eps(args, 6);
+    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
+    const double want[5] = {all, dd, all, all, dd};
+    for (size_t i = 0; i < 5; i++) args.need(i, n[i], want[i]);
+    rms_norm_backward(rows, d, x, w, dy, eps, dx, dw);
+    return undefined(env);
+  });
+}
+
+// layerNormForward(x, w, b, y, dims, eps)
+napi_value LayerNormForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "layerNormForward", 6);
+    size_t n[4];
+    const float* x = args.f32(0, &n[0]);
+    const float* w = args.f32(1, &n[1]);
+    const float* b = args.f32(2, &n[2]);
+    float* y = args.f32(3, &n[3]);
+    int64_t rows, d;
+    row_dims(args, 4, &rows, &d);
+    const float eps = finite_eps(args, 5);
+    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
+    const double want[4] = {all, dd, dd, all};
+    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
+    layer_norm_forward(rows, d, x, w, b, eps, y);
+    return undefined(env);
+  });
+}
+
+// layerNormBackward(x, w, dy, dx, dw, db, dims, eps)
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "layerNormBackward", 8);
+    size_t n[6];
+    const float* x = args.f32(0, &n[0]);
+    const float* w = args.f32(1, &n[1]);
+    const float* dy = args.f32(2, &n[2]);
+    float* dx = args.f32(3, &n[3]);
+    float* dw = args.f32(4, &n[4]);
+    float* db = args.f32(5, &n[5]);
+    int64_t rows, d;
+    row_dims(args, 6, &rows, &d);
+    const float eps = finite_eps(args, 7);
+    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
+    const double want[6] = {all, dd, all, all, dd, dd};
+    for (size_t i = 0; i < 6; i++) args.need(i, n[i], want[i]);
+    layer_norm_backward(rows, d, x, w, dy, eps, dx, dw, db);
+    return undefined(env);
+  });
+}
+
+}  // namespace attnkit
