@@ -7,6 +7,7 @@
         "csrc/attention.cc",
         "csrc/block_sparse.cc",
         "csrc/block_sparse_napi.cc",
+        "csrc/cross_entropy.cc",
         "csrc/decoder.cc",
         "csrc/decoder_napi.cc",
         "csrc/elementwise.cc",

@@ -1,5 +1,6 @@
 #include "train_napi.h"
 
+#include "cross_entropy.h"
 #include "norm.h"
 
 namespace attnkit {
@@ -101,6 +102,47 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
     const double want[6] = {all, dd, all, all, dd, dd};
     for (size_t i = 0; i < 6; i++) args.need(i, n[i], want[i]);
     layer_norm_backward(rows, d, x, w, dy, eps, dx, dw, db);
+    return undefined(env);
+  });
+}
+
+// crossEntropyForward(logits, labels, loss, lse, dims, ignoreIndex)
+napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "crossEntropyForward", 6);
+    size_t n[4];
+    const float* logits = args.f32(0, &n[0]);
+    const int32_t* labels = args.i32(1, &n[1]);
+    float* loss = args.f32(2, &n[2]);
+    float* lse = args.f32(3, &n[3]);
+    int64_t rows, vocab;
+    row_dims(args, 4, &rows, &vocab);
+    const int64_t ignore = args.integer(5, INT32_MIN, INT32_MAX);
+    const double r = static_cast<double>(rows);
+    const double want[4] = {r * vocab, r, r, r};
+    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
+    cross_entropy_forward(rows, vocab, logits, labels, ignore, loss, lse);
+    return undefined(env);
+  });
+}
+
+// crossEntropyBackward(logits, labels, dloss, dlse, dlogits, dims, ignoreIndex)
+napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "crossEntropyBackward", 7);
+    size_t n[5];
+    const float* logits = args.f32(0, &n[0]);
+    const int32_t* labels = args.i32(1, &n[1]);
+    const float* dloss = args.f32(2, &n[2]);
+    const float* dlse = args.f32(3, &n[3]);
+    float* dlogits = args.f32(4, &n[4]);
+    int64_t rows, vocab;
+    row_dims(args, 5, &rows, &vocab);
+    const int64_t ignore = args.integer(6, INT32_MIN, INT32_MAX);
+    const double r = static_cast<double>(rows);
+    const double want[5] = {r * vocab, r, r, r, r * vocab};
+    for (size_t i = 0; i < 5; i++) args.need(i, n[i], want[i]);
+    cross_entropy_backward(rows, vocab, logits, labels, ignore, dloss, dlse, dlogits);
     return undefined(env);
   });
 }

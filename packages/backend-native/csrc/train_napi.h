@@ -9,5 +9,7 @@ napi_value RmsNormForward(napi_env env, napi_callback_info info);
 napi_value RmsNormBackward(napi_env env, napi_callback_info info);
 napi_value LayerNormForward(napi_env env, napi_callback_info info);
 napi_value LayerNormBackward(napi_env env, napi_callback_info info);
+napi_value CrossEntropyForward(napi_env env, napi_callback_info info);
+napi_value CrossEntropyBackward(napi_env env, napi_callback_info info);
 
 }  // namespace attnkit

@@ -220,6 +220,24 @@ export interface NativeAddon {
     dims: Int32Array,
     eps: number,
   ): void;
+  /** dims [rows, vocab]; labels [rows]; loss, lse [rows]. */
+  crossEntropyForward(
+    logits: Float32Array,
+    labels: Int32Array,
+    loss: Float32Array,
+    lse: Float32Array,
+    dims: Int32Array,
+    ignoreIndex: number,
+  ): void;
+  crossEntropyBackward(
+    logits: Float32Array,
+    labels: Int32Array,
+    dLoss: Float32Array,
+    dLogSumExp: Float32Array,
+    dLogits: Float32Array,
+    dims: Int32Array,
+    ignoreIndex: number,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -19,6 +19,8 @@ import {
   RMS_NORM_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderSpec,
@@ -65,6 +67,11 @@ import {
 } from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import {
+  crossEntropyGradConfig,
+  makeCrossEntropy,
+  makeCrossEntropyGrad,
+} from './kernels/cross-entropy';
+import {
   layerNormGradConfig,
   makeLayerNorm,
   makeLayerNormGrad,
@@ -96,7 +103,14 @@ export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend
 }
 
 /** The fused training kernels (norms, ...), each with its gradient kernel. */
-const TRAINING_KERNELS = [RMS_NORM, RMS_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
+const TRAINING_KERNELS = [
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
+];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
 export function nativeKernelNames(): string[] {
@@ -160,6 +174,8 @@ function nativeKernels(
     [RMS_NORM_GRAD, makeRmsNormGrad(ctx)],
     [LAYER_NORM, makeLayerNorm(ctx)],
     [LAYER_NORM_GRAD, makeLayerNormGrad(ctx)],
+    [SOFTMAX_CROSS_ENTROPY, makeCrossEntropy(ctx)],
+    [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -181,6 +197,8 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [RMS_NORM_GRAD]: 'rmsNormBackward',
   [LAYER_NORM]: 'layerNormForward',
   [LAYER_NORM_GRAD]: 'layerNormBackward',
+  [SOFTMAX_CROSS_ENTROPY]: 'crossEntropyForward',
+  [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
 };
 
 /**
@@ -251,6 +269,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     blockSparseAttentionGradConfig,
     rmsNormGradConfig,
     layerNormGradConfig,
+    crossEntropyGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

@@ -8,9 +8,9 @@ import { expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '@attnkit/kernels';
 import { loadAddon } from '../src/addon';
 import { rand } from './helpers';
-import { expectKernelMatchesComposite, kernelsRun, on } from './train-helpers';
+import { expectKernelMatchesComposite, kernelsRun, on, thrown } from './train-helpers';
 
-const SHAPES: number[][] = [[1], [5], [3, 1], [3, 7], [2, 3, 9], [2, 1, 3, 4], [70, 33]];
+const SHAPES: number[][] = [[1], [5], [3, 1], [3, 7], [2, 3, 9], [2, 1, 3, 4], [70, 33], [600, 40]];
 
 describe('rms-norm kernel on native', () => {
   it.each(SHAPES.map((s) => [s]))(
@@ -149,16 +149,6 @@ describe('norm kernels: what stays composite, and bad input', () => {
     });
   });
 });
-
-/** "Name: message" of what f throws, or 'nothing' (the addon's errors come from another realm). */
-export function thrown(f: () => unknown): string {
-  try {
-    f();
-    return 'nothing';
-  } catch (error) {
-    return `${(error as Error).name}: ${(error as Error).message}`;
-  }
-}
 
 describe('norm entries of the addon', () => {
   it('check every array against the dims before touching it', () => {

@@ -65,3 +65,13 @@ export async function kernelsRun(backend: string, f: () => void): Promise<string
   const profile = await on(backend, () => tf.profile(f));
   return profile.kernels.map((k) => k.name);
 }
+
+/** "Name: message" of what f throws, or 'nothing' (the addon's errors come from another realm). */
+export function thrown(f: () => unknown): string {
+  try {
+    f();
+    return 'nothing';
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
+}

@@ -8,4 +8,5 @@ export * from './linear-scan';
 export * from './selective-scan';
 export * from './block-sparse-attention';
 export * from './norm';
+export * from './cross-entropy';
 export * from './names';

@@ -7,6 +7,7 @@ import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linea
 import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
 import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
+import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -25,6 +26,8 @@ export const KERNEL_NAMES = [
   RMS_NORM_GRAD,
   LAYER_NORM,
   LAYER_NORM_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

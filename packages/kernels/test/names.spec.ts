@@ -16,6 +16,8 @@ import {
   RESERVED_KERNEL_NAMES,
   RMS_NORM,
   RMS_NORM_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
 } from '@attnkit/kernels';
@@ -37,6 +39,8 @@ describe('kernel names', () => {
     expect(RMS_NORM_GRAD).toBe('AttnkitRMSNormGrad');
     expect(LAYER_NORM).toBe('AttnkitLayerNorm');
     expect(LAYER_NORM_GRAD).toBe('AttnkitLayerNormGrad');
+    expect(SOFTMAX_CROSS_ENTROPY).toBe('AttnkitSoftmaxCrossEntropy');
+    expect(SOFTMAX_CROSS_ENTROPY_GRAD).toBe('AttnkitSoftmaxCrossEntropyGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -53,6 +57,8 @@ describe('kernel names', () => {
       RMS_NORM_GRAD,
       LAYER_NORM,
       LAYER_NORM_GRAD,
+      SOFTMAX_CROSS_ENTROPY,
+      SOFTMAX_CROSS_ENTROPY_GRAD,
     ]);
   });
 
