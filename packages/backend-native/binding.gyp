@@ -21,6 +21,7 @@
         "csrc/linear_napi.cc",
         "csrc/linear_scan.cc",
         "csrc/norm.cc",
+        "csrc/rotary.cc",
         "csrc/selective_scan.cc",
         "csrc/threadpool.cc",
         "csrc/train_napi.cc"

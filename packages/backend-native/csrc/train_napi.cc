@@ -2,6 +2,7 @@
 
 #include "cross_entropy.h"
 #include "norm.h"
+#include "rotary.h"
 
 namespace attnkit {
 namespace {
@@ -143,6 +144,30 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
     const double want[5] = {r * vocab, r, r, r, r * vocab};
     for (size_t i = 0; i < 5; i++) args.need(i, n[i], want[i]);
     cross_entropy_backward(rows, vocab, logits, labels, ignore, dloss, dlse, dlogits);
+    return undefined(env);
+  });
+}
+
+// rotaryApply(x, positions, freq, y, dims [bh, t, d, half, interleaved], sign): sign ±1.
+napi_value RotaryApply(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "rotaryApply", 6);
+    size_t n[4], nd;
+    const float* x = args.f32(0, &n[0]);
+    const float* positions = args.f32(1, &n[1]);
+    const float* freq = args.f32(2, &n[2]);
+    float* y = args.f32(3, &n[3]);
+    const int32_t* dims = args.i32(4, &nd);
+    if (nd != 5) args.fail(4, "must hold 5 values", true);
+    const int64_t bh = dims[0], t = dims[1], d = dims[2], half = dims[3];
+    if (bh < 0 || t < 0 || d < 1 || half < 0 || 2 * half > d || (dims[4] != 0 && dims[4] != 1))
+      args.fail(4, "must hold bh, t >= 0, d >= 1, 0 <= 2·half <= d and a 0/1 layout", true);
+    const double sign = args.number(5);
+    if (sign != 1.0 && sign != -1.0) args.fail(5, "must be 1 or -1", true);
+    const double all = static_cast<double>(bh) * t * d;
+    const double want[4] = {all, static_cast<double>(t), static_cast<double>(half), all};
+    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
+    rotary_apply(bh, t, d, half, dims[4] == 1, x, positions, freq, static_cast<float>(sign), y);
     return undefined(env);
   });
 }

@@ -11,5 +11,6 @@ napi_value LayerNormForward(napi_env env, napi_callback_info info);
 napi_value LayerNormBackward(napi_env env, napi_callback_info info);
 napi_value CrossEntropyForward(napi_env env, napi_callback_info info);
 napi_value CrossEntropyBackward(napi_env env, napi_callback_info info);
+napi_value RotaryApply(napi_env env, napi_callback_info info);
 
 }  // namespace attnkit

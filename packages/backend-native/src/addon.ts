@@ -238,6 +238,15 @@ export interface NativeAddon {
     dims: Int32Array,
     ignoreIndex: number,
   ): void;
+  /** dims [batch·heads, time, headDim, pairs, interleaved 0/1]; sign 1 (forward) or -1. */
+  rotaryApply(
+    x: Float32Array,
+    positions: Float32Array,
+    inverseFrequencies: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    sign: number,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -17,6 +17,8 @@ import {
   LINEAR_SCAN_GRAD,
   RMS_NORM,
   RMS_NORM_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
   SOFTMAX_CROSS_ENTROPY,
@@ -66,6 +68,7 @@ import {
   selectiveScanGradConfig,
 } from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
+import { makeRotary, makeRotaryGrad, rotaryGradConfig } from './kernels/rotary';
 import {
   crossEntropyGradConfig,
   makeCrossEntropy,
@@ -110,6 +113,8 @@ const TRAINING_KERNELS = [
   LAYER_NORM_GRAD,
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
 ];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
@@ -176,6 +181,8 @@ function nativeKernels(
     [LAYER_NORM_GRAD, makeLayerNormGrad(ctx)],
     [SOFTMAX_CROSS_ENTROPY, makeCrossEntropy(ctx)],
     [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
+    [ROTARY, makeRotary(ctx)],
+    [ROTARY_GRAD, makeRotaryGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -199,6 +206,8 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [LAYER_NORM_GRAD]: 'layerNormBackward',
   [SOFTMAX_CROSS_ENTROPY]: 'crossEntropyForward',
   [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
+  [ROTARY]: 'rotaryApply',
+  [ROTARY_GRAD]: 'rotaryApply',
 };
 
 /**
@@ -270,6 +279,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     rmsNormGradConfig,
     layerNormGradConfig,
     crossEntropyGradConfig,
+    rotaryGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

@@ -9,4 +9,5 @@ export * from './selective-scan';
 export * from './block-sparse-attention';
 export * from './norm';
 export * from './cross-entropy';
+export * from './rotary';
 export * from './names';

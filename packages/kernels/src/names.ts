@@ -8,6 +8,7 @@ import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
 import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
 import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
+import { ROTARY, ROTARY_GRAD } from './rotary';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -28,6 +29,8 @@ export const KERNEL_NAMES = [
   LAYER_NORM_GRAD,
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

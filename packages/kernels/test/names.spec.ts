@@ -16,6 +16,8 @@ import {
   RESERVED_KERNEL_NAMES,
   RMS_NORM,
   RMS_NORM_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
   SELECTIVE_SCAN,
@@ -41,6 +43,8 @@ describe('kernel names', () => {
     expect(LAYER_NORM_GRAD).toBe('AttnkitLayerNormGrad');
     expect(SOFTMAX_CROSS_ENTROPY).toBe('AttnkitSoftmaxCrossEntropy');
     expect(SOFTMAX_CROSS_ENTROPY_GRAD).toBe('AttnkitSoftmaxCrossEntropyGrad');
+    expect(ROTARY).toBe('AttnkitRotary');
+    expect(ROTARY_GRAD).toBe('AttnkitRotaryGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -59,6 +63,8 @@ describe('kernel names', () => {
       LAYER_NORM_GRAD,
       SOFTMAX_CROSS_ENTROPY,
       SOFTMAX_CROSS_ENTROPY_GRAD,
+      ROTARY,
+      ROTARY_GRAD,
     ]);
   });
 
