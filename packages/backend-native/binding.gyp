@@ -17,6 +17,7 @@
         "csrc/gemm_kernel_avx512.cc",
         "csrc/gemm_kernel_generic.cc",
         "csrc/gemm_kernel_neon.cc",
+        "csrc/glu.cc",
         "csrc/linear_attention.cc",
         "csrc/linear_napi.cc",
         "csrc/linear_scan.cc",

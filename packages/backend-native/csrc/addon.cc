@@ -357,6 +357,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"rotaryApply", nullptr, RotaryApply, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gluForward", nullptr, GluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gluBackward", nullptr, GluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

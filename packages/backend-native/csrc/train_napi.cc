@@ -1,6 +1,7 @@
 #include "train_napi.h"
 
 #include "cross_entropy.h"
+#include "glu.h"
 #include "norm.h"
 #include "rotary.h"
 
@@ -168,6 +169,40 @@ napi_value RotaryApply(napi_env env, napi_callback_info info) {
     const double want[4] = {all, static_cast<double>(t), static_cast<double>(half), all};
     for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
     rotary_apply(bh, t, d, half, dims[4] == 1, x, positions, freq, static_cast<float>(sign), y);
+    return undefined(env);
+  });
+}
+
+// gluForward(gate, up, y, n, activation)
+napi_value GluForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "gluForward", 5);
+    size_t n[3];
+    const float* gate = args.f32(0, &n[0]);
+    const float* up = args.f32(1, &n[1]);
+    float* y = args.f32(2, &n[2]);
+    const int64_t count = args.integer(3, 0, INT32_MAX);
+    const int act = static_cast<int>(args.integer(4, 0, 3));
+    for (size_t i = 0; i < 3; i++) args.need(i, n[i], static_cast<double>(count));
+    glu_forward(count, act, gate, up, y);
+    return undefined(env);
+  });
+}
+
+// gluBackward(gate, up, dy, dgate, dup, n, activation)
+napi_value GluBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "gluBackward", 7);
+    size_t n[5];
+    const float* gate = args.f32(0, &n[0]);
+    const float* up = args.f32(1, &n[1]);
+    const float* dy = args.f32(2, &n[2]);
+    float* dgate = args.f32(3, &n[3]);
+    float* dup = args.f32(4, &n[4]);
+    const int64_t count = args.integer(5, 0, INT32_MAX);
+    const int act = static_cast<int>(args.integer(6, 0, 3));
+    for (size_t i = 0; i < 5; i++) args.need(i, n[i], static_cast<double>(count));
+    glu_backward(count, act, gate, up, dy, dgate, dup);
     return undefined(env);
   });
 }

@@ -12,5 +12,7 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info);
 napi_value CrossEntropyForward(napi_env env, napi_callback_info info);
 napi_value CrossEntropyBackward(napi_env env, napi_callback_info info);
 napi_value RotaryApply(napi_env env, napi_callback_info info);
+napi_value GluForward(napi_env env, napi_callback_info info);
+napi_value GluBackward(napi_env env, napi_callback_info info);
 
 }  // namespace attnkit

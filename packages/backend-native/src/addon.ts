@@ -247,6 +247,23 @@ export interface NativeAddon {
     dims: Int32Array,
     sign: number,
   ): void;
+  /** activation: 0 silu, 1 gelu, 2 gelu-tanh, 3 relu (@attnkit/kernels' GATED_ACTIVATIONS order). */
+  gluForward(
+    gate: Float32Array,
+    up: Float32Array,
+    y: Float32Array,
+    n: number,
+    activation: number,
+  ): void;
+  gluBackward(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dGate: Float32Array,
+    dUp: Float32Array,
+    n: number,
+    activation: number,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

@@ -11,6 +11,8 @@ import {
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
   LAYER_NORM,
   LAYER_NORM_GRAD,
   LINEAR_SCAN,
@@ -70,6 +72,11 @@ import {
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import { makeRotary, makeRotaryGrad, rotaryGradConfig } from './kernels/rotary';
 import {
+  gatedActivationGradConfig,
+  makeGatedActivation,
+  makeGatedActivationGrad,
+} from './kernels/gated-activation';
+import {
   crossEntropyGradConfig,
   makeCrossEntropy,
   makeCrossEntropyGrad,
@@ -115,6 +122,8 @@ const TRAINING_KERNELS = [
   SOFTMAX_CROSS_ENTROPY_GRAD,
   ROTARY,
   ROTARY_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
 ];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
@@ -183,6 +192,8 @@ function nativeKernels(
     [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
     [ROTARY, makeRotary(ctx)],
     [ROTARY_GRAD, makeRotaryGrad(ctx)],
+    [GATED_ACTIVATION, makeGatedActivation(ctx)],
+    [GATED_ACTIVATION_GRAD, makeGatedActivationGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -208,6 +219,8 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
   [ROTARY]: 'rotaryApply',
   [ROTARY_GRAD]: 'rotaryApply',
+  [GATED_ACTIVATION]: 'gluForward',
+  [GATED_ACTIVATION_GRAD]: 'gluBackward',
 };
 
 /**
@@ -280,6 +293,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     layerNormGradConfig,
     crossEntropyGradConfig,
     rotaryGradConfig,
+    gatedActivationGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

@@ -10,4 +10,5 @@ export * from './block-sparse-attention';
 export * from './norm';
 export * from './cross-entropy';
 export * from './rotary';
+export * from './gated-activation';
 export * from './names';

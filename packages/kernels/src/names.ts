@@ -9,6 +9,7 @@ import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
 import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
 import { ROTARY, ROTARY_GRAD } from './rotary';
+import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -31,6 +32,8 @@ export const KERNEL_NAMES = [
   SOFTMAX_CROSS_ENTROPY_GRAD,
   ROTARY,
   ROTARY_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

@@ -8,6 +8,8 @@ import {
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
   KERNEL_NAMES,
   LAYER_NORM,
   LAYER_NORM_GRAD,
@@ -45,6 +47,8 @@ describe('kernel names', () => {
     expect(SOFTMAX_CROSS_ENTROPY_GRAD).toBe('AttnkitSoftmaxCrossEntropyGrad');
     expect(ROTARY).toBe('AttnkitRotary');
     expect(ROTARY_GRAD).toBe('AttnkitRotaryGrad');
+    expect(GATED_ACTIVATION).toBe('AttnkitGatedActivation');
+    expect(GATED_ACTIVATION_GRAD).toBe('AttnkitGatedActivationGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -65,6 +69,8 @@ describe('kernel names', () => {
       SOFTMAX_CROSS_ENTROPY_GRAD,
       ROTARY,
       ROTARY_GRAD,
+      GATED_ACTIVATION,
+      GATED_ACTIVATION_GRAD,
     ]);
   });
 
