@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "exp_row.h"
 #include "rows.h"
 #include "simd.h"
 
@@ -12,14 +13,24 @@ constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kSqrt2Pi = 0.79788456080286535588;  // sqrt(2/π)
 
+// σ(x) through the explicit-AVX2 row exponential (as elementwise.cc's sigmoid): inside the ISA
+// clones GCC keeps exp_f's selects as branches and a fused loop over it runs scalar.
+ATTNKIT_CLONES void sigmoid_into(const float* x, int64_t n, float* s) {
+  for (int64_t i = 0; i < n; i++) s[i] = -x[i];
+  exp_row_shifted(s, n, 0.0f);
+  for (int64_t i = 0; i < n; i++) s[i] = 1.0f / (1.0f + s[i]);
+}
+
 ATTNKIT_CLONES void silu_forward(int64_t n, const float* g, const float* u, float* y) {
-  for (int64_t i = 0; i < n; i++) y[i] = g[i] * (1.0f / (1.0f + exp_f(-g[i]))) * u[i];
+  sigmoid_into(g, n, y);
+  for (int64_t i = 0; i < n; i++) y[i] = g[i] * y[i] * u[i];
 }
 
 ATTNKIT_CLONES void silu_backward(int64_t n, const float* g, const float* u, const float* dy,
                                   float* dg, float* du) {
+  sigmoid_into(g, n, dg);  // dg holds σ(g) until overwritten
   for (int64_t i = 0; i < n; i++) {
-    const float s = 1.0f / (1.0f + exp_f(-g[i]));
+    const float s = dg[i];
     du[i] = dy[i] * g[i] * s;
     dg[i] = dy[i] * u[i] * (s * (1.0f + g[i] * (1.0f - s)));
   }
