@@ -200,7 +200,8 @@ function runPytorch(workloads, backends, opts) {
   if (cases.length === 0 || threads.length === 0) return { skipped: 'nothing to compare' };
   const summary = { threads, failed: false };
   for (const t of threads) {
-    log(`PyTorch: ${cases.length} cases with ${t} thread(s)…`);
+    const distinct = new Set(cases.map((c) => JSON.stringify(c.torch))).size;
+    log(`PyTorch: ${cases.length} cases (${distinct} distinct) with ${t} thread(s)…`);
     const out = runTorch(cases, {
       threads: t,
       warmup: opts.warmup,

@@ -17,12 +17,21 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
       skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
     };
   }
+  // Cases with the same PyTorch work (e.g. the `long` workload's MHA baseline, one per mixer
+  // and length) are timed once and the result shared, instead of once per case.
+  const byWork = new Map();
+  for (const { id, torch } of cases) {
+    const key = JSON.stringify(torch);
+    if (!byWork.has(key)) byWork.set(key, { id, torch, ids: [] });
+    byWork.get(key).ids.push(id);
+  }
+  const unique = [...byWork.values()];
   const spec = {
     threads,
     warmup,
     warmupMs,
     repeats,
-    cases: cases.map(({ id, torch }) => ({ id, torch })),
+    cases: unique.map(({ id, torch }) => ({ id, torch })),
   };
   const child = spawnSync(PYTHON, [SCRIPT], {
     input: JSON.stringify(spec),
@@ -36,9 +45,16 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
       error: `PyTorch script exited with ${child.status}: ${child.stderr.trim().slice(-2000)}`,
     };
   }
+  let parsed;
   try {
-    return JSON.parse(child.stdout.trim().split('\n').pop());
+    parsed = JSON.parse(child.stdout.trim().split('\n').pop());
   } catch {
     return { error: `PyTorch script printed no JSON: ${child.stdout.slice(-500)}` };
   }
+  if (parsed.results) {
+    const shared = {};
+    for (const { id, ids } of unique) for (const each of ids) shared[each] = parsed.results[id];
+    parsed.results = shared;
+  }
+  return parsed;
 }
