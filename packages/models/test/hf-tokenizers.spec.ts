@@ -14,6 +14,7 @@ import {
   readTokenizer,
   tokenizerFiles,
   tokenizerFromJSON,
+  urlTokenizerSource,
 } from '@attnkit/models';
 import { GPT2_CONFIG, LLAMA_CONFIG, gpt2TokenizerJSON, llamaTokenizerJSON } from './hf-vocabs';
 
@@ -144,10 +145,15 @@ describe('saving and loading', () => {
       expect(back).toBeInstanceOf(HfTokenizer);
       expect(back.toJSON()).toEqual(t.toJSON());
       expect(back.encode(samples[4]!)).toEqual(t.encode(samples[4]!));
-      // tokenizerFromJSON tells the formats apart.
-      const again = tokenizerFromJSON(JSON.parse(files['tokenizer.json']!), t.configJSON());
-      expect(again.encode(samples[1]!)).toEqual(t.encode(samples[1]!));
     }
+    // tokenizerFromJSON tells the formats apart.
+    const bert = HfTokenizer.fromJSON(bertJSON(), bertConfig());
+    const again = tokenizerFromJSON(
+      JSON.parse(tokenizerFiles(bert)['tokenizer.json']!),
+      bertConfig(),
+    );
+    expect(again).toBeInstanceOf(HfTokenizer);
+    expect(again.encode(samples[1]!)).toEqual(bert.encode(samples[1]!));
     expect(await readTokenizer({ read: async () => undefined })).toBeUndefined();
   });
 
@@ -158,6 +164,39 @@ describe('saving and loading', () => {
     }))!;
     expect(t.encode('the cat')).toEqual([2, 5, 6, 3]);
     expect(Object.keys(tokenizerFiles(t))).toEqual(['tokenizer.json']);
+  });
+});
+
+describe('reading by URL', () => {
+  it('fetches tokenizer.json and tokenizer_config.json; 404 is no file', async () => {
+    const served: Record<string, string> = {
+      'https://hub.test/m/resolve/main/tokenizer.json': JSON.stringify(bertJSON()),
+    };
+    const fetched: string[] = [];
+    const spy = jest.spyOn(globalThis, 'fetch').mockImplementation(async (url) => {
+      fetched.push(String(url));
+      const body = served[String(url)];
+      return new Response(body ?? 'missing', { status: body === undefined ? 404 : 200 });
+    });
+    try {
+      const t = (await readTokenizer(urlTokenizerSource('https://hub.test/m/resolve/main')))!;
+      expect(t.encode('the cat')).toEqual([2, 5, 6, 3]);
+      expect(fetched).toEqual([
+        'https://hub.test/m/resolve/main/tokenizer.json',
+        'https://hub.test/m/resolve/main/tokenizer_config.json',
+      ]);
+      spy.mockImplementation(async () => new Response('no', { status: 500 }));
+      await expect(readTokenizer(urlTokenizerSource('https://hub.test/x/'))).rejects.toThrow(
+        /expected HTTP 2xx, got HTTP 500/,
+      );
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it("defaults WordPiece's continuing_subword_prefix to '##' as the Rust library does", () => {
+    const model = { type: 'WordPiece', unk_token: '[UNK]', vocab: { '[UNK]': 0, hi: 1, '##s': 2 } };
+    expect(HfTokenizer.fromJSON({ model }).encode('his')).toEqual([1, 2]);
   });
 });
 

@@ -222,7 +222,13 @@ export class HfTokenizer implements Tokenizer {
     vocabSize: number,
   ) {
     this.vocabSize = vocabSize;
-    // Missing parts are null for the library, which requires every key.
+    // Missing parts are null for the library, which requires every key; WordPiece's prefix
+    // defaults to '##' as in the Rust library.
+    const model = json.model as Json;
+    const wordPiecePrefix =
+      model.type === 'WordPiece' && model.continuing_subword_prefix === undefined
+        ? { model: { ...model, continuing_subword_prefix: '##' } }
+        : {};
     const full = {
       normalizer: null,
       pre_tokenizer: null,
@@ -230,6 +236,7 @@ export class HfTokenizer implements Tokenizer {
       decoder: null,
       added_tokens: [],
       ...json,
+      ...wordPiecePrefix,
     };
     // Exact round trips unless the config asks for HF's clean-up (" ," -> ",") by name.
     this.cleanUpSpaces = config.clean_up_tokenization_spaces === true;
