@@ -200,8 +200,11 @@ export async function loadTextModel(
     }
     return run;
   }
-  const config = readJson(configFile, 'model config') as Record<string, unknown> | null;
-  const hf = config !== null && typeof config.model_type === 'string' && !('type' in config);
+  const read = readJson(configFile, 'model config');
+  const config = (
+    typeof read === 'object' && read !== null && !Array.isArray(read) ? read : {}
+  ) as Record<string, unknown>;
+  const hf = typeof config.model_type === 'string' && !('type' in config);
   const tokenizer = await loadTokenizer(dir);
   if (!tokenizer) throw new CliError(`generate: ${dir} has no tokenizer.json`);
   let model: unknown;
@@ -213,7 +216,7 @@ export async function loadTextModel(
   }
   if (!(model instanceof DecoderLM)) {
     (model as Module).dispose();
-    const type = hf ? config.model_type : config?.type;
+    const type = hf ? config.model_type : config.type;
     throw new CliError(
       `generate: ${dir} holds a '${cut(String(type))}' model; generate decodes language models (decoder-lm)`,
     );
