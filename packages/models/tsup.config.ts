@@ -18,5 +18,5 @@ export default defineConfig({
   clean: true,
   target: 'es2022',
   tsconfig: 'tsconfig.build.json',
-  external: [/^@tensorflow\//, /^@attnkit\//, 'zod', 'commander'],
+  external: [/^@tensorflow\//, /^@attnkit\//, /^@huggingface\//, 'zod', 'commander'],
 });

@@ -4,3 +4,4 @@
 export * from './index';
 export * from './training/checkpoint';
 export { exportHuggingFace, hfDirectoryFiles, importHuggingFace } from './node/hf';
+export { directoryTokenizerSource, loadTokenizer, saveTokenizer } from './node/tokenizer';

@@ -20,6 +20,16 @@ module.exports = async function smoke(models, tf, { load }) {
   const tok = models.BpeTokenizer.train('hello hello world 👋', 260);
   const text = 'hello 👋 there';
   if (tok.decode(tok.encode(text)) !== text) fail('BPE round trip');
+  // Hugging Face tokenizer.json through @huggingface/tokenizers (a dependency that must resolve)
+  const wp = {
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: '##',
+      vocab: { '[UNK]': 0, hi: 1, '##s': 2 },
+    },
+  };
+  if (models.HfTokenizer.fromJSON(wp).encode('his').join() !== '1,2') fail('HF WordPiece encode');
   for (const name of ['gpt-tiny', 'llama-tiny', 'bert-tiny', 'vit-tiny', 'moe-lm-tiny']) {
     if (!models.listPresets().includes(name)) fail(`${name} preset missing`);
   }

@@ -12,7 +12,8 @@ import { Trainer } from '../training/trainer';
 import { selectBackend } from './backend';
 import { CliError } from './errors';
 import type { Io } from './io';
-import { loadRun, readJson } from './run-files';
+import { loadRun, loadTextModel, readJson } from './run-files';
+import { HfTokenizer, TextStream } from '../tokenizers';
 
 export interface GenerateCliOptions {
   run: string;
@@ -35,25 +36,33 @@ export async function generateCommand(
   write: (s: string) => unknown = (s) => process.stdout.write(s),
 ): Promise<string> {
   await selectBackend(o.backend, o.json);
-  const run = await loadRun(o.run);
-  if (run.kind !== 'lm') {
-    run.model.dispose();
-    throw new CliError(
-      `generate: ${o.run} is a 'vit' image classifier; generate decodes language models (see attnkit eval)`,
-    );
-  }
-  const { model, tokenizer } = run;
+  const { model, tokenizer } = await loadTextModel(o.run);
   try {
     let prompt: number[];
     let stops: number[];
     try {
       prompt = tokenizer.encode(o.prompt ?? (tokenizer.kind === 'ids' ? '1' : '\n'));
-      stops = (o.stop ?? []).flatMap((s) => tokenizer.encode(s));
+      // Stop strings without the special tokens a Hugging Face tokenizer adds; its eos stops too.
+      stops = (o.stop ?? []).flatMap((s) =>
+        tokenizer instanceof HfTokenizer
+          ? tokenizer.encode(s, { addSpecialTokens: false })
+          : tokenizer.encode(s),
+      );
+      const eos =
+        tokenizer instanceof HfTokenizer ? tokenizer.specialToken('eos_token') : undefined;
+      if (eos) stops.push(eos.id);
     } catch (e) {
       throw new CliError(`generate: ${(e as Error).message}`);
     }
-    const ids: number[] = [];
+    // Pieces of complete text: a character split across tokens is shown once it is whole.
+    const stream = new TextStream(tokenizer, tokenizer.kind === 'ids' ? [] : prompt);
     let shown = '';
+    const show = (id: number | undefined, piece: string) => {
+      if (o.json) {
+        if (id !== undefined || piece) io.out(JSON.stringify({ event: 'token', id, text: piece }));
+      } else write(tokenizer.kind === 'ids' ? (id === undefined ? '' : `${id} `) : piece);
+      shown += piece;
+    };
     for await (const id of generateStream(model, prompt, {
       maxTokens: o.maxTokens ?? 100,
       temperature: o.temperature,
@@ -63,12 +72,9 @@ export async function generateCommand(
       seed: o.seed,
       stopTokens: stops,
     })) {
-      ids.push(id);
-      const text = tokenizer.decode(ids);
-      if (o.json) io.out(JSON.stringify({ event: 'token', id, text: text.slice(shown.length) }));
-      else write(tokenizer.kind === 'ids' ? `${id} ` : text.slice(shown.length));
-      shown = text;
+      show(id, stream.push(id));
     }
+    show(undefined, stream.flush());
     if (o.json) io.out(JSON.stringify({ event: 'done', text: shown }));
     else write('\n');
     return shown;

@@ -106,8 +106,8 @@ export function makeProgram(): Command {
     });
   program
     .command('generate')
-    .description('stream a continuation of a prompt from a saved run')
-    .requiredOption('--run <dir>', 'run directory (runs/<name>)')
+    .description('stream a continuation of a prompt from a saved run or model directory')
+    .requiredOption('--run <dir>', 'run, saved model or Hugging Face checkpoint directory')
     .option('--prompt <text>', 'prompt text (token ids for task runs)')
     .option('--max-tokens <n>', 'new tokens at most', int, 100)
     .option('--temperature <x>', '0 = greedy', num)

@@ -12,10 +12,17 @@ import {
   zodToConfigError,
 } from '@attnkit/core';
 import type { Module } from '@attnkit/core';
-import type { DecoderLM } from '../assemblies/decoder-lm';
+import { DecoderLM } from '../assemblies/decoder-lm';
 import type { ViT } from '../assemblies/vit';
 import { writeFileAtomic } from '../io/files';
-import { tokenizerFromJSON } from '../tokenizers';
+import { importHuggingFace } from '../node/hf';
+import { loadTokenizer, saveTokenizer } from '../node/tokenizer';
+import {
+  TOKENIZER_CONFIG_FILE,
+  attachTokenizer,
+  isHfTokenizerJSON,
+  tokenizerFromJSON,
+} from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
 import { CliError } from './errors';
 
@@ -71,9 +78,16 @@ export function readRunInfo(file: string): RunInfo & { result?: unknown } {
   return result.data as RunInfo & { result?: unknown };
 }
 
-/** A run's tokenizer and model must agree on the vocabulary (the trainer sets one from the other). */
+/**
+ * A run's tokenizer and model must agree on the vocabulary (the trainer sets one from the
+ * other); a Hugging Face tokenizer may have fewer tokens than its model's padded embedding.
+ */
 export function checkRunVocab(dir: string, tokenizer: Tokenizer, modelVocab: unknown): void {
-  if (tokenizer.vocabSize !== modelVocab) {
+  const fits =
+    tokenizer.kind === 'hf'
+      ? typeof modelVocab === 'number' && tokenizer.vocabSize <= modelVocab
+      : tokenizer.vocabSize === modelVocab;
+  if (!fits) {
     throw new CliError(
       `run: ${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens, config.json's vocabSize is ${cut(String(modelVocab))}`,
     );
@@ -116,8 +130,7 @@ export async function saveRunFiles(
   fs.mkdirSync(dir, { recursive: true });
   if (options.weights ?? true) await saveModule(dir, model, { overwrite: true });
   else writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
-  if (tokenizer)
-    writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()) + '\n');
+  if (tokenizer) saveTokenizer(dir, tokenizer);
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
 
@@ -143,7 +156,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     const info = readRunInfo(path.join(dir, 'run.json'));
     return { kind: 'image', model: await loadModule<ViT>(dir, { rng: new Rng(0) }), info };
   }
-  const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
+  const tokenizer = readRunTokenizer(dir);
   const info = readRunInfo(path.join(dir, 'run.json'));
   const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
   try {
@@ -152,7 +165,70 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     model.dispose();
     throw error;
   }
+  attachTokenizer(model, tokenizer);
   return { kind: 'lm', model, tokenizer, info };
+}
+
+/** A run's tokenizer.json, with tokenizer_config.json next to a Hugging Face one. */
+function readRunTokenizer(dir: string): Tokenizer {
+  const json = readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer');
+  const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
+  const config =
+    isHfTokenizerJSON(json) && fs.existsSync(configFile)
+      ? readJson(configFile, 'run tokenizer config')
+      : undefined;
+  return tokenizerFromJSON(json, config);
+}
+
+/**
+ * A language model with its tokenizer, for `attnkit generate`: a run directory, a saved module
+ * (config.json + model.safetensors, no run.json) or a Hugging Face checkpoint directory
+ * (config.json with `model_type`, imported by `importHuggingFace`), each with a tokenizer.json
+ * (attnkit's or Hugging Face's).
+ */
+export async function loadTextModel(
+  dir: string,
+): Promise<{ model: DecoderLM; tokenizer: Tokenizer }> {
+  const configFile = path.join(dir, 'config.json');
+  if (fs.existsSync(path.join(dir, 'run.json')) || !fs.existsSync(configFile)) {
+    const run = await loadRun(dir);
+    if (run.kind !== 'lm') {
+      run.model.dispose();
+      throw new CliError(
+        `generate: ${dir} is a 'vit' image classifier; generate decodes language models (see attnkit eval)`,
+      );
+    }
+    return run;
+  }
+  const read = readJson(configFile, 'model config');
+  const config = (
+    typeof read === 'object' && read !== null && !Array.isArray(read) ? read : {}
+  ) as Record<string, unknown>;
+  const hf = typeof config.model_type === 'string' && !('type' in config);
+  const tokenizer = await loadTokenizer(dir);
+  if (!tokenizer) throw new CliError(`generate: ${dir} has no tokenizer.json`);
+  let model: unknown;
+  if (hf) {
+    const imported = await importHuggingFace(dir);
+    model = imported.model;
+  } else {
+    model = await loadModule(dir, { rng: new Rng(0) });
+  }
+  if (!(model instanceof DecoderLM)) {
+    (model as Module).dispose();
+    const type = hf ? config.model_type : config.type;
+    throw new CliError(
+      `generate: ${dir} holds a '${cut(String(type))}' model; generate decodes language models (decoder-lm)`,
+    );
+  }
+  try {
+    checkRunVocab(dir, tokenizer, model.config.vocabSize);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  attachTokenizer(model, tokenizer);
+  return { model, tokenizer };
 }
 
 /** Adds the outcome of training (`result`) to the run's run.json. */

@@ -4,6 +4,7 @@ import type { SamplingOptions } from './sampling';
 import { applyRepetitionPenalty, checkSamplingOptions, sampleToken } from './sampling';
 import { openDecoding } from './decoding';
 import { enterEval } from './eval-mode';
+import { HfTokenizer, TextStream, type Tokenizer, tokenizerOf } from '../tokenizers';
 
 export interface GenerateOptions extends SamplingOptions {
   /** New tokens to produce at most. */
@@ -23,20 +24,91 @@ export interface GenerateOptions extends SamplingOptions {
   fused?: boolean;
 }
 
+/** Options of a text prompt: its tokenizer and whether the end-of-sequence token stops. */
+export interface GenerateTextOptions extends GenerateOptions {
+  /** The tokenizer of a string prompt; default: the model's (`attachTokenizer`). */
+  tokenizer?: Tokenizer;
+  /** Stop at the tokenizer's `eos_token` (Hugging Face tokenizers; default true). */
+  stopAtEos?: boolean;
+}
+
 function checkLive(model: DecoderLM): void {
   if (model.isDisposed)
     throw new ConfigError('generate', 'model', 'a live model', 'a disposed model');
 }
 
 /**
- * Streams new token ids one by one. With the cache the prompt is read once and each step feeds
+ * Streams new token ids one by one (for `prompt` as ids), or the text they make (for `prompt`
+ * as text, encoded and decoded with `options.tokenizer` or the model's tokenizer: each piece is
+ * complete text, so a character split across tokens comes out whole; see `TextStream`). With the cache the prompt is read once and each step feeds
  * one token through the layers' states (or the backend's fused decoder); without it each step
  * reruns the whole sequence. All give the same tokens. Generation also stops at the model's
  * `maxLength`. The model is in eval mode while any generation on it runs and gets its training
  * flag back when the last one ends. A disposed model (before or between steps) is a
  * ConfigError. The fused decoder follows weights replaced mid-stream (see decoding.ts).
  */
-export async function* generateStream(
+export function generateStream(
+  model: DecoderLM,
+  prompt: readonly number[],
+  options: GenerateOptions,
+): AsyncGenerator<number>;
+export function generateStream(
+  model: DecoderLM,
+  prompt: string,
+  options: GenerateTextOptions,
+): AsyncGenerator<string>;
+export function generateStream(
+  model: DecoderLM,
+  prompt: readonly number[] | string,
+  options: GenerateTextOptions,
+): AsyncGenerator<number> | AsyncGenerator<string> {
+  return typeof prompt === 'string'
+    ? streamText(model, prompt, options)
+    : streamIds(model, prompt, options);
+}
+
+/** The tokenizer of a text prompt (ConfigError when there is none). */
+function textTokenizer(model: DecoderLM, options: GenerateTextOptions): Tokenizer {
+  const tokenizer = options.tokenizer ?? tokenizerOf(model);
+  if (!tokenizer) {
+    throw new ConfigError(
+      'generate',
+      'options.tokenizer',
+      'a tokenizer for a text prompt (pass one, or attachTokenizer(model, tokenizer))',
+      'none',
+    );
+  }
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new ConfigError(
+      'generate',
+      'options.tokenizer',
+      `a tokenizer of at most the model's vocabSize=${model.config.vocabSize} tokens`,
+      `${tokenizer.vocabSize} tokens`,
+    );
+  }
+  return tokenizer;
+}
+
+async function* streamText(
+  model: DecoderLM,
+  prompt: string,
+  options: GenerateTextOptions,
+): AsyncGenerator<string> {
+  const tokenizer = textTokenizer(model, options);
+  const ids = tokenizer.encode(prompt);
+  const stopTokens = [...(options.stopTokens ?? [])];
+  const eos = tokenizer instanceof HfTokenizer ? tokenizer.specialToken('eos_token') : undefined;
+  if (eos && (options.stopAtEos ?? true)) stopTokens.push(eos.id);
+  const text = new TextStream(tokenizer, ids);
+  for await (const id of streamIds(model, ids, { ...options, stopTokens })) {
+    const piece = text.push(id);
+    if (piece) yield piece;
+  }
+  const rest = text.flush();
+  if (rest) yield rest;
+}
+
+async function* streamIds(
   model: DecoderLM,
   prompt: readonly number[],
   options: GenerateOptions,
@@ -85,13 +157,28 @@ export async function* generateStream(
   }
 }
 
-/** Collects `generateStream` into an array of new token ids. */
-export async function generate(
+/** Collects `generateStream`: the new token ids, or for a text prompt the new text. */
+export function generate(
   model: DecoderLM,
   prompt: readonly number[],
   options: GenerateOptions,
-): Promise<number[]> {
+): Promise<number[]>;
+export function generate(
+  model: DecoderLM,
+  prompt: string,
+  options: GenerateTextOptions,
+): Promise<string>;
+export async function generate(
+  model: DecoderLM,
+  prompt: readonly number[] | string,
+  options: GenerateTextOptions,
+): Promise<number[] | string> {
+  if (typeof prompt === 'string') {
+    let text = '';
+    for await (const piece of streamText(model, prompt, options)) text += piece;
+    return text;
+  }
   const out: number[] = [];
-  for await (const id of generateStream(model, prompt, options)) out.push(id);
+  for await (const id of streamIds(model, prompt, options)) out.push(id);
   return out;
 }

@@ -1,21 +1,14 @@
 import { BpeTokenizer } from './bpe';
 import { CharTokenizer } from './char';
 import { IdTokenizer } from './ids';
-import type { Tokenizer } from './tokenizer';
-import { describe } from '@attnkit/core';
-import { TokenizerError } from './tokenizer';
+import { HfTokenizer } from './hf';
 
 export * from './tokenizer';
 export * from './limits';
-export { BpeTokenizer, CharTokenizer, IdTokenizer };
-
-/** Rebuilds a tokenizer from what `toJSON()` wrote. */
-export function tokenizerFromJSON(json: unknown): Tokenizer {
-  const type = (json as { type?: unknown } | null)?.type;
-  if (type === 'char') return CharTokenizer.fromJSON(json as never);
-  if (type === 'bpe') return BpeTokenizer.fromJSON(json as never);
-  if (type === 'ids') return IdTokenizer.fromJSON(json as never);
-  throw new TokenizerError(
-    `tokenizer.json: "type" expected one of 'char', 'bpe', 'ids', got ${describe(type)}`,
-  );
-}
+export * from './stream';
+export * from './files';
+export { tokenizerFromJSON } from './from-json';
+export { HF_TOKENIZER_MODELS, isHfTokenizerJSON } from './hf';
+export type { HfDecodeOptions, HfEncodeOptions, HfSpecialToken } from './hf';
+export type { ChatMessage, ChatTemplateOptions } from './hf-chat';
+export { BpeTokenizer, CharTokenizer, HfTokenizer, IdTokenizer };

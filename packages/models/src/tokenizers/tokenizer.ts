@@ -1,4 +1,7 @@
-/** What every tokenizer offers; `toJSON()` is what `tokenizer.json` holds. */
+/**
+ * What every tokenizer offers; `toJSON()` is what `tokenizer.json` holds (attnkit's own kinds
+ * write a `type`; a Hugging Face tokenizer writes its own format, which has none).
+ */
 export interface Tokenizer {
   readonly kind: string;
   readonly vocabSize: number;
@@ -7,7 +10,7 @@ export interface Tokenizer {
   toJSON(): TokenizerJSON;
 }
 
-export type TokenizerJSON = { type: string } & Record<string, unknown>;
+export type TokenizerJSON = { type?: string } & Record<string, unknown>;
 
 /** Thrown when text holds symbols a saved tokenizer cannot encode. */
 export class TokenizerError extends Error {
