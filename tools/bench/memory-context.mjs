@@ -459,7 +459,8 @@ export function renderTables(rows, spec) {
   const out = [];
   const cmd =
     `node tools/bench/memory-context.mjs --length ${spec.length} --steps ${spec.steps} ` +
-    `--batch ${spec.batch} --lr ${spec.lr} --eval-examples ${spec.evalExamples}`;
+    `--batch ${spec.batch} --lr ${spec.lr} --passkey-digits ${spec.passkeyDigits} ` +
+    `--vocab ${spec.vocab} --eval-examples ${spec.evalExamples}`;
   out.push(
     `Command: \`${cmd}\`. Each model trained on ${spec.length}-token inputs (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)), then evaluated by one forward over inputs of ${spec.factors.map((f) => `${f}×`).join(', ')} that length in eval mode; accuracy on the answer tokens of ${spec.evalExamples} fresh examples per length (in brackets: examples with every answer right). \`sliding-window-tiny\` is rmt-lm-tiny's shape with \`sliding-window\` mixers of window ${SLIDING_WINDOW.window}.`,
   );
