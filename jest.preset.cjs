@@ -16,7 +16,7 @@ module.exports = {
   moduleNameMapper: {
     '^@tensorflow/tfjs-core/dist/register_all_gradients(\\.js)?$': path.join(
       root,
-      'node_modules/.cache/attnkit/tfjs-gradients.cjs',
+      'node_modules/.cache/attnkit/tfjs-gradients-public.cjs',
     ),
     '^@attnkit/([a-z-]+)/testing$': path.join(root, 'packages/$1/src/testing.ts'),
     '^@attnkit/models/node$': path.join(root, 'packages/models/src/node.ts'),

@@ -92,6 +92,43 @@ const smoke = require(${JSON.stringify(smoke)});
       }
     }
   }
+  // Import order: @attnkit/core before or after tfjs-core, through import and require, trains.
+  const step = join(here, 'order', 'train-step.cjs');
+  for (const mode of ['esm', 'cjs']) {
+    for (const coreFirst of [true, false]) {
+      const label = `${mode}, ${coreFirst ? '@attnkit/core first' : '@tensorflow/tfjs-core first'}`;
+      const loads =
+        mode === 'esm'
+          ? [
+              `import * as core from '@attnkit/core';`,
+              `import * as tf from '@tensorflow/tfjs-core';`,
+              `import '@tensorflow/tfjs-backend-cpu';`,
+              `import { createRequire } from 'node:module';`,
+            ]
+          : [
+              `const core = require('@attnkit/core');`,
+              `const tf = require('@tensorflow/tfjs-core');`,
+              `require('@tensorflow/tfjs-backend-cpu');`,
+            ];
+      if (!coreFirst) loads.unshift(loads.splice(1, 1)[0]);
+      const file = join(
+        project,
+        `order-${mode}-${coreFirst ? 'core' : 'tfjs'}-first.${mode === 'esm' ? 'mjs' : 'cjs'}`,
+      );
+      const tail =
+        mode === 'esm'
+          ? `await createRequire(import.meta.url)(${JSON.stringify(step)})(core, tf, ${JSON.stringify(label)});`
+          : `require(${JSON.stringify(step)})(core, tf, ${JSON.stringify(label)}).catch((e) => { console.error(e); process.exit(1); });`;
+      writeFileSync(file, `${loads.join('\n')}\n${tail}\n`);
+      try {
+        console.log(run('node', [file], project).trim());
+        console.log(`ok   import order (${label})`);
+      } catch {
+        console.error(`FAIL import order (${label})`);
+        failed = true;
+      }
+    }
+  }
 } finally {
   if (!process.env.KEEP_PACK_CHECK) rmSync(work, { recursive: true, force: true });
 }

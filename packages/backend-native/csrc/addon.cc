@@ -14,6 +14,7 @@
 #include "linear_napi.h"
 #include "napi_util.h"
 #include "threadpool.h"
+#include "train_napi.h"
 
 namespace attnkit {
 namespace {
@@ -343,6 +344,21 @@ napi_value Init(napi_env env, napi_value exports) {
        napi_default, nullptr},
       {"blockSparseBackward", nullptr, BlockSparseBackward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
+      {"rmsNormForward", nullptr, RmsNormForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"rmsNormBackward", nullptr, RmsNormBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"layerNormForward", nullptr, LayerNormForward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
+      {"crossEntropyForward", nullptr, CrossEntropyForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"rotaryApply", nullptr, RotaryApply, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gluForward", nullptr, GluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gluBackward", nullptr, GluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -185,6 +185,85 @@ export interface NativeAddon {
     dh0: Float32Array,
     dims: Int32Array,
   ): void;
+  /** dims [rows, dim]: x, y [rows, dim], weight [dim]. */
+  rmsNormForward(
+    x: Float32Array,
+    weight: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  rmsNormBackward(
+    x: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  layerNormForward(
+    x: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  layerNormBackward(
+    x: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dBias: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  /** dims [rows, vocab]; labels [rows]; loss, lse [rows]. */
+  crossEntropyForward(
+    logits: Float32Array,
+    labels: Int32Array,
+    loss: Float32Array,
+    lse: Float32Array,
+    dims: Int32Array,
+    ignoreIndex: number,
+  ): void;
+  crossEntropyBackward(
+    logits: Float32Array,
+    labels: Int32Array,
+    dLoss: Float32Array,
+    dLogSumExp: Float32Array,
+    dLogits: Float32Array,
+    dims: Int32Array,
+    ignoreIndex: number,
+  ): void;
+  /** dims [batch·heads, time, headDim, pairs, interleaved 0/1]; sign 1 (forward) or -1. */
+  rotaryApply(
+    x: Float32Array,
+    positions: Float32Array,
+    inverseFrequencies: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    sign: number,
+  ): void;
+  /** activation: 0 silu, 1 gelu, 2 gelu-tanh, 3 relu (@attnkit/kernels' GATED_ACTIVATIONS order). */
+  gluForward(
+    gate: Float32Array,
+    up: Float32Array,
+    y: Float32Array,
+    n: number,
+    activation: number,
+  ): void;
+  gluBackward(
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dGate: Float32Array,
+    dUp: Float32Array,
+    n: number,
+    activation: number,
+  ): void;
   adamw(
     p: Float32Array,
     m: Float32Array,

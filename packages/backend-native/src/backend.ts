@@ -11,10 +11,20 @@ import {
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderSpec,
@@ -60,6 +70,25 @@ import {
   selectiveScanGradConfig,
 } from './kernels/selective-scan';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
+import { makeRotary, makeRotaryGrad, rotaryGradConfig } from './kernels/rotary';
+import {
+  gatedActivationGradConfig,
+  makeGatedActivation,
+  makeGatedActivationGrad,
+} from './kernels/gated-activation';
+import {
+  crossEntropyGradConfig,
+  makeCrossEntropy,
+  makeCrossEntropyGrad,
+} from './kernels/cross-entropy';
+import {
+  layerNormGradConfig,
+  makeLayerNorm,
+  makeLayerNormGrad,
+  makeRmsNorm,
+  makeRmsNormGrad,
+  rmsNormGradConfig,
+} from './kernels/norm';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
 export const BACKEND_NAME = 'native';
@@ -82,6 +111,20 @@ export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend
     return new NativeFusedDecoder(this.addon, spec);
   }
 }
+
+/** The fused training kernels (norms, ...), each with its gradient kernel. */
+const TRAINING_KERNELS = [
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
+];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
 export function nativeKernelNames(): string[] {
@@ -112,6 +155,7 @@ export function nativeKernelNames(): string[] {
     SELECTIVE_SCAN_GRAD,
     BLOCK_SPARSE_ATTENTION,
     BLOCK_SPARSE_ATTENTION_GRAD,
+    ...TRAINING_KERNELS,
   ];
 }
 
@@ -140,6 +184,16 @@ function nativeKernels(
     [SELECTIVE_SCAN_GRAD, makeSelectiveScanGrad(ctx)],
     [BLOCK_SPARSE_ATTENTION, makeBlockSparseAttention(ctx)],
     [BLOCK_SPARSE_ATTENTION_GRAD, makeBlockSparseAttentionGrad(ctx)],
+    [RMS_NORM, makeRmsNorm(ctx)],
+    [RMS_NORM_GRAD, makeRmsNormGrad(ctx)],
+    [LAYER_NORM, makeLayerNorm(ctx)],
+    [LAYER_NORM_GRAD, makeLayerNormGrad(ctx)],
+    [SOFTMAX_CROSS_ENTROPY, makeCrossEntropy(ctx)],
+    [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
+    [ROTARY, makeRotary(ctx)],
+    [ROTARY_GRAD, makeRotaryGrad(ctx)],
+    [GATED_ACTIVATION, makeGatedActivation(ctx)],
+    [GATED_ACTIVATION_GRAD, makeGatedActivationGrad(ctx)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -157,6 +211,16 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [SELECTIVE_SCAN_GRAD]: 'selectiveScanBackward',
   [BLOCK_SPARSE_ATTENTION]: 'blockSparseForward',
   [BLOCK_SPARSE_ATTENTION_GRAD]: 'blockSparseBackward',
+  [RMS_NORM]: 'rmsNormForward',
+  [RMS_NORM_GRAD]: 'rmsNormBackward',
+  [LAYER_NORM]: 'layerNormForward',
+  [LAYER_NORM_GRAD]: 'layerNormBackward',
+  [SOFTMAX_CROSS_ENTROPY]: 'crossEntropyForward',
+  [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
+  [ROTARY]: 'rotaryApply',
+  [ROTARY_GRAD]: 'rotaryApply',
+  [GATED_ACTIVATION]: 'gluForward',
+  [GATED_ACTIVATION_GRAD]: 'gluBackward',
 };
 
 /**
@@ -208,6 +272,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     SELECTIVE_SCAN_GRAD,
     BLOCK_SPARSE_ATTENTION,
     BLOCK_SPARSE_ATTENTION_GRAD,
+    ...TRAINING_KERNELS,
   ];
   for (const name of own) {
     if (!tf.getKernel(name, BACKEND_NAME) && inBinary(addon, name)) {
@@ -224,6 +289,11 @@ export function registerNativeBackend(addon: NativeAddon): void {
     linearScanGradConfig,
     selectiveScanGradConfig,
     blockSparseAttentionGradConfig,
+    rmsNormGradConfig,
+    layerNormGradConfig,
+    crossEntropyGradConfig,
+    rotaryGradConfig,
+    gatedActivationGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

@@ -7,4 +7,8 @@ export * from './linear-attention';
 export * from './linear-scan';
 export * from './selective-scan';
 export * from './block-sparse-attention';
+export * from './norm';
+export * from './cross-entropy';
+export * from './rotary';
+export * from './gated-activation';
 export * from './names';

@@ -6,6 +6,10 @@ import { BLOCK_SPARSE_ATTENTION, BLOCK_SPARSE_ATTENTION_GRAD } from './block-spa
 import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linear-attention';
 import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
 import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
+import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
+import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
+import { ROTARY, ROTARY_GRAD } from './rotary';
+import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -20,6 +24,16 @@ export const KERNEL_NAMES = [
   SELECTIVE_SCAN_GRAD,
   BLOCK_SPARSE_ATTENTION,
   BLOCK_SPARSE_ATTENTION_GRAD,
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

@@ -8,10 +8,20 @@ import {
   CHUNKED_LINEAR_ATTENTION_GRAD,
   FUSED_ATTENTION,
   FUSED_ATTENTION_GRAD,
+  GATED_ACTIVATION,
+  GATED_ACTIVATION_GRAD,
   KERNEL_NAMES,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
   LINEAR_SCAN,
   LINEAR_SCAN_GRAD,
   RESERVED_KERNEL_NAMES,
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  ROTARY,
+  ROTARY_GRAD,
+  SOFTMAX_CROSS_ENTROPY,
+  SOFTMAX_CROSS_ENTROPY_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
 } from '@attnkit/kernels';
@@ -29,6 +39,16 @@ describe('kernel names', () => {
     expect(SELECTIVE_SCAN_GRAD).toBe('AttnkitSelectiveScanGrad');
     expect(BLOCK_SPARSE_ATTENTION).toBe('AttnkitBlockSparseAttention');
     expect(BLOCK_SPARSE_ATTENTION_GRAD).toBe('AttnkitBlockSparseAttentionGrad');
+    expect(RMS_NORM).toBe('AttnkitRMSNorm');
+    expect(RMS_NORM_GRAD).toBe('AttnkitRMSNormGrad');
+    expect(LAYER_NORM).toBe('AttnkitLayerNorm');
+    expect(LAYER_NORM_GRAD).toBe('AttnkitLayerNormGrad');
+    expect(SOFTMAX_CROSS_ENTROPY).toBe('AttnkitSoftmaxCrossEntropy');
+    expect(SOFTMAX_CROSS_ENTROPY_GRAD).toBe('AttnkitSoftmaxCrossEntropyGrad');
+    expect(ROTARY).toBe('AttnkitRotary');
+    expect(ROTARY_GRAD).toBe('AttnkitRotaryGrad');
+    expect(GATED_ACTIVATION).toBe('AttnkitGatedActivation');
+    expect(GATED_ACTIVATION_GRAD).toBe('AttnkitGatedActivationGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -41,6 +61,16 @@ describe('kernel names', () => {
       SELECTIVE_SCAN_GRAD,
       BLOCK_SPARSE_ATTENTION,
       BLOCK_SPARSE_ATTENTION_GRAD,
+      RMS_NORM,
+      RMS_NORM_GRAD,
+      LAYER_NORM,
+      LAYER_NORM_GRAD,
+      SOFTMAX_CROSS_ENTROPY,
+      SOFTMAX_CROSS_ENTROPY_GRAD,
+      ROTARY,
+      ROTARY_GRAD,
+      GATED_ACTIVATION,
+      GATED_ACTIVATION_GRAD,
     ]);
   });
 

@@ -6,3 +6,5 @@ export * from './landmark';
 export * from './presets/landmark';
 export * from './retrieval';
 export * from './presets/knn';
+export * from './titans';
+export * from './presets/titans';

@@ -142,6 +142,9 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
       'rmt-lm-tiny',
+      'titans-mac-tiny',
+      'titans-mag-tiny',
+      'titans-mal-tiny',
       'vit-tiny',
     ]);
     expect(io.lines.find((l) => l.startsWith('llama-tiny '))).toMatch(/^llama-tiny\s+decoder-lm/);

@@ -37,7 +37,7 @@ beforeAll(async () => {
         name: 'attnkit-from-source',
         setup(b) {
           b.onResolve({ filter: /register_all_gradients/ }, () => ({
-            path: path.join(repo, 'node_modules/.cache/attnkit/tfjs-gradients.cjs'),
+            path: path.join(repo, 'node_modules/.cache/attnkit/tfjs-gradients-public.cjs'),
           }));
           // @attnkit/<pkg> -> src/index.ts, @attnkit/models/node -> src/node.ts
           b.onResolve({ filter: /^@attnkit\/[a-z-]+(\/node)?$/ }, (a) => {

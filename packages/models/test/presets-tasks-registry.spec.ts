@@ -29,6 +29,9 @@ describe('presets and tasks are named registries with metadata', () => {
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
       'rmt-lm-tiny',
+      'titans-mac-tiny',
+      'titans-mag-tiny',
+      'titans-mal-tiny',
       'vit-tiny',
     ]);
     for (const name of listPresets()) {

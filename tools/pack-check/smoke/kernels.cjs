@@ -17,11 +17,25 @@ module.exports = async function smoke(kernels) {
     'AttnkitSelectiveScanGrad',
     'AttnkitBlockSparseAttention',
     'AttnkitBlockSparseAttentionGrad',
+    'AttnkitRMSNorm',
+    'AttnkitRMSNormGrad',
+    'AttnkitLayerNorm',
+    'AttnkitLayerNormGrad',
+    'AttnkitSoftmaxCrossEntropy',
+    'AttnkitSoftmaxCrossEntropyGrad',
+    'AttnkitRotary',
+    'AttnkitRotaryGrad',
+    'AttnkitGatedActivation',
+    'AttnkitGatedActivationGrad',
   ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
   if (kernels.FUSED_ATTENTION !== want[0] || kernels.ADAMW !== want[2]) fail('kernel names');
   if (kernels.BLOCK_SPARSE_ATTENTION !== want[9]) fail('block-sparse kernel name');
+  if (kernels.RMS_NORM !== want[11] || kernels.LAYER_NORM !== want[13]) fail('norm kernel names');
+  if (kernels.SOFTMAX_CROSS_ENTROPY !== want[15]) fail('cross-entropy kernel name');
+  if (kernels.ROTARY !== want[17]) fail('rotary kernel name');
+  if (kernels.GATED_ACTIVATION !== want[19]) fail('gated activation kernel name');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.

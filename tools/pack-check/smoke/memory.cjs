@@ -11,4 +11,6 @@ module.exports = async function smoke(memory, tf, { load }) {
     throw new Error('memory smoke: landmark-lm-tiny preset missing');
   if (typeof memory.KnnStore !== 'function' || !memory.knnPresets?.['knn-lm-tiny'])
     throw new Error('memory smoke: KnnStore / knn-lm-tiny preset missing');
+  if (typeof memory.neuralMemory !== 'function' || !memory.titansPresets?.['titans-mac-tiny'])
+    throw new Error('memory smoke: neuralMemory / titans-mac-tiny not exported');
 };

@@ -9,6 +9,7 @@ import type { FusedDecoderFeedForward } from '../fused-decoder';
 import { activationNameSchema, getActivation } from './activations';
 import { Linear } from './linear';
 import { Dropout } from './dropout';
+import { gatedActivationKernel } from './glu-kernel';
 
 export type GLUType = 'glu' | 'swiglu' | 'geglu' | 'reglu';
 
@@ -46,7 +47,10 @@ const schemas: Record<GLUType, z.ZodType<GLUConfig>> = {
   reglu: variantSchema('reglu'),
 };
 
-/** Gated feed-forward down(act(gate(x)) ⊙ up(x)) (Shazeer 2020, eqs. 5–6). */
+/**
+ * Gated feed-forward down(act(gate(x)) ⊙ up(x)) (Shazeer 2020, eqs. 5–6); act(·) ⊙ · is one
+ * fused kernel with its gradient where the backend has it.
+ */
 export class GLU extends Module<GLUConfig> implements FeedForward {
   readonly gate: Linear;
   readonly up: Linear;
@@ -80,7 +84,9 @@ export class GLU extends Module<GLUConfig> implements FeedForward {
 
   forward(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const hidden = tf.mul(this.act(this.gate.forward(x)), this.up.forward(x));
+      const gate = this.gate.forward(x);
+      const up = this.up.forward(x);
+      const hidden = gatedActivationKernel(this.act, gate, up) ?? tf.mul(this.act(gate), up);
       return this.down.forward(this.dropout.forward(hidden));
     });
   }

@@ -6,6 +6,7 @@ import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
+import { layerNormKernel } from './norm-kernel';
 
 export const layerNormSchema = z.strictObject({
   type: z.literal('layer-norm'),
@@ -17,11 +18,24 @@ export const layerNormSchema = z.strictObject({
 
 export type LayerNormConfig = z.input<typeof layerNormSchema>;
 
-/** Normalises the last axis to zero mean and unit variance (Ba et al. 2016, eq. 4). */
-export function layerNorm(x: tf.Tensor, eps = 1e-5): tf.Tensor {
+/**
+ * Normalises the last axis to zero mean and unit variance, then times `weight` and plus `bias`
+ * ([dim] each) when given (Ba et al. 2016, eq. 4). One fused kernel with its gradient where the
+ * backend has it.
+ */
+export function layerNorm(
+  x: tf.Tensor,
+  eps = 1e-5,
+  weight?: tf.Tensor,
+  bias?: tf.Tensor,
+): tf.Tensor {
+  const fused = layerNormKernel(x, eps, weight, bias);
+  if (fused) return fused;
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(x, -1, true);
-    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    let y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+    if (weight) y = tf.mul(y, weight);
+    return bias ? tf.add(y, bias) : y;
   });
 }
 
@@ -47,12 +61,7 @@ export class LayerNorm extends Module<LayerNormConfig> {
 
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('layer-norm', 'x', x, this.config.dim);
-    return tf.tidy(() => {
-      let y = layerNorm(x, this.eps);
-      if (this.weight) y = tf.mul(y, this.weight);
-      if (this.bias) y = tf.add(y, this.bias);
-      return y;
-    });
+    return layerNorm(x, this.eps, this.weight ?? undefined, this.bias ?? undefined);
   }
 
   /** Its part of a fused decoder's spec (contract 7). */

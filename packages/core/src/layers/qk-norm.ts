@@ -41,8 +41,7 @@ export class QKNorm extends Module<QKNormConfig> {
     return tf.tidy(() => {
       const kind = this.config.norm ?? 'rms';
       if (kind === 'l2') return tf.div(x, tf.maximum(tf.norm(x, 'euclidean', -1, true), eps));
-      const y = kind === 'rms' ? rmsNorm(x, eps) : layerNorm(x, eps);
-      return tf.mul(y, this.weight!);
+      return kind === 'rms' ? rmsNorm(x, eps, this.weight!) : layerNorm(x, eps, this.weight!);
     });
   }
 }

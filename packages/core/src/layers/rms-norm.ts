@@ -6,6 +6,7 @@ import { estimateOf } from '../limits';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
+import { rmsNormKernel } from './norm-kernel';
 
 export const rmsNormSchema = z.strictObject({
   type: z.literal('rms-norm'),
@@ -16,9 +17,17 @@ export const rmsNormSchema = z.strictObject({
 
 export type RMSNormConfig = z.input<typeof rmsNormSchema>;
 
-/** x / sqrt(mean(x²) + eps) over the last axis (Zhang & Sennrich 2019, eq. 4). */
-export function rmsNorm(x: tf.Tensor, eps = 1e-6): tf.Tensor {
-  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))));
+/**
+ * x / sqrt(mean(x²) + eps) over the last axis, times `weight` ([dim]) when given (Zhang &
+ * Sennrich 2019, eq. 4). One fused kernel with its gradient where the backend has it.
+ */
+export function rmsNorm(x: tf.Tensor, eps = 1e-6, weight?: tf.Tensor): tf.Tensor {
+  const fused = rmsNormKernel(x, eps, weight);
+  if (fused) return fused;
+  return tf.tidy(() => {
+    const y = tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+    return weight ? tf.mul(y, weight) : y;
+  });
 }
 
 export class RMSNorm extends Module<RMSNormConfig> {
@@ -40,10 +49,7 @@ export class RMSNorm extends Module<RMSNormConfig> {
 
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('rms-norm', 'x', x, this.config.dim);
-    return tf.tidy(() => {
-      const y = rmsNorm(x, this.eps);
-      return this.weight ? tf.mul(y, this.weight) : y;
-    });
+    return rmsNorm(x, this.eps, this.weight ?? undefined);
   }
 
   /** Its part of a fused decoder's spec (contract 7). */

@@ -8,4 +8,5 @@ export * from './entmax';
 export * from './normalizers';
 export * from './custom-grad';
 export * from './gather-rows';
+export * from './rotary-kernel';
 export { resolveAxis, alongLastAxis } from './axis';

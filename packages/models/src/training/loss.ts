@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { crossEntropyRows } from './cross-entropy-kernel';
 
 /**
  * Mean cross-entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`
- * (int32), weighted per position by `weights` (default all ones).
+ * (int32), weighted per position by `weights` (default all ones). One fused kernel with its
+ * gradient where the backend has it (the softmax and one-hot never built).
  */
 export function crossEntropy(
   logits: tf.Tensor3D,
@@ -10,6 +12,12 @@ export function crossEntropy(
   weights?: tf.Tensor2D,
 ): tf.Scalar {
   return tf.tidy(() => {
+    const rows = crossEntropyRows(logits, targets);
+    if (rows) {
+      if (!weights) return tf.mean(rows) as tf.Scalar;
+      const w = tf.reshape(weights, [-1]);
+      return tf.div(tf.sum(tf.mul(rows, w)), tf.maximum(tf.sum(w), 1)) as tf.Scalar;
+    }
     const vocab = logits.shape[2];
     const logp = tf.logSoftmax(tf.reshape(logits, [-1, vocab]));
     // A one-hot product, not a gather: a target outside the vocabulary picks 0 instead of failing.

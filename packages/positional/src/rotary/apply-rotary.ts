@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { checkShape } from '@attnkit/core';
+import { checkShape, rotaryKernel } from '@attnkit/core';
 import { toPositions } from '../util';
 import { type ResolvedRotary, type RotaryOptions, resolveRotary } from './frequencies';
 
@@ -31,6 +31,8 @@ export function rotate(
   const [batch, heads, time] = x.shape;
   return tf.tidy(() => {
     const pos = toPositions('rotary', 'positions', positions, time);
+    const fused = rotaryKernel(x, pos, r.invFreq, r.layout);
+    if (fused) return fused;
     const half = r.rotaryDim / 2;
     const angles = tf.mul(tf.expandDims(pos, 1), tf.tensor2d(r.invFreq, [1, half])); // [t, half]
     const cos = tf.cos(angles);

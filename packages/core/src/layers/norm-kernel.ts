@@ -1,0 +1,70 @@
+// The fused norm kernels a backend may register (architecture contract 7), e.g.
+// @attnkit/backend-native; names, inputs and outputs are @attnkit/kernels' RMS_NORM / LAYER_NORM.
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  RMS_NORM,
+  RMS_NORM_GRAD,
+  type LayerNormInputs,
+  type NormAttrs,
+  type NormOutputs,
+  type RMSNormInputs,
+} from '@attnkit/kernels';
+
+function has(forward: string, grad: string): boolean {
+  const backend = tf.getBackend();
+  return tf.getKernel(forward, backend) !== undefined && tf.getKernel(grad, backend) !== undefined;
+}
+
+/** Whether the kernel takes it: float32, a non-empty last axis, gains of its size, eps >= 0. */
+function fits(x: tf.Tensor, eps: number, params: (tf.Tensor | undefined)[]): boolean {
+  const dim = x.shape[x.shape.length - 1];
+  if (x.dtype !== 'float32' || dim === undefined || dim < 1 || x.size === 0) return false;
+  if (!(eps >= 0) || !Number.isFinite(eps)) return false;
+  return params.every(
+    (p) => p === undefined || (p.dtype === 'float32' && p.shape.length === 1 && p.shape[0] === dim),
+  );
+}
+
+/**
+ * rmsNorm(x, eps) · weight as the active backend's kernel (with its gradient kernel) when it has
+ * one; undefined otherwise. A missing weight is ones.
+ */
+export function rmsNormKernel(
+  x: tf.Tensor,
+  eps: number,
+  weight?: tf.Tensor,
+): tf.Tensor | undefined {
+  if (!has(RMS_NORM, RMS_NORM_GRAD) || !fits(x, eps, [weight])) return undefined;
+  return tf.tidy(() => {
+    const inputs: RMSNormInputs<tf.Tensor> = {
+      x,
+      weight: weight ?? tf.ones([x.shape[x.rank - 1]!]),
+    };
+    const attrs: NormAttrs = { eps };
+    const [y] = tf.engine().runKernel(RMS_NORM, inputs, attrs) as NormOutputs<tf.Tensor>;
+    return y;
+  });
+}
+
+/** layerNorm(x, eps) · weight + bias as the backend's kernel, or undefined (ones, zeros if absent). */
+export function layerNormKernel(
+  x: tf.Tensor,
+  eps: number,
+  weight?: tf.Tensor,
+  bias?: tf.Tensor,
+): tf.Tensor | undefined {
+  if (!has(LAYER_NORM, LAYER_NORM_GRAD) || !fits(x, eps, [weight, bias])) return undefined;
+  return tf.tidy(() => {
+    const dim = x.shape[x.rank - 1]!;
+    const inputs: LayerNormInputs<tf.Tensor> = {
+      x,
+      weight: weight ?? tf.ones([dim]),
+      bias: bias ?? tf.zeros([dim]),
+    };
+    const attrs: NormAttrs = { eps };
+    const [y] = tf.engine().runKernel(LAYER_NORM, inputs, attrs) as NormOutputs<tf.Tensor>;
+    return y;
+  });
+}
