@@ -6,3 +6,4 @@ export * from './landmark';
 export * from './presets/landmark';
 export * from './retrieval';
 export * from './presets/knn';
+export * from './configs';

@@ -38,3 +38,4 @@ export * from './training/trainer';
 export { patchWasmKernels } from './kernels/wasm';
 export * from './io/hf';
 export * from './pretrained';
+export * from './configs';
