@@ -27,3 +27,4 @@ export * from './softmax/differential';
 export * from './linear';
 export * from './recurrent';
 export * from './sparse';
+export * from './configs';

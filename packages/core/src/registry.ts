@@ -13,6 +13,7 @@ import {
   withBudget,
 } from './limits';
 import { DEFAULT_JSON_MAX_DEPTH, valueDepth } from './safe-json';
+import type { AnyConfig, UncheckedConfig } from './config-types';
 
 /** Builds a module from its validated config. */
 export type Factory<C extends TypedConfig = TypedConfig> = (
@@ -118,6 +119,11 @@ export function registeredTypes(
     .filter(([, e]) => options.deprecated || e.deprecated === undefined)
     .map(([t]) => t)
     .sort();
+}
+
+/** The zod schema a registered type's config is validated with; undefined when not registered. */
+export function configSchema(type: string): z.ZodType | undefined {
+  return entries.get(type)?.schema;
 }
 
 /** What the docs list about a registered type. */
@@ -290,7 +296,20 @@ function estimateParsed(parsed: TypedConfig): Estimate | undefined {
   return estimate?.(parsed);
 }
 
-/** Validates and builds. `build({ type: 'linear', inFeatures: 4, outFeatures: 2 })`. */
+/**
+ * Validates and builds. `build({ type: 'linear', inFeatures: 4, outFeatures: 2 })`.
+ *
+ * Typed by `AttnkitConfigs`: a config literal of a known type is checked field by field at
+ * compile time, so `build({ type: 'differentail' })` and a misspelt option fail to compile.
+ * Checked only at run time: a value typed `unknown` (parsed JSON), a config whose `type` is a
+ * plain `string`, and any config given with an explicit module type, `build<MyModule>(config)`:
+ * the escape hatch for a type registered without a map entry.
+ */
+export function build<M extends Module = Module>(config: AnyConfig, options?: BuildOptions): M;
+export function build<M extends Module = Module, const C = unknown>(
+  config: C & UncheckedConfig<C>,
+  options?: BuildOptions,
+): M;
 export function build<M extends Module = Module>(config: unknown, options: BuildOptions = {}): M {
   const { path = '$', category, maxParameters, maxBytes, ...moduleOptions } = options;
   const parsed = validateConfig(config, path, category);

@@ -21,3 +21,12 @@ describe('docs/core.md', () => {
     expect(lines).toEqual(['1,3,100']);
   });
 });
+
+describe('packages/core/README.md, Typed configs', () => {
+  it('builds the typed examples as written', async () => {
+    const readme = path.join(root, 'packages/core/README.md');
+    const lines: string[] = await runDocExample(readme, 2, require);
+    // rms-norm 16 gains, linear 16×4 + 4, layer-norm 16 gains + 16 biases.
+    expect(lines).toEqual(['16 68 32']);
+  });
+});

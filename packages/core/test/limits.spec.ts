@@ -51,11 +51,13 @@ describe('resource limits in build', () => {
 
   it('stops a block without an estimate at the budget, before the weight over it is allocated', () => {
     const before = tf.memory().numTensors;
-    expect(() => build({ type: 'limits-spec-wide', width: 60 }, { maxParameters: 100 })).toThrow(
+    expect(() =>
+      build<Module>({ type: 'limits-spec-wide', width: 60 }, { maxParameters: 100 }),
+    ).toThrow(
       /initTensor: shape \[60\] expected at most maxParameters 100 .*asking for 120 parameters/,
     );
     expect(tf.memory().numTensors).toBe(before);
-    const ok = build({ type: 'limits-spec-wide', width: 50 }, { maxParameters: 100 });
+    const ok = build<Module>({ type: 'limits-spec-wide', width: 50 }, { maxParameters: 100 });
     expect(ok.numParams()).toBe(100);
     ok.dispose();
   });
@@ -69,13 +71,13 @@ describe('resource limits in build', () => {
   it('refuses a config nested thousands of levels deep with a typed error', () => {
     let deep: unknown = true;
     for (let i = 0; i < 10_000; i++) deep = { bias: deep };
-    expect(() => build({ type: 'linear', inFeatures: 4, outFeatures: 2, bias: deep })).toThrow(
-      /^linear: \$ expected a config nested at most 64 levels/,
-    );
+    expect(() =>
+      build<Module>({ type: 'linear', inFeatures: 4, outFeatures: 2, bias: deep }),
+    ).toThrow(/^linear: \$ expected a config nested at most 64 levels/);
   });
 
   it('names the unknown key beside a missing required one', () => {
-    expect(() => build({ type: 'linear', inFeaturs: 4, outFeatures: 2 })).toThrow(
+    expect(() => build<Module>({ type: 'linear', inFeaturs: 4, outFeatures: 2 })).toThrow(
       /\$\.inFeatures expected number, got nothing \(missing\) \(unknown option 'inFeaturs' given beside it\)/,
     );
   });

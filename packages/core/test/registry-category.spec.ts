@@ -70,14 +70,19 @@ describe('registry categories and metadata', () => {
   });
 
   it('checks the category before the fields, so a wrong block is named first', () => {
-    expect(() => build({ type: 'rms-norm' }, { category: 'category-spec' })).toThrow(/\(a norm\)/);
+    expect(() => build<Module>({ type: 'rms-norm' }, { category: 'category-spec' })).toThrow(
+      /\(a norm\)/,
+    );
   });
 
   it('builds a deprecated alias, warns once per process and lists it only when asked', () => {
     const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
     try {
-      build({ type: 'category-spec-old', width: 1 }).dispose();
-      build({ type: 'category-spec-old', width: 2 }, { category: 'category-spec' }).dispose();
+      build<Module>({ type: 'category-spec-old', width: 1 }).dispose();
+      build<Module>(
+        { type: 'category-spec-old', width: 2 },
+        { category: 'category-spec' },
+      ).dispose();
       expect(warn).toHaveBeenCalledTimes(1);
       expect(warn).toHaveBeenCalledWith(
         "attnkit: type 'category-spec-old' is deprecated; use 'category-spec-plug'",

@@ -102,8 +102,8 @@ describe('registry', () => {
   });
 
   it('names an unknown type and lists the known ones', () => {
-    expect(() => build({ type: 'registry-spec-unknown' })).toThrow(RegistryError);
-    expect(() => build({ type: 'registry-spec-unknown' })).toThrow(
+    expect(() => build<Module>({ type: 'registry-spec-unknown' })).toThrow(RegistryError);
+    expect(() => build<Module>({ type: 'registry-spec-unknown' })).toThrow(
       /registry: \$\.type expected a registered type \(.*registry-spec-probe.*\), got 'registry-spec-unknown'/,
     );
   });
@@ -179,7 +179,7 @@ describe('registry', () => {
 
   it('passes the build path into error messages', () => {
     expect(() =>
-      build({ type: 'registry-spec-probe', width: 0 }, { path: '$.block.mixer' }),
+      build<Module>({ type: 'registry-spec-probe', width: 0 }, { path: '$.block.mixer' }),
     ).toThrow(/\$\.block\.mixer\.width/);
   });
 });

@@ -8,3 +8,4 @@ export * from './retrieval';
 export * from './presets/knn';
 export * from './titans';
 export * from './presets/titans';
+export * from './configs';

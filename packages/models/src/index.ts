@@ -37,3 +37,5 @@ export * from './training/data';
 export * from './training/trainer';
 export { patchWasmKernels } from './kernels/wasm';
 export * from './io/hf';
+export * from './pretrained';
+export * from './configs';

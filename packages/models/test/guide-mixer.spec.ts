@@ -54,7 +54,7 @@ describeWithBlocks('docs/guide-mixer.md', () => {
   });
 
   it('refuses a bad config by its JSON path, and a model that would run it bidirectionally', () => {
-    expect(() => build({ type: 'guide-linear', dModel: 8, numHeads: 3 })).toThrow(
+    expect(() => build<Module>({ type: 'guide-linear', dModel: 8, numHeads: 3 })).toThrow(
       'guide-linear: $.numHeads expected a divisor of dModel, got 3',
     );
     expect(() =>

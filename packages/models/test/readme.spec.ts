@@ -11,3 +11,16 @@ describe('packages/models/README.md', () => {
     expect(Number.isInteger(Number(token))).toBe(true);
   });
 });
+
+describe('packages/models/README.md, One call', () => {
+  it('runs fromPreset, summary and fromPretrained as written', async () => {
+    const [counts, roundTrip, header] = (await runDocExample(readme, 3, require)) as string[];
+    const [total, active, shape] = counts!.split(' ');
+    expect(Number(total)).toBeGreaterThan(0);
+    expect(active).toBe(total);
+    // [batch, inputLength, vocabSize]: the tokenizer of 'hello world' has 8 symbols.
+    expect(shape).toBe('1x8x8');
+    expect(roundTrip).toBe('hello true');
+    expect(header).toMatch(/^layer\s+type\s+output shape/);
+  });
+});

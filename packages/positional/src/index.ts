@@ -21,3 +21,4 @@ export { BamBias, bamSchema } from './bam';
 export type { BamConfig } from './bam';
 export { NoPositional, nopeSchema } from './nope';
 export type { NopeConfig } from './nope';
+export * from './configs';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { AlibiBias, BamBias, alibiSlopes } from '@attnkit/positional';
 import { type BiasFixture, fixture, range } from './helpers';
@@ -61,7 +62,9 @@ describe('BamBias', () => {
   it('rejects bad configs and head counts', () => {
     expect(() => build({ type: 'bam', numHeads: 0 })).toThrow(/bam: \$.numHeads/);
     expect(() => build({ type: 'bam', numHeads: 2, scaleInit: -1 })).toThrow(/\$.scaleInit/);
-    expect(() => build({ type: 'bam', numHeads: 2, sigma: 1 })).toThrow(/unknown option 'sigma'/);
+    expect(() => build<Module>({ type: 'bam', numHeads: 2, sigma: 1 })).toThrow(
+      /unknown option 'sigma'/,
+    );
     const enc = new BamBias({ numHeads: 2 });
     const p = range(0, 2);
     expect(() => enc.bias(p, p, 1)).toThrow(

@@ -1,4 +1,5 @@
 import { type PositionalEncoding, build, registeredTypes } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import { NoPositional } from '@attnkit/positional';
 
@@ -17,7 +18,7 @@ describe('NoPositional', () => {
   });
 
   it('takes no options', () => {
-    expect(() => build({ type: 'nope', dim: 4 })).toThrow(
+    expect(() => build<Module>({ type: 'nope', dim: 4 })).toThrow(
       /nope: \$\.dim expected only known options, got unknown option 'dim'/,
     );
   });

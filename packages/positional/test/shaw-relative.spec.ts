@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 import { ShawRelativeBias } from '@attnkit/positional';
 import { type BiasFixture, fixture, randn, range } from './helpers';
@@ -55,7 +56,7 @@ describe('ShawRelativeBias', () => {
     const wrong = tf.zeros([1, 2, 3, 8]) as tf.Tensor4D;
     expect(() => enc.bias(p, p, 2, wrong)).toThrow(/queries expected shape \[\*,2,3,4\]/);
     expect(() => enc.bias(p, p, 3, wrong)).toThrow(/numHeads expected 2/);
-    expect(() => build({ type: 'shaw-relative', numHeads: 2, headDim: 4 })).toThrow(
+    expect(() => build<Module>({ type: 'shaw-relative', numHeads: 2, headDim: 4 })).toThrow(
       /\$.maxRelativePosition/,
     );
     tf.dispose([p, wrong]);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, ShapeError, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { SinusoidalPositional, sinusoidalEmbedding } from '@attnkit/positional';
 import { type SinusoidalFixture, fixture, randn, range } from './helpers';
@@ -64,7 +65,9 @@ describe('SinusoidalPositional', () => {
     expect(() => enc.embed(x, range(0, 3))).toThrow(ShapeError);
     const x4 = tf.zeros([1, 3, 4]) as tf.Tensor3D;
     expect(() => enc.embed(x4, p)).toThrow(/sinusoidal: positions expected 3 positions/);
-    expect(() => build({ type: 'sinusoidal', dim: 4, bse: 3 })).toThrow(/unknown option 'bse'/);
+    expect(() => build<Module>({ type: 'sinusoidal', dim: 4, bse: 3 })).toThrow(
+      /unknown option 'bse'/,
+    );
     expect(() => new SinusoidalPositional({ dim: 5 })).toThrow(
       /dim expected an even integer, got 5/,
     );

@@ -16,3 +16,4 @@ export * from './heads/weighted-heads';
 export * from './heads/moh';
 export * from './heads/moa';
 export * from './heads/mosa';
+export * from './configs';

@@ -55,6 +55,7 @@ async function moduleArtifacts(
   module: Module,
   dtype: SaveModuleOptions['dtype'],
   oneFile: boolean,
+  extra: Record<string, string> = {},
 ): Promise<ModuleArtifacts> {
   if (module.isDisposed) {
     throw new ConfigError('saveModule', 'module', 'a live module', 'a disposed module');
@@ -78,7 +79,8 @@ async function moduleArtifacts(
     throw withContext(error, `(saving ${module.blockName}) module.config`);
   }
   const digest = await configDigest(JSON.parse(configJson));
-  const metadata: Record<string, string> = { format: 'attnkit', type };
+  // Extra keys first: they never replace the keys loadModule reads.
+  const metadata: Record<string, string> = { ...extra, format: 'attnkit', type };
   if (digest !== undefined) metadata[PAIR_DIGEST_KEY] = digest;
   if (oneFile) metadata[CONFIG_METADATA_KEY] = JSON.stringify(module.config);
   const weights = await encodeSafetensors(module.stateDict(), metadata, { dtype });
@@ -91,9 +93,12 @@ async function moduleArtifacts(
  */
 export async function encodeModule(
   module: Module,
-  options: Pick<SaveModuleOptions, 'dtype'> = {},
+  options: Pick<SaveModuleOptions, 'dtype'> & {
+    /** More `__metadata__` entries (models' `encodePretrained` stores the tokenizer here). */
+    metadata?: Record<string, string>;
+  } = {},
 ): Promise<Uint8Array> {
-  return (await moduleArtifacts(module, options.dtype, true)).weights;
+  return (await moduleArtifacts(module, options.dtype, true, options.metadata)).weights;
 }
 
 /**

@@ -75,7 +75,7 @@ describe('loadModule checks before it allocates (issue 16)', () => {
       /weights in '.*model\.safetensors' expected the parameters '.*config\.json' builds \(100010000\), got 6 parameters in the file/,
     );
     // Without an estimate the build's backstop stops at the file's size plus the slack.
-    const rows = build({ type: 'untrusted-spec-rows', rows: 1, width: 2 });
+    const rows = build<Module>({ type: 'untrusted-spec-rows', rows: 1, width: 2 });
     await saveModule(dir, rows, { overwrite: true });
     rows.dispose();
     await refusesFast({ type: 'untrusted-spec-rows', rows: 64, width: 2 ** 16 }, StateDictError);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Dropout, Rng, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 
 describe('Dropout', () => {
@@ -53,7 +54,9 @@ describe('Dropout', () => {
     expect(() => build({ type: 'dropout', rate: -0.1 })).toThrow(
       'dropout: $.rate expected a value >= 0, got -0.1',
     );
-    expect(() => build({ type: 'dropout' })).toThrow(/\$\.rate expected number, got nothing/);
+    expect(() => build<Module>({ type: 'dropout' })).toThrow(
+      /\$\.rate expected number, got nothing/,
+    );
   });
 
   it('leaks nothing over forward, backward and dispose', async () => {

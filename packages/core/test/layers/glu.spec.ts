@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GLU, Rng, ShapeError, build, gelu } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('GLU family', () => {
@@ -53,7 +54,9 @@ describe('GLU family', () => {
   });
 
   it('refuses bad config with the JSON path, and a wrong width', () => {
-    expect(() => build({ type: 'swiglu', dim: 2, hiddenDim: 3, activation: 'relu' })).toThrow(
+    expect(() =>
+      build<Module>({ type: 'swiglu', dim: 2, hiddenDim: 3, activation: 'relu' }),
+    ).toThrow(
       /swiglu: \$\.activation expected only known options, got unknown option 'activation'/,
     );
     expect(() => build({ type: 'glu', dim: 2, hiddenDim: 3, activation: 'swish' })).toThrow(

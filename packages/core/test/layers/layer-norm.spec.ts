@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { LayerNorm, ShapeError, build, layerNorm } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('LayerNorm', () => {
@@ -45,7 +46,7 @@ describe('LayerNorm', () => {
       'layer-norm: $.eps expected a value > 0, got -1',
     );
     expect(() => build({ type: 'layer-norm', dim: NaN })).toThrow(/\$\.dim/);
-    expect(() => build({ type: 'layer-norm', dim: 3, affine: 'yes' })).toThrow(
+    expect(() => build<Module>({ type: 'layer-norm', dim: 3, affine: 'yes' })).toThrow(
       /\$\.affine expected boolean/,
     );
   });

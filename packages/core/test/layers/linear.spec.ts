@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Linear, Rng, ShapeError, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('Linear', () => {
@@ -73,9 +74,9 @@ describe('Linear', () => {
     expect(() => build({ type: 'linear', inFeatures: 2.5, outFeatures: 2 })).toThrow(
       /\$\.inFeatures/,
     );
-    expect(() => build({ type: 'linear', inFeatures: 2, outFeatures: 2, bais: true })).toThrow(
-      /unknown option 'bais'/,
-    );
+    expect(() =>
+      build<Module>({ type: 'linear', inFeatures: 2, outFeatures: 2, bais: true }),
+    ).toThrow(/unknown option 'bais'/);
     expect(() =>
       build({ type: 'linear', inFeatures: 2, outFeatures: 2 }, { path: '$.layers[1].proj' }),
     ).not.toThrow();

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { QKNorm, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('QKNorm', () => {
@@ -51,7 +52,7 @@ describe('QKNorm', () => {
   });
 
   it('rejects an unknown norm, bad values and a wrong head size', () => {
-    expect(() => build({ type: 'qk-norm', headDim: 2, norm: 'batch' })).toThrow(
+    expect(() => build<Module>({ type: 'qk-norm', headDim: 2, norm: 'batch' })).toThrow(
       /qk-norm: \$\.norm expected one of 'rms', 'layer', 'l2', got 'batch'/,
     );
     expect(() => build({ type: 'qk-norm', headDim: -2 })).toThrow(/\$\.headDim/);

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { RMSNorm, ShapeError, build, rmsNorm } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, finiteDifferenceCheck } from '@attnkit/core/testing';
 
 describe('RMSNorm', () => {
@@ -34,7 +35,7 @@ describe('RMSNorm', () => {
   it('rejects a wrong width, a scalar, a misspelt option and bad values', () => {
     expect(() => new RMSNorm({ dim: 3 }).forward(tf.zeros([4]))).toThrow(ShapeError);
     expect(() => new RMSNorm({ dim: 3 }).forward(tf.scalar(1))).toThrow(ShapeError);
-    expect(() => build({ type: 'rms-norm', dim: 3, epsilon: 1e-6 })).toThrow(
+    expect(() => build<Module>({ type: 'rms-norm', dim: 3, epsilon: 1e-6 })).toThrow(
       /unknown option 'epsilon'/,
     );
     expect(() => build({ type: 'rms-norm', dim: 3, eps: NaN })).toThrow(/rms-norm: \$\.eps/);

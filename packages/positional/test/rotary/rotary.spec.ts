@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { build, registeredTypes } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { RotaryPositional, applyRotary } from '@attnkit/positional';
 import { randn, range } from '../helpers';
@@ -53,6 +54,6 @@ describe('RotaryPositional', () => {
     expect(() => build({ type: 'rotary', headDim: 8, rotaryDim: 12 })).toThrow(
       'rotary: rotaryDim expected <= headDim=8, got 12',
     );
-    expect(() => build({ type: 'rotary' })).toThrow(/\$.headDim/);
+    expect(() => build<Module>({ type: 'rotary' })).toThrow(/\$.headDim/);
   });
 });

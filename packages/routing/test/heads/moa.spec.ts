@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AuxLosses, ConfigError, Rng, build } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { MoAAttention, type MoAConfig } from '@attnkit/routing';
 import { fixture, randn, testRope } from '../helpers';
@@ -133,7 +134,9 @@ describe('moa (Mixture of Attention heads)', () => {
     expect(() => make({ numKvHeads: 4 })).toThrow(
       'moa: $.numKvHeads expected a divisor of numHeads=6, got 4',
     );
-    expect(() => build({ ...base, numSharedHeads: 1 })).toThrow(/unknown option 'numSharedHeads'/);
+    expect(() => build<Module>({ ...base, numSharedHeads: 1 })).toThrow(
+      /unknown option 'numSharedHeads'/,
+    );
     const m = make();
     expect(() => m.setHeadControl({ disabled: [0, 1, 2, 3, 4] })).toThrow(
       'moa: control.disabled expected at least topK=2 heads left enabled, got 1',

@@ -7,6 +7,7 @@ import {
   build,
   type IncrementalState,
 } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import type { MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { MoHAttention, type MoHConfig, mohFromMHA } from '@attnkit/routing';
@@ -268,8 +269,10 @@ describe('moh bad inputs', () => {
     expect(() => make({ numHeads: 3, numSharedHeads: 0, topK: 1 })).toThrow(
       /numHeads expected a divisor of dModel=16/,
     );
-    expect(() => build({ ...base, topk: 2 })).toThrow(/unknown option 'topk'/);
-    expect(() => build({ ...base, numSinkTokens: 1 })).toThrow(/unknown option 'numSinkTokens'/);
+    expect(() => build<Module>({ ...base, topk: 2 })).toThrow(/unknown option 'topk'/);
+    expect(() => build<Module>({ ...base, numSinkTokens: 1 })).toThrow(
+      /unknown option 'numSinkTokens'/,
+    );
     expect(() => new MoHAttention({ ...base, loadBalanceWeight: -1 })).toThrow(ConfigError);
   });
 

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, build, type IncrementalState } from '@attnkit/core';
+import type { Module } from '@attnkit/core';
 import type { MultiHeadAttention } from '@attnkit/attention';
 import { expectClose, expectNoLeaks } from '@attnkit/core/testing';
 import { MoSAAttention, type MoSAConfig, selectTokens } from '@attnkit/routing';
@@ -101,7 +102,7 @@ describe('mosa (Mixture of Sparse Attention)', () => {
       'mosa: numHeads expected an integer >= 1, got 0',
     );
     expect(() => make({ numHeads: 5 })).toThrow(/numHeads expected a divisor of dModel=12/);
-    expect(() => build({ ...base, topK: 2 })).toThrow(/unknown option 'topK'/);
+    expect(() => build<Module>({ ...base, topK: 2 })).toThrow(/unknown option 'topK'/);
     const m = make();
     const x = input(3);
     expect(() =>

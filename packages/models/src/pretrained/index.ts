@@ -1,0 +1,3 @@
+export * from './from-preset';
+export * from './from-pretrained';
+export * from './summary';
