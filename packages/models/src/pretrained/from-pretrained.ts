@@ -15,11 +15,10 @@ import {
   readSafetensorsHeader,
 } from '@attnkit/core';
 import { type Tokenizer, tokenizerFromJSON } from '../tokenizers';
+import { TOKENIZER_FILE } from '../tokenizers/files';
 
 /** The safetensors `__metadata__` key of a one-file save that holds its tokenizer's JSON. */
 export const TOKENIZER_METADATA_KEY = 'attnkit_tokenizer';
-/** The tokenizer file next to config.json in a model or run directory. */
-export const TOKENIZER_FILE = 'tokenizer.json';
 /** Longest tokenizer.json read (a 50k-token BPE is a few MB). */
 const MAX_TOKENIZER_CHARS = 2 ** 27;
 
