@@ -86,11 +86,26 @@ export interface EvalCliOptions {
   json?: boolean;
 }
 
+export interface EvalResult {
+  /** Mean cross-entropy, in `unit`. */
+  loss: number;
+  unit: 'nats/token' | 'nats/image';
+  /** `exp(loss)`, for token models. */
+  perplexity?: number;
+  /** Answer-position accuracy (tasks) or class accuracy (images). */
+  accuracy?: number;
+}
+
+/** `loss 1.2345 nats/token  perplexity 3.44  accuracy 0.950` */
+export function formatEval(r: EvalResult): string {
+  const parts = [`loss ${r.loss.toFixed(4)} ${r.unit}`];
+  if (r.perplexity !== undefined) parts.push(`perplexity ${r.perplexity.toFixed(2)}`);
+  if (r.accuracy !== undefined) parts.push(`accuracy ${r.accuracy.toFixed(3)}`);
+  return parts.join('  ');
+}
+
 /** Loss (and task accuracy) of a saved run on fresh task examples or on a text file. */
-export async function evalCommand(
-  o: EvalCliOptions,
-  io: Io,
-): Promise<{ loss: number; accuracy?: number }> {
+export async function evalCommand(o: EvalCliOptions, io: Io): Promise<EvalResult> {
   await selectBackend(o.backend, o.json);
   const run = await loadRun(o.run);
   const { model, tokenizer, info } = run;
@@ -119,14 +134,12 @@ export async function evalCommand(
     const trainer = new Trainer<TrainableModel>(model, source, { steps: 1 });
     const ev = trainer.evaluate(source, o.batches ?? 4);
     trainer.dispose();
-    const result = isTask ? ev : { loss: ev.loss };
-    io.out(
-      o.json
-        ? JSON.stringify(result)
-        : Object.entries(result)
-            .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
-            .join('  '),
-    );
+    // Cross-entropy in nats per predicted token (per image for a vit); perplexity = e^loss.
+    const unit = run.kind === 'image' ? 'nats/image' : 'nats/token';
+    const result: EvalResult = { loss: ev.loss, unit };
+    if (run.kind !== 'image') result.perplexity = Math.exp(ev.loss);
+    if (isTask) result.accuracy = ev.accuracy;
+    io.out(o.json ? JSON.stringify(result) : formatEval(result));
     return result;
   } finally {
     model.dispose();

@@ -7,6 +7,8 @@ import { createImageTask, createTask, listTasks, taskKind } from '../tasks';
 import type { ImageTask, SyntheticTask } from '../tasks';
 import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
+import type { NumberRule } from './args';
+import { COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, checkArg } from './args';
 import { CliError } from './errors';
 import type { RunInfo } from './run-files';
 import { checkRunVocab, readJson, readRunInfo } from './run-files';
@@ -61,6 +63,34 @@ export const TRAIN_DEFAULTS = {
   out: 'runs',
 };
 
+/** Choices of the string options. */
+export const TRAIN_CHOICES = { schedule: ['cosine', 'wsd'] as const };
+
+/** `--top-p` of generate: a probability mass in (0, 1]. */
+export const TOP_P: NumberRule = { min: 0, minExclusive: true, max: 1 };
+
+/** The numeric options of `attnkit train` and their rules (the CLI parsers use the same). */
+const TRAIN_RULES: [keyof TrainOptions, string, NumberRule][] = [
+  ['steps', 'steps', COUNT],
+  ['batchSize', 'batch-size', COUNT],
+  ['lr', 'lr', POSITIVE],
+  ['seqLen', 'seq-len', COUNT],
+  ['seed', 'seed', NON_NEGATIVE_INT],
+  ['weightDecay', 'weight-decay', NON_NEGATIVE],
+  ['warmup', 'warmup', NON_NEGATIVE_INT],
+  ['checkpointEvery', 'checkpoint-every', NON_NEGATIVE_INT],
+];
+
+/** Every option of a programmatic call checked as the command line checks it. */
+function checkTrainOptions(opts: TrainOptions): void {
+  for (const [key, flag, rule] of TRAIN_RULES) checkArg('train', flag, opts[key], rule);
+  const { schedule } = opts;
+  if (schedule !== undefined && !TRAIN_CHOICES.schedule.includes(schedule))
+    throw new CliError(
+      `train: --schedule expected one of ${TRAIN_CHOICES.schedule.join(', ')}, got '${String(schedule)}'`,
+    );
+}
+
 /** Everything a training run needs, resolved and checked before any file or tensor is made. */
 export interface TrainPlan {
   runDir: string;
@@ -98,6 +128,7 @@ const stem = (file: string) => path.basename(file).replace(/\.[^.]*$/, '');
 
 /** Resolves `opts` into a plan; every user mistake is a CliError and nothing is written. */
 export function planTraining(opts: TrainOptions): TrainPlan {
+  checkTrainOptions(opts);
   const defined = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
   const o = { ...TRAIN_DEFAULTS, ...defined } as typeof TRAIN_DEFAULTS & TrainOptions;
   if (opts.data !== undefined && opts.task !== undefined)
@@ -283,11 +314,27 @@ function planResume(
   return { runDir, resuming: true, replacing: false, config, tokenizer, task, ids, info, label };
 }
 
+/** The fields the data decides (help of --config): a config may leave them out. */
+const DATA_FIELDS: Record<string, string[]> = {
+  'decoder-lm': ['vocabSize', 'maxLength'],
+  vit: ['numClasses'],
+};
+
+/** A size that passes the cross-field checks (windows, blocks) until the data sets it. */
+const PLACEHOLDER = 1024;
+
 function checkModelType(config: PresetConfig, what: string): void {
-  validateConfig(config); // a bad field is a ConfigError naming its JSON path
-  if (config.type !== 'decoder-lm' && config.type !== 'vit') {
+  const type = (config as { type?: unknown } | null)?.type;
+  const trainable = typeof type === 'string' && type in DATA_FIELDS;
+  // Checked with placeholders where the data decides (planFresh/planImage set them and check
+  // again): a bad field is a ConfigError naming its JSON path, an unknown type names the known.
+  const filled = trainable
+    ? { ...Object.fromEntries(DATA_FIELDS[type]!.map((k) => [k, PLACEHOLDER])), ...config }
+    : config;
+  validateConfig(filled);
+  if (!trainable) {
     throw new CliError(
-      `train: ${what} is a '${String(config.type)}' model; attnkit train trains language models of type 'decoder-lm' and image classifiers of type 'vit'`,
+      `train: ${what} is a '${String(type)}' model; attnkit train trains language models of type 'decoder-lm' and image classifiers of type 'vit'`,
     );
   }
 }
