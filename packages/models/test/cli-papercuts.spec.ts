@@ -50,7 +50,7 @@ async function runMain(argv: string[]): Promise<{ stderr: string; code: number |
 }
 
 /** Options taking a value that is not a number. */
-const TEXT_OPTIONS = ['--stop', '--linear-init', '--schedule'];
+const TEXT_OPTIONS = ['--stop', '--linear-init', '--embedding-init', '--schedule'];
 
 describe('attnkit arguments', () => {
   it('refuses a bad value of every numeric option of every command, naming the rule', async () => {

@@ -196,12 +196,12 @@ describeWithBlocks('attnkit train on images (in-process)', () => {
     await expect(
       trainCommand({ preset: 'vit-tiny', task: 'mqar', out }, capture()),
     ).rejects.toThrow(
-      /task 'mqar' is a token task and preset 'vit-tiny' is a 'vit' model; a vit trains on an image task \(shapes\)/,
+      /task 'mqar' is a token task and preset 'vit-tiny' is a 'vit' model; it trains on an image task \(shapes\)/,
     );
     await expect(
       trainCommand({ preset: 'llama-tiny', task: 'shapes', out }, capture()),
     ).rejects.toThrow(
-      /task 'shapes' is an image task and preset 'llama-tiny' is a 'decoder-lm' model; it trains on token tasks \(mqar,/,
+      /task 'shapes' is an image task and preset 'llama-tiny' is a 'decoder-lm' model; it trains on a token task \(mqar,/,
     );
     await expect(
       trainCommand({ preset: 'neighborhood-vit-tiny', data: 'x.txt', out }, capture()),

@@ -12,7 +12,7 @@ import type { TrainOptions } from './train';
 
 import { version } from '../../package.json';
 import { COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, numberArg } from './args';
-import { TOP_P, TRAIN_CHOICES } from './train-plan';
+import { TASK_STEPS, TOP_P, TRAIN_CHOICES } from './train-plan';
 
 const count = numberArg(COUNT);
 const nonNegativeInt = numberArg(NON_NEGATIVE_INT);
@@ -41,19 +41,28 @@ export function makeProgram(): Command {
   program
     .command('train')
     .description(
-      'train a decoder LM on a synthetic task (default: llama-tiny on MQAR) or a text file, or a vit on an image task',
+      'train a model on a synthetic task (default: llama-tiny on MQAR) or a decoder LM on a text file: decoder LMs on token tasks, encoders on masked-LM or classification tasks, encoder-decoders on seq2seq tasks, vits on image tasks',
     )
     .option('--preset <name>', 'model preset (see `attnkit presets`)')
     .option(
       '--config <file>',
-      'decoder-lm or vit config JSON instead of a preset (vocabSize and maxLength, or numClasses, come from the data)',
+      'model config JSON instead of a preset (vocabSize and maxLength, or numClasses, come from the data or task)',
     )
     .option(
       '--task <name>',
-      'synthetic task: mqar, copy, selective-copy, sorting, passkey, induction; for a vit, shapes (its default)',
+      'synthetic task (default by model: mqar for a decoder LM, majority or masked-copy for an encoder, reverse for an encoder-decoder, shapes for a vit); see the models README',
     )
     .option('--data <file>', 'train a character model on this UTF-8 text file')
-    .option('--steps <n>', `optimizer steps (default ${TRAIN_DEFAULTS.steps})`, count)
+    .option(
+      '--steps <n>',
+      `optimizer steps (default ${TRAIN_DEFAULTS.steps} on token tasks and text; ${Object.entries(
+        TASK_STEPS,
+      )
+        .filter(([k]) => k !== 'tokens')
+        .map(([k, n]) => `${n} on ${k} tasks`)
+        .join(', ')})`,
+      count,
+    )
     .option('--batch-size <n>', `sequences per step (default ${TRAIN_DEFAULTS.batchSize})`, count)
     .option('--lr <x>', `peak learning rate (default ${TRAIN_DEFAULTS.lr})`, positive)
     .option('--seq-len <n>', `sequence length for --data (default ${TRAIN_DEFAULTS.seqLen})`, count)
@@ -86,12 +95,17 @@ export function makeProgram(): Command {
     )
     .option(
       '--warmup <n>',
-      `linear warmup steps (default ${TRAIN_DEFAULTS.warmup})`,
+      `linear warmup steps (default ${TRAIN_DEFAULTS.warmup}, at most a tenth of the steps on a task)`,
       nonNegativeInt,
     )
     .option(
       '--linear-init <spec>',
       "initializer of every Linear weight: a core initializer name or JSON spec, or 'blocks' to keep each block's own (default: PyTorch's nn.Linear init)",
+      parseInit,
+    )
+    .option(
+      '--embedding-init <spec>',
+      "initializer of a decoder LM's token embedding: a core initializer name or JSON spec, or 'table' to keep N(0, 0.02²) (default: N(0, 1))",
       parseInit,
     )
     .option('--json', 'print JSON lines instead of text')

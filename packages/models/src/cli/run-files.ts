@@ -13,6 +13,8 @@ import {
 } from '@attnkit/core';
 import type { Module } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
+import type { Encoder } from '../assemblies/encoder';
+import type { EncoderDecoder } from '../assemblies/encoder-decoder';
 import type { ViT } from '../assemblies/vit';
 import { writeFileAtomic } from '../io/files';
 import { tokenizerFromJSON } from '../tokenizers';
@@ -121,10 +123,17 @@ export async function saveRunFiles(
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
 
-/** A language-model run (`kind: 'lm'`, with its tokenizer) or an image run (a vit). */
+/**
+ * A language-model run (`kind: 'lm'`, with its tokenizer), an image run (a vit), an encoder run
+ * or an encoder-decoder run (`seq2seq`), by the config's type.
+ */
 export type LoadedRun =
   | { kind: 'lm'; model: DecoderLM; tokenizer: Tokenizer; info: RunInfo }
+  | { kind: 'encoder'; model: Encoder; tokenizer: Tokenizer; info: RunInfo }
+  | { kind: 'seq2seq'; model: EncoderDecoder; tokenizer: Tokenizer; info: RunInfo }
   | { kind: 'image'; model: ViT; tokenizer?: undefined; info: RunInfo };
+
+const RUN_KINDS = { encoder: 'encoder', 'encoder-decoder': 'seq2seq' } as const;
 
 /** Rebuilds a saved run's model (weights loaded) and tokenizer (none for a vit). */
 export async function loadRun(dir: string): Promise<LoadedRun> {
@@ -145,14 +154,15 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   }
   const tokenizer = tokenizerFromJSON(readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer'));
   const info = readRunInfo(path.join(dir, 'run.json'));
-  const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
+  const model = await loadModule<DecoderLM | Encoder | EncoderDecoder>(dir, { rng: new Rng(0) });
   try {
     checkRunVocab(dir, tokenizer, model.config.vocabSize);
   } catch (error) {
     model.dispose();
     throw error;
   }
-  return { kind: 'lm', model, tokenizer, info };
+  const kind = RUN_KINDS[String(config?.type) as keyof typeof RUN_KINDS] ?? 'lm';
+  return { kind, model, tokenizer, info } as LoadedRun;
 }
 
 /** Adds the outcome of training (`result`) to the run's run.json. */
