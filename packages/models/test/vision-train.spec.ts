@@ -173,7 +173,7 @@ describeWithBlocks('attnkit train on images (in-process)', () => {
         const io = capture();
         const ev = await evalCommand({ run, backend: 'cpu', batches: 1 }, io);
         expect(ev.accuracy).toBeGreaterThan(0.3); // the trained weights, not a fresh model
-        expect(io.lines[0]).toMatch(/^loss: \d\.\d{4} {2}accuracy: \d\.\d{4}$/);
+        expect(io.lines[0]).toMatch(/^loss \d\.\d{4} nats\/example {2}accuracy \d\.\d{3}$/);
         await expect(generateCommand({ run, backend: 'cpu' }, capture())).rejects.toThrow(
           /is a 'vit' image classifier/,
         );

@@ -35,7 +35,8 @@ export function batchLoss(
   const type = String(model.config.type);
   const kind = batchKind(batch);
   const want = (t: string, expected: string, ok = true) => {
-    if (type !== t || !ok) mismatch(type, `${kind} batches`, expected);
+    if (type !== t || !ok)
+      mismatch(type, `${kind === 'tokens' ? 'token' : kind} batches`, expected);
   };
   if (kind === 'image') {
     want('vit', "a 'vit' model with numClasses", (model as ViT).config.numClasses !== undefined);
