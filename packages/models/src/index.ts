@@ -19,6 +19,7 @@ export { StackState } from './assemblies/decoder-state';
 export * from './presets';
 export * from './generation/sampling';
 export * from './generation/generate';
+export * from './generation/seq2seq';
 export * from './generation/block-prefill';
 export {
   BlockKVStore,

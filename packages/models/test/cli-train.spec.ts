@@ -86,7 +86,19 @@ describeWithBlocks('attnkit train (in-process)', () => {
     model.dispose();
     // Not a terminal: plain progress lines with loss, throughput and ETA.
     expect(io.lines.some((l) => /^step 6\/6 loss \d+\.\d+ .* tok\/s ETA 0:00$/.test(l))).toBe(true);
-    expect(io.lines.at(-1)).toMatch(/^saved .* in \d+\.\d s/);
+    // The summary: what was trained, the accuracy and on what, the time, where, what next.
+    expect(io.lines.slice(-4)).toEqual([
+      expect.stringMatching(
+        /^trained tiny-8 \(decoder-lm, [\d,]+ parameters\) on task mqar for 6 steps on cpu$/,
+      ),
+      expect.stringMatching(
+        /^accuracy \d\.\d{3} on the answer positions of 256 fresh examples \(eval loss \d+\.\d{4} nats\/token\): not learned yet \(below 0\.9\): continue with --name tiny --resume --steps 12$/,
+      ),
+      expect.stringMatching(/^saved .* in \d+\.\d s \(training \d+\.\d s\)$/),
+      expect.stringMatching(
+        /^next: attnkit generate --run \S+tiny --prompt "[\d ]+" --max-tokens 1; attnkit eval --run \S+tiny$/,
+      ),
+    ]);
   });
 
   it('draws a progress bar on a terminal and prints JSON lines with --json', async () => {
@@ -229,6 +241,11 @@ describeWithBlocks('attnkit train (in-process)', () => {
       fs.readFileSync(path.join(result.runDir, 'tokenizer.json'), 'utf8'),
     );
     expect(tokenizer).toMatchObject({ type: 'char' });
-    expect(io.lines.some((l) => /eval loss: \d+\.\d+ nats\/token/.test(l))).toBe(true);
+    expect(
+      io.lines.some((l) => /^eval loss \d+\.\d+ nats\/token on held-out text \(perplexity/.test(l)),
+    ).toBe(true);
+    expect(io.lines.at(-1)).toMatch(
+      /^next: attnkit generate --run \S+ --prompt "[^"]+"; attnkit eval/,
+    );
   });
 });

@@ -108,9 +108,12 @@ describe('attnkit CLI errors (in-process)', () => {
 
   it('refuses models it cannot train, conflicting flags and unknown backends', async () => {
     const out = tmp();
-    await expect(trainCommand({ preset: 'bert-tiny', out }, capture())).rejects.toThrow(
-      /preset 'bert-tiny' is a 'encoder' model; attnkit train trains .* 'decoder-lm'/,
+    const layer = path.join(out, 'layer.json');
+    fs.writeFileSync(layer, JSON.stringify({ type: 'linear', inFeatures: 2, outFeatures: 2 }));
+    await expect(trainCommand({ config: layer, out }, capture())).rejects.toThrow(
+      /--config .*layer.json is a 'linear' model; attnkit train trains models of type 'decoder-lm', 'encoder', 'encoder-decoder', 'vit'/,
     );
+    fs.rmSync(layer);
     await expect(
       trainCommand({ preset: 'gpt-tiny', config: 'x.json', out }, capture()),
     ).rejects.toThrow(/--preset or --config, not both/);
@@ -142,6 +145,7 @@ describe('attnkit CLI errors (in-process)', () => {
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
       'rmt-lm-tiny',
+      'seq2seq-tiny',
       'titans-mac-tiny',
       'titans-mag-tiny',
       'titans-mal-tiny',

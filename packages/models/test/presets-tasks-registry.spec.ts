@@ -6,6 +6,7 @@ import {
   listTasks,
   registerTask,
   taskKind,
+  createBatchTask,
   tasks,
   CopyTask,
 } from '@attnkit/models';
@@ -29,6 +30,7 @@ describe('presets and tasks are named registries with metadata', () => {
       'moh-vit-tiny',
       'neighborhood-vit-tiny',
       'rmt-lm-tiny',
+      'seq2seq-tiny',
       'titans-mac-tiny',
       'titans-mag-tiny',
       'titans-mal-tiny',
@@ -58,6 +60,9 @@ describe('presets and tasks are named registries with metadata', () => {
       'passkey',
       'induction',
       'shapes',
+      'masked-copy',
+      'majority',
+      'reverse',
     ]);
     for (const name of listTasks()) {
       const info = tasks.info(name)!;
@@ -65,6 +70,8 @@ describe('presets and tasks are named registries with metadata', () => {
       const options = info.example as Record<string, number>;
       if (taskKind(name) === 'image') {
         expect(createImageTask(name, options).numClasses).toBeGreaterThan(1);
+      } else if (taskKind(name) !== 'tokens') {
+        expect(createBatchTask(name, options).vocabSize).toBeGreaterThan(0);
       } else {
         expect(createTask(name, options).vocabSize).toBeGreaterThan(0);
       }

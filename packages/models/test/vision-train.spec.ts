@@ -173,7 +173,7 @@ describeWithBlocks('attnkit train on images (in-process)', () => {
         const io = capture();
         const ev = await evalCommand({ run, backend: 'cpu', batches: 1 }, io);
         expect(ev.accuracy).toBeGreaterThan(0.3); // the trained weights, not a fresh model
-        expect(io.lines[0]).toMatch(/^loss: \d\.\d{4} {2}accuracy: \d\.\d{4}$/);
+        expect(io.lines[0]).toMatch(/^loss \d\.\d{4} nats\/example {2}accuracy \d\.\d{3}$/);
         await expect(generateCommand({ run, backend: 'cpu' }, capture())).rejects.toThrow(
           /is a 'vit' image classifier/,
         );
@@ -196,12 +196,12 @@ describeWithBlocks('attnkit train on images (in-process)', () => {
     await expect(
       trainCommand({ preset: 'vit-tiny', task: 'mqar', out }, capture()),
     ).rejects.toThrow(
-      /task 'mqar' is a token task and preset 'vit-tiny' is a 'vit' model; a vit trains on an image task \(shapes\)/,
+      /task 'mqar' is a token task and preset 'vit-tiny' is a 'vit' model; it trains on an image task \(shapes\)/,
     );
     await expect(
       trainCommand({ preset: 'llama-tiny', task: 'shapes', out }, capture()),
     ).rejects.toThrow(
-      /task 'shapes' is an image task and preset 'llama-tiny' is a 'decoder-lm' model; it trains on token tasks \(mqar,/,
+      /task 'shapes' is an image task and preset 'llama-tiny' is a 'decoder-lm' model; it trains on a token task \(mqar,/,
     );
     await expect(
       trainCommand({ preset: 'neighborhood-vit-tiny', data: 'x.txt', out }, capture()),

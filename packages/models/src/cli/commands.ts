@@ -3,16 +3,18 @@ import { Rng, build } from '@attnkit/core';
 import type { Module } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { generateStream } from '../generation/generate';
+import { generateSeq2Seq } from '../generation/seq2seq';
 import { getPreset, listPresets } from '../presets';
-import { createImageTask, createTask } from '../tasks';
+import { createBatchTask, createImageTask, createTask, taskKind } from '../tasks';
 import type { BatchSource } from '../training/data';
-import { ImageSource, TaskSource, TextSource } from '../training/data';
+import { BatchTaskSource, ImageSource, TaskSource, TextSource } from '../training/data';
 import type { TrainableModel } from '../training/objective';
 import { Trainer } from '../training/trainer';
 import { selectBackend } from './backend';
 import { CliError } from './errors';
 import type { Io } from './io';
 import { loadRun, loadTextModel, readJson } from './run-files';
+import type { LoadedRun } from './run-files';
 import { HfTokenizer, TextStream } from '../tokenizers';
 
 export interface GenerateCliOptions {
@@ -36,7 +38,19 @@ export async function generateCommand(
   write: (s: string) => unknown = (s) => process.stdout.write(s),
 ): Promise<string> {
   await selectBackend(o.backend, o.json);
-  const { model, tokenizer } = await loadTextModel(o.run);
+  const run = await loadTextModel(o.run);
+  if (run.kind === 'image' || run.kind === 'encoder') {
+    run.model.dispose();
+    const what =
+      run.kind === 'image'
+        ? "a 'vit' image classifier"
+        : "an 'encoder' (bidirectional: it fills in or classifies, it does not continue text)";
+    throw new CliError(
+      `generate: ${o.run} is ${what}; generate decodes decoder LMs and encoder-decoders (see attnkit eval)`,
+    );
+  }
+  if (run.kind === 'seq2seq') return generateFromSource(o, run, io, write);
+  const { model, tokenizer } = run;
   try {
     let prompt: number[];
     let stops: number[];
@@ -83,6 +97,52 @@ export async function generateCommand(
   }
 }
 
+/** An encoder-decoder run: `--prompt` is the source; the target is decoded greedily. */
+function generateFromSource(
+  o: GenerateCliOptions,
+  run: Extract<LoadedRun, { kind: 'seq2seq' }>,
+  io: Io,
+  write: (s: string) => unknown,
+): string {
+  const { model, tokenizer, info } = run;
+  try {
+    const sampling = { temperature: o.temperature, topK: o.topK, topP: o.topP };
+    const given = Object.entries(sampling).filter(
+      ([k, v]) => v !== undefined && !(k === 'temperature' && v === 0),
+    );
+    if (given.length > 0 || o.repetitionPenalty !== undefined)
+      throw new CliError(
+        `generate: ${o.run} is an 'encoder-decoder' run, decoded greedily; sampling options (--temperature, --top-k, --top-p, --repetition-penalty) apply to decoder LMs`,
+      );
+    if (o.prompt === undefined)
+      throw new CliError(
+        `generate: ${o.run} is an 'encoder-decoder' run; give the source as --prompt`,
+      );
+    let source: number[];
+    let stops: number[];
+    try {
+      source = tokenizer.encode(o.prompt);
+      stops = (o.stop ?? []).flatMap((s) => tokenizer.encode(s));
+    } catch (e) {
+      throw new CliError(`generate: ${(e as Error).message}`);
+    }
+    const limit = model.config.maxLength;
+    if (source.length === 0 || source.length > limit)
+      throw new CliError(
+        `generate: --prompt expected 1 to ${limit} source tokens (the model's maxLength), got ${source.length}`,
+      );
+    const task = info.task ? createBatchTask(info.task, info.taskOptions) : undefined;
+    const bos = task?.kind === 'seq2seq' ? task.bos : 1;
+    const ids = generateSeq2Seq(model, source, { bos, maxTokens: o.maxTokens, stopTokens: stops });
+    const text = tokenizer.decode(ids);
+    if (o.json) io.out(JSON.stringify({ event: 'done', ids, text }));
+    else write(`${tokenizer.kind === 'ids' ? ids.join(' ') : text}\n`);
+    return text;
+  } finally {
+    model.dispose();
+  }
+}
+
 export interface EvalCliOptions {
   run: string;
   data?: string;
@@ -92,19 +152,40 @@ export interface EvalCliOptions {
   json?: boolean;
 }
 
+export interface EvalResult {
+  /** Mean cross-entropy, in `unit`. */
+  loss: number;
+  unit: 'nats/token' | 'nats/example';
+  /** `exp(loss)`, for token models. */
+  perplexity?: number;
+  /** Answer-position accuracy (tasks) or class accuracy (images). */
+  accuracy?: number;
+}
+
+/** `loss 1.2345 nats/token  perplexity 3.44  accuracy 0.950` */
+export function formatEval(r: EvalResult): string {
+  const parts = [`loss ${r.loss.toFixed(4)} ${r.unit}`];
+  if (r.perplexity !== undefined) parts.push(`perplexity ${r.perplexity.toFixed(2)}`);
+  if (r.accuracy !== undefined) parts.push(`accuracy ${r.accuracy.toFixed(3)}`);
+  return parts.join('  ');
+}
+
 /** Loss (and task accuracy) of a saved run on fresh task examples or on a text file. */
-export async function evalCommand(
-  o: EvalCliOptions,
-  io: Io,
-): Promise<{ loss: number; accuracy?: number }> {
+export async function evalCommand(o: EvalCliOptions, io: Io): Promise<EvalResult> {
   await selectBackend(o.backend, o.json);
   const run = await loadRun(o.run);
   const { model, tokenizer, info } = run;
   try {
     const seed = o.seed ?? 12345;
     let source: BatchSource;
-    const isTask = run.kind === 'image' || (!o.data && info.task);
-    if (run.kind === 'image') {
+    const isTask = run.kind !== 'lm' || (!o.data && info.task);
+    if (run.kind === 'encoder' || run.kind === 'seq2seq') {
+      if (o.data || !info.task)
+        throw new CliError(
+          `eval: ${o.run} is an '${run.model.config.type}' run on task examples; --data (text) does not apply`,
+        );
+      source = new BatchTaskSource(createBatchTask(info.task, info.taskOptions), 64, seed);
+    } else if (run.kind === 'image') {
       if (o.data)
         throw new CliError(`eval: ${o.run} is a 'vit' run on images; --data (text) does not apply`);
       source = new ImageSource(createImageTask(info.task ?? 'shapes', info.taskOptions), 64, seed);
@@ -125,14 +206,15 @@ export async function evalCommand(
     const trainer = new Trainer<TrainableModel>(model, source, { steps: 1 });
     const ev = trainer.evaluate(source, o.batches ?? 4);
     trainer.dispose();
-    const result = isTask ? ev : { loss: ev.loss };
-    io.out(
-      o.json
-        ? JSON.stringify(result)
-        : Object.entries(result)
-            .map(([k, v]) => `${k}: ${v.toFixed(4)}`)
-            .join('  '),
-    );
+    // Cross-entropy in nats per predicted token, or per example for a classifier (a vit, an
+    // encoder on a classification task); perplexity = e^loss for tokens.
+    const perExample =
+      run.kind === 'image' || (run.kind === 'encoder' && taskKind(info.task!) === 'classes');
+    const unit = perExample ? 'nats/example' : 'nats/token';
+    const result: EvalResult = { loss: ev.loss, unit };
+    if (!perExample) result.perplexity = Math.exp(ev.loss);
+    if (isTask) result.accuracy = ev.accuracy;
+    io.out(o.json ? JSON.stringify(result) : formatEval(result));
     return result;
   } finally {
     model.dispose();

@@ -13,6 +13,8 @@ import {
 } from '@attnkit/core';
 import type { Module } from '@attnkit/core';
 import { DecoderLM } from '../assemblies/decoder-lm';
+import type { Encoder } from '../assemblies/encoder';
+import type { EncoderDecoder } from '../assemblies/encoder-decoder';
 import type { ViT } from '../assemblies/vit';
 import { writeFileAtomic } from '../io/files';
 import { importHuggingFace } from '../node/hf';
@@ -134,10 +136,17 @@ export async function saveRunFiles(
   writeFileAtomic(path.join(dir, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
 
-/** A language-model run (`kind: 'lm'`, with its tokenizer) or an image run (a vit). */
+/**
+ * A language-model run (`kind: 'lm'`, with its tokenizer), an image run (a vit), an encoder run
+ * or an encoder-decoder run (`seq2seq`), by the config's type.
+ */
 export type LoadedRun =
   | { kind: 'lm'; model: DecoderLM; tokenizer: Tokenizer; info: RunInfo }
+  | { kind: 'encoder'; model: Encoder; tokenizer: Tokenizer; info: RunInfo }
+  | { kind: 'seq2seq'; model: EncoderDecoder; tokenizer: Tokenizer; info: RunInfo }
   | { kind: 'image'; model: ViT; tokenizer?: undefined; info: RunInfo };
+
+const RUN_KINDS = { encoder: 'encoder', 'encoder-decoder': 'seq2seq' } as const;
 
 /** Rebuilds a saved run's model (weights loaded) and tokenizer (none for a vit). */
 export async function loadRun(dir: string): Promise<LoadedRun> {
@@ -158,7 +167,7 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
   }
   const tokenizer = readRunTokenizer(dir);
   const info = readRunInfo(path.join(dir, 'run.json'));
-  const model = await loadModule<DecoderLM>(dir, { rng: new Rng(0) });
+  const model = await loadModule<DecoderLM | Encoder | EncoderDecoder>(dir, { rng: new Rng(0) });
   try {
     checkRunVocab(dir, tokenizer, model.config.vocabSize);
   } catch (error) {
@@ -166,7 +175,8 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
     throw error;
   }
   attachTokenizer(model, tokenizer);
-  return { kind: 'lm', model, tokenizer, info };
+  const kind = RUN_KINDS[String(config?.type) as keyof typeof RUN_KINDS] ?? 'lm';
+  return { kind, model, tokenizer, info } as LoadedRun;
 }
 
 /** A run's tokenizer.json, with tokenizer_config.json next to a Hugging Face one. */
@@ -188,17 +198,10 @@ function readRunTokenizer(dir: string): Tokenizer {
  */
 export async function loadTextModel(
   dir: string,
-): Promise<{ model: DecoderLM; tokenizer: Tokenizer }> {
+): Promise<LoadedRun | { kind: 'lm'; model: DecoderLM; tokenizer: Tokenizer; info?: undefined }> {
   const configFile = path.join(dir, 'config.json');
   if (fs.existsSync(path.join(dir, 'run.json')) || !fs.existsSync(configFile)) {
-    const run = await loadRun(dir);
-    if (run.kind !== 'lm') {
-      run.model.dispose();
-      throw new CliError(
-        `generate: ${dir} is a 'vit' image classifier; generate decodes language models (see attnkit eval)`,
-      );
-    }
-    return run;
+    return loadRun(dir);
   }
   const read = readJson(configFile, 'model config');
   const config = (
@@ -228,7 +231,7 @@ export async function loadTextModel(
     throw error;
   }
   attachTokenizer(model, tokenizer);
-  return { model, tokenizer };
+  return { kind: 'lm', model, tokenizer };
 }
 
 /** Adds the outcome of training (`result`) to the run's run.json. */

@@ -5,7 +5,7 @@ import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { ViT } from '../assemblies/vit';
 import { loadCheckpoint, saveCheckpoint } from '../training/checkpoint';
 import type { BatchSource } from '../training/data';
-import { ImageSource, TaskSource, TextSource } from '../training/data';
+import { BatchTaskSource, ImageSource, TaskSource, TextSource } from '../training/data';
 import type { TrainableModel } from '../training/objective';
 import { Trainer } from '../training/trainer';
 import { selectBackend } from './backend';
@@ -14,7 +14,7 @@ import type { Io } from './io';
 import { lossSvg } from './loss-svg';
 import { ProgressBar, formatStatus } from './progress';
 import { writeRunSummary, saveRunFiles } from './run-files';
-import { sampleImages, sampleText } from './sample';
+import { sampleBatchTask, sampleImages, sampleText } from './sample';
 import { TRAIN_DEFAULTS, planTraining } from './train-plan';
 import type { TrainOptions, TrainPlan } from './train-plan';
 
@@ -72,7 +72,7 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     // Written first, so a run killed before its end can still be resumed from its checkpoint.
     await saveRunFiles(runDir, model, plan.tokenizer, info, { weights: false });
     const say = (text: string) => (opts.json ? undefined : io.out(text));
-    const task = plan.task ?? plan.imageTask;
+    const task = plan.task ?? plan.imageTask ?? plan.batchTask;
     say(
       `training ${plan.label} on ${task ? `task ${task.name}` : `data ${info.data}`} ` +
         `for ${info.steps} steps (backend ${backend}, ${model.numParams()} parameters) -> ${runDir}`,
@@ -95,7 +95,9 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     const ev = trainer.evaluate(evaluation, task ? 4 : 8);
     const sample = plan.imageTask
       ? sampleImages(model as ViT, plan.imageTask, info.seed)
-      : await sampleText(model as DecoderLM, plan.tokenizer!, plan.task, info.seed);
+      : plan.batchTask
+        ? sampleBatchTask(model, plan.batchTask, info.seed)
+        : await sampleText(model as DecoderLM, plan.tokenizer!, plan.task, info.seed);
     const result: TrainResult = {
       runDir,
       steps: trainer.step,
@@ -109,7 +111,7 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
     };
     writeRunSummary(runDir, { ...result, runDir: undefined });
     if (opts.json) io.out(JSON.stringify({ event: 'done', ...result }));
-    else report(result, plan, checkpointDir, say);
+    else report(result, plan, model, checkpointDir, say);
     return result;
   } finally {
     trainer.dispose();
@@ -118,7 +120,13 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
 }
 
 function sources(plan: TrainPlan): { train: BatchSource; evaluation: BatchSource } {
-  const { info, task, ids, imageTask } = plan;
+  const { info, task, ids, imageTask, batchTask } = plan;
+  if (batchTask) {
+    return {
+      train: new BatchTaskSource(batchTask, info.batchSize, info.seed + 1),
+      evaluation: new BatchTaskSource(batchTask, 64, info.seed + 1_000_003),
+    };
+  }
   if (imageTask) {
     return {
       train: new ImageSource(imageTask, info.batchSize, info.seed + 1),
@@ -231,27 +239,69 @@ async function trainLoop(
   bar?.finish();
 }
 
+/** Accuracy below which the summary says the task is not learned yet. */
+const LEARNED = 0.9;
+
+/**
+ * The end of a run, honestly: what was trained on what, the accuracy (and on what) or the loss,
+ * whether that means learned, the time, where it was saved and the commands that use it.
+ */
 function report(
   result: TrainResult,
   plan: TrainPlan,
+  model: TrainableModel,
   checkpointDir: string,
   say: (s: string) => void,
 ): void {
+  const { runDir, steps, accuracy, evalLoss } = result;
   if (result.interrupted)
     say(
-      `interrupted at step ${result.steps}: checkpoint written to ${checkpointDir}; continue with --resume`,
+      `interrupted at step ${steps}: checkpoint written to ${checkpointDir}; continue with --resume`,
     );
-  if (plan.imageTask)
-    say(
-      `${plan.imageTask.name} accuracy: ${result.accuracy!.toFixed(3)} (eval loss ${result.evalLoss.toFixed(4)})`,
-    );
-  else if (plan.task)
-    say(
-      `${plan.task.name} accuracy on answer positions: ${result.accuracy!.toFixed(3)} (eval loss ${result.evalLoss.toFixed(4)})`,
-    );
-  else say(`eval loss: ${result.evalLoss.toFixed(4)} nats/token`);
   say(`sample: ${result.sample}`);
+  const task = plan.task ?? plan.imageTask ?? plan.batchTask;
+  const on = task ? `task ${task.name}` : `data ${plan.info.data}`;
+  const params = model.numParams().toLocaleString('en');
   say(
-    `saved ${result.runDir} in ${result.seconds.toFixed(1)} s (training ${result.trainSeconds.toFixed(1)} s)`,
+    `trained ${plan.label} (${String(model.config.type)}, ${params} parameters) on ${on} for ${steps} steps on ${result.backend}`,
   );
+  const unit = plan.imageTask || plan.batchTask?.kind === 'classes' ? 'nats/example' : 'nats/token';
+  const loss = `eval loss ${evalLoss.toFixed(4)} ${unit}`;
+  if (accuracy !== undefined) {
+    const verdict =
+      accuracy >= LEARNED
+        ? 'learned'
+        : `not learned yet (below ${LEARNED}): continue with --name ${path.basename(runDir)} --resume --steps ${steps * 2}`;
+    say(`accuracy ${accuracy.toFixed(3)} on ${accuracyOf(plan)} (${loss}): ${verdict}`);
+  } else say(`${loss} on held-out text (perplexity ${Math.exp(evalLoss).toFixed(2)})`);
+  say(
+    `saved ${runDir} in ${result.seconds.toFixed(1)} s (training ${result.trainSeconds.toFixed(1)} s)`,
+  );
+  say(`next: ${nextCommands(plan, runDir)}`);
+}
+
+/** What the accuracy is measured on. */
+function accuracyOf(plan: TrainPlan): string {
+  if (plan.imageTask) return '128 fresh images';
+  const kind = plan.batchTask?.kind;
+  if (kind === 'classes') return '256 fresh sequences';
+  if (kind === 'masked') return 'the masked tokens of 256 fresh sequences';
+  if (kind === 'seq2seq') return 'the target tokens of 256 fresh examples (teacher-forced)';
+  return 'the answer positions of 256 fresh examples';
+}
+
+/** How to use the run: generate where it decodes, eval always. */
+function nextCommands(plan: TrainPlan, runDir: string): string {
+  const evalCmd = `attnkit eval --run ${runDir}`;
+  const seed = plan.info.seed + 77;
+  let prompt: string | undefined;
+  if (plan.task) {
+    const { tokens, answers } = plan.task.sample(new Rng(seed));
+    prompt = `--prompt "${tokens.slice(0, answers[0]!).join(' ')}" --max-tokens 1`;
+  } else if (plan.batchTask?.kind === 'seq2seq') {
+    prompt = `--prompt "${plan.batchTask.sample(new Rng(seed)).source.join(' ')}"`;
+  } else if (plan.ids) {
+    prompt = `--prompt "${plan.tokenizer!.decode(Array.from(plan.ids.subarray(0, 8))).replace(/["\\\n]/g, ' ')}"`;
+  }
+  return prompt ? `attnkit generate --run ${runDir} ${prompt}; ${evalCmd}` : evalCmd;
 }

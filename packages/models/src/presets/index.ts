@@ -11,6 +11,7 @@ import llamaTiny from './llama-tiny.json';
 import masformerLmTiny from './masformer-lm-tiny.json';
 import mobaLmTiny from './moba-lm-tiny.json';
 import vitTiny from './vit-tiny.json';
+import seq2seqTiny from './seq2seq-tiny.json';
 import neighborhoodVitTiny from './neighborhood-vit-tiny.json';
 
 // The registry lives in core (a NamedRegistry of configs); each package registers its own.
@@ -40,6 +41,13 @@ registerPreset('bert-tiny', bertTiny, {
   info: {
     paper: 'Devlin et al. 2019, BERT',
     summary: 'BERT style bidirectional encoder with learned positions and a CLS classifier.',
+  },
+});
+registerPreset('seq2seq-tiny', seq2seqTiny, {
+  info: {
+    paper: 'Vaswani et al. 2017; Raffel et al. 2020, T5',
+    summary:
+      'Encoder-decoder: 2 + 2 pre-norm layers of dModel 64, learned positions, tied embedding; `attnkit train` trains it on reverse.',
   },
 });
 registerPreset('vit-tiny', vitTiny, {

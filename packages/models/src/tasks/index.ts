@@ -5,6 +5,8 @@ import {
   type NamedRegisterOptions,
 } from '@attnkit/core';
 import { CopyTask } from './copy';
+import type { BatchTask } from './encoder-tasks';
+import { MajorityTask, MaskedCopyTask, ReverseTask } from './encoder-tasks';
 import { InductionTask } from './induction';
 import { MqarTask } from './mqar';
 import { PasskeyTask } from './passkey';
@@ -16,6 +18,7 @@ import type { SyntheticTask } from './task';
 
 export * from './task';
 export * from './image-task';
+export * from './encoder-tasks';
 export type { ShapesOptions } from './shapes';
 export {
   CopyTask,
@@ -35,6 +38,22 @@ export type ImageTaskMaker = ((options?: Record<string, number>) => ImageTask) &
   readonly kind: 'image';
 };
 
+/** The kinds of task besides token tasks: which model trains on each (see `taskKind`). */
+export type BatchTaskKind = BatchTask['kind'];
+
+/** Builds an encoder or encoder-decoder task, marked with its kind. */
+export type BatchTaskMaker = ((options?: Record<string, number>) => BatchTask) & {
+  readonly kind: BatchTaskKind;
+};
+
+/** Marks a maker of encoder (`masked`, `classes`) or encoder-decoder (`seq2seq`) tasks. */
+export function batchTaskMaker(
+  kind: BatchTaskKind,
+  make: (options?: Record<string, number>) => BatchTask,
+): BatchTaskMaker {
+  return Object.assign(make, { kind });
+}
+
 /** Marks a maker of image tasks (see `ImageTaskMaker`). */
 export function imageTaskMaker(
   make: (options?: Record<string, number>) => ImageTask,
@@ -43,12 +62,12 @@ export function imageTaskMaker(
 }
 
 /** Synthetic tasks by name (`attnkit train --task <name>`); a user registers more with `registerTask`. */
-export const tasks = new NamedRegistry<TaskMaker | ImageTaskMaker>('task');
+export const tasks = new NamedRegistry<TaskMaker | ImageTaskMaker | BatchTaskMaker>('task');
 
 /** Adds a task; `info.example` should hold its default options. */
 export function registerTask(
   name: string,
-  make: TaskMaker | ImageTaskMaker,
+  make: TaskMaker | ImageTaskMaker | BatchTaskMaker,
   info?: EntryInfo,
   options?: NamedRegisterOptions,
 ): void {
@@ -115,23 +134,59 @@ registerTask(
   },
 );
 
+const maskedCopy = { length: 8, numSymbols: 8 };
+registerTask(
+  'masked-copy',
+  batchTaskMaker('masked', (options) => new MaskedCopyTask((options ?? maskedCopy) as never)),
+  {
+    paper: 'Devlin et al. 2019, BERT',
+    equation: 'sec. 3.1, task #1',
+    summary:
+      'Masked LM for encoders: x SEP x with 15% of the tokens masked, each recoverable from its copy.',
+    example: maskedCopy,
+  },
+);
+const majority = { length: 15, numClasses: 2 };
+registerTask(
+  'majority',
+  batchTaskMaker('classes', (options) => new MajorityTask((options ?? majority) as never)),
+  {
+    summary:
+      'Sequence classification for encoders: CLS, then symbols; the class is the most frequent.',
+    example: majority,
+  },
+);
+const reverse = { length: 8, numSymbols: 8 };
+registerTask(
+  'reverse',
+  batchTaskMaker('seq2seq', (options) => new ReverseTask((options ?? reverse) as never)),
+  {
+    paper: 'Sutskever et al. 2014, Sequence to Sequence Learning',
+    summary: 'Seq2seq for encoder-decoders: the source sequence reversed, teacher-forced.',
+    example: reverse,
+  },
+);
+
 /** Names of the registered tasks, in registration order. */
 export function listTasks(): string[] {
   return tasks.names();
 }
 
-/** Whether a registered task is a token task (decoder LMs) or an image task (vits). */
-export function taskKind(name: string): 'tokens' | 'image' {
-  return (maker(name) as Partial<ImageTaskMaker>).kind === 'image' ? 'image' : 'tokens';
+/** What a task is: tokens (decoder LMs), image (vits), masked or classes (encoders), seq2seq. */
+export type TaskKind = 'tokens' | 'image' | BatchTaskKind;
+
+/** The kind of a registered task (see `TaskKind`). */
+export function taskKind(name: string): TaskKind {
+  return (maker(name) as { kind?: TaskKind }).kind ?? 'tokens';
 }
 
 /** A token task by name, with its default sizes or the given options. */
 export function createTask(name: string, options?: Record<string, number>): SyntheticTask {
-  if (taskKind(name) === 'image')
+  if (taskKind(name) !== 'tokens')
     throw new ConfigError(
       'tasks',
       'task',
-      'a token task (image tasks: createImageTask)',
+      'a token task (image tasks: createImageTask; encoder tasks: createBatchTask)',
       `'${name}'`,
     );
   return (maker(name) as TaskMaker)(options);
@@ -144,7 +199,20 @@ export function createImageTask(name: string, options?: Record<string, number>):
   return (maker(name) as ImageTaskMaker)(options);
 }
 
-function maker(name: string): TaskMaker | ImageTaskMaker {
+/** An encoder or encoder-decoder task (masked, classes, seq2seq) by name. */
+export function createBatchTask(name: string, options?: Record<string, number>): BatchTask {
+  const kind = taskKind(name);
+  if (kind === 'tokens' || kind === 'image')
+    throw new ConfigError(
+      'tasks',
+      'task',
+      `a masked, classes or seq2seq task (this is a ${kind} task)`,
+      `'${name}'`,
+    );
+  return (maker(name) as BatchTaskMaker)(options);
+}
+
+function maker(name: string): TaskMaker | ImageTaskMaker | BatchTaskMaker {
   if (!tasks.has(name)) {
     throw new ConfigError(
       'tasks',

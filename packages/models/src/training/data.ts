@@ -1,11 +1,15 @@
 import { ConfigError, Rng } from '@attnkit/core';
+import type { BatchTask, ClassBatch, MaskedBatch, Seq2SeqBatch } from '../tasks/encoder-tasks';
 import type { ImageBatch, ImageTask } from '../tasks/image-task';
 import { makeImageBatch } from '../tasks/image-task';
 import type { SyntheticTask, TaskBatch } from '../tasks/task';
 import { makeBatch } from '../tasks/task';
 
-/** Token batches train decoder LMs; image batches (`kind: 'image'`) train vits. */
-export type Batch = TaskBatch | ImageBatch;
+/**
+ * Token batches train decoder LMs; image batches (`kind: 'image'`) train vits; `masked` and
+ * `classes` batches encoders; `seq2seq` batches encoder-decoders.
+ */
+export type Batch = TaskBatch | ImageBatch | MaskedBatch | ClassBatch | Seq2SeqBatch;
 
 /** Where training batches come from; its state is saved in checkpoints so resume is exact. */
 export interface BatchSource {
@@ -53,6 +57,31 @@ export class ImageSource implements BatchSource {
 
   next(): ImageBatch {
     return makeImageBatch(this.task, this.rng, this.batchSize);
+  }
+
+  getState(): unknown {
+    return { rng: this.rng.getState() };
+  }
+
+  setState(state: unknown): void {
+    this.rng.setState((state as { rng: number[] }).rng);
+  }
+}
+
+/** Fresh batches of an encoder or encoder-decoder task (masked, classes, seq2seq). */
+export class BatchTaskSource implements BatchSource {
+  private readonly rng: Rng;
+
+  constructor(
+    readonly task: BatchTask,
+    readonly batchSize: number,
+    seed: number,
+  ) {
+    this.rng = new Rng(seed);
+  }
+
+  next(): MaskedBatch | ClassBatch | Seq2SeqBatch {
+    return this.task.batch(this.rng, this.batchSize);
   }
 
   getState(): unknown {
