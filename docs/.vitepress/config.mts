@@ -41,7 +41,23 @@ export default defineConfig({
     },
   },
   themeConfig: {
-    search: { provider: 'local' },
+    search: {
+      provider: 'local',
+      options: {
+        // The API pages are indexed by their top headings (module, class, function, type and
+        // member names) without bodies or parameter headings: the full text made a 6 MB index.
+        _render(src, env, md) {
+          const { relativePath } = env as { relativePath: string };
+          const text = relativePath.startsWith('api/')
+            ? src
+                .split('\n')
+                .filter((line) => /^#{1,3} /.test(line))
+                .join('\n')
+            : src;
+          return md.render(text, env);
+        },
+      },
+    },
     nav: [
       { text: 'Guide', link: '/getting-started' },
       { text: 'Blocks', link: '/blocks/' },

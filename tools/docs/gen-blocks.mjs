@@ -115,7 +115,9 @@ async function main() {
     if (info.info.example === undefined) problems.push(`${type}: no info.example`);
   }
   if (problems.length) {
-    console.warn(`gen-blocks: registered types without docs metadata:\n  ${problems.join('\n  ')}`);
+    console.warn(
+      `gen-blocks: warning: registered types without docs metadata:\n  ${problems.join('\n  ')}`,
+    );
   }
   if (check) return;
 
@@ -161,11 +163,11 @@ async function main() {
     const text = readFileSync(readme, 'utf8').replace(
       /(!?\[[^\]]*\]\()([^)\s]+)(\))/g,
       (all, open, href, close) =>
-        `${open}${rewriteLink(href, `packages/${dir}/README.md`)}${close}`,
+        `${open}${rewriteLink(href, `packages/${dir}/README.md`, `packages/${dir}.md`)}${close}`,
     );
     writeFileSync(
       join(pkgOut, `${dir}.md`),
-      `${text.trimEnd()}\n\nAPI reference: [@attnkit/${dir}](../api/${dir}/).\n`,
+      `${text.trimEnd()}\n\nAPI reference: [@attnkit/${dir}](../api/${dir}/index.md).\n`,
     );
   }
   console.log(
