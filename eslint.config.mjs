@@ -11,6 +11,7 @@ export default tseslint.config(
       '**/build/**',
       'runs/**',
       'bench-results/**',
+      'docs/.vitepress/cache/**',
     ],
   },
   js.configs.recommended,

@@ -30,7 +30,7 @@ export function mixHeads(map: tf.Tensor4D, matrix: tf.Tensor2D, block = 'mixHead
 
 /**
  * A block-diagonal [groups·size, groups·size] head-mixing matrix from per-group kernels
- * [groups, size, size]: heads mix only within their group of `size` consecutive heads.
+ * `[groups, size, size]`: heads mix only within their group of `size` consecutive heads.
  */
 export function groupedHeadMatrix(kernels: tf.Tensor3D): tf.Tensor2D {
   checkRank('groupedHeadMatrix', 'kernels', kernels, 3);

@@ -7,7 +7,7 @@ const BLOCK = 'mergeAttention';
 export interface AttentionPart {
   /** [batch, heads, tq, dv] */
   output: tf.Tensor4D;
-  /** [batch, heads, tq]: log of the part's softmax denominator (-Infinity: no key seen). */
+  /** `[batch, heads, tq]`: log of the part's softmax denominator (-Infinity: no key seen). */
   logSumExp: tf.Tensor3D;
 }
 

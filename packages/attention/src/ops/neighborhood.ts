@@ -28,9 +28,9 @@ export interface Neighborhood {
   keyLength: number;
   /** [T·K], query-major: the key each slot reads (the query itself for an empty slot). */
   keys: Int32Array;
-  /** [T·K]: the slot's entry in a (2kh − 1)·(2kw − 1) relative position table. */
+  /** `[T·K]`: the slot's entry in a (2kh − 1)·(2kw − 1) relative position table. */
   relative: Int32Array;
-  /** [T·K]: 0 for an empty slot (before the start of a causal window). */
+  /** `[T·K]`: 0 for an empty slot (before the start of a causal window). */
   valid: Uint8Array;
   /** Entries of the relative position table, (2kh − 1)·(2kw − 1). */
   tableSize: number;

@@ -21,7 +21,7 @@ export type ThresholdCompensation = 'none' | 'denominator' | 'vmean';
 export const THRESHOLD_COMPENSATIONS = ['none', 'denominator', 'vmean'] as const;
 
 export interface ThresholdAttentionOptions {
-  /** [heads, tq]: each query row keeps the keys whose scaled score is >= its threshold. */
+  /** `[heads, tq]`: each query row keeps the keys whose scaled score is >= its threshold. */
   thresholds: tf.Tensor2D;
   compensation?: ThresholdCompensation;
   causal?: boolean;

@@ -137,7 +137,7 @@ export function queryOffsetOf(
 export interface GatheredAttentionResult {
   /** [b, h, tq, dv]; 0 for a query whose slots are all empty. */
   output: tf.Tensor4D;
-  /** [b, h, tq, k]: softmax weights of the selected keys (0 in empty slots). */
+  /** `[b, h, tq, k]`: softmax weights of the selected keys (0 in empty slots). */
   weights: tf.Tensor4D;
 }
 

@@ -34,7 +34,7 @@ export const haloAttentionSchema = z
     blockSize: z.number().int().positive(),
     /** Halo h: the block's keys extend h tokens past each side of it (0 = non-overlapping). */
     halo: z.number().int().nonnegative(),
-    /** [height, width]: tokens are a row-major grid (2-D blocks); absent: a 1-D sequence. */
+    /** `[height, width]`: tokens are a row-major grid (2-D blocks); absent: a 1-D sequence. */
     grid: z.tuple([z.number().int().positive(), z.number().int().positive()]).optional(),
     /** Learned relative position logits q·(r_Δy + r_Δx) (default true). */
     relativePositions: z.boolean().optional(),
@@ -54,9 +54,9 @@ export interface HaloLayout {
   /** Queries per block (b or b²) and keys per window ((b + 2h) or (b + 2h)²). */
   queries: number;
   window: number;
-  /** [blocks·queries]: the token of each block's query slot (a permutation of 0..T-1). */
+  /** `[blocks·queries]`: the token of each block's query slot (a permutation of 0..T-1). */
   queryTokens: Int32Array;
-  /** [blocks·window]: the token of each window slot, -1 where it falls in the zero padding. */
+  /** `[blocks·window]`: the token of each window slot, -1 where it falls in the zero padding. */
   keyTokens: Int32Array;
   /** Per axis, [queries·window]: Δ + b - 1 + h, Δ = key − query coordinate on that axis. */
   relative: Int32Array[];

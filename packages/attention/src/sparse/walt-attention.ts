@@ -55,10 +55,10 @@ export type WaltAttentionConfig = z.infer<typeof waltAttentionSchema>;
 export interface WaltWindows {
   size: number;
   count: number;
-  /** [T]: the token at each place of the window-major order, and its inverse. */
+  /** `[T]`: the token at each place of the window-major order, and its inverse. */
   order: Int32Array;
   inverse: Int32Array;
-  /** [T]: each token's window. */
+  /** `[T]`: each token's window. */
   window: Int32Array;
 }
 

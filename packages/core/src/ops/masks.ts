@@ -67,7 +67,7 @@ function causalAndWindow(q: tf.Tensor, k: tf.Tensor, options: PositionMaskOption
   return tf.logicalAnd(causal, recent) as tf.Tensor2D;
 }
 
-/** [tq, tk]: query i sits at absolute position offset + i and sees keys j <= offset + i. */
+/** `[tq, tk]`: query i sits at absolute position offset + i and sees keys j <= offset + i. */
 export function causalMask(
   queryLength: number,
   keyLength: number,
@@ -82,7 +82,7 @@ export function causalMask(
   });
 }
 
-/** [tq, tk]: causal and within the last `window` positions (offset + i - j < window). */
+/** `[tq, tk]`: causal and within the last `window` positions (offset + i - j < window). */
 export function slidingWindowMask(
   queryLength: number,
   keyLength: number,
@@ -99,7 +99,7 @@ export function slidingWindowMask(
   });
 }
 
-/** [batch, 1, 1, tk]: key j of sequence b is real when j < lengths[b]. */
+/** `[batch, 1, 1, tk]`: key j of sequence b is real when j < lengths[b]. */
 export function paddingMask(lengths: number[] | tf.Tensor1D, keyLength: number): tf.Tensor4D {
   checkInt('paddingMask', 'keyLength', keyLength, 0);
   if (Array.isArray(lengths)) {
@@ -115,7 +115,7 @@ export function paddingMask(lengths: number[] | tf.Tensor1D, keyLength: number):
   });
 }
 
-/** [batch, 1, tq, tk]: block-diagonal mask, tokens attend only within their segment (Block-Attention). */
+/** `[batch, 1, tq, tk]`: block-diagonal mask, tokens attend only within their segment (Block-Attention). */
 export function segmentMask(
   querySegments: tf.Tensor2D,
   keySegments: tf.Tensor2D = querySegments,
@@ -141,7 +141,7 @@ export function segmentMask(
   });
 }
 
-/** [t, t]: bidirectional over the first `prefixLength` tokens, causal after (prefix LM, Raffel et al. 2020). */
+/** `[t, t]`: bidirectional over the first `prefixLength` tokens, causal after (prefix LM, Raffel et al. 2020). */
 export function prefixLmMask(length: number, prefixLength: number): tf.Tensor2D {
   checkInt('prefixLmMask', 'length', length, 0);
   checkInt('prefixLmMask', 'prefixLength', prefixLength, 0);

@@ -144,7 +144,7 @@ export class SpanIndex {
   }
 
   /**
-   * The spans for `queries` [rows, dim]: each row votes for its `perQuery` best spans by
+   * The spans for `queries` (`[rows, dim]`): each row votes for its `perQuery` best spans by
    * q · index vector; the `count` spans with most votes (then highest summed score), in
    * position order.
    */
