@@ -23,6 +23,8 @@ import torch
 torch.manual_seed(0)
 torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), '../../../packages/memory/test/fixtures/titans.json')
+# Largest inner learning rate of the mixers (passed in their configs as learningRate).
+LR = 0.1
 
 PRESETS = {
     'titans': dict(bias='l2', retention='l2', p=2, q=2, delta=1.0),
@@ -151,7 +153,7 @@ def neural_memory(p, x, pre, chunk, retrieve='updated'):
     k = l2n(heads(silu(x @ p[pre + 'k.weight'])))
     v = heads(silu(x @ p[pre + 'v.weight']))
     gate = lambda n: (x @ p[pre + n + '.weight'] + p[pre + n + '.bias']).transpose(1, 2)
-    lr = 0.1 * torch.sigmoid(gate('theta'))
+    lr = LR * torch.sigmoid(gate('theta'))  # the configs name it: the layer's default is 1/chunkSize
     log_eta = torch.nn.functional.logsigmoid(gate('eta'))
     log_keep = torch.nn.functional.logsigmoid(-gate('alpha'))
     b = x.shape[0]
@@ -226,15 +228,16 @@ def attention_params(pre):
 mixers = []
 TM = 5
 for name, config, params, fn in [
-    ('neural-memory', {'type': 'neural-memory', 'dModel': DM, 'numHeads': NH, 'chunkSize': 2},
+    ('neural-memory', {'type': 'neural-memory', 'dModel': DM, 'numHeads': NH, 'chunkSize': 2, 'learningRate': LR},
      memory_params(''), lambda p, x: neural_memory(p, x, '', 2)),
-    ('titans-mac', {'type': 'titans-mac', 'dModel': DM, 'numHeads': NH, 'chunkSize': SEG, 'persistentTokens': P},
+    ('titans-mac', {'type': 'titans-mac', 'dModel': DM, 'numHeads': NH, 'chunkSize': SEG, 'learningRate': LR,
+                    'persistentTokens': P},
      {**memory_params('memory.'), **attention_params(''), 'persistent': torch.randn(P, DM)}, mac),
-    ('titans-mag', {'type': 'titans-mag', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2,
+    ('titans-mag', {'type': 'titans-mag', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR,
                     'persistentTokens': P},
      {**memory_params('memory.'), **attention_params('attention.'), 'persistent': torch.randn(P, DM),
       'attentionGain': 1 + 0.2 * torch.randn(DM), 'memoryGain': 1 + 0.2 * torch.randn(DM)}, mag),
-    ('titans-mal', {'type': 'titans-mal', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2,
+    ('titans-mal', {'type': 'titans-mal', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR,
                     'persistentTokens': P},
      {**memory_params('memory.'), **attention_params('attention.'), 'persistent': torch.randn(P, DM)}, mal),
 ]:

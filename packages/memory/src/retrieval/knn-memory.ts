@@ -126,7 +126,10 @@ export class RetrievalMemoryAttention extends ProjectedAttention<Resolved> imple
         if (this.kNorm) k = this.kNorm.forward(k) as tf.Tensor4D;
         const v = heads(this.v.forward(x), this.layout.valueDim);
         const sizes = segmentPieces(positions, L);
-        const [qs, ks, vs] = [q, k, v].map((y) => tf.split(y, sizes, 2) as tf.Tensor4D[]);
+        // One piece: no split (tfjs's split gradient of a single piece concats nothing).
+        const [qs, ks, vs] = [q, k, v].map((y) =>
+          sizes.length === 1 ? [y] : (tf.split(y, sizes, 2) as tf.Tensor4D[]),
+        );
         let carry = memory.local;
         let carryPositions = memory.positions;
         const outs: tf.Tensor4D[] = [];

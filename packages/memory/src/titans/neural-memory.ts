@@ -37,7 +37,7 @@ export const memoryFields = {
   chunkSize: positive.optional(),
   /** Training form: 'chunk' (default) or 'recurrent'; decoding one token steps recurrently. */
   form: z.enum(['chunk', 'recurrent']).optional(),
-  /** Largest inner learning rate: θ_t = learningRate·σ(x w_θ) (default 0.1; 0: a fixed memory). */
+  /** Largest inner learning rate: θ_t = learningRate·σ(x w_θ) (default min(0.1, 1/chunkSize): a chunk's summed step stays <= 1; 0: a fixed memory). */
   learningRate: z.number().min(0).optional(),
   /** Surprise with momentum η_t = σ(x w_η) (eq. 14; default true); false: η = 0. */
   momentum: z.boolean().optional(),
@@ -138,7 +138,9 @@ export class NeuralMemory<C extends MemoryOptions = NeuralMemoryConfig>
     this.k = this.addModule('k', linear(d, width));
     this.v = this.addModule('v', linear(d, width));
     this.o = this.addModule('o', linear(width, d));
-    // Gate biases start at slow forgetting (α ≈ 0.02) and strong momentum (η ≈ 0.88).
+    // Gate biases: η ≈ 0.5 (momentum that does not multiply the chunk's step many times over) and
+    // α ≈ 1e-3 (forgetting over ~1000 tokens: decaying every matrix of a deep or gated memory
+    // shrinks its output as a power of the decay, so faster forgetting collapses it to 0).
     const gate = (name: string, bias: number) => {
       const g = this.addModule(name, linear(d, heads, true));
       const start = tf.fill([heads], bias);
@@ -147,14 +149,23 @@ export class NeuralMemory<C extends MemoryOptions = NeuralMemoryConfig>
       return g;
     };
     this.theta = gate('theta', 0);
-    this.eta = this.config.momentum === false ? null : gate('eta', 2);
-    this.alpha = this.config.forgetGate === false ? null : gate('alpha', -4);
+    this.eta = this.config.momentum === false ? null : gate('eta', 0);
+    this.alpha = this.config.forgetGate === false ? null : gate('alpha', -7);
     this.init = model.shapes.map(([i, o], l) =>
       this.addParameter(
         `memory${l}`,
         initTensor({ name: 'normal', std: 1 / Math.sqrt(i) }, [heads, i, o], this.rng),
       ),
     );
+  }
+
+  /**
+   * The largest θ_t: `learningRate`, by default min(0.1, 1/chunkSize), so a chunk's summed step
+   * Σθ_t stays <= 1 (with unit keys the linear memory's ℓ2 update I − 2Σθ k kᵀ is then
+   * non-expansive); 0.1 caps the per-token step of short chunks (the MLP's curvature is larger).
+   */
+  get maxStep(): number {
+    return this.config.learningRate ?? Math.min(0.1, 1 / (this.config.chunkSize ?? 16));
   }
 
   get setup() {
@@ -191,7 +202,7 @@ export class NeuralMemory<C extends MemoryOptions = NeuralMemoryConfig>
       const split = (y: tf.Tensor) =>
         tf.transpose(tf.reshape(y, [b, t, h, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
       const gates = (g: Linear) => tf.transpose(g.forward(x), [0, 2, 1]) as tf.Tensor3D;
-      const lr = tf.mul(tf.sigmoid(gates(this.theta)), this.config.learningRate ?? 0.1);
+      const lr = tf.mul(tf.sigmoid(gates(this.theta)), this.maxStep);
       const logSigmoid = (z: tf.Tensor) => tf.neg(tf.softplus(tf.neg(z)));
       const fresh = state?.carry ? undefined : this.initialCarry(b);
       const r = neuralMemory(

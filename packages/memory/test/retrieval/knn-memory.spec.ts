@@ -80,6 +80,23 @@ describe('knn-memory and retrieval-attention: golden values', () => {
 });
 
 describe('knn-memory', () => {
+  it('trains on an input of one segment (T <= segmentLength): finite input gradient', () => {
+    const m = make(small);
+    try {
+      for (const t of [2, 3]) {
+        tf.tidy(() => {
+          const x = tf.randomNormal([1, t, 8], 0, 1, 'float32', t);
+          const g = tf.grad((y: tf.Tensor) => tf.sum(m.forward(y as tf.Tensor3D)))(x);
+          expect(g.shape).toEqual([1, t, 8]);
+          expect(tf.all(tf.isFinite(g)).dataSync()[0]).toBe(1);
+          expect(tf.max(tf.abs(g)).dataSync()[0]).toBeGreaterThan(0);
+        });
+      }
+    } finally {
+      m.dispose();
+    }
+  });
+
   it('retrieving every entry equals dense attention over the memory', () => {
     tf.engine().startScope();
     const store = new KnnStore({ dim: 4, capacity: 16 });
