@@ -5,8 +5,9 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
+const { execFileSync } = require('node:child_process');
 
-module.exports = async function globalSetup() {
+module.exports = function globalSetup() {
   const out = path.join(__dirname, '../../node_modules/.cache/attnkit/tfjs-gradients-public.cjs');
   const pluginFile = path.join(__dirname, '../gradients/tfjs-gradients.cjs');
   const version = require('@tensorflow/tfjs-core/package.json').version;
@@ -14,22 +15,11 @@ module.exports = async function globalSetup() {
   const stamp = `${out}.${version}.${plugin.slice(0, 12)}`;
   if (fs.existsSync(out) && fs.existsSync(stamp)) return;
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const { tfjsGradientsPlugin } = require(pluginFile);
-  // Write next to the final name and rename, so parallel jest runs never read half a file.
+  // In a child process: the bundler's plugin loads tfjs-core, which must not load in this one.
+  // Written next to the final name and renamed, so parallel jest runs never read half a file.
   const tmp = `${out}.${process.pid}.tmp`;
-  await require('esbuild').build({
-    stdin: {
-      contents: "import '@tensorflow/tfjs-core/dist/register_all_gradients';",
-      resolveDir: __dirname,
-      loader: 'js',
-    },
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    outfile: tmp,
-    logLevel: 'error',
-    plugins: [tfjsGradientsPlugin()],
+  execFileSync(process.execPath, [path.join(__dirname, 'build-gradients.cjs'), out, tmp], {
+    stdio: 'inherit',
   });
-  fs.renameSync(tmp, out);
   fs.writeFileSync(stamp, '');
 };
