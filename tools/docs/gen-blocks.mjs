@@ -68,14 +68,33 @@ function constraints(p) {
   return out.join(', ');
 }
 
+/**
+ * Registry prose as literal text: outside `code` spans, `*` and `_` (equations such as
+ * `M*_{t−1}` would turn into emphasis), braces (markdown-it-attrs reads `{…}` after an element
+ * as attributes, Vue reads `{{` as interpolation) and `<` (an HTML tag to Vue) are escaped.
+ */
+function prose(text) {
+  return text
+    .split(/(`[^`]*`)/)
+    .map((part, i) =>
+      i % 2
+        ? part
+        : part.replace(/[*_]/g, (c) => `\\${c}`).replace(/[{}<]/g, (c) => `&#${c.charCodeAt(0)};`),
+    )
+    .join('');
+}
+
 function blockSection(type, info, entry, z, category) {
   const lines = [`## \`${type}\``, ''];
   const meta = info.info;
   lines.push(`*${category}* · registered in \`${entry.sourceFile ?? '?'}\``, '');
-  if (meta.summary) lines.push(meta.summary, '');
+  if (meta.summary) lines.push(prose(meta.summary), '');
   if (meta.paper)
-    lines.push(`**Paper:** ${meta.paper}${meta.equation ? ` (${meta.equation})` : ''}`, '');
-  else if (meta.equation) lines.push(`**Equation:** ${meta.equation}`, '');
+    lines.push(
+      `**Paper:** ${prose(meta.paper)}${meta.equation ? ` (${prose(meta.equation)})` : ''}`,
+      '',
+    );
+  else if (meta.equation) lines.push(`**Equation:** ${prose(meta.equation)}`, '');
   const rows = fieldRows(z, entry.schema);
   if (rows?.length) {
     // Descriptions come from the schema's .describe(); the column is left out when none has one.
