@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expandMixers, familyOf, mixerFor } from './lib/recall-mixers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -28,11 +29,10 @@ const option = (name, fallback) => {
 };
 const list = (name, fallback) => option(name, fallback).split(',').filter(Boolean);
 
-// Task sizes by sequence length: MQAR at vocab 256 with 4/8/16 pairs for 64/128/256 tokens
-// (the issue's grid); selective copying with as many data tokens among noise; induction heads
-// over a 32-symbol alphabet.
-export function taskFor(name, length, vocab = 256) {
-  const pairs = Math.max(1, Math.round(length / 16));
+// Task sizes: MQAR at the given vocabulary with `pairs` key-value pairs (default T/16: 4/8/16
+// for 64/128/256 tokens, the issue's grid); selective copying with as many data tokens among
+// noise; induction heads over a 32-symbol alphabet.
+export function taskFor(name, length, vocab = 256, pairs = Math.max(1, Math.round(length / 16))) {
   const numKeys = Math.floor((vocab - 1) / 2);
   switch (name) {
     case 'mqar':
@@ -46,27 +46,35 @@ export function taskFor(name, length, vocab = 256) {
   }
 }
 
-// Per-mixer options at a width (head size 16); softmax's sliding window keeps 1/4 of 64.
-export function mixerFor(type, dModel) {
-  const numHeads = dModel / 16;
-  const extra = {
-    'sliding-window': { window: 16 },
-    mamba: {},
-    mamba2: { headDim: 16 },
-  };
-  const base = type.startsWith('mamba') ? { type } : { type, numHeads };
-  return { ...base, ...(extra[type] ?? {}) };
+export { mixerFor };
+
+/** The default pair count of a task at a length (T/16; induction has none). */
+function pairsOf(task, length) {
+  return task === 'induction' ? 0 : Math.max(1, Math.round(length / 16));
 }
 
-const DEFAULT_MIXERS =
-  'mha,sliding-window,linear-attention,performer,retnet,lightning,gla,based,lln,mamba,mamba2,aaren';
+/** The (length, pairs) columns of a task: every length × every `--pairs` count that fits. */
+function columnsOf(spec, task) {
+  const out = [];
+  for (const length of spec.lengths) {
+    if (task === 'induction' || !spec.pairs) out.push({ length, pairs: pairsOf(task, length) });
+    else
+      for (const pairs of spec.pairs)
+        if ((task === 'mqar' ? 4 * pairs : 2 * pairs) <= length) out.push({ length, pairs });
+  }
+  return out;
+}
+
+const DEFAULT_MIXERS = '@baselines,@linear,@recurrent,@sparse';
 
 async function main() {
   if (args.includes('--child')) return child(JSON.parse(option('child-spec')));
   const out = option('out', path.join(HERE, '../../bench-results/recall.json'));
   const spec = {
     tasks: list('tasks', 'mqar,selective-copy,induction'),
-    mixers: list('mixers', DEFAULT_MIXERS),
+    mixers: expandMixers(list('mixers', DEFAULT_MIXERS)),
+    // Pair counts per example (MQAR) / data tokens (selective copying); default T/16.
+    pairs: option('pairs') ? list('pairs').map(Number) : null,
     dModels: list('d-models', '64,128').map(Number),
     lengths: list('lengths', '64,128,256').map(Number),
     steps: Number(option('steps', 1500)),
@@ -80,18 +88,31 @@ async function main() {
   const jobs = Number(option('jobs', Math.max(1, (os.availableParallelism?.() ?? 2) - 0)));
   const previous = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { rows: [] };
   const same = (a, b) =>
-    ['task', 'length', 'dModel', 'mixer', 'steps', 'batch', 'lr', 'vocab', 'embedStd'].every(
-      (k) => a[k] === b[k],
-    );
-  const rows = previous.rows ?? [];
+    [
+      'task',
+      'length',
+      'pairs',
+      'dModel',
+      'mixer',
+      'steps',
+      'batch',
+      'lr',
+      'vocab',
+      'embedStd',
+    ].every((k) => a[k] === b[k]);
+  const rows = (previous.rows ?? []).map((r) => ({
+    ...r,
+    pairs: r.pairs ?? pairsOf(r.task, r.length),
+  }));
   const todo = [];
   for (const task of spec.tasks)
-    for (const length of spec.lengths)
+    for (const { length, pairs } of columnsOf(spec, task))
       for (const dModel of spec.dModels)
         for (const mixer of spec.mixers) {
           const run = {
             task,
             length,
+            pairs,
             dModel,
             mixer,
             steps: spec.steps,
@@ -124,7 +145,7 @@ async function main() {
       rows.push(row);
       save();
       process.stderr.write(
-        `  ${run.task} T=${run.length} d=${run.dModel} ${run.mixer}: ${row.error ? `failed: ${row.error}` : `acc ${row.accuracy.toFixed(3)} (${row.seconds.toFixed(0)} s)`}\n`,
+        `  ${run.task} T=${run.length} pairs=${run.pairs} d=${run.dModel} ${run.mixer}: ${row.error ? `failed: ${row.error}` : `acc ${row.accuracy.toFixed(3)} (${row.seconds.toFixed(0)} s)`}\n`,
       );
     }
   };
@@ -180,7 +201,7 @@ async function child(run) {
   const core = await import('@attnkit/core');
   await import('@attnkit/attention');
   const models = await import('@attnkit/models');
-  const task = models.createTask(run.task, taskFor(run.task, run.length, run.vocab));
+  const task = models.createTask(run.task, taskFor(run.task, run.length, run.vocab, run.pairs));
   const mixer = mixerFor(run.mixer, run.dModel);
   const probe = core.build({ ...mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
   const rotary = probe.capabilities?.positional?.includes('rotate');
@@ -255,45 +276,52 @@ export function renderTables(rows, spec) {
   const budget = ['steps', 'batch', 'lr', 'vocab', 'embedStd'];
   const ok = rows.filter((r) => !r.error && budget.every((k) => r[k] === spec[k]));
   const out = [];
+  const pairsFlag = spec.pairs ? ` --pairs ${spec.pairs.join(',')}` : '';
   out.push(
-    `Command: \`node tools/bench/recall.mjs --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, vocabulary ${spec.vocab}, the recipe of \`attnkit train\`); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example.`,
+    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
     if (!mine.length) continue;
     const cols = [];
     for (const dModel of spec.dModels)
-      for (const length of spec.lengths) cols.push({ dModel, length });
-    const sample = taskFor(task, spec.lengths[0], spec.vocab);
+      for (const c of columnsOf(spec, task)) cols.push({ dModel, ...c });
+    const sample = taskFor(task, cols[0].length, spec.vocab, cols[0].pairs);
     out.push(
       '',
-      `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} at T=${spec.lengths[0]}, scaled with T)`,
+      `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} in the first column)`,
       '',
     );
+    const head = (c) =>
+      `d ${c.dModel}, T ${c.length}${task === 'induction' ? '' : `, ${c.pairs} ${task === 'mqar' ? 'pairs' : 'tokens'}`}`;
+    const last = cols.filter((c) => c.dModel === spec.dModels[0]).at(-1);
     out.push(
-      `| mixer | ${cols.map((c) => `d ${c.dModel}, T ${c.length}`).join(' | ')} | state at d ${spec.dModels[0]}, T ${spec.lengths.at(-1)} |`,
-      `| --- | ${cols.map(() => '---').join(' | ')} | --- |`,
+      `| family | mixer | ${cols.map(head).join(' | ')} | state |`,
+      `| --- | --- | ${cols.map(() => '---:').join(' | ')} | ---: |`,
     );
-    for (const mixer of spec.mixers) {
-      const cells = cols.map((c) => {
-        const r = mine.find(
-          (x) => x.mixer === mixer && x.dModel === c.dModel && x.length === c.length,
-        );
-        return r ? r.accuracy.toFixed(2) : '—';
-      });
-      const big = mine.find(
+    const find = (mixer, c) =>
+      mine.find(
         (x) =>
-          x.mixer === mixer && x.dModel === spec.dModels[0] && x.length === spec.lengths.at(-1),
+          x.mixer === mixer &&
+          x.dModel === c.dModel &&
+          x.length === c.length &&
+          x.pairs === c.pairs,
       );
-      const state = big?.stateBytes ? `${(big.stateBytes / 1024).toFixed(1)} KiB` : '—';
-      out.push(`| \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
+    for (const mixer of spec.mixers) {
+      const cells = cols.map((c) => find(mixer, c)?.accuracy.toFixed(2) ?? '—');
+      const bytes = find(mixer, last)?.stateBytes;
+      const state = bytes ? `${(bytes / 1024).toFixed(1)} KiB` : '—';
+      out.push(`| ${familyOf(mixer)} | \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
     }
   }
   const failed = rows.filter((r) => r.error && budget.every((k) => r[k] === spec[k]));
   if (failed.length)
     out.push(
       '',
-      ...failed.map((r) => `- ${r.task} T=${r.length} d=${r.dModel} ${r.mixer} failed: ${r.error}`),
+      ...failed.map(
+        (r) =>
+          `- ${r.task} T=${r.length} pairs=${r.pairs} d=${r.dModel} ${r.mixer} failed: ${r.error}`,
+      ),
     );
   return out.join('\n');
 }
