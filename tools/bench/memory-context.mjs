@@ -9,7 +9,7 @@
 //
 //   npm run build && node tools/bench/memory-context.mjs [--models landmark-lm-tiny,...]
 //     [--tasks passkey,mqar] [--length 64] [--factors 1,2,4,8] [--steps 2500] [--batch 32]
-//     [--lr 3e-3] [--embed-std 1] [--passkey-digits 3] [--vocab 256] [--eval-examples 256]
+//     [--lr 3e-3] [--embed-std 0.125] [--passkey-digits 3] [--vocab 256] [--eval-examples 256]
 //     [--backend native] [--jobs 2] [--out bench-results/memory-context.json]
 //     [--write packages/memory/README.md] [--src] [--quick]
 //
@@ -17,12 +17,20 @@
 // each) and is evaluated there at every factor; rows go to --out as they finish, so a long run
 // resumes with the same command (finished rows are kept). --write puts the tables between
 // <!-- memory-context:start --> and <!-- memory-context:end --> in the given file. --src runs on
-// the packages' sources (bundled with esbuild into tools/bench/dist/, no build needed). --quick is
-// a smoke run (L 32, 2 steps of batch 4, 4 examples per length, cpu backend, about 4 s of CPU per
-// child; never resumed, written to the temp directory unless --out is given) that fails (exit 1)
-// when a model crashes or its loss is not finite at some length; CI runs it as
-// `node tools/bench/memory-context.mjs --quick --src`. A preset that is not registered is reported
-// as skipped and tried again on the next run.
+// the packages' sources (bundled with esbuild into tools/bench/dist/, no build needed).
+//
+// Token embeddings are N(0, 0.125²) for every model (EMBED_STD): 1/√dModel at these presets' dModel
+// of 64, so the tied output projection starts with logits of about unit spread and the first loss
+// near ln(vocab): in the quick run 2.6-4.2 on passkey (ln 17 = 2.8) and 3.4-4.2 on MQAR (ln 32 =
+// 3.5), where N(0, 1) gave ~55 and N(0, 0.3²) 7-16. Each row keeps its first and last training loss.
+//
+// --quick is a smoke run (L 32, 2 steps of batch 4, 4 examples per length, cpu backend; never
+// resumed, written to the temp directory unless --out is given) that fails (exit 1) when a model
+// crashes or its loss is not finite at some length; CI (.ci/run) runs it with `--models` naming
+// landmark, rmt, knn, sliding-window, titans-mac and titans-mag tiny. Measured on the shared 2-core machine under a load average of ~14: 5-8 s of CPU per child
+// for landmark, rmt, knn and sliding-window, 11-15 s for the two Titans ones (mostly evaluation
+// at 8× L), 106 s of CPU and 7.3 min of wall time for the 12 children at --jobs 2. A preset that
+// is not registered is reported as skipped and tried again on the next run.
 //
 // Time of the full run (L 64, 2500 steps of batch 32, 256 examples per length, native backend,
 // one thread per child), from 20- and 40-step runs on the shared 2-core machine under a load
@@ -30,8 +38,8 @@
 // landmark-lm-tiny 0.87 s, knn-lm-tiny ~0.6 s, rmt-lm-tiny 0.57 s, sliding-window-tiny ~0.2 s,
 // i.e. 36, 26, 24 and 9 min per (model, task) child, plus 10-50 s of evaluation; about 3.2 h of
 // CPU for the 8 children (1.6 h of wall time at --jobs 2 on two free cores), plus the 2
-// titans-mac-tiny children, not measured at this size (0.85 s of CPU per step already at the
-// smoke run's batch of 4 × 32 tokens). Not part of npm test.
+// titans-mac-tiny children, not measured at this size (1.0-1.3 s of CPU per step already at the
+// smoke run's batch of 4 × 32 tokens, cpu backend, over 40 steps). Not part of npm test.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -52,6 +60,9 @@ export const DEFAULT_MODELS = [
 
 /** The sliding-window baseline: rmt-lm-tiny's shape with a 16-token window (rmt's segment, knn's). */
 export const SLIDING_WINDOW = { base: 'rmt-lm-tiny', window: 16 };
+
+/** Token embedding std of every model: 1/√64, the presets' dModel (see the header). */
+export const EMBED_STD = 0.125;
 
 /**
  * Task options for `length` = factor × L input tokens (task.seqLen === length). Passkey: the
@@ -125,7 +136,7 @@ export function parseSpec(args) {
     steps: Number(option('steps', d.steps ?? 2500)),
     batch: Number(option('batch', d.batch ?? 32)),
     lr: Number(option('lr', 3e-3)),
-    embedStd: Number(option('embed-std', 1)),
+    embedStd: Number(option('embed-std', EMBED_STD)),
     passkeyDigits: Number(option('passkey-digits', d.passkeyDigits ?? 3)),
     vocab: Number(option('vocab', d.vocab ?? 256)),
     evalExamples: Number(option('eval-examples', d.evalExamples ?? 256)),
@@ -183,7 +194,7 @@ async function main() {
       todo.push(run);
     }
   process.stderr.write(
-    `memory-context: ${todo.length} runs to do (${rows.length} rows in ${out})\n`,
+    `memory-context: ${todo.length} runs to do (${rows.length} rows in ${out}); token embeddings N(0, ${spec.embedStd}²)\n`,
   );
   const save = () => {
     fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -224,7 +235,8 @@ function summary(row) {
   if (row.skipped) return `skipped: ${row.skipped}`;
   if (row.error) return `failed: ${row.error}`;
   const accs = row.evals.map((e) => `${e.factor}× ${e.accuracy.toFixed(2)}`).join(', ');
-  return `${accs} (train ${row.trainSeconds.toFixed(0)} s, eval ${row.evalSeconds.toFixed(0)} s)`;
+  const losses = `loss ${row.firstLoss?.toFixed(2)} → ${row.trainLoss.toFixed(2)}`;
+  return `${accs} (${losses}, train ${row.trainSeconds.toFixed(0)} s, eval ${row.evalSeconds.toFixed(0)} s)`;
 }
 
 /** Replaces the text between the memory-context markers of `file` with `tables`. */
@@ -369,10 +381,11 @@ async function child(run) {
     return (user + system) / 1e6;
   };
   let [start, cpuStart] = [performance.now(), cpu()];
-  let [loss, half] = [NaN, 0];
+  let [loss, half, firstLoss] = [NaN, 0, NaN];
   for (let i = 0; i < run.steps; i++) {
     if (i === Math.floor(run.steps / 2)) half = cpu();
     loss = trainer.trainStep().loss;
+    if (i === 0) firstLoss = loss; // at the initial weights: about ln(vocab) (EMBED_STD)
   }
   const trainSeconds = (performance.now() - start) / 1e3;
   const trainCpuSeconds = cpu() - cpuStart;
@@ -391,6 +404,7 @@ async function child(run) {
   model.dispose();
   const result = {
     parameters,
+    firstLoss,
     trainLoss: loss,
     trainSeconds,
     trainCpuSeconds,
@@ -460,10 +474,10 @@ export function renderTables(rows, spec) {
   const out = [];
   const cmd =
     `node tools/bench/memory-context.mjs --length ${spec.length} --steps ${spec.steps} ` +
-    `--batch ${spec.batch} --lr ${spec.lr} --passkey-digits ${spec.passkeyDigits} ` +
+    `--batch ${spec.batch} --lr ${spec.lr} --embed-std ${spec.embedStd} --passkey-digits ${spec.passkeyDigits} ` +
     `--vocab ${spec.vocab} --eval-examples ${spec.evalExamples}`;
   out.push(
-    `Command: \`${cmd}\`. Each model trained on ${spec.length}-token inputs (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)), then evaluated by one forward over inputs of ${spec.factors.map((f) => `${f}×`).join(', ')} that length in eval mode; accuracy on the answer tokens of ${spec.evalExamples} fresh examples per length (in brackets: examples with every answer right). \`sliding-window-tiny\` is rmt-lm-tiny's shape with \`sliding-window\` mixers of window ${SLIDING_WINDOW.window}.`,
+    `Command: \`${cmd}\`. Each model trained on ${spec.length}-token inputs (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²) for every model, whose tied output logits then start near unit scale), then evaluated by one forward over inputs of ${spec.factors.map((f) => `${f}×`).join(', ')} that length in eval mode; accuracy on the answer tokens of ${spec.evalExamples} fresh examples per length (in brackets: examples with every answer right). \`sliding-window-tiny\` is rmt-lm-tiny's shape with \`sliding-window\` mixers of window ${SLIDING_WINDOW.window}.`,
   );
   for (const task of spec.tasks) {
     const sample = taskFor(task, spec.length, 1, spec);

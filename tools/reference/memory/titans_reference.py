@@ -5,7 +5,8 @@ at Test Time"; Behrouz et al. 2025, "It's All Connected" for Miras).
 Independent of the TypeScript code: the memory is updated token by token (eqs. 12-15), the inner
 gradient comes from torch.autograd (create_graph, so the outer gradient flows through it), and a
 chunk of C tokens is defined as the paper's chunked form defines it: every token's gradient taken at
-the weights of the chunk start (sec. 3.2).
+the weights of the chunk start (sec. 3.2). Each token's gradient (all matrices together) is clipped
+to norm `clip` (norm clipping, Pascanu et al. 2013), as attnkit's memory does.
 
 Writes packages/memory/test/fixtures/titans.json:
 - 'updates': one call of the op (q, k, v, gates, initial weights and surprise) per Miras choice:
@@ -25,6 +26,9 @@ torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(__file__), '../../../packages/memory/test/fixtures/titans.json')
 # Largest inner learning rate of the mixers (passed in their configs as learningRate).
 LR = 0.1
+# Clip of a token's inner gradient norm: small enough that it acts on some tokens of every case.
+CLIP = 1.0
+CLIPPED = []  # per case: the fraction of token updates the clip scaled down
 
 PRESETS = {
     'titans': dict(bias='l2', retention='l2', p=2, q=2, delta=1.0),
@@ -73,11 +77,12 @@ def retain(choice, a):
     return torch.softmax(a, dim=-2)
 
 
-def memory_scan(kind, choice, q, k, v, lr, log_eta, log_keep, a0, s0, chunk, retrieve='updated'):
+def memory_scan(kind, choice, q, k, v, lr, log_eta, log_keep, a0, s0, chunk, retrieve='updated', clip=math.inf):
     """Token by token. q, k, v [B, H, T, d]; gates [B, H, T]; a0, s0 lists of [B, H, in, out]."""
     a, s = list(a0), list(s0)
     base = a
     ys = []
+    clipped = 0
     for t in range(q.shape[2]):
         if t % chunk == 0:
             base = a
@@ -85,11 +90,16 @@ def memory_scan(kind, choice, q, k, v, lr, log_eta, log_keep, a0, s0, chunk, ret
         kt, vt = k[:, :, t:t + 1], v[:, :, t:t + 1]
         loss = loss_of(choice, memory_apply(kind, wb, kt) - vt)
         grads = torch.autograd.grad(loss, wb, create_graph=True)
+        norm = torch.sqrt(sum((g ** 2).sum((-2, -1)) for g in grads))  # [B, H]
+        factor = torch.clamp(clip / norm, max=1.0)[:, :, None, None]
+        clipped += int((norm > clip).sum())
+        grads = [g * factor for g in grads]
         sc = lambda g: g[:, :, t].reshape(g.shape[0], g.shape[1], 1, 1)
         s = [torch.exp(sc(log_eta)) * si - sc(lr) * gi for si, gi in zip(s, grads)]
         a = [torch.exp(sc(log_keep)) * ai + si for ai, si in zip(a, s)]
         w = wb if retrieve == 'chunkStart' else [retain(choice, x) for x in a]
         ys.append(memory_apply(kind, w, q[:, :, t:t + 1]))
+    CLIPPED.append(clipped / (q.shape[0] * q.shape[1] * q.shape[2]))
     return torch.cat(ys, 2), a, s
 
 
@@ -117,9 +127,9 @@ for name, choice in PRESETS.items():
     scale = 1.0 if choice['retention'] == 'lq' else 0.5
     a0 = [(scale * torch.randn(B, H, i, o)).requires_grad_() for i, o in shapes(kind, D, HID)]
     s0 = [0.05 * torch.randn(B, H, i, o) for i, o in shapes(kind, D, HID)]
-    y, a, s = memory_scan(kind, choice, q, k, v, lr, log_eta, log_keep, a0, s0, C)
+    y, a, s = memory_scan(kind, choice, q, k, v, lr, log_eta, log_keep, a0, s0, C, clip=CLIP)
     updates.append({
-        'name': name, 'kind': kind, 'shape': [B, H, T, D], 'hidden': HID, 'chunkSize': C,
+        'name': name, 'kind': kind, 'shape': [B, H, T, D], 'hidden': HID, 'chunkSize': C, 'gradientClip': CLIP,
         'choice': {'attentionalBias': choice['bias'], 'retention': choice['retention'],
                    'p': choice['p'], 'q': choice['q'], 'huberDelta': choice['delta']},
         'q': flat(q), 'k': flat(k), 'v': flat(v), 'lr': flat(lr), 'logMomentum': flat(log_eta),
@@ -159,7 +169,7 @@ def neural_memory(p, x, pre, chunk, retrieve='updated'):
     b = x.shape[0]
     a0 = [p[pre + 'memory%d' % i].unsqueeze(0).expand(b, -1, -1, -1) for i in range(2)]
     s0 = [torch.zeros_like(w) for w in a0]
-    y, _, _ = memory_scan('mlp', PRESETS['titans'], q, k, v, lr, log_eta, log_keep, a0, s0, chunk, retrieve)
+    y, _, _ = memory_scan('mlp', PRESETS['titans'], q, k, v, lr, log_eta, log_keep, a0, s0, chunk, retrieve, CLIP)
     return merge(y) @ p[pre + 'o.weight']
 
 
@@ -228,16 +238,16 @@ def attention_params(pre):
 mixers = []
 TM = 5
 for name, config, params, fn in [
-    ('neural-memory', {'type': 'neural-memory', 'dModel': DM, 'numHeads': NH, 'chunkSize': 2, 'learningRate': LR},
+    ('neural-memory', {'type': 'neural-memory', 'dModel': DM, 'numHeads': NH, 'chunkSize': 2, 'learningRate': LR, 'gradientClip': CLIP},
      memory_params(''), lambda p, x: neural_memory(p, x, '', 2)),
-    ('titans-mac', {'type': 'titans-mac', 'dModel': DM, 'numHeads': NH, 'chunkSize': SEG, 'learningRate': LR,
+    ('titans-mac', {'type': 'titans-mac', 'dModel': DM, 'numHeads': NH, 'chunkSize': SEG, 'learningRate': LR, 'gradientClip': CLIP,
                     'persistentTokens': P},
      {**memory_params('memory.'), **attention_params(''), 'persistent': torch.randn(P, DM)}, mac),
-    ('titans-mag', {'type': 'titans-mag', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR,
+    ('titans-mag', {'type': 'titans-mag', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR, 'gradientClip': CLIP,
                     'persistentTokens': P},
      {**memory_params('memory.'), **attention_params('attention.'), 'persistent': torch.randn(P, DM),
       'attentionGain': 1 + 0.2 * torch.randn(DM), 'memoryGain': 1 + 0.2 * torch.randn(DM)}, mag),
-    ('titans-mal', {'type': 'titans-mal', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR,
+    ('titans-mal', {'type': 'titans-mal', 'dModel': DM, 'numHeads': NH, 'window': WINDOW, 'chunkSize': 2, 'learningRate': LR, 'gradientClip': CLIP,
                     'persistentTokens': P},
      {**memory_params('memory.'), **attention_params('attention.'), 'persistent': torch.randn(P, DM)}, mal),
 ]:
@@ -256,3 +266,5 @@ for name, config, params, fn in [
 with open(OUT, 'w') as f:
     json.dump({'updates': updates, 'mixers': mixers}, f)
 print('wrote', OUT, os.path.getsize(OUT), 'bytes')
+names = [u['name'] for u in updates] + [m['name'] for m in mixers]
+print('token updates clipped:', ', '.join('%s %.2f' % (n, f) for n, f in zip(names, CLIPPED)))

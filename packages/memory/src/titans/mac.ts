@@ -74,9 +74,10 @@ function estimateMac(c: TitansMacConfig) {
  * into segments of `chunkSize` tokens (the memory's chunk). For a segment S: h = M*_{t−1}(q),
  * retrieved with the segment's queries from the memory as it stood before the segment (eq. 21);
  * attention over [P, h, S] (eq. 22: persistent tokens as an unmasked key/value prefix, h and S
- * causal within the segment, keys and values by shared projections); then the memory learns the
- * segment (eq. 23; here from its input tokens) and the output is the attention's. Decoding
- * carries the memory's weights and the segment's keys/values.
+ * causal within the segment, keys and values by shared projections), one attention per segment,
+ * so nothing of a later segment (not even an overflow: 0·∞) reaches an earlier one's outputs;
+ * then the memory learns the segment (eq. 23; here from its input tokens) and the output is the
+ * attention's. Decoding carries the memory's weights and the segment's keys/values.
  */
 export class TitansMac extends Module<TitansMacConfig> implements TokenMixer {
   readonly memory: NeuralMemory<TitansMacConfig>;
@@ -129,63 +130,49 @@ export class TitansMac extends Module<TitansMacConfig> implements TokenMixer {
       caps,
     );
     const [b, t, d] = x.shape;
-    const heads = this.config.numHeads;
     const offset = state?.length ?? 0;
     const cached = offset % this.segment;
     const [output, ...next] = tf.tidy(() => {
-      const split = (y: tf.Tensor, n: number) =>
-        tf.transpose(
-          tf.reshape(y, [y.shape[0]!, n, heads, d / heads]),
-          [0, 2, 1, 3],
-        ) as tf.Tensor4D;
-      const h = this.memory.run(x, state?.memory, 'chunkStart');
+      const h = this.config.numHeads;
+      const heads = (y: tf.Tensor) =>
+        tf.transpose(tf.reshape(y, [b, t, h, d / h]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const mem = this.memory.run(x, state?.memory, 'chunkStart');
+      // The pieces of x in one segment each: the rest of the current segment, whole segments, a head.
+      const sizes = segmentPieces(offset, t, this.segment);
+      const pieces = (y: tf.Tensor4D) =>
+        sizes.length === 1 ? [y] : (tf.split(y, sizes, 2) as tf.Tensor4D[]);
       const fresh = [
-        split(this.k.forward(h), t),
-        split(this.v.forward(h), t),
-        split(this.k.forward(x), t),
-        split(this.v.forward(x), t),
-      ];
+        this.k.forward(mem),
+        this.v.forward(mem),
+        this.k.forward(x),
+        this.v.forward(x),
+      ].map((y) => pieces(heads(y)));
+      const queries = pieces(heads(this.q.forward(x)));
+      const prefix = this.prefix();
       const old = state?.cache;
-      const all = old ? fresh.map((f, i) => tf.concat([old[i]!, f], 2) as tf.Tensor4D) : fresh;
-      const [hk, hv, xk, xv] = all as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
-      const attended = scaledDotProductAttention(
-        split(this.q.forward(x), t),
-        tf.concat([hk, xk], 2) as tf.Tensor4D,
-        tf.concat([hv, xv], 2) as tf.Tensor4D,
-        {
-          scale: 1 / Math.sqrt(d / heads),
-          mask: this.segmentMask(offset, cached, t),
-          prefix: this.prefix(),
-        },
-      ).output;
+      let all: tf.Tensor4D[] = [];
+      const outputs = sizes.map((n, i) => {
+        // The segment's keys/values so far: [h | x], each preceded by the cached ones of its start.
+        const seen = i === 0 ? cached : 0;
+        all = fresh.map((f, j) =>
+          i === 0 && old ? (tf.concat([old[j]!, f[i]!], 2) as tf.Tensor4D) : f[i]!,
+        );
+        const [hk, hv, xk, xv] = all as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+        return scaledDotProductAttention(
+          queries[i]!,
+          tf.concat([hk, xk], 2) as tf.Tensor4D,
+          tf.concat([hv, xv], 2) as tf.Tensor4D,
+          { scale: 1 / Math.sqrt(d / h), mask: segmentMask(seen, n), prefix },
+        ).output;
+      });
+      const attended = outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 2);
       const merged = tf.reshape(tf.transpose(attended, [0, 2, 1, 3]), [b, t, d]);
-      // Keep the keys/values of the segment the next token belongs to.
-      const keep = (offset + t) % this.segment;
-      const kept = keep === 0 ? [] : all.map((a) => tf.split(a, [cached + t - keep, keep], 2)[1]!);
+      // Keep the keys/values of the segment the next token belongs to (the last piece's).
+      const kept = (offset + t) % this.segment === 0 ? [] : all;
       return [this.o.forward(merged), ...kept];
     });
     state?.update(next.length ? (next as tf.Tensor4D[]) : undefined, t);
     return output as tf.Tensor3D;
-  }
-
-  /**
-   * [1, 1, t, 2n] (true = attend) over the keys [h | x] of positions offset − cached .. offset + t − 1:
-   * the same segment as the query, at or before it.
-   */
-  private segmentMask(offset: number, cached: number, t: number): tf.Tensor {
-    const n = cached + t;
-    const first = offset - cached;
-    const seg = (p: number) => Math.floor(p / this.segment);
-    const values = new Uint8Array(t * 2 * n);
-    for (let i = 0; i < t; i++) {
-      const qp = offset + i;
-      for (let j = 0; j < n; j++) {
-        const ok = seg(first + j) === seg(qp) && first + j <= qp ? 1 : 0;
-        values[i * 2 * n + j] = ok;
-        values[i * 2 * n + n + j] = ok;
-      }
-    }
-    return tf.tensor4d(values, [1, 1, t, 2 * n], 'bool');
   }
 
   /** P's keys and values [1, heads, p, headDim], unpositioned. */
@@ -198,6 +185,33 @@ export class TitansMac extends Module<TitansMacConfig> implements TokenMixer {
     const r = tf.expandDims(this.persistent, 0);
     return { keys: heads(this.k.forward(r)), values: heads(this.v.forward(r)) };
   }
+}
+
+/** Lengths of the pieces of t tokens from `offset` that each lie in one segment. */
+function segmentPieces(offset: number, t: number, segment: number): number[] {
+  const sizes: number[] = [];
+  for (let done = 0; done < t;) {
+    const n = Math.min(segment - ((offset + done) % segment), t - done);
+    sizes.push(n);
+    done += n;
+  }
+  return sizes;
+}
+
+/**
+ * [1, 1, n, 2m] (true = attend) for n queries after `seen` tokens of their segment, over the
+ * segment's keys [h | x] (m = seen + n each): causal within the segment.
+ */
+function segmentMask(seen: number, n: number): tf.Tensor {
+  const m = seen + n;
+  const values = new Uint8Array(n * 2 * m);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j <= seen + i; j++) {
+      values[i * 2 * m + j] = 1;
+      values[i * 2 * m + m + j] = 1;
+    }
+  }
+  return tf.tensor4d(values, [1, 1, n, 2 * m], 'bool');
 }
 
 register('titans-mac', (c, o) => new TitansMac(c as TitansMacConfig, o), titansMacSchema, {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkInt, checkRank, formatShape } from '@attnkit/core';
+import { ConfigError, ShapeError, checkInt, checkRank, formatShape } from '@attnkit/core';
 import {
   applyMemory,
   applyMemoryWith,
@@ -44,6 +44,22 @@ export interface NeuralMemoryOptions {
   offset?: number;
   /** 'updated' (default): y_t = M_t(q_t); 'chunkStart': y_t from the weights at the chunk start (MAC). */
   retrieve?: 'updated' | 'chunkStart';
+  /**
+   * Largest norm of a token's inner gradient ∇ℓ (all the memory's matrices together); a larger one
+   * is scaled down to it. Default `defaultGradientClip(model)`; Infinity: the paper's rule unclipped.
+   */
+  gradientClip?: number;
+}
+
+/**
+ * The default clip of a token's inner gradient norm: 3·√d for values of width d. The mixers' unit
+ * keys and SiLU values of unit-variance inputs give gradients of median norm ~√d (99th percentile
+ * 2.2-3.1·√d, at d 8 and 16, initial weights), so the clip rarely acts on such inputs; on larger
+ * ones it bounds each token's step by θ_t·τ: the weights grow at most polynomially in the tokens
+ * read and cannot overflow.
+ */
+export function defaultGradientClip(model: MemoryModel): number {
+  return 3 * Math.sqrt(model.shapes[model.shapes.length - 1]![1]);
 }
 
 export interface NeuralMemoryResult {
@@ -65,6 +81,9 @@ const BLOCK = 'neuralMemory';
  * (`materializedPiece`). Chunk size 1 is the token-by-token rule. Miras (`miras`) swaps the loss's
  * gradient (attentional bias) and maps the accumulator to weights (retention). The inner
  * gradient is tensor math (`memoryGradients`), so the outer model trains through the updates.
+ * Each token's ∇ℓ is clipped to norm `gradientClip` (`clippedStep`): without it a deep or gated
+ * memory diverges on large values (its curvature grows with its weights); q, k are expected
+ * ℓ2-normalised (sec. 4.4), as the mixers give them.
  */
 export function neuralMemory(
   inputs: NeuralMemoryInputs,
@@ -74,6 +93,8 @@ export function neuralMemory(
   const { model, miras, form = 'chunk', retrieve = 'updated' } = options;
   const chunk = checkInt(BLOCK, 'chunkSize', options.chunkSize ?? 16);
   const offset = checkInt(BLOCK, 'offset', options.offset ?? 0, 0);
+  const clip = options.gradientClip ?? defaultGradientClip(model);
+  if (!(clip > 0)) throw new ConfigError(BLOCK, 'gradientClip', 'a number > 0', String(clip));
   checkInputs(inputs, carry, model);
   return tf.tidy(() => {
     const t = inputs.q.shape[2];
@@ -97,8 +118,8 @@ export function neuralMemory(
       const baseWeights = base.map((w) => retain(miras, w));
       const piece = { q: qs[i]!, k: ks[i]!, v: vs[i]!, lr: lrs[i]!, lm: lms[i], lrt: lrts[i] };
       const r = linearRetention(miras)
-        ? factoredPiece(model, gradOf, baseWeights, a, s, piece, retrieve)
-        : materializedPiece(model, miras, gradOf, baseWeights, a, s, piece, retrieve);
+        ? factoredPiece(model, gradOf, baseWeights, a, s, piece, retrieve, clip)
+        : materializedPiece(model, miras, gradOf, baseWeights, a, s, piece, retrieve, clip);
       outputs.push(r.y);
       const [nextA, nextS] = [r.a, r.s];
       a = nextA;
@@ -147,14 +168,18 @@ function factoredPiece(
   s: tf.Tensor[],
   p: Piece,
   retrieve: 'updated' | 'chunkStart',
+  clip: number,
 ): PieceResult {
   const n = p.q.shape[2]!;
   const factors = memoryGradientFactors(model, baseWeights, p.k, p.v, gradOf);
+  // ‖x_iᵀ δ_i‖_F = ‖x_i‖ ‖δ_i‖: the norms come from the factors.
+  const sq = (x: tf.Tensor) => tf.sum(tf.square(x), -1);
+  const lr = clippedStep(p.lr, tf.addN(factors.map((f) => tf.mul(sq(f.input), sq(f.delta)))), clip);
   const keep = decayMatrix(p.lrt ?? tf.zerosLike(p.lr));
   const carryA = tf.exp(tf.cumsum(p.lrt ?? tf.zerosLike(p.lr), 2)); // e^{c_t} [b, h, n]
   const momentum = p.lm ? decayMatrix(p.lm) : tf.eye(n);
   const fromS0 = p.lm ? tf.matMul(keep, tf.expandDims(tf.exp(tf.cumsum(p.lm, 2)), -1)) : null;
-  const neg = tf.expandDims(tf.neg(p.lr), -2); // −θ_i on the columns
+  const neg = tf.expandDims(tf.neg(lr), -2); // −θ_i on the columns
   const coefA = tf.mul(p.lm ? tf.matMul(keep, momentum) : keep, neg);
   const coefS = tf.mul(momentum, neg);
   const col = (x: tf.Tensor) => tf.expandDims(x, -1);
@@ -200,16 +225,18 @@ function materializedPiece(
   s: tf.Tensor[],
   p: Piece,
   retrieve: 'updated' | 'chunkStart',
+  clip: number,
 ): PieceResult {
   const n = p.q.shape[2]!;
   const grads = memoryGradients(model, baseWeights, p.k, p.v, gradOf);
+  const lr = clippedStep(p.lr, tf.addN(grads.map((g) => tf.sum(tf.square(g), [-2, -1]))), clip);
   const nextA: tf.Tensor[] = [];
   const nextS: tf.Tensor[] = [];
   const perToken: tf.Tensor[] = [];
   grads.forEach((g, l) => {
     const [b, h, , din, dout] = g.shape;
     const flat = tf.reshape(g, [b!, h!, n, din! * dout!]);
-    const u = tf.mul(tf.neg(tf.expandDims(p.lr, -1)), flat);
+    const u = tf.mul(tf.neg(tf.expandDims(lr, -1)), flat);
     const sAll = p.lm ? decayScan(p.lm, u, s[l]!) : u;
     const aAll = decayScan(p.lrt ?? tf.zerosLike(p.lr), sAll, a[l]!);
     nextS.push(tf.reshape(lastStep(sAll), [b!, h!, din!, dout!]));
@@ -218,6 +245,16 @@ function materializedPiece(
   });
   const y = applyMemory(model, retrieve === 'chunkStart' ? baseWeights : perToken, p.q);
   return { y, a: nextA, s: nextS };
+}
+
+/**
+ * θ_t·min(1, τ/‖∇ℓ_t‖): each token's inner gradient clipped to norm τ (norm clipping, Pascanu et
+ * al. 2013, "On the difficulty of training recurrent neural networks", sec. 3.2), folded into its
+ * step so eqs. 14 and 16-18 keep their form. lr and the squared norms [b, h, n].
+ */
+function clippedStep(lr: tf.Tensor, sqNorm: tf.Tensor, clip: number): tf.Tensor {
+  if (clip === Infinity) return lr;
+  return tf.mul(lr, tf.minimum(1, tf.div(clip, tf.sqrt(tf.add(sqNorm, 1e-12)))));
 }
 
 /** D[j, i] = exp(Σ_{i<m<=j} log d_m) for i <= j, else 0: [b, h, n, n] from log d [b, h, n]. */

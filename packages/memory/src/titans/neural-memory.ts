@@ -39,6 +39,8 @@ export const memoryFields = {
   form: z.enum(['chunk', 'recurrent']).optional(),
   /** Largest inner learning rate: θ_t = learningRate·σ(x w_θ) (default min(0.1, 1/chunkSize): a chunk's summed step stays <= 1; 0: a fixed memory). */
   learningRate: z.number().min(0).optional(),
+  /** Largest norm of a token's inner gradient ∇ℓ (clipped to it; default 3·√headDim; Infinity: unclipped). */
+  gradientClip: z.number().positive().optional(),
   /** Surprise with momentum η_t = σ(x w_η) (eq. 14; default true); false: η = 0. */
   momentum: z.boolean().optional(),
   /** Forget gate α_t = σ(x w_α) (eq. 13; default true); false: α = 0. */
@@ -224,6 +226,7 @@ export class NeuralMemory<C extends MemoryOptions = NeuralMemoryConfig>
           form: state && t === 1 ? 'recurrent' : (this.config.form ?? 'chunk'),
           chunkSize: this.config.chunkSize ?? 16,
           offset: state?.length ?? 0,
+          gradientClip: this.config.gradientClip,
         },
       );
       const merged = tf.reshape(tf.transpose(r.output, [0, 2, 1, 3]), [b, t, h * dh]);
@@ -261,7 +264,7 @@ register(
       equation:
         'eqs. 12-15: ℓ = ‖M(k_t) − v_t‖², S_t = η_t S_{t−1} − θ_t ∇ℓ, M_t = (1 − α_t) M_{t−1} + S_t, y_t = M_t(q_t); chunked form sec. 3.2',
       summary:
-        'a small MLP memory whose weights are learned at test time by gradient descent with momentum and forgetting; Miras biases and retentions by config; constant state',
+        'a small MLP memory whose weights are learned at test time by gradient descent with momentum and forgetting (each token’s gradient clipped in norm); Miras biases and retentions by config; constant state',
       example: { type: 'neural-memory', dModel: 8, numHeads: 2, chunkSize: 2 },
     },
   },

@@ -27,6 +27,8 @@ const KINDS: MemoryModelKind[] = ['linear', 'mlp', 'swiglu'];
 const model = (kind: MemoryModelKind, depth = 2): MemoryModel => memoryModel(kind, D, 4, depth);
 const rand = (shape: number[], seed: number, scale = 1) =>
   tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), scale);
+/** The inner gradient's clip in the comparisons: small enough to act on some of these tokens. */
+const CLIP = 1;
 
 /** Random q, k, v, gates and an initial carry (every tensor an input we differentiate). */
 function setup(m: MemoryModel, seed = 1, gates = true, scale = 0.5) {
@@ -83,6 +85,7 @@ function run(m: MemoryModel, miras: MirasChoice, form: Form, chunkSize: number, 
         miras,
         form,
         chunkSize,
+        gradientClip: CLIP,
       },
     );
     tf.dispose([...r.state.weights, ...r.state.momentum]);
@@ -94,7 +97,10 @@ function run(m: MemoryModel, miras: MirasChoice, form: Form, chunkSize: number, 
   return { y, grads };
 }
 
-/** Token by token with the inner gradient from tf.grad (autodiff), independent of memoryGradients. */
+/**
+ * Token by token with the inner gradient from tf.grad (autodiff), independent of memoryGradients,
+ * clipped to norm CLIP (all matrices together, per batch and head).
+ */
 function tokenByToken(m: MemoryModel, miras: MirasChoice, seed = 1): tf.Tensor {
   const { inputs, carry } = setup(m, seed, true, weightScale(miras));
   const per = (x: tf.Tensor) => tf.unstack(x, 2);
@@ -118,9 +124,9 @@ function tokenByToken(m: MemoryModel, miras: MirasChoice, seed = 1): tf.Tensor {
       w,
     );
     const scalar = (x: tf.Tensor) => tf.reshape(x, [B, H, 1, 1]);
-    s = s.map((sl, l) =>
-      tf.sub(tf.mul(tf.exp(scalar(lms[t]!)), sl), tf.mul(scalar(lrs[t]!), g[l]!)),
-    );
+    const norm = tf.sqrt(tf.addN(g.map((gl) => tf.sum(tf.square(gl), [-2, -1]))));
+    const step = tf.mul(lrs[t]!, tf.minimum(1, tf.div(CLIP, norm)));
+    s = s.map((sl, l) => tf.sub(tf.mul(tf.exp(scalar(lms[t]!)), sl), tf.mul(scalar(step), g[l]!)));
     a = a.map((al, l) => tf.add(tf.mul(tf.exp(scalar(lrt[t]!)), al), s[l]!));
     ys.push(
       applyMemory(
@@ -243,6 +249,7 @@ describe('neuralMemory (Titans eqs. 12-18)', () => {
           model: m,
           miras: MIRAS_PRESETS.titans,
           chunkSize: 1,
+          gradientClip: Infinity, // the paper's rule unclipped
         },
       );
       const delta = deltaRule(inputs.q, inputs.k, inputs.v, tf.mul(inputs.lr, 2) as tf.Tensor3D, {
@@ -250,6 +257,70 @@ describe('neuralMemory (Titans eqs. 12-18)', () => {
         scale: 1,
       });
       expectClose(r.output, delta.output, { atol: 1e-5 });
+    });
+  });
+
+  describe('gradient clip (each token’s ∇ℓ scaled down to norm τ)', () => {
+    it.each(KINDS)(
+      '%s memory: one token moves the weights by θ·min(‖∇ℓ‖, τ), whatever the error’s scale',
+      (kind) => {
+        tf.tidy(() => {
+          const m = model(kind);
+          const { inputs, carry } = setup(m, 13, false);
+          const one = (x: tf.Tensor) => tf.split(x, [1, T - 1], 2)[0]!;
+          for (const scale of [0.01, 1, 100]) {
+            const token = {
+              q: one(inputs.q) as tf.Tensor4D,
+              k: one(inputs.k) as tf.Tensor4D,
+              // v = M_0(k) + scale·noise: the error, and so ∇ℓ, grows with the scale.
+              v: tf.add(
+                applyMemory(m, carry.weights, one(inputs.k)),
+                tf.mul(one(inputs.v), scale),
+              ) as tf.Tensor4D,
+              lr: one(inputs.lr) as tf.Tensor3D,
+            };
+            const step = (clip: number) => {
+              const r = neuralMemory(token, carry, {
+                model: m,
+                miras: MIRAS_PRESETS.titans,
+                chunkSize: 1,
+                gradientClip: clip,
+              });
+              // ‖A_1 − A_0‖ over all matrices, per batch and head [B, H].
+              return tf.sqrt(
+                tf.addN(
+                  r.state.weights.map((w, l) =>
+                    tf.sum(tf.square(tf.sub(w, carry.weights[l]!)), [-2, -1]),
+                  ),
+                ),
+              );
+            };
+            const free = step(Infinity); // θ‖∇ℓ‖
+            const theta = tf.reshape(token.lr, [B, H]);
+            const want = tf.minimum(free, tf.mul(theta, CLIP));
+            expectClose(step(CLIP), want, { atol: 1e-5, rtol: 1e-4 });
+            // Small values: under the clip, the update is the paper's; large ones: capped.
+            const ratio = tf.div(free, tf.mul(theta, CLIP)).dataSync();
+            if (scale === 0.01) expect(Math.max(...ratio)).toBeLessThan(1);
+            if (scale === 100) expect(Math.min(...ratio)).toBeGreaterThan(1);
+          }
+        });
+      },
+    );
+
+    it('acts on the comparison inputs (clipped and unclipped runs differ)', () => {
+      tf.tidy(() => {
+        const m = model('mlp');
+        const { inputs, carry } = setup(m);
+        const y = (gradientClip: number) =>
+          neuralMemory(inputs, carry, {
+            model: m,
+            miras: MIRAS_PRESETS.titans,
+            chunkSize: 3,
+            gradientClip,
+          }).output;
+        expect(maxAbsDiff(y(CLIP), y(Infinity))).toBeGreaterThan(1e-3);
+      });
     });
   });
 
@@ -297,7 +368,7 @@ describe('neuralMemory (Titans eqs. 12-18)', () => {
     });
   });
 
-  it('refuses a chunk size <= 0, a memory depth 0 and mismatched shapes with typed one-line errors', () => {
+  it('refuses a chunk size <= 0, a clip <= 0, a memory depth 0 and mismatched shapes with typed one-line errors', () => {
     const m = model('mlp');
     const { inputs, carry } = setup(m);
     const call = (chunkSize: number) => () =>
@@ -306,6 +377,10 @@ describe('neuralMemory (Titans eqs. 12-18)', () => {
       expect(call(bad)).toThrow(ConfigError);
       expect(call(bad)).toThrow(/chunkSize.*>= 1/);
     }
+    const clip = () =>
+      neuralMemory(inputs, carry, { model: m, miras: MIRAS_PRESETS.titans, gradientClip: 0 });
+    expect(clip).toThrow(ConfigError);
+    expect(clip).toThrow(/gradientClip.*> 0/);
     expect(() => memoryModel('mlp', 4, 4, 0)).toThrow(ConfigError);
     expect(() => memoryModel('mlp', 4, 4, 0)).toThrow(/memoryDepth/);
     expect(() => memoryModel('mlp', 4, 4, 1)).toThrow(/>= 2 for 'mlp'/);

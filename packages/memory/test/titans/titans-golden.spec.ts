@@ -14,6 +14,7 @@ interface UpdateCase {
   shape: [number, number, number, number];
   hidden: number;
   chunkSize: number;
+  gradientClip: number;
   choice: MirasChoice;
   q: number[];
   k: number[];
@@ -66,7 +67,7 @@ describe('Titans against the PyTorch reference', () => {
               logRetain: gate(c.logRetain),
             },
             { weights, momentum: mats(c.momentum), base: weights },
-            { model, miras: c.choice, chunkSize: c.chunkSize, form },
+            { model, miras: c.choice, chunkSize: c.chunkSize, gradientClip: c.gradientClip, form },
           );
           expectClose(r.output, tf.tensor(c.output, r.output.shape), { atol: 1e-4 });
           r.state.weights.forEach((w, i) =>
