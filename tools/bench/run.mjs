@@ -207,6 +207,7 @@ function runPytorch(workloads, backends, opts) {
       warmup: opts.warmup,
       warmupMs: opts.warmupMs,
       repeats: opts.repeats,
+      limitMs: opts.limit ? SLOW_MS[opts.quick ? 'quick' : 'full'] : Infinity,
     });
     if (out.skipped) return { skipped: out.skipped };
     if (out.error) return { error: out.error };

@@ -11,7 +11,7 @@ export const PYTHON = process.env.ATTNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
  * Times `cases` (each with a `torch` field) in PyTorch with `threads` threads.
  * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} } } or { skipped }.
  */
-export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
+export function runTorch(cases, { threads, warmup, warmupMs, repeats, limitMs = Infinity }) {
   if (!fs.existsSync(PYTHON)) {
     return {
       skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
@@ -20,9 +20,9 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
   // Cases with the same PyTorch work (e.g. the `long` workload's MHA baseline, one per mixer
   // and length) are timed once and the result shared, instead of once per case.
   const byWork = new Map();
-  for (const { id, torch } of cases) {
+  for (const { id, torch, series, x, growth, limitMs: own } of cases) {
     const key = JSON.stringify(torch);
-    if (!byWork.has(key)) byWork.set(key, { id, torch, ids: [] });
+    if (!byWork.has(key)) byWork.set(key, { id, torch, series, x, growth, limitMs: own, ids: [] });
     byWork.get(key).ids.push(id);
   }
   const unique = [...byWork.values()];
@@ -31,18 +31,30 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
     warmup,
     warmupMs,
     repeats,
-    cases: unique.map(({ id, torch }) => ({ id, torch })),
+    // The same time limit as the JavaScript side: a size estimated from the previous size of
+    // its series (time × (size ratio)^growth) above the limit is skipped, not run for minutes.
+    limitMs: Number.isFinite(limitMs) ? limitMs : null,
+    cases: unique.map(({ id, torch, series, x, growth, limitMs: own }) => ({
+      id,
+      torch,
+      series: series ?? null,
+      x: x ?? null,
+      growth: growth ?? 2,
+      limitMs: own ?? null,
+    })),
   };
   const child = spawnSync(PYTHON, [SCRIPT], {
     input: JSON.stringify(spec),
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    // Progress lines (one per case) go straight to the terminal.
+    stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
   });
   if (child.error) return { error: `could not run ${PYTHON}: ${child.error.message}` };
   if (child.status !== 0) {
     return {
-      error: `PyTorch script exited with ${child.status}: ${child.stderr.trim().slice(-2000)}`,
+      error: `PyTorch script exited with ${child.status} (its messages are above)`,
     };
   }
   let parsed;

@@ -3,6 +3,7 @@ JavaScript workloads run), times each, prints JSON. Run with Debian's /usr/bin/p
 import json
 import platform
 import sys
+import time
 import traceback
 
 try:
@@ -32,8 +33,23 @@ def main():
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(0)
     results = {}
-    for case in spec["cases"]:
+    limit = spec.get("limitMs")
+    last = {}  # series -> (x, median ms) of its previous size
+    cases = spec["cases"]
+    for i, case in enumerate(cases):
         params = case["torch"]
+        series, x = case.get("series"), case.get("x")
+        own = min(filter(None, [limit, case.get("limitMs")]), default=None)
+        if own and series in last and x:
+            prev_x, prev_ms = last[series]
+            estimate = prev_ms * (x / prev_x) ** case.get("growth", 2)
+            if estimate > own:
+                results[case["id"]] = {
+                    "skipped": f"estimated >= {estimate / 1e3:.0f} s per run (--no-limit runs it)"
+                }
+                print(f"  PyTorch [{i + 1}/{len(cases)}] {case['id']}: skipped", file=sys.stderr)
+                continue
+        start = time.perf_counter()
         try:
             step = PREPARE[params["kind"]](params)
             results[case["id"]] = time_step(
@@ -43,10 +59,14 @@ def main():
                 spec.get("budgetMs", 4000.0),
                 spec.get("warmupMs", 0.0),
             )
+            if series and x:
+                last[series] = (x, results[case["id"]]["medianMs"])
         except llama.UnsupportedConfig as err:
             results[case["id"]] = {"skipped": str(err)}
         except Exception:  # reported per case; the harness fails the run
             results[case["id"]] = {"error": traceback.format_exc(limit=3)}
+        took = time.perf_counter() - start
+        print(f"  PyTorch [{i + 1}/{len(cases)}] {case['id']}: {took:.1f} s", file=sys.stderr)
     print(json.dumps({
         "torch": torch.__version__,
         "python": platform.python_version(),
