@@ -9,9 +9,10 @@ export const PYTHON = process.env.ATTNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 
 /**
  * Times `cases` (each with a `torch` field) in PyTorch with `threads` threads.
- * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} } } or { skipped }.
+ * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} }, matmulPeak? }
+ * or { skipped }.
  */
-export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
+export function runTorch(cases, { threads, warmup, warmupMs, repeats, matmulPeak }) {
   if (!fs.existsSync(PYTHON)) {
     return {
       skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
@@ -31,6 +32,8 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats }) {
     warmup,
     warmupMs,
     repeats,
+    // n of an inline matmul to time for the MFU peak (lib/peak.mjs), when matmul does not run.
+    ...(matmulPeak ? { matmulPeak } : {}),
     cases: unique.map(({ id, torch }) => ({ id, torch })),
   };
   const child = spawnSync(PYTHON, [SCRIPT], {

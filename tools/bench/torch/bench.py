@@ -36,23 +36,29 @@ def main():
         params = case["torch"]
         try:
             step = PREPARE[params["kind"]](params)
-            results[case["id"]] = time_step(
-                step,
-                spec["warmup"],
-                spec["repeats"],
-                spec.get("budgetMs", 4000.0),
-                spec.get("warmupMs", 0.0),
-            )
+            results[case["id"]] = {
+                **time_step(
+                    step,
+                    spec["warmup"],
+                    spec["repeats"],
+                    spec.get("budgetMs", 4000.0),
+                    spec.get("warmupMs", 0.0),
+                ),
+                **getattr(step, "info", {}),
+            }
         except llama.UnsupportedConfig as err:
             results[case["id"]] = {"skipped": str(err)}
         except Exception:  # reported per case; the harness fails the run
             results[case["id"]] = {"error": traceback.format_exc(limit=3)}
-    print(json.dumps({
+    out = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
         "results": results,
-    }))
+    }
+    if spec.get("matmulPeak"):
+        out["matmulPeak"] = matmul.peak(spec["matmulPeak"], spec["warmup"], spec["warmupMs"])
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
