@@ -12,6 +12,7 @@ import { HELP, UsageError, parseArgs } from './lib/args.mjs';
 import { firstLine, loadBackend, useBackend } from './lib/backends.mjs';
 import { buildCharts } from './lib/charts.mjs';
 import { peakTensorBytes, timeStep } from './lib/measure.mjs';
+import { applyMfu, measurePeak, PEAK_N, peakFromMatmul, wantsPeak } from './lib/peak.mjs';
 import { REPO_ROOT, missingDists, withDependencies } from './lib/packages.mjs';
 import { renderReport } from './lib/report.mjs';
 import { runTorch } from './lib/torch.mjs';
@@ -36,8 +37,8 @@ const NEEDS = {
 };
 // A case estimated to take longer than this per run on a backend is skipped there (--no-limit
 // runs it): the estimate scales the previous size's time by (size ratio)^growth, the case's
-// `growth` (default 2: attention is quadratic in T; linear mixers say 1); a case may lower the
-// limit with `limitMs`.
+// `growth` (default 2: attention is quadratic in T; linear mixers say 1), or by the ratio of
+// model FLOP when both cases give it; a case may lower the limit with `limitMs`.
 const SLOW_MS = { quick: 2000, full: 10000 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
@@ -125,7 +126,9 @@ async function runWorkloads(selected, opts) {
     workloads.push({ w, api: loaded.api, entry });
   }
 
-  const pytorch = runPytorch(workloads, backends, opts);
+  const entries = workloads.map(({ entry }) => entry);
+  const peaks = { backends: {}, pytorch: {} };
+  const pytorch = runPytorch(workloads, backends, opts, peaks);
   failed ||= Boolean(pytorch.error) || pytorch.failed;
   delete pytorch.failed;
 
@@ -137,7 +140,7 @@ async function runWorkloads(selected, opts) {
         const r = await runCase(w, api, c, ctx, lastMs[c.series], opts);
         if (r.error) failed = true;
         if (r.medianMs !== undefined) {
-          lastMs[c.series] = { ms: r.medianMs, x: c.x };
+          lastMs[c.series] = { ms: r.medianMs, x: c.x, modelFlops: c.modelFlops };
           if (c.flops) r.gflops = c.flops / (r.medianMs / 1e3) / 1e9;
           if (c.tokens) r.tokensPerSec = c.tokens / (r.medianMs / 1e3);
           const torchMs = c.pytorch[b.threads]?.medianMs;
@@ -149,7 +152,18 @@ async function runWorkloads(selected, opts) {
         );
       }
     }
+    // The MFU peak of this backend, while it is the active one.
+    const timed = entries.some((e) =>
+      e.cases.some((c) => c.modelFlops && c.backends[b.name]?.medianMs),
+    );
+    if (timed) {
+      peaks.backends[b.name] =
+        peakFromMatmul(entries, (c) => c.backends[b.name]) ?? (await measurePeak(opts));
+      const p = peaks.backends[b.name];
+      log(`  ${b.name} matmul peak: ${p.gflops.toFixed(1)} GFLOP/s (${p.source}, n=${p.n})`);
+    }
   }
+  applyMfu(entries, peaks);
 
   // The high-water mark of each workload: its largest case's peak, per backend.
   for (const { entry } of workloads) {
@@ -181,6 +195,7 @@ async function runWorkloads(selected, opts) {
     },
     backends,
     pytorch,
+    peaks,
     workloads: workloads.map(({ entry }) => ({
       ...entry,
       cases: entry.cases.map(({ torch: _spec, ...c }) => c),
@@ -189,9 +204,16 @@ async function runWorkloads(selected, opts) {
   };
 }
 
-/** Runs every case in PyTorch once per thread count the loaded backends use; fills c.pytorch. */
-function runPytorch(workloads, backends, opts) {
-  const cases = workloads.flatMap(({ entry }) => entry.cases.filter((c) => c.torch && !c.skip));
+/**
+ * Runs every case in PyTorch once per thread count the loaded backends use; fills c.pytorch and
+ * peaks.pytorch (the MFU peak per thread count). A case with `paramCount` fails when PyTorch's
+ * model has another number of parameters.
+ */
+function runPytorch(workloads, backends, opts, peaks) {
+  const entries = workloads.map(({ entry }) => entry);
+  const cases = entries.flatMap((e) => e.cases.filter((c) => c.torch && !c.skip));
+  const withMatmul = cases.some((c) => c.torch.kind === 'matmul');
+  const inlinePeak = wantsPeak(entries) && !withMatmul ? PEAK_N : undefined;
   // The thread count of every backend, plus all cores for reference (not with --quick).
   const counts = backends.filter((b) => b.ok).map((b) => b.threads);
   if (!opts.quick) counts.push(opts.threads);
@@ -208,16 +230,28 @@ function runPytorch(workloads, backends, opts) {
       warmupMs: opts.warmupMs,
       repeats: opts.repeats,
       limitMs: opts.limit ? SLOW_MS[opts.quick ? 'quick' : 'full'] : Infinity,
+      matmulPeak: inlinePeak,
     });
     if (out.skipped) return { skipped: out.skipped };
     if (out.error) return { error: out.error };
     summary.version = out.torch;
     summary.python = out.python;
     for (const c of cases) {
-      const r = out.results[c.id];
+      let r = out.results[c.id];
+      if (c.paramCount !== undefined && r?.medianMs !== undefined && r.params !== c.paramCount) {
+        r = {
+          error: `${c.id}: PyTorch's model has ${r.params} parameters, attnkit's ${c.paramCount}`,
+        };
+      }
       c.pytorch[t] = r;
       if (r?.error) summary.failed = true;
     }
+    const peak = peakFromMatmul(entries, (c) => c.pytorch[t]) ?? out.matmulPeak;
+    if (peak) peaks.pytorch[t] = peak;
+  }
+  for (const c of cases.filter((x) => x.paramCount !== undefined)) {
+    const torchParams = [...new Set(Object.values(c.pytorch).map((r) => r?.params))];
+    log(`  parameters ${c.id}: attnkit ${c.paramCount}, PyTorch ${torchParams.join(', ')}`);
   }
   return summary;
 }
@@ -225,7 +259,12 @@ function runPytorch(workloads, backends, opts) {
 async function runCase(w, api, c, ctx, previous, opts) {
   if (c.skip) return { skipped: c.skip };
   const slow = Math.min(SLOW_MS[opts.quick ? 'quick' : 'full'], c.limitMs ?? Infinity);
-  const estimate = previous ? previous.ms * (c.x / previous.x) ** (c.growth ?? 2) : 0;
+  // Cases that give their model FLOP (train) scale by it: llama-small follows llama-tiny.
+  const estimate = !previous
+    ? 0
+    : c.modelFlops && previous.modelFlops
+      ? previous.ms * (c.modelFlops / previous.modelFlops)
+      : previous.ms * (c.x / previous.x) ** (c.growth ?? 2);
   if (opts.limit && estimate > slow) {
     return {
       skipped: `estimated ≥ ${(estimate / 1e3).toFixed(0)} s per run on this backend (--no-limit runs it)`,

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { REPO_ROOT } from './lib/packages.mjs';
 import { crossoverTable } from './lib/long-report.mjs';
 import { sparseCrossoverTable } from './lib/sparse-report.mjs';
-import { targetRows } from './lib/targets.mjs';
+import { modelNotes } from './lib/peak.mjs';
+import { goalTables } from './lib/targets.mjs';
 
 const args = process.argv.slice(2);
 const writeAt = args.indexOf('--write');
@@ -27,6 +28,7 @@ function cell(r, c) {
   let s = ms(r.medianMs);
   if (c.flops) s += ` (${num(r.gflops)} GFLOP/s)`;
   if (c.tokens) s += ` (${num(r.tokensPerSec)} tok/s)`;
+  if (r.mfu !== undefined) s += ` MFU ${(r.mfu * 100).toFixed(1)}%`;
   if (r.ratio !== undefined) s += ` **×${num(r.ratio)}**`;
   return s;
 }
@@ -40,9 +42,8 @@ const lines = [
 ];
 for (const b of results.backends.filter((x) => !x.ok))
   lines.push(`- ${b.name}: skipped: ${b.reason}`);
-const goals = targetRows(results);
-if (goals.length) {
-  lines.push('', '### native against the goals of issue 7', '');
+for (const { title, rows: goals } of goalTables(results)) {
+  lines.push('', `### ${title}`, '');
   lines.push('| measure | this run | goal | met |', '| --- | --- | --- | --- |');
   for (const g of goals)
     lines.push(
@@ -68,7 +69,11 @@ for (const w of results.workloads) {
     const peak = backends.map((b) => c.backends[b.name]?.peakBytes).find((v) => v !== undefined);
     const row = [
       c.label,
-      ...threads.map((t) => (c.pytorch?.[t]?.medianMs ? ms(c.pytorch[t].medianMs) : '—')),
+      ...threads.map((t) => {
+        const r = c.pytorch?.[t];
+        if (!r?.medianMs) return '—';
+        return `${ms(r.medianMs)}${r.mfu !== undefined ? ` MFU ${(r.mfu * 100).toFixed(1)}%` : ''}`;
+      }),
       ...backends.map((b) => cell(c.backends[b.name], c)),
       peak === undefined ? '—' : (peak / 2 ** 20).toFixed(2),
     ];
@@ -80,6 +85,8 @@ for (const w of results.workloads) {
     );
     lines.push('', `Peak tensor memory of the workload (largest case): ${peaks.join(', ')}.`);
   }
+  const notes = modelNotes(w, results.peaks);
+  if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
   const whole = new Map();
   for (const c of w.cases) if (c.skip) whole.set(c.skip, (whole.get(c.skip) ?? 0) + 1);
   if (whole.size) lines.push('', ...[...whole].map(([r, n]) => `- ${n} case(s) skipped: ${r}`));
@@ -112,7 +119,7 @@ function chartLinks(docDir) {
     'sdpa-fwdbwd.svg': 'sdpa forward+backward time',
     'sdpa-memory.svg': 'sdpa peak tensor memory',
     'mixers.svg': 'mixers forward+backward vs PyTorch MHA',
-    'train.svg': 'llama-tiny training tokens/s',
+    'train.svg': 'llama-tiny and llama-small training tokens/s',
     'generate.svg': 'llama-tiny generation tokens/s',
     'long-ops.svg': 'softmax vs linear attention ops against T',
     'long-mixers.svg': 'mixers forward+backward against T',

@@ -1,5 +1,7 @@
 #include "train_napi.h"
 
+#include <cstring>
+
 #include "cross_entropy.h"
 #include "glu.h"
 #include "norm.h"
@@ -7,6 +9,42 @@
 
 namespace attnkit {
 namespace {
+
+/**
+ * The typed arrays at the front of an entry's arguments, one letter each in `layout`:
+ * 'A' Float32Array of rows·d, 'W' Float32Array of d, 'R' Float32Array of rows, 'I' Int32Array of
+ * rows, 'N' Float32Array of count (the gated activations), 'F' Float32Array whose length its
+ * entry checks itself.
+ */
+struct Arrays {
+  static constexpr size_t kMax = 6;
+  void* data[kMax];
+  size_t length[kMax];
+  float* f(size_t i) const { return static_cast<float*>(data[i]); }
+  const int32_t* i32(size_t i) const { return static_cast<const int32_t*>(data[i]); }
+};
+
+/** Checks each array's type in argument order (before any scalar, as every entry always did). */
+Arrays typed_arrays(const Args& args, const char* layout) {
+  Arrays a;
+  for (size_t i = 0; layout[i] != '\0'; i++) {
+    a.data[i] = layout[i] == 'I' ? static_cast<void*>(args.i32(i, &a.length[i]))
+                                 : static_cast<void*>(args.f32(i, &a.length[i]));
+  }
+  return a;
+}
+
+/** Throws unless every array holds what its letter asks for (see Arrays). */
+void check_lengths(const Args& args, const char* layout, const Arrays& a, int64_t rows,
+                   int64_t d) {
+  for (size_t i = 0; layout[i] != '\0'; i++) {
+    const char c = layout[i];
+    const double want = c == 'A'   ? static_cast<double>(rows) * d
+                        : c == 'W' ? static_cast<double>(d)
+                                   : static_cast<double>(rows);
+    args.need(i, a.length[i], want);
+  }
+}
 
 /** dims [rows, d] at argument i; d >= 1. */
 void row_dims(const Args& args, size_t i, int64_t* rows, int64_t* d) {
@@ -24,23 +62,65 @@ float finite_eps(const Args& args, size_t i) {
   return static_cast<float>(v);
 }
 
+/** A row kernel's checked arguments: its arrays, rows, width and trailing scalar. */
+template <typename Scalar>
+struct RowCall {
+  Arrays a;
+  int64_t rows, d;
+  Scalar scalar;
+};
+
+/** (arrays per `layout`, dims [rows, d], eps >= 0): the norms. */
+RowCall<float> norm_call(napi_env env, napi_callback_info info, const char* fn,
+                         const char* layout) {
+  const size_t k = std::strlen(layout);
+  Args args(env, info, fn, k + 2);
+  RowCall<float> c;
+  c.a = typed_arrays(args, layout);
+  row_dims(args, k, &c.rows, &c.d);
+  c.scalar = finite_eps(args, k + 1);
+  check_lengths(args, layout, c.a, c.rows, c.d);
+  return c;
+}
+
+/** (arrays per `layout`, dims [rows, vocab], ignoreIndex int32): softmax cross-entropy. */
+RowCall<int64_t> cross_entropy_call(napi_env env, napi_callback_info info, const char* fn,
+                                    const char* layout) {
+  const size_t k = std::strlen(layout);
+  Args args(env, info, fn, k + 2);
+  RowCall<int64_t> c;
+  c.a = typed_arrays(args, layout);
+  row_dims(args, k, &c.rows, &c.d);
+  c.scalar = args.integer(k + 1, INT32_MIN, INT32_MAX);
+  check_lengths(args, layout, c.a, c.rows, c.d);
+  return c;
+}
+
+/** (arrays per `layout` ('N' each), count, activation 0..3): the gated activations. */
+struct GluCall {
+  Arrays a;
+  int64_t count;
+  int act;
+};
+
+GluCall glu_call(napi_env env, napi_callback_info info, const char* fn, const char* layout) {
+  const size_t k = std::strlen(layout);
+  Args args(env, info, fn, k + 2);
+  GluCall c;
+  c.a = typed_arrays(args, layout);
+  c.count = args.integer(k, 0, INT32_MAX);
+  c.act = static_cast<int>(args.integer(k + 1, 0, 3));
+  check_lengths(args, layout, c.a, c.count, 1);
+  return c;
+}
+
 }  // namespace
 
 // rmsNormForward(x, w, y, dims, eps)
 napi_value RmsNormForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "rmsNormForward", 5);
-    size_t n[3];
-    const float* x = args.f32(0, &n[0]);
-    const float* w = args.f32(1, &n[1]);
-    float* y = args.f32(2, &n[2]);
-    int64_t rows, d;
-    row_dims(args, 3, &rows, &d);
-    const float eps = finite_eps(args, 4);
-    const double all = static_cast<double>(rows) * d;
-    const double want[3] = {all, static_cast<double>(d), all};
-    for (size_t i = 0; i < 3; i++) args.need(i, n[i], want[i]);
-    rms_norm_forward(rows, d, x, w, eps, y);
+    const auto c = norm_call(env, info, "rmsNormForward", "AWA");
+    rms_norm_forward(c.rows, c.d, c.a.f(0), c.a.f(1), c.scalar, c.a.f(2));
     return undefined(env);
   });
 }
@@ -48,20 +128,8 @@ napi_value RmsNormForward(napi_env env, napi_callback_info info) {
 // rmsNormBackward(x, w, dy, dx, dw, dims, eps)
 napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "rmsNormBackward", 7);
-    size_t n[5];
-    const float* x = args.f32(0, &n[0]);
-    const float* w = args.f32(1, &n[1]);
-    const float* dy = args.f32(2, &n[2]);
-    float* dx = args.f32(3, &n[3]);
-    float* dw = args.f32(4, &n[4]);
-    int64_t rows, d;
-    row_dims(args, 5, &rows, &d);
-    const float eps = finite_eps(args, 6);
-    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
-    const double want[5] = {all, dd, all, all, dd};
-    for (size_t i = 0; i < 5; i++) args.need(i, n[i], want[i]);
-    rms_norm_backward(rows, d, x, w, dy, eps, dx, dw);
+    const auto c = norm_call(env, info, "rmsNormBackward", "AWAAW");
+    rms_norm_backward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(3), c.a.f(4));
     return undefined(env);
   });
 }
@@ -69,19 +137,8 @@ napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
 // layerNormForward(x, w, b, y, dims, eps)
 napi_value LayerNormForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "layerNormForward", 6);
-    size_t n[4];
-    const float* x = args.f32(0, &n[0]);
-    const float* w = args.f32(1, &n[1]);
-    const float* b = args.f32(2, &n[2]);
-    float* y = args.f32(3, &n[3]);
-    int64_t rows, d;
-    row_dims(args, 4, &rows, &d);
-    const float eps = finite_eps(args, 5);
-    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
-    const double want[4] = {all, dd, dd, all};
-    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
-    layer_norm_forward(rows, d, x, w, b, eps, y);
+    const auto c = norm_call(env, info, "layerNormForward", "AWWA");
+    layer_norm_forward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(3));
     return undefined(env);
   });
 }
@@ -89,21 +146,9 @@ napi_value LayerNormForward(napi_env env, napi_callback_info info) {
 // layerNormBackward(x, w, dy, dx, dw, db, dims, eps)
 napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "layerNormBackward", 8);
-    size_t n[6];
-    const float* x = args.f32(0, &n[0]);
-    const float* w = args.f32(1, &n[1]);
-    const float* dy = args.f32(2, &n[2]);
-    float* dx = args.f32(3, &n[3]);
-    float* dw = args.f32(4, &n[4]);
-    float* db = args.f32(5, &n[5]);
-    int64_t rows, d;
-    row_dims(args, 6, &rows, &d);
-    const float eps = finite_eps(args, 7);
-    const double all = static_cast<double>(rows) * d, dd = static_cast<double>(d);
-    const double want[6] = {all, dd, all, all, dd, dd};
-    for (size_t i = 0; i < 6; i++) args.need(i, n[i], want[i]);
-    layer_norm_backward(rows, d, x, w, dy, eps, dx, dw, db);
+    const auto c = norm_call(env, info, "layerNormBackward", "AWAAWW");
+    layer_norm_backward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(3), c.a.f(4),
+                        c.a.f(5));
     return undefined(env);
   });
 }
@@ -111,19 +156,8 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
 // crossEntropyForward(logits, labels, loss, lse, dims, ignoreIndex)
 napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "crossEntropyForward", 6);
-    size_t n[4];
-    const float* logits = args.f32(0, &n[0]);
-    const int32_t* labels = args.i32(1, &n[1]);
-    float* loss = args.f32(2, &n[2]);
-    float* lse = args.f32(3, &n[3]);
-    int64_t rows, vocab;
-    row_dims(args, 4, &rows, &vocab);
-    const int64_t ignore = args.integer(5, INT32_MIN, INT32_MAX);
-    const double r = static_cast<double>(rows);
-    const double want[4] = {r * vocab, r, r, r};
-    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
-    cross_entropy_forward(rows, vocab, logits, labels, ignore, loss, lse);
+    const auto c = cross_entropy_call(env, info, "crossEntropyForward", "AIRR");
+    cross_entropy_forward(c.rows, c.d, c.a.f(0), c.a.i32(1), c.scalar, c.a.f(2), c.a.f(3));
     return undefined(env);
   });
 }
@@ -131,33 +165,20 @@ napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
 // crossEntropyBackward(logits, labels, dloss, dlse, dlogits, dims, ignoreIndex)
 napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "crossEntropyBackward", 7);
-    size_t n[5];
-    const float* logits = args.f32(0, &n[0]);
-    const int32_t* labels = args.i32(1, &n[1]);
-    const float* dloss = args.f32(2, &n[2]);
-    const float* dlse = args.f32(3, &n[3]);
-    float* dlogits = args.f32(4, &n[4]);
-    int64_t rows, vocab;
-    row_dims(args, 5, &rows, &vocab);
-    const int64_t ignore = args.integer(6, INT32_MIN, INT32_MAX);
-    const double r = static_cast<double>(rows);
-    const double want[5] = {r * vocab, r, r, r, r * vocab};
-    for (size_t i = 0; i < 5; i++) args.need(i, n[i], want[i]);
-    cross_entropy_backward(rows, vocab, logits, labels, ignore, dloss, dlse, dlogits);
+    const auto c = cross_entropy_call(env, info, "crossEntropyBackward", "AIRRA");
+    cross_entropy_backward(c.rows, c.d, c.a.f(0), c.a.i32(1), c.scalar, c.a.f(2), c.a.f(3),
+                           c.a.f(4));
     return undefined(env);
   });
 }
 
 // rotaryApply(x, positions, freq, y, dims [bh, t, d, half, interleaved], sign): sign ±1.
+// The only entry of its signature, so it unpacks its own arguments.
 napi_value RotaryApply(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "rotaryApply", 6);
-    size_t n[4], nd;
-    const float* x = args.f32(0, &n[0]);
-    const float* positions = args.f32(1, &n[1]);
-    const float* freq = args.f32(2, &n[2]);
-    float* y = args.f32(3, &n[3]);
+    const Arrays a = typed_arrays(args, "FFFF");
+    size_t nd;
     const int32_t* dims = args.i32(4, &nd);
     if (nd != 5) args.fail(4, "must hold 5 values", true);
     const int64_t bh = dims[0], t = dims[1], d = dims[2], half = dims[3];
@@ -167,8 +188,9 @@ napi_value RotaryApply(napi_env env, napi_callback_info info) {
     if (sign != 1.0 && sign != -1.0) args.fail(5, "must be 1 or -1", true);
     const double all = static_cast<double>(bh) * t * d;
     const double want[4] = {all, static_cast<double>(t), static_cast<double>(half), all};
-    for (size_t i = 0; i < 4; i++) args.need(i, n[i], want[i]);
-    rotary_apply(bh, t, d, half, dims[4] == 1, x, positions, freq, static_cast<float>(sign), y);
+    for (size_t i = 0; i < 4; i++) args.need(i, a.length[i], want[i]);
+    rotary_apply(bh, t, d, half, dims[4] == 1, a.f(0), a.f(1), a.f(2), static_cast<float>(sign),
+                 a.f(3));
     return undefined(env);
   });
 }
@@ -176,15 +198,8 @@ napi_value RotaryApply(napi_env env, napi_callback_info info) {
 // gluForward(gate, up, y, n, activation)
 napi_value GluForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "gluForward", 5);
-    size_t n[3];
-    const float* gate = args.f32(0, &n[0]);
-    const float* up = args.f32(1, &n[1]);
-    float* y = args.f32(2, &n[2]);
-    const int64_t count = args.integer(3, 0, INT32_MAX);
-    const int act = static_cast<int>(args.integer(4, 0, 3));
-    for (size_t i = 0; i < 3; i++) args.need(i, n[i], static_cast<double>(count));
-    glu_forward(count, act, gate, up, y);
+    const GluCall c = glu_call(env, info, "gluForward", "NNN");
+    glu_forward(c.count, c.act, c.a.f(0), c.a.f(1), c.a.f(2));
     return undefined(env);
   });
 }
@@ -192,17 +207,8 @@ napi_value GluForward(napi_env env, napi_callback_info info) {
 // gluBackward(gate, up, dy, dgate, dup, n, activation)
 napi_value GluBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "gluBackward", 7);
-    size_t n[5];
-    const float* gate = args.f32(0, &n[0]);
-    const float* up = args.f32(1, &n[1]);
-    const float* dy = args.f32(2, &n[2]);
-    float* dgate = args.f32(3, &n[3]);
-    float* dup = args.f32(4, &n[4]);
-    const int64_t count = args.integer(5, 0, INT32_MAX);
-    const int act = static_cast<int>(args.integer(6, 0, 3));
-    for (size_t i = 0; i < 5; i++) args.need(i, n[i], static_cast<double>(count));
-    glu_backward(count, act, gate, up, dy, dgate, dup);
+    const GluCall c = glu_call(env, info, "gluBackward", "NNNNN");
+    glu_backward(c.count, c.act, c.a.f(0), c.a.f(1), c.a.f(2), c.a.f(3), c.a.f(4));
     return undefined(env);
   });
 }

@@ -1,5 +1,6 @@
 // The terminal table: one block per workload, a column per backend with the ratio to PyTorch.
-import { targetRows } from './targets.mjs';
+import { modelNotes } from './peak.mjs';
+import { goalTables } from './targets.mjs';
 
 const fmtMs = (ms) =>
   ms >= 1000
@@ -22,6 +23,7 @@ export function cell(r) {
   let s = `${fmtMs(r.medianMs)} [${r.repeats}]`;
   if (r.gflops !== undefined) s += ` ${fmtNum(r.gflops)} GFLOP/s`;
   if (r.tokensPerSec !== undefined) s += ` ${fmtNum(r.tokensPerSec)} tok/s`;
+  if (r.mfu !== undefined) s += ` MFU ${(r.mfu * 100).toFixed(1)}%`;
   if (r.ratio !== undefined) s += ` ×${fmtNum(r.ratio)}`;
   return s;
 }
@@ -88,7 +90,8 @@ export function renderReport(results) {
         c.label,
         ...threads.map((t) => {
           const r = c.pytorch?.[t];
-          return r?.medianMs !== undefined ? fmtMs(r.medianMs) : r?.error ? 'FAILED' : '-';
+          if (r?.medianMs === undefined) return r?.error ? 'FAILED' : '-';
+          return `${fmtMs(r.medianMs)}${r.mfu !== undefined ? ` MFU ${(r.mfu * 100).toFixed(1)}%` : ''}`;
         }),
         ...backends.map((b) => cell(c.backends[b])),
         mib(peak),
@@ -115,14 +118,14 @@ export function renderReport(results) {
       const peaks = Object.entries(w.peakBytes).map(([b, v]) => `${b} ${mib(v)} MiB`);
       out.push(`   peak tensor memory of the workload: ${peaks.join(', ')}`);
     }
+    for (const n of modelNotes(w, results.peaks)) out.push(`   ${n}`);
     for (const [reason, n] of skipped)
       out.push(`   ${n} case${n > 1 ? 's' : ''} skipped: ${reason}`);
     for (const p of [...new Set(problems)]) out.push(`   ${p}`);
     out.push('');
   }
-  const goals = targetRows(results);
-  if (goals.length) {
-    out.push('== native against the goals of issue 7');
+  for (const { title, rows: goals } of goalTables(results)) {
+    out.push(`== ${title}`);
     const rows = [
       ['measure', 'this run', 'goal', 'met'],
       ...goals.map((g) => [g.what, g.value, g.goal, g.met === null ? '—' : g.met ? 'yes' : 'NO']),

@@ -9,9 +9,13 @@ export const PYTHON = process.env.ATTNKIT_BENCH_PYTHON ?? '/usr/bin/python3';
 
 /**
  * Times `cases` (each with a `torch` field) in PyTorch with `threads` threads.
- * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} } } or { skipped }.
+ * Returns { torch, threads, results: { id: {medianMs,...} | {skipped} | {error} }, matmulPeak? }
+ * or { skipped }.
  */
-export function runTorch(cases, { threads, warmup, warmupMs, repeats, limitMs = Infinity }) {
+export function runTorch(
+  cases,
+  { threads, warmup, warmupMs, repeats, matmulPeak, limitMs = Infinity },
+) {
   if (!fs.existsSync(PYTHON)) {
     return {
       skipped: `${PYTHON} not found (install python3-torch with apt, or set ATTNKIT_BENCH_PYTHON)`,
@@ -20,9 +24,10 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats, limitMs = 
   // Cases with the same PyTorch work (e.g. the `long` workload's MHA baseline, one per mixer
   // and length) are timed once and the result shared, instead of once per case.
   const byWork = new Map();
-  for (const { id, torch, series, x, growth, limitMs: own } of cases) {
+  for (const { id, torch, series, x, growth, modelFlops, limitMs: own } of cases) {
     const key = JSON.stringify(torch);
-    if (!byWork.has(key)) byWork.set(key, { id, torch, series, x, growth, limitMs: own, ids: [] });
+    if (!byWork.has(key))
+      byWork.set(key, { id, torch, series, x, growth, modelFlops, limitMs: own, ids: [] });
     byWork.get(key).ids.push(id);
   }
   const unique = [...byWork.values()];
@@ -31,15 +36,19 @@ export function runTorch(cases, { threads, warmup, warmupMs, repeats, limitMs = 
     warmup,
     warmupMs,
     repeats,
+    // n of an inline matmul to time for the MFU peak (lib/peak.mjs), when matmul does not run.
+    ...(matmulPeak ? { matmulPeak } : {}),
     // The same time limit as the JavaScript side: a size estimated from the previous size of
-    // its series (time × (size ratio)^growth) above the limit is skipped, not run for minutes.
+    // its series (time × (size ratio)^growth, or × the model FLOP ratio) above the limit is
+    // skipped, not run for minutes.
     limitMs: Number.isFinite(limitMs) ? limitMs : null,
-    cases: unique.map(({ id, torch, series, x, growth, limitMs: own }) => ({
+    cases: unique.map(({ id, torch, series, x, growth, modelFlops, limitMs: own }) => ({
       id,
       torch,
       series: series ?? null,
       x: x ?? null,
       growth: growth ?? 2,
+      modelFlops: modelFlops ?? null,
       limitMs: own ?? null,
     })),
   };

@@ -34,15 +34,19 @@ def main():
     torch.manual_seed(0)
     results = {}
     limit = spec.get("limitMs")
-    last = {}  # series -> (x, median ms) of its previous size
+    last = {}  # series -> (x, median ms, model FLOP) of its previous size
     cases = spec["cases"]
     for i, case in enumerate(cases):
         params = case["torch"]
         series, x = case.get("series"), case.get("x")
         own = min(filter(None, [limit, case.get("limitMs")]), default=None)
         if own and series in last and x:
-            prev_x, prev_ms = last[series]
-            estimate = prev_ms * (x / prev_x) ** case.get("growth", 2)
+            prev_x, prev_ms, prev_flops = last[series]
+            flops = case.get("modelFlops")
+            if flops and prev_flops:  # train: llama-small follows llama-tiny by model FLOP
+                estimate = prev_ms * flops / prev_flops
+            else:
+                estimate = prev_ms * (x / prev_x) ** case.get("growth", 2)
             if estimate > own:
                 results[case["id"]] = {
                     "skipped": f"estimated >= {estimate / 1e3:.0f} s per run (--no-limit runs it)"
@@ -52,27 +56,33 @@ def main():
         start = time.perf_counter()
         try:
             step = PREPARE[params["kind"]](params)
-            results[case["id"]] = time_step(
-                step,
-                spec["warmup"],
-                spec["repeats"],
-                spec.get("budgetMs", 4000.0),
-                spec.get("warmupMs", 0.0),
-            )
+            results[case["id"]] = {
+                **time_step(
+                    step,
+                    spec["warmup"],
+                    spec["repeats"],
+                    spec.get("budgetMs", 4000.0),
+                    spec.get("warmupMs", 0.0),
+                ),
+                **getattr(step, "info", {}),
+            }
             if series and x:
-                last[series] = (x, results[case["id"]]["medianMs"])
+                last[series] = (x, results[case["id"]]["medianMs"], case.get("modelFlops"))
         except llama.UnsupportedConfig as err:
             results[case["id"]] = {"skipped": str(err)}
         except Exception:  # reported per case; the harness fails the run
             results[case["id"]] = {"error": traceback.format_exc(limit=3)}
         took = time.perf_counter() - start
         print(f"  PyTorch [{i + 1}/{len(cases)}] {case['id']}: {took:.1f} s", file=sys.stderr)
-    print(json.dumps({
+    out = {
         "torch": torch.__version__,
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
         "results": results,
-    }))
+    }
+    if spec.get("matmulPeak"):
+        out["matmulPeak"] = matmul.peak(spec["matmulPeak"], spec["warmup"], spec["warmupMs"])
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
