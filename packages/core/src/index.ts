@@ -18,6 +18,7 @@ export * from './fused-decoder';
 export * from './aux-losses';
 export * from './registry';
 export * from './config-types';
+export * from './slot-schema';
 export * from './named-registry';
 export * from './presets';
 export * from './init';

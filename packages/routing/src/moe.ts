@@ -17,6 +17,9 @@ import {
   timesEstimate,
   validateConfig,
   parseConfig,
+  slotSchema,
+  typedInput,
+  type SlotInput,
 } from '@attnkit/core';
 import { ModuleList } from './module-list';
 import { denseDispatch, sparseDispatch } from './ops/dispatch';
@@ -27,6 +30,7 @@ import { registerWithDefaults } from './config';
 import { reportStats } from './probe';
 
 const expertTypes = ['mlp', 'glu', 'swiglu', 'geglu', 'reglu'] as const;
+type ExpertType = (typeof expertTypes)[number];
 
 export const moeSchema = z.strictObject({
   type: z.literal('moe'),
@@ -34,12 +38,14 @@ export const moeSchema = z.strictObject({
   numExperts: z.number().int().positive(),
   topK: z.number().int().positive().default(2),
   /** A feed-forward config without `dim`: {type: 'mlp'|'glu'|'swiglu'|..., hiddenDim, ...}. */
-  expert: z.looseObject({ type: z.enum(expertTypes), hiddenDim: z.number().int().positive() }),
+  expert: typedInput<SlotInput<ExpertType> & { type: ExpertType; hiddenDim: number }>()(
+    z.looseObject({ type: z.enum(expertTypes), hiddenDim: z.number().int().positive() }),
+  ),
   /** Always-active experts (DeepSeekMoE); same config as `expert` unless `sharedHiddenDim`. */
   numSharedExperts: z.number().int().min(0).default(0),
   sharedHiddenDim: z.number().int().positive().optional(),
   /** A router config without dim/numExperts/topK (filled in); default top-k softmax. */
-  router: z.looseObject({ type: z.string() }).default({ type: 'topk-router' }),
+  router: slotSchema().default({ type: 'topk-router' }),
   capacityFactor: z.number().positive().optional(),
   loadBalanceWeight: z.number().min(0).default(0.01),
   zLossWeight: z.number().min(0).default(0.001),

@@ -228,6 +228,7 @@ describe('MoE', () => {
     expect(() => build({ ...small, expert: { type: 'mlp', hiddenDim: 4, dropuot: 0.1 } })).toThrow(
       /\$\.expert.*unknown option 'dropuot'/,
     );
+    // @ts-expect-error a misspelt nested option fails to compile too (core's typed build)
     expect(() => build({ ...small, router: { type: 'topk-router', scorng: 'x' } })).toThrow(
       /\$\.router.*unknown option 'scorng'/,
     );

@@ -10,6 +10,7 @@ import {
   initTensor,
   parseConfig,
   register,
+  slotSchema,
   sumEstimates,
   type AttentionWeightsInfo,
   type IncrementalState,
@@ -28,7 +29,7 @@ export const memoryTokensSchema = z.strictObject({
   /** Learned key/value pairs per key/value head (x-transformers' num_mem_kv). */
   numTokens: z.number().int().positive(),
   /** A softmax mixer that honours `context.prefix` (mha, gqa, mqa, sliding-window, moh, ...). */
-  mixer: z.looseObject({ type: z.string() }),
+  mixer: slotSchema(),
 });
 export type MemoryTokensConfig = z.input<typeof memoryTokensSchema>;
 type Parsed = z.output<typeof memoryTokensSchema>;

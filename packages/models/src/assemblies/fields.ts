@@ -1,9 +1,13 @@
 // Config fields the assemblies share, spread into each model's closed schema in its field order.
 import { z } from 'zod';
+import { slotSchema } from '@attnkit/core';
 import { blockTemplateSchema, layerOverridesSchema, linearInitSchema } from './stack';
 
-/** A nested config (positional encoding, norm, mixer): its registry `type` and its own options. */
-export const nestedSchema = z.looseObject({ type: z.string() });
+/**
+ * A nested config (positional encoding, norm, mixer): its registry `type` and its own options,
+ * checked by that type's schema when built and typed as core's `SlotConfig` for the compiler.
+ */
+export const nestedSchema = slotSchema();
 
 /** A width, count or length. */
 export const sizeSchema = z.number().int().positive();

@@ -22,23 +22,41 @@ import {
   timesEstimate,
   initTensor,
   requireCapabilities,
+  slotSchema,
   slotTensors,
+  typedInput,
   type MixerNeeds,
 } from '@attnkit/core';
-import type { BlockContext, TransformerBlock } from '../blocks/transformer-block';
+import type {
+  BlockContext,
+  TransformerBlock,
+  transformerBlockSchema,
+} from '../blocks/transformer-block';
 import '../blocks/transformer-block'; // registers 'transformer-block'
 import { fillWidths } from '../blocks/fill';
 import type { StackState } from './decoder-state';
 import { underPath } from './parse';
 import type { Positional } from './positions';
 
-/** A block config inside a model: everything but `type` and `dModel`, which the model sets. */
-export const blockTemplateSchema = z.looseObject({
-  mixer: z.looseObject({ type: z.string() }),
-  feedForward: z.looseObject({ type: z.string() }),
-});
+/**
+ * A block config inside a model: a transformer block's, less `type` and `dModel` (the model's);
+ * the schema's input, so its slots stay marks (`SchemaConfig` of the model types them).
+ */
+type BlockTemplateInput = Omit<z.input<typeof transformerBlockSchema>, 'type' | 'dModel'>;
 
-export const layerOverridesSchema = z.record(z.string().regex(/^\d+$/), z.looseObject({}));
+/**
+ * The block template: at run time its slots' types are checked here and the whole by the
+ * block's schema when built (so a saved config keeps only what was written); typed as the
+ * block's config, so a literal's misspelt field or nested type fails to compile.
+ */
+export const blockTemplateSchema = typedInput<BlockTemplateInput>()(
+  z.looseObject({ mixer: slotSchema(), feedForward: slotSchema() }),
+);
+
+/** Per-layer replacements of template fields, keyed by layer index. */
+export const layerOverridesSchema = typedInput<Record<string, Partial<BlockTemplateInput>>>()(
+  z.record(z.string().regex(/^\d+$/), z.looseObject({})),
+);
 
 export type BlockTemplate = Record<string, unknown>;
 

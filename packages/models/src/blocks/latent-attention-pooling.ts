@@ -11,6 +11,7 @@ import {
   initTensor,
   register,
   parseConfig,
+  slotSchema,
   sumEstimates,
 } from '@attnkit/core';
 import { maskedMean } from '../assemblies/pooling';
@@ -24,7 +25,7 @@ export const latentAttentionPoolingSchema = z.strictObject({
   numHeads: z.number().int().positive().default(4),
   /** Width of the MLP after the cross-attention; default 4 * dModel. */
   hiddenDim: z.number().int().positive().optional(),
-  norm: z.looseObject({ type: z.string() }).default({ type: 'layer-norm' }),
+  norm: slotSchema().default({ type: 'layer-norm' }),
 });
 
 export type LatentAttentionPoolingConfig = z.input<typeof latentAttentionPoolingSchema>;

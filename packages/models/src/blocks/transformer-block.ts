@@ -20,13 +20,15 @@ import {
   fusedDecodingOf,
   parseConfig,
   register,
+  slotSchema,
   sumEstimates,
   timesEstimate,
 } from '@attnkit/core';
 import { seededDropout } from './dropout';
 import { fillWidths } from './fill';
 
-const subConfig = z.looseObject({ type: z.string() });
+/** A sublayer's config: checked by its own schema when built, typed as core's `SlotConfig`. */
+const subConfig = slotSchema();
 
 export const transformerBlockSchema = z.strictObject({
   type: z.literal('transformer-block'),

@@ -52,7 +52,14 @@ export function makeProgram(): Command {
       '--task <name>',
       'synthetic task (default by model: mqar for a decoder LM, majority or masked-copy for an encoder, reverse for an encoder-decoder, shapes for a vit); see the models README',
     )
-    .option('--data <file>', 'train a character model on this UTF-8 text file')
+    .option(
+      '--data <file>',
+      'train a decoder LM on this UTF-8 text file (a character tokenizer unless --tokenizer)',
+    )
+    .option(
+      '--tokenizer <path>',
+      "tokenize --data with this tokenizer: a Hugging Face tokenizer.json, or a directory with one (and its tokenizer_config.json); the run keeps a copy, so 'attnkit generate' takes and prints text",
+    )
     .option(
       '--steps <n>',
       `optimizer steps (default ${TRAIN_DEFAULTS.steps} on token tasks and text; ${Object.entries(

@@ -21,6 +21,7 @@ import { importHuggingFace } from '../node/hf';
 import { loadTokenizer, saveTokenizer } from '../node/tokenizer';
 import {
   TOKENIZER_CONFIG_FILE,
+  TOKENIZER_FILE,
   attachTokenizer,
   isHfTokenizerJSON,
   tokenizerFromJSON,
@@ -34,6 +35,8 @@ export interface RunInfo {
   task?: string;
   taskOptions?: Record<string, number>;
   data?: string;
+  /** The tokenizer file `train --tokenizer` read (the run keeps its own copy in tokenizer.json). */
+  tokenizer?: string;
   seqLen: number;
   batchSize: number;
   lr: number;
@@ -58,6 +61,7 @@ export const runInfoSchema = z.looseObject({
   task: z.string().max(1000).optional(),
   taskOptions: z.record(z.string(), z.number()).optional(),
   data: z.string().max(4096).optional(),
+  tokenizer: z.string().max(4096).optional(),
   seqLen: count,
   batchSize: count,
   lr: rate.positive(),
@@ -180,12 +184,20 @@ export async function loadRun(dir: string): Promise<LoadedRun> {
 }
 
 /** A run's tokenizer.json, with tokenizer_config.json next to a Hugging Face one. */
-function readRunTokenizer(dir: string): Tokenizer {
-  const json = readJson(path.join(dir, 'tokenizer.json'), 'run tokenizer');
-  const configFile = path.join(dir, TOKENIZER_CONFIG_FILE);
+export function readRunTokenizer(dir: string): Tokenizer {
+  return readTokenizerFile(path.join(dir, TOKENIZER_FILE), 'run tokenizer', true);
+}
+
+/**
+ * A tokenizer.json (attnkit's or Hugging Face's); with `withConfig`, a Hugging Face one takes the
+ * tokenizer_config.json beside it (special tokens, chat template) when there is one.
+ */
+export function readTokenizerFile(file: string, what: string, withConfig: boolean): Tokenizer {
+  const json = readJson(file, what);
+  const configFile = path.join(path.dirname(file), TOKENIZER_CONFIG_FILE);
   const config =
-    isHfTokenizerJSON(json) && fs.existsSync(configFile)
-      ? readJson(configFile, 'run tokenizer config')
+    withConfig && isHfTokenizerJSON(json) && fs.existsSync(configFile)
+      ? readJson(configFile, `${what} config`)
       : undefined;
   return tokenizerFromJSON(json, config);
 }

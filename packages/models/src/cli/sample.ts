@@ -17,13 +17,15 @@ import type { Tokenizer } from '../tokenizers';
 
 /**
  * What `attnkit train` shows at the end: for a task, a fresh example's prompt with the model's
- * greedy answers to each query next to the expected ones; for text, a short continuation.
+ * greedy answers to each query next to the expected ones; for text, a short continuation of
+ * `start` (the data's first token: a Hugging Face tokenizer's id 0 may be a special token).
  */
 export async function sampleText(
   model: DecoderLM,
   tokenizer: Tokenizer,
   task: SyntheticTask | undefined,
   seed: number,
+  start = 0,
 ): Promise<string> {
   if (task) {
     const { tokens, answers } = task.sample(new Rng(seed + 77));
@@ -36,12 +38,12 @@ export async function sampleText(
     const prompt = tokens.slice(0, answers[0]!).join(' ');
     return `[${prompt} ...] answers ${got.join(' ')} (expected ${want.join(' ')})`;
   }
-  const out = await generate(model, [0], {
+  const out = await generate(model, [start], {
     maxTokens: Math.min(80, model.config.maxLength - 1),
     temperature: 0.8,
     seed,
   });
-  return JSON.stringify(tokenizer.decode([0, ...out]));
+  return JSON.stringify(tokenizer.decode([start, ...out]));
 }
 
 /** What `attnkit train` shows for an image task: the classes of 8 fresh images, and the truth. */

@@ -5,19 +5,30 @@ import { getPreset } from '../presets';
 import type { PresetConfig } from '../presets';
 import { createBatchTask, createImageTask, createTask, listTasks, taskKind } from '../tasks';
 import type { BatchTask, ImageTask, SyntheticTask, TaskKind } from '../tasks';
-import { CharTokenizer, IdTokenizer, tokenizerFromJSON } from '../tokenizers';
+import { CharTokenizer, IdTokenizer, TOKENIZER_FILE, TokenizerError } from '../tokenizers';
 import type { Tokenizer } from '../tokenizers';
 import type { NumberRule } from './args';
 import { COUNT, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, checkArg } from './args';
 import { CliError } from './errors';
 import type { RunInfo } from './run-files';
-import { checkRunVocab, readJson, readRunInfo } from './run-files';
+import {
+  checkRunVocab,
+  readJson,
+  readRunInfo,
+  readRunTokenizer,
+  readTokenizerFile,
+} from './run-files';
 
 export interface TrainOptions {
   preset?: string;
   config?: string;
   task?: string;
   data?: string;
+  /**
+   * The tokenizer of `data`: a tokenizer.json (Hugging Face's or attnkit's) or a directory holding
+   * one (with its tokenizer_config.json); default a character tokenizer trained on the data.
+   */
+  tokenizer?: string;
   steps?: number;
   batchSize?: number;
   lr?: number;
@@ -159,6 +170,12 @@ export function planTraining(opts: TrainOptions): TrainPlan {
   if (opts.config !== undefined && opts.preset !== undefined)
     throw new CliError('train: give --preset or --config, not both');
   if (o.resume && o.overwrite) throw new CliError('train: give --resume or --overwrite, not both');
+  if (opts.tokenizer !== undefined && o.resume)
+    throw new CliError("train: --resume keeps the run's own tokenizer; leave out --tokenizer");
+  if (opts.tokenizer !== undefined && opts.data === undefined)
+    throw new CliError(
+      'train: --tokenizer tokenizes the text of --data; a task has its own token ids',
+    );
 
   // A vit's default task is the first image task: the model's type comes first (the run name).
   const config = o.resume ? undefined : modelConfig(o);
@@ -293,6 +310,7 @@ function runInfo(
     task,
     taskOptions,
     data: o.data,
+    tokenizer: o.tokenizer,
     seqLen,
     batchSize: o.batchSize,
     lr: o.lr,
@@ -326,8 +344,9 @@ function planFresh(
     throw wrongTask(o.task, what, 'decoder-lm');
   if (o.data !== undefined) {
     const text = readDataFile(o.data);
-    tokenizer = CharTokenizer.train(text);
-    ids = Int32Array.from(tokenizer.encode(text));
+    tokenizer =
+      o.tokenizer !== undefined ? readTokenizerOption(o.tokenizer) : CharTokenizer.train(text);
+    ids = encodeData(tokenizer, text, o.data);
   } else {
     task = createTask(o.task);
     tokenizer = new IdTokenizer(task.vocabSize);
@@ -395,7 +414,7 @@ function planResume(
     const info: RunInfo = { ...saved, steps: steps ?? saved.steps };
     return { runDir, resuming: true, replacing: false, config, imageTask, info, label };
   }
-  const tokenizer = tokenizerFromJSON(readJson(path.join(runDir, 'tokenizer.json'), 'tokenizer'));
+  const tokenizer = readRunTokenizer(runDir);
   checkRunVocab(runDir, tokenizer, (config as { vocabSize?: unknown } | null)?.vocabSize);
   if (config?.type === 'encoder' || config?.type === 'encoder-decoder') {
     if (o.data !== undefined || saved.task === undefined)
@@ -410,12 +429,7 @@ function planResume(
   if (saved.task !== undefined && o.data !== undefined)
     throw new CliError(`train: --resume: ${runDir} trained on task ${saved.task}, not --data`);
   if (data !== undefined) {
-    const text = readDataFile(data);
-    try {
-      ids = Int32Array.from(tokenizer.encode(text));
-    } catch (e) {
-      throw new CliError(`train: --data ${data}: ${(e as Error).message}`);
-    }
+    ids = encodeData(tokenizer, readDataFile(data), data);
   } else {
     task = createTask(saved.task ?? 'mqar', saved.taskOptions);
   }
@@ -452,6 +466,35 @@ function checkModelType(config: PresetConfig, what: string): void {
         .join(', ')}`,
     );
   }
+}
+
+/**
+ * `--tokenizer`: a tokenizer.json file or a directory holding one; a Hugging Face tokenizer.json
+ * takes the tokenizer_config.json beside it (special tokens) when it is named tokenizer.json.
+ */
+function readTokenizerOption(where: string): Tokenizer {
+  if (!fs.existsSync(where)) throw new CliError(`train: --tokenizer ${where} does not exist`);
+  const isDir = fs.statSync(where).isDirectory();
+  const file = isDir ? path.join(where, TOKENIZER_FILE) : where;
+  if (isDir && !fs.existsSync(file))
+    throw new CliError(`train: --tokenizer ${where} holds no ${TOKENIZER_FILE}`);
+  try {
+    return readTokenizerFile(file, 'train: --tokenizer', path.basename(file) === TOKENIZER_FILE);
+  } catch (e) {
+    if (e instanceof TokenizerError) throw new CliError(`train: --tokenizer ${file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The token ids of a text file, as `eval` and `generate` encode text with the same tokenizer. */
+function encodeData(tokenizer: Tokenizer, text: string, file: string): Int32Array {
+  let ids: number[];
+  try {
+    ids = tokenizer.encode(text);
+  } catch (e) {
+    throw new CliError(`train: --data ${file}: ${(e as Error).message}`);
+  }
+  return Int32Array.from(ids);
 }
 
 function readDataFile(file: string): string {

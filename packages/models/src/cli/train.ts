@@ -4,6 +4,7 @@ import { Rng, build, parseJson } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { ViT } from '../assemblies/vit';
 import { loadCheckpoint, saveCheckpoint } from '../training/checkpoint';
+import type { Tokenizer } from '../tokenizers';
 import type { BatchSource } from '../training/data';
 import { BatchTaskSource, ImageSource, TaskSource, TextSource } from '../training/data';
 import type { TrainableModel } from '../training/objective';
@@ -97,7 +98,13 @@ export async function trainCommand(opts: TrainOptions, io: Io): Promise<TrainRes
       ? sampleImages(model as ViT, plan.imageTask, info.seed)
       : plan.batchTask
         ? sampleBatchTask(model, plan.batchTask, info.seed)
-        : await sampleText(model as DecoderLM, plan.tokenizer!, plan.task, info.seed);
+        : await sampleText(
+            model as DecoderLM,
+            plan.tokenizer!,
+            plan.task,
+            info.seed,
+            plan.ids?.[0],
+          );
     const result: TrainResult = {
       runDir,
       steps: trainer.step,
@@ -260,7 +267,9 @@ function report(
     );
   say(`sample: ${result.sample}`);
   const task = plan.task ?? plan.imageTask ?? plan.batchTask;
-  const on = task ? `task ${task.name}` : `data ${plan.info.data}`;
+  const on = task
+    ? `task ${task.name}`
+    : `data ${plan.info.data} (${tokenizerWords(plan.tokenizer!, plan.info.tokenizer)})`;
   const params = model.numParams().toLocaleString('en');
   say(
     `trained ${plan.label} (${String(model.config.type)}, ${params} parameters) on ${on} for ${steps} steps on ${result.backend}`,
@@ -278,6 +287,12 @@ function report(
     `saved ${runDir} in ${result.seconds.toFixed(1)} s (training ${result.trainSeconds.toFixed(1)} s)`,
   );
   say(`next: ${nextCommands(plan, runDir)}`);
+}
+
+/** The tokenizer of a text run, for the summary: `tokenizer hf from <file>, 30522 tokens`. */
+function tokenizerWords(tokenizer: Tokenizer, file: string | undefined): string {
+  const from = file === undefined ? '' : ` from ${file}`;
+  return `tokenizer ${tokenizer.kind}${from}, ${tokenizer.vocabSize} tokens`;
 }
 
 /** What the accuracy is measured on. */

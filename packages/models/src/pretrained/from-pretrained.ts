@@ -11,16 +11,18 @@ import {
   type ModuleSource,
   encodeModule,
   loadModule,
-  parseJson,
   readSafetensorsHeader,
 } from '@attnkit/core';
-import { type Tokenizer, tokenizerFromJSON } from '../tokenizers';
-import { TOKENIZER_FILE } from '../tokenizers/files';
+import type { Tokenizer } from '../tokenizers';
+import {
+  TOKENIZER_FILE,
+  type TokenizerSource,
+  readTokenizer,
+  urlTokenizerSource,
+} from '../tokenizers/files';
 
 /** The safetensors `__metadata__` key of a one-file save that holds its tokenizer's JSON. */
 export const TOKENIZER_METADATA_KEY = 'attnkit_tokenizer';
-/** Longest tokenizer.json read (a 50k-token BPE is a few MB). */
-const MAX_TOKENIZER_CHARS = 2 ** 27;
 
 /** A loaded model with the tokenizer its save carried (none for image models or bare saves). */
 export interface Pretrained<M extends Module = Module> {
@@ -33,38 +35,34 @@ const URL_SCHEME = /^(https?|blob|data|file):/i;
 const importNode = (specifier: string): Promise<unknown> =>
   import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
 
-/** tokenizer.json in `dir`, or undefined when there is none. */
-async function readDirectoryTokenizer(dir: string): Promise<string | undefined> {
-  const fs = (await importNode('node:fs/promises')) as typeof import('node:fs/promises');
-  const path = (await importNode('node:path')) as typeof import('node:path');
-  try {
-    return await fs.readFile(path.join(dir, TOKENIZER_FILE), 'utf8');
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') return undefined;
-    throw new ConfigError(
-      'fromPretrained',
-      TOKENIZER_FILE,
-      'a readable file',
-      `'${path.join(dir, TOKENIZER_FILE)}' (${String((error as Error).message)})`,
-    );
-  }
+/** The tokenizer files of a directory on disk; a missing file is none. */
+function directorySource(dir: string): TokenizerSource {
+  return {
+    describe: (file) => `${dir}/${file}`,
+    async read(file) {
+      const fs = (await importNode('node:fs/promises')) as typeof import('node:fs/promises');
+      const path = (await importNode('node:path')) as typeof import('node:path');
+      try {
+        return await fs.readFile(path.join(dir, file), 'utf8');
+      } catch (error) {
+        if ((error as { code?: string }).code === 'ENOENT') return undefined;
+        throw new ConfigError(
+          'fromPretrained',
+          file,
+          'a readable file',
+          `'${path.join(dir, file)}' (${String((error as Error).message)})`,
+        );
+      }
+    },
+  };
 }
 
-/** tokenizer.json served next to a directory URL's config.json; undefined on HTTP 404. */
-async function fetchTokenizer(url: string): Promise<string | undefined> {
-  const base = url.endsWith('/') ? url : `${url}/`;
-  const href = new URL(TOKENIZER_FILE, base).href;
-  const response = await fetch(href);
-  if (response.status === 404) return undefined;
-  if (!response.ok) {
-    throw new ConfigError(
-      'fromPretrained',
-      TOKENIZER_FILE,
-      'a URL that fetches (HTTP 2xx or 404)',
-      `'${href}' (HTTP ${response.status})`,
-    );
-  }
-  return response.text();
+/** A one-file save's tokenizer.json, from its metadata. */
+function textSource(text: string | undefined, where: string): TokenizerSource {
+  return {
+    describe: () => where,
+    read: async (file) => (file === TOKENIZER_FILE ? text : undefined),
+  };
 }
 
 async function bytesOf(source: ModuleSource): Promise<Uint8Array | undefined> {
@@ -76,10 +74,14 @@ async function bytesOf(source: ModuleSource): Promise<Uint8Array | undefined> {
   return undefined;
 }
 
-/** The tokenizer's JSON text a source carries, if any; `source` may be replaced by its bytes. */
-async function tokenizerText(
+/**
+ * Where a source's tokenizer files are (`tokenizers`' readTokenizer reads them, with
+ * tokenizer_config.json beside a Hugging Face tokenizer.json); `source` may be replaced by its
+ * bytes.
+ */
+async function tokenizerSource(
   source: ModuleSource,
-): Promise<{ source: ModuleSource; text: string | undefined; where: string }> {
+): Promise<{ source: ModuleSource; files: TokenizerSource; where: string }> {
   if (typeof source === 'string' && URL_SCHEME.test(source)) {
     if (/\.safetensors([?#].*)?$/i.test(source)) {
       const response = await fetch(source);
@@ -91,16 +93,12 @@ async function tokenizerText(
           `'${source}' (HTTP ${response.status})`,
         );
       }
-      return tokenizerText(new Uint8Array(await response.arrayBuffer()));
+      return tokenizerSource(new Uint8Array(await response.arrayBuffer()));
     }
-    return { source, text: await fetchTokenizer(source), where: `'${source}' ${TOKENIZER_FILE}` };
+    return { source, files: urlTokenizerSource(source), where: `'${source}' ${TOKENIZER_FILE}` };
   }
   if (typeof source === 'string' && !source.startsWith('indexeddb://')) {
-    return {
-      source,
-      text: await readDirectoryTokenizer(source),
-      where: `'${source}/${TOKENIZER_FILE}'`,
-    };
+    return { source, files: directorySource(source), where: `'${source}/${TOKENIZER_FILE}'` };
   }
   const bytes = await bytesOf(source);
   if (bytes) {
@@ -111,29 +109,25 @@ async function tokenizerText(
     } catch {
       text = undefined;
     }
-    return { source: bytes, text, where: `bytes __metadata__.${TOKENIZER_METADATA_KEY}` };
+    const where = `bytes __metadata__.${TOKENIZER_METADATA_KEY}`;
+    return { source: bytes, files: textSource(text, where), where };
   }
-  return { source, text: undefined, where: 'source' };
+  return { source, files: textSource(undefined, 'source'), where: 'source' };
 }
 
 /**
  * Loads a saved model with its tokenizer: `const { model, tokenizer } = await
  * fromPretrained('runs/shakespeare')`. Every source `loadModule` takes works (directory, URL,
  * bytes, Blob, `indexeddb://name`, artifacts, store); the tokenizer comes from tokenizer.json
- * in a directory (served or on disk) or the metadata of a one-file save, and is undefined when
- * the save has none. A tokenizer whose vocabulary differs from the model's `vocabSize` is refused.
+ * (with tokenizer_config.json beside a Hugging Face one) in a directory, served or on disk, or
+ * from the metadata of a one-file save, and is undefined when the save has none. A tokenizer whose vocabulary differs from the model's `vocabSize` is refused.
  */
 export async function fromPretrained<M extends Module = Module>(
   from: ModuleSource,
   options: LoadModuleOptions = {},
 ): Promise<Pretrained<M>> {
-  const { source, text, where } = await tokenizerText(from);
-  const tokenizer =
-    text === undefined
-      ? undefined
-      : tokenizerFromJSON(
-          parseJson('fromPretrained', where, text, { maxLength: MAX_TOKENIZER_CHARS }),
-        );
+  const { source, files, where } = await tokenizerSource(from);
+  const tokenizer = await readTokenizer(files);
   const model = await loadModule<M>(source, options);
   const vocab = (model.config as { vocabSize?: unknown }).vocabSize;
   if (tokenizer && typeof vocab === 'number' && tokenizer.vocabSize !== vocab) {

@@ -63,6 +63,28 @@ export type Seq2SeqTask = TaskBase<'seq2seq', Seq2SeqBatch> & {
 /** A task an encoder or an encoder-decoder trains on. */
 export type BatchTask = MaskedTask | ClassTask | Seq2SeqTask;
 
+/**
+ * The sampling loop every batch task shares: `batchSize` examples drawn one after another from
+ * `rng` (so a batch is the same as drawing its examples in turn), each field's row written into
+ * a row-major `[batchSize, widths[field]]` int32 array.
+ */
+function drawBatch<F extends string>(
+  rng: Rng,
+  batchSize: number,
+  widths: Record<F, number>,
+  draw: (rng: Rng) => Record<F, readonly number[]>,
+): Record<F, Int32Array> {
+  const fields = Object.keys(widths) as F[];
+  const out = Object.fromEntries(
+    fields.map((f) => [f, new Int32Array(batchSize * widths[f])]),
+  ) as Record<F, Int32Array>;
+  for (let b = 0; b < batchSize; b++) {
+    const rows = draw(rng);
+    for (const f of fields) out[f].set(rows[f], b * widths[f]);
+  }
+  return out;
+}
+
 export interface MaskedCopyOptions {
   length: number;
   numSymbols: number;
@@ -90,27 +112,27 @@ export class MaskedCopyTask implements MaskedTask {
     this.options = { ...opts };
   }
 
-  batch(rng: Rng, batchSize: number): MaskedBatch {
+  private example(rng: Rng): { inputs: number[]; targets: number[] } {
     const { length: n, numSymbols } = this.opts;
+    const xs = Array.from({ length: n }, () => 3 + rng.int(numSymbols));
+    const targets = [...xs, MaskedCopyTask.SEP, ...xs];
+    // One twin of each pair masked with probability 0.3: 15% of the symbols, at least one.
+    const masked = xs.map(() => rng.uniform() < 0.3);
+    if (!masked.includes(true)) masked[rng.int(n)] = true;
+    const inputs = [...targets];
+    masked.forEach((m, i) => {
+      if (m) inputs[rng.uniform() < 0.5 ? i : n + 1 + i] = MaskedCopyTask.MASK;
+    });
+    return { inputs, targets };
+  }
+
+  batch(rng: Rng, batchSize: number): MaskedBatch {
     const T = this.seqLen;
-    const inputs = new Int32Array(batchSize * T);
-    const targets = new Int32Array(batchSize * T);
-    const weights = new Float32Array(batchSize * T);
-    for (let b = 0; b < batchSize; b++) {
-      const xs = Array.from({ length: n }, () => 3 + rng.int(numSymbols));
-      const tokens = [...xs, MaskedCopyTask.SEP, ...xs];
-      // One twin of each pair masked with probability 0.3: 15% of the symbols, at least one.
-      const masked = xs.map(() => rng.uniform() < 0.3);
-      if (!masked.includes(true)) masked[rng.int(n)] = true;
-      tokens.forEach((t, i) => (targets[b * T + i] = t));
-      inputs.set(tokens, b * T);
-      masked.forEach((m, i) => {
-        if (!m) return;
-        const at = b * T + (rng.uniform() < 0.5 ? i : n + 1 + i);
-        inputs[at] = MaskedCopyTask.MASK;
-        weights[at] = 1;
-      });
-    }
+    const { inputs, targets } = drawBatch(rng, batchSize, { inputs: T, targets: T }, (r) =>
+      this.example(r),
+    );
+    // The loss reads the masked positions: [MASK] is never a symbol, so they are where it is.
+    const weights = Float32Array.from(inputs, (t) => (t === MaskedCopyTask.MASK ? 1 : 0));
     return { kind: 'masked', batchSize, seqLen: T, inputs, targets, weights };
   }
 }
@@ -160,13 +182,10 @@ export class MajorityTask implements ClassTask {
 
   batch(rng: Rng, batchSize: number): ClassBatch {
     const T = this.seqLen;
-    const inputs = new Int32Array(batchSize * T);
-    const labels = new Int32Array(batchSize);
-    for (let b = 0; b < batchSize; b++) {
-      const { symbols, label } = this.sampleOne(rng);
-      inputs.set([MajorityTask.CLS, ...symbols.map((s) => 2 + s)], b * T);
-      labels[b] = label;
-    }
+    const { inputs, labels } = drawBatch(rng, batchSize, { inputs: T, labels: 1 }, (r) => {
+      const { symbols, label } = this.sampleOne(r);
+      return { inputs: [MajorityTask.CLS, ...symbols.map((s) => 2 + s)], labels: [label] };
+    });
     return { kind: 'classes', batchSize, seqLen: T, inputs, labels };
   }
 }
@@ -206,15 +225,11 @@ export class ReverseTask implements Seq2SeqTask {
   batch(rng: Rng, batchSize: number): Seq2SeqBatch {
     const S = this.sourceLen;
     const T = this.targetLen;
-    const sources = new Int32Array(batchSize * S);
-    const inputs = new Int32Array(batchSize * T);
-    const targets = new Int32Array(batchSize * T);
-    for (let b = 0; b < batchSize; b++) {
-      const { source, target } = this.sample(rng);
-      sources.set(source, b * S);
-      targets.set(target, b * T);
-      inputs.set([this.bos, ...target.slice(0, T - 1)], b * T);
-    }
+    const widths = { sources: S, inputs: T, targets: T };
+    const { sources, inputs, targets } = drawBatch(rng, batchSize, widths, (r) => {
+      const { source, target } = this.sample(r);
+      return { sources: source, inputs: [this.bos, ...target.slice(0, T - 1)], targets: target };
+    });
     return { kind: 'seq2seq', batchSize, sourceLen: S, targetLen: T, sources, inputs, targets };
   }
 }

@@ -6,7 +6,9 @@
 import type { EncoderConfig } from '../../assemblies/encoder';
 import {
   type Activation,
+  type EncoderLayerNames,
   type Obj,
+  encoderLayerTensors,
   exportError,
   extraKeys,
   hfActivation,
@@ -216,6 +218,13 @@ export function bertHfConfig(s: BertShape): HfConfig {
   };
 }
 
+/** BERT's names in the encoder layer layout it shares with ViT (post-LN: norm after each sublayer). */
+const BERT_LAYER: EncoderLayerNames = {
+  selfAttention: 'self',
+  norms: ['attention.output.LayerNorm', 'output.LayerNorm'],
+  qkvBias: true,
+};
+
 /** Every HF tensor of a shape and its attnkit parameters. */
 export function bertTensors(s: BertShape): TensorMapping[] {
   const { dModel: d, hiddenDim: f } = s;
@@ -226,22 +235,7 @@ export function bertTensors(s: BertShape): TensorMapping[] {
     same(`${p}embeddings.token_type_embeddings.weight`, 'tokenTypes.weight', [s.typeVocabSize, d]),
     ...layerNorm(`${p}embeddings.LayerNorm`, 'embedNorm', d),
   ];
-  for (let i = 0; i < s.numLayers; i++) {
-    const h = `${p}encoder.layer.${i}.`;
-    const a = `layers_${i}.`;
-    for (const [hf, ak] of [
-      ['query', 'q'],
-      ['key', 'k'],
-      ['value', 'v'],
-    ]) {
-      out.push(...linearWithBias(`${h}attention.self.${hf}`, `${a}mixer.${ak}`, d, d));
-    }
-    out.push(...linearWithBias(`${h}attention.output.dense`, `${a}mixer.o`, d, d));
-    out.push(...layerNorm(`${h}attention.output.LayerNorm`, `${a}norm1`, d));
-    out.push(...linearWithBias(`${h}intermediate.dense`, `${a}ff.up`, f, d));
-    out.push(...linearWithBias(`${h}output.dense`, `${a}ff.down`, d, f));
-    out.push(...layerNorm(`${h}output.LayerNorm`, `${a}norm2`, d));
-  }
+  for (let i = 0; i < s.numLayers; i++) out.push(...encoderLayerTensors(p, i, d, f, BERT_LAYER));
   if (s.pooler) out.push(...linearWithBias(`${p}pooler.dense`, 'readout.pooler', d, d));
   if (s.architecture === 'BertForMaskedLM') {
     out.push(...linearWithBias('cls.predictions.transform.dense', 'mlm.dense', d, d));

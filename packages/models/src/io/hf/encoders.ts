@@ -146,3 +146,50 @@ export function linearWithBias(
 export function layerNorm(hf: string, name: string, d: number): TensorMapping[] {
   return [same(`${hf}.weight`, `${name}.weight`, [d]), same(`${hf}.bias`, `${name}.bias`, [d])];
 }
+
+/** The HF names of an encoder layer that differ between BERT and ViT. */
+export interface EncoderLayerNames {
+  /** The module holding query, key and value under `attention.`: BERT's `self`, ViT's `attention`. */
+  selfAttention: string;
+  /** The LayerNorms of the attention and of the feed-forward sublayer (attnkit's norm1, norm2). */
+  norms: readonly [string, string];
+  /** Whether query, key and value have biases (BERT's always do; ViT's as `qkv_bias`). */
+  qkvBias: boolean;
+}
+
+/**
+ * The tensors of HF encoder layer `i` under `prefix` (`bert.`, `vit.` or none), the layout BERT
+ * (Devlin et al. 2019) and ViT (Dosovitskiy et al. 2021) share in transformers: attention
+ * query/key/value and output dense, intermediate and output dense, two LayerNorms, to attnkit's
+ * `layers_i.{mixer.q,k,v,o, ff.up,down, norm1, norm2}`. `d` is the width, `f` the hidden width.
+ */
+export function encoderLayerTensors(
+  prefix: string,
+  i: number,
+  d: number,
+  f: number,
+  names: EncoderLayerNames,
+): TensorMapping[] {
+  const h = `${prefix}encoder.layer.${i}.`;
+  const a = `layers_${i}.`;
+  const out: TensorMapping[] = [];
+  for (const [hf, ak] of [
+    ['query', 'q'],
+    ['key', 'k'],
+    ['value', 'v'],
+  ] as const) {
+    const [weight, bias] = linearWithBias(
+      `${h}attention.${names.selfAttention}.${hf}`,
+      `${a}mixer.${ak}`,
+      d,
+      d,
+    );
+    out.push(weight!, ...(names.qkvBias ? [bias!] : []));
+  }
+  out.push(...linearWithBias(`${h}attention.output.dense`, `${a}mixer.o`, d, d));
+  out.push(...layerNorm(`${h}${names.norms[0]}`, `${a}norm1`, d));
+  out.push(...linearWithBias(`${h}intermediate.dense`, `${a}ff.up`, f, d));
+  out.push(...linearWithBias(`${h}output.dense`, `${a}ff.down`, d, f));
+  out.push(...layerNorm(`${h}${names.norms[1]}`, `${a}norm2`, d));
+  return out;
+}

@@ -8,6 +8,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { VitConfig } from '../../assemblies/vit';
 import {
+  type EncoderLayerNames,
+  encoderLayerTensors,
   exportError,
   extraKeys,
   hfActivation,
@@ -227,29 +229,13 @@ export function vitTensors(s: VitShape): TensorMapping[] {
     patchConv(`${p}embeddings.patch_embeddings.projection.weight`, 'patches.projection.weight', s),
     same(`${p}embeddings.patch_embeddings.projection.bias`, 'patches.projection.bias', [d]),
   ];
-  for (let i = 0; i < s.numLayers; i++) {
-    const h = `${p}encoder.layer.${i}.`;
-    const a = `layers_${i}.`;
-    for (const [hf, ak] of [
-      ['query', 'q'],
-      ['key', 'k'],
-      ['value', 'v'],
-    ]) {
-      const [weight, bias] = linearWithBias(
-        `${h}attention.attention.${hf}`,
-        `${a}mixer.${ak}`,
-        d,
-        d,
-      );
-      out.push(weight!);
-      if (s.qkvBias) out.push(bias!);
-    }
-    out.push(...linearWithBias(`${h}attention.output.dense`, `${a}mixer.o`, d, d));
-    out.push(...layerNorm(`${h}layernorm_before`, `${a}norm1`, d));
-    out.push(...layerNorm(`${h}layernorm_after`, `${a}norm2`, d));
-    out.push(...linearWithBias(`${h}intermediate.dense`, `${a}ff.up`, f, d));
-    out.push(...linearWithBias(`${h}output.dense`, `${a}ff.down`, d, f));
-  }
+  // ViT's names in the encoder layer layout it shares with BERT (pre-LN: norm before each).
+  const names: EncoderLayerNames = {
+    selfAttention: 'attention',
+    norms: ['layernorm_before', 'layernorm_after'],
+    qkvBias: s.qkvBias,
+  };
+  for (let i = 0; i < s.numLayers; i++) out.push(...encoderLayerTensors(p, i, d, f, names));
   out.push(...layerNorm(`${p}layernorm`, 'finalNorm', d));
   if (s.pooler) out.push(...linearWithBias(`${p}pooler.dense`, 'readout.pooler', d, d));
   if (s.numLabels !== undefined)
