@@ -22,6 +22,8 @@ export default defineConfig({
   // A dead internal link fails the build (VitePress's default; stated so nobody turns it off).
   ignoreDeadLinks: false,
   srcExclude: ['README.md'],
+  // An icon of its own: without one, every page's request for /favicon.ico is a 404.
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   vite: {
     // The one chunk over Vite's 500 kB default is the local search index (about 1.5 MB, loaded
     // only when the search box opens); pages and theme stay far below. Raised for that chunk,
