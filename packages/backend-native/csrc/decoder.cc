@@ -155,69 +155,93 @@ void rotate(const DecoderModel& m, float* head, int position) {
 }
 
 struct Scratch {
-  std::vector<float> normed, q, k, v, heads, out, hidden, gate, scores;
+  std::vector<float> normed, q, k, v, heads, out, hidden, gate, scores, logits;
 };
 
+/** Where each row of a call goes: its sequence and position. */
+struct Rows {
+  std::vector<int> sequence, position;
+  int count() const { return static_cast<int>(sequence.size()); }
+};
+
+/** One query head of one row over its sequence's cached keys and values (softmax(q kᵀ) v). */
+void attend_head(const DecoderLayer& l, const float* q, const float* keys, const float* values,
+                 int position, float* scores, float* out) {
+  const int hd = l.headDim;
+  auto visible = [&](int key) {
+    return l.window <= 0 || key < l.sinkTokens || position - key < l.window;
+  };
+  float top = -INFINITY;
+  for (int j = 0; j <= position; j++) {
+    const float logit =
+        visible(j) ? dot(q, keys + static_cast<int64_t>(j) * hd, hd) * l.scale : -INFINITY;
+    scores[j] = logit;
+    top = std::max(top, logit);
+  }
+  float total = 0;
+  for (int j = 0; j <= position; j++) {
+    scores[j] = scores[j] == -INFINITY ? 0.0f : std::exp(scores[j] - top);
+    total += scores[j];
+  }
+  std::fill(out, out + hd, 0.0f);
+  for (int j = 0; j <= position; j++) {
+    const float w = scores[j] / total;
+    if (w == 0) continue;
+    const float* vj = values + static_cast<int64_t>(j) * hd;
+    for (int c = 0; c < hd; c++) out[c] += w * vj[c];
+  }
+}
+
 /**
- * Causal self-attention of `rows` tokens at positions first, first + 1, ... over the cached
- * keys (theirs appended first); result [rows, dModel] in s.out.
+ * Causal self-attention of the rows over their sequences' cached keys (theirs appended first);
+ * result [rows, dModel] in s.out.
  */
-void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, int first, int rows,
+void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, const Rows& rows,
             Scratch& s) {
+  const int n = rows.count();
   const int hd = l.headDim;
   const int qWidth = l.heads * hd, kvWidth = l.kvHeads * hd;
-  dense(l.q, x, s.q.data(), rows);
-  dense(l.k, x, s.k.data(), rows);
-  dense(l.v, x, s.v.data(), rows);
+  dense(l.q, x, s.q.data(), n);
+  dense(l.k, x, s.k.data(), n);
+  dense(l.v, x, s.v.data(), n);
   const int64_t stride = static_cast<int64_t>(m.maxLength) * hd;
-  for (int r = 0; r < rows; r++) {
+  const int64_t sequenceStride = l.kvHeads * stride;
+  int64_t work = 0;
+  for (int r = 0; r < n; r++) {
+    const int position = rows.position[r];
+    const int64_t base = rows.sequence[r] * sequenceStride + static_cast<int64_t>(position) * hd;
     float* q = s.q.data() + static_cast<int64_t>(r) * qWidth;
     float* k = s.k.data() + static_cast<int64_t>(r) * kvWidth;
     const float* v = s.v.data() + static_cast<int64_t>(r) * kvWidth;
     if (m.ropeLayout != 0) {
-      for (int h = 0; h < l.heads; h++) rotate(m, q + h * hd, first + r);
-      for (int h = 0; h < l.kvHeads; h++) rotate(m, k + h * hd, first + r);
+      for (int h = 0; h < l.heads; h++) rotate(m, q + h * hd, position);
+      for (int h = 0; h < l.kvHeads; h++) rotate(m, k + h * hd, position);
     }
     for (int g = 0; g < l.kvHeads; g++) {
-      const int64_t row = g * stride + static_cast<int64_t>(first + r) * hd;
-      std::memcpy(l.keys + row, k + g * hd, sizeof(float) * hd);
-      std::memcpy(l.values + row, v + g * hd, sizeof(float) * hd);
+      std::memcpy(l.keys + base + g * stride, k + g * hd, sizeof(float) * hd);
+      std::memcpy(l.values + base + g * stride, v + g * hd, sizeof(float) * hd);
     }
+    work += 2 * static_cast<int64_t>(position + 1) * qWidth;
   }
-  // Query head h reads key/value head h / group (attention's repeatKvHeads).
+  // Query head h reads key/value head h / group (attention's repeatKvHeads). The (row, head)
+  // pairs are dealt out to the threads in turn, each with its own score buffer.
   const int group = l.heads / l.kvHeads;
-  for (int r = 0; r < rows; r++) {
-    const int position = first + r;
-    auto visible = [&](int key) {
-      return l.window <= 0 || key < l.sinkTokens || position - key < l.window;
-    };
-    for (int h = 0; h < l.heads; h++) {
-      const float* qh = s.q.data() + static_cast<int64_t>(r) * qWidth + h * hd;
-      const float* keys = l.keys + (h / group) * stride;
-      const float* values = l.values + (h / group) * stride;
-      float top = -INFINITY;
-      for (int j = 0; j <= position; j++) {
-        const float logit =
-            visible(j) ? dot(qh, keys + static_cast<int64_t>(j) * hd, hd) * l.scale : -INFINITY;
-        s.scores[j] = logit;
-        top = std::max(top, logit);
-      }
-      float total = 0;
-      for (int j = 0; j <= position; j++) {
-        s.scores[j] = s.scores[j] == -INFINITY ? 0.0f : std::exp(s.scores[j] - top);
-        total += s.scores[j];
-      }
-      float* oh = s.heads.data() + static_cast<int64_t>(r) * qWidth + h * hd;
-      std::fill(oh, oh + hd, 0.0f);
-      for (int j = 0; j <= position; j++) {
-        const float w = s.scores[j] / total;
-        if (w == 0) continue;
-        const float* vj = values + static_cast<int64_t>(j) * hd;
-        for (int c = 0; c < hd; c++) oh[c] += w * vj[c];
-      }
+  const int64_t pairs = static_cast<int64_t>(n) * l.heads;
+  const int tasks = work < kParallelWork
+                        ? 1
+                        : static_cast<int>(std::min<int64_t>(pairs, num_threads()));
+  s.scores.resize(static_cast<size_t>(tasks) * m.maxLength);
+  parallel_for(tasks, [&](int64_t t) {
+    float* scores = s.scores.data() + t * m.maxLength;
+    for (int64_t p = t; p < pairs; p += tasks) {
+      const int r = static_cast<int>(p / l.heads), h = static_cast<int>(p % l.heads);
+      const int64_t cache = rows.sequence[r] * sequenceStride + (h / group) * stride;
+      attend_head(l, s.q.data() + static_cast<int64_t>(r) * qWidth + h * hd, l.keys + cache,
+                  l.values + cache, rows.position[r], scores,
+                  s.heads.data() + static_cast<int64_t>(r) * qWidth + h * hd);
     }
-  }
-  dense(l.o, s.heads.data(), s.out.data(), rows);
+  });
+  dense(l.o, s.heads.data(), s.out.data(), n);
 }
 
 /** Position-wise feed-forward of x [rows, dModel]; result in s.out. */
@@ -233,60 +257,94 @@ void feed_forward(const DecoderLayer& l, const float* x, int rows, Scratch& s) {
   dense(l.down, s.hidden.data(), s.out.data(), rows);
 }
 
+/** The next-token logits of `count` normed rows into out [count, vocab]. */
+void head(const DecoderModel& m, const float* x, int count, float* out) {
+  const int d = m.dModel;
+  if (m.head) {
+    dense(DecoderDense{m.head, nullptr, d, m.vocab}, x, out, count);
+  } else if (count == 1) {
+    tied_head(m, x, out);
+  } else {
+    // x Eᵀ: the embedding read as a [dModel, vocab] operand with swapped strides.
+    gemm_batched(1, count, m.vocab, d, Operand{x, d, 1}, 0, nullptr, Operand{m.embedding, 1, d}, 0,
+                 nullptr, out);
+  }
+}
+
 }  // namespace
 
-void decoder_run(const DecoderModel& m, const int32_t* tokens, int rows, int first,
-                 float* logits) {
+void decoder_run(const DecoderModel& m, const DecoderBatch& batch, float* logits) {
   const int d = m.dModel;
+  Rows rows;
+  std::vector<int> lastRows, fed;  // the last row of each sequence fed, and that sequence
+  for (int b = 0; b < batch.sequences; b++) {
+    for (int i = 0; i < batch.counts[b]; i++) {
+      rows.sequence.push_back(b);
+      rows.position.push_back(batch.firsts[b] + i);
+    }
+    if (batch.counts[b] == 0) continue;
+    lastRows.push_back(rows.count() - 1);
+    fed.push_back(b);
+  }
+  const int n = rows.count();
+  if (n == 0) return;
   thread_local Scratch s;
   size_t widest = d, hidden = 1;
   for (const DecoderLayer& l : m.layers) {
     widest = std::max<size_t>(widest, static_cast<size_t>(l.heads) * l.headDim);
     hidden = std::max<size_t>(hidden, l.up.out);
   }
-  const size_t n = static_cast<size_t>(rows);
-  for (auto* v : {&s.normed, &s.q, &s.k, &s.v, &s.heads, &s.out}) v->resize(n * widest);
-  s.hidden.resize(n * hidden);
-  s.gate.resize(n * hidden);
-  s.scores.resize(m.maxLength);
+  const size_t rowCount = static_cast<size_t>(n);
+  for (auto* v : {&s.normed, &s.q, &s.k, &s.v, &s.heads, &s.out}) v->resize(rowCount * widest);
+  s.hidden.resize(rowCount * hidden);
+  s.gate.resize(rowCount * hidden);
 
-  std::vector<float> x(n * d);
-  for (int r = 0; r < rows; r++) {
+  std::vector<float> x(rowCount * d);
+  for (int r = 0; r < n; r++) {
     float* xr = x.data() + static_cast<int64_t>(r) * d;
-    std::memcpy(xr, m.embedding + static_cast<int64_t>(tokens[r]) * d, sizeof(float) * d);
+    std::memcpy(xr, m.embedding + static_cast<int64_t>(batch.tokens[r]) * d, sizeof(float) * d);
     if (!m.positions) continue;
-    const float* p = m.positions + static_cast<int64_t>(first + r) * d;
+    const float* p = m.positions + static_cast<int64_t>(rows.position[r]) * d;
     for (int i = 0; i < d; i++) xr[i] += p[i];
   }
-  const int64_t all = static_cast<int64_t>(rows) * d;
+  const int64_t all = static_cast<int64_t>(n) * d;
   auto norm_rows = [&](const DecoderNorm& norm, const float* in, float* out) {
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < n; r++)
       normalize(norm, in + static_cast<int64_t>(r) * d, out + static_cast<int64_t>(r) * d, d);
   };
   for (const DecoderLayer& l : m.layers) {
     if (l.post) {
-      attend(m, l, x.data(), first, rows, s);
+      attend(m, l, x.data(), rows, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm1, x.data(), x.data());
-      feed_forward(l, x.data(), rows, s);
+      feed_forward(l, x.data(), n, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm2, x.data(), x.data());
     } else {
       norm_rows(l.norm1, x.data(), s.normed.data());
-      attend(m, l, s.normed.data(), first, rows, s);
+      attend(m, l, s.normed.data(), rows, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm2, x.data(), s.normed.data());
-      feed_forward(l, s.normed.data(), rows, s);
+      feed_forward(l, s.normed.data(), n, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
     }
   }
   if (!logits) return;
-  // Only the last token's logits are asked for.
-  normalize(m.finalNorm, x.data() + all - d, s.normed.data(), d);
-  if (m.head) {
-    dense_row(DecoderDense{m.head, nullptr, d, m.vocab}, s.normed.data(), logits);
-  } else {
-    tied_head(m, s.normed.data(), logits);
+  // Only each fed sequence's last token's logits are asked for.
+  const int count = static_cast<int>(fed.size());
+  for (int i = 0; i < count; i++) {
+    normalize(m.finalNorm, x.data() + static_cast<int64_t>(lastRows[i]) * d,
+              s.normed.data() + static_cast<int64_t>(i) * d, d);
+  }
+  const int64_t vocab = m.vocab;
+  if (count == batch.sequences) {
+    head(m, s.normed.data(), count, logits);
+    return;
+  }
+  s.logits.resize(static_cast<size_t>(count) * vocab);
+  head(m, s.normed.data(), count, s.logits.data());
+  for (int i = 0; i < count; i++) {
+    std::memcpy(logits + fed[i] * vocab, s.logits.data() + i * vocab, sizeof(float) * vocab);
   }
 }
 

@@ -1,5 +1,6 @@
-// Decoding steps of a whole pre- or post-norm decoder-only transformer (batch 1), run in a
-// single call so a generated token costs one native call instead of ~170 small tfjs kernels.
+// Decoding steps of a whole pre- or post-norm decoder-only transformer, for a batch of
+// sequences side by side, run in a single call so a generated token (per sequence) costs one
+// native call instead of ~170 small tfjs kernels.
 // The shapes below are checked by the N-API entry (decoder_napi.cc) before any step runs.
 #pragma once
 #include <cstdint>
@@ -48,8 +49,8 @@ struct DecoderLayer {
   bool gated;  // down(act(gate(x)) * up(x)); else down(act(up(x)))
   int activation;
   DecoderDense up, gate, down;
-  float* keys;    // [kvHeads, maxLength, headDim]
-  float* values;  // [kvHeads, maxLength, headDim]
+  float* keys;    // [batch, kvHeads, maxLength, headDim]
+  float* values;  // [batch, kvHeads, maxLength, headDim]
 };
 
 struct DecoderModel {
@@ -65,12 +66,23 @@ struct DecoderModel {
 };
 
 /**
- * Feeds `rows` tokens at positions first, first + 1, ... through every layer (several at once:
- * the projections run as matrix products), writing their keys and values into the caches
- * (positions before `first` must hold the earlier tokens'); writes the logits [vocab] of the
- * last one when `logits` is not null.
+ * What one call feeds: sequence b gets counts[b] >= 0 tokens at positions firsts[b],
+ * firsts[b] + 1, ... (its tokens follow those of sequence b - 1 in `tokens`).
  */
-void decoder_run(const DecoderModel& model, const int32_t* tokens, int rows, int first,
-                 float* logits);
+struct DecoderBatch {
+  int sequences;
+  const int32_t* tokens;
+  const int32_t* counts;
+  const int32_t* firsts;
+};
+
+/**
+ * Feeds the batch's tokens through every layer (all rows at once: the projections run as
+ * matrix products), writing their keys and values into each sequence's caches (positions before
+ * firsts[b] must hold its earlier tokens'). When `logits` [sequences, vocab] is not null, row b
+ * gets the next-token logits after sequence b's last token; rows of sequences fed nothing are
+ * left as they are.
+ */
+void decoder_run(const DecoderModel& model, const DecoderBatch& batch, float* logits);
 
 }  // namespace attnkit

@@ -1,7 +1,8 @@
-// decoderStep(ints, floats, weights, caches, tokens, position, logits | null): unpacks the
+// decoderStep(ints, floats, weights, caches, tokens, counts, firsts, logits | null): unpacks the
 // model laid out by src/decoder.ts (packDecoder), checks that every array is as long as the
-// shapes say, and runs the tokens (an Int32Array) from `position` on. A wrong layout throws;
-// it never reads out of bounds.
+// shapes say, and runs a batch of sequences: sequence b (of counts.length) gets counts[b] of the
+// tokens (Int32Arrays) from position firsts[b] on. A wrong layout throws; it never reads out of
+// bounds.
 #include "decoder_napi.h"
 
 #include <string>
@@ -102,7 +103,7 @@ DecoderDense dense(const Slots& w, size_t slot, int in, int out, bool required, 
 
 napi_value DecoderStep(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
-    Args args(env, info, "decoderStep", 7);
+    Args args(env, info, "decoderStep", 8);
     size_t nInts, nFloats;
     const int32_t* ints = args.i32(0, &nInts);
     const float* floats = args.f32(1, &nFloats);
@@ -126,6 +127,15 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
                        " entries", true);
     if (caches.data.size() != 2 * static_cast<size_t>(numLayers))
       args.fail(3, "must hold 2 caches per layer", true);
+    size_t sequences, nFirsts;
+    const int32_t* counts = args.i32(5, &sequences);
+    const int32_t* firsts = args.i32(6, &nFirsts);
+    if (sequences < 1 || sequences > (1 << 16))
+      args.fail(5, "must hold 1 to 65536 counts (one per sequence), got " +
+                       std::to_string(sequences), true);
+    if (nFirsts != sequences)
+      args.fail(6, "must hold " + std::to_string(sequences) + " positions (one per sequence), got " +
+                       std::to_string(nFirsts), true);
 
     const int d = m.dModel;
     const Slots w{args, 2, weights};
@@ -163,7 +173,8 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
       l.up = dense(w, base + 12, d, hidden, true, "up");
       l.gate = dense(w, base + 14, d, hidden, l.gated, "gate");
       l.down = dense(w, base + 16, hidden, d, true, "down");
-      const double cacheSize = static_cast<double>(l.kvHeads) * m.maxLength * l.headDim;
+      const double cacheSize =
+          static_cast<double>(sequences) * l.kvHeads * m.maxLength * l.headDim;
       const Slots c{args, 3, caches};
       l.keys = const_cast<float*>(c.get(2 * i, cacheSize, true, "key cache"));
       l.values = const_cast<float*>(c.get(2 * i + 1, cacheSize, true, "value cache"));
@@ -171,23 +182,34 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
     }
     size_t rows;
     const int32_t* tokens = args.i32(4, &rows);
-    if (rows == 0) args.fail(4, "must hold at least one token", true);
+    double total = 0;
+    for (size_t b = 0; b < sequences; b++) {
+      const std::string which = " of sequence " + std::to_string(b);
+      checked(args, 5, counts[b], 0, m.maxLength, ("the count" + which).c_str());
+      checked(args, 6, firsts[b], 0, m.maxLength, ("the position" + which).c_str());
+      if (static_cast<int64_t>(firsts[b]) + counts[b] > m.maxLength)
+        args.fail(6, "position " + std::to_string(firsts[b]) + " plus " +
+                         std::to_string(counts[b]) + " tokens" + which + " passes maxLength=" +
+                         std::to_string(m.maxLength), true);
+      total += counts[b];
+    }
+    if (total == 0) args.fail(4, "must hold at least one token", true);
+    if (static_cast<double>(rows) != total)
+      args.fail(4, "must hold " + std::to_string(static_cast<int64_t>(total)) +
+                       " tokens (the sum of the counts), got " + std::to_string(rows), true);
     for (size_t r = 0; r < rows; r++) {
       if (tokens[r] < 0 || tokens[r] >= m.vocab)
         args.fail(4, "holds token " + std::to_string(tokens[r]) + " outside [0, " +
                          std::to_string(m.vocab) + ")", true);
     }
-    const int64_t first = args.integer(5, 0, m.maxLength - 1);
-    if (first + static_cast<int64_t>(rows) > m.maxLength)
-      args.fail(5, "plus " + std::to_string(rows) + " tokens passes maxLength=" +
-                       std::to_string(m.maxLength), true);
     float* logits = nullptr;
-    if (!args.is_null(6)) {
+    if (!args.is_null(7)) {
       size_t n;
-      logits = args.f32(6, &n);
-      args.need(6, n, m.vocab);
+      logits = args.f32(7, &n);
+      args.need(7, n, static_cast<double>(sequences) * m.vocab);
     }
-    decoder_run(m, tokens, static_cast<int>(rows), static_cast<int>(first), logits);
+    const DecoderBatch batch{static_cast<int>(sequences), tokens, counts, firsts};
+    decoder_run(m, batch, logits);
     return undefined(env);
   });
 }

@@ -281,7 +281,8 @@ export interface NativeAddon {
     weights: (Float32Array | null)[],
     caches: Float32Array[],
     tokens: Int32Array,
-    position: number,
+    counts: Int32Array,
+    firsts: Int32Array,
     logits: Float32Array | null,
   ): void;
   info(): { gemm: string; threads: number };

@@ -27,6 +27,7 @@ import {
   SOFTMAX_CROSS_ENTROPY_GRAD,
   type FusedDecoder,
   type FusedDecoderBackend,
+  type FusedDecoderOptions,
   type FusedDecoderSpec,
 } from '@attnkit/kernels';
 import type { NativeAddon } from './addon';
@@ -107,8 +108,8 @@ export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend
    * A decoding session that runs each token through the whole model in one native call (the
    * fused decoder of architecture contract 7); @attnkit/models' generate() uses it.
    */
-  createFusedDecoder(spec: FusedDecoderSpec): FusedDecoder {
-    return new NativeFusedDecoder(this.addon, spec);
+  createFusedDecoder(spec: FusedDecoderSpec, options?: FusedDecoderOptions): FusedDecoder {
+    return new NativeFusedDecoder(this.addon, spec, options);
   }
 }
 

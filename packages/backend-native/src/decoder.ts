@@ -1,7 +1,8 @@
 // The fused decoder: checks a FusedDecoderSpec, lays it out for csrc/decoder_napi.cc (ints,
-// floats, a list of weight arrays read in place) and keeps the KV cache of a batch-1 session.
+// floats, a list of weight arrays read in place) and keeps the KV caches of a session's batch.
 import type {
   FusedDecoder,
+  FusedDecoderOptions,
   FusedDecoderDense,
   FusedDecoderLayer,
   FusedDecoderNorm,
@@ -23,8 +24,14 @@ export const DECODER_ACTIVATIONS = [
   'identity',
 ] as const;
 
-function fail(path: string, expected: string, actual: string): never {
-  throw new Error(`${NAME}: ${path} must be ${expected}, got ${actual}`);
+/** Throws `${NAME}: path must be expected, got actual` (a RangeError for sizes and counts). */
+function fail(
+  path: string,
+  expected: string,
+  actual: string,
+  type: ErrorConstructor = Error,
+): never {
+  throw new type(`${NAME}: ${path} must be ${expected}, got ${actual}`);
 }
 
 function describe(value: unknown): string {
@@ -189,20 +196,25 @@ export function packDecoder(spec: FusedDecoderSpec): Packed {
   };
 }
 
+/** Sequences of one session at most (the addon's bound). */
+const MAX_BATCH = 1 << 16;
+
 /**
- * A batch-1 decoding session. Its KV cache is two Float32Arrays per layer, laid out
- * [kvHeads, capacity, headDim]; the capacity grows (doubling, up to maxLength) with the tokens
- * fed, so a model with a large maxLength costs only what the sequence uses. The native step is
- * told the capacity as its length bound (and sees that many rows of a position table).
- * Several tokens fed at once (a prompt) run their projections as matrix products.
+ * A decoding session of `batch` sequences. Each layer's KV cache is two Float32Arrays laid out
+ * [batch, kvHeads, capacity, headDim]; the capacity grows (doubling, up to maxLength) with the
+ * longest sequence fed, so a model with a large maxLength costs only what the sequences use.
+ * The native step is told the capacity as its length bound (and sees that many rows of a
+ * position table). The tokens of one call (prompts of any lengths, or one generated token per
+ * sequence) run their projections as matrix products together.
  */
 export class NativeFusedDecoder implements FusedDecoder {
+  readonly batch: number;
   private packed: Packed | null;
   private caches: Float32Array[] = [];
   private capacity = 0;
   private ints: Int32Array;
   private weights: (Float32Array | null)[];
-  private consumed = 0;
+  private readonly consumed: number[];
   private readonly vocab: number;
   private readonly maxLength: number;
   private readonly dModel: number;
@@ -210,7 +222,13 @@ export class NativeFusedDecoder implements FusedDecoder {
   constructor(
     private readonly addon: NativeAddon,
     spec: FusedDecoderSpec,
+    options: FusedDecoderOptions = {},
   ) {
+    const batch = options?.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH)
+      fail('options.batch', `an integer in [1, ${MAX_BATCH}]`, String(batch), RangeError);
+    this.batch = batch;
+    this.consumed = new Array<number>(batch).fill(0);
     this.packed = packDecoder(spec);
     this.ints = this.packed.ints;
     this.weights = this.packed.weights;
@@ -220,7 +238,11 @@ export class NativeFusedDecoder implements FusedDecoder {
   }
 
   get position(): number {
-    return this.consumed;
+    return this.consumed[0]!;
+  }
+
+  get positions(): readonly number[] {
+    return [...this.consumed];
   }
 
   /** Bytes held by the KV cache now. */
@@ -228,17 +250,23 @@ export class NativeFusedDecoder implements FusedDecoder {
     return this.caches.reduce((sum, c) => sum + c.byteLength, 0);
   }
 
-  /** Makes room for `needed` positions, keeping the rows already cached. */
+  /** Makes room for `needed` positions per sequence, keeping the rows already cached. */
   private reserve(packed: Packed, needed: number): void {
     if (needed <= this.capacity) return;
     const capacity = Math.min(this.maxLength, Math.max(needed, 2 * this.capacity, 16));
     this.caches = packed.cacheHeads.flatMap(([kvHeads, headDim], layer) =>
       [0, 1].map((which) => {
-        const next = new Float32Array(kvHeads * capacity * headDim);
+        const next = new Float32Array(this.batch * kvHeads * capacity * headDim);
         const old = this.caches[2 * layer + which];
-        for (let h = 0; old && h < kvHeads; h++) {
-          const from = h * this.capacity * headDim;
-          next.set(old.subarray(from, from + this.consumed * headDim), h * capacity * headDim);
+        for (let b = 0; old && b < this.batch; b++) {
+          for (let h = 0; h < kvHeads; h++) {
+            const row = b * kvHeads + h;
+            const from = row * this.capacity * headDim;
+            next.set(
+              old.subarray(from, from + this.consumed[b]! * headDim),
+              row * capacity * headDim,
+            );
+          }
         }
         return next;
       }),
@@ -252,33 +280,72 @@ export class NativeFusedDecoder implements FusedDecoder {
   }
 
   feed(tokens: readonly number[], logits: Float32Array | null): void {
-    const packed = this.packed;
-    if (!packed) throw new Error(`${NAME}: feed after dispose()`);
+    if (this.batch !== 1) {
+      const actual = `a session of batch ${this.batch}`;
+      fail('feed', 'called on a session of batch 1 (use feedBatch)', actual, RangeError);
+    }
     if (!Array.isArray(tokens) || tokens.length === 0)
       fail('tokens', 'a non-empty array of token ids', describe(tokens));
-    const bad = tokens.find((t) => !Number.isInteger(t) || t < 0 || t >= this.vocab);
-    if (bad !== undefined) fail('tokens', `integers in [0, ${this.vocab})`, `${bad}`);
-    if (this.consumed + tokens.length > this.maxLength) {
+    this.run([tokens], logits, () => 'tokens');
+  }
+
+  feedBatch(tokens: readonly (readonly number[])[], logits: Float32Array | null): void {
+    if (!Array.isArray(tokens) || tokens.length !== this.batch) {
+      const actual = Array.isArray(tokens) ? `${tokens.length} sequences` : describe(tokens);
       fail(
         'tokens',
-        `at most ${this.maxLength - this.consumed} more (maxLength=${this.maxLength}, ${this.consumed} fed)`,
-        `${tokens.length}`,
+        `an array of ${this.batch} token arrays (one per sequence)`,
+        actual,
+        RangeError,
       );
     }
-    if (logits !== null && !(logits instanceof Float32Array && logits.length >= this.vocab))
-      fail('logits', `null or a Float32Array of at least ${this.vocab}`, describe(logits));
-    this.reserve(packed, this.consumed + tokens.length);
-    const ids = Int32Array.from(tokens);
+    tokens.forEach((t, b) => {
+      if (!Array.isArray(t)) fail(`tokens[${b}]`, 'an array of token ids', describe(t));
+    });
+    if (tokens.every((t) => t.length === 0))
+      fail('tokens', 'at least one token in some sequence', 'none', RangeError);
+    this.run(tokens, logits, (b) => `tokens[${b}]`);
+  }
+
+  private run(
+    tokens: readonly (readonly number[])[],
+    logits: Float32Array | null,
+    path: (b: number) => string,
+  ): void {
+    const packed = this.packed;
+    if (!packed) throw new Error(`${NAME}: feed after dispose()`);
+    let longest = 0;
+    tokens.forEach((seq, b) => {
+      const bad = seq.find((t) => !Number.isInteger(t) || t < 0 || t >= this.vocab);
+      if (bad !== undefined) fail(path(b), `integers in [0, ${this.vocab})`, `${bad}`);
+      const fed = this.consumed[b]!;
+      if (fed + seq.length > this.maxLength) {
+        fail(
+          path(b),
+          `at most ${this.maxLength - fed} more (maxLength=${this.maxLength}, ${fed} fed)`,
+          `${seq.length}`,
+          RangeError,
+        );
+      }
+      longest = Math.max(longest, fed + seq.length);
+    });
+    const size = this.batch * this.vocab;
+    if (logits !== null && !(logits instanceof Float32Array && logits.length >= size)) {
+      const shape = this.batch === 1 ? '' : ` ([${this.batch}, ${this.vocab}])`;
+      fail('logits', `null or a Float32Array of at least ${size}${shape}`, describe(logits));
+    }
+    this.reserve(packed, longest);
     this.addon.decoderStep(
       this.ints,
       packed.floats,
       this.weights,
       this.caches,
-      ids,
-      this.consumed,
+      Int32Array.from(tokens.flat()),
+      Int32Array.from(tokens, (t) => t.length),
+      Int32Array.from(this.consumed),
       logits,
     );
-    this.consumed += tokens.length;
+    tokens.forEach((t, b) => (this.consumed[b]! += t.length));
   }
 
   dispose(): void {

@@ -34,6 +34,7 @@ export {
   type FusedDecoderFeedForward,
   type FusedDecoderLayer,
   type FusedDecoderNorm,
+  type FusedDecoderOptions,
   type FusedDecoderSpec,
 } from '@attnkit/kernels';
 

@@ -377,8 +377,9 @@ describe('fused decoder input checks', () => {
         over.weights ?? packed.weights,
         over.caches ?? caches,
         over.tokens ?? Int32Array.of(1, 2),
-        over.position ?? 0,
-        logits,
+        over.counts ?? Int32Array.of(2),
+        over.firsts ?? Int32Array.of(0),
+        over.logits === undefined ? logits : over.logits,
       );
     expect(call({})).not.toThrow();
     const weights = [...packed.weights];
@@ -393,12 +394,36 @@ describe('fused decoder input checks', () => {
     expect(call({ tokens: Int32Array.of(3, 99) })).toThrow(
       'decoderStep: argument 4 holds token 99 outside [0, 37)',
     );
-    expect(call({ tokens: new Int32Array(0) })).toThrow(
+    expect(call({ tokens: new Int32Array(0), counts: Int32Array.of(0) })).toThrow(
       'decoderStep: argument 4 must hold at least one token',
     );
     expect(call({ tokens: [1] })).toThrow('decoderStep: argument 4 must be a typed array');
-    expect(call({ position: 19 })).toThrow(
-      'decoderStep: argument 5 plus 2 tokens passes maxLength=20',
+    expect(call({ firsts: Int32Array.of(19) })).toThrow(
+      'decoderStep: argument 6 position 19 plus 2 tokens of sequence 0 passes maxLength=20',
+    );
+    // A batch of 2 needs caches twice as large, a position per sequence and counts that sum to
+    // the tokens given; the logits hold a row per sequence.
+    const two = { counts: Int32Array.of(1, 1), firsts: Int32Array.of(0, 0) };
+    expect(call(two)).toThrow('decoderStep: argument 3 key cache must hold 480 values, got 240');
+    const big = packed.cacheSizes.flatMap((n) => [
+      new Float32Array(2 * n),
+      new Float32Array(2 * n),
+    ]);
+    expect(call({ ...two, caches: big, logits: null })).not.toThrow();
+    expect(call({ ...two, caches: big })).toThrow(
+      'decoderStep: argument 7 holds 37 elements, needs 74',
+    );
+    expect(call({ ...two, caches: big, firsts: Int32Array.of(0) })).toThrow(
+      'decoderStep: argument 6 must hold 2 positions (one per sequence), got 1',
+    );
+    expect(call({ ...two, caches: big, counts: Int32Array.of(1, 2), logits: null })).toThrow(
+      'decoderStep: argument 4 must hold 3 tokens (the sum of the counts), got 2',
+    );
+    expect(call({ counts: Int32Array.of(-1) })).toThrow(
+      'decoderStep: argument 5 the count of sequence 0 must be in [0, 20], got -1',
+    );
+    expect(call({ counts: new Int32Array(0), firsts: new Int32Array(0) })).toThrow(
+      'decoderStep: argument 5 must hold 1 to 65536 counts (one per sequence), got 0',
     );
     expect(call({ weights: [1, 2] })).toThrow(
       'decoderStep: argument 2 element 0 must be a Float32Array or null',

@@ -12,6 +12,7 @@ export type {
   FusedDecoderFeedForward,
   FusedDecoderLayer,
   FusedDecoderNorm,
+  FusedDecoderOptions,
   FusedDecoderSpec,
 } from '@attnkit/kernels';
 

@@ -69,20 +69,39 @@ export interface FusedDecoderSpec {
   head?: Float32Array;
 }
 
-/** A decoding session of batch 1: tokens go in at positions 0, 1, 2, ... */
+/**
+ * A decoding session of `batch` sequences side by side, each with its own KV cache: tokens go
+ * in at positions 0, 1, 2, ... of their sequence.
+ */
 export interface FusedDecoder {
-  /** Tokens consumed so far (the position of the next one). */
+  /** Sequences decoded side by side (1 unless created with `options.batch`). */
+  readonly batch: number;
+  /** Tokens sequence 0 consumed so far (the position of its next one). */
   readonly position: number;
+  /** Tokens each sequence consumed so far. */
+  readonly positions: readonly number[];
   /**
-   * Feeds tokens at the next positions (a prompt at once, then one generated token at a time)
-   * and writes the next-token logits after the last of them into `logits` unless it is null.
+   * Batch 1: feeds tokens at the next positions (a prompt at once, then one generated token at
+   * a time) and writes the next-token logits after the last of them into `logits` unless it is
+   * null.
    */
   feed(tokens: readonly number[], logits: Float32Array | null): void;
+  /**
+   * Feeds sequence b the tokens `tokens[b]` (prompts of any lengths; none: it waits) in one
+   * call, and writes into row b of `logits` `[batch, vocabSize]` (unless null) the next-token
+   * logits after its last token; rows of sequences fed nothing are left as they are.
+   */
+  feedBatch(tokens: readonly (readonly number[])[], logits: Float32Array | null): void;
   /** Frees the cache; later steps throw. */
   dispose(): void;
 }
 
+export interface FusedDecoderOptions {
+  /** Sequences decoded side by side; default 1. */
+  batch?: number;
+}
+
 /** What a tfjs backend object offers when it runs fused decoding (`tf.backend()`). */
 export interface FusedDecoderBackend {
-  createFusedDecoder(spec: FusedDecoderSpec): FusedDecoder;
+  createFusedDecoder(spec: FusedDecoderSpec, options?: FusedDecoderOptions): FusedDecoder;
 }

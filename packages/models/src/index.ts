@@ -19,6 +19,9 @@ export { StackState } from './assemblies/decoder-state';
 export * from './presets';
 export * from './generation/sampling';
 export * from './generation/generate';
+export { generateBatch } from './generation/generate-batch';
+export { openBatchDecoding } from './generation/batch-decoding';
+export type { BatchDecoding } from './generation/batch-decoding';
 export * from './generation/seq2seq';
 export * from './generation/block-prefill';
 export {

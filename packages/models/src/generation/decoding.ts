@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type FusedDecoderBackend, fusedDecoderBackend } from '@attnkit/core';
+import { ConfigError, type FusedDecoderBackend, fusedDecoderBackend } from '@attnkit/core';
 import type { FusedDecoderSpec } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import type { StackState } from '../assemblies/decoder-state';
 import { fusedDecoderSpec } from './fused-spec';
+import { fusedSession } from './fused-decoding';
 
 /** How `generate` turns tokens into next-token logits. */
 export type DecodingMode = 'fused' | 'cache' | 'full';
@@ -38,39 +39,16 @@ export function fusedDecodingSupport(model: DecoderLM): { supported: boolean; re
     : { supported: true };
 }
 
-/** What the model's weights are now: the data of each parameter (replaced by assign/load). */
-function weightsIdentity(model: DecoderLM): object[] {
-  return [...model.namedParameters().values()].map((v) => v.dataId);
-}
-
-/**
- * The backend's fused decoder. It reads the weights' arrays in place, so when the model's
- * weights are replaced mid-stream (assign, loadStateDict) it is rebuilt from the model's
- * current weights and re-reads the tokens so far: from then on it gives what rerunning the
- * whole sequence with the new weights gives, never logits of weights the model no longer has.
- */
+/** The fused decoder of one sequence (see fusedSession). */
 function fused(model: DecoderLM, backend: FusedDecoderBackend, spec: FusedDecoderSpec): Decoding {
-  const logits = new Float32Array(model.config.vocabSize);
-  let decoder = backend.createFusedDecoder(spec);
-  let weights = weightsIdentity(model);
-  const fed: number[] = [];
+  const session = fusedSession(model, backend, spec, 1);
   return {
     mode: 'fused',
     next: async (input) => {
-      const now = weightsIdentity(model);
-      if (now.length !== weights.length || now.some((id, i) => id !== weights[i])) {
-        const current = fusedDecoderSpec(model);
-        if ('unsupported' in current) throw new Error(`generate: ${current.unsupported}`);
-        decoder.dispose();
-        decoder = backend.createFusedDecoder(current);
-        weights = now;
-        if (fed.length > 0) decoder.feed(fed, null);
-      }
-      decoder.feed(input, logits);
-      fed.push(...input);
-      return logits;
+      if (input.length === 0) throw new ConfigError('generate', 'input', 'a token', 'none');
+      return session.next([input])[0]!;
     },
-    dispose: () => decoder.dispose(),
+    dispose: () => session.dispose(),
   };
 }
 

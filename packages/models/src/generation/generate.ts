@@ -4,6 +4,7 @@ import type { SamplingOptions } from './sampling';
 import { applyRepetitionPenalty, checkSamplingOptions, sampleToken } from './sampling';
 import { openDecoding } from './decoding';
 import { enterEval } from './eval-mode';
+import { checkLive, checkPrompt } from './generate-checks';
 import { HfTokenizer, TextStream, type Tokenizer, tokenizerOf } from '../tokenizers';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -30,11 +31,6 @@ export interface GenerateTextOptions extends GenerateOptions {
   tokenizer?: Tokenizer;
   /** Stop at the tokenizer's `eos_token` (Hugging Face tokenizers; default true). */
   stopAtEos?: boolean;
-}
-
-function checkLive(model: DecoderLM): void {
-  if (model.isDisposed)
-    throw new ConfigError('generate', 'model', 'a live model', 'a disposed model');
 }
 
 /**
@@ -116,22 +112,7 @@ async function* streamIds(
   checkLive(model);
   checkInt('generate', 'maxTokens', options.maxTokens, 0);
   checkSamplingOptions(options);
-  if (prompt.length === 0)
-    throw new ConfigError('generate', 'prompt', 'at least one token', 'none');
-  const vocab = model.config.vocabSize;
-  for (const id of prompt) checkInt('generate', 'prompt token', id, 0);
-  const { maxLength } = model.config;
-  if (prompt.length > maxLength) {
-    throw new ConfigError(
-      'generate',
-      'prompt',
-      `at most maxLength=${maxLength} tokens`,
-      `${prompt.length} tokens`,
-    );
-  }
-  const bad = prompt.find((id) => id >= vocab);
-  if (bad !== undefined)
-    throw new ConfigError('generate', 'prompt token', `an id < ${vocab}`, String(bad));
+  checkPrompt(model, prompt, 'prompt');
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const stops = new Set(options.stopTokens ?? []);
   const penalty = options.repetitionPenalty ?? 1;
