@@ -9,6 +9,8 @@
         "csrc/block_sparse_napi.cc",
         "csrc/cross_entropy.cc",
         "csrc/decoder.cc",
+        "csrc/decoder_moe.cc",
+        "csrc/decoder_ops.cc",
         "csrc/decoder_napi.cc",
         "csrc/elementwise.cc",
         "csrc/exp_row.cc",

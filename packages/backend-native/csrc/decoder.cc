@@ -1,79 +1,19 @@
 // A decoding step as matrix-vector products over the weights in place (see decoder.h). The
-// arithmetic follows the composite tfjs ops it replaces (core's RMSNorm/LayerNorm, Linear,
-// MLP/GLU; attention's grouped-query SDPA; positional's rotary), so the fused and unfused
-// decodes agree to float rounding.
+// arithmetic follows the composite tfjs ops it replaces (attention's grouped-query SDPA,
+// positional's rotary; the rest in decoder_ops.cc and decoder_moe.cc), so the fused and
+// unfused decodes agree to float rounding.
 #include "decoder.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "decoder_ops.h"
 #include "gemm.h"
 #include "threadpool.h"
 
 namespace attnkit {
 namespace {
-
-// Below this many multiply-adds a product runs on the caller: waking the pool costs more.
-constexpr int64_t kParallelWork = INT64_C(1) << 16;
-constexpr int kColumnBlock = 64;
-
-/** Columns [begin, end) of y = x W + b, accumulated row by row (contiguous in W). */
-void dense_columns(const DecoderDense& d, const float* x, float* y, int begin, int end) {
-  if (d.bias) {
-    std::memcpy(y + begin, d.bias + begin, sizeof(float) * (end - begin));
-  } else {
-    std::fill(y + begin, y + end, 0.0f);
-  }
-  for (int i = 0; i < d.in; i++) {
-    const float xi = x[i];
-    const float* row = d.weight + static_cast<int64_t>(i) * d.out;
-    for (int j = begin; j < end; j++) y[j] += xi * row[j];
-  }
-}
-
-/** y[1, out] = x[1, in] W + b as a matrix-vector product. */
-void dense_row(const DecoderDense& d, const float* x, float* y) {
-  const int64_t work = static_cast<int64_t>(d.in) * d.out;
-  const int blocks = (d.out + kColumnBlock - 1) / kColumnBlock;
-  if (work < kParallelWork || num_threads() == 1 || blocks == 1) {
-    dense_columns(d, x, y, 0, d.out);
-    return;
-  }
-  parallel_for(blocks, [&](int64_t b) {
-    const int begin = static_cast<int>(b) * kColumnBlock;
-    dense_columns(d, x, y, begin, std::min(d.out, begin + kColumnBlock));
-  });
-}
-
-/** y[rows, out] = x[rows, in] W + b: one row as a matrix-vector product, more through the GEMM. */
-void dense(const DecoderDense& d, const float* x, float* y, int rows) {
-  if (rows == 1) {
-    dense_row(d, x, y);
-    return;
-  }
-  const Operand a{x, d.in, 1};
-  const Operand w{d.weight, d.out, 1};
-  gemm_batched(1, rows, d.out, d.in, a, 0, nullptr, w, 0, nullptr, y);
-  if (!d.bias) return;
-  for (int r = 0; r < rows; r++) {
-    float* yr = y + static_cast<int64_t>(r) * d.out;
-    for (int j = 0; j < d.out; j++) yr[j] += d.bias[j];
-  }
-}
-
-float dot(const float* a, const float* b, int n) {
-  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; i++) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 /** logits[v] = x · embedding[v] (the tied head: x Eᵀ). */
 void tied_head(const DecoderModel& m, const float* x, float* logits) {
@@ -82,60 +22,16 @@ void tied_head(const DecoderModel& m, const float* x, float* logits) {
     for (int v = begin; v < end; v++)
       logits[v] = dot(x, m.embedding + static_cast<int64_t>(v) * d, d);
   };
-  const int blocks = (m.vocab + kColumnBlock - 1) / kColumnBlock;
-  if (static_cast<int64_t>(m.vocab) * d < kParallelWork || num_threads() == 1 || blocks == 1) {
+  const int blocks = (m.vocab + kDecoderColumnBlock - 1) / kDecoderColumnBlock;
+  const int64_t work = static_cast<int64_t>(m.vocab) * d;
+  if (work < kDecoderParallelWork || num_threads() == 1 || blocks == 1) {
     rows(0, m.vocab);
     return;
   }
   parallel_for(blocks, [&](int64_t b) {
-    const int begin = static_cast<int>(b) * kColumnBlock;
-    rows(begin, std::min(m.vocab, begin + kColumnBlock));
+    const int begin = static_cast<int>(b) * kDecoderColumnBlock;
+    rows(begin, std::min(m.vocab, begin + kDecoderColumnBlock));
   });
-}
-
-/** RMSNorm (Zhang & Sennrich 2019, eq. 4) or LayerNorm (Ba et al. 2016, eq. 4) of x into y. */
-void normalize(const DecoderNorm& n, const float* x, float* y, int d) {
-  float mean = 0;
-  if (n.kind == kNormLayer) {
-    double sum = 0;
-    for (int i = 0; i < d; i++) sum += x[i];
-    mean = static_cast<float>(sum / d);
-  }
-  double squares = 0;
-  for (int i = 0; i < d; i++) {
-    const double c = static_cast<double>(x[i]) - mean;
-    squares += c * c;
-  }
-  const float inv = 1.0f / std::sqrt(static_cast<float>(squares / d) + n.eps);
-  for (int i = 0; i < d; i++) {
-    float v = (x[i] - mean) * inv;
-    if (n.weight) v *= n.weight[i];
-    if (n.bias) v += n.bias[i];
-    y[i] = v;
-  }
-}
-
-float activate(int act, float x) {
-  switch (act) {
-    case kActGelu:
-      return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-    case kActGeluTanh: {
-      const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
-      return 0.5f * x * (1.0f + std::tanh(inner));
-    }
-    case kActSilu:
-      return x / (1.0f + std::exp(-x));
-    case kActRelu:
-      return x > 0 ? x : 0.0f;
-    case kActRelu2:
-      return x > 0 ? x * x : 0.0f;
-    case kActSigmoid:
-      return 1.0f / (1.0f + std::exp(-x));
-    case kActTanh:
-      return std::tanh(x);
-    default:
-      return x;
-  }
 }
 
 /** Rotates the first rotaryDim channels of one head at `position` (RoFormer eq. 34). */
@@ -227,7 +123,7 @@ void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, const 
   // pairs are dealt out to the threads in turn, each with its own score buffer.
   const int group = l.heads / l.kvHeads;
   const int64_t pairs = static_cast<int64_t>(n) * l.heads;
-  const int tasks = work < kParallelWork
+  const int tasks = work < kDecoderParallelWork
                         ? 1
                         : static_cast<int>(std::min<int64_t>(pairs, num_threads()));
   s.scores.resize(static_cast<size_t>(tasks) * m.maxLength);
@@ -242,19 +138,6 @@ void attend(const DecoderModel& m, const DecoderLayer& l, const float* x, const 
     }
   });
   dense(l.o, s.heads.data(), s.out.data(), n);
-}
-
-/** Position-wise feed-forward of x [rows, dModel]; result in s.out. */
-void feed_forward(const DecoderLayer& l, const float* x, int rows, Scratch& s) {
-  const int64_t n = static_cast<int64_t>(rows) * l.up.out;
-  dense(l.up, x, s.hidden.data(), rows);
-  if (l.gated) {
-    dense(l.gate, x, s.gate.data(), rows);
-    for (int64_t i = 0; i < n; i++) s.hidden[i] *= activate(l.activation, s.gate[i]);
-  } else {
-    for (int64_t i = 0; i < n; i++) s.hidden[i] = activate(l.activation, s.hidden[i]);
-  }
-  dense(l.down, s.hidden.data(), s.out.data(), rows);
 }
 
 /** The next-token logits of `count` normed rows into out [count, vocab]. */
@@ -292,7 +175,7 @@ void decoder_run(const DecoderModel& m, const DecoderBatch& batch, float* logits
   size_t widest = d, hidden = 1;
   for (const DecoderLayer& l : m.layers) {
     widest = std::max<size_t>(widest, static_cast<size_t>(l.heads) * l.headDim);
-    hidden = std::max<size_t>(hidden, l.up.out);
+    hidden = std::max<size_t>(hidden, l.ffn.up.out);
   }
   const size_t rowCount = static_cast<size_t>(n);
   for (auto* v : {&s.normed, &s.q, &s.k, &s.v, &s.heads, &s.out}) v->resize(rowCount * widest);
@@ -312,12 +195,19 @@ void decoder_run(const DecoderModel& m, const DecoderBatch& batch, float* logits
     for (int r = 0; r < n; r++)
       normalize(norm, in + static_cast<int64_t>(r) * d, out + static_cast<int64_t>(r) * d, d);
   };
+  auto feed_forward_rows = [&](const DecoderLayer& l, const float* in) {
+    if (l.moe.numExperts > 0) {
+      moe_forward(l.moe, in, n, d, s.out.data());
+    } else {
+      feed_forward(l.ffn, in, n, s.hidden.data(), s.gate.data(), s.out.data());
+    }
+  };
   for (const DecoderLayer& l : m.layers) {
     if (l.post) {
       attend(m, l, x.data(), rows, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm1, x.data(), x.data());
-      feed_forward(l, x.data(), n, s);
+      feed_forward_rows(l, x.data());
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm2, x.data(), x.data());
     } else {
@@ -325,7 +215,7 @@ void decoder_run(const DecoderModel& m, const DecoderBatch& batch, float* logits
       attend(m, l, s.normed.data(), rows, s);
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
       norm_rows(l.norm2, x.data(), s.normed.data());
-      feed_forward(l, s.normed.data(), n, s);
+      feed_forward_rows(l, s.normed.data());
       for (int64_t i = 0; i < all; i++) x[i] += s.out[i];
     }
   }

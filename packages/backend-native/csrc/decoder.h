@@ -38,6 +38,30 @@ struct DecoderDense {
   int out;
 };
 
+/** down(act(up(x))), or gated: down(act(gate(x)) * up(x)). */
+struct DecoderFeedForward {
+  bool gated = false;
+  int activation = 0;
+  DecoderDense up{}, gate{}, down{};
+};
+
+/**
+ * Routing's `moe` at inference with its `topk-router`: y = Σ_shared FFN_s(x) +
+ * Σ_{i∈TopK} g_i FFN_i(x) (Shazeer et al. 2017, eq. 1; DeepSeekMoE, Dai et al. 2024, eq. 9),
+ * scores softmax(x W_r) or σ(x W_r) (DeepSeek-V3, Liu et al. 2024, eqs. 13-16), the top k taken
+ * over the scores plus `selectionBias`, gates the scores there (divided by their sum + 1e-20
+ * when `normalize`). No capacity: each token routes on its own.
+ */
+struct DecoderMoE {
+  int numExperts = 0;  // 0: the layer's feed-forward is DecoderLayer::ffn
+  int topK = 0;
+  bool sigmoid = false;
+  bool normalize = false;
+  DecoderDense router{};
+  const float* selectionBias = nullptr;  // [numExperts] or null
+  std::vector<DecoderFeedForward> experts, shared;
+};
+
 struct DecoderLayer {
   bool post;  // post-norm: x = norm(x + f(x)); pre-norm: x = x + f(norm(x))
   DecoderNorm norm1, norm2;
@@ -46,9 +70,8 @@ struct DecoderLayer {
   int window;      // > 0: keys with position - key < window only ...
   int sinkTokens;  // ... plus the first sinkTokens keys (StreamingLLM)
   DecoderDense q, k, v, o;
-  bool gated;  // down(act(gate(x)) * up(x)); else down(act(up(x)))
-  int activation;
-  DecoderDense up, gate, down;
+  DecoderFeedForward ffn;
+  DecoderMoE moe;
   float* keys;    // [batch, kvHeads, maxLength, headDim]
   float* values;  // [batch, kvHeads, maxLength, headDim]
 };
@@ -84,5 +107,8 @@ struct DecoderBatch {
  * left as they are.
  */
 void decoder_run(const DecoderModel& model, const DecoderBatch& batch, float* logits);
+
+/** The mixture-of-experts feed-forward of x [rows, dModel] into out [rows, dModel]. */
+void moe_forward(const DecoderMoE& moe, const float* x, int rows, int dModel, float* out);
 
 }  // namespace attnkit

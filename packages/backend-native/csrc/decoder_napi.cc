@@ -1,6 +1,7 @@
 // decoderStep(ints, floats, weights, caches, tokens, counts, firsts, logits | null): unpacks the
-// model laid out by src/decoder.ts (packDecoder), checks that every array is as long as the
-// shapes say, and runs a batch of sequences: sequence b (of counts.length) gets counts[b] of the
+// model laid out by src/decoder.ts (packDecoder; layers of varying length: a mixture of
+// experts has weights per expert), checks that every array is as long as the shapes say, and
+// runs a batch of sequences: sequence b (of counts.length) gets counts[b] of the
 // tokens (Int32Arrays) from position firsts[b] on. A wrong layout throws; it never reads out of
 // bounds.
 #include "decoder_napi.h"
@@ -14,9 +15,7 @@ namespace attnkit {
 namespace {
 
 constexpr int kHeaderInts = 8;
-constexpr int kLayerInts = 11;
 constexpr int kGlobalWeights = 6;
-constexpr int kLayerWeights = 18;
 
 /** The Float32Arrays of a JavaScript array (null or undefined entries are absent). */
 struct ArrayList {
@@ -99,6 +98,64 @@ DecoderDense dense(const Slots& w, size_t slot, int in, int out, bool required, 
   return DecoderDense{weight, weight ? w.get(slot + 1, out, false, what) : nullptr, in, out};
 }
 
+/** The packed ints after the header, read in order, each checked against its range. */
+struct IntReader {
+  const Args& args;
+  const int32_t* data;
+  size_t size;
+  size_t at;
+
+  int next(int32_t lo, int32_t hi, const std::string& what) {
+    if (at >= size)
+      args.fail(0, "holds " + std::to_string(size) + " values, ends before " + what, true);
+    return checked(args, 0, data[at++], lo, hi, what.c_str());
+  }
+};
+
+/** One feed-forward's ints (gated, activation, hidden) and its 6 weight slots from `slot`. */
+DecoderFeedForward parse_feed_forward(IntReader& ints, const Slots& w, size_t& slot, int d,
+                                const std::string& path) {
+  DecoderFeedForward f;
+  f.gated = ints.next(0, 1, path + " gated") != 0;
+  f.activation = ints.next(0, kActCount - 1, path + " activation");
+  const int hidden = ints.next(1, 1 << 24, path + " hiddenDim");
+  f.up = dense(w, slot, d, hidden, true, (path + " up").c_str());
+  f.gate = dense(w, slot + 2, d, hidden, f.gated, (path + " gate").c_str());
+  f.down = dense(w, slot + 4, hidden, d, true, (path + " down").c_str());
+  slot += 6;
+  return f;
+}
+
+/**
+ * A layer's feed-forward: ints [0, gated, activation, hidden] and 6 weight slots, or a
+ * mixture of experts: ints [experts, shared, topK, sigmoid, normalize, has selection bias,
+ * then gated, activation, hidden per routed then shared expert], slots router weight and bias,
+ * selection bias, then 6 per expert.
+ */
+void layer_feed_forward(IntReader& ints, const Slots& w, size_t& slot, int d,
+                        const std::string& path, DecoderLayer& l) {
+  const int experts = ints.next(0, 1 << 12, path + " numExperts");
+  if (experts == 0) {
+    l.ffn = parse_feed_forward(ints, w, slot, d, path);
+    return;
+  }
+  DecoderMoE& moe = l.moe;
+  moe.numExperts = experts;
+  const int shared = ints.next(0, 1 << 12, path + " numSharedExperts");
+  moe.topK = ints.next(1, experts, path + " topK");
+  moe.sigmoid = ints.next(0, 1, path + " scoring") != 0;
+  moe.normalize = ints.next(0, 1, path + " normalize") != 0;
+  const bool bias = ints.next(0, 1, path + " selection bias") != 0;
+  moe.router = dense(w, slot, d, experts, true, (path + " router").c_str());
+  moe.selectionBias = w.get(slot + 2, experts, bias, (path + " selection bias").c_str());
+  slot += 3;
+  for (int e = 0; e < experts + shared; e++) {
+    const std::string name = e < experts ? path + " expert " + std::to_string(e)
+                                         : path + " shared expert " + std::to_string(e - experts);
+    (e < experts ? moe.experts : moe.shared).push_back(parse_feed_forward(ints, w, slot, d, name));
+  }
+}
+
 }  // namespace
 
 napi_value DecoderStep(napi_env env, napi_callback_info info) {
@@ -120,11 +177,7 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
     if (m.rotaryDim % 2) args.fail(0, "rotaryDim must be even", true);
     const int finalKind = ints[6];
     const bool ownHead = ints[7] != 0;
-    args.need(0, nInts, kHeaderInts + static_cast<double>(kLayerInts) * numLayers);
     args.need(1, nFloats, 1 + 3.0 * numLayers);
-    if (weights.data.size() != kGlobalWeights + static_cast<size_t>(kLayerWeights) * numLayers)
-      args.fail(2, "must hold " + std::to_string(kGlobalWeights + kLayerWeights * numLayers) +
-                       " entries", true);
     if (caches.data.size() != 2 * static_cast<size_t>(numLayers))
       args.fail(3, "must hold 2 caches per layer", true);
     size_t sequences, nFirsts;
@@ -134,8 +187,8 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
       args.fail(5, "must hold 1 to 65536 counts (one per sequence), got " +
                        std::to_string(sequences), true);
     if (nFirsts != sequences)
-      args.fail(6, "must hold " + std::to_string(sequences) + " positions (one per sequence), got " +
-                       std::to_string(nFirsts), true);
+      args.fail(6, "must hold " + std::to_string(sequences) +
+                       " positions (one per sequence), got " + std::to_string(nFirsts), true);
 
     const int d = m.dModel;
     const Slots w{args, 2, weights};
@@ -145,41 +198,50 @@ napi_value DecoderStep(napi_env env, napi_callback_info info) {
     m.finalNorm = norm(args, finalKind, floats[0], w, 3, d, "final norm");
     m.head = ownHead ? w.get(5, static_cast<double>(d) * m.vocab, true, "head") : nullptr;
 
+    IntReader li{args, ints, nInts, kHeaderInts};
+    size_t slot = kGlobalWeights;
     for (int i = 0; i < numLayers; i++) {
-      const int32_t* li = ints + kHeaderInts + kLayerInts * i;
-      const size_t base = kGlobalWeights + static_cast<size_t>(kLayerWeights) * i;
+      const std::string path = "layer " + std::to_string(i);
+      auto next = [&](int32_t lo, int32_t hi, const char* what) {
+        return li.next(lo, hi, path + " " + what);
+      };
       DecoderLayer l;
-      l.post = li[0] != 0;
-      l.heads = checked(args, 0, li[3], 1, 1 << 16, "heads");
-      l.kvHeads = checked(args, 0, li[4], 1, l.heads, "kvHeads");
+      l.post = next(0, 1, "placement") != 0;
+      const int kind1 = next(0, 1, "norm1"), kind2 = next(0, 1, "norm2");
+      l.heads = next(1, 1 << 16, "heads");
+      l.kvHeads = next(1, l.heads, "kvHeads");
       if (l.heads % l.kvHeads) args.fail(0, "kvHeads must divide heads", true);
-      l.headDim = checked(args, 0, li[5], 1, 1 << 16, "headDim");
+      l.headDim = next(1, 1 << 16, "headDim");
+      if (static_cast<int64_t>(l.heads) * l.headDim > (1 << 24))
+        args.fail(0, path + " heads x headDim must be at most 2^24", true);
       if (m.rotaryDim > l.headDim) args.fail(0, "rotaryDim exceeds a layer's headDim", true);
-      l.window = checked(args, 0, li[6], 0, 1 << 30, "window");
-      l.sinkTokens = checked(args, 0, li[7], 0, 1 << 30, "sinkTokens");
-      l.gated = li[8] != 0;
-      l.activation = checked(args, 0, li[9], 0, kActCount - 1, "activation");
-      const int hidden = checked(args, 0, li[10], 1, 1 << 24, "hiddenDim");
+      l.window = next(0, 1 << 30, "window");
+      l.sinkTokens = next(0, 1 << 30, "sinkTokens");
       const float* lf = floats + 1 + 3 * i;
-      l.norm1 = norm(args, li[1], lf[0], w, base, d, "norm1");
-      l.norm2 = norm(args, li[2], lf[1], w, base + 2, d, "norm2");
+      l.norm1 = norm(args, kind1, lf[0], w, slot, d, "norm1");
+      l.norm2 = norm(args, kind2, lf[1], w, slot + 2, d, "norm2");
       l.scale = lf[2];
       if (!(l.scale > 0)) args.fail(1, "attention scale must be > 0", true);
       const int qWidth = l.heads * l.headDim, kvWidth = l.kvHeads * l.headDim;
-      l.q = dense(w, base + 4, d, qWidth, true, "q");
-      l.k = dense(w, base + 6, d, kvWidth, true, "k");
-      l.v = dense(w, base + 8, d, kvWidth, true, "v");
-      l.o = dense(w, base + 10, qWidth, d, true, "o");
-      l.up = dense(w, base + 12, d, hidden, true, "up");
-      l.gate = dense(w, base + 14, d, hidden, l.gated, "gate");
-      l.down = dense(w, base + 16, hidden, d, true, "down");
+      l.q = dense(w, slot + 4, d, qWidth, true, "q");
+      l.k = dense(w, slot + 6, d, kvWidth, true, "k");
+      l.v = dense(w, slot + 8, d, kvWidth, true, "v");
+      l.o = dense(w, slot + 10, qWidth, d, true, "o");
+      slot += 12;
+      layer_feed_forward(li, w, slot, d, path + " feedForward", l);
       const double cacheSize =
           static_cast<double>(sequences) * l.kvHeads * m.maxLength * l.headDim;
       const Slots c{args, 3, caches};
       l.keys = const_cast<float*>(c.get(2 * i, cacheSize, true, "key cache"));
       l.values = const_cast<float*>(c.get(2 * i + 1, cacheSize, true, "value cache"));
-      m.layers.push_back(l);
+      m.layers.push_back(std::move(l));
     }
+    if (li.at != nInts)
+      args.fail(0, "holds " + std::to_string(nInts) + " values, the layers use " +
+                       std::to_string(li.at), true);
+    if (slot != weights.data.size())
+      args.fail(2, "holds " + std::to_string(weights.data.size()) + " entries, the layers use " +
+                       std::to_string(slot), true);
     size_t rows;
     const int32_t* tokens = args.i32(4, &rows);
     double total = 0;

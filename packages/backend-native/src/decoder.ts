@@ -4,7 +4,9 @@ import type {
   FusedDecoder,
   FusedDecoderOptions,
   FusedDecoderDense,
+  FusedDecoderFeedForward,
   FusedDecoderLayer,
+  FusedDecoderMoE,
   FusedDecoderNorm,
   FusedDecoderSpec,
 } from '@attnkit/kernels';
@@ -89,6 +91,44 @@ class Packer {
     this.weights.push(optional(`${path}.bias`, l.bias, cols, `[${cols}]`));
   }
 
+  /** An MLP or GLU: ints [gated, activation, hidden], slots up, gate, down (weight, bias). */
+  feedForward(path: string, f: FusedDecoderFeedForward, d: number): void {
+    const act = DECODER_ACTIVATIONS.indexOf(
+      (f?.activation === 'squared-relu' ? 'relu2' : f?.activation) as 'relu2',
+    );
+    if (act < 0)
+      fail(`${path}.activation`, `one of ${DECODER_ACTIVATIONS.join(', ')}`, String(f?.activation));
+    const hidden = positiveInt(`${path}.hiddenDim`, f.hiddenDim);
+    this.dense(`${path}.up`, f.up, d, hidden);
+    if (f.gate) this.dense(`${path}.gate`, f.gate, d, hidden);
+    else this.weights.push(null, null);
+    this.dense(`${path}.down`, f.down, hidden, d);
+    this.ints.push(f.gate ? 1 : 0, act, hidden);
+  }
+
+  /**
+   * A mixture of experts: ints [experts, shared, topK, sigmoid, normalize, has selection bias]
+   * then each routed and shared expert's; slots router (weight, bias), selection bias, experts.
+   */
+  moe(path: string, f: FusedDecoderMoE, d: number): void {
+    if (!Array.isArray(f.experts) || f.experts.length === 0)
+      fail(`${path}.experts`, 'a non-empty array', describe(f.experts));
+    if (!Array.isArray(f.shared)) fail(`${path}.shared`, 'an array', describe(f.shared));
+    const experts = f.experts.length;
+    const topK = positiveInt(`${path}.topK`, f.topK);
+    if (topK > experts) fail(`${path}.topK`, `at most ${experts} (the experts)`, String(topK));
+    const scoring = ['softmax', 'sigmoid'].indexOf(f.scoring);
+    if (scoring < 0) fail(`${path}.scoring`, "'softmax' or 'sigmoid'", String(f.scoring));
+    if (typeof f.normalize !== 'boolean')
+      fail(`${path}.normalize`, 'a boolean', String(f.normalize));
+    this.ints.push(experts, f.shared.length, topK, scoring, f.normalize ? 1 : 0);
+    this.ints.push(f.selectionBias ? 1 : 0);
+    this.dense(`${path}.router`, f.router, d, experts);
+    this.weights.push(optional(`${path}.selectionBias`, f.selectionBias, experts, `[${experts}]`));
+    f.experts.forEach((e, i) => this.feedForward(`${path}.experts[${i}]`, e, d));
+    f.shared.forEach((e, i) => this.feedForward(`${path}.shared[${i}]`, e, d));
+  }
+
   /** Appends one layer; returns its kvHeads and headDim (the shape of its two caches). */
   layer(path: string, l: FusedDecoderLayer, spec: FusedDecoderSpec): [number, number] {
     const d = spec.dModel;
@@ -115,21 +155,6 @@ class Packer {
     this.dense(`${path}.attention.k`, a.k, d, kvHeads * headDim);
     this.dense(`${path}.attention.v`, a.v, d, kvHeads * headDim);
     this.dense(`${path}.attention.o`, a.o, heads * headDim, d);
-    const f = l.feedForward;
-    const act = DECODER_ACTIVATIONS.indexOf(
-      (f?.activation === 'squared-relu' ? 'relu2' : f?.activation) as 'relu2',
-    );
-    if (act < 0)
-      fail(
-        `${path}.feedForward.activation`,
-        `one of ${DECODER_ACTIVATIONS.join(', ')}`,
-        String(f?.activation),
-      );
-    const hidden = positiveInt(`${path}.feedForward.hiddenDim`, f.hiddenDim);
-    this.dense(`${path}.feedForward.up`, f.up, d, hidden);
-    if (f.gate) this.dense(`${path}.feedForward.gate`, f.gate, d, hidden);
-    else this.weights.push(null, null);
-    this.dense(`${path}.feedForward.down`, f.down, hidden, d);
     this.ints.push(
       l.placement === 'post' ? 1 : 0,
       n1.kind,
@@ -139,10 +164,13 @@ class Packer {
       headDim,
       window,
       sinks,
-      f.gate ? 1 : 0,
-      act,
-      hidden,
     );
+    const f = l.feedForward;
+    if (f && 'kind' in f && f.kind === 'moe') this.moe(`${path}.feedForward`, f, d);
+    else {
+      this.ints.push(0);
+      this.feedForward(`${path}.feedForward`, f as FusedDecoderFeedForward, d);
+    }
     this.floats.push(n1.eps, n2.eps, a.scale);
     return [kvHeads, headDim];
   }

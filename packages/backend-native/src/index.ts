@@ -33,6 +33,7 @@ export {
   type FusedDecoderDense,
   type FusedDecoderFeedForward,
   type FusedDecoderLayer,
+  type FusedDecoderMoE,
   type FusedDecoderNorm,
   type FusedDecoderOptions,
   type FusedDecoderSpec,

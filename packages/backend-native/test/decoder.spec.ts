@@ -228,11 +228,12 @@ describe('fused decoder on native', () => {
               type: 'moe',
               numExperts: 2,
               topK: 1,
+              capacityFactor: 1,
               expert: { type: 'swiglu', hiddenDim: 8 },
             },
           },
         },
-        /feedForward 'moe'/,
+        /layers\[0\]\.feedForward has a capacityFactor/,
       ],
     ];
     for (const [config, reason] of cases) {
@@ -390,7 +391,16 @@ describe('fused decoder input checks', () => {
     );
     const ints = Int32Array.from(packed.ints);
     ints[3] = 5;
-    expect(call({ ints })).toThrow(/decoderStep: argument 0 holds 30 elements, needs 63/);
+    expect(call({ ints })).toThrow('decoderStep: argument 1 holds 7 elements, needs 16');
+    expect(call({ ints: packed.ints.slice(0, 29) })).toThrow(
+      'decoderStep: argument 0 holds 29 values, ends before layer 1 feedForward gated',
+    );
+    expect(call({ ints: Int32Array.of(...packed.ints, 0) })).toThrow(
+      'decoderStep: argument 0 holds 33 values, the layers use 32',
+    );
+    expect(call({ weights: [...packed.weights, null] })).toThrow(
+      'decoderStep: argument 2 holds 43 entries, the layers use 42',
+    );
     expect(call({ tokens: Int32Array.of(3, 99) })).toThrow(
       'decoderStep: argument 4 holds token 99 outside [0, 37)',
     );

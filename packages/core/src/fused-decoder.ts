@@ -11,6 +11,7 @@ export type {
   FusedDecoderDense,
   FusedDecoderFeedForward,
   FusedDecoderLayer,
+  FusedDecoderMoE,
   FusedDecoderNorm,
   FusedDecoderOptions,
   FusedDecoderSpec,

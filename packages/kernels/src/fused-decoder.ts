@@ -44,13 +44,35 @@ export interface FusedDecoderFeedForward {
   down: FusedDecoderDense;
 }
 
+/**
+ * A mixture-of-experts feed-forward with a token-choice top-k router (routing's `moe` with
+ * `topk-router`, at inference): Σ_shared FFN_s(x) + Σ_{i∈TopK} g_i FFN_i(x). Each token routes
+ * on its own (no capacity limit).
+ */
+export interface FusedDecoderMoE {
+  kind: 'moe';
+  /** Router logits x W_r + b, W_r `[dModel, numExperts]`. */
+  router: FusedDecoderDense;
+  /** Scores: softmax over the experts, or an independent sigmoid per expert. */
+  scoring: 'softmax' | 'sigmoid';
+  topK: number;
+  /** Gates = the k picked scores divided by their sum (+ 1e-20); else the scores as they are. */
+  normalize: boolean;
+  /** `[numExperts]`, added to the scores for picking the k only (DeepSeek-V3's balancing bias). */
+  selectionBias?: Float32Array;
+  /** The routed experts (numExperts of them). */
+  experts: FusedDecoderFeedForward[];
+  /** Always-active experts, added to every token's output. */
+  shared: FusedDecoderFeedForward[];
+}
+
 export interface FusedDecoderLayer {
   /** pre: x + f(norm(x)); post: norm(x + f(x)). */
   placement: 'pre' | 'post';
   norm1: FusedDecoderNorm;
   norm2: FusedDecoderNorm;
   attention: FusedDecoderAttention;
-  feedForward: FusedDecoderFeedForward;
+  feedForward: FusedDecoderFeedForward | FusedDecoderMoE;
 }
 
 export interface FusedDecoderSpec {

@@ -1,7 +1,13 @@
 // fusedDecoderSpec describes a decoder-lm for a backend's fused decoder (core's protocol), or
 // names the part it cannot run; openDecoding picks fused, cached or full decoding.
 import * as tf from '@tensorflow/tfjs-core';
-import { type Embedding, Rng, build, type FusedDecoderSpec } from '@attnkit/core';
+import {
+  type Embedding,
+  type FusedDecoderFeedForward,
+  Rng,
+  build,
+  type FusedDecoderSpec,
+} from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import {
   type DecoderLM,
@@ -36,7 +42,7 @@ describeWithBlocks('fusedDecoderSpec', () => {
     expect(layer.attention.k.weight).toEqual(mixer.k.weight.dataSync());
     expect(layer.attention.k.weight).toHaveLength(64 * 32);
     expect(layer.feedForward).toMatchObject({ activation: 'silu', hiddenDim: 128 });
-    expect(layer.feedForward.gate!.weight).toHaveLength(64 * 128);
+    expect((layer.feedForward as FusedDecoderFeedForward).gate!.weight).toHaveLength(64 * 128);
     expect(spec.finalNorm.kind).toBe('rms-norm');
     model.dispose();
   });
@@ -55,9 +61,10 @@ describeWithBlocks('fusedDecoderSpec', () => {
     const layer = spec.layers[0]!;
     expect(layer.norm2).toMatchObject({ kind: 'layer-norm', eps: 1e-5 });
     expect(layer.norm2.bias).toHaveLength(64);
-    expect(layer.feedForward.activation).toBe('gelu');
-    expect(layer.feedForward.gate).toBeUndefined();
-    expect(layer.feedForward.up.bias).toHaveLength(256);
+    const feedForward = layer.feedForward as FusedDecoderFeedForward;
+    expect(feedForward.activation).toBe('gelu');
+    expect(feedForward.gate).toBeUndefined();
+    expect(feedForward.up.bias).toHaveLength(256);
     expect(layer.attention.q.bias).toBeUndefined();
     model.dispose();
   });

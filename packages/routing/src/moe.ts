@@ -3,6 +3,9 @@ import { z } from 'zod';
 import {
   ConfigError,
   type FeedForward,
+  type FusedDecoderFeedForward,
+  type FusedDecoderMoE,
+  type FusedDecodingContext,
   type MixerContext,
   Module,
   type ModuleOptions,
@@ -12,6 +15,7 @@ import {
   checkNumber,
   describe,
   type Estimate,
+  fusedDecodingOf,
   estimateChild,
   sumEstimates,
   timesEstimate,
@@ -26,6 +30,7 @@ import { denseDispatch, sparseDispatch } from './ops/dispatch';
 import { loadBalanceLoss, routerZLoss } from './ops/losses';
 import { type ExpertControl, type Router, type RouterStats, checkControl } from './routers/router';
 import { TokenChoiceRouter } from './routers/token-choice';
+import type { TopKRouter } from './routers/topk';
 import { registerWithDefaults } from './config';
 import { reportStats } from './probe';
 
@@ -144,6 +149,43 @@ export class MoE extends Module<Parsed> implements FeedForward {
       for (const s of this.shared?.items ?? []) out = tf.add(out, s.forward(flat, context));
       return tf.reshape(out, x.shape);
     });
+  }
+
+  /**
+   * Its part of a fused decoder's spec (contract 7): the router's and each expert's weights,
+   * read in place. Refused with a capacity limit (a token's experts would depend on the other
+   * tokens of its forward), with an expert control set, or with a router other than
+   * topk-router; an expert control set later is not seen by a running fused decode.
+   */
+  fusedDecoding(context: FusedDecodingContext): FusedDecoderMoE | string {
+    const { path } = context;
+    if (this.config.capacityFactor !== undefined)
+      return `${path} has a capacityFactor (routing depends on the other tokens)`;
+    if (this.control) return `${path} has an expert control set (setExpertControl)`;
+    const routing = fusedDecodingOf<Exclude<ReturnType<TopKRouter['fusedDecoding']>, string>>(
+      this.router,
+      { ...context, path: `${path}.router` },
+      `${path}.router '${this.router.blockName}' is not topk-router`,
+    );
+    if (typeof routing === 'string') return routing;
+    const parts = (list: ModuleList<Module & FeedForward> | null, name: string) =>
+      (list?.items ?? []).map((m, i) =>
+        fusedDecodingOf<FusedDecoderFeedForward>(
+          m,
+          { ...context, path: `${path}.${name}[${i}]` },
+          `${path}.${name}[${i}] '${m.blockName}' is not an mlp or a gated (glu) feed-forward`,
+        ),
+      );
+    const experts = parts(this.experts, 'experts');
+    const shared = parts(this.shared, 'shared');
+    const refused = [...experts, ...shared].find((p) => typeof p === 'string');
+    if (typeof refused === 'string') return refused;
+    return {
+      kind: 'moe',
+      ...routing,
+      experts: experts as FusedDecoderFeedForward[],
+      shared: shared as FusedDecoderFeedForward[],
+    };
   }
 
   private addAuxLosses(

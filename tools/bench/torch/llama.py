@@ -140,22 +140,27 @@ def prepare_train(case):
 
 
 def prepare_generate(case):
+    """Greedy decoding of `prompt`, or of the equal-length `prompts` as one batch."""
     torch.manual_seed(0)
     model = DecoderLM(case["config"]).eval()
-    prompt, n, use_cache = case["prompt"], case["newTokens"], case["useCache"]
+    prompts = case.get("prompts") or [case["prompt"]]
+    n, use_cache = case["newTokens"], case["useCache"]
+    if len({len(p) for p in prompts}) != 1:
+        raise UnsupportedConfig("the PyTorch loop decodes prompts of one length")
 
     def step():
         with torch.no_grad():
-            tokens = list(prompt)
+            tokens = torch.tensor(prompts)
             caches = [{} for _ in model.blocks] if use_cache else None
-            pending = list(prompt)
+            pending = tokens
             for _ in range(n):
                 if use_cache:
-                    logits = model(torch.tensor([pending]), len(tokens) - len(pending), caches)
+                    start = tokens.shape[1] - pending.shape[1]
+                    logits = model(pending, start, caches)
                 else:
-                    logits = model(torch.tensor([tokens]))
-                nxt = int(logits[0, -1].argmax())
-                tokens.append(nxt)
-                pending = [nxt]
+                    logits = model(tokens)
+                nxt = logits[:, -1].argmax(dim=-1, keepdim=True)
+                tokens = torch.cat([tokens, nxt], dim=1)
+                pending = nxt
 
     return step

@@ -5,6 +5,7 @@ import type {
   FusedDecoderAttention,
   FusedDecoderFeedForward,
   FusedDecoderLayer,
+  FusedDecoderMoE,
   FusedDecoderNorm,
   FusedDecodingContext,
   IncrementalState,
@@ -194,10 +195,10 @@ export class TransformerBlock extends Module<Parsed> {
     if (typeof norm1 === 'string') return norm1;
     const norm2 = norm('norm2');
     if (typeof norm2 === 'string') return norm2;
-    const feedForward = fusedDecodingOf<FusedDecoderFeedForward>(
+    const feedForward = fusedDecodingOf<FusedDecoderFeedForward | FusedDecoderMoE>(
       this.feedForward,
       at('feedForward'),
-      `${path}.feedForward '${this.feedForward.blockName}' is not an mlp or a gated (glu) feed-forward`,
+      `${path}.feedForward '${this.feedForward.blockName}' is not an mlp, a gated (glu) feed-forward or a moe`,
     );
     if (typeof feedForward === 'string') return feedForward;
     return { placement: c.placement, norm1, norm2, attention, feedForward };

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
+  type FusedDecoderMoE,
+  type FusedDecodingContext,
   Linear,
   type ModuleOptions,
   estimateOf,
@@ -81,6 +83,31 @@ export class TopKRouter extends TokenChoiceRouter<TopKRouterConfig> {
       const step = tf.tensor1d(load.map((l) => rate * Math.sign(mean - l)));
       this.balanceBias!.assign(tf.add(this.balanceBias!, step));
     });
+  }
+
+  /**
+   * Its part of a fused decoder's mixture of experts (contract 7): the gate's weights and the
+   * balancing bias, read in place; refused with a capacity limit (a token's experts would
+   * depend on the other tokens routed with it).
+   */
+  fusedDecoding(
+    context: FusedDecodingContext,
+  ): Pick<FusedDecoderMoE, 'router' | 'scoring' | 'topK' | 'normalize' | 'selectionBias'> | string {
+    if (this.config.capacityFactor !== undefined)
+      return `${context.path} has a capacityFactor (routing depends on the other tokens)`;
+    const bias = this.balanceBias?.dataSync();
+    return {
+      router: this.gate.fusedDecoding(),
+      scoring: this.config.scoring ?? 'softmax',
+      topK: this.slots,
+      normalize: this.normalize,
+      selectionBias:
+        bias === undefined
+          ? undefined
+          : bias instanceof Float32Array
+            ? bias
+            : Float32Array.from(bias),
+    };
   }
 
   protected get normalize(): boolean {
