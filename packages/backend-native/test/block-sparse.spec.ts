@@ -16,7 +16,7 @@ import { ConfigError, ShapeError } from '@attnkit/core';
 import { expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { loadAddon } from '../src/addon';
 import { BLOCK_SPARSE_ATTENTION, BLOCK_SPARSE_ATTENTION_GRAD } from '../src/index';
-import { rand } from './helpers';
+import { rand, useNativeBackend } from './helpers';
 
 interface Case {
   /** [batch, heads, kvHeads, tq, tk, d, dv]. */
@@ -255,14 +255,7 @@ function thrown(f: () => unknown): string {
 }
 
 describe('block-sparse attention kernel on bad input', () => {
-  let initial: string;
-  beforeAll(async () => {
-    initial = tf.getBackend();
-    await tf.setBackend('native');
-  });
-  afterAll(async () => {
-    await tf.setBackend(initial);
-  });
+  useNativeBackend();
 
   it('the op refuses bad shapes and selections with typed errors, leaking nothing', async () => {
     const q = tf.ones([1, 2, 8, 3]) as tf.Tensor4D;

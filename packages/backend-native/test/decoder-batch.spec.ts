@@ -15,16 +15,9 @@ import {
 } from '@attnkit/models';
 import type { FusedDecoderSpec } from '../src/index';
 import { buildModel, maxDiff, randomIds } from './decoder-helpers';
-import './helpers';
+import { useNativeBackend } from './helpers';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = tf.getBackend();
-  await tf.setBackend('native');
-});
-afterAll(async () => {
-  await tf.setBackend(initial);
-});
+useNativeBackend();
 
 const llama = getPreset('llama-tiny') as DecoderLmConfig;
 /** llama-tiny-like with streaming attention (window + sinks) and learned positions. */

@@ -19,16 +19,9 @@ import {
 import type { FusedDecoderMoE, FusedDecoderSpec } from '../src/index';
 import { packDecoder } from '../src/decoder';
 import { buildModel, maxDiff, randomIds } from './decoder-helpers';
-import './helpers';
+import { useNativeBackend } from './helpers';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = tf.getBackend();
-  await tf.setBackend('native');
-});
-afterAll(async () => {
-  await tf.setBackend(initial);
-});
+useNativeBackend();
 
 const moeTiny = getPreset('moe-lm-tiny') as DecoderLmConfig;
 

@@ -17,16 +17,9 @@ import {
 } from '@attnkit/models';
 import type { FusedDecoderSpec } from '../src/index';
 import { packDecoder } from '../src/decoder';
-import './helpers';
+import { useNativeBackend } from './helpers';
 
-let initial = 'cpu';
-beforeAll(async () => {
-  initial = tf.getBackend();
-  await tf.setBackend('native');
-});
-afterAll(async () => {
-  await tf.setBackend(initial);
-});
+useNativeBackend();
 
 const base: DecoderLmConfig = {
   type: 'decoder-lm',

@@ -73,3 +73,15 @@ export function expectSame([cpu, native]: [Outcome, Outcome], tol = 1e-5): void 
 export function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -1, 1, 'float32', seed);
 }
+
+/** Runs the enclosing describe block (or file) on 'native', restoring the previous backend after. */
+export function useNativeBackend(): void {
+  let initial = 'cpu';
+  beforeAll(async () => {
+    initial = tf.getBackend();
+    await tf.setBackend('native');
+  });
+  afterAll(async () => {
+    await tf.setBackend(initial);
+  });
+}

@@ -8,7 +8,7 @@ import { ConfigError, ShapeError } from '@attnkit/core';
 import { expectNoLeaks } from '@attnkit/core/testing';
 import { loadAddon } from '../src/addon';
 import { CHUNKED_LINEAR_ATTENTION, LINEAR_SCAN } from '../src/index';
-import './helpers';
+import { useNativeBackend } from './helpers';
 
 const f32 = (n: number) => new Float32Array(n);
 
@@ -23,14 +23,7 @@ function thrown(f: () => unknown): string {
 }
 
 describe('linear kernels on bad input', () => {
-  let initial: string;
-  beforeAll(async () => {
-    initial = tf.getBackend();
-    await tf.setBackend('native');
-  });
-  afterAll(async () => {
-    await tf.setBackend(initial);
-  });
+  useNativeBackend();
 
   it('the ops refuse bad shapes and options with typed errors, leaking nothing', async () => {
     const q = tf.ones([1, 2, 5, 3]) as tf.Tensor4D;
