@@ -46,8 +46,6 @@ export function taskFor(name, length, vocab = 256, pairs = Math.max(1, Math.roun
   }
 }
 
-export { mixerFor };
-
 /** The default pair count of a task at a length (T/16; induction has none). */
 function pairsOf(task, length) {
   return task === 'induction' ? 0 : Math.max(1, Math.round(length / 16));
