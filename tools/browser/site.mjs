@@ -3,8 +3,9 @@
 // Fails on any console error, uncaught page error, failed request or HTTP error, and on any
 // internal link or #anchor in the rendered pages that leads nowhere. On each live demo
 // ([data-demo]) it presses "Run live", waits until the demo is done (it runs in a Web Worker on
-// webgl, else wasm, else cpu) and fails unless the live result matches the precomputed Node one
-// (data-demo-match="true"). Saves a screenshot of every page and of every demo under
+// webgl, else wasm, else cpu; WebGL on a software renderer, as here, is passed over for wasm)
+// and fails unless the live result matches the precomputed Node one (data-demo-match="true"),
+// printing the backend that ran and the largest difference. Saves a screenshot of every page and of every demo under
 // site-screenshots/ (gitignored); --update-demo-screenshots also writes the demos' screenshots
 // to docs/assets/demos/ (committed, shown in docs/README.md).
 //
@@ -12,7 +13,8 @@
 //     [--dist docs/.vitepress/dist] [--only <part of a page's path>]
 //
 // --pages: pages visited at once (one browser); --backend: the demos' backend order (the
-// page's ?backend= parameter, e.g. wasm or webgl,cpu), default the page's own (webgl, wasm, cpu).
+// page's ?backend= parameter, e.g. cpu, or webgl to run them on SwiftShader: minutes here),
+// default the page's own (webgl, wasm, cpu).
 /* global document */ // (inside page.evaluate callbacks)
 import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
@@ -110,12 +112,21 @@ rmSync(shots, { recursive: true, force: true });
 mkdirSync(join(shots, 'demos'), { recursive: true });
 if (updateDemoShots) mkdirSync(demoShots, { recursive: true });
 
+// No GPU here. Pages render faster without one (a third less time than compositing through
+// SwiftShader), and the demos pass over software WebGL for wasm anyway; asking for webgl or
+// webgpu (--backend) gets them on the CPU through SwiftShader, as tools/browser/run.mjs does.
+const SWIFTSHADER = [
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+];
+const gpuAsked = /webgl|webgpu/.test(backend ?? '');
 const { chromium } = require(require.resolve('playwright-core', { paths: [root] }));
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
-  // webgl on the CPU through SwiftShader (no GPU here), as tools/browser/run.mjs does.
-  args: ['--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+  args: ['--no-sandbox', ...(gpuAsked ? SWIFTSHADER : ['--disable-gpu'])],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 const started = Date.now();
@@ -154,6 +165,16 @@ async function runPageDemos(page, url) {
     demoReports.push(`demo ${name} (${url}): ${status} [${seconds} s with page overhead]`);
     if (state === 'error') fail(`${url}: demo '${name}' failed: ${status}`);
     else if (match !== 'true') fail(`${url}: demo '${name}' does not match Node: ${status}`);
+  }
+  return names;
+}
+
+/** A screenshot of each demo, without the fixed top bar that would cover its first lines. */
+async function screenshotDemos(page, names) {
+  if (names.length === 0) return;
+  await page.addStyleTag({ content: '.VPNav, .VPLocalNav { display: none !important; }' });
+  for (const name of names) {
+    const demo = page.locator(`[data-demo="${name}"]`);
     await demo.screenshot({ path: join(shots, 'demos', `${name}.png`) });
     if (updateDemoShots) await demo.screenshot({ path: join(demoShots, `${name}.png`) });
   }
@@ -192,18 +213,22 @@ async function visit(tab, url) {
     tab.leaving = false;
     if (!response?.ok()) throw new Error(`HTTP ${response?.status()}`);
     await page.waitForLoadState('load');
-    // Hydrated: VitePress's app has mounted (its layout is interactive).
-    await page.waitForSelector('#app .Layout', { timeout: 30_000 });
+    // Hydrated: Vue has mounted VitePress's app on the server-rendered HTML (a hydration
+    // mismatch is reported as a console error by then).
+    await page.waitForFunction(() => document.getElementById('app')?.__vue_app__, null, {
+      timeout: 30_000,
+    });
     const found = await page.evaluate(() => ({
       ids: [...document.querySelectorAll('[id]')].map((e) => e.id),
       hrefs: [...document.querySelectorAll('a[href]')].map((a) => a.href),
     }));
     idsByPage.set(url, new Set(found.ids));
     for (const href of found.hrefs) links.push({ from: tab.label, href });
-    if (runDemos) await runPageDemos(page, tab.label);
+    const demos = runDemos ? await runPageDemos(page, tab.label) : [];
     await page.screenshot({
       path: join(shots, `${(url.replace(/\/$/, '/index') || 'index').replace(/^\//, '')}.png`),
     });
+    await screenshotDemos(page, demos);
   } catch (error) {
     fail(`${tab.label}: ${error.message.split('\n')[0]}`);
   } finally {
