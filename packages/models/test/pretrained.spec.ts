@@ -8,12 +8,14 @@ import { expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import {
   CharTokenizer,
   type DecoderLM,
+  HfTokenizer,
   encodePretrained,
   fromPreset,
   fromPretrained,
   presetConfig,
 } from '@attnkit/models';
 import { saveRunFiles } from '../src/cli/run-files';
+import { LLAMA_CONFIG, tinyByteLevelJSON } from './hf-vocabs';
 
 const text = 'to be or not to be';
 /** The value at a dotted path of a config. */
@@ -164,6 +166,27 @@ describe('fromPretrained', () => {
     const bare = await fromPretrained(await encodePretrained(model));
     expect(bare.tokenizer).toBeUndefined();
     bare.model.dispose();
+    model.dispose();
+  });
+
+  it("keeps a Hugging Face tokenizer's tokenizer_config.json (chat template, eos) in one file", async () => {
+    const { json, config } = tinyByteLevelJSON();
+    const hf = HfTokenizer.fromJSON(json, { ...config, chat_template: LLAMA_CONFIG.chat_template });
+    const model = fromPreset<DecoderLM>(
+      'llama-tiny',
+      { ...small, vocabSize: hf.vocabSize },
+      { rng: new Rng(4) },
+    );
+    const loaded = await fromPretrained(await encodePretrained(model, hf));
+    const back = loaded.tokenizer as HfTokenizer;
+    expect(back).toBeInstanceOf(HfTokenizer);
+    expect(back.configJSON()).toEqual(hf.configJSON());
+    expect(back.chatTemplate()).toBe(LLAMA_CONFIG.chat_template);
+    const chat = [{ role: 'user', content: 'the weather' }];
+    expect(back.applyChatTemplate(chat)).toBe(hf.applyChatTemplate(chat));
+    expect(back.encode('the weather')).toEqual(hf.encode('the weather'));
+    expectSameModel(model, loaded.model);
+    loaded.model.dispose();
     model.dispose();
   });
 

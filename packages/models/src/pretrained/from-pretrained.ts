@@ -15,14 +15,24 @@ import {
 } from '@attnkit/core';
 import type { Tokenizer } from '../tokenizers';
 import {
+  TOKENIZER_CONFIG_FILE,
   TOKENIZER_FILE,
   type TokenizerSource,
   readTokenizer,
+  tokenizerFiles,
   urlTokenizerSource,
 } from '../tokenizers/files';
 
 /** The safetensors `__metadata__` key of a one-file save that holds its tokenizer's JSON. */
 export const TOKENIZER_METADATA_KEY = 'attnkit_tokenizer';
+/** The key that holds a Hugging Face tokenizer's tokenizer_config.json (chat template, special tokens). */
+export const TOKENIZER_CONFIG_METADATA_KEY = 'attnkit_tokenizer_config';
+
+/** Each tokenizer file of a one-file save, by its metadata key. */
+const METADATA_KEYS: Record<string, string> = {
+  [TOKENIZER_FILE]: TOKENIZER_METADATA_KEY,
+  [TOKENIZER_CONFIG_FILE]: TOKENIZER_CONFIG_METADATA_KEY,
+};
 
 /** A loaded model with the tokenizer its save carried (none for image models or bare saves). */
 export interface Pretrained<M extends Module = Module> {
@@ -57,11 +67,11 @@ function directorySource(dir: string): TokenizerSource {
   };
 }
 
-/** A one-file save's tokenizer.json, from its metadata. */
-function textSource(text: string | undefined, where: string): TokenizerSource {
+/** A one-file save's tokenizer files, from its metadata. */
+function metadataSource(metadata: Record<string, string>, where: string): TokenizerSource {
   return {
-    describe: () => where,
-    read: async (file) => (file === TOKENIZER_FILE ? text : undefined),
+    describe: (file) => `${where}.${METADATA_KEYS[file] ?? file}`,
+    read: async (file) => (METADATA_KEYS[file] ? metadata[METADATA_KEYS[file]] : undefined),
   };
 }
 
@@ -103,16 +113,20 @@ async function tokenizerSource(
   const bytes = await bytesOf(source);
   if (bytes) {
     // Header only; loadModule validates the whole file.
-    let text: string | undefined;
+    let metadata: Record<string, string> = {};
     try {
-      text = readSafetensorsHeader(bytes).metadata[TOKENIZER_METADATA_KEY];
+      metadata = readSafetensorsHeader(bytes).metadata;
     } catch {
-      text = undefined;
+      metadata = {};
     }
-    const where = `bytes __metadata__.${TOKENIZER_METADATA_KEY}`;
-    return { source: bytes, files: textSource(text, where), where };
+    const where = 'bytes __metadata__';
+    return {
+      source: bytes,
+      files: metadataSource(metadata, where),
+      where: `${where}.${TOKENIZER_METADATA_KEY}`,
+    };
   }
-  return { source, files: textSource(undefined, 'source'), where: 'source' };
+  return { source, files: metadataSource({}, 'source'), where: 'source' };
 }
 
 /**
@@ -144,7 +158,9 @@ export async function fromPretrained<M extends Module = Module>(
 
 /**
  * One self-contained safetensors file holding the model, its config and (when given) its
- * tokenizer: `fromPretrained(bytes)` rebuilds both. For downloads, uploads and `File`s.
+ * tokenizer with every file a directory would hold (a Hugging Face tokenizer's
+ * tokenizer_config.json too): `fromPretrained(bytes)` rebuilds both. For downloads, uploads and
+ * `File`s.
  */
 export async function encodePretrained(
   model: Module,
@@ -152,6 +168,10 @@ export async function encodePretrained(
   options: Parameters<typeof encodeModule>[1] = {},
 ): Promise<Uint8Array> {
   const metadata = { ...options.metadata };
-  if (tokenizer) metadata[TOKENIZER_METADATA_KEY] = JSON.stringify(tokenizer.toJSON());
+  if (tokenizer) {
+    for (const [file, text] of Object.entries(tokenizerFiles(tokenizer))) {
+      metadata[METADATA_KEYS[file]] = text;
+    }
+  }
   return encodeModule(model, { ...options, metadata });
 }
