@@ -70,30 +70,32 @@ struct RowCall {
   Scalar scalar;
 };
 
-/** (arrays per `layout`, dims [rows, d], eps >= 0): the norms. */
-RowCall<float> norm_call(napi_env env, napi_callback_info info, const char* fn,
-                         const char* layout) {
+/** (arrays per `layout`, dims [rows, d], scalar read by `read_scalar`): the row kernels. */
+template <typename Scalar, typename ReadScalar>
+RowCall<Scalar> row_call(napi_env env, napi_callback_info info, const char* fn,
+                         const char* layout, ReadScalar read_scalar) {
   const size_t k = std::strlen(layout);
   Args args(env, info, fn, k + 2);
-  RowCall<float> c;
+  RowCall<Scalar> c;
   c.a = typed_arrays(args, layout);
   row_dims(args, k, &c.rows, &c.d);
-  c.scalar = finite_eps(args, k + 1);
+  c.scalar = read_scalar(args, k + 1);
   check_lengths(args, layout, c.a, c.rows, c.d);
   return c;
 }
 
-/** (arrays per `layout`, dims [rows, vocab], ignoreIndex int32): softmax cross-entropy. */
+/** The norms: eps >= 0 last. */
+RowCall<float> norm_call(napi_env env, napi_callback_info info, const char* fn,
+                         const char* layout) {
+  return row_call<float>(env, info, fn, layout, finite_eps);
+}
+
+/** Softmax cross-entropy: dims [rows, vocab], ignoreIndex (int32) last. */
 RowCall<int64_t> cross_entropy_call(napi_env env, napi_callback_info info, const char* fn,
                                     const char* layout) {
-  const size_t k = std::strlen(layout);
-  Args args(env, info, fn, k + 2);
-  RowCall<int64_t> c;
-  c.a = typed_arrays(args, layout);
-  row_dims(args, k, &c.rows, &c.d);
-  c.scalar = args.integer(k + 1, INT32_MIN, INT32_MAX);
-  check_lengths(args, layout, c.a, c.rows, c.d);
-  return c;
+  return row_call<int64_t>(env, info, fn, layout, [](const Args& args, size_t i) {
+    return args.integer(i, INT32_MIN, INT32_MAX);
+  });
 }
 
 /** (arrays per `layout` ('N' each), count, activation 0..3): the gated activations. */

@@ -9,20 +9,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
-  SOFTMAX_CAPABILITIES,
   estimateOf,
   parseConfig,
   register,
-  type MixerCapabilities,
-  type MixerContext,
   type ModuleOptions,
   type TokenMixer,
 } from '@attnkit/core';
-import { KVCache } from '../cache/kv-cache';
-import { ownAndSelectedBlocks } from '../ops/moba';
-import { checkMixerInput, inputPositions } from '../softmax/heads';
-import { ProjectedAttention, projectedParameters } from '../softmax/projected';
-import { reportSelection } from './probe';
+import { projectedParameters } from '../softmax/projected';
+import { BlockSelectingAttention, OpenBlockState } from './block-selecting';
 
 const BLOCK = 'hip-attention';
 const positive = z.number().int().positive();
@@ -44,14 +38,7 @@ export const hipAttentionSchema = z.strictObject({
 export type HipAttentionConfig = z.infer<typeof hipAttentionSchema>;
 
 /** The KV cache plus the queries of the open block (the query block of the next ones). */
-export class HipAttentionState extends KVCache {
-  get openQueries(): tf.Tensor4D | undefined {
-    return this.tensor<tf.Tensor4D>('openQueries');
-  }
-  setOpenQueries(queries: tf.Tensor4D | null): void {
-    this.setTensor('openQueries', queries);
-  }
-}
+export class HipAttentionState extends OpenBlockState {}
 
 /**
  * Algorithm 1 over `blocks` earlier key blocks for one query: keeps `take` of them. `score(j)`
@@ -87,49 +74,21 @@ export function hierarchicalTopBlocks(
 
 /** HiP attention over projected heads (GQA when numKvHeads < numHeads); causal only. */
 export class HipAttention
-  extends ProjectedAttention<HipAttentionConfig & { causal?: boolean }>
+  extends BlockSelectingAttention<HipAttentionConfig, HipAttentionState>
   implements TokenMixer
 {
+  protected readonly block = BLOCK;
+  protected readonly stateClass = HipAttentionState;
+
   constructor(config: HipAttentionConfig, options: ModuleOptions = {}) {
     super(parseConfig(BLOCK, hipAttentionSchema, config), options);
-  }
-
-  /** Causal only; rotary on q and k; no masks, segment ids, weights map, head control or prefix. */
-  override get capabilities(): MixerCapabilities {
-    return {
-      ...SOFTMAX_CAPABILITIES,
-      causal: 'only',
-      positional: ['rotate'],
-      masks: false,
-      segmentIds: false,
-      attentionWeights: 'none',
-      headControl: false,
-      keyValuePrefix: false,
-    };
-  }
-
-  initState(): HipAttentionState {
-    return new HipAttentionState();
-  }
-
-  forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
-    const { dModel, blockSize, form } = this.config;
-    const state = checkMixerInput(BLOCK, x, dModel, context, HipAttentionState, this.capabilities);
-    const positions = inputPositions(BLOCK, context, x.shape[1], state ? state.length : 0);
-    return tf.tidy(() => {
-      const { q, keys, values } = this.projectSelf(x, positions, context.positional, state);
-      const selected = this.select(q, keys, state);
-      reportSelection(BLOCK, context, 'selectedBlocks', selected);
-      const { output } = ownAndSelectedBlocks(q, keys, values, selected, { blockSize, form });
-      return this.mergeAndProject(output);
-    });
   }
 
   /**
    * Algorithm 1 per query: int32 [b, h, tq, max(topK - 1, 1)] earlier key blocks, -1 where fewer
    * are kept. Off the tape (the choice is data); scores only the chunks' representative keys.
    */
-  private select(q: tf.Tensor4D, keys: tf.Tensor4D, state?: HipAttentionState): tf.Tensor4D {
+  protected select(q: tf.Tensor4D, keys: tf.Tensor4D, state?: HipAttentionState): tf.Tensor4D {
     const { blockSize: B, topK } = this.config;
     const [b, h, tq, d] = q.shape;
     const kvh = keys.shape[1];

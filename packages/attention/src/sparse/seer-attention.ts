@@ -11,23 +11,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   ConfigError,
-  SOFTMAX_CAPABILITIES,
   estimateOf,
   initTensor,
   parseConfig,
   register,
-  type MixerCapabilities,
-  type MixerContext,
   type ModuleOptions,
   type PositionalEncoding,
   type TokenMixer,
 } from '@attnkit/core';
-import { KVCache } from '../cache/kv-cache';
-import { ownAndSelectedBlocks, topEarlierBlocks } from '../ops/moba';
+import { topEarlierBlocks } from '../ops/moba';
 import { repeatKvHeads } from '../ops/validate';
-import { checkMixerInput, inputPositions } from '../softmax/heads';
-import { ProjectedAttention, headLayout, projectedParameters } from '../softmax/projected';
-import { reportSelection } from './probe';
+import { checkMixerInput } from '../softmax/heads';
+import { headLayout, projectedParameters } from '../softmax/projected';
+import { BlockSelectingAttention, OpenBlockState } from './block-selecting';
 
 const BLOCK = 'seer-attention';
 const NEGATIVE = -1e9;
@@ -63,14 +59,7 @@ function gateParameters(c: SeerAttentionConfig): number {
 }
 
 /** The KV cache plus the queries of the open block (the pooled q of the next ones). */
-export class SeerAttentionState extends KVCache {
-  get openQueries(): tf.Tensor4D | undefined {
-    return this.tensor<tf.Tensor4D>('openQueries');
-  }
-  setOpenQueries(queries: tf.Tensor4D | null): void {
-    this.setTensor('openQueries', queries);
-  }
-}
+export class SeerAttentionState extends OpenBlockState {}
 
 /** x [..., n] times w [n, m] -> [..., m]. */
 function project(x: tf.Tensor, w: tf.Tensor2D): tf.Tensor {
@@ -123,9 +112,12 @@ function detach<T extends tf.Tensor>(t: T): T {
 
 /** SeerAttention over projected heads (GQA when numKvHeads < numHeads); causal only. */
 export class SeerAttention
-  extends ProjectedAttention<SeerAttentionConfig & { causal?: boolean }>
+  extends BlockSelectingAttention<SeerAttentionConfig, SeerAttentionState>
   implements TokenMixer
 {
+  protected readonly block = BLOCK;
+  protected readonly stateClass = SeerAttentionState;
+
   /** The AttnGate's W_q and W_k (eq. 2); trained by `seerGateGrads`, not by the model's loss. */
   readonly gateQ: tf.Variable;
   readonly gateK: tf.Variable;
@@ -140,43 +132,12 @@ export class SeerAttention
     this.gateK = this.addParameter('gateK', init([3 * d, this.gateDim]), false);
   }
 
-  /** Causal only; rotary on q and k; no masks, segment ids, weights map, head control or prefix. */
-  override get capabilities(): MixerCapabilities {
-    return {
-      ...SOFTMAX_CAPABILITIES,
-      causal: 'only',
-      positional: ['rotate'],
-      masks: false,
-      segmentIds: false,
-      attentionWeights: 'none',
-      headControl: false,
-      keyValuePrefix: false,
-    };
-  }
-
-  initState(): SeerAttentionState {
-    return new SeerAttentionState();
-  }
-
-  forward(x: tf.Tensor3D, context: MixerContext = {}): tf.Tensor3D {
-    const { dModel, blockSize, form } = this.config;
-    const state = checkMixerInput(BLOCK, x, dModel, context, SeerAttentionState, this.capabilities);
-    const positions = inputPositions(BLOCK, context, x.shape[1], state ? state.length : 0);
-    return tf.tidy(() => {
-      const { q, keys, values } = this.projectSelf(x, positions, context.positional, state);
-      const selected = this.select(q, keys, state);
-      reportSelection(BLOCK, context, 'selectedBlocks', selected);
-      const { output } = ownAndSelectedBlocks(q, keys, values, selected, { blockSize, form });
-      return this.mergeAndProject(output);
-    });
-  }
-
   /**
    * The gate's choice per query (eq. 2, causal): int32 [b, h, tq, topK - 1] earlier key blocks,
    * -1 where fewer are eligible. Queries end-aligned with the keys; updates the open block's
    * queries in the state.
    */
-  private select(q: tf.Tensor4D, keys: tf.Tensor4D, state?: SeerAttentionState): tf.Tensor4D {
+  protected select(q: tf.Tensor4D, keys: tf.Tensor4D, state?: SeerAttentionState): tf.Tensor4D {
     const { blockSize: B, topK } = this.config;
     const [b, h, tq] = q.shape;
     const offset = keys.shape[2] - tq;
