@@ -8,7 +8,7 @@
 // attention retrieves its top-k blocks outside training mode).
 //
 //   npm run build && node tools/bench/memory-context.mjs [--models landmark-lm-tiny,...]
-//     [--tasks passkey,mqar] [--length 64] [--factors 1,2,4,8] [--steps 2500] [--batch 32]
+//     [--tasks passkey,mqar] [--length 64] [--factors 1,2,4,8] [--steps 1500] [--batch 32]
 //     [--lr 3e-3] [--embed-std 0.125] [--passkey-digits 3] [--vocab 256] [--eval-examples 256]
 //     [--backend native] [--jobs 2] [--out bench-results/memory-context.json]
 //     [--write packages/memory/README.md] [--src] [--quick]
@@ -32,14 +32,11 @@
 // at 8× L), 106 s of CPU and 7.3 min of wall time for the 12 children at --jobs 2. A preset that
 // is not registered is reported as skipped and tried again on the next run.
 //
-// Time of the full run (L 64, 2500 steps of batch 32, 256 examples per length, native backend,
-// one thread per child), from 20- and 40-step runs on the shared 2-core machine under a load
-// average of ~20 (CPU seconds, so an upper bound): per training step after warm-up
-// landmark-lm-tiny 0.87 s, knn-lm-tiny ~0.6 s, rmt-lm-tiny 0.57 s, sliding-window-tiny ~0.2 s,
-// i.e. 36, 26, 24 and 9 min per (model, task) child, plus 10-50 s of evaluation; about 3.2 h of
-// CPU for the 8 children (1.6 h of wall time at --jobs 2 on two free cores), plus the 2
-// titans-mac-tiny children, not measured at this size (1.0-1.3 s of CPU per step already at the
-// smoke run's batch of 4 × 32 tokens, cpu backend, over 40 steps). Not part of npm test.
+// Time of the published run (L 64, 1500 steps of batch 32, 256 examples per length, native
+// backend, one thread per child, --jobs 2 on the shared 2-core machine): CPU seconds per training
+// step landmark-lm-tiny 0.94-1.0, titans-mac-tiny 0.75-1.25, knn-lm-tiny ~0.6 (passkey) / 0.38
+// (mqar), rmt-lm-tiny 0.52-0.79, sliding-window-tiny 0.1-0.2; 10-110 s of evaluation per child;
+// about 4 h of CPU for the 10 children, ~2.2 h of wall time. Not part of npm test.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -133,7 +130,7 @@ export function parseSpec(args) {
     tasks: list('tasks', 'passkey,mqar'),
     length: Number(option('length', d.length ?? 64)),
     factors: list('factors', '1,2,4,8').map(Number),
-    steps: Number(option('steps', d.steps ?? 2500)),
+    steps: Number(option('steps', d.steps ?? 1500)),
     batch: Number(option('batch', d.batch ?? 32)),
     lr: Number(option('lr', 3e-3)),
     embedStd: Number(option('embed-std', EMBED_STD)),
