@@ -236,6 +236,7 @@ function runPytorch(workloads, backends, opts, peaks) {
     if (out.error) return { error: out.error };
     summary.version = out.torch;
     summary.python = out.python;
+    summary.blas = out.blas;
     for (const c of cases) {
       let r = out.results[c.id];
       if (c.paramCount !== undefined && r?.medianMs !== undefined && r.params !== c.paramCount) {

@@ -61,7 +61,7 @@ export function renderReport(results) {
   out.push(
     pt.skipped || pt.error
       ? `  PyTorch: ${pt.skipped ? `skipped: ${pt.skipped}` : `FAILED: ${pt.error}`}`
-      : `  PyTorch ${pt.version} (python ${pt.python}), threads ${pt.threads.join(', ')}`,
+      : `  PyTorch ${pt.version} (python ${pt.python}${pt.blas ? `, BLAS ${pt.blas}` : ''}), threads ${pt.threads.join(', ')}`,
   );
   out.push(
     `Each cell: median time [timed runs, after ≥${meta.warmup} warm-up runs and ≥${meta.warmupMs ?? 0} ms] throughput ×(time / PyTorch time at`,

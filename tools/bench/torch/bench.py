@@ -1,6 +1,7 @@
 """PyTorch side of `npm run bench`: reads the cases from stdin as JSON (the same shapes the
 JavaScript workloads run), times each, prints JSON. Run with Debian's /usr/bin/python3."""
 import json
+import os
 import platform
 import sys
 import time
@@ -17,6 +18,26 @@ import linear
 import llama
 import matmul
 from common import time_step
+
+
+def blas_library():
+    """The BLAS library torch's matmul loaded (Linux), or None where it cannot be told."""
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "blas" in line.lower() or "mkl" in line.lower()}
+    except OSError:
+        return None
+    optimised = sorted(p for p in paths if "openblas" in p or "mkl" in p or "blis" in p)
+    return optimised[0] if optimised else (sorted(paths)[0] if paths else None)
+
+
+# Debian's torch falls back to the reference BLAS (libblas3) when no optimised one is installed:
+# its matmul is then ~40x slower and every ratio against it would flatter attnkit.
+BLAS = blas_library()
+if BLAS and "/blas/libblas" in BLAS and not os.environ.get("ATTNKIT_BENCH_ALLOW_REFERENCE_BLAS"):
+    print(json.dumps({"skipped": f"PyTorch would run on the reference BLAS ({BLAS}): apt-get install libopenblas0-pthread (ATTNKIT_BENCH_ALLOW_REFERENCE_BLAS=1 times it anyway)"}))
+    sys.exit(0)
 
 PREPARE = {
     "matmul": matmul.prepare,
@@ -77,6 +98,7 @@ def main():
     out = {
         "torch": torch.__version__,
         "python": platform.python_version(),
+        "blas": BLAS,
         "threads": torch.get_num_threads(),
         "results": results,
     }
