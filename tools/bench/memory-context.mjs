@@ -33,10 +33,11 @@
 // is not registered is reported as skipped and tried again on the next run.
 //
 // Time of the published run (L 64, 1500 steps of batch 32, 256 examples per length, native
-// backend, one thread per child, --jobs 2 on the shared 2-core machine): CPU seconds per training
-// step landmark-lm-tiny 0.94-1.0, titans-mac-tiny 0.75-1.25, knn-lm-tiny ~0.6 (passkey) / 0.38
-// (mqar), rmt-lm-tiny 0.52-0.79, sliding-window-tiny 0.1-0.2; 10-110 s of evaluation per child;
-// about 4 h of CPU for the 10 children, ~2.2 h of wall time. Not part of npm test.
+// backend, one thread per child, --jobs 2; `stepCpuSeconds` etc. in its JSON): CPU seconds per
+// training step landmark-lm-tiny 0.79-0.85, titans-mac-tiny 0.71-0.77, knn-lm-tiny 0.32-0.38,
+// rmt-lm-tiny 0.33-0.38, sliding-window-tiny 0.10-0.11; 4-108 s of evaluation per child; 2.0 h
+// of training CPU for the 10 children, 3.7 h of their wall time on a shared machine (~1.9 h of
+// wall time at --jobs 2). Not part of npm test.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
