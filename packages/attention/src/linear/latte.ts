@@ -13,12 +13,13 @@ import {
   type TokenMixer,
 } from '@attnkit/core';
 import { logSumExpScan, type LogSumExpState } from '../ops/scan';
+import { latentMixtureChunks } from '../ops/scan/latent-mixture';
 import { mixerInput } from '../softmax/heads';
 import { ProjectedAttention, headLayout } from '../softmax/projected';
 import { linearFields } from './config';
 
 const DEFAULT_LATENTS = 64;
-const DEFAULT_CHUNK = 64;
+const DEFAULT_CHUNK = 32;
 
 /** 'latte': latent attention, linear in time (Dolga et al. 2024). */
 export const latteSchema = z.strictObject({
@@ -62,8 +63,10 @@ export class LatteState extends State {
  * [b, h, t, L] (x W_q, x W_k); v is [b, h, t, dModel/h]; o projects back. Not included: the
  * paper's VAPOR positions and the local-attention hybrid (Latte-Macchiato); takes no positions.
  * (Read from the abstract and public summaries of the paper; its section and equation numbers
- * were not accessible to us, so none are cited.) Cost: the scan holds v once per latent, O(chunk · L · dv) per head and chunk (times log chunk
- * for its gradient); the bidirectional form is two matmuls.
+ * were not accessible to us, so none are cited.) Cost: 'chunk' (the default) holds [c, c, L] per head
+ * and chunk of c tokens (`latentMixtureChunks`); 'parallel' scans [t, L, dv] over log t steps
+ * (`logSumExpScan`, as decoding does one step at a time); both exact for any logit range. The
+ * bidirectional form is two matmuls.
  */
 export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer {
   constructor(config: LatteConfig, options: ModuleOptions = {}) {
@@ -109,9 +112,17 @@ export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer
         return [this.mergeAndProject(mixed, context.heads)];
       }
       const form = state && time === 1 ? 'recurrent' : (this.config.form ?? 'chunk');
-      const scan = this.causalScan(keys, values, state?.stats, form);
-      const mixed = mixLatents(pLatent, scan.output);
-      const { max, numerator, denominator } = scan.state;
+      const { output: mixed, state: next } =
+        form === 'chunk'
+          ? latentMixtureChunks(
+              pLatent,
+              keys,
+              values,
+              this.config.chunkSize ?? DEFAULT_CHUNK,
+              state?.stats,
+            )
+          : this.causalScan(pLatent, keys, values, state?.stats, form);
+      const { max, numerator, denominator } = next;
       return [this.mergeAndProject(mixed, context.heads), max, numerator, denominator];
     });
     if (state) {
@@ -122,39 +133,23 @@ export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer
   }
 
   /**
-   * Per latent, the softmax average of v over s ≤ t: [b, t, h, L, dv] and the state after the
-   * last token. 'chunk' scans chunk by chunk (memory of one chunk's scan), carrying the state.
+   * The reference forms: per latent, the softmax average of v over s ≤ t by `logSumExpScan`
+   * ([b, t, h, L, dv], exact for any logit range), mixed by p(l|x_t); and the state after it.
    */
   private causalScan(
+    pLatent: tf.Tensor4D,
     keys: tf.Tensor4D,
     values: tf.Tensor4D,
     initial: LogSumExpState | undefined,
-    form: 'chunk' | 'parallel' | 'recurrent',
-  ): { output: tf.Tensor; state: LogSumExpState } {
-    const [b, h, t, latents] = keys.shape;
-    const dv = values.shape[3];
+    form: 'parallel' | 'recurrent',
+  ): { output: tf.Tensor4D; state: LogSumExpState } {
+    const latents = keys.shape[3];
     const scores = tf.transpose(keys, [0, 2, 1, 3]); // [b, t, h, L]
     const vals = tf.transpose(values, [0, 2, 1, 3]); // [b, t, h, dv]
     // The same v under every latent; an add broadcasts it (its gradient sums at any rank).
-    const spread = (v: tf.Tensor) => tf.add(tf.expandDims(v, 3), tf.zeros([latents, 1]));
-    if (form !== 'chunk') {
-      const scanForm = form === 'recurrent' ? 'recurrent' : 'parallel';
-      return logSumExpScan(scores, spread(vals), { form: scanForm, initialState: initial });
-    }
-    const size = this.config.chunkSize ?? DEFAULT_CHUNK;
-    const outputs: tf.Tensor[] = [];
-    let carry = initial;
-    for (let start = 0; start < t; start += size) {
-      const n = Math.min(size, t - start);
-      const part = logSumExpScan(
-        tf.slice(scores, [0, start, 0, 0], [b, n, h, latents]),
-        spread(tf.slice(vals, [0, start, 0, 0], [b, n, h, dv])),
-        { initialState: carry },
-      );
-      outputs.push(part.output);
-      carry = part.state;
-    }
-    return { output: outputs.length === 1 ? outputs[0]! : tf.concat(outputs, 1), state: carry! };
+    const spread = tf.add(tf.expandDims(vals, 3), tf.zeros([latents, 1]));
+    const scan = logSumExpScan(scores, spread, { form, initialState: initial });
+    return { output: mixLatents(pLatent, scan.output), state: scan.state };
   }
 }
 
