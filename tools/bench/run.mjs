@@ -134,11 +134,20 @@ async function runWorkloads(selected, opts) {
 
   for (const b of backends.filter((x) => x.ok)) {
     await useBackend(b.name);
+    // A wasm module that aborted (out of its memory) stays dead: later cases are skipped with
+    // the case that killed it named, instead of each failing alike.
+    let deadAfter;
     for (const { w, api, entry } of workloads) {
       const lastMs = {};
       for (const c of entry.cases) {
-        const r = await runCase(w, api, c, ctx, lastMs[c.series], opts);
+        const r = deadAfter
+          ? { skipped: `backend ${b.name} aborted at ${deadAfter}; rerun this workload alone` }
+          : await runCase(w, api, c, ctx, lastMs[c.series], opts);
         if (r.error) failed = true;
+        if (r.error && !deadAfter && !backendAlive()) {
+          deadAfter = c.id;
+          log(`  ${b.name} is dead after ${c.id} (${r.error}); its later cases are skipped`);
+        }
         if (r.medianMs !== undefined) {
           lastMs[c.series] = { ms: r.medianMs, x: c.x, modelFlops: c.modelFlops };
           if (c.flops) r.gflops = c.flops / (r.medianMs / 1e3) / 1e9;
@@ -156,11 +165,15 @@ async function runWorkloads(selected, opts) {
     const timed = entries.some((e) =>
       e.cases.some((c) => c.modelFlops && c.backends[b.name]?.medianMs),
     );
-    if (timed) {
-      peaks.backends[b.name] =
-        peakFromMatmul(entries, (c) => c.backends[b.name]) ?? (await measurePeak(opts));
-      const p = peaks.backends[b.name];
-      log(`  ${b.name} matmul peak: ${p.gflops.toFixed(1)} GFLOP/s (${p.source}, n=${p.n})`);
+    const peak = timed
+      ? (peakFromMatmul(entries, (c) => c.backends[b.name]) ??
+        (deadAfter ? undefined : await measurePeak(opts)))
+      : undefined;
+    if (peak) {
+      peaks.backends[b.name] = peak;
+      log(
+        `  ${b.name} matmul peak: ${peak.gflops.toFixed(1)} GFLOP/s (${peak.source}, n=${peak.n})`,
+      );
     }
   }
   applyMfu(entries, peaks);
@@ -294,6 +307,15 @@ async function runCase(w, api, c, ctx, previous, opts) {
     }
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (leaked > 0 && prepared) log(`  warning: ${c.id} left ${leaked} tensors alive`);
+  }
+}
+
+/** Whether the active backend still computes 1 + 2 (an aborted wasm module throws). */
+function backendAlive() {
+  try {
+    return tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0]) === 3;
+  } catch {
+    return false;
   }
 }
 
