@@ -1,13 +1,17 @@
 // MoH vs MHA: `npm run build`, then
 //   node tools/bench/moh.mjs [--mqar-steps 2500] [--text-steps 2000] [--seeds 2] [--backend native]
-//                            [--data ../shared/data/tinyshakespeare.txt] [--json out.json]
+//                            [--speed-steps 20] [--data ../shared/data/tinyshakespeare.txt]
+//                            [--json out.json]
 // Trains the same decoder LM (llama-tiny's shape: 2 layers, dModel 64, 4 heads of 16, RoPE,
 // SwiGLU, RMSNorm) with plain MHA and with Mixture-of-Head attention at 75% and 50% of the heads
 // active per token (1 shared + top-2 / top-1 of 3 routed), same steps, batches and seeds, on MQAR
 // and on character-level tinyshakespeare, and prints final loss, accuracy and ms per step.
 // Training follows `attnkit train`'s defaults (TRAIN_DEFAULTS: PyTorch's Linear init, N(0, 1)
 // token embeddings, no weight decay, warmup then constant rate with a linear decay over the
-// last 20%). With N(0, 0.02²) embeddings (before TRAIN_DEFAULTS.embeddingInit) every variant sat
+// last 20%). --speed-steps times a training step of MHA and MoH at 75% and 50% of 8 heads at
+// the widths where attention is a large share of the step (dModel 256, T 512 and 1024), in
+// lockstep; on a backend with the fused attention kernel (native) MoH computes only the heads
+// each token uses. With N(0, 0.02²) embeddings (before TRAIN_DEFAULTS.embeddingInit) every variant sat
 // on MQAR's plateau (accuracy ~0.6) for 2500 steps and only MHA left it by 6000.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,11 +36,17 @@ function parseArgs(argv) {
     mqarSteps: 2500,
     textSteps: 2000,
     seeds: 2,
+    speedSteps: 20,
     backend: undefined,
     data: path.resolve(HERE, '../../../shared/data/tinyshakespeare.txt'),
     json: undefined,
   };
-  const numbers = { '--mqar-steps': 'mqarSteps', '--text-steps': 'textSteps', '--seeds': 'seeds' };
+  const numbers = {
+    '--mqar-steps': 'mqarSteps',
+    '--text-steps': 'textSteps',
+    '--seeds': 'seeds',
+    '--speed-steps': 'speedSteps',
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = argv[i + 1];
@@ -69,17 +79,17 @@ const VARIANTS = [
   },
 ];
 
-function modelConfig(mixer, vocabSize, maxLength) {
+function modelConfig(mixer, vocabSize, maxLength, { dModel = 64, headDim = 16 } = {}) {
   return {
     type: 'decoder-lm',
     vocabSize,
-    dModel: 64,
+    dModel,
     numLayers: 2,
     maxLength,
-    positional: { type: 'rotary', headDim: 16 },
+    positional: { type: 'rotary', headDim },
     block: {
       mixer,
-      feedForward: { type: 'swiglu', hiddenDim: 128 },
+      feedForward: { type: 'swiglu', hiddenDim: 2 * dModel },
       norm: { type: 'rms-norm' },
       placement: 'pre',
     },
@@ -171,6 +181,57 @@ function benchmark(name, makeRun, seeds) {
   });
 }
 
+/** MHA and MoH at 75% / 50% of 8 heads (2 shared + top-4 / top-2 of 6 routed). */
+const SPEED_VARIANTS = [
+  { name: 'MHA (8 of 8 heads)', mixer: { type: 'mha', numHeads: 8 } },
+  {
+    name: 'MoH 75% (2 shared + top-4 of 6)',
+    mixer: { type: 'moh', numHeads: 8, numSharedHeads: 2, topK: 4 },
+  },
+  {
+    name: 'MoH 50% (2 shared + top-2 of 6)',
+    mixer: { type: 'moh', numHeads: 8, numSharedHeads: 2, topK: 2 },
+  },
+];
+
+/** Step times where attention is a large share of the step: dModel 256, 8 heads of 32. */
+function speedRows(steps) {
+  const shapes = [
+    { dModel: 256, T: 512, batch: 4 },
+    { dModel: 256, T: 1024, batch: 2 },
+  ];
+  const out = [];
+  for (const { dModel, T, batch } of shapes) {
+    const shape = `d ${dModel}, T ${T}, batch ${batch}`;
+    log(`speed: ${shape}`);
+    // MQAR examples as tokens (the content does not change the time): 8 pairs of 64 keys.
+    const task = createTask('mqar', { numPairs: 8, numKeys: 64, numValues: 64, totalLength: T });
+    const setups = SPEED_VARIANTS.map((v) => {
+      const config = modelConfig(v.mixer, task.vocabSize, T, { dModel, headDim: dModel / 8 });
+      return {
+        config,
+        steps,
+        lr: 1e-3,
+        train: new TaskSource(task, batch, 7),
+        evalSource: new TaskSource(task, batch, 8),
+        evalBatches: 1,
+        seed: 0,
+      };
+    });
+    const results = runLockstep(setups);
+    results.forEach((r, j) =>
+      out.push({
+        shape,
+        variant: SPEED_VARIANTS[j].name,
+        activeFraction: r.activeFraction,
+        msPerStep: r.msPerStep,
+        ratio: r.msPerStep / results[0].msPerStep,
+      }),
+    );
+  }
+  return out;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const choice = await initBackend(opts.backend, { log });
@@ -216,6 +277,7 @@ async function main() {
       ),
     );
   }
+  const speed = opts.speedSteps > 0 ? speedRows(opts.speedSteps) : [];
   const header =
     '| task | attention | params | heads active / token | train loss (last 20) | eval loss | eval accuracy | ms / step |';
   const lines = [header, '| --- | --- | --: | --: | --: | --: | --: | --: |'];
@@ -227,9 +289,24 @@ async function main() {
   console.log(
     `backend ${choice.name}, ${opts.seeds} seed(s), MQAR ${opts.mqarSteps} steps, tinyshakespeare ${opts.textSteps} steps, live tensors at the end ${tf.memory().numTensors}\n`,
   );
-  console.log(lines.join('\n'));
+  if (rows.length) console.log(lines.join('\n'));
+  if (speed.length) {
+    const table = [
+      '| shape | attention | heads active / token | ms / step | × MHA |',
+      '| --- | --- | --: | --: | --: |',
+      ...speed.map(
+        (r) =>
+          `| ${r.shape} | ${r.variant} | ${(100 * r.activeFraction).toFixed(0)}% | ${r.msPerStep.toFixed(0)} | ${r.ratio.toFixed(2)} |`,
+      ),
+    ];
+    console.log(`\ntraining step, median of ${opts.speedSteps} lockstep steps:\n`);
+    console.log(table.join('\n'));
+  }
   if (opts.json)
-    fs.writeFileSync(opts.json, JSON.stringify({ opts, backend: choice.name, rows }, null, 2));
+    fs.writeFileSync(
+      opts.json,
+      JSON.stringify({ opts, backend: choice.name, rows, speed }, null, 2),
+    );
 }
 
 main().catch((err) => {

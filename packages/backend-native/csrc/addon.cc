@@ -208,8 +208,10 @@ AttentionShape attention_shape(const Args& args, size_t i, float scale) {
   return s;
 }
 
-void check_attention(const Args& args, const AttentionShape& s, const size_t* n) {
+/** Checks the buffers; qpos may hold tq positions or one list per (batch, head) (sets headPositions). */
+void check_attention(const Args& args, AttentionShape& s, const size_t* n) {
   const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
+  s.headPositions = static_cast<double>(n[3]) == qn && qn != static_cast<double>(s.tq);
   const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
   args.need(0, n[0], qn * s.d);
   args.need(1, n[1], kn * s.d);
@@ -220,7 +222,7 @@ void check_attention(const Args& args, const AttentionShape& s, const size_t* n)
   args.need(6, n[6], qn);
 }
 
-// attentionForward(q, k, v, qpos, kpos, out, lse, dims, scale)
+// attentionForward(q, k, v, qpos, kpos, out, lse, dims, scale); qpos: tq or B·H·tq positions
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "attentionForward", 9);
@@ -232,7 +234,7 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
     const int32_t* kp = args.i32(4, &n[4]);
     float* out = args.f32(5, &n[5]);
     float* lse = args.f32(6, &n[6]);
-    const AttentionShape s = attention_shape(args, 7, static_cast<float>(args.number(8)));
+    AttentionShape s = attention_shape(args, 7, static_cast<float>(args.number(8)));
     check_attention(args, s, n);
     if (s.batch * s.heads * s.tq > 0 && s.tk > 0) {
       attention_forward(s, q, k, v, qp, kp, out, lse);
@@ -259,7 +261,7 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
     float* dv = args.f32(10, &n[10]);
     size_t dimsLen;
     args.i32(11, &dimsLen);
-    const AttentionShape s = attention_shape(args, 11, static_cast<float>(args.number(12)));
+    AttentionShape s = attention_shape(args, 11, static_cast<float>(args.number(12)));
     check_attention(args, s, n);
     const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
     const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;

@@ -109,6 +109,7 @@ ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t
                                    float* m, float* l, float* acc) {
   const int64_t dv = s.dv;
   for (int64_t i = 0; i < rows; i++) {
+    if (qp[i] == kPaddingPosition) continue;
     float* srow = sblk + i * BK;
     mask_row(s, srow, cols, qp[i], kp);
     const float rowMax = row_max(srow, cols);
@@ -161,18 +162,23 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     std::fill(acc, acc + rows * s.dv, 0.f);
     std::fill(m, m + rows, -kInf);
     std::fill(l, l + rows, 0.f);
+    const int32_t* qp = query_positions(s, qpos, bh) + i0;
     int32_t qlo, qhi;
-    min_max(qpos + i0, rows, &qlo, &qhi);
+    min_max(qp, rows, &qlo, &qhi);
     for (int64_t kb = 0; kb < kBlocks; kb++) {
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       transpose_block(kHead + j0 * s.d, cols, s.d, kt);
       block_logits(qBlk, rows, s.d, kt, s.scale, width_of(cols), sblk);
-      forward_update(s, sblk, rows, cols, qpos + i0, kpos + j0, vHead + j0 * s.dv, m, l, acc);
+      forward_update(s, sblk, rows, cols, qp, kpos + j0, vHead + j0 * s.dv, m, l, acc);
     }
     float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
     float* ls = lse + (b * s.heads + h) * s.tq + i0;
     for (int64_t i = 0; i < rows; i++) {
+      if (qp[i] == kPaddingPosition) {
+        ls[i] = kInf;  // a packing row: nothing to compute, its output is never read
+        continue;
+      }
       if (l[i] > 0.f) {
         const float inv = 1.f / l[i];
         for (int64_t c = 0; c < s.dv; c++) o[i * s.dv + c] = acc[i * s.dv + c] * inv;
@@ -231,6 +237,7 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
     float* srow = sblk + i * BK;
     float* dprow = dpblk + i * BK;
     const float li = lseBlk[i];
+    if (qp[i] == kPaddingPosition) continue;
     if (li == kInf) {
       // Uniform row (nothing visible): only v gets a gradient, dO / tk.
       const float w = 1.f / static_cast<float>(s.tk);
@@ -319,8 +326,9 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
         for (int64_t qb = qb0; qb < qb1; qb++) {
           const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
           const int64_t row0 = (b * s.heads + h) * s.tq + i0;
+          const int32_t* qp = query_positions(s, qpos, b * s.heads + h) + i0;
           int32_t qlo, qhi;
-          min_max(qpos + i0, rows, &qlo, &qhi);
+          min_max(qp, rows, &qlo, &qhi);
           bool uniform = false;
           for (int64_t i = 0; i < rows && !uniform; i++) uniform = lse[row0 + i] == kInf;
           if (!uniform && !block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
@@ -330,7 +338,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             packed = true;
           }
           backward_block(s, q + row0 * s.d, dout + row0 * s.dv, lse + row0, delta.data() + row0,
-                         rows, qpos + i0, kHead + j0 * s.d, vHead + j0 * s.dv, kt, vt, cols,
+                         rows, qp, kHead + j0 * s.d, vHead + j0 * s.dv, kt, vt, cols,
                          kpos + j0, sblk, dpblk, dq + row0 * s.d, dkHead + j0 * s.d,
                          dvHead + j0 * s.dv);
         }

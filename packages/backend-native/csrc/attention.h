@@ -2,6 +2,7 @@
 // FlashAttention, Dao et al. 2022, Alg. 1 forward and Alg. 2 backward with recomputed
 // weights): never builds the [tq, tk] weight matrix.
 #pragma once
+#include <climits>
 #include <cstdint>
 
 namespace attnkit {
@@ -11,7 +12,18 @@ struct AttentionShape {
   float scale;
   bool causal;     // key j visible to query i only if kpos[j] <= qpos[i]
   int64_t window;  // > 0: also qpos[i] - kpos[j] < window
+  // qpos holds B·H·tq positions, one list per (batch, head), instead of tq shared by all: the
+  // callers that pack each head's own query rows (a row mask) give each head its positions.
+  bool headPositions = false;
 };
+
+/** A query at this position is padding (packed rows of a row mask): it sees no key and is skipped. */
+constexpr int32_t kPaddingPosition = INT32_MIN;
+
+/** The positions of head bh's queries. */
+inline const int32_t* query_positions(const AttentionShape& s, const int32_t* qpos, int64_t bh) {
+  return s.headPositions ? qpos + bh * s.tq : qpos;
+}
 
 /**
  * q [B,H,tq,d], k [B,KH,tk,d], v [B,KH,tk,dv] -> out [B,H,tq,dv] and lse [B,H,tq], the

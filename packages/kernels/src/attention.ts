@@ -25,6 +25,11 @@ export type FusedAttentionInputs<T> = {
   k: T;
   /** `[batch, kvHeads, tk, dv]`. */
   v: T;
+  /**
+   * Optional `[batch, heads, tq]` float32: rows at 0 are not computed; their output is 0 and
+   * their log-sum-exp -Infinity, and the gradient kernel (given the same mask) skips them.
+   */
+  rowMask?: T;
 };
 
 export type FusedAttentionAttrs = {

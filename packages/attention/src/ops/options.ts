@@ -43,6 +43,13 @@ export interface AttentionOptions {
   prefix?: KeyValuePrefix;
   /** Also return `logSumExp` [batch, heads, tq] (every form), e.g. to merge partial results. */
   returnLogSumExp?: boolean;
+  /**
+   * [batch, heads, tq] float32 of 0 and 1: the (head, query) rows wanted. Rows at 0 output 0 and
+   * pass no gradient (Mixture-of-Head attention's unselected heads). A fused kernel skips them
+   * in the forward and the backward; the composite forms compute them and multiply by the mask.
+   * Weights and log-sum-exp, when returned, are those of every row.
+   */
+  rowMask?: tf.Tensor3D;
 }
 
 export interface AttentionResult {

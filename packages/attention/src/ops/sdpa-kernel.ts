@@ -31,6 +31,7 @@ function fusable(options: AttentionOptions, geometry: AttentionGeometry): boolea
     (options.normalizer ?? 'softmax') === 'softmax' &&
     !((options.dropout ?? 0) > 0) &&
     !((options.sinkTokens ?? 0) > 0) &&
+    !(options.rowMask && (options.prefix || options.returnLogSumExp)) &&
     geometry.keyLength > 0 &&
     int32s(geometry.queryPositions) &&
     int32s(geometry.keyPositions)
@@ -61,6 +62,10 @@ export function fusedAttention(
     queryPositions: geometry.queryPositions,
     keyPositions: geometry.keyPositions,
   };
+  if (options.rowMask) {
+    if (tf.getKernel(FUSED_ATTENTION_GRAD, backend) === undefined) return undefined;
+    return { output: withRowMask(q, k, v, options.rowMask, attrs) };
+  }
   if (options.returnLogSumExp) return withLogSumExp(q, k, v, attrs);
   const inputs: FusedAttentionInputs<tf.Tensor> = { q, k, v };
   return tf.tidy(() => {
@@ -133,4 +138,41 @@ function withLogSumExp(
       logSumExp,
     };
   });
+}
+
+/**
+ * The kernel with a row mask, forward and backward: rows at 0 are skipped by both kernels (no
+ * output, no gradient), so Mixture-of-Head attention pays only for the heads it selected.
+ */
+function withRowMask(
+  q: tf.Tensor4D,
+  k: tf.Tensor4D,
+  v: tf.Tensor4D,
+  rowMask: tf.Tensor3D,
+  attrs: FusedAttentionAttrs,
+): tf.Tensor4D {
+  const op = withCustomGradient<[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]>(
+    (qIn: tf.Tensor, kIn: tf.Tensor, vIn: tf.Tensor, mask: tf.Tensor, save: tf.GradSaveFunc) => {
+      const inputs: FusedAttentionInputs<tf.Tensor> = { q: qIn, k: kIn, v: vIn, rowMask: mask };
+      const [output, lse] = tf
+        .engine()
+        .runKernel(FUSED_ATTENTION, inputs, attrs) as FusedAttentionOutputs<tf.Tensor>;
+      save([qIn, kIn, vIn, mask, output, lse]);
+      return {
+        value: output,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [qs, ks, vs, ms, out, l] = saved as tf.Tensor[];
+          const grads = tf
+            .engine()
+            .runKernel(
+              FUSED_ATTENTION_GRAD,
+              { q: qs!, k: ks!, v: vs!, rowMask: ms!, out: out!, lse: l!, dout: dy },
+              attrs,
+            ) as tf.Tensor[];
+          return [grads[0]!, grads[1]!, grads[2]!, tf.zerosLike(ms!)];
+        },
+      };
+    },
+  );
+  return op(q, k, v, rowMask) as tf.Tensor4D;
 }

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionOptions, AttentionResult } from './options';
 import { validateAttention } from './validate';
 import { attentionNaive } from './sdpa-naive';
@@ -14,7 +14,8 @@ import { withPrefix } from './sdpa-prefix';
  * options need nothing it lacks; it never builds the [tq, tk] weights either. With
  * `returnLogSumExp` every form also returns each row's log-sum-exp (see AttentionResult), which
  * `mergeAttention` (merge.ts) uses to combine attention over disjoint key sets; a `prefix` of
- * keys/values that every query sees is attended that way (sdpa-prefix.ts).
+ * keys/values that every query sees is attended that way (sdpa-prefix.ts). A `rowMask` keeps
+ * only the (head, query) rows wanted: the fused kernel skips the others.
  */
 export function scaledDotProductAttention(
   q: tf.Tensor4D,
@@ -22,6 +23,17 @@ export function scaledDotProductAttention(
   v: tf.Tensor4D,
   options: AttentionOptions = {},
 ): AttentionResult {
+  if (options.rowMask) {
+    const geometry = validateAttention(q, k, v, options);
+    const fused = fusedAttention(q, k, v, options, geometry);
+    if (fused) return fused;
+    // Composite: every row computed, the unwanted ones zeroed.
+    const { rowMask, ...rest } = options;
+    const result = scaledDotProductAttention(q, k, v, rest);
+    const output = tf.tidy(() => tf.mul(result.output, tf.expandDims(rowMask, 3)) as tf.Tensor4D);
+    result.output.dispose();
+    return { ...result, output };
+  }
   if (options.prefix) {
     return withPrefix(q, k, v, options, (keys, values, o) =>
       scaledDotProductAttention(q, keys, values, o),

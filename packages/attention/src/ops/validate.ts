@@ -52,6 +52,16 @@ export function validateAttention(
       `shape ${formatShape(v.shape)}`,
     );
   }
+  const { rowMask } = options;
+  const rows = [batch, geometry.heads, geometry.queryLength];
+  if (rowMask && (rowMask.dtype !== 'float32' || !tf.util.arraysEqual(rowMask.shape, rows))) {
+    throw new ShapeError(
+      block,
+      'rowMask',
+      `float32 [${rows}] (batch, heads, queries)`,
+      `${rowMask.dtype} ${formatShape(rowMask.shape)}`,
+    );
+  }
   return { ...geometry, valueDim: v.shape[3]! };
 }
 

@@ -89,12 +89,19 @@ function geometry(
 
 export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
-    const { q, k, v } = args.inputs as FusedAttentionInputs<tf.TensorInfo>;
+    const { q, k, v, rowMask } = args.inputs as FusedAttentionInputs<tf.TensorInfo>;
     const attrs = args.attrs as FusedAttentionAttrs;
     const g = geometry(q, k, v, attrs);
     const backend = args.backend;
     const out = allocF32(g.batch * g.heads * g.tq * g.dv);
     const lse = allocF32(g.batch * g.heads * g.tq);
+    if (rowMask) {
+      forwardRows(addon, backend, { q, k, v }, maskRows(backend, rowMask, g), g, attrs, out, lse);
+      return [
+        backend.makeTensorInfo([g.batch, g.heads, g.tq, g.dv], 'float32', out),
+        backend.makeTensorInfo([g.batch, g.heads, g.tq], 'float32', lse),
+      ];
+    }
     // No keys: the addon writes nothing; zeros (as a product with empty v) and 'no key' marks.
     if (g.tk === 0) {
       out.fill(0);
@@ -122,7 +129,7 @@ export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
 export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
     const inputs = args.inputs as Partial<FusedAttentionGradInputs<tf.TensorInfo>>;
-    const { q, k, v, out, lse, dout } = inputs;
+    const { q, k, v, out, lse, dout, rowMask } = inputs;
     const attrs = args.attrs as FusedAttentionAttrs;
     const g = geometry(q!, k!, v!, attrs);
     for (const [n, t, shape] of [
@@ -142,10 +149,20 @@ export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
     const dq = allocF32(g.batch * g.heads * g.tq * g.d);
     const dk = allocF32(g.batch * g.kvHeads * g.tk * g.d);
     const dv = allocF32(g.batch * g.kvHeads * g.tk * g.dv);
-    if (g.tk === 0 || g.batch * g.heads * g.tq === 0) {
+    if (g.tk === 0 || g.batch * g.heads * g.tq === 0 || rowMask) {
       dq.fill(0);
       dk.fill(0);
       dv.fill(0);
+    }
+    if (rowMask) {
+      const rows = maskRows(backend, rowMask, g);
+      const tensors = { q: q!, k: k!, v: v!, out: out!, lse: lse!, dout: dout! };
+      backwardRows(addon, backend, tensors, rows, g, attrs, { dq, dk, dv });
+      return [
+        backend.makeTensorInfo(q!.shape.slice(), 'float32', dq),
+        backend.makeTensorInfo(k!.shape.slice(), 'float32', dk),
+        backend.makeTensorInfo(v!.shape.slice(), 'float32', dv),
+      ];
     }
     addon.attentionBackward(
       f32(backend, q!),
@@ -186,3 +203,137 @@ export const fusedAttentionGradConfig: tf.GradConfig = {
     return { q: () => dq, k: () => dk, v: () => dv };
   },
 };
+
+/** Per (batch, head), the query rows the mask keeps (checked: float32 [batch, heads, tq]). */
+function maskRows(backend: KernelArgs['backend'], mask: tf.TensorInfo, g: Geometry): Int32Array[] {
+  if (mask.dtype !== 'float32' || !tf.util.arraysEqual(mask.shape, [g.batch, g.heads, g.tq])) {
+    fail(
+      `rowMask must be float32 [${g.batch},${g.heads},${g.tq}], got ${mask.dtype} [${mask.shape}]`,
+    );
+  }
+  const m = f32(backend, mask);
+  const rows: Int32Array[] = [];
+  for (let bh = 0; bh < g.batch * g.heads; bh++) {
+    const kept: number[] = [];
+    for (let i = 0; i < g.tq; i++) if (m[bh * g.tq + i] !== 0) kept.push(i);
+    rows.push(Int32Array.from(kept));
+  }
+  return rows;
+}
+
+/**
+ * Each head's kept rows packed into [batch, heads, n, ·] (n the most any head keeps), with one
+ * position list per head (the addon's per-head positions). Padding rows have the addon's
+ * padding position (INT32_MIN): it computes nothing for them; they are dropped on the way back.
+ */
+const PADDING_POSITION = -(2 ** 31);
+
+interface Packing {
+  rows: Int32Array[];
+  n: number;
+  qpos: Int32Array;
+  dims: Int32Array;
+}
+
+function packing(rows: Int32Array[], g: Geometry): Packing {
+  const n = Math.max(0, ...rows.map((r) => r.length));
+  const qpos = new Int32Array(rows.length * n).fill(PADDING_POSITION);
+  rows.forEach((kept, bh) => kept.forEach((i, j) => (qpos[bh * n + j] = g.qpos[i]!)));
+  const dims = Int32Array.from(g.dims);
+  dims[3] = n;
+  return { rows, n, qpos, dims };
+}
+
+/** x [B·H, tq, width] -> [B·H, n, width]: each head's kept rows first, `fill` after. */
+function pack(x: Float32Array, p: Packing, tq: number, width: number, fill = 0): Float32Array {
+  const packed = new Float32Array(p.rows.length * p.n * width).fill(fill);
+  p.rows.forEach((kept, bh) =>
+    kept.forEach((i, j) => {
+      const from = (bh * tq + i) * width;
+      packed.set(x.subarray(from, from + width), (bh * p.n + j) * width);
+    }),
+  );
+  return packed;
+}
+
+/** The inverse of pack for the kept rows; x's other rows are left as they are. */
+function unpack(
+  packed: Float32Array,
+  x: Float32Array,
+  p: Packing,
+  tq: number,
+  width: number,
+): void {
+  p.rows.forEach((kept, bh) =>
+    kept.forEach((i, j) => {
+      const from = (bh * p.n + j) * width;
+      x.set(packed.subarray(from, from + width), (bh * tq + i) * width);
+    }),
+  );
+}
+
+/** The forward over the kept rows only (one addon call); other rows 0 with lse -Infinity. */
+function forwardRows(
+  addon: KernelContext['addon'],
+  backend: KernelArgs['backend'],
+  t: { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo },
+  rows: Int32Array[],
+  g: Geometry,
+  attrs: FusedAttentionAttrs,
+  out: Float32Array,
+  lse: Float32Array,
+): void {
+  out.fill(0);
+  lse.fill(-Infinity);
+  const p = packing(rows, g);
+  if (p.n === 0) return;
+  const o = new Float32Array(rows.length * p.n * g.dv);
+  const l = new Float32Array(rows.length * p.n).fill(Infinity);
+  addon.attentionForward(
+    pack(f32(backend, t.q), p, g.tq, g.d),
+    f32(backend, t.k),
+    f32(backend, t.v),
+    p.qpos,
+    g.kpos,
+    o,
+    l,
+    p.dims,
+    attrs.scale,
+  );
+  unpack(o, out, p, g.tq, g.dv);
+  unpack(l, lse, p, g.tq, 1);
+}
+
+/**
+ * The backward over the kept rows only: padding rows get dout 0 and a finite huge lse, so
+ * their weights are 0 and their blocks are skipped.
+ */
+function backwardRows(
+  addon: KernelContext['addon'],
+  backend: KernelArgs['backend'],
+  t: Record<'q' | 'k' | 'v' | 'out' | 'lse' | 'dout', tf.TensorInfo>,
+  rows: Int32Array[],
+  g: Geometry,
+  attrs: FusedAttentionAttrs,
+  grads: { dq: Float32Array; dk: Float32Array; dv: Float32Array },
+): void {
+  const p = packing(rows, g);
+  if (p.n === 0 || g.tk === 0) return;
+  const dq = new Float32Array(rows.length * p.n * g.d);
+  addon.attentionBackward(
+    pack(f32(backend, t.q), p, g.tq, g.d),
+    f32(backend, t.k),
+    f32(backend, t.v),
+    p.qpos,
+    g.kpos,
+    pack(f32(backend, t.out), p, g.tq, g.dv),
+    pack(f32(backend, t.lse), p, g.tq, 1, 3e38),
+    pack(f32(backend, t.dout), p, g.tq, g.dv),
+    dq,
+    grads.dk,
+    grads.dv,
+    p.dims,
+    attrs.scale,
+  );
+  unpack(dq, grads.dq, p, g.tq, g.d);
+}

@@ -110,6 +110,11 @@ export class MoAAttention extends WeightedHeadsAttention<Parsed> {
     this.control = control;
   }
 
+  /** Each token weights only its top-k heads; the rest are 0 (and skipped where a kernel can). */
+  protected override get sparseHeads(): boolean {
+    return true;
+  }
+
   protected headWeights(x: tf.Tensor3D, context: MixerContext): tf.Tensor3D {
     const { dModel, numHeads, topK, loadBalanceWeight, zLossWeight } = this.config;
     const [batch, time] = x.shape;

@@ -104,6 +104,11 @@ export class MoHAttention extends WeightedHeadsAttention<Parsed> {
     return control;
   }
 
+  /** Routed heads leave most weights at 0 unless every head runs (`allHeads`). */
+  protected override get sparseHeads(): boolean {
+    return !this.config.allHeads;
+  }
+
   get headControl(): HeadControl | null {
     return this.control;
   }

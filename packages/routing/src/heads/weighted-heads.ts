@@ -25,7 +25,9 @@ export type WeightedHeadsConfig = Omit<AttentionConfig, 'numSinkTokens'>;
  * MoH eqs. 2-3): every head's output is scaled by a per-token weight before the output
  * projection. With g ≡ 1 this is plain multi-head attention; subclasses supply g (MoH, MoA).
  * Parameter names (q, k, v, o, qNorm, kNorm, sink) match `mha`, so its weights load as they are.
- * All heads are computed and the inactive ones weighted 0 (dense), so no FLOPs are saved.
+ * Where heads are routed (`sparseHeads`), the heads a token does not use are passed to the
+ * attention as a row mask: a backend's fused kernel skips them (forward and backward), the
+ * composite forms compute and zero them. The projections are always dense.
  */
 export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = WeightedHeadsConfig>
   extends ProjectedAttention<C>
@@ -45,6 +47,14 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
    * tidy; a subclass adds its aux losses (tf.keep) and records its statistics here.
    */
   protected abstract headWeights(x: tf.Tensor3D, context: MixerContext): tf.Tensor3D;
+
+  /**
+   * Whether many head weights are exactly 0 (routed heads): the attention then gets a row mask,
+   * and a backend's fused kernel computes only the (head, token) rows that are used.
+   */
+  protected get sparseHeads(): boolean {
+    return false;
+  }
 
   /** Attends through scaledDotProductAttention, so it takes a key/value prefix too. */
   override get capabilities(): MixerCapabilities {
@@ -99,6 +109,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
         ...this.weightsOptions(context),
         prefix: context.prefix,
         normalizer: this.config.normalizer,
+        rowMask: this.sparseHeads ? usedRows(gates) : undefined,
       });
       if (weights) context.attentionHook!({ block, path: context.path ?? '', weights });
       if (cache) cache.evict();
@@ -108,4 +119,10 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
       );
     });
   }
+}
+
+/** [b, t, H] weights -> [b, H, t] 1 where a weight is not 0; a constant to autodiff. */
+function usedRows(gates: tf.Tensor3D): tf.Tensor3D {
+  const mask = () => tf.cast(tf.notEqual(tf.transpose(gates, [0, 2, 1]), 0), 'float32');
+  return tf.customGrad(() => ({ value: mask(), gradFunc: () => [] }))() as tf.Tensor3D;
 }
