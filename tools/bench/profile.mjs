@@ -1,11 +1,12 @@
 // Where the time of one llama-tiny step goes on a backend: kernel time (tf.profile) against the
 // whole step, so the share spent in tfjs dispatch and JavaScript around the kernels shows.
-// `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]`
+// `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]
+//   [--model llama-small]` (llama-small: the train workload's 3M model, batch 8 × 256)
 // (needs `npm run build`). Single-threaded runs (ATTNKIT_NATIVE_THREADS=1) give stabler CPU time.
 import * as tf from '@tensorflow/tfjs-core';
 import { importPackage } from './lib/packages.mjs';
 import { loadBackend } from './lib/backends.mjs';
-import { PRESET, randomIds } from './workloads/models-common.mjs';
+import { PRESET, randomIds, smallConfig } from './workloads/models-common.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -14,6 +15,7 @@ function option(name, fallback) {
 const backend = option('backend', 'native');
 const what = option('what', 'train');
 const steps = Number(option('steps', '20'));
+const small = option('model', PRESET) === 'llama-small';
 
 tf.env().set('PROD', true);
 await import('@tensorflow/tfjs-backend-cpu');
@@ -30,12 +32,13 @@ if (!core || !models) {
   console.error('profile: run `npm run build` first');
   process.exit(1);
 }
-const config = models.getPreset(PRESET);
+const config = small ? smallConfig(models.getPreset(PRESET)) : models.getPreset(PRESET);
+const [batch, seqLen] = small ? [8, 256] : [8, 32];
 const rng = new core.Rng(0);
 const model = core.build(config, { rng });
 let step;
 if (what === 'train') {
-  const source = new models.TextSource(randomIds(4096, config.vocabSize, 11), 32, 8, 1);
+  const source = new models.TextSource(randomIds(4096, config.vocabSize, 11), seqLen, batch, 1);
   const trainer = new models.Trainer(model, source, { steps: 1000, lr: 3e-3, rngs: [rng] });
   step = async () => trainer.trainStep();
 } else {
@@ -66,9 +69,9 @@ for (const k of info.kernels) {
 }
 const label =
   what === 'train'
-    ? 'training step, batch 8 × 32'
+    ? `training step, batch ${batch} × ${seqLen}`
     : 'generation of 56 tokens (KV cache through tfjs kernels, fused: false)';
-console.log(`${PRESET} ${label} on ${backend} (${loaded.note})`);
+console.log(`${small ? 'llama-small' : PRESET} ${label} on ${backend} (${loaded.note})`);
 console.log(
   `  wall ${wall.toFixed(2)} ms, CPU ${cpuMs.toFixed(2)} ms per step (mean of ${steps} steps)`,
 );

@@ -6,9 +6,10 @@
 //
 //   npm run build && node tools/bench/recall.mjs [--tasks mqar,selective-copy,induction]
 //     [--mixers mha,sliding-window,gla,...] [--d-models 64,128] [--lengths 64,128,256]
-//     [--steps 1500] [--batch 32] [--lr 3e-3] [--vocab 256] [--embed-std 0.125] [--eval-batches 8]
+//     [--steps 1500] [--batch 32] [--lr 3e-3] [--vocab auto|N] [--embed-std 0.125] [--eval-batches 8]
 //     [--backend native]
 //     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
+//     [--render-only]
 //
 // Each (task, length, width, mixer) trains in its own child process (`--jobs` at a time, one
 // thread each on native); results go to --out as they finish, so a long run can be resumed
@@ -46,6 +47,15 @@ export function taskFor(name, length, vocab = 256, pairs = Math.max(1, Math.roun
   }
 }
 
+/**
+ * MQAR's vocabulary in a column: `--vocab auto` (the default) takes 2·pairs + 1 tokens, so the
+ * keys are exactly the pairs' keys and every key is asked in every example (a fixed-state mixer
+ * then has to hold all of them); a number fixes it for every column.
+ */
+export function vocabOf(spec, pairs) {
+  return spec.vocab === 'auto' ? 2 * pairs + 1 : spec.vocab;
+}
+
 /** The default pair count of a task at a length (T/16; induction has none). */
 function pairsOf(task, length) {
   return task === 'induction' ? 0 : Math.max(1, Math.round(length / 16));
@@ -80,7 +90,7 @@ async function main() {
     lr: Number(option('lr', 3e-3)),
     evalBatches: Number(option('eval-batches', 8)),
     backend: option('backend', 'native'),
-    vocab: Number(option('vocab', 256)),
+    vocab: option('vocab', 'auto') === 'auto' ? 'auto' : Number(option('vocab')),
     embedStd: Number(option('embed-std', 0.125)),
   };
   const jobs = Number(option('jobs', Math.max(1, (os.availableParallelism?.() ?? 2) - 0)));
@@ -97,7 +107,11 @@ async function main() {
       'lr',
       'vocab',
       'embedStd',
-    ].every((k) => a[k] === b[k]);
+    ].every((k) => a[k] === b[k]) &&
+    // The mixer's options (rows from before they were recorded match any).
+    (!a.mixerConfig ||
+      !b.mixerConfig ||
+      JSON.stringify(a.mixerConfig) === JSON.stringify(b.mixerConfig));
   const rows = (previous.rows ?? []).map((r) => ({
     ...r,
     pairs: r.pairs ?? pairsOf(r.task, r.length),
@@ -116,11 +130,14 @@ async function main() {
             steps: spec.steps,
             batch: spec.batch,
             lr: spec.lr,
-            vocab: spec.vocab,
+            vocab: vocabOf(spec, pairs),
             embedStd: spec.embedStd,
+            mixerConfig: mixerFor(mixer, dModel),
           };
           if (!rows.some((r) => same(r, run) && !r.error)) todo.push(run);
         }
+  // --render-only: the tables from the rows already in --out, training nothing.
+  if (args.includes('--render-only')) todo.length = 0;
   process.stderr.write(`recall: ${todo.length} runs to do (${rows.length} kept from ${out})\n`);
   const save = () => {
     fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -273,12 +290,14 @@ function decodingStateBytes(tf, mixer, dModel, length) {
 
 export function renderTables(rows, spec) {
   // Only the rows trained with this spec's budget and recipe (a JSON may hold older runs).
-  const budget = ['steps', 'batch', 'lr', 'vocab', 'embedStd'];
-  const ok = rows.filter((r) => !r.error && budget.every((k) => r[k] === spec[k]));
+  const budget = ['steps', 'batch', 'lr', 'embedStd'];
+  const trained = (r) =>
+    budget.every((k) => r[k] === spec[k]) && r.vocab === vocabOf(spec, r.pairs);
+  const ok = rows.filter((r) => !r.error && trained(r));
   const out = [];
   const pairsFlag = spec.pairs ? ` --pairs ${spec.pairs.join(',')}` : '';
   out.push(
-    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
+    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
@@ -286,7 +305,7 @@ export function renderTables(rows, spec) {
     const cols = [];
     for (const dModel of spec.dModels)
       for (const c of columnsOf(spec, task)) cols.push({ dModel, ...c });
-    const sample = taskFor(task, cols[0].length, spec.vocab, cols[0].pairs);
+    const sample = taskFor(task, cols[0].length, vocabOf(spec, cols[0].pairs), cols[0].pairs);
     out.push(
       '',
       `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} in the first column)`,
@@ -314,7 +333,7 @@ export function renderTables(rows, spec) {
       out.push(`| ${familyOf(mixer)} | \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
     }
   }
-  const failed = rows.filter((r) => r.error && budget.every((k) => r[k] === spec[k]));
+  const failed = rows.filter((r) => r.error && trained(r));
   if (failed.length)
     out.push(
       '',

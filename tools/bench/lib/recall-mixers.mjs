@@ -71,6 +71,8 @@ export function mixerFor(type, dModel) {
     // Hymba's heads are expand·dModel / numHeads wide: twice the heads keeps them 16 wide.
     hymba: { numHeads: 2 * numHeads, window: 16 },
     latte: { numLatents: 16 },
+    // Softmax inside a chunk: a chunk of 64 would be full attention over a 64-token example.
+    'arflow-hybrid': { chunkSize: 16 },
     'topk-attention': { topK: 16 },
     loki: { topK: 16, rank: 8 },
     'lowbit-block-topk': { blockSize: 8, topBlocks: 2 },
