@@ -23,10 +23,14 @@ const LINEAR_CHUNK = 64;
 // many rows, and a row per mixer on a 1-thread backend would otherwise take most of an hour.
 const MIXER_LIMIT_MS = 3000;
 
-// Options a mixer needs besides dModel and numHeads (same as the mixers workload) and lengths
-// for the ones with a learned length (Linformer, Agent): the longest T of the sweep.
+// Options a mixer needs besides dModel and numHeads, or that pick its linear-cost form (Mega's
+// chunks, Hymba's window), and lengths for the ones with a learned length (Linformer, Agent):
+// the longest T of the sweep.
 const EXTRA_OPTIONS = {
   linformer: { projectedLength: 64 },
+  // Their linear-cost forms (issue 13): Mega's chunked attention, Hymba's windowed heads.
+  mega: { chunkSize: 128 },
+  hymba: { window: 128 },
 };
 
 function lengths(quick) {
@@ -209,8 +213,9 @@ function prepareMixer(api, { config, T }) {
 
 /** The first config the registry accepts at this width, or { skip } with its message. */
 function mixerConfig(core, type, dModel, maxLength) {
-  const base = { type, dModel, numHeads: HEADS, ...(EXTRA_OPTIONS[type] ?? {}) };
   const keys = core.configKeys(type) ?? [];
+  const heads = keys.includes('numHeads') ? { numHeads: HEADS } : {};
+  const base = { type, dModel, ...heads, ...(EXTRA_OPTIONS[type] ?? {}) };
   const sized = keys.includes('maxLength') ? { ...base, maxLength } : base;
   let message = '';
   for (const candidate of [sized, { type, dModel, numHeads: HEADS }, { type, dModel }]) {
