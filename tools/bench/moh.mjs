@@ -66,18 +66,25 @@ function parseArgs(argv) {
   return opts;
 }
 
+/**
+ * MHA and MoH at 75% and 50% of `heads` heads: a quarter shared, the rest routed, top-k chosen
+ * so that 3/4 and 1/2 of the heads run per token.
+ */
+function variantsOf(heads) {
+  const shared = heads / 4;
+  const moh = (share, topK) => ({
+    name: `MoH ${share}% (${shared} shared + top-${topK} of ${heads - shared})`,
+    mixer: { type: 'moh', numHeads: heads, numSharedHeads: shared, topK },
+  });
+  return [
+    { name: `MHA (${heads} of ${heads} heads)`, mixer: { type: 'mha', numHeads: heads } },
+    moh(75, heads / 2),
+    moh(50, heads / 4),
+  ];
+}
+
 /** The three attention variants compared; everything else in the model is identical. */
-const VARIANTS = [
-  { name: 'MHA (4 of 4 heads)', mixer: { type: 'mha', numHeads: 4 } },
-  {
-    name: 'MoH 75% (1 shared + top-2 of 3)',
-    mixer: { type: 'moh', numHeads: 4, numSharedHeads: 1, topK: 2 },
-  },
-  {
-    name: 'MoH 50% (1 shared + top-1 of 3)',
-    mixer: { type: 'moh', numHeads: 4, numSharedHeads: 1, topK: 1 },
-  },
-];
+const VARIANTS = variantsOf(4);
 
 function modelConfig(mixer, vocabSize, maxLength, { dModel = 64, headDim = 16 } = {}) {
   return {
@@ -182,17 +189,7 @@ function benchmark(name, makeRun, seeds) {
 }
 
 /** MHA and MoH at 75% / 50% of 8 heads (2 shared + top-4 / top-2 of 6 routed). */
-const SPEED_VARIANTS = [
-  { name: 'MHA (8 of 8 heads)', mixer: { type: 'mha', numHeads: 8 } },
-  {
-    name: 'MoH 75% (2 shared + top-4 of 6)',
-    mixer: { type: 'moh', numHeads: 8, numSharedHeads: 2, topK: 4 },
-  },
-  {
-    name: 'MoH 50% (2 shared + top-2 of 6)',
-    mixer: { type: 'moh', numHeads: 8, numSharedHeads: 2, topK: 2 },
-  },
-];
+const SPEED_VARIANTS = variantsOf(8);
 
 /** Step times where attention is a large share of the step: dModel 256, 8 heads of 32. */
 function speedRows(steps) {
