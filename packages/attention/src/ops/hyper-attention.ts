@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, checkInt, checkRank, describe, formatShape, gatherRows } from '@attnkit/core';
+import {
+  ShapeError,
+  checkInt,
+  checkRank,
+  describe,
+  formatShape,
+  gatherRows,
+  offTape,
+} from '@attnkit/core';
 import { mergeAttention, type AttentionPart } from './merge';
 import { scaledDotProductAttention } from './sdpa';
 
@@ -102,11 +110,6 @@ export function lshOrder(
     const rank = tf.topk(tf.neg(order), t).indices as tf.Tensor3D;
     return { order, rank };
   });
-}
-
-/** f's result as a constant to autodiff: f runs inside a kernel, where nothing is taped. */
-function offTape(f: () => tf.Tensor): tf.Tensor {
-  return tf.customGrad(() => ({ value: f(), gradFunc: () => [] }))();
 }
 
 /** x [b, h, T, d] gathered along T by per-head indices [b, h, n] -> [b, h, n, d]. */

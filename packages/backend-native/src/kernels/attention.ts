@@ -97,27 +97,24 @@ export function makeFusedAttention({ addon }: KernelContext): NativeKernel {
     const lse = allocF32(g.batch * g.heads * g.tq);
     if (rowMask) {
       forwardRows(addon, backend, { q, k, v }, maskRows(backend, rowMask, g), g, attrs, out, lse);
-      return [
-        backend.makeTensorInfo([g.batch, g.heads, g.tq, g.dv], 'float32', out),
-        backend.makeTensorInfo([g.batch, g.heads, g.tq], 'float32', lse),
-      ];
+    } else {
+      // No keys: the addon writes nothing; zeros (as a product with empty v) and 'no key' marks.
+      if (g.tk === 0) {
+        out.fill(0);
+        lse.fill(Infinity);
+      }
+      addon.attentionForward(
+        f32(backend, q),
+        f32(backend, k),
+        f32(backend, v),
+        g.qpos,
+        g.kpos,
+        out,
+        lse,
+        g.dims,
+        attrs.scale,
+      );
     }
-    // No keys: the addon writes nothing; zeros (as a product with empty v) and 'no key' marks.
-    if (g.tk === 0) {
-      out.fill(0);
-      lse.fill(Infinity);
-    }
-    addon.attentionForward(
-      f32(backend, q),
-      f32(backend, k),
-      f32(backend, v),
-      g.qpos,
-      g.kpos,
-      out,
-      lse,
-      g.dims,
-      attrs.scale,
-    );
     const outputs: FusedAttentionOutputs<tf.TensorInfo> = [
       backend.makeTensorInfo([g.batch, g.heads, g.tq, g.dv], 'float32', out),
       backend.makeTensorInfo([g.batch, g.heads, g.tq], 'float32', lse),
@@ -221,13 +218,14 @@ function maskRows(backend: KernelArgs['backend'], mask: tf.TensorInfo, g: Geomet
   return rows;
 }
 
-/**
- * Each head's kept rows packed into [batch, heads, n, ·] (n the most any head keeps), with one
- * position list per head (the addon's per-head positions). Padding rows have the addon's
- * padding position (INT32_MIN): it computes nothing for them; they are dropped on the way back.
- */
+/** The addon's padding position (its kPaddingPosition, INT32_MIN): it computes nothing there. */
 const PADDING_POSITION = -(2 ** 31);
 
+/**
+ * Each head's kept rows packed into [batch, heads, n, ·] (n the most any head keeps), with one
+ * position list per head (the addon's per-head positions). Padding rows sit at PADDING_POSITION
+ * and are dropped on the way back.
+ */
 interface Packing {
   rows: Int32Array[];
   n: number;

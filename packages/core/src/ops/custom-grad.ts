@@ -16,3 +16,11 @@ export function withCustomGradient<Inputs extends tf.Tensor[]>(
   const op = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
   return op as unknown as (...inputs: Inputs) => tf.Tensor;
 }
+
+/**
+ * f's result as a constant to autodiff (a stop-gradient): f runs inside a custom-gradient
+ * kernel, where nothing is taped, so no gradient flows back through what it read.
+ */
+export function offTape<T extends tf.Tensor>(f: () => T): T {
+  return tf.customGrad(() => ({ value: f(), gradFunc: () => [] }))() as T;
+}

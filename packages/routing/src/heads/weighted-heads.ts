@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type {
-  IncrementalState,
-  MixerCapabilities,
-  MixerContext,
-  ModuleOptions,
-  TokenMixer,
+import {
+  offTape,
+  type IncrementalState,
+  type MixerCapabilities,
+  type MixerContext,
+  type ModuleOptions,
+  type TokenMixer,
 } from '@attnkit/core';
 import {
   KVCache,
@@ -123,6 +124,7 @@ export abstract class WeightedHeadsAttention<C extends WeightedHeadsConfig = Wei
 
 /** [b, t, H] weights -> [b, H, t] 1 where a weight is not 0; a constant to autodiff. */
 function usedRows(gates: tf.Tensor3D): tf.Tensor3D {
-  const mask = () => tf.cast(tf.notEqual(tf.transpose(gates, [0, 2, 1]), 0), 'float32');
-  return tf.customGrad(() => ({ value: mask(), gradFunc: () => [] }))() as tf.Tensor3D;
+  return offTape(
+    () => tf.cast(tf.notEqual(tf.transpose(gates, [0, 2, 1]), 0), 'float32') as tf.Tensor3D,
+  );
 }

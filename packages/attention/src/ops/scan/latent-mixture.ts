@@ -1,10 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { offTape } from '@attnkit/core';
 import type { LogSumExpState } from './log-sum-exp';
-
-/** f's result as a constant to autodiff (run inside a kernel, where nothing is taped). */
-function offTape(f: () => tf.Tensor): tf.Tensor {
-  return tf.customGrad(() => ({ value: f(), gradFunc: () => [] }))();
-}
 
 /** Added to the scores of future tokens: exp of it is 0, and its gradient too. */
 const FUTURE = -1e30;
