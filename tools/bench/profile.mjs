@@ -1,7 +1,8 @@
 // Where the time of one llama-tiny step goes on a backend: kernel time (tf.profile) against the
 // whole step, so the share spent in tfjs dispatch and JavaScript around the kernels shows.
 // `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]
-//   [--model llama-small]` (llama-small: the train workload's 3M model, batch 8 × 256)
+//   [--model llama-small] [--detail BatchMatMul]` (llama-small: the train workload's 3M model,
+//   batch 8 × 256; --detail: that kernel's calls grouped by input shapes)
 // (needs `npm run build`). Single-threaded runs (ATTNKIT_NATIVE_THREADS=1) give stabler CPU time.
 import * as tf from '@tensorflow/tfjs-core';
 import { importPackage } from './lib/packages.mjs';
@@ -16,6 +17,7 @@ const backend = option('backend', 'native');
 const what = option('what', 'train');
 const steps = Number(option('steps', '20'));
 const small = option('model', PRESET) === 'llama-small';
+const detail = option('detail', '');
 
 tf.env().set('PROD', true);
 await import('@tensorflow/tfjs-backend-cpu');
@@ -81,5 +83,21 @@ console.log(
 console.log('  kernel                        calls   ms');
 for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
   console.log(`  ${name.padEnd(28)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`);
+}
+if (detail) {
+  const byShape = new Map();
+  for (const k of info.kernels.filter((k) => k.name === detail)) {
+    const key = k.inputShapes.map((s) => `[${s}]`).join(' ');
+    const e = byShape.get(key) ?? { calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    byShape.set(key, e);
+  }
+  console.log(`  ${detail} by input shapes                      calls   ms`);
+  for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(
+      `  ${key.padEnd(44)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`,
+    );
+  }
 }
 model.dispose();

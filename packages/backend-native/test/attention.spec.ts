@@ -107,6 +107,23 @@ describe('AttnkitFusedAttention (native)', () => {
       'explicit positions with fully masked rows',
       { b: 1, h: 2, kvh: 1, tq: 4, tk: 6, d: 4, dv: 4, causal: true, qpos: [-2, 0, 3, -1] },
     ],
+    // Heads of 32 and more take the register-blocked backward products.
+    [
+      'd 32, GQA, several blocks',
+      { b: 2, h: 4, kvh: 2, tq: 70, tk: 70, d: 32, dv: 32, causal: true },
+    ],
+    [
+      'd 40 / dv 33 (no fixed width), not causal',
+      { b: 1, h: 2, kvh: 2, tq: 35, tk: 67, d: 40, dv: 33, causal: false },
+    ],
+    [
+      'd 64, sliding window',
+      { b: 1, h: 2, kvh: 1, tq: 80, tk: 80, d: 64, dv: 64, causal: true, window: 9 },
+    ],
+    [
+      'd 32, fully masked rows',
+      { b: 1, h: 2, kvh: 1, tq: 4, tk: 6, d: 32, dv: 32, causal: true, qpos: [-2, 0, 3, -1] },
+    ],
     [
       'threaded: 8 heads, T 256, d 64',
       { b: 1, h: 8, kvh: 8, tq: 256, tk: 256, d: 64, dv: 64, causal: true },
