@@ -1,0 +1,61 @@
+// Joins the results of consecutive `npm run bench -- <workloads>` runs into one results file,
+// for a full run taken in parts (each part saves its JSON, so a stopped session loses only the
+// part in progress). The parts must come from the same machine, backends and PyTorch, and name
+// different workloads; meta records every part's command and date.
+// `node tools/bench/merge-results.mjs part1.json part2.json ... [--charts]`
+// writes bench-results/bench-<first date>-merged.json and bench-results/latest.json
+// (--charts: also the SVG charts of docs/assets/bench from the merged results).
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildCharts } from './lib/charts.mjs';
+import { REPO_ROOT } from './lib/packages.mjs';
+
+const args = process.argv.slice(2);
+const files = args.filter((a) => !a.startsWith('--'));
+if (files.length < 2) {
+  console.error('merge-results: give two or more results files (bench-results/bench-*.json)');
+  process.exit(2);
+}
+const parts = files.map((f) => ({ file: f, results: JSON.parse(fs.readFileSync(f, 'utf8')) }));
+parts.sort((a, b) => a.results.meta.date.localeCompare(b.results.meta.date));
+
+const first = parts[0].results;
+const sameAs = (key, pick) => {
+  const want = JSON.stringify(pick(first));
+  for (const p of parts)
+    if (JSON.stringify(pick(p.results)) !== want)
+      throw new Error(`merge-results: ${p.file}: ${key} differs from ${parts[0].file}`);
+};
+sameAs('backends', (r) => r.backends.map((b) => [b.name, b.ok, b.threads]));
+sameAs('pytorch', (r) => r.pytorch);
+sameAs('machine', (r) => [r.meta.cpu, r.meta.cores, r.meta.node, r.meta.tfjs, r.meta.quick]);
+const seen = new Set();
+for (const p of parts)
+  for (const w of p.results.workloads) {
+    if (seen.has(w.name)) throw new Error(`merge-results: ${p.file}: workload ${w.name} twice`);
+    seen.add(w.name);
+  }
+
+const merged = {
+  ...first,
+  meta: {
+    ...first.meta,
+    command: parts.map((p) => p.results.meta.command).join(' && '),
+    parts: parts.map((p) => ({ command: p.results.meta.command, date: p.results.meta.date })),
+  },
+  workloads: parts.flatMap((p) => p.results.workloads),
+};
+const dir = path.join(REPO_ROOT, 'bench-results');
+const stamp = first.meta.date.replace(/[:.]/g, '-');
+const text = `${JSON.stringify(merged, null, 2)}\n`;
+const out = path.join(dir, `bench-${stamp}-merged.json`);
+fs.writeFileSync(out, text);
+fs.writeFileSync(path.join(dir, 'latest.json'), text);
+console.log(`merge-results: ${path.relative(REPO_ROOT, out)} and bench-results/latest.json`);
+if (args.includes('--charts')) {
+  const charts = buildCharts(merged);
+  const chartDir = path.join(REPO_ROOT, 'docs/assets/bench');
+  for (const [name, svg] of Object.entries(charts))
+    fs.writeFileSync(path.join(chartDir, name), svg);
+  console.log(`merge-results: charts ${Object.keys(charts).join(', ')}`);
+}
