@@ -18,6 +18,8 @@ describe('BatchMatMul on native', () => {
     [[300, 200], [200, 150], false, false],
     [[400, 300], [250, 300], false, true], // large: B packed once, shared by the threads
     [[300, 400], [300, 250], true, false],
+    [[257, 300], [300, 700], false, false], // row blocks of near-equal height (132 + 125)
+    [[600, 257], [600, 256], true, false], // a weight gradient Xᵀ·dY shape, 257 rows
   ];
   it.each(cases)('matches cpu: %j · %j (transposeA %s, transposeB %s)', async (sa, sb, ta, tb) => {
     const a = rand(sa, 1);
