@@ -7,6 +7,7 @@
 //   npm run build && node tools/bench/recall.mjs [--tasks mqar,selective-copy,induction]
 //     [--mixers mha,sliding-window,gla,...] [--d-models 64,128] [--lengths 64,128,256]
 //     [--steps 1500] [--batch 32] [--lr 3e-3] [--vocab auto|N] [--embed-std 0.125] [--eval-batches 8]
+//     [--symbols 32]
 //     [--backend native]
 //     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
 //     [--render-only]
@@ -32,8 +33,14 @@ const list = (name, fallback) => option(name, fallback).split(',').filter(Boolea
 
 // Task sizes: MQAR at the given vocabulary with `pairs` key-value pairs (default T/16: 4/8/16
 // for 64/128/256 tokens, the issue's grid); selective copying with as many data tokens among
-// noise; induction heads over a 32-symbol alphabet.
-export function taskFor(name, length, vocab = 256, pairs = Math.max(1, Math.round(length / 16))) {
+// noise; induction heads over a 32-symbol alphabet (`--symbols`).
+export function taskFor(
+  name,
+  length,
+  vocab = 256,
+  pairs = Math.max(1, Math.round(length / 16)),
+  symbols = 32,
+) {
   const numKeys = Math.floor((vocab - 1) / 2);
   switch (name) {
     case 'mqar':
@@ -41,7 +48,7 @@ export function taskFor(name, length, vocab = 256, pairs = Math.max(1, Math.roun
     case 'selective-copy':
       return { numTokens: pairs, regionLength: length - pairs, numSymbols: 16 };
     case 'induction':
-      return { length, numSymbols: 32 };
+      return { length, numSymbols: symbols };
     default:
       throw new Error(`recall: unknown task ${name}`);
   }
@@ -92,6 +99,8 @@ async function main() {
     backend: option('backend', 'native'),
     vocab: option('vocab', 'auto') === 'auto' ? 'auto' : Number(option('vocab')),
     embedStd: Number(option('embed-std', 0.125)),
+    // Induction's alphabet (other tasks ignore it).
+    symbols: Number(option('symbols', 32)),
   };
   const jobs = Number(option('jobs', Math.max(1, (os.availableParallelism?.() ?? 2) - 0)));
   const previous = fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, 'utf8')) : { rows: [] };
@@ -107,6 +116,7 @@ async function main() {
       'lr',
       'vocab',
       'embedStd',
+      'symbols',
     ].every((k) => a[k] === b[k]) &&
     // The mixer's options (rows from before they were recorded match any).
     (!a.mixerConfig ||
@@ -132,6 +142,7 @@ async function main() {
             lr: spec.lr,
             vocab: vocabOf(spec, pairs),
             embedStd: spec.embedStd,
+            ...(task === 'induction' ? { symbols: spec.symbols } : {}),
             mixerConfig: mixerFor(mixer, dModel),
           };
           if (!rows.some((r) => same(r, run) && !r.error)) todo.push(run);
@@ -216,7 +227,10 @@ async function child(run) {
   const core = await import('@attnkit/core');
   await import('@attnkit/attention');
   const models = await import('@attnkit/models');
-  const task = models.createTask(run.task, taskFor(run.task, run.length, run.vocab, run.pairs));
+  const task = models.createTask(
+    run.task,
+    taskFor(run.task, run.length, run.vocab, run.pairs, run.symbols),
+  );
   const mixer = mixerFor(run.mixer, run.dModel);
   const probe = core.build({ ...mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
   const rotary = probe.capabilities?.positional?.includes('rotate');
@@ -292,12 +306,14 @@ export function renderTables(rows, spec) {
   // Only the rows trained with this spec's budget and recipe (a JSON may hold older runs).
   const budget = ['steps', 'batch', 'lr', 'embedStd'];
   const trained = (r) =>
-    budget.every((k) => r[k] === spec[k]) && r.vocab === vocabOf(spec, r.pairs);
+    budget.every((k) => r[k] === spec[k]) &&
+    r.vocab === vocabOf(spec, r.pairs) &&
+    (r.task !== 'induction' || (r.symbols ?? 32) === spec.symbols);
   const ok = rows.filter((r) => !r.error && trained(r));
   const out = [];
   const pairsFlag = spec.pairs ? ` --pairs ${spec.pairs.join(',')}` : '';
   out.push(
-    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
+    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}${spec.tasks.includes('induction') ? ` --symbols ${spec.symbols}` : ''}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
@@ -305,7 +321,13 @@ export function renderTables(rows, spec) {
     const cols = [];
     for (const dModel of spec.dModels)
       for (const c of columnsOf(spec, task)) cols.push({ dModel, ...c });
-    const sample = taskFor(task, cols[0].length, vocabOf(spec, cols[0].pairs), cols[0].pairs);
+    const sample = taskFor(
+      task,
+      cols[0].length,
+      vocabOf(spec, cols[0].pairs),
+      cols[0].pairs,
+      spec.symbols,
+    );
     out.push(
       '',
       `#### ${task} (${JSON.stringify(sample).replace(/"/g, '')} in the first column)`,
