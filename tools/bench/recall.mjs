@@ -176,7 +176,7 @@ async function main() {
     }
   };
   await Promise.all(Array.from({ length: jobs }, worker));
-  save();
+  if (!args.includes('--render-only')) save(); // rendering leaves --out as it was
   const tables = renderTables(rows, spec);
   console.log(tables);
   const doc = option('write');
