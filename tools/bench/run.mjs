@@ -230,6 +230,10 @@ function runPytorch(workloads, backends, opts, peaks) {
   // The thread count of every backend, plus all cores for reference (not with --quick).
   const counts = backends.filter((b) => b.ok).map((b) => b.threads);
   if (!opts.quick) counts.push(opts.threads);
+  // The goals compare with PyTorch's best at no more than a backend's threads, and on 2 cores
+  // one thread is often PyTorch's fastest (llama-small: 0.76 s against 1.42 s on two): always
+  // time it, also when only multi-threaded backends run (`--backends native`).
+  counts.push(1);
   const threads = [...new Set(counts)].sort((a, b) => a - b);
   if (!opts.torch) return { skipped: '--no-torch' };
   if (cases.length === 0 || threads.length === 0) return { skipped: 'nothing to compare' };
