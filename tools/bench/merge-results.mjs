@@ -6,9 +6,7 @@
 // writes bench-results/bench-<first date>-merged.json and bench-results/latest.json
 // (--charts: also the SVG charts of docs/assets/bench from the merged results).
 import fs from 'node:fs';
-import path from 'node:path';
-import { buildCharts } from './lib/charts.mjs';
-import { REPO_ROOT } from './lib/packages.mjs';
+import { saveResults, writeCharts } from './lib/results-files.mjs';
 
 const args = process.argv.slice(2);
 const files = args.filter((a) => !a.startsWith('--'));
@@ -45,17 +43,7 @@ const merged = {
   },
   workloads: parts.flatMap((p) => p.results.workloads),
 };
-const dir = path.join(REPO_ROOT, 'bench-results');
-const stamp = first.meta.date.replace(/[:.]/g, '-');
-const text = `${JSON.stringify(merged, null, 2)}\n`;
-const out = path.join(dir, `bench-${stamp}-merged.json`);
-fs.writeFileSync(out, text);
-fs.writeFileSync(path.join(dir, 'latest.json'), text);
-console.log(`merge-results: ${path.relative(REPO_ROOT, out)} and bench-results/latest.json`);
-if (args.includes('--charts')) {
-  const charts = buildCharts(merged);
-  const chartDir = path.join(REPO_ROOT, 'docs/assets/bench');
-  for (const [name, svg] of Object.entries(charts))
-    fs.writeFileSync(path.join(chartDir, name), svg);
-  console.log(`merge-results: charts ${Object.keys(charts).join(', ')}`);
-}
+const file = saveResults(merged, '-merged');
+console.log(`merge-results: ${file} and bench-results/latest.json`);
+if (args.includes('--charts'))
+  console.log(`merge-results: charts ${writeCharts(merged).join(', ')}`);

@@ -59,16 +59,19 @@ const cpuMs = (cu.user + cu.system) / 1000 / steps;
 const info = await tf.profile(async () => {
   await step();
 });
-const byName = new Map();
-let kernelMs = 0;
-for (const k of info.kernels) {
-  const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
-  const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-  e.calls++;
-  e.ms += ms;
-  kernelMs += ms;
-  byName.set(k.name, e);
+/** Calls and kernel milliseconds of `kernels`, grouped by keyOf(kernel), largest time first. */
+function tally(kernels, keyOf) {
+  const groups = new Map();
+  for (const k of kernels) {
+    const e = groups.get(keyOf(k)) ?? { calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    groups.set(keyOf(k), e);
+  }
+  return [...groups].sort((a, b) => b[1].ms - a[1].ms);
 }
+const byName = tally(info.kernels, (k) => k.name);
+const kernelMs = byName.reduce((sum, [, e]) => sum + e.ms, 0);
 const label =
   what === 'train'
     ? `training step, batch ${batch} × ${seqLen}`
@@ -81,20 +84,13 @@ console.log(
   `  ${info.kernels.length} kernels; kernel time ${kernelMs.toFixed(2)} ms in the profiled step`,
 );
 console.log('  kernel                        calls   ms');
-for (const [name, e] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+for (const [name, e] of byName.slice(0, 15)) {
   console.log(`  ${name.padEnd(28)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`);
 }
 if (detail) {
-  const byShape = new Map();
-  for (const k of info.kernels.filter((k) => k.name === detail)) {
-    const key = k.inputShapes.map((s) => `[${s}]`).join(' ');
-    const e = byShape.get(key) ?? { calls: 0, ms: 0 };
-    e.calls++;
-    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    byShape.set(key, e);
-  }
   console.log(`  ${detail} by input shapes                      calls   ms`);
-  for (const [key, e] of [...byShape].sort((a, b) => b[1].ms - a[1].ms)) {
+  const calls = info.kernels.filter((k) => k.name === detail);
+  for (const [key, e] of tally(calls, (k) => k.inputShapes.map((s) => `[${s}]`).join(' '))) {
     console.log(
       `  ${key.padEnd(44)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`,
     );

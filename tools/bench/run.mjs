@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { HELP, UsageError, parseArgs } from './lib/args.mjs';
 import { firstLine, loadBackend, useBackend } from './lib/backends.mjs';
-import { buildCharts } from './lib/charts.mjs';
 import { peakTensorBytes, timeStep } from './lib/measure.mjs';
 import { applyMfu, measurePeak, PEAK_N, peakFromMatmul, wantsPeak } from './lib/peak.mjs';
-import { REPO_ROOT, missingDists, withDependencies } from './lib/packages.mjs';
+import { missingDists, withDependencies } from './lib/packages.mjs';
 import { renderReport } from './lib/report.mjs';
+import { saveResults, writeCharts } from './lib/results-files.mjs';
 import { runTorch } from './lib/torch.mjs';
 import generate from './workloads/generate.mjs';
 import matmul from './workloads/matmul.mjs';
@@ -82,8 +82,8 @@ async function main() {
 
   if (opts.json) console.log(JSON.stringify(results, null, 2));
   else console.log(renderReport(results).join('\n'));
-  if (opts.save) saveResults(results);
-  if (opts.charts) writeCharts(results);
+  if (opts.save) log(`results: ${saveResults(results)} and bench-results/latest.json`);
+  if (opts.charts) log(`charts: ${writeCharts(results).join(', ') || 'none'}`);
   return failed ? 1 : 0;
 }
 
@@ -335,31 +335,6 @@ function runAttentionMemory(opts) {
   if (child.status !== 0)
     log(`attention: attention-memory.mjs exited with ${child.status ?? child.signal}`);
   return child.status ?? 1;
-}
-
-function saveResults(results) {
-  const dir = path.join(REPO_ROOT, 'bench-results');
-  fs.mkdirSync(dir, { recursive: true });
-  const stamp = results.meta.date.replace(/[:.]/g, '-');
-  const text = `${JSON.stringify(results, null, 2)}\n`;
-  const file = path.join(dir, `bench-${stamp}${results.meta.quick ? '-quick' : ''}.json`);
-  fs.writeFileSync(file, text);
-  fs.writeFileSync(path.join(dir, 'latest.json'), text);
-  log(`results: ${path.relative(REPO_ROOT, file)} and bench-results/latest.json`);
-}
-
-function writeCharts(results) {
-  const dir = path.join(REPO_ROOT, 'docs/assets/bench');
-  fs.mkdirSync(dir, { recursive: true });
-  const charts = buildCharts(results);
-  for (const [name, svg] of Object.entries(charts)) fs.writeFileSync(path.join(dir, name), svg);
-  log(
-    `charts: ${
-      Object.keys(charts)
-        .map((n) => `docs/assets/bench/${n}`)
-        .join(', ') || 'none'
-    }`,
-  );
 }
 
 main().then(

@@ -87,12 +87,6 @@ void rows_times_block(const float* a, int64_t rows, int64_t d, const float* bt, 
   }
 }
 
-/** s[i][j] = scale · q_i · k_j for a block (kt transposed, BK wide, zero past its keys). */
-inline void block_logits(const float* q, int64_t rows, int64_t d, const float* kt, float scale,
-                         int64_t cols, float* s) {
-  rows_times_block(q, rows, d, kt, scale, cols, s);
-}
-
 /** Sets masked logits of one row to -inf (branch-free, so it vectorises). */
 inline void mask_row(const AttentionShape& s, float* srow, int64_t cols, int32_t qp,
                      const int32_t* kp) {
@@ -197,7 +191,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       transpose_block(kHead + j0 * s.d, cols, s.d, kt);
-      block_logits(qBlk, rows, s.d, kt, s.scale, cols, sblk);
+      rows_times_block(qBlk, rows, s.d, kt, s.scale, cols, sblk);  // S = scale · Q Kᵀ
       forward_update(s, sblk, rows, cols, qp, kpos + j0, vHead + j0 * s.dv, m, l, acc);
     }
     float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;

@@ -171,7 +171,7 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int
     // idle a third of the time (every weight gradient Xᵀ·dY of a d_model-256 layer).
     const int64_t threads = num_threads();
     const int64_t even = (mBlocks + threads - 1) / threads * threads;
-    const int64_t mc = std::max<int64_t>(k.mr, (M + even - 1) / even + k.mr - 1) / k.mr * k.mr;
+    const int64_t mc = ((M + even - 1) / even + k.mr - 1) / k.mr * k.mr;
     const int64_t rowBlocks = (M + mc - 1) / mc;
     static std::vector<float> shared;  // kernels are called from the JavaScript thread only
     const float* A0 = a.data + (aOffsets ? aOffsets[0] : 0);
