@@ -26,6 +26,8 @@
         "csrc/norm.cc",
         "csrc/rotary.cc",
         "csrc/selective_scan.cc",
+        "csrc/gated_recurrence.cc",
+        "csrc/depthwise.cc",
         "csrc/threadpool.cc",
         "csrc/train_napi.cc"
       ],

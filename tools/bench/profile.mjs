@@ -3,11 +3,14 @@
 // `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]
 //   [--model llama-small] [--detail BatchMatMul]` (llama-small: the train workload's 3M model,
 //   batch 8 × 256; --detail: that kernel's calls grouped by input shapes)
+// `--mixer TYPE [--d-model 64] [--length 64]`: the recall study's 2-layer model around that mixer
+//   on MQAR (T/4 pairs), batch 32, instead of a preset.
 // (needs `npm run build`). Single-threaded runs (ATTNKIT_NATIVE_THREADS=1) give stabler CPU time.
 import * as tf from '@tensorflow/tfjs-core';
 import { importPackage } from './lib/packages.mjs';
 import { loadBackend } from './lib/backends.mjs';
 import { PRESET, randomIds, smallConfig } from './workloads/models-common.mjs';
+import { recallModelConfig, taskFor } from './lib/recall-model.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,6 +21,7 @@ const what = option('what', 'train');
 const steps = Number(option('steps', '20'));
 const small = option('model', PRESET) === 'llama-small';
 const detail = option('detail', '');
+const mixerType = option('mixer', '');
 
 tf.env().set('PROD', true);
 await import('@tensorflow/tfjs-backend-cpu');
@@ -34,13 +38,28 @@ if (!core || !models) {
   console.error('profile: run `npm run build` first');
   process.exit(1);
 }
-const config = small ? smallConfig(models.getPreset(PRESET)) : models.getPreset(PRESET);
-const [batch, seqLen] = small ? [8, 256] : [8, 32];
+let config;
+let source;
+let batch;
+let seqLen;
+if (mixerType) {
+  const dModel = Number(option('d-model', '64'));
+  seqLen = Number(option('length', '64'));
+  batch = 32;
+  const pairs = seqLen / 4;
+  const task = models.createTask('mqar', taskFor('mqar', seqLen, 2 * pairs + 1, pairs));
+  config = recallModelConfig(core, mixerType, dModel, task);
+  source = new models.TaskSource(task, batch, 2);
+} else {
+  config = small ? smallConfig(models.getPreset(PRESET)) : models.getPreset(PRESET);
+  [batch, seqLen] = small ? [8, 256] : [8, 32];
+  source = new models.TextSource(randomIds(4096, config.vocabSize, 11), seqLen, batch, 1);
+}
+const modelName = mixerType ? `recall model (${mixerType})` : small ? 'llama-small' : PRESET;
 const rng = new core.Rng(0);
 const model = core.build(config, { rng });
 let step;
 if (what === 'train') {
-  const source = new models.TextSource(randomIds(4096, config.vocabSize, 11), seqLen, batch, 1);
   const trainer = new models.Trainer(model, source, { steps: 1000, lr: 3e-3, rngs: [rng] });
   step = async () => trainer.trainStep();
 } else {
@@ -76,7 +95,7 @@ const label =
   what === 'train'
     ? `training step, batch ${batch} × ${seqLen}`
     : 'generation of 56 tokens (KV cache through tfjs kernels, fused: false)';
-console.log(`${small ? 'llama-small' : PRESET} ${label} on ${backend} (${loaded.note})`);
+console.log(`${modelName} ${label} on ${backend} (${loaded.note})`);
 console.log(
   `  wall ${wall.toFixed(2)} ms, CPU ${cpuMs.toFixed(2)} ms per step (mean of ${steps} steps)`,
 );

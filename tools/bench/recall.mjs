@@ -22,6 +22,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expandMixers, familyOf, mixerFor } from './lib/recall-mixers.mjs';
+import {
+  buildRecallModel,
+  recallModelConfig,
+  recallTrainOptions,
+  taskFor,
+} from './lib/recall-model.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -30,29 +36,6 @@ const option = (name, fallback) => {
   return i >= 0 ? args[i + 1] : fallback;
 };
 const list = (name, fallback) => option(name, fallback).split(',').filter(Boolean);
-
-// Task sizes: MQAR at the given vocabulary with `pairs` key-value pairs (default T/16: 4/8/16
-// for 64/128/256 tokens, the issue's grid); selective copying with as many data tokens among
-// noise; induction heads over a 32-symbol alphabet (`--symbols`).
-export function taskFor(
-  name,
-  length,
-  vocab = 256,
-  pairs = Math.max(1, Math.round(length / 16)),
-  symbols = 32,
-) {
-  const numKeys = Math.floor((vocab - 1) / 2);
-  switch (name) {
-    case 'mqar':
-      return { numPairs: pairs, numKeys, numValues: vocab - 1 - numKeys, totalLength: length };
-    case 'selective-copy':
-      return { numTokens: pairs, regionLength: length - pairs, numSymbols: 16 };
-    case 'induction':
-      return { length, numSymbols: symbols };
-    default:
-      throw new Error(`recall: unknown task ${name}`);
-  }
-}
 
 /**
  * MQAR's vocabulary in a column: `--vocab auto` (the default) takes 2·pairs + 1 tokens, so the
@@ -231,48 +214,16 @@ async function child(run) {
     run.task,
     taskFor(run.task, run.length, run.vocab, run.pairs, run.symbols),
   );
-  const mixer = mixerFor(run.mixer, run.dModel);
-  const probe = core.build({ ...mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
-  const rotary = probe.capabilities?.positional?.includes('rotate');
+  const config = recallModelConfig(core, run.mixer, run.dModel, task);
+  const probe = core.build({ ...config.block.mixer, dModel: run.dModel }, { rng: new core.Rng(0) });
   const stateBytes = decodingStateBytes(tf, probe, run.dModel, task.seqLen);
   probe.dispose();
-  const config = {
-    type: 'decoder-lm',
-    vocabSize: task.vocabSize,
-    dModel: run.dModel,
-    numLayers: 2,
-    maxLength: task.seqLen,
-    positional: rotary ? { type: 'rotary', headDim: 16 } : { type: 'nope' },
-    block: {
-      mixer,
-      feedForward: { type: 'swiglu', hiddenDim: 2 * run.dModel },
-      norm: { type: 'rms-norm' },
-      placement: 'pre',
-    },
-    finalNorm: { type: 'rms-norm' },
-    tieEmbeddings: true,
-    // The recipe of `attnkit train` (models' TRAIN_DEFAULTS), which shortens the recall plateau
-    // the most: PyTorch's Linear init, no weight decay, constant rate until the last 20% (wsd).
-    linearInit: { name: 'kaiming-uniform', gain: Math.sqrt(1 / 3) },
-  };
-  const model = core.build(config, { rng: new core.Rng(1) });
-  // Token embeddings drawn N(0, embedStd²): at the library's default 0.02 a model this small
-  // sits on the recall plateau for thousands of steps (issue 20), and at 1 the tied logits start
-  // with std ~8; 0.125 (1/sqrt(64)) let mha solve MQAR with 16 pairs of 16 keys at T 64 in 1,000
-  // steps (1.00, against 0.21 at std 1; bench-results/recall-calib-v33.json). Every mixer gets the same.
-  const rng = new core.Rng(3);
-  for (const [name, variable] of model.namedParameters()) {
-    if (name !== 'embed.weight') continue;
-    const values = Float32Array.from({ length: variable.size }, () => run.embedStd * rng.normal());
-    variable.assign(tf.tensor(values, variable.shape));
-  }
-  const trainer = new models.Trainer(model, new models.TaskSource(task, run.batch, 2), {
-    steps: run.steps,
-    lr: run.lr,
-    weightDecay: 0,
-    schedule: 'wsd',
-    warmupSteps: 100,
-  });
+  const model = buildRecallModel(core, config, run.embedStd);
+  const trainer = new models.Trainer(
+    model,
+    new models.TaskSource(task, run.batch, 2),
+    recallTrainOptions(run.steps, run.lr),
+  );
   const start = performance.now();
   for (let i = 0; i < run.steps; i++) trainer.trainStep();
   const seconds = (performance.now() - start) / 1e3;

@@ -118,7 +118,10 @@ async function runWorkloads(selected, opts) {
       entry.skipped = loaded.skip;
     } else {
       entry.notes = loaded.notes ?? [];
-      entry.cases = w.cases(ctx, loaded.api).map((c) => ({ ...c, backends: {}, pytorch: {} }));
+      entry.cases = w
+        .cases(ctx, loaded.api)
+        .filter((c) => !opts.cases || opts.cases.test(c.id))
+        .map((c) => ({ ...c, backends: {}, pytorch: {} }));
     }
     log(
       `workload ${w.name}: ${entry.error ? `FAILED: ${entry.error}` : entry.skipped ? `skipped: ${entry.skipped}` : `${entry.cases.length} cases`}`,

@@ -8,6 +8,7 @@
 
 #include "attention.h"
 #include "block_sparse_napi.h"
+#include "depthwise.h"
 #include "decoder_napi.h"
 #include "elementwise.h"
 #include "gemm.h"
@@ -32,15 +33,24 @@ std::vector<int64_t> dims(const Args& args, size_t i, size_t rank, bool nonNegat
   return out;
 }
 
-/** The largest index reached by shape/strides from `offset` (strides may be 0, not negative). */
+/** The largest index reached by shape/strides from `offset` (-1 when the shape is empty). */
 double last_index(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
                   double offset) {
   double top = offset;
   for (size_t d = 0; d < shape.size(); d++) {
     if (shape[d] == 0) return -1;
-    top += static_cast<double>(shape[d] - 1) * static_cast<double>(strides[d]);
+    top += static_cast<double>(shape[d] - 1) * std::max<double>(0, strides[d]);
   }
   return top;
+}
+
+/** The smallest index reached (below `offset` only through negative strides). */
+double first_index(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides,
+                   double offset) {
+  double low = offset;
+  for (size_t d = 0; d < shape.size(); d++)
+    low += static_cast<double>(shape[d] - 1) * std::min<double>(0, strides[d]);
+  return low;
 }
 
 // matmul(a, b, out, batch, M, N, K, transA, transB, aOffsets, bOffsets)
@@ -131,6 +141,25 @@ napi_value Softmax(napi_env env, napi_callback_info info) {
   });
 }
 
+// depthwiseConv(x, filter, out, batch, height, width, channels, fh, fw)
+napi_value DepthwiseConv(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "depthwiseConv", 9);
+    size_t nx, nf, no;
+    const float* x = args.f32(0, &nx);
+    const float* filter = args.f32(1, &nf);
+    float* out = args.f32(2, &no);
+    const int64_t batch = args.integer(3), height = args.integer(4), width = args.integer(5);
+    const int64_t channels = args.integer(6), fh = args.integer(7, 1), fw = args.integer(8, 1);
+    if (fh > height || fw > width) args.fail(7, "the filter must fit in the input", true);
+    args.need(0, nx, static_cast<double>(batch) * height * width * channels);
+    args.need(1, nf, static_cast<double>(fh) * fw * channels);
+    args.need(2, no, static_cast<double>(batch) * (height - fh + 1) * (width - fw + 1) * channels);
+    if (channels > 0) depthwise_forward(batch, height, width, channels, fh, fw, x, filter, out);
+    return undefined(env);
+  });
+}
+
 // reduce(op, x, out, outer, r, inner)
 napi_value Reduce(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -184,11 +213,13 @@ napi_value Copy(napi_env env, napi_callback_info info) {
     args.i32(2, &rank);
     if (rank == 0 || rank > 12) args.fail(2, "rank must be 1..12", true);
     auto shape = dims(args, 2, rank, true);
-    auto ss = dims(args, 3, rank, true);
+    // Source strides may be negative (Reverse reads an axis backwards from its far end).
+    auto ss = dims(args, 3, rank, false);
     auto ds = dims(args, 4, rank, true);
     const int64_t so = args.integer(5), doff = args.integer(6);
     const double srcTop = last_index(shape, ss, so), dstTop = last_index(shape, ds, doff);
     if (srcTop >= 0) {
+      if (first_index(shape, ss, so) < 0) args.fail(5, "the strides read before the array", true);
       args.need(0, len[0], srcTop + 1);
       args.need(1, len[1], dstTop + 1);
       const int eb = static_cast<int>(bytes[0]);
@@ -323,6 +354,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"depthwiseConv", nullptr, DepthwiseConv, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_default,
@@ -341,6 +374,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"selectiveScanForward", nullptr, SelectiveScanForward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"selectiveScanBackward", nullptr, SelectiveScanBackward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"gatedRecurrenceForward", nullptr, GatedRecurrenceForward, nullptr, nullptr, nullptr,
+       napi_default, nullptr},
+      {"gatedRecurrenceBackward", nullptr, GatedRecurrenceBackward, nullptr, nullptr, nullptr,
        napi_default, nullptr},
       {"blockSparseForward", nullptr, BlockSparseForward, nullptr, nullptr, nullptr,
        napi_default, nullptr},

@@ -140,6 +140,13 @@ inline float unary_apply(float x) {
   if (OP == kSqrt) return std::sqrt(x);
   if (OP == kRsqrt) return 1.0f / std::sqrt(x);
   if (OP == kLog) return std::log(x);
+  if (OP == kSoftplus) {
+    // tfjs' thresholds: exp(x) far below 0, x far above, else log(1 + exp(x)).
+    const float threshold = -13.942385152878742f;  // log(float32 epsilon) + 2
+    if (x < threshold) return exp_f(x);
+    if (x > -threshold) return x;
+    return std::log(1.0f + exp_f(x));
+  }
   return std::tanh(x);
 }
 
@@ -152,7 +159,7 @@ using UnaryFn = void (*)(const float*, float*, int64_t);
 const UnaryFn kUnary[kUnaryOpCount] = {
     unary_loop<kExp>,     unary_loop<kLog>,  unary_loop<kNeg>,  unary_loop<kSqrt>,
     unary_loop<kRsqrt>,   unary_loop<kSquare>, unary_loop<kSigmoid>, unary_loop<kTanh>,
-    unary_loop<kRelu>,    unary_loop<kAbs>,  unary_loop<kReciprocal>};
+    unary_loop<kRelu>,    unary_loop<kAbs>,  unary_loop<kReciprocal>, unary_loop<kSoftplus>};
 
 }  // namespace
 

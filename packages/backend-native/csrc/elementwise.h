@@ -8,7 +8,7 @@ namespace attnkit {
 enum BinaryOp { kAdd = 0, kSub, kMul, kDiv, kMax, kMin, kSquaredDiff, kBinaryOpCount };
 enum UnaryOp {
   kExp = 0, kLog, kNeg, kSqrt, kRsqrt, kSquare, kSigmoid, kTanh, kRelu, kAbs, kReciprocal,
-  kUnaryOpCount
+  kSoftplus, kUnaryOpCount
 };
 enum ReduceOp { kSum = 0, kMean, kMaxR, kMinR, kReduceOpCount };
 

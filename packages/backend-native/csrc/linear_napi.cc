@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 
+#include "gated_recurrence.h"
 #include "linear_attention.h"
 #include "linear_scan.h"
 #include "selective_scan.h"
@@ -224,6 +225,75 @@ napi_value SelectiveScanBackward(napi_env env, napi_callback_info info) {
       // No channel to scan: the gradients of A, B, C and D are sums over nothing.
       for (size_t i = 0; i < 7; i++) std::fill(out[i], out[i] + n[9 + i], 0.f);
     }
+    return undefined(env);
+  });
+}
+
+/** dims [bh, t, dk, dv, gates, delta] and the scale. */
+RecurrenceShape recurrence_shape(const Args& args, size_t i) {
+  size_t n;
+  const int32_t* d = args.i32(i, &n);
+  if (n != 6) args.fail(i, "must hold 6 values", true);
+  for (size_t j = 0; j < 6; j++)
+    if (d[j] < 0) args.fail(i, "must not hold negative values", true);
+  if (d[4] != 1 && d[4] != d[2]) args.fail(i, "gates must be 1 or dk", true);
+  if (d[5] > 1) args.fail(i, "delta must be 0 or 1", true);
+  const double scale = args.number(i + 1);
+  if (!std::isfinite(scale)) args.fail(i + 1, "scale must be finite", true);
+  return RecurrenceShape{d[0], d[1], d[2], d[3], d[4], static_cast<float>(scale), d[5] != 0};
+}
+
+/** Sizes of q, k, v, beta, g, s0 for a shape. */
+void recurrence_sizes(const RecurrenceShape& s, double* want) {
+  const double bht = static_cast<double>(s.bh) * s.t;
+  want[0] = bht * s.dk;
+  want[1] = bht * s.dk;
+  want[2] = bht * s.dv;
+  want[3] = bht;
+  want[4] = bht * s.gates;
+  want[5] = static_cast<double>(s.bh) * s.dk * s.dv;
+}
+
+// gatedRecurrenceForward(q, k, v, beta, g, s0, out, state, dims, scale)
+napi_value GatedRecurrenceForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "gatedRecurrenceForward", 10);
+    size_t n[8];
+    const float* in[6];
+    for (size_t i = 0; i < 6; i++) in[i] = args.f32(i, &n[i]);
+    float* out = args.f32(6, &n[6]);
+    float* state = args.f32(7, &n[7]);
+    const RecurrenceShape s = recurrence_shape(args, 8);
+    double want[8];
+    recurrence_sizes(s, want);
+    want[6] = want[2];
+    want[7] = want[5];
+    for (size_t i = 0; i < 8; i++) args.need(i, n[i], want[i]);
+    if (s.bh > 0) gated_recurrence_forward(s, in[0], in[1], in[2], in[3], in[4], in[5], out, state);
+    return undefined(env);
+  });
+}
+
+// gatedRecurrenceBackward(q, k, v, beta, g, s0, dout, dstate, dq, dk, dv, dbeta, dg, ds0, dims,
+// scale)
+napi_value GatedRecurrenceBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "gatedRecurrenceBackward", 16);
+    size_t n[14];
+    const float* in[8];
+    float* out[6];
+    for (size_t i = 0; i < 8; i++) in[i] = args.f32(i, &n[i]);
+    for (size_t i = 0; i < 6; i++) out[i] = args.f32(8 + i, &n[8 + i]);
+    const RecurrenceShape s = recurrence_shape(args, 14);
+    double want[14];
+    recurrence_sizes(s, want);
+    want[6] = want[2];  // dout
+    want[7] = want[5];  // dstate
+    for (size_t i = 0; i < 6; i++) want[8 + i] = want[i];
+    for (size_t i = 0; i < 14; i++) args.need(i, n[i], want[i]);
+    if (s.bh > 0)
+      gated_recurrence_backward(s, in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], out[0],
+                                out[1], out[2], out[3], out[4], out[5]);
     return undefined(env);
   });
 }

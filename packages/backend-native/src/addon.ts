@@ -29,6 +29,18 @@ export interface NativeAddon {
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** NHWC depthwise correlation, stride 1, valid, filter [fh, fw, channels] (absent before 0.x builds). */
+  depthwiseConv?(
+    x: Float32Array,
+    filter: Float32Array,
+    out: Float32Array,
+    batch: number,
+    height: number,
+    width: number,
+    channels: number,
+    fh: number,
+    fw: number,
+  ): void;
   reduce(
     op: number,
     x: Float32Array,
@@ -152,6 +164,37 @@ export interface NativeAddon {
     db: Float32Array,
     dh0: Float32Array,
     dims: Int32Array,
+  ): void;
+  /** Inputs q, k, v, beta, g, s0; outputs out, state; dims [bh, t, dk, dv, gates, delta]. */
+  gatedRecurrenceForward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    beta: Float32Array,
+    g: Float32Array,
+    s0: Float32Array,
+    out: Float32Array,
+    state: Float32Array,
+    dims: Int32Array,
+    scale: number,
+  ): void;
+  gatedRecurrenceBackward(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    beta: Float32Array,
+    g: Float32Array,
+    s0: Float32Array,
+    dOut: Float32Array,
+    dState: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+    dBeta: Float32Array,
+    dg: Float32Array,
+    ds0: Float32Array,
+    dims: Int32Array,
+    scale: number,
   ): void;
   /** Inputs u, delta, A, B, C, D, h0; outputs y, last; dims [batch, time, E, N]. */
   selectiveScanForward(

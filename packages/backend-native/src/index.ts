@@ -25,6 +25,8 @@ export {
   LINEAR_SCAN_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
+  GATED_RECURRENCE,
+  GATED_RECURRENCE_GRAD,
   type AdamWAttrs,
   type FusedAttentionAttrs,
   type FusedDecoder,

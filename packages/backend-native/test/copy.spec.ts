@@ -56,6 +56,53 @@ describe('data movement on native', () => {
     x.dispose();
   });
 
+  it.each(dtypes)('pad matches cpu (%s)', async (dtype) => {
+    const x = input([3, 1, 4], dtype);
+    expectSame(
+      await onBoth(() => [
+        tf.pad(x, [
+          [1, 2],
+          [0, 0],
+          [3, 1],
+        ]),
+        tf.pad(
+          x,
+          [
+            [0, 0],
+            [2, 0],
+            [0, 5],
+          ],
+          dtype === 'bool' ? 1 : 7,
+        ),
+        tf.pad(x, [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ]),
+        tf.pad(tf.zeros([0, 2], dtype), [
+          [1, 1],
+          [0, 1],
+        ]),
+      ]),
+    );
+    x.dispose();
+  });
+
+  it.each(dtypes)('reverse matches cpu (%s)', async (dtype) => {
+    const x = input([3, 1, 4, 5], dtype);
+    expectSame(
+      await onBoth(() => [
+        tf.reverse(x, 0),
+        tf.reverse(x, [1, 3]),
+        tf.reverse(x, -2),
+        tf.reverse(x, [0, 1, 2, 3]),
+        tf.reverse(x),
+        tf.reverse(tf.zeros([0, 3], dtype), 1),
+      ]),
+    );
+    x.dispose();
+  });
+
   it.each(dtypes)('tile matches cpu (%s)', async (dtype) => {
     for (const [shape, reps] of [
       [[3], [4]],

@@ -95,6 +95,7 @@ describe('unary ops on native', () => {
     'relu',
     'abs',
     'reciprocal',
+    'softplus',
   ] as const;
   it.each(ops)('%s matches cpu, including 0, ±inf and NaN', async (op) => {
     const special = tf.tensor1d([

@@ -4,6 +4,7 @@ export * from './attention';
 export * from './adamw';
 export * from './fused-decoder';
 export * from './linear-attention';
+export * from './gated-recurrence';
 export * from './linear-scan';
 export * from './selective-scan';
 export * from './block-sparse-attention';

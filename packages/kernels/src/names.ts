@@ -5,6 +5,7 @@ import { FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from './attention';
 import { BLOCK_SPARSE_ATTENTION, BLOCK_SPARSE_ATTENTION_GRAD } from './block-sparse-attention';
 import { CHUNKED_LINEAR_ATTENTION, CHUNKED_LINEAR_ATTENTION_GRAD } from './linear-attention';
 import { LINEAR_SCAN, LINEAR_SCAN_GRAD } from './linear-scan';
+import { GATED_RECURRENCE, GATED_RECURRENCE_GRAD } from './gated-recurrence';
 import { SELECTIVE_SCAN, SELECTIVE_SCAN_GRAD } from './selective-scan';
 import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
 import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
@@ -34,6 +35,8 @@ export const KERNEL_NAMES = [
   ROTARY_GRAD,
   GATED_ACTIVATION,
   GATED_ACTIVATION_GRAD,
+  GATED_RECURRENCE,
+  GATED_RECURRENCE_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

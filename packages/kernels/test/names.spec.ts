@@ -10,6 +10,8 @@ import {
   FUSED_ATTENTION_GRAD,
   GATED_ACTIVATION,
   GATED_ACTIVATION_GRAD,
+  GATED_RECURRENCE,
+  GATED_RECURRENCE_GRAD,
   KERNEL_NAMES,
   LAYER_NORM,
   LAYER_NORM_GRAD,
@@ -49,6 +51,8 @@ describe('kernel names', () => {
     expect(ROTARY_GRAD).toBe('AttnkitRotaryGrad');
     expect(GATED_ACTIVATION).toBe('AttnkitGatedActivation');
     expect(GATED_ACTIVATION_GRAD).toBe('AttnkitGatedActivationGrad');
+    expect(GATED_RECURRENCE).toBe('AttnkitGatedRecurrence');
+    expect(GATED_RECURRENCE_GRAD).toBe('AttnkitGatedRecurrenceGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -71,6 +75,8 @@ describe('kernel names', () => {
       ROTARY_GRAD,
       GATED_ACTIVATION,
       GATED_ACTIVATION_GRAD,
+      GATED_RECURRENCE,
+      GATED_RECURRENCE_GRAD,
     ]);
   });
 

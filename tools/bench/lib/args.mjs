@@ -18,6 +18,7 @@ options:
   --no-save            do not write bench-results/
   --charts / --no-charts  write docs/assets/bench/*.svg (default: on, off with --quick)
   --no-limit           run cases that the time limit would skip on slow backends
+  --cases regex        only the cases whose id matches (e.g. 'long-mixer-(gla|deltanet)-')
   -h, --help           this text`;
 
 export class UsageError extends Error {}
@@ -37,6 +38,7 @@ export function parseArgs(argv, knownWorkloads) {
     save: true,
     charts: undefined,
     limit: true,
+    cases: undefined,
     help: false,
     rest: [],
   };
@@ -109,6 +111,15 @@ export function parseArgs(argv, knownWorkloads) {
       case '--no-limit':
         opts.limit = false;
         break;
+      case '--cases': {
+        const source = value();
+        try {
+          opts.cases = new RegExp(source);
+        } catch (err) {
+          throw new UsageError(`--cases: not a regular expression: ${err.message}`);
+        }
+        break;
+      }
       case '-h':
       case '--help':
         opts.help = true;

@@ -247,3 +247,76 @@ export function makeGatherV2({ cpu }: KernelContext): NativeKernel {
     return backend.makeTensorInfo(outShape, x.dtype, out);
   };
 }
+
+/** PadV2: the constant fill, then x copied into the interior (one strided copy). */
+export function makePad({ addon, cpu }: KernelContext): NativeKernel {
+  const fallback = cpu(tf.PadV2);
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { paddings, constantValue } = args.attrs as unknown as tf.PadV2Attrs;
+    const backend = args.backend;
+    const xv = values(backend, x);
+    const rank = x.shape.length;
+    if (
+      !copyable(xv) ||
+      rank === 0 ||
+      rank > 12 ||
+      paddings.length !== rank ||
+      paddings.some(([before, after]) => !(before! >= 0 && after! >= 0))
+    ) {
+      return fallback(args);
+    }
+    const outShape = x.shape.map((d, i) => paddings[i]![0]! + d + paddings[i]![1]!);
+    const os = stridesOf(outShape);
+    const out = allocLike(xv, sizeOf(outShape));
+    out.fill(constantValue);
+    if (xv.length > 0) {
+      let offset = 0;
+      for (let i = 0; i < rank; i++) offset += paddings[i]![0]! * os[i]!;
+      addon.copy(
+        xv,
+        out,
+        Int32Array.from(x.shape),
+        Int32Array.from(stridesOf(x.shape)),
+        Int32Array.from(os),
+        0,
+        offset,
+      );
+    }
+    return backend.makeTensorInfo(outShape, x.dtype, out);
+  };
+}
+
+/** Reverse: one strided copy reading the reversed axes backwards from their far end. */
+export function makeReverse({ addon, cpu }: KernelContext): NativeKernel {
+  const fallback = cpu(tf.Reverse);
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { dims } = args.attrs as unknown as tf.ReverseAttrs;
+    const backend = args.backend;
+    const xv = values(backend, x);
+    const rank = x.shape.length;
+    if (!copyable(xv) || rank === 0 || rank > 12) return fallback(args);
+    const axes = tf.util.parseAxisParam(dims, x.shape);
+    const xs = stridesOf(x.shape);
+    const strides = xs.slice();
+    let offset = 0;
+    for (const axis of new Set(axes)) {
+      offset += (x.shape[axis]! - 1) * xs[axis]!;
+      strides[axis] = -xs[axis]!;
+    }
+    const out = allocLike(xv, xv.length);
+    if (out.length > 0) {
+      addon.copy(
+        xv,
+        out,
+        Int32Array.from(x.shape),
+        Int32Array.from(strides),
+        Int32Array.from(xs),
+        offset,
+        0,
+      );
+    }
+    return backend.makeTensorInfo(x.shape.slice(), x.dtype, out);
+  };
+}

@@ -27,6 +27,7 @@ export const UNARY: Record<string, number> = {
   [tf.Relu]: 8,
   [tf.Abs]: 9,
   [tf.Reciprocal]: 10,
+  [tf.Softplus]: 11,
 };
 
 /** Strides of `shape` read through the broadcast `outShape` (0 along broadcast dims). */

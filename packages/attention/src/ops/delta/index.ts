@@ -3,12 +3,19 @@ import type { DeltaCore, DeltaRuleForm, DeltaRuleOptions, DeltaRuleResult } from
 import { validateDelta } from './validate';
 import { deltaChunk } from './chunk';
 import { deltaRecurrent } from './recurrent';
+import { gatedRecurrenceKernel } from '../gated-recurrence';
 
 export type { DeltaRuleForm, DeltaRuleOptions, DeltaRuleResult } from './types';
 
+// Both forms run the backend's GATED_RECURRENCE kernel when it has one (the exact recurrence,
+// gradient included, in one call); otherwise the composites.
 const CORES: Record<DeltaRuleForm, DeltaCore> = {
-  chunk: deltaChunk,
-  recurrent: (q, k, v, beta, g, s0) => deltaRecurrent(q, k, v, beta, g, s0),
+  chunk: (q, k, v, beta, g, s0, chunkSize) =>
+    gatedRecurrenceKernel(q, k, v, { logDecay: g, beta, s0 }) ??
+    deltaChunk(q, k, v, beta, g, s0, chunkSize),
+  recurrent: (q, k, v, beta, g, s0) =>
+    gatedRecurrenceKernel(q, k, v, { logDecay: g, beta, s0 }) ??
+    deltaRecurrent(q, k, v, beta, g, s0),
 };
 
 /**

@@ -11,6 +11,7 @@ import { linearBidirectional, linearParallel, linearParallelBidirectional } from
 import { linearChunk } from './chunk';
 import { linearKernel } from './kernel';
 import { linearRecurrent } from './recurrent';
+import { gatedRecurrenceKernel } from '../gated-recurrence';
 import { linearChunkVector, linearParallelVector, linearRecurrentVector } from './vector-gate';
 
 export type {
@@ -26,10 +27,15 @@ const CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearCore> = {
   recurrent: (q, k, v, g, s0) => linearRecurrent(q, k, v, g, s0),
 };
 
+// The chunk and recurrent forms run the backend's GATED_RECURRENCE kernel when it has one (the
+// exact recurrence, gradient included); the parallel form stays the composite reference.
 const VECTOR_CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearVectorCore> = {
   parallel: (q, k, v, g, s0) => linearParallelVector(q, k, v, g, s0),
-  chunk: linearChunkVector,
-  recurrent: (q, k, v, g, s0) => linearRecurrentVector(q, k, v, g, s0),
+  chunk: (q, k, v, g, s0, chunkSize) =>
+    gatedRecurrenceKernel(q, k, v, { logDecay: g, s0 }) ??
+    linearChunkVector(q, k, v, g, s0, chunkSize),
+  recurrent: (q, k, v, g, s0) =>
+    gatedRecurrenceKernel(q, k, v, { logDecay: g, s0 }) ?? linearRecurrentVector(q, k, v, g, s0),
 };
 
 /**
@@ -48,7 +54,8 @@ const VECTOR_CORES: Record<'parallel' | 'chunk' | 'recurrent', LinearVectorCore>
  * passing it as `initialState` to the call over the next tokens continues the sequence exactly.
  * `causal: false` is the encoder form (every token sees all; no decay, no initial state).
  * The 'chunk' form runs the backend's CHUNKED_LINEAR_ATTENTION kernel when it has one (no gate
- * or a scalar one; see kernel.ts).
+ * or a scalar one; see kernel.ts); with a per-dimension gate, the 'chunk' and 'recurrent' forms
+ * run its GATED_RECURRENCE kernel (../gated-recurrence.ts).
  */
 export function linearAttention(
   q: tf.Tensor4D,
