@@ -28,6 +28,7 @@
         "csrc/selective_scan.cc",
         "csrc/gated_recurrence.cc",
         "csrc/depthwise.cc",
+        "csrc/topk.cc",
         "csrc/threadpool.cc",
         "csrc/train_napi.cc"
       ],

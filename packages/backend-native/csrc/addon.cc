@@ -15,6 +15,7 @@
 #include "linear_napi.h"
 #include "napi_util.h"
 #include "threadpool.h"
+#include "topk.h"
 #include "train_napi.h"
 
 namespace attnkit {
@@ -157,6 +158,27 @@ napi_value DepthwiseConv(napi_env env, napi_callback_info info) {
     args.need(2, no, static_cast<double>(batch) * (height - fh + 1) * (width - fw + 1) * channels);
     if (channels > 0) depthwise_forward(batch, height, width, channels, fh, fw, x, filter, out);
     return undefined(env);
+  });
+}
+
+// topK(x, values, indices, rows, n, k) -> false when x holds a non-finite value
+napi_value TopK(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "topK", 6);
+    size_t nx, nv, ni;
+    const float* x = args.f32(0, &nx);
+    float* values = args.f32(1, &nv);
+    int32_t* indices = args.i32(2, &ni);
+    const int64_t rows = args.integer(3), n = args.integer(4), k = args.integer(5);
+    if (k > n) args.fail(5, "k must be at most the row length", true);
+    args.need(0, nx, static_cast<double>(rows) * n);
+    args.need(1, nv, static_cast<double>(rows) * k);
+    args.need(2, ni, static_cast<double>(rows) * k);
+    bool ok = true;
+    if (rows > 0 && k > 0) ok = top_k(x, rows, n, k, values, indices);
+    napi_value result;
+    napi_get_boolean(env, ok, &result);
+    return result;
   });
 }
 
@@ -356,6 +378,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"softmax", nullptr, Softmax, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"depthwiseConv", nullptr, DepthwiseConv, nullptr, nullptr, nullptr, napi_default,
        nullptr},
+      {"topK", nullptr, TopK, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_default,

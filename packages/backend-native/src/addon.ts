@@ -29,6 +29,15 @@ export interface NativeAddon {
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** Top k of each row, best first; false when x holds a non-finite value (nothing written). */
+  topK?(
+    x: Float32Array,
+    values: Float32Array,
+    indices: Int32Array,
+    rows: number,
+    n: number,
+    k: number,
+  ): boolean;
   /** NHWC depthwise correlation, stride 1, valid, filter [fh, fw, channels] (absent before 0.x builds). */
   depthwiseConv?(
     x: Float32Array,

@@ -80,6 +80,7 @@ import {
   makeGatedRecurrenceGrad,
 } from './kernels/gated-recurrence';
 import { makeDepthwiseConv } from './kernels/depthwise';
+import { makeTopK } from './kernels/topk';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import { makeRotary, makeRotaryGrad, rotaryGradConfig } from './kernels/rotary';
 import {
@@ -158,6 +159,7 @@ export function nativeKernelNames(): string[] {
     tf.DepthwiseConv2dNative,
     tf.PadV2,
     tf.Reverse,
+    tf.TopK,
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
@@ -192,6 +194,7 @@ function nativeKernels(
     [tf.DepthwiseConv2dNative, makeDepthwiseConv(ctx)],
     [tf.PadV2, makePad(ctx)],
     [tf.Reverse, makeReverse(ctx)],
+    [tf.TopK, makeTopK(ctx)],
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
     [ADAMW, makeAdamW(ctx)],
