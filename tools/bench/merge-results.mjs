@@ -1,7 +1,9 @@
 // Joins the results of consecutive `npm run bench -- <workloads>` runs into one results file,
 // for a full run taken in parts (each part saves its JSON, so a stopped session loses only the
-// part in progress). The parts must come from the same machine, backends and PyTorch, and name
-// different workloads; meta records every part's command and date.
+// part in progress). The parts must come from the same machine and PyTorch, run a backend with
+// the same threads wherever two of them run it (a part may run fewer backends: its cases read
+// '—' in the others' columns), and name different workloads; meta records every part's
+// command, date and backends.
 // `node tools/bench/merge-results.mjs part1.json part2.json ... [--charts]`
 // writes bench-results/bench-<first date>-merged.json and bench-results/latest.json
 // (--charts: also the SVG charts of docs/assets/bench from the merged results).
@@ -24,7 +26,16 @@ const sameAs = (key, pick) => {
     if (JSON.stringify(pick(p.results)) !== want)
       throw new Error(`merge-results: ${p.file}: ${key} differs from ${parts[0].file}`);
 };
-sameAs('backends', (r) => r.backends.map((b) => [b.name, b.ok, b.threads]));
+// The union of the parts' backends; one that two parts ran must agree on how it ran.
+const backends = new Map();
+for (const p of parts)
+  for (const b of p.results.backends) {
+    const seen = backends.get(b.name);
+    if (seen && JSON.stringify([seen.ok, seen.threads]) !== JSON.stringify([b.ok, b.threads]))
+      throw new Error(`merge-results: ${p.file}: backend ${b.name} ran differently than before`);
+    if (!seen) backends.set(b.name, b);
+  }
+const order = ['cpu', 'wasm', 'native'];
 sameAs('pytorch', (r) => r.pytorch);
 sameAs('machine', (r) => [r.meta.cpu, r.meta.cores, r.meta.node, r.meta.tfjs, r.meta.quick]);
 const seen = new Set();
@@ -39,8 +50,13 @@ const merged = {
   meta: {
     ...first.meta,
     command: parts.map((p) => p.results.meta.command).join(' && '),
-    parts: parts.map((p) => ({ command: p.results.meta.command, date: p.results.meta.date })),
+    parts: parts.map((p) => ({
+      command: p.results.meta.command,
+      date: p.results.meta.date,
+      backends: p.results.backends.map((b) => b.name),
+    })),
   },
+  backends: [...backends.values()].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name)),
   workloads: parts.flatMap((p) => p.results.workloads),
 };
 const file = saveResults(merged, '-merged');

@@ -38,6 +38,11 @@ const lines = [
   `Command: \`${m.command}\` — ${m.date.slice(0, 10)}, ${m.cpu}, ${m.cores} cores, Node ${m.node}, tfjs ${m.tfjs}, PyTorch ${results.pytorch.version ?? 'not run'}.`,
   `Median of up to ${m.repeats} timed runs after at least ${m.warmup} warm-up runs and ${m.warmupMs ?? 0} ms (at least 3 runs; fewer warm-ups and runs once a case passes its 4 s budget).`,
   `**×N** = time / PyTorch time with the backend's thread count (${backends.map((b) => `${b.name}: ${b.threads}`).join(', ')}); above 1 is slower than PyTorch.`,
+  ...(m.parts?.length > 1
+    ? [
+        `Parts: ${m.parts.map((p) => `\`${p.command}\` (${p.date.slice(11, 16)} UTC${p.backends ? `; ${p.backends.join(', ')}` : ''})`).join('; ')}.`,
+      ]
+    : []),
   '',
 ];
 for (const b of results.backends.filter((x) => !x.ok))
@@ -58,15 +63,17 @@ for (const w of results.workloads) {
     lines.push(w.skipped ? `Skipped: ${text}` : `Failed: ${text}`);
     continue;
   }
+  // A part of a merged run may have run fewer backends: only the columns this workload ran.
+  const ran = backends.filter((b) => w.cases.some((c) => c.backends[b.name]));
   const head = [
     'case',
     ...threads.map((t) => `PyTorch ${t} thread${t > 1 ? 's' : ''}`),
-    ...backends.map((b) => b.name),
+    ...ran.map((b) => b.name),
     'peak tensor MiB',
   ];
   lines.push(`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`);
   for (const c of w.cases) {
-    const peak = backends.map((b) => c.backends[b.name]?.peakBytes).find((v) => v !== undefined);
+    const peak = ran.map((b) => c.backends[b.name]?.peakBytes).find((v) => v !== undefined);
     const row = [
       c.label,
       ...threads.map((t) => {
@@ -74,7 +81,7 @@ for (const w of results.workloads) {
         if (!r?.medianMs) return '—';
         return `${ms(r.medianMs)}${r.mfu !== undefined ? ` MFU ${(r.mfu * 100).toFixed(1)}%` : ''}`;
       }),
-      ...backends.map((b) => cell(c.backends[b.name], c)),
+      ...ran.map((b) => cell(c.backends[b.name], c)),
       peak === undefined ? '—' : (peak / 2 ** 20).toFixed(2),
     ];
     lines.push(`| ${row.join(' | ')} |`);
