@@ -6,7 +6,7 @@
 //
 //   npm run build && node tools/bench/recall.mjs [--tasks mqar,selective-copy,induction]
 //     [--mixers mha,sliding-window,gla,...] [--d-models 64,128] [--lengths 64,128,256]
-//     [--steps 1500] [--batch 32] [--lr 3e-3] [--vocab auto|N] [--embed-std 0.125] [--eval-batches 8]
+//     [--steps 1500] [--batch 32] [--lr 3e-3 | --lr 3e-3,1e-3 (one per width)] [--vocab auto|N] [--embed-std 0.125] [--eval-batches 8]
 //     [--symbols 32]
 //     [--backend native]
 //     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
@@ -46,6 +46,15 @@ export function vocabOf(spec, pairs) {
   return spec.vocab === 'auto' ? 2 * pairs + 1 : spec.vocab;
 }
 
+/** The learning rate of a width: the one --lr, or the entry matching its place in --d-models. */
+export function lrOf(spec, dModel) {
+  if (spec.lr.length === 1) return spec.lr[0];
+  const i = spec.dModels.indexOf(dModel);
+  if (spec.lr.length !== spec.dModels.length || i < 0)
+    throw new Error(`recall: --lr takes one rate or one per --d-models entry, got ${spec.lr}`);
+  return spec.lr[i];
+}
+
 /** The default pair count of a task at a length (T/16; induction has none). */
 function pairsOf(task, length) {
   return task === 'induction' ? 0 : Math.max(1, Math.round(length / 16));
@@ -77,7 +86,9 @@ async function main() {
     lengths: list('lengths', '64,128,256').map(Number),
     steps: Number(option('steps', 1500)),
     batch: Number(option('batch', 32)),
-    lr: Number(option('lr', 3e-3)),
+    // One rate for every width, or one per --d-models entry (AdamW at a fixed rate grows
+    // unstable with width: mha learns MQAR at d 128 with 1e-3, not 3e-3; recall-d128-calib.json).
+    lr: list('lr', '3e-3').map(Number),
     evalBatches: Number(option('eval-batches', 8)),
     backend: option('backend', 'native'),
     vocab: option('vocab', 'auto') === 'auto' ? 'auto' : Number(option('vocab')),
@@ -122,7 +133,7 @@ async function main() {
             mixer,
             steps: spec.steps,
             batch: spec.batch,
-            lr: spec.lr,
+            lr: lrOf(spec, dModel),
             vocab: vocabOf(spec, pairs),
             embedStd: spec.embedStd,
             ...(task === 'induction' ? { symbols: spec.symbols } : {}),
@@ -255,16 +266,17 @@ function decodingStateBytes(tf, mixer, dModel, length) {
 
 export function renderTables(rows, spec) {
   // Only the rows trained with this spec's budget and recipe (a JSON may hold older runs).
-  const budget = ['steps', 'batch', 'lr', 'embedStd'];
+  const budget = ['steps', 'batch', 'embedStd'];
   const trained = (r) =>
     budget.every((k) => r[k] === spec[k]) &&
+    r.lr === lrOf(spec, r.dModel) &&
     r.vocab === vocabOf(spec, r.pairs) &&
     (r.task !== 'induction' || (r.symbols ?? 32) === spec.symbols);
   const ok = rows.filter((r) => !r.error && trained(r));
   const out = [];
   const pairsFlag = spec.pairs ? ` --pairs ${spec.pairs.join(',')}` : '';
   out.push(
-    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr} --vocab ${spec.vocab} --embed-std ${spec.embedStd}${spec.tasks.includes('induction') ? ` --symbols ${spec.symbols}` : ''}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
+    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr.join(',')} --vocab ${spec.vocab} --embed-std ${spec.embedStd}${spec.tasks.includes('induction') ? ` --symbols ${spec.symbols}` : ''}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr.length === 1 ? spec.lr[0] : spec.dModels.map((d) => `${lrOf(spec, d)} at d ${d}`).join(', ')}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
