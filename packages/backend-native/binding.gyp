@@ -29,6 +29,7 @@
         "csrc/gated_recurrence.cc",
         "csrc/depthwise.cc",
         "csrc/topk.cc",
+        "csrc/scatter.cc",
         "csrc/threadpool.cc",
         "csrc/train_napi.cc"
       ],

@@ -14,8 +14,10 @@
 #include "gemm.h"
 #include "linear_napi.h"
 #include "napi_util.h"
+#include "rows.h"
 #include "threadpool.h"
 #include "topk.h"
+#include "scatter.h"
 #include "train_napi.h"
 
 namespace attnkit {
@@ -113,6 +115,35 @@ napi_value Binary(napi_env env, napi_callback_info info) {
   });
 }
 
+// binaryI32(op, a, b, out, shape, aStrides, bStrides) -> false for an op without an int32 form
+napi_value BinaryI32(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "binaryI32", 7);
+    const int op = static_cast<int>(args.integer(0, 0, kBinaryOpCount - 1));
+    size_t na, nb, no, rank;
+    const int32_t* a = args.i32(1, &na);
+    const int32_t* b = args.i32(2, &nb);
+    int32_t* out = args.i32(3, &no);
+    args.i32(4, &rank);
+    if (rank == 0 || rank > 8) args.fail(4, "rank must be 1..8", true);
+    auto shape = dims(args, 4, rank, true);
+    auto sa = dims(args, 5, rank, true);
+    auto sb = dims(args, 6, rank, true);
+    double total = 1;
+    for (auto s : shape) total *= s;
+    args.need(3, no, total);
+    if (total > 0) {
+      args.need(1, na, last_index(shape, sa, 0) + 1);
+      args.need(2, nb, last_index(shape, sb, 0) + 1);
+    }
+    const bool ok = binary_i32(op, a, b, out, static_cast<int>(rank), shape.data(), sa.data(),
+                               sb.data());
+    napi_value result;
+    napi_get_boolean(env, ok, &result);
+    return result;
+  });
+}
+
 // unary(op, x, out)
 napi_value Unary(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -178,6 +209,31 @@ napi_value TopK(napi_env env, napi_callback_info info) {
     if (rows > 0 && k > 0) ok = top_k(x, rows, n, k, values, indices);
     napi_value result;
     napi_get_boolean(env, ok, &result);
+    return result;
+  });
+}
+
+// scatterAdd(indices, updates, out, numUpdates, sliceRank, sliceSize, strides, slices) -> -1, or
+// the first update whose index falls outside
+napi_value ScatterAdd(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "scatterAdd", 8);
+    size_t ni, nu, no, ns;
+    const int32_t* indices = args.i32(0, &ni);
+    const float* updates = args.f32(1, &nu);
+    float* out = args.f32(2, &no);
+    const int64_t numUpdates = args.integer(3), sliceRank = args.integer(4, 1, 64);
+    const int64_t sliceSize = args.integer(5);
+    const int32_t* strides = args.i32(6, &ns);
+    const int64_t slices = args.integer(7);
+    if (static_cast<int64_t>(ns) != sliceRank) args.fail(6, "must hold sliceRank values", true);
+    args.need(0, ni, static_cast<double>(numUpdates) * sliceRank);
+    args.need(1, nu, static_cast<double>(numUpdates) * sliceSize);
+    args.need(2, no, static_cast<double>(slices) * sliceSize);
+    const int64_t bad =
+        scatter_add(indices, updates, out, numUpdates, sliceRank, sliceSize, strides, slices);
+    napi_value result;
+    napi_create_double(env, static_cast<double>(bad), &result);
     return result;
   });
 }
@@ -251,6 +307,47 @@ napi_value Copy(napi_env env, napi_callback_info info) {
     return undefined(env);
   });
 }
+
+// gatherSlices(x, indices, out, outer, dim, slice): out[o, i, :] = x[o, indices[i], :] for
+// typed arrays of 4- or 1-byte elements (the indices checked in JavaScript, again here)
+napi_value GatherSlices(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "gatherSlices", 6);
+    void* data[2];
+    size_t len[2], bytes[2];
+    for (int i = 0; i < 2; i++) {
+      const int at = i == 0 ? 0 : 2;
+      bool is = false;
+      napi_is_typedarray(env, args.argv[at], &is);
+      if (!is) args.fail(at, "must be a typed array");
+      napi_typedarray_type type;
+      napi_value buffer;
+      size_t offset;
+      napi_get_typedarray_info(env, args.argv[at], &type, &len[i], &data[i], &buffer, &offset);
+      bytes[i] = element_bytes(type);
+      if (bytes[i] == 0) args.fail(at, "must hold 1- or 4-byte elements");
+    }
+    if (bytes[0] != bytes[1]) args.fail(2, "must have the element size of x");
+    size_t ni;
+    const int32_t* idx = args.i32(1, &ni);
+    const int64_t outer = args.integer(3), dim = args.integer(4), slice = args.integer(5);
+    args.need(0, len[0], static_cast<double>(outer) * dim * slice);
+    args.need(2, len[1], static_cast<double>(outer) * ni * slice);
+    for (size_t i = 0; i < ni; i++)
+      if (idx[i] < 0 || idx[i] >= dim) args.fail(1, "holds an index outside [0, dim)", true);
+    const int64_t n = static_cast<int64_t>(ni), eb = static_cast<int64_t>(bytes[0]);
+    const char* x = static_cast<const char*>(data[0]);
+    char* out = static_cast<char*>(data[1]);
+    for_row_blocks(outer * n, slice, [&](int64_t, int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        const int64_t o = r / n, i = r % n;
+        std::memcpy(out + r * slice * eb, x + ((o * dim + idx[i]) * slice) * eb, slice * eb);
+      }
+    });
+    return undefined(env);
+  });
+}
+
 
 /** dims Int32Array: [batch, heads, kvHeads, tq, tk, d, dv, causal, window]. */
 AttentionShape attention_shape(const Args& args, size_t i, float scale) {
@@ -379,6 +476,10 @@ napi_value Init(napi_env env, napi_value exports) {
       {"depthwiseConv", nullptr, DepthwiseConv, nullptr, nullptr, nullptr, napi_default,
        nullptr},
       {"topK", nullptr, TopK, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"scatterAdd", nullptr, ScatterAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binaryI32", nullptr, BinaryI32, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gatherSlices", nullptr, GatherSlices, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_default,

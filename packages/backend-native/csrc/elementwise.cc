@@ -47,6 +47,33 @@ using RowFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int
 const RowFn kRows[kBinaryOpCount] = {row<kAdd>, row<kSub>, row<kMul>,        row<kDiv>,
                                      row<kMax>, row<kMin>, row<kSquaredDiff>};
 
+// int32: Add and Sub wrap modulo 2^32 as JavaScript's Int32Array stores do; Max and Min.
+template <int OP>
+inline int32_t apply_i32(int32_t x, int32_t y) {
+  const uint32_t ux = static_cast<uint32_t>(x), uy = static_cast<uint32_t>(y);
+  if (OP == kAdd) return static_cast<int32_t>(ux + uy);
+  if (OP == kSub) return static_cast<int32_t>(ux - uy);
+  if (OP == kMax) return x > y ? x : y;
+  return x < y ? x : y;
+}
+
+template <int OP>
+ATTNKIT_CLONES void row_i32(const int32_t* a, int64_t sa, const int32_t* b, int64_t sb,
+                            int32_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = apply_i32<OP>(a[i * sa], b[i * sb]);
+}
+
+using RowFnI32 = void (*)(const int32_t*, int64_t, const int32_t*, int64_t, int32_t*, int64_t);
+RowFnI32 row_i32_of(int op) {
+  switch (op) {
+    case kAdd: return row_i32<kAdd>;
+    case kSub: return row_i32<kSub>;
+    case kMax: return row_i32<kMax>;
+    case kMin: return row_i32<kMin>;
+    default: return nullptr;
+  }
+}
+
 /** Merges adjacent dimensions that are contiguous in every operand; returns the new rank. */
 int collapse(int rank, int64_t* shape, int64_t* s0, int64_t* s1, int64_t* s2) {
   int out = 0;
@@ -77,8 +104,12 @@ int collapse(int rank, int64_t* shape, int64_t* s0, int64_t* s1, int64_t* s2) {
 
 }  // namespace
 
-void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shapeIn,
-            const int64_t* aStridesIn, const int64_t* bStridesIn) {
+namespace {
+
+/** The broadcasting loop of `binary`, for one element type and its row function. */
+template <typename T, typename Fn>
+void broadcast_rows(Fn fn, const T* a, const T* b, T* out, int rank, const int64_t* shapeIn,
+                    const int64_t* aStridesIn, const int64_t* bStridesIn) {
   int64_t shape[8], sa[8], sb[8], so[8];
   int64_t total = 1;
   for (int d = 0; d < rank; d++) {
@@ -94,7 +125,6 @@ void binary(int op, const float* a, const float* b, float* out, int rank, const 
     stride *= shape[d];
   }
   rank = collapse(rank, shape, so, sa, sb);
-  const RowFn fn = kRows[op];
   const int64_t n = shape[rank - 1];
   const int64_t rows = total / n;
   auto run = [&](int64_t r0, int64_t r1) {
@@ -124,6 +154,21 @@ void binary(int op, const float* a, const float* b, float* out, int rank, const 
   }
   const int64_t chunks = std::min<int64_t>(rows, 64), size = (rows + chunks - 1) / chunks;
   parallel_for(chunks, [&](int64_t c) { run(c * size, std::min(rows, (c + 1) * size)); });
+}
+
+}  // namespace
+
+void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
+            const int64_t* aStrides, const int64_t* bStrides) {
+  broadcast_rows(kRows[op], a, b, out, rank, shape, aStrides, bStrides);
+}
+
+bool binary_i32(int op, const int32_t* a, const int32_t* b, int32_t* out, int rank,
+                const int64_t* shape, const int64_t* aStrides, const int64_t* bStrides) {
+  const RowFnI32 fn = row_i32_of(op);
+  if (!fn) return false;
+  broadcast_rows(fn, a, b, out, rank, shape, aStrides, bStrides);
+  return true;
 }
 
 namespace {

@@ -16,6 +16,10 @@ enum ReduceOp { kSum = 0, kMean, kMaxR, kMinR, kReduceOpCount };
 void binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
             const int64_t* aStrides, const int64_t* bStrides);
 
+/** The same for int32 Add, Sub (wrapping), Max and Min; false (nothing done) for other ops. */
+bool binary_i32(int op, const int32_t* a, const int32_t* b, int32_t* out, int rank,
+                const int64_t* shape, const int64_t* aStrides, const int64_t* bStrides);
+
 void unary(int op, const float* x, float* out, int64_t n);
 
 /** Softmax over the last axis of a [rows, cols] array. */

@@ -29,6 +29,36 @@ export interface NativeAddon {
   ): void;
   unary(op: number, x: Float32Array, out: Float32Array): void;
   softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** int32 Add, Sub (wrapping), Maximum, Minimum with broadcasting strides; false for other ops. */
+  binaryI32?(
+    op: number,
+    a: Int32Array,
+    b: Int32Array,
+    out: Int32Array,
+    shape: Int32Array,
+    aStrides: Int32Array,
+    bStrides: Int32Array,
+  ): boolean;
+  /** out[o, i, :] = x[o, indices[i], :] (4- or 1-byte elements; indices in [0, dim)). */
+  gatherSlices?(
+    x: Float32Array | Int32Array | Uint8Array,
+    indices: Int32Array,
+    out: Float32Array | Int32Array | Uint8Array,
+    outer: number,
+    dim: number,
+    slice: number,
+  ): void;
+  /** ScatterNd's sum (out zeroed first); -1, or the first update whose index falls outside. */
+  scatterAdd?(
+    indices: Int32Array,
+    updates: Float32Array,
+    out: Float32Array,
+    numUpdates: number,
+    sliceRank: number,
+    sliceSize: number,
+    strides: Int32Array,
+    slices: number,
+  ): number;
   /** Top k of each row, best first; false when x holds a non-finite value (nothing written). */
   topK?(
     x: Float32Array,

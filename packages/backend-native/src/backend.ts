@@ -81,6 +81,7 @@ import {
 } from './kernels/gated-recurrence';
 import { makeDepthwiseConv } from './kernels/depthwise';
 import { makeTopK } from './kernels/topk';
+import { makeScatterNd } from './kernels/scatter';
 import { makeBatchMatMul, makeFusedMatMul } from './kernels/matmul';
 import { makeRotary, makeRotaryGrad, rotaryGradConfig } from './kernels/rotary';
 import {
@@ -160,6 +161,7 @@ export function nativeKernelNames(): string[] {
     tf.PadV2,
     tf.Reverse,
     tf.TopK,
+    tf.ScatterNd,
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
@@ -195,6 +197,7 @@ function nativeKernels(
     [tf.PadV2, makePad(ctx)],
     [tf.Reverse, makeReverse(ctx)],
     [tf.TopK, makeTopK(ctx)],
+    [tf.ScatterNd, makeScatterNd(ctx)],
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
     [ADAMW, makeAdamW(ctx)],

@@ -82,6 +82,43 @@ describe('binary ops on native', () => {
   });
 });
 
+describe('int32 binary ops on native', () => {
+  it('add, sub, maximum and minimum match cpu with broadcasting and wrap-around', async () => {
+    const a = tf.tensor2d(
+      [
+        [1, -2, 3],
+        [2147483647, -2147483648, 0],
+      ],
+      [2, 3],
+      'int32',
+    );
+    const col = tf.tensor2d([[5], [1]], [2, 1], 'int32');
+    const row = tf.tensor1d([7, -8, 9], 'int32');
+    const big = tf.randomUniform([33, 40], -1000, 1000, 'int32', 3);
+    expectSame(
+      await onBoth(() => [
+        tf.add(a, col),
+        tf.sub(a, col),
+        tf.add(row, a),
+        tf.sub(tf.scalar(4, 'int32'), a),
+        tf.maximum(a, row),
+        tf.minimum(col, a),
+        tf.add(big, tf.reshape(tf.range(0, 33, 1, 'int32'), [33, 1])),
+        tf.add(tf.zeros([0, 3], 'int32'), row),
+      ]),
+      0,
+    );
+    tf.dispose([a, col, row, big]);
+  });
+
+  it('leaves int32 multiply and mismatched shapes to the cpu kernel', async () => {
+    const a = tf.tensor1d([3, 4], 'int32');
+    expectSame(await onBoth(() => tf.mul(a, tf.scalar(5, 'int32'))));
+    expectSame(await onBoth(() => tf.add(a, tf.tensor1d([1, 2, 3], 'int32'))));
+    a.dispose();
+  });
+});
+
 describe('unary ops on native', () => {
   const ops = [
     'exp',

@@ -208,7 +208,7 @@ export function makeConcat({ addon, cpu }: KernelContext): NativeKernel {
 }
 
 /** GatherV2 along one axis (embedding lookups): whole slices copied with TypedArray.set. */
-export function makeGatherV2({ cpu }: KernelContext): NativeKernel {
+export function makeGatherV2({ addon, cpu }: KernelContext): NativeKernel {
   const fallback = cpu(tf.GatherV2);
   return (args: KernelArgs) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
@@ -236,14 +236,22 @@ export function makeGatherV2({ cpu }: KernelContext): NativeKernel {
     const slice = sizeOf(x.shape.slice(ax + 1));
     const n = iv.length;
     const out = allocLike(xv, outer * n * slice);
+    const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
+    if (typeof addon.gatherSlices === 'function' && iv instanceof Int32Array) {
+      if (out.length > 0) addon.gatherSlices(xv, iv, out, outer, dim, slice);
+      return backend.makeTensorInfo(outShape, x.dtype, out);
+    }
+    // Short rows element by element: a subarray view per row costs more than its copy.
+    const short = slice <= 64;
     for (let o = 0; o < outer; o++) {
       const base = o * dim * slice;
       for (let i = 0; i < n; i++) {
         const src = base + iv[i]! * slice;
-        out.set(xv.subarray(src, src + slice), (o * n + i) * slice);
+        const dst = (o * n + i) * slice;
+        if (short) for (let k = 0; k < slice; k++) out[dst + k] = xv[src + k]!;
+        else out.set(xv.subarray(src, src + slice), dst);
       }
     }
-    const outShape = [...x.shape.slice(0, ax), ...indices.shape, ...x.shape.slice(ax + 1)];
     return backend.makeTensorInfo(outShape, x.dtype, out);
   };
 }

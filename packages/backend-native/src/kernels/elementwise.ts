@@ -3,7 +3,7 @@
 // reductions Sum / Mean / Max / Min over contiguous axes. Anything else goes to the cpu kernel.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, f32, sizeOf } from './util';
+import { allocF32, f32, sizeOf, values } from './util';
 
 export const BINARY: Record<string, number> = {
   [tf.Add]: 0,
@@ -46,11 +46,47 @@ function broadcastStrides(shape: number[], outShape: number[]): Int32Array {
 const ONE = Int32Array.of(1);
 const ZERO = Int32Array.of(0);
 
+// Index arithmetic (the sparse mixers' gathers) broadcasts int32 tensors, which the cpu kernel
+// does element by element through index conversions.
+const INT32_OPS = new Set<string>([tf.Add, tf.Sub, tf.Maximum, tf.Minimum]);
+
 export function makeBinary(name: string, { addon, cpu }: KernelContext): NativeKernel {
   const op = BINARY[name]!;
   const fallback = cpu(name);
+  const int32 = (args: KernelArgs, a: tf.TensorInfo, b: tf.TensorInfo) => {
+    const av = values(args.backend, a);
+    const bv = values(args.backend, b);
+    if (
+      !INT32_OPS.has(name) ||
+      typeof addon.binaryI32 !== 'function' ||
+      !(av instanceof Int32Array) ||
+      !(bv instanceof Int32Array)
+    ) {
+      return undefined;
+    }
+    let outShape: number[];
+    try {
+      outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    } catch {
+      return undefined; // the cpu kernel throws its own error
+    }
+    if (outShape.length > 8) return undefined;
+    const rankShape = outShape.length ? outShape : [1];
+    const out = new Int32Array(sizeOf(rankShape));
+    addon.binaryI32(
+      op,
+      av,
+      bv,
+      out,
+      Int32Array.from(rankShape),
+      broadcastStrides(a.shape, rankShape),
+      broadcastStrides(b.shape, rankShape),
+    );
+    return args.backend.makeTensorInfo(outShape, 'int32', out);
+  };
   return (args: KernelArgs) => {
     const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    if (a.dtype === 'int32' && b.dtype === 'int32') return int32(args, a, b) ?? fallback(args);
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
     const backend = args.backend;
     // Fast paths without broadcast bookkeeping: equal shapes, or one side a single value.
