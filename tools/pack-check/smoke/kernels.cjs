@@ -27,6 +27,8 @@ module.exports = async function smoke(kernels) {
     'AttnkitRotaryGrad',
     'AttnkitGatedActivation',
     'AttnkitGatedActivationGrad',
+    'AttnkitGatedRecurrence',
+    'AttnkitGatedRecurrenceGrad',
   ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
@@ -36,6 +38,7 @@ module.exports = async function smoke(kernels) {
   if (kernels.SOFTMAX_CROSS_ENTROPY !== want[15]) fail('cross-entropy kernel name');
   if (kernels.ROTARY !== want[17]) fail('rotary kernel name');
   if (kernels.GATED_ACTIVATION !== want[19]) fail('gated activation kernel name');
+  if (kernels.GATED_RECURRENCE !== want[21]) fail('gated recurrence kernel name');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.
