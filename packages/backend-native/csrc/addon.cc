@@ -138,9 +138,7 @@ napi_value BinaryI32(napi_env env, napi_callback_info info) {
     }
     const bool ok = binary_i32(op, a, b, out, static_cast<int>(rank), shape.data(), sa.data(),
                                sb.data());
-    napi_value result;
-    napi_get_boolean(env, ok, &result);
-    return result;
+    return boolean(env, ok);
   });
 }
 
@@ -207,9 +205,7 @@ napi_value TopK(napi_env env, napi_callback_info info) {
     args.need(2, ni, static_cast<double>(rows) * k);
     bool ok = true;
     if (rows > 0 && k > 0) ok = top_k(x, rows, n, k, values, indices);
-    napi_value result;
-    napi_get_boolean(env, ok, &result);
-    return result;
+    return boolean(env, ok);
   });
 }
 
@@ -269,23 +265,28 @@ size_t element_bytes(napi_typedarray_type t) {
   }
 }
 
+/** A typed array of 1- or 4-byte elements at argument i: its data, length and element size. */
+void* small_elements(const Args& args, size_t i, size_t* length, size_t* bytes) {
+  bool is = false;
+  napi_is_typedarray(args.env, args.argv[i], &is);
+  if (!is) args.fail(i, "must be a typed array");
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  void* data;
+  napi_get_typedarray_info(args.env, args.argv[i], &type, length, &data, &buffer, &offset);
+  *bytes = element_bytes(type);
+  if (*bytes == 0) args.fail(i, "must hold 1- or 4-byte elements");
+  return data;
+}
+
 // copy(src, dst, shape, srcStrides, dstStrides, srcOffset, dstOffset)
 napi_value Copy(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "copy", 7);
     void* data[2];
     size_t len[2], bytes[2];
-    for (int i = 0; i < 2; i++) {
-      bool is = false;
-      napi_is_typedarray(env, args.argv[i], &is);
-      if (!is) args.fail(i, "must be a typed array");
-      napi_typedarray_type type;
-      napi_value buffer;
-      size_t offset;
-      napi_get_typedarray_info(env, args.argv[i], &type, &len[i], &data[i], &buffer, &offset);
-      bytes[i] = element_bytes(type);
-      if (bytes[i] == 0) args.fail(i, "must hold 1- or 4-byte elements");
-    }
+    for (int i = 0; i < 2; i++) data[i] = small_elements(args, i, &len[i], &bytes[i]);
     if (bytes[0] != bytes[1]) args.fail(1, "must have the element size of the source");
     size_t rank;
     args.i32(2, &rank);
@@ -315,18 +316,8 @@ napi_value GatherSlices(napi_env env, napi_callback_info info) {
     Args args(env, info, "gatherSlices", 6);
     void* data[2];
     size_t len[2], bytes[2];
-    for (int i = 0; i < 2; i++) {
-      const int at = i == 0 ? 0 : 2;
-      bool is = false;
-      napi_is_typedarray(env, args.argv[at], &is);
-      if (!is) args.fail(at, "must be a typed array");
-      napi_typedarray_type type;
-      napi_value buffer;
-      size_t offset;
-      napi_get_typedarray_info(env, args.argv[at], &type, &len[i], &data[i], &buffer, &offset);
-      bytes[i] = element_bytes(type);
-      if (bytes[i] == 0) args.fail(at, "must hold 1- or 4-byte elements");
-    }
+    data[0] = small_elements(args, 0, &len[0], &bytes[0]);
+    data[1] = small_elements(args, 2, &len[1], &bytes[1]);
     if (bytes[0] != bytes[1]) args.fail(2, "must have the element size of x");
     size_t ni;
     const int32_t* idx = args.i32(1, &ni);

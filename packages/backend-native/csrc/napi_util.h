@@ -117,4 +117,10 @@ inline napi_value undefined(napi_env env) {
   return v;
 }
 
+inline napi_value boolean(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+
 }  // namespace attnkit

@@ -8,6 +8,7 @@ import { deltaRule, linearAttention } from '@attnkit/attention';
 import { expectNoLeaks, maxAbsDiff } from '@attnkit/core/testing';
 import { GATED_RECURRENCE, GATED_RECURRENCE_GRAD } from '../src/index';
 import { rand } from './helpers';
+import { on } from './train-helpers';
 
 interface Case {
   name: string;
@@ -18,58 +19,19 @@ interface Case {
   init: boolean;
 }
 
-const CASES: Case[] = [
-  {
-    name: 'size 1 everywhere, delta',
-    shape: [1, 1, 1, 1, 1],
-    op: 'delta',
-    form: 'chunk',
-    init: false,
-  },
-  {
-    name: 'odd sizes, gated delta, state',
-    shape: [2, 3, 7, 5, 3],
-    op: 'gated-delta',
-    form: 'chunk',
-    init: true,
-  },
-  {
-    name: 'past a checkpoint (t 70), gated delta',
-    shape: [1, 2, 70, 9, 11],
-    op: 'gated-delta',
-    form: 'chunk',
-    init: true,
-  },
-  {
-    name: 'recurrent form, delta',
-    shape: [2, 1, 5, 4, 6],
-    op: 'delta',
-    form: 'recurrent',
-    init: true,
-  },
-  { name: 'GLA, odd sizes', shape: [2, 3, 9, 5, 7], op: 'gla', form: 'chunk', init: false },
-  {
-    name: 'GLA past two checkpoints (t 131), state',
-    shape: [1, 1, 131, 3, 2],
-    op: 'gla',
-    form: 'chunk',
-    init: true,
-  },
-  {
-    name: 'GLA recurrent, size 1',
-    shape: [1, 1, 1, 1, 1],
-    op: 'gla',
-    form: 'recurrent',
-    init: true,
-  },
-  {
-    name: 'GLA normalised',
-    shape: [1, 2, 6, 4, 3],
-    op: 'gla-normalized',
-    form: 'chunk',
-    init: false,
-  },
-];
+/** [name, shape, op, form, initial state]. */
+const CASES: Case[] = (
+  [
+    ['size 1 everywhere, delta', [1, 1, 1, 1, 1], 'delta', 'chunk', false],
+    ['odd sizes, gated delta, state', [2, 3, 7, 5, 3], 'gated-delta', 'chunk', true],
+    ['past a checkpoint (t 70), gated delta', [1, 2, 70, 9, 11], 'gated-delta', 'chunk', true],
+    ['recurrent form, delta', [2, 1, 5, 4, 6], 'delta', 'recurrent', true],
+    ['GLA, odd sizes', [2, 3, 9, 5, 7], 'gla', 'chunk', false],
+    ['GLA past two checkpoints (t 131), state', [1, 1, 131, 3, 2], 'gla', 'chunk', true],
+    ['GLA recurrent, size 1', [1, 1, 1, 1, 1], 'gla', 'recurrent', true],
+    ['GLA normalised', [1, 2, 6, 4, 3], 'gla-normalized', 'chunk', false],
+  ] as const
+).map(([name, shape, op, form, init]) => ({ name, shape: [...shape], op, form, init }) as Case);
 
 function run(c: Case): Float32Array[] {
   const [b, h, t, dk, dv] = c.shape;
@@ -121,17 +83,6 @@ function run(c: Case): Float32Array[] {
     const { output, kv } = call(list);
     return [output, kv, ...tf.grads(loss)(list)].map((x) => x.dataSync() as Float32Array);
   });
-}
-
-async function on<T>(backend: string, f: () => T | Promise<T>): Promise<T> {
-  const initial = tf.getBackend();
-  await tf.setBackend(backend);
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  try {
-    return await f();
-  } finally {
-    await tf.setBackend(initial);
-  }
 }
 
 describe('gated recurrence kernel on native', () => {

@@ -14,19 +14,11 @@ import {
   type GatedRecurrenceOutputs,
 } from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, f32 } from './util';
+import { allocF32, contractChecks, f32, type Fail } from './util';
 
-/** Shape and attribute problems: one line naming the kernel, the argument, want and got. */
-function fail(what: string, kind: 'shape' | 'value' = 'shape'): never {
-  const message = `${GATED_RECURRENCE}: ${what}`;
-  throw kind === 'shape' ? new TypeError(message) : new RangeError(message);
-}
-
-function expectShape(name: string, t: tf.TensorInfo | undefined, shape: number[]): void {
-  if (!t) fail(`${name} is missing (expected float32 [${shape}])`);
-  if (t.dtype !== 'float32') fail(`${name} must be float32, got ${t.dtype}`);
-  if (!tf.util.arraysEqual(t.shape, shape)) fail(`${name} must be [${shape}], got [${t.shape}]`);
-}
+const checks = contractChecks(GATED_RECURRENCE);
+const fail: Fail = checks.fail;
+const expectShape = checks.expectShape;
 
 interface Geometry {
   dims: Int32Array;

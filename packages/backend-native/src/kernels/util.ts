@@ -79,3 +79,23 @@ export function allocLike(v: Float32Array | Int32Array | Uint8Array, n: number) 
 export function i32(list: number[]): Int32Array {
   return Int32Array.from(list);
 }
+
+/** Throws a contract kernel's one-line error (TypeError for shapes, RangeError for values). */
+export type Fail = (what: string, kind?: 'shape' | 'value') => never;
+
+/**
+ * The checks of a contract kernel's inputs, each error naming the kernel: `fail`, and
+ * `expectShape` (present, float32, exactly `shape`).
+ */
+export function contractChecks(kernel: string) {
+  const fail: Fail = (what, kind = 'shape') => {
+    const message = `${kernel}: ${what}`;
+    throw kind === 'shape' ? new TypeError(message) : new RangeError(message);
+  };
+  function expectShape(name: string, t: tf.TensorInfo | undefined, shape: number[]): void {
+    if (!t) return fail(`${name} is missing (expected float32 [${shape}])`);
+    if (t.dtype !== 'float32') fail(`${name} must be float32, got ${t.dtype}`);
+    if (!tf.util.arraysEqual(t.shape, shape)) fail(`${name} must be [${shape}], got [${t.shape}]`);
+  }
+  return { fail, expectShape };
+}
