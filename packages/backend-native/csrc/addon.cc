@@ -89,28 +89,38 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+/** A broadcast's shape and operand strides (arguments 4-6), checked against the arrays' sizes. */
+struct Broadcast {
+  std::vector<int64_t> shape, sa, sb;
+};
+
+Broadcast broadcast_of(const Args& args, size_t na, size_t nb, size_t no) {
+  size_t rank;
+  args.i32(4, &rank);
+  if (rank > 8) args.fail(4, "rank above 8", true);
+  Broadcast r{dims(args, 4, rank, true), dims(args, 5, rank, true), dims(args, 6, rank, true)};
+  double total = 1;
+  for (auto s : r.shape) total *= s;
+  args.need(3, no, total);
+  if (total > 0) {
+    args.need(1, na, last_index(r.shape, r.sa, 0) + 1);
+    args.need(2, nb, last_index(r.shape, r.sb, 0) + 1);
+  }
+  return r;
+}
+
 // binary(op, a, b, out, shape, aStrides, bStrides)
 napi_value Binary(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "binary", 7);
     const int op = static_cast<int>(args.integer(0, 0, kBinaryOpCount - 1));
-    size_t na, nb, no, rank;
+    size_t na, nb, no;
     const float* a = args.f32(1, &na);
     const float* b = args.f32(2, &nb);
     float* out = args.f32(3, &no);
-    args.i32(4, &rank);
-    if (rank > 8) args.fail(4, "rank above 8", true);
-    auto shape = dims(args, 4, rank, true);
-    auto sa = dims(args, 5, rank, true);
-    auto sb = dims(args, 6, rank, true);
-    double total = 1;
-    for (auto s : shape) total *= s;
-    args.need(3, no, total);
-    if (total > 0) {
-      args.need(1, na, last_index(shape, sa, 0) + 1);
-      args.need(2, nb, last_index(shape, sb, 0) + 1);
-    }
-    binary(op, a, b, out, static_cast<int>(rank), shape.data(), sa.data(), sb.data());
+    const Broadcast g = broadcast_of(args, na, nb, no);
+    binary(op, a, b, out, static_cast<int>(g.shape.size()), g.shape.data(), g.sa.data(),
+           g.sb.data());
     return undefined(env);
   });
 }
@@ -125,19 +135,10 @@ napi_value BinaryI32(napi_env env, napi_callback_info info) {
     const int32_t* b = args.i32(2, &nb);
     int32_t* out = args.i32(3, &no);
     args.i32(4, &rank);
-    if (rank == 0 || rank > 8) args.fail(4, "rank must be 1..8", true);
-    auto shape = dims(args, 4, rank, true);
-    auto sa = dims(args, 5, rank, true);
-    auto sb = dims(args, 6, rank, true);
-    double total = 1;
-    for (auto s : shape) total *= s;
-    args.need(3, no, total);
-    if (total > 0) {
-      args.need(1, na, last_index(shape, sa, 0) + 1);
-      args.need(2, nb, last_index(shape, sb, 0) + 1);
-    }
-    const bool ok = binary_i32(op, a, b, out, static_cast<int>(rank), shape.data(), sa.data(),
-                               sb.data());
+    if (rank == 0) args.fail(4, "rank must be 1..8", true);
+    const Broadcast g = broadcast_of(args, na, nb, no);
+    const bool ok = binary_i32(op, a, b, out, static_cast<int>(rank), g.shape.data(),
+                               g.sa.data(), g.sb.data());
     return boolean(env, ok);
   });
 }

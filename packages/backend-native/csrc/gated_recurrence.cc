@@ -33,19 +33,24 @@ ATTNKIT_CLONES void scale_row(float* y, float f, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] *= f;
 }
 
-/** The decay of key row d at one step (`gates` 1: the same for every row). */
-inline float decay_of(const float* gt, int64_t gates, int64_t d) {
-  return exp_f(gt[gates == 1 ? 0 : d]);
+/** The decays of the key rows at one step into f (dk): one exp when the gate is shared. */
+void decays_of(const float* gt, int64_t gates, int64_t dk, float* f) {
+  if (gates == 1) {
+    std::fill(f, f + dk, exp_f(gt[0]));
+    return;
+  }
+  for (int64_t d = 0; d < dk; d++) f[d] = exp_f(gt[d]);
 }
 
 /**
  * One forward step on S in place: decay, the delta-rule write or the plain one; u (dv) is the
- * written value, r (dv) the residual v − S'ᵀk (delta only). Returns nothing: S is S_t after.
+ * written value; f (dk) scratch for the decays. S is S_t after.
  */
 void step(const RecurrenceShape& s, float* S, const float* kt, const float* vt, float bt,
-          const float* gt, float* u) {
+          const float* gt, float* u, float* f) {
   const int64_t dk = s.dk, dv = s.dv;
-  for (int64_t d = 0; d < dk; d++) scale_row(S + d * dv, decay_of(gt, s.gates, d), dv);
+  decays_of(gt, s.gates, dk, f);
+  for (int64_t d = 0; d < dk; d++) scale_row(S + d * dv, f[d], dv);
   if (s.delta) {
     std::fill(u, u + dv, 0.f);
     for (int64_t d = 0; d < dk; d++) axpy(u, S + d * dv, kt[d], dv);  // S'ᵀ k
@@ -65,10 +70,10 @@ void gated_recurrence_forward(const RecurrenceShape& s, const float* q, const fl
   parallel_for_checked(s.bh, [&](int64_t h) {
     float* S = state + h * dk * dv;
     std::copy(s0 + h * dk * dv, s0 + (h + 1) * dk * dv, S);
-    std::vector<float> u(dv);
+    std::vector<float> u(dv), f(dk);
     for (int64_t t = 0; t < T; t++) {
       const int64_t row = h * T + t;
-      step(s, S, k + row * dk, v + row * dv, beta[row], g + row * G, u.data());
+      step(s, S, k + row * dk, v + row * dv, beta[row], g + row * G, u.data(), f.data());
       float* o = out + row * dv;
       std::fill(o, o + dv, 0.f);
       const float* qt = q + row * dk;
@@ -92,7 +97,8 @@ void gated_recurrence_backward(const RecurrenceShape& s, const float* q, const f
     for (int64_t t = 0; t < T; t++) {
       if (t % kCheckpoint == 0) std::copy(S.begin(), S.end(), marks.begin() + (t / kCheckpoint) * size);
       const int64_t row = h * T + t;
-      step(s, S.data(), k + row * dk, v + row * dv, beta[row], g + row * G, u.data());
+      step(s, S.data(), k + row * dk, v + row * dv, beta[row], g + row * G, u.data(),
+           f.data());
     }
     std::copy(dstate + h * size, dstate + (h + 1) * size, dS.begin());
     for (int64_t c = chunks - 1; c >= 0; c--) {
@@ -101,7 +107,8 @@ void gated_recurrence_backward(const RecurrenceShape& s, const float* q, const f
       for (int64_t i = 0; i < n; i++) {
         std::copy(S.begin(), S.end(), before.begin() + i * size);
         const int64_t row = h * T + t0 + i;
-        step(s, S.data(), k + row * dk, v + row * dv, beta[row], g + row * G, u.data());
+        step(s, S.data(), k + row * dk, v + row * dv, beta[row], g + row * G, u.data(),
+           f.data());
       }
       for (int64_t i = n - 1; i >= 0; i--) {
         const int64_t row = h * T + t0 + i;
@@ -109,8 +116,8 @@ void gated_recurrence_backward(const RecurrenceShape& s, const float* q, const f
         const float *dot_ = dout + row * dv, *gt = g + row * G;
         const float* Sp = before.data() + i * size;
         // S' = diag(f) S_{t-1}, then the written value u (and the residual r with delta).
+        decays_of(gt, G, dk, f.data());
         for (int64_t d = 0; d < dk; d++) {
-          f[d] = decay_of(gt, G, d);
           for (int64_t e = 0; e < dv; e++) decayed[d * dv + e] = f[d] * Sp[d * dv + e];
         }
         const float bt = beta[row];
