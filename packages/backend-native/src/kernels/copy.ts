@@ -241,15 +241,12 @@ export function makeGatherV2({ addon, cpu }: KernelContext): NativeKernel {
       if (out.length > 0) addon.gatherSlices(xv, iv, out, outer, dim, slice);
       return backend.makeTensorInfo(outShape, x.dtype, out);
     }
-    // Short rows element by element: a subarray view per row costs more than its copy.
-    const short = slice <= 64;
+    // Float32 indices (or a binary without the entry): one view per gathered slice.
     for (let o = 0; o < outer; o++) {
       const base = o * dim * slice;
       for (let i = 0; i < n; i++) {
         const src = base + iv[i]! * slice;
-        const dst = (o * n + i) * slice;
-        if (short) for (let k = 0; k < slice; k++) out[dst + k] = xv[src + k]!;
-        else out.set(xv.subarray(src, src + slice), dst);
+        out.set(xv.subarray(src, src + slice), (o * n + i) * slice);
       }
     }
     return backend.makeTensorInfo(outShape, x.dtype, out);
