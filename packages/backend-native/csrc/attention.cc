@@ -9,6 +9,15 @@
 #include "simd.h"
 #include "threadpool.h"
 
+// Products here may fuse into FMAs (the build turns contraction off for the kernels that must
+// match tfjs bit for bit; these are checked against the composite within a tolerance): twice
+// the arithmetic per instruction in the logits and gradient loops.
+#if defined(__clang__)
+#pragma clang fp contract(fast)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 namespace attnkit {
 namespace {
 
@@ -125,17 +134,27 @@ inline float exp_row(float* x, int64_t n, float shift) {
   return sum;
 }
 
-/** Online-softmax update of one query block with one key block. */
-ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t rows, int64_t cols,
-                                   const int32_t* qp, const int32_t* kp, const float* v,
-                                   float* m, float* l, float* acc) {
+/**
+ * Online-softmax update of one query block with one key block: turns the block's logits into
+ * P = exp(S - m_new) in place (0 for rows with nothing to add), rescales each row's running
+ * sum and output by exp(m_old - m_new); the caller then adds P · V.
+ */
+ATTNKIT_CLONES void forward_softmax(const AttentionShape& s, float* sblk, int64_t rows,
+                                    int64_t cols, const int32_t* qp, const int32_t* kp, float* m,
+                                    float* l, float* acc) {
   const int64_t dv = s.dv;
   for (int64_t i = 0; i < rows; i++) {
-    if (qp[i] == kPaddingPosition) continue;
     float* srow = sblk + i * BK;
+    if (qp[i] == kPaddingPosition) {
+      std::fill(srow, srow + cols, 0.f);
+      continue;
+    }
     mask_row(s, srow, cols, qp[i], kp);
     const float rowMax = row_max(srow, cols);
-    if (rowMax == -kInf) continue;  // nothing visible in this block
+    if (rowMax == -kInf) {  // nothing visible in this block
+      std::fill(srow, srow + cols, 0.f);
+      continue;
+    }
     const float mNew = rowMax > m[i] ? rowMax : m[i];
     const float corr = exp_f(m[i] - mNew);
     const float sum = exp_row(srow, cols, mNew);
@@ -143,12 +162,81 @@ ATTNKIT_CLONES void forward_update(const AttentionShape& s, float* sblk, int64_t
     m[i] = mNew;
     float* o = acc + i * dv;
     for (int64_t c = 0; c < dv; c++) o[c] *= corr;
-    for (int64_t j = 0; j < cols; j++) {
-      const float p = srow[j];
-      if (p == 0.f) continue;
-      const float* vj = v + j * dv;
-      for (int64_t c = 0; c < dv; c++) o[c] += p * vj[c];
+  }
+}
+
+/**
+ * out[r][0..W) += Σ_k a(r, k) · b[k][0..W) for r < rows, k < inner, where a(r, k) is
+ * a[r · rs + k · ks] (so a transposed operand is read in place): each output row's W sums stay
+ * in registers over the k loop. W is the head size; other sizes take the plain loop below.
+ */
+template <int W, int R>
+ATTNKIT_CLONES void accumulate_rows_w(const float* a, int64_t rs, int64_t ks, int64_t rows,
+                                      int64_t inner, const float* b, float* out) {
+  int64_t r = 0;
+  // R rows at a time share each load of b (R · W / 8 independent sums: enough to hide the
+  // add latency at W = 16 and 32, where one row alone has only 2-4 vectors).
+  for (; r + R <= rows; r += R) {
+    float acc[R][W];
+    for (int q = 0; q < R; q++)
+      for (int c = 0; c < W; c++) acc[q][c] = 0.f;
+    for (int64_t k = 0; k < inner; k++) {
+      float x[R];
+      bool any = false;
+      for (int q = 0; q < R; q++) {
+        x[q] = a[(r + q) * rs + k * ks];
+        any = any || x[q] != 0.f;
+      }
+      if (!any) continue;  // masked (causal) entries: half of a diagonal block
+      const float* bk = b + k * W;
+      for (int q = 0; q < R; q++)
+        for (int c = 0; c < W; c++) acc[q][c] += x[q] * bk[c];
     }
+    for (int q = 0; q < R; q++) {
+      float* orow = out + (r + q) * W;
+      for (int c = 0; c < W; c++) orow[c] += acc[q][c];
+    }
+  }
+  for (; r < rows; r++) {
+    float acc[W];
+    for (int c = 0; c < W; c++) acc[c] = 0.f;
+    for (int64_t k = 0; k < inner; k++) {
+      const float x = a[r * rs + k * ks];
+      if (x == 0.f) continue;
+      const float* bk = b + k * W;
+      for (int c = 0; c < W; c++) acc[c] += x * bk[c];
+    }
+    float* orow = out + r * W;
+    for (int c = 0; c < W; c++) orow[c] += acc[c];
+  }
+}
+
+ATTNKIT_CLONES void accumulate_rows_any(const float* a, int64_t rs, int64_t ks, int64_t rows,
+                                        int64_t inner, const float* b, int64_t width,
+                                        float* out) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* orow = out + r * width;
+    for (int64_t k = 0; k < inner; k++) {
+      const float x = a[r * rs + k * ks];
+      if (x == 0.f) continue;
+      const float* bk = b + k * width;
+      for (int64_t c = 0; c < width; c++) orow[c] += x * bk[c];
+    }
+  }
+}
+
+/** out [rows][width] += A [rows][inner] · b [inner][width], A(r, k) = a[r · rs + k · ks]. */
+void accumulate_rows(const float* a, int64_t rs, int64_t ks, int64_t rows, int64_t inner,
+                     const float* b, int64_t width, float* out) {
+  switch (width) {
+    case 16:
+      return accumulate_rows_w<16, 2>(a, rs, ks, rows, inner, b, out);
+    case 32:
+      return accumulate_rows_w<32, 2>(a, rs, ks, rows, inner, b, out);
+    case 64:
+      return accumulate_rows_w<64, 1>(a, rs, ks, rows, inner, b, out);
+    default:
+      return accumulate_rows_any(a, rs, ks, rows, inner, b, width, out);
   }
 }
 
@@ -192,7 +280,8 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       transpose_block(kHead + j0 * s.d, cols, s.d, kt);
       rows_times_block(qBlk, rows, s.d, kt, s.scale, cols, sblk);  // S = scale · Q Kᵀ
-      forward_update(s, sblk, rows, cols, qp, kpos + j0, vHead + j0 * s.dv, m, l, acc);
+      forward_softmax(s, sblk, rows, cols, qp, kpos + j0, m, l, acc);
+      accumulate_rows(sblk, BK, 1, rows, cols, vHead + j0 * s.dv, s.dv, acc);  // O += P V
     }
     float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
     float* ls = lse + (b * s.heads + h) * s.tq + i0;
@@ -226,57 +315,6 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
 }
 
 namespace {
-
-/**
- * out[r][0..W) += Σ_k a(r, k) · b[k][0..W) for r < rows, k < inner, where a(r, k) is
- * a[r · rs + k · ks] (so a transposed operand is read in place): each output row's W sums stay
- * in registers over the k loop. W is the head size; other sizes take the plain loop below.
- */
-template <int W>
-ATTNKIT_CLONES void accumulate_rows_w(const float* a, int64_t rs, int64_t ks, int64_t rows,
-                                      int64_t inner, const float* b, float* out) {
-  for (int64_t r = 0; r < rows; r++) {
-    float acc[W];
-    for (int c = 0; c < W; c++) acc[c] = 0.f;
-    for (int64_t k = 0; k < inner; k++) {
-      const float x = a[r * rs + k * ks];
-      if (x == 0.f) continue;  // masked (causal) entries: half of a diagonal block
-      const float* bk = b + k * W;
-      for (int c = 0; c < W; c++) acc[c] += x * bk[c];
-    }
-    float* orow = out + r * W;
-    for (int c = 0; c < W; c++) orow[c] += acc[c];
-  }
-}
-
-ATTNKIT_CLONES void accumulate_rows_any(const float* a, int64_t rs, int64_t ks, int64_t rows,
-                                        int64_t inner, const float* b, int64_t width,
-                                        float* out) {
-  for (int64_t r = 0; r < rows; r++) {
-    float* orow = out + r * width;
-    for (int64_t k = 0; k < inner; k++) {
-      const float x = a[r * rs + k * ks];
-      if (x == 0.f) continue;
-      const float* bk = b + k * width;
-      for (int64_t c = 0; c < width; c++) orow[c] += x * bk[c];
-    }
-  }
-}
-
-/** out [rows][width] += A [rows][inner] · b [inner][width], A(r, k) = a[r · rs + k · ks]. */
-void accumulate_rows(const float* a, int64_t rs, int64_t ks, int64_t rows, int64_t inner,
-                     const float* b, int64_t width, float* out) {
-  switch (width) {
-    case 16:
-      return accumulate_rows_w<16>(a, rs, ks, rows, inner, b, out);
-    case 32:
-      return accumulate_rows_w<32>(a, rs, ks, rows, inner, b, out);
-    case 64:
-      return accumulate_rows_w<64>(a, rs, ks, rows, inner, b, out);
-    default:
-      return accumulate_rows_any(a, rs, ks, rows, inner, b, width, out);
-  }
-}
 
 /** dV_j += P_ij dO_i, dK_j += dS_ij Q_i, dQ_i += dS_ij K_j pair by pair, skipping masked pairs. */
 ATTNKIT_CLONES void accumulate_pairs(const float* p, const float* ds, int64_t rows, int64_t cols,
