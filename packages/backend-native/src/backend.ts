@@ -13,6 +13,8 @@ import {
   FUSED_ATTENTION_GRAD,
   GATED_ACTIVATION,
   GATED_ACTIVATION_GRAD,
+  DENSE,
+  DENSE_GRAD,
   LAYER_NORM,
   LAYER_NORM_GRAD,
   LINEAR_SCAN,
@@ -102,6 +104,7 @@ import {
   makeRmsNormGrad,
   rmsNormGradConfig,
 } from './kernels/norm';
+import { denseGradConfig, makeDense, makeDenseGrad } from './kernels/dense';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
 export const BACKEND_NAME = 'native';
@@ -137,6 +140,8 @@ const TRAINING_KERNELS = [
   ROTARY_GRAD,
   GATED_ACTIVATION,
   GATED_ACTIVATION_GRAD,
+  DENSE,
+  DENSE_GRAD,
 ];
 
 /** Names of the kernels the addon implements (the rest are the cpu backend's). */
@@ -221,6 +226,8 @@ function nativeKernels(
     [ROTARY_GRAD, makeRotaryGrad(ctx)],
     [GATED_ACTIVATION, makeGatedActivation(ctx)],
     [GATED_ACTIVATION_GRAD, makeGatedActivationGrad(ctx)],
+    [DENSE, makeDense(ctx, lookup)],
+    [DENSE_GRAD, makeDenseGrad(ctx, lookup)],
   ]);
   for (const name of Object.keys(BINARY)) kernels.set(name, makeBinary(name, ctx));
   for (const name of Object.keys(UNARY)) kernels.set(name, makeUnary(name, ctx));
@@ -326,6 +333,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     crossEntropyGradConfig,
     rotaryGradConfig,
     gatedActivationGradConfig,
+    denseGradConfig,
   ]) {
     if (!tf.getGradient(config.kernelName)) tf.registerGradient(config);
   }

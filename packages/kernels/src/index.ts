@@ -12,4 +12,5 @@ export * from './norm';
 export * from './cross-entropy';
 export * from './rotary';
 export * from './gated-activation';
+export * from './dense';
 export * from './names';

@@ -11,6 +11,7 @@ import { LAYER_NORM, LAYER_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from './norm';
 import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entropy';
 import { ROTARY, ROTARY_GRAD } from './rotary';
 import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
+import { DENSE, DENSE_GRAD } from './dense';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -37,6 +38,8 @@ export const KERNEL_NAMES = [
   GATED_ACTIVATION_GRAD,
   GATED_RECURRENCE,
   GATED_RECURRENCE_GRAD,
+  DENSE,
+  DENSE_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

@@ -2,6 +2,8 @@
 // strings, so a rename, a duplicate or a reserved name reused by accident must fail here.
 import {
   ADAMW,
+  DENSE,
+  DENSE_GRAD,
   BLOCK_SPARSE_ATTENTION,
   BLOCK_SPARSE_ATTENTION_GRAD,
   CHUNKED_LINEAR_ATTENTION,
@@ -53,6 +55,8 @@ describe('kernel names', () => {
     expect(GATED_ACTIVATION_GRAD).toBe('AttnkitGatedActivationGrad');
     expect(GATED_RECURRENCE).toBe('AttnkitGatedRecurrence');
     expect(GATED_RECURRENCE_GRAD).toBe('AttnkitGatedRecurrenceGrad');
+    expect(DENSE).toBe('AttnkitDense');
+    expect(DENSE_GRAD).toBe('AttnkitDenseGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -77,6 +81,8 @@ describe('kernel names', () => {
       GATED_ACTIVATION_GRAD,
       GATED_RECURRENCE,
       GATED_RECURRENCE_GRAD,
+      DENSE,
+      DENSE_GRAD,
     ]);
   });
 

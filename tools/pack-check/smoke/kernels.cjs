@@ -29,6 +29,8 @@ module.exports = async function smoke(kernels) {
     'AttnkitGatedActivationGrad',
     'AttnkitGatedRecurrence',
     'AttnkitGatedRecurrenceGrad',
+    'AttnkitDense',
+    'AttnkitDenseGrad',
   ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
@@ -39,6 +41,7 @@ module.exports = async function smoke(kernels) {
   if (kernels.ROTARY !== want[17]) fail('rotary kernel name');
   if (kernels.GATED_ACTIVATION !== want[19]) fail('gated activation kernel name');
   if (kernels.GATED_RECURRENCE !== want[21]) fail('gated recurrence kernel name');
+  if (kernels.DENSE !== want[23]) fail('dense kernel name');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.

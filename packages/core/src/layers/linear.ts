@@ -7,6 +7,7 @@ import { initSpecSchema, initTensor } from '../init';
 import { checkLastAxis } from '../checks';
 import type { FusedDecoderDense } from '../fused-decoder';
 import { fusedValues } from './fused-values';
+import { denseKernel } from './dense-kernel';
 
 export const linearSchema = z.strictObject({
   type: z.literal('linear'),
@@ -39,6 +40,9 @@ export class Linear extends Module<LinearConfig> {
   forward(x: tf.Tensor): tf.Tensor {
     const inFeatures = this.config.inFeatures;
     checkLastAxis('linear', 'x', x, inFeatures);
+    // One kernel each way where the backend fuses it (no reshapes, fewer saved copies).
+    const fused = denseKernel(x, this.weight, this.bias);
+    if (fused) return fused;
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const flat = tf.reshape(x, [-1, inFeatures]);
