@@ -14,6 +14,7 @@ import {
 } from '@attnkit/core';
 import { linearRecurrence } from '../ops/scan';
 import { checkMixerInput, inputPositions, positionalBias, rotate } from '../softmax/heads';
+import { scaledDotProductAttention } from '../ops/sdpa';
 import { RECURRENT_CAPABILITIES, silu } from './common';
 import { RecurrentState } from './state';
 
@@ -210,6 +211,9 @@ export class Mega extends Module<MegaConfig> implements TokenMixer {
     cache?: { keys: tf.Tensor3D; values: tf.Tensor3D },
   ): { output: tf.Tensor3D; keys: tf.Tensor3D | null; values: tf.Tensor3D | null } {
     const c = this.config.chunkSize ?? Infinity;
+    if (!cache && this.config.attention !== 'laplace' && !where.positional?.bias) {
+      return this.attendChunksAsHeads(q, k, v, c);
+    }
     const { start, positions } = where;
     const end = start + q.shape[1];
     // Key positions of cached keys: consecutive before the first new token.
@@ -242,6 +246,46 @@ export class Mega extends Module<MegaConfig> implements TokenMixer {
       s = e;
     }
     return { output: tf.concat(outputs, 1) as tf.Tensor3D, keys, values };
+  }
+
+  /**
+   * The same from the first token with softmax and no positional bias (training, prefill):
+   * every chunk is a head of one causal scaled dot-product attention ([b, chunks, c, ·]; the
+   * last chunk padded at its end, which no real query sees), so the fused kernel runs it.
+   */
+  private attendChunksAsHeads(
+    q: tf.Tensor3D,
+    k: tf.Tensor3D,
+    v: tf.Tensor3D,
+    chunkSize: number,
+  ): { output: tf.Tensor3D; keys: tf.Tensor3D | null; values: tf.Tensor3D | null } {
+    const [b, t] = q.shape;
+    const size = Math.min(chunkSize, t);
+    const chunks = Math.ceil(t / size);
+    const padded = chunks * size;
+    const asHeads = (y: tf.Tensor3D) => {
+      const full =
+        padded > t
+          ? tf.pad(y, [
+              [0, 0],
+              [0, padded - t],
+              [0, 0],
+            ])
+          : y;
+      return tf.reshape(full, [b, chunks, size, y.shape[2]]) as tf.Tensor4D;
+    };
+    const { output } = scaledDotProductAttention(asHeads(q), asHeads(k), asHeads(v), {
+      causal: true,
+      scale: 1 / Math.sqrt(this.sizes.z),
+    });
+    const dv = v.shape[2];
+    let out = tf.reshape(output, [b, padded, dv]) as tf.Tensor3D;
+    if (padded > t) out = tf.slice(out, [0, 0, 0], [b, t, dv]);
+    // Decoding goes on from the chunk the last token is in, unless it is complete.
+    const open = chunkSize === Infinity ? t : t % chunkSize;
+    if (open === 0) return { output: out, keys: null, values: null };
+    const tail = (y: tf.Tensor3D) => tf.slice(y, [0, t - open, 0], [b, open, y.shape[2]]);
+    return { output: out, keys: tail(k), values: tail(v) };
   }
 
   /**
