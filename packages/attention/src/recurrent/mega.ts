@@ -13,10 +13,14 @@ import {
   type TokenMixer,
 } from '@attnkit/core';
 import { linearRecurrence } from '../ops/scan';
+import { dampedEmaChunks } from '../ops/scan/damped-ema';
 import { checkMixerInput, inputPositions, positionalBias, rotate } from '../softmax/heads';
 import { scaledDotProductAttention } from '../ops/sdpa';
 import { RECURRENT_CAPABILITIES, silu } from './common';
 import { RecurrentState } from './state';
+
+/** Tokens per chunk of the EMA's chunk form (its Toeplitz products are [c, c] per channel). */
+const EMA_CHUNK = 64;
 
 /** 'mega': damped EMA then single-head gated attention (Ma et al. 2023, sec. 3). */
 export const megaSchema = z.strictObject({
@@ -186,10 +190,16 @@ export class Mega extends Module<MegaConfig> implements TokenMixer {
       const { h } = this.sizes;
       const [, t, d] = x.shape;
       const alpha = tf.sigmoid(this.emaAlpha);
-      const decay = tf.reshape(tf.sub(1, tf.mul(alpha, tf.sigmoid(this.emaDelta))), [1, 1, d, h]);
-      const drive = tf.mul(tf.expandDims(x, 3), tf.mul(alpha, this.emaBeta)); // α ⊙ β x, [b, t, d, h]
-      const r = linearRecurrence(decay, drive, {
-        form: t === 1 || this.config.form === 'sequential' ? 'sequential' : 'chunk',
+      const q = tf.sub(1, tf.mul(alpha, tf.sigmoid(this.emaDelta))) as tf.Tensor2D;
+      const w = tf.mul(alpha, this.emaBeta) as tf.Tensor2D; // α ⊙ β
+      if (t > 1 && this.config.form !== 'sequential') {
+        const weights = { decay: q, input: w, output: this.emaEta as tf.Tensor2D };
+        return dampedEmaChunks(x, weights, EMA_CHUNK, h0);
+      }
+      // The reference: every state [b, t, d, h] by the linear recurrence.
+      const drive = tf.mul(tf.expandDims(x, 3), w); // α ⊙ β x
+      const r = linearRecurrence(tf.reshape(q, [1, 1, d, h]), drive, {
+        form: 'sequential',
         initialState: h0,
       });
       const output = tf.sum(tf.mul(r.output, this.emaEta), 3);
