@@ -10,12 +10,13 @@
 //     [--symbols 32]
 //     [--backend native]
 //     [--jobs 2] [--out bench-results/recall.json] [--write packages/attention/README.md]
+//     [--marker recall]
 //     [--render-only]
 //
 // Each (task, length, width, mixer) trains in its own child process (`--jobs` at a time, one
 // thread each on native); results go to --out as they finish, so a long run can be resumed
 // with the same command (finished rows are kept). --write puts the tables between
-// <!-- recall:start --> and <!-- recall:end --> in the given file. Not part of npm test.
+// <!-- recall:start --> and <!-- recall:end --> (or --marker NAME's pair) in the given file. Not part of npm test.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -176,9 +177,13 @@ async function main() {
   const doc = option('write');
   if (doc) {
     const old = fs.readFileSync(doc, 'utf8');
-    const re = /(<!-- recall:start -->)[\s\S]*?(<!-- recall:end -->)/;
+    // One table set per marker pair: the MQAR grid and the other tasks live in separate JSONs.
+    const marker = option('marker', 'recall');
+    if (!/^[a-z][a-z0-9-]*$/.test(marker))
+      throw new Error(`recall: --marker takes a name like recall-tasks, got ${marker}`);
+    const re = new RegExp(`(<!-- ${marker}:start -->)[\\s\\S]*?(<!-- ${marker}:end -->)`);
     if (!re.test(old))
-      throw new Error(`${doc}: no <!-- recall:start --> … <!-- recall:end --> markers`);
+      throw new Error(`${doc}: no <!-- ${marker}:start --> … <!-- ${marker}:end --> markers`);
     fs.writeFileSync(
       doc,
       old.replace(re, (_, a, b) => `${a}\n\n${tables}\n\n${b}`),
@@ -276,7 +281,7 @@ export function renderTables(rows, spec) {
   const out = [];
   const pairsFlag = spec.pairs ? ` --pairs ${spec.pairs.join(',')}` : '';
   out.push(
-    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr.join(',')} --vocab ${spec.vocab} --embed-std ${spec.embedStd}${spec.tasks.includes('induction') ? ` --symbols ${spec.symbols}` : ''}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr.length === 1 ? spec.lr[0] : spec.dModels.map((d) => `${lrOf(spec, d)} at d ${d}`).join(', ')}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
+    `Command: \`node tools/bench/recall.mjs --tasks ${spec.tasks.join(',')} --lengths ${spec.lengths.join(',')}${pairsFlag} --d-models ${spec.dModels.join(',')} --steps ${spec.steps} --batch ${spec.batch} --lr ${spec.lr.join(',')} --vocab ${spec.vocab} --embed-std ${spec.embedStd}${spec.tasks.includes('induction') ? ` --symbols ${spec.symbols}` : ''}\` (${spec.steps} steps of batch ${spec.batch}, lr ${spec.lr.length === 1 ? spec.lr[0] : spec.dModels.map((d) => `${lrOf(spec, d)} at d ${d}`).join(', ')}, the recipe of \`attnkit train\`, token embeddings N(0, ${spec.embedStd}²)${spec.vocab === 'auto' && spec.tasks.includes('mqar') ? '; MQAR vocabulary 2·pairs + 1, so every example asks every key' : ''}); accuracy on the answer positions of ${spec.evalBatches * 64} fresh examples; state: bytes of decoding state per sequence (2 layers) after the whole example, at the last column's length.`,
   );
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
@@ -318,7 +323,10 @@ export function renderTables(rows, spec) {
       out.push(`| ${familyOf(mixer)} | \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
     }
   }
-  const failed = rows.filter((r) => r.error && trained(r));
+  // A failure stays listed until the same cell has trained since (with any mixer options).
+  const cell = (r) => [r.task, r.length, r.pairs, r.dModel, r.mixer].join('|');
+  const done = new Set(ok.map(cell));
+  const failed = rows.filter((r) => r.error && trained(r) && !done.has(cell(r)));
   if (failed.length)
     out.push(
       '',

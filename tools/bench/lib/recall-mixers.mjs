@@ -67,7 +67,9 @@ export function mixerFor(type, dModel) {
     'sliding-window': { window: 16 },
     mamba: {},
     mamba2: { headDim: 16 },
-    mega: { chunkSize: 16 },
+    // Mega's one attention head is zDim wide (default ⌈d/4⌉, 16 at d 64): kept at 16, the
+    // width the model's rotary encoding is built for.
+    mega: { chunkSize: 16, ...(Math.ceil(dModel / 4) === 16 ? {} : { zDim: 16 }) },
     // Hymba's heads are expand·dModel / numHeads wide: twice the heads keeps them 16 wide.
     hymba: { numHeads: 2 * numHeads, window: 16 },
     latte: { numLatents: 16 },
