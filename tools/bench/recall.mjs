@@ -286,9 +286,12 @@ export function renderTables(rows, spec) {
   for (const task of spec.tasks) {
     const mine = ok.filter((r) => r.task === task);
     if (!mine.length) continue;
+    // Only the columns that have trained rows (a grid may be filled one column at a time).
     const cols = [];
     for (const dModel of spec.dModels)
-      for (const c of columnsOf(spec, task)) cols.push({ dModel, ...c });
+      for (const c of columnsOf(spec, task))
+        if (mine.some((r) => r.dModel === dModel && r.length === c.length && r.pairs === c.pairs))
+          cols.push({ dModel, ...c });
     const sample = taskFor(
       task,
       cols[0].length,
@@ -323,10 +326,13 @@ export function renderTables(rows, spec) {
       out.push(`| ${familyOf(mixer)} | \`${mixer}\` | ${cells.join(' | ')} | ${state} |`);
     }
   }
-  // A failure stays listed until the same cell has trained since (with any mixer options).
+  // A failure stays listed until the same cell has trained since, or the mixer's options for
+  // it have changed (a failure of an old config is no longer what the command would run).
   const cell = (r) => [r.task, r.length, r.pairs, r.dModel, r.mixer].join('|');
   const done = new Set(ok.map(cell));
-  const failed = rows.filter((r) => r.error && trained(r) && !done.has(cell(r)));
+  const current = (r) =>
+    !r.mixerConfig || JSON.stringify(r.mixerConfig) === JSON.stringify(mixerFor(r.mixer, r.dModel));
+  const failed = rows.filter((r) => r.error && trained(r) && current(r) && !done.has(cell(r)));
   if (failed.length)
     out.push(
       '',
