@@ -23,9 +23,9 @@ function linear(inFeatures: number, outFeatures: number, bias: boolean): Linear 
   return new Linear({ inFeatures, outFeatures, bias }, { rng: new Rng(3) });
 }
 
-/** The kernel by name, its bias made non-zero so its gradient path is exercised. */
+/** The kernel by name, with a bias when one is given. */
 function dense(x: tf.Tensor, w: tf.Tensor, b?: tf.Tensor): tf.Tensor {
-  const inputs = b ? { x, weight: w, bias: b } : { x, weight: w };
+  const inputs: tf.NamedTensorMap = b ? { x, weight: w, bias: b } : { x, weight: w };
   const [y] = tf.engine().runKernel(DENSE, inputs, { withBias: !!b }) as DenseOutputs<tf.Tensor>;
   return y;
 }
