@@ -14,6 +14,7 @@ const CASES: Array<[string, [number, number, number, number], boolean]> = [
   ['odd sizes, initial state', [2, 7, 3, 5], true],
   ['more channels than blocks (17)', [1, 6, 17, 3], true],
   ['batch 3, N 1', [3, 4, 2, 1], false],
+  ['several lane groups of 8 channels (E 40, N 16)', [2, 9, 40, 16], true],
 ];
 
 function run([batch, time, e, n]: number[], init: boolean): Float32Array[] {
