@@ -11,6 +11,7 @@
 #include <cmath>
 #include <vector>
 
+#include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
 
@@ -95,12 +96,9 @@ ATTNKIT_CLONES void forward_row(const BlockSparseShape& s, const Gathered& g, co
     *lse = -kInf;
     return;
   }
+  exp_row_shifted(srow, g.width, m);  // the vectorised exp (GCC keeps exp_f scalar here)
   float sum = 0.f;
-  for (int64_t x = 0; x < g.width; x++) {
-    const float p = exp_f(srow[x] - m);
-    srow[x] = p;
-    sum += p;
-  }
+  for (int64_t x = 0; x < g.width; x++) sum += srow[x];
   for (int64_t x = 0; x < g.width; x++) {
     const float p = srow[x];
     if (p == 0.f) continue;
@@ -124,7 +122,7 @@ ATTNKIT_CLONES void backward_row(const BlockSparseShape& s, const Gathered& g,
                                  float* dkb, float* dvb) {
   const int64_t w = g.width;
   logits(s, g, qi, qpos, p);
-  for (int64_t x = 0; x < w; x++) p[x] = exp_f(p[x] - l);
+  exp_row_shifted(p, w, l);
   float dd = -dlse;
   for (int64_t c = 0; c < s.dv; c++) dd += gi[c] * oi[c];
   for (int64_t x = 0; x < w; x++) ds[x] = 0.f;
