@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
 
@@ -39,7 +40,8 @@ void decays_of(const float* gt, int64_t gates, int64_t dk, float* f) {
     std::fill(f, f + dk, exp_f(gt[0]));
     return;
   }
-  for (int64_t d = 0; d < dk; d++) f[d] = exp_f(gt[d]);
+  std::copy(gt, gt + dk, f);
+  exp_row_shifted(f, dk, 0.f);  // vectorised (GCC keeps exp_f scalar in a loop)
 }
 
 /**
