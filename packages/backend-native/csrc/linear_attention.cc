@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
 
@@ -70,11 +71,11 @@ ATTNKIT_CLONES void chunk_weights(const Head& h, const float* qc, const float* k
       for (int64_t j = 0; j <= i; j++) row[j] += x * kc[j];
     }
     if (decayed) {
+      // exp(Γ_i - Γ_j) as exp(-Γ_j - (-Γ_i)) through the vectorised row exponential.
       float* erow = E + i * n;
-      for (int64_t j = 0; j <= i; j++) {
-        erow[j] = std::exp(cum[i] - cum[j]);
-        row[j] *= erow[j];
-      }
+      for (int64_t j = 0; j <= i; j++) erow[j] = -cum[j];
+      exp_row_shifted(erow, i + 1, -cum[i]);
+      for (int64_t j = 0; j <= i; j++) row[j] *= erow[j];
     }
   }
 }
