@@ -63,10 +63,11 @@ export class LatteState extends State {
  * [b, h, t, L] (x W_q, x W_k); v is [b, h, t, dModel/h]; o projects back. Not included: the
  * paper's VAPOR positions and the local-attention hybrid (Latte-Macchiato); takes no positions.
  * (Read from the abstract and public summaries of the paper; its section and equation numbers
- * were not accessible to us, so none are cited.) Cost: 'chunk' (the default) holds [c, c, L] per head
- * and chunk of c tokens (`latentMixtureChunks`); 'parallel' scans [t, L, dv] over log t steps
- * (`logSumExpScan`, as decoding does one step at a time); both exact for any logit range. The
- * bidirectional form is two matmuls.
+ * were not accessible to us, so none are cited.) Cost: 'chunk' (the default) is gated linear
+ * attention over L key dimensions, each latent's keys shifted by their running max
+ * (`latentMixtureChunks`, on the backend's gated recurrence kernel where it has one); 'parallel'
+ * scans [t, L, dv] over log t steps (`logSumExpScan`, as decoding does one step at a time);
+ * both exact for any logit range. The bidirectional form is two matmuls.
  */
 export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer {
   constructor(config: LatteConfig, options: ModuleOptions = {}) {
