@@ -28,7 +28,7 @@ export const latteSchema = z.strictObject({
   numHeads: linearFields.numHeads,
   bias: linearFields.bias,
   causal: linearFields.causal,
-  /** Causal training form: 'chunk' (default: one scan per chunk, the state carried) or 'parallel' (one scan over all). */
+  /** Causal training form: 'chunk' (default: gated linear attention in chunks, the state carried) or 'parallel' (one scan over all). */
   form: linearFields.form,
   chunkSize: linearFields.chunkSize,
   /** L, latent states per head (default 64; an attnkit default, not the paper's). */
