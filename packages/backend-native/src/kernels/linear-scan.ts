@@ -12,17 +12,11 @@ import {
   type LinearScanOutputs,
 } from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, f32, sizeOf } from './util';
+import { allocF32, contractChecks, f32, sizeOf, type Fail } from './util';
 
-function fail(what: string): never {
-  throw new TypeError(`${LINEAR_SCAN}: ${what}`);
-}
-
-function expectShape(name: string, t: tf.TensorInfo | undefined, shape: number[]): void {
-  if (!t) fail(`${name} is missing (expected float32 [${shape}])`);
-  if (t.dtype !== 'float32') fail(`${name} must be float32, got ${t.dtype}`);
-  if (!tf.util.arraysEqual(t.shape, shape)) fail(`${name} must be [${shape}], got [${t.shape}]`);
-}
+const checks = contractChecks(LINEAR_SCAN);
+const fail: Fail = checks.fail;
+const expectShape = checks.expectShape;
 
 /** [batch, time, channels] from b's shape, after checking a and h0 against it. */
 function geometry(a?: tf.TensorInfo, b?: tf.TensorInfo, h0?: tf.TensorInfo) {

@@ -13,17 +13,11 @@ import {
   type SelectiveScanOutputs,
 } from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, f32 } from './util';
+import { allocF32, contractChecks, f32, type Fail } from './util';
 
-function fail(what: string): never {
-  throw new TypeError(`${SELECTIVE_SCAN}: ${what}`);
-}
-
-function expectShape(name: string, t: tf.TensorInfo | undefined, shape: number[]): void {
-  if (!t) fail(`${name} is missing (expected float32 [${shape}])`);
-  if (t.dtype !== 'float32') fail(`${name} must be float32, got ${t.dtype}`);
-  if (!tf.util.arraysEqual(t.shape, shape)) fail(`${name} must be [${shape}], got [${t.shape}]`);
-}
+const checks = contractChecks(SELECTIVE_SCAN);
+const fail: Fail = checks.fail;
+const expectShape = checks.expectShape;
 
 const INPUTS = ['u', 'delta', 'a', 'b', 'c', 'd', 'h0'] as const;
 
