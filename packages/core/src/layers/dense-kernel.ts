@@ -1,6 +1,7 @@
 // The fused dense kernel a backend may register (architecture contract 7), e.g.
 // @attnkit/backend-native; names, inputs and outputs are @attnkit/kernels' DENSE.
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernelPair } from '../ops/has-kernel-pair';
 import {
   DENSE,
   DENSE_GRAD,
@@ -18,10 +19,8 @@ export function denseKernel(
   weight: tf.Tensor,
   bias: tf.Tensor | null,
 ): tf.Tensor | undefined {
-  const backend = tf.getBackend();
-  if (tf.getKernel(DENSE, backend) === undefined || tf.getKernel(DENSE_GRAD, backend) === undefined)
+  if (!hasKernelPair(DENSE, DENSE_GRAD) || x.dtype !== 'float32' || weight.dtype !== 'float32')
     return undefined;
-  if (x.dtype !== 'float32' || weight.dtype !== 'float32') return undefined;
   const inputs: DenseInputs<tf.Tensor> = bias ? { x, weight, bias } : { x, weight };
   const attrs: DenseAttrs = { withBias: bias !== null };
   const [y] = tf.engine().runKernel(DENSE, inputs, attrs) as DenseOutputs<tf.Tensor>;

@@ -1,6 +1,7 @@
 // The fused gated-activation kernel a backend may register (architecture contract 7), e.g.
 // @attnkit/backend-native; names, inputs and outputs are @attnkit/kernels' GATED_ACTIVATION.
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernelPair } from '../ops/has-kernel-pair';
 import {
   GATED_ACTIVATION,
   GATED_ACTIVATIONS,
@@ -31,11 +32,9 @@ export function gatedActivationKernel(
   up: tf.Tensor,
 ): tf.Tensor | undefined {
   const activation = BUILT_IN.get(act);
-  const backend = tf.getBackend();
   if (
     activation === undefined ||
-    tf.getKernel(GATED_ACTIVATION, backend) === undefined ||
-    tf.getKernel(GATED_ACTIVATION_GRAD, backend) === undefined ||
+    !hasKernelPair(GATED_ACTIVATION, GATED_ACTIVATION_GRAD) ||
     gate.dtype !== 'float32' ||
     up.dtype !== 'float32' ||
     gate.size === 0 ||

@@ -1,6 +1,7 @@
 // The fused norm kernels a backend may register (architecture contract 7), e.g.
 // @attnkit/backend-native; names, inputs and outputs are @attnkit/kernels' RMS_NORM / LAYER_NORM.
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernelPair } from '../ops/has-kernel-pair';
 import {
   LAYER_NORM,
   LAYER_NORM_GRAD,
@@ -11,11 +12,6 @@ import {
   type NormOutputs,
   type RMSNormInputs,
 } from '@attnkit/kernels';
-
-function has(forward: string, grad: string): boolean {
-  const backend = tf.getBackend();
-  return tf.getKernel(forward, backend) !== undefined && tf.getKernel(grad, backend) !== undefined;
-}
 
 /** Whether the kernel takes it: float32, a non-empty last axis, gains of its size, eps >= 0. */
 function fits(x: tf.Tensor, eps: number, params: (tf.Tensor | undefined)[]): boolean {
@@ -36,7 +32,7 @@ export function rmsNormKernel(
   eps: number,
   weight?: tf.Tensor,
 ): tf.Tensor | undefined {
-  if (!has(RMS_NORM, RMS_NORM_GRAD) || !fits(x, eps, [weight])) return undefined;
+  if (!hasKernelPair(RMS_NORM, RMS_NORM_GRAD) || !fits(x, eps, [weight])) return undefined;
   return tf.tidy(() => {
     const inputs: RMSNormInputs<tf.Tensor> = {
       x,
@@ -55,7 +51,8 @@ export function layerNormKernel(
   weight?: tf.Tensor,
   bias?: tf.Tensor,
 ): tf.Tensor | undefined {
-  if (!has(LAYER_NORM, LAYER_NORM_GRAD) || !fits(x, eps, [weight, bias])) return undefined;
+  if (!hasKernelPair(LAYER_NORM, LAYER_NORM_GRAD) || !fits(x, eps, [weight, bias]))
+    return undefined;
   return tf.tidy(() => {
     const dim = x.shape[x.rank - 1]!;
     const inputs: LayerNormInputs<tf.Tensor> = {

@@ -2,6 +2,7 @@
 // @attnkit/backend-native; its name, inputs and outputs are @attnkit/kernels' ROTARY contract.
 // Here in core (which depends on the contract) so that @attnkit/positional's rotary can call it.
 import * as tf from '@tensorflow/tfjs-core';
+import { hasKernelPair } from './has-kernel-pair';
 import {
   ROTARY,
   ROTARY_GRAD,
@@ -22,10 +23,8 @@ export function rotaryKernel(
   inverseFrequencies: readonly number[],
   layout: 'half' | 'interleaved',
 ): tf.Tensor4D | undefined {
-  const backend = tf.getBackend();
   if (
-    tf.getKernel(ROTARY, backend) === undefined ||
-    tf.getKernel(ROTARY_GRAD, backend) === undefined ||
+    !hasKernelPair(ROTARY, ROTARY_GRAD) ||
     x.rank !== 4 ||
     x.dtype !== 'float32' ||
     x.size === 0 ||
