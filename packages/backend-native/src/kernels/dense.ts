@@ -13,13 +13,18 @@ import {
 } from '@attnkit/kernels';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, contractChecks, f32, sizeOf } from './util';
+import { allocF32, contractChecks, f32, sizeOf, type Fail } from './util';
 
 const NO_OFFSET = new Int32Array(1);
+const CHECKS = { [DENSE]: contractChecks(DENSE), [DENSE_GRAD]: contractChecks(DENSE_GRAD) };
 
-/** Checked sizes: rows (the product of x's leading axes), in, out. */
-function geometry(kernel: string, inputs: Record<string, tf.TensorInfo | undefined>) {
-  const { fail, expectShape } = contractChecks(kernel);
+/** Checked sizes: rows (the product of x's leading axes), in, out; and the kernel's checks. */
+function geometry(
+  kernel: typeof DENSE | typeof DENSE_GRAD,
+  inputs: Record<string, tf.TensorInfo | undefined>,
+) {
+  const checks = CHECKS[kernel];
+  const fail: Fail = checks.fail;
   const { x, weight } = inputs;
   if (!weight || weight.dtype !== 'float32' || weight.shape.length !== 2)
     fail(
@@ -34,7 +39,7 @@ function geometry(kernel: string, inputs: Record<string, tf.TensorInfo | undefin
   const rows = sizeOf(lead);
   if (rows * Math.max(inF, outF) > 2 ** 31 - 1 || inF * outF > 2 ** 31 - 1)
     fail(`x [${x!.shape}] · weight [${weight!.shape}] has more than 2^31 - 1 elements`, 'value');
-  return { rows, inF, outF, lead, expectShape };
+  return { rows, inF, outF, lead, checks };
 }
 
 /** C [m, n] = op(A) · op(B) with a K of 0 (or an empty C) giving zeros, not unwritten memory. */
@@ -62,8 +67,8 @@ export function makeDense(
     const { x, weight, bias } = inputs as Partial<DenseInputs<tf.TensorInfo>>;
     const g = geometry(DENSE, { x, weight });
     const withBias = (attrs as Partial<DenseAttrs> | undefined)?.withBias === true;
-    if (withBias) g.expectShape('bias', bias, [g.outF]);
-    else if (bias) contractChecks(DENSE).fail('bias given but attrs.withBias is not true');
+    if (withBias) g.checks.expectShape('bias', bias, [g.outF]);
+    else if (bias) g.checks.fail('bias given but attrs.withBias is not true');
     const y = product(
       ctx,
       f32(backend, x!),
@@ -92,7 +97,7 @@ export function makeDenseGrad(
   return ({ inputs, attrs, backend }: KernelArgs) => {
     const { x, weight, dy } = inputs as Partial<DenseGradInputs<tf.TensorInfo>>;
     const g = geometry(DENSE_GRAD, { x, weight });
-    g.expectShape('dy', dy, [...g.lead, g.outF]);
+    g.checks.expectShape('dy', dy, [...g.lead, g.outF]);
     const [xv, wv, dyv] = [f32(backend, x!), f32(backend, weight!), f32(backend, dy!)];
     // dx = dy · Wᵀ, dW = xᵀ · dy (x and dy read as [rows, ·]).
     const dx = product(ctx, dyv, wv, g.rows, g.inF, g.outF, false, true);
