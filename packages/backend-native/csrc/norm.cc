@@ -40,13 +40,22 @@ int64_t block_count(int64_t rows, int64_t d) {
   return (rows + size - 1) / size;
 }
 
+/** sum = x + res over one row (sum may be x). */
+void add_rows(const float* x, const float* res, int64_t d, float* sum) {
+  for (int64_t j = 0; j < d; j++) sum[j] = x[j] + res[j];
+}
+
 }  // namespace
 
 void rms_norm_forward(int64_t rows, int64_t d, const float* x, const float* w, float eps,
-                      float* y) {
+                      float* y, const float* res, float* sum) {
   for_row_blocks(rows, d, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const float* xr = x + r * d;
+      if (res) {
+        add_rows(xr, res + r * d, d, sum + r * d);
+        xr = sum + r * d;
+      }
       float* yr = y + r * d;
       const float s = rms_scale(xr, d, eps);
       for (int64_t j = 0; j < d; j++) yr[j] = xr[j] * s * w[j];
@@ -55,7 +64,7 @@ void rms_norm_forward(int64_t rows, int64_t d, const float* x, const float* w, f
 }
 
 void rms_norm_backward(int64_t rows, int64_t d, const float* x, const float* w, const float* dy,
-                       float eps, float* dx, float* dw) {
+                       float eps, float* dx, float* dw, const float* dsum) {
   const int64_t blocks = block_count(rows, d);
   std::vector<float> partial(static_cast<size_t>(std::max<int64_t>(blocks, 1) * d), 0.0f);
   for_row_blocks(rows, d, [&](int64_t b, int64_t r0, int64_t r1) {
@@ -73,16 +82,21 @@ void rms_norm_backward(int64_t rows, int64_t d, const float* x, const float* w, 
         dxr[j] = s * (gr[j] * w[j] - xh * c);
         pw[j] += gr[j] * xh;
       }
+      if (dsum) add_rows(dxr, dsum + r * d, d, dxr);
     }
   });
   sum_blocks(partial, blocks, d, dw);
 }
 
 void layer_norm_forward(int64_t rows, int64_t d, const float* x, const float* w, const float* b,
-                        float eps, float* y) {
+                        float eps, float* y, const float* res, float* sum) {
   for_row_blocks(rows, d, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
       const float* xr = x + r * d;
+      if (res) {
+        add_rows(xr, res + r * d, d, sum + r * d);
+        xr = sum + r * d;
+      }
       float* yr = y + r * d;
       float m, s;
       moments(xr, d, eps, &m, &s);
@@ -92,7 +106,7 @@ void layer_norm_forward(int64_t rows, int64_t d, const float* x, const float* w,
 }
 
 void layer_norm_backward(int64_t rows, int64_t d, const float* x, const float* w, const float* dy,
-                         float eps, float* dx, float* dw, float* db) {
+                         float eps, float* dx, float* dw, float* db, const float* dsum) {
   const int64_t blocks = block_count(rows, d);
   const size_t n = static_cast<size_t>(std::max<int64_t>(blocks, 1) * d);
   std::vector<float> pw(n, 0.0f), pb(n, 0.0f);
@@ -119,6 +133,7 @@ void layer_norm_backward(int64_t rows, int64_t d, const float* x, const float* w
         bw[j] += gr[j] * xh;
         bb[j] += gr[j];
       }
+      if (dsum) add_rows(dxr, dsum + r * d, d, dxr);
     }
   });
   sum_blocks(pw, blocks, d, dw);

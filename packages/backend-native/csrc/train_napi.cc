@@ -17,7 +17,7 @@ namespace {
  * entry checks itself.
  */
 struct Arrays {
-  static constexpr size_t kMax = 6;
+  static constexpr size_t kMax = 8;
   void* data[kMax];
   size_t length[kMax];
   float* f(size_t i) const { return static_cast<float*>(data[i]); }
@@ -151,6 +151,45 @@ napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
     const auto c = norm_call(env, info, "layerNormBackward", "AWAAWW");
     layer_norm_backward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(3), c.a.f(4),
                         c.a.f(5));
+    return undefined(env);
+  });
+}
+
+// addRmsNormForward(x, residual, w, sum, y, dims, eps)
+napi_value AddRmsNormForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const auto c = norm_call(env, info, "addRmsNormForward", "AAWAA");
+    rms_norm_forward(c.rows, c.d, c.a.f(0), c.a.f(2), c.scalar, c.a.f(4), c.a.f(1), c.a.f(3));
+    return undefined(env);
+  });
+}
+
+// addRmsNormBackward(sum, w, dy, dsum, dx, dw, dims, eps)
+napi_value AddRmsNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const auto c = norm_call(env, info, "addRmsNormBackward", "AWAAAW");
+    rms_norm_backward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(4), c.a.f(5),
+                      c.a.f(3));
+    return undefined(env);
+  });
+}
+
+// addLayerNormForward(x, residual, w, b, sum, y, dims, eps)
+napi_value AddLayerNormForward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const auto c = norm_call(env, info, "addLayerNormForward", "AAWWAA");
+    layer_norm_forward(c.rows, c.d, c.a.f(0), c.a.f(2), c.a.f(3), c.scalar, c.a.f(5), c.a.f(1),
+                       c.a.f(4));
+    return undefined(env);
+  });
+}
+
+// addLayerNormBackward(sum, w, dy, dsum, dx, dw, db, dims, eps)
+napi_value AddLayerNormBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    const auto c = norm_call(env, info, "addLayerNormBackward", "AWAAAWW");
+    layer_norm_backward(c.rows, c.d, c.a.f(0), c.a.f(1), c.a.f(2), c.scalar, c.a.f(4), c.a.f(5),
+                        c.a.f(6), c.a.f(3));
     return undefined(env);
   });
 }

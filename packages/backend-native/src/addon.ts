@@ -302,6 +302,48 @@ export interface NativeAddon {
     dims: Int32Array,
     eps: number,
   ): void;
+  /** As rmsNormForward of sum = x + residual, sum written too; all but weight [rows, dim]. */
+  addRmsNormForward(
+    x: Float32Array,
+    residual: Float32Array,
+    weight: Float32Array,
+    sum: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  /** As rmsNormBackward at sum, dSum added to dx. */
+  addRmsNormBackward(
+    sum: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dSum: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  addLayerNormForward(
+    x: Float32Array,
+    residual: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array,
+    sum: Float32Array,
+    y: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
+  addLayerNormBackward(
+    sum: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dSum: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dBias: Float32Array,
+    dims: Int32Array,
+    eps: number,
+  ): void;
   /** dims [rows, vocab]; labels [rows]; loss, lse [rows]. */
   crossEntropyForward(
     logits: Float32Array,

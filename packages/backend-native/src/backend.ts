@@ -21,6 +21,10 @@ import {
   LINEAR_SCAN_GRAD,
   RMS_NORM,
   RMS_NORM_GRAD,
+  ADD_RMS_NORM,
+  ADD_RMS_NORM_GRAD,
+  ADD_LAYER_NORM,
+  ADD_LAYER_NORM_GRAD,
   ROTARY,
   ROTARY_GRAD,
   SELECTIVE_SCAN,
@@ -105,6 +109,14 @@ import {
   rmsNormGradConfig,
 } from './kernels/norm';
 import { denseGradConfig, makeDense, makeDenseGrad } from './kernels/dense';
+import {
+  addLayerNormGradConfig,
+  addRmsNormGradConfig,
+  makeAddLayerNorm,
+  makeAddLayerNormGrad,
+  makeAddRmsNorm,
+  makeAddRmsNormGrad,
+} from './kernels/add-norm';
 import type { KernelContext, NativeKernel } from './kernels/util';
 
 export const BACKEND_NAME = 'native';
@@ -134,6 +146,10 @@ const TRAINING_KERNELS = [
   RMS_NORM_GRAD,
   LAYER_NORM,
   LAYER_NORM_GRAD,
+  ADD_RMS_NORM,
+  ADD_RMS_NORM_GRAD,
+  ADD_LAYER_NORM,
+  ADD_LAYER_NORM_GRAD,
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
   ROTARY,
@@ -220,6 +236,10 @@ function nativeKernels(
     [RMS_NORM_GRAD, makeRmsNormGrad(ctx)],
     [LAYER_NORM, makeLayerNorm(ctx)],
     [LAYER_NORM_GRAD, makeLayerNormGrad(ctx)],
+    [ADD_RMS_NORM, makeAddRmsNorm(ctx)],
+    [ADD_RMS_NORM_GRAD, makeAddRmsNormGrad(ctx)],
+    [ADD_LAYER_NORM, makeAddLayerNorm(ctx)],
+    [ADD_LAYER_NORM_GRAD, makeAddLayerNormGrad(ctx)],
     [SOFTMAX_CROSS_ENTROPY, makeCrossEntropy(ctx)],
     [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
     [ROTARY, makeRotary(ctx)],
@@ -251,6 +271,10 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [RMS_NORM_GRAD]: 'rmsNormBackward',
   [LAYER_NORM]: 'layerNormForward',
   [LAYER_NORM_GRAD]: 'layerNormBackward',
+  [ADD_RMS_NORM]: 'addRmsNormForward',
+  [ADD_RMS_NORM_GRAD]: 'addRmsNormBackward',
+  [ADD_LAYER_NORM]: 'addLayerNormForward',
+  [ADD_LAYER_NORM_GRAD]: 'addLayerNormBackward',
   [SOFTMAX_CROSS_ENTROPY]: 'crossEntropyForward',
   [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
   [ROTARY]: 'rotaryApply',
@@ -330,6 +354,8 @@ export function registerNativeBackend(addon: NativeAddon): void {
     blockSparseAttentionGradConfig,
     rmsNormGradConfig,
     layerNormGradConfig,
+    addRmsNormGradConfig,
+    addLayerNormGradConfig,
     crossEntropyGradConfig,
     rotaryGradConfig,
     gatedActivationGradConfig,

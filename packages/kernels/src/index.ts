@@ -13,4 +13,5 @@ export * from './cross-entropy';
 export * from './rotary';
 export * from './gated-activation';
 export * from './dense';
+export * from './add-norm';
 export * from './names';

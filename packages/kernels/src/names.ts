@@ -12,6 +12,7 @@ import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entro
 import { ROTARY, ROTARY_GRAD } from './rotary';
 import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
 import { DENSE, DENSE_GRAD } from './dense';
+import { ADD_LAYER_NORM, ADD_LAYER_NORM_GRAD, ADD_RMS_NORM, ADD_RMS_NORM_GRAD } from './add-norm';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
 export const KERNEL_NAMES = [
@@ -40,6 +41,10 @@ export const KERNEL_NAMES = [
   GATED_RECURRENCE_GRAD,
   DENSE,
   DENSE_GRAD,
+  ADD_RMS_NORM,
+  ADD_RMS_NORM_GRAD,
+  ADD_LAYER_NORM,
+  ADD_LAYER_NORM_GRAD,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

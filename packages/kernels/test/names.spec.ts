@@ -2,6 +2,10 @@
 // strings, so a rename, a duplicate or a reserved name reused by accident must fail here.
 import {
   ADAMW,
+  ADD_LAYER_NORM,
+  ADD_LAYER_NORM_GRAD,
+  ADD_RMS_NORM,
+  ADD_RMS_NORM_GRAD,
   DENSE,
   DENSE_GRAD,
   BLOCK_SPARSE_ATTENTION,
@@ -57,6 +61,10 @@ describe('kernel names', () => {
     expect(GATED_RECURRENCE_GRAD).toBe('AttnkitGatedRecurrenceGrad');
     expect(DENSE).toBe('AttnkitDense');
     expect(DENSE_GRAD).toBe('AttnkitDenseGrad');
+    expect(ADD_RMS_NORM).toBe('AttnkitAddRMSNorm');
+    expect(ADD_RMS_NORM_GRAD).toBe('AttnkitAddRMSNormGrad');
+    expect(ADD_LAYER_NORM).toBe('AttnkitAddLayerNorm');
+    expect(ADD_LAYER_NORM_GRAD).toBe('AttnkitAddLayerNormGrad');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -83,6 +91,10 @@ describe('kernel names', () => {
       GATED_RECURRENCE_GRAD,
       DENSE,
       DENSE_GRAD,
+      ADD_RMS_NORM,
+      ADD_RMS_NORM_GRAD,
+      ADD_LAYER_NORM,
+      ADD_LAYER_NORM_GRAD,
     ]);
   });
 

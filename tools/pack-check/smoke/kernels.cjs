@@ -31,6 +31,10 @@ module.exports = async function smoke(kernels) {
     'AttnkitGatedRecurrenceGrad',
     'AttnkitDense',
     'AttnkitDenseGrad',
+    'AttnkitAddRMSNorm',
+    'AttnkitAddRMSNormGrad',
+    'AttnkitAddLayerNorm',
+    'AttnkitAddLayerNormGrad',
   ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
@@ -42,6 +46,8 @@ module.exports = async function smoke(kernels) {
   if (kernels.GATED_ACTIVATION !== want[19]) fail('gated activation kernel name');
   if (kernels.GATED_RECURRENCE !== want[21]) fail('gated recurrence kernel name');
   if (kernels.DENSE !== want[23]) fail('dense kernel name');
+  if (kernels.ADD_RMS_NORM !== want[25] || kernels.ADD_LAYER_NORM !== want[27])
+    fail('add-norm kernel names');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.

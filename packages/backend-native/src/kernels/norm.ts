@@ -19,7 +19,12 @@ import {
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
 import { allocF32, f32, sizeOf } from './util';
 
-function check(kernel: string, name: string, t: tf.TensorInfo | undefined, shape: number[]): void {
+export function check(
+  kernel: string,
+  name: string,
+  t: tf.TensorInfo | undefined,
+  shape: number[],
+): void {
   const fail = (what: string): never => {
     throw new TypeError(`${kernel}: ${what}`);
   };
@@ -29,7 +34,7 @@ function check(kernel: string, name: string, t: tf.TensorInfo | undefined, shape
 }
 
 /** [rows, dim] of x after checking the gain (and bias) and eps; dim >= 1. */
-function geometry(
+export function geometry(
   kernel: string,
   x: tf.TensorInfo | undefined,
   params: Record<string, tf.TensorInfo | undefined>,

@@ -5,6 +5,7 @@ export * from './embedding';
 export * from './dropout';
 export * from './layer-norm';
 export * from './rms-norm';
+export * from './residual-norm';
 export * from './scale-norm';
 export * from './qk-norm';
 export * from './mlp';

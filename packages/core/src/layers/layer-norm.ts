@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { estimateOf } from '../limits';
-import { checkLastAxis } from '../checks';
+import { checkLastAxis, checkShape } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
-import { layerNormKernel } from './norm-kernel';
+import { addLayerNormKernel, layerNormKernel } from './norm-kernel';
+import type { ResidualNorm } from './residual-norm';
 
 export const layerNormSchema = z.strictObject({
   type: z.literal('layer-norm'),
@@ -39,7 +40,23 @@ export function layerNorm(
   });
 }
 
-export class LayerNorm extends Module<LayerNormConfig> {
+/** [sum, layerNorm(sum)] with sum = x + residual, fused where the backend has it (see addRmsNorm). */
+export function addLayerNorm(
+  x: tf.Tensor,
+  residual: tf.Tensor,
+  eps = 1e-5,
+  weight?: tf.Tensor,
+  bias?: tf.Tensor,
+): [tf.Tensor, tf.Tensor] {
+  const fused = addLayerNormKernel(x, residual, eps, weight, bias);
+  if (fused) return fused;
+  return tf.tidy(() => {
+    const sum = tf.add(x, residual);
+    return [sum, layerNorm(sum, eps, weight, bias)];
+  });
+}
+
+export class LayerNorm extends Module<LayerNormConfig> implements ResidualNorm {
   readonly weight: tf.Variable | null;
   readonly bias: tf.Variable | null;
 
@@ -62,6 +79,13 @@ export class LayerNorm extends Module<LayerNormConfig> {
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('layer-norm', 'x', x, this.config.dim);
     return layerNorm(x, this.eps, this.weight ?? undefined, this.bias ?? undefined);
+  }
+
+  addAndNorm(x: tf.Tensor, residual: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    checkLastAxis('layer-norm', 'x', x, this.config.dim);
+    checkShape('layer-norm', 'residual', residual, x.shape);
+    const [w, b] = [this.weight ?? undefined, this.bias ?? undefined];
+    return addLayerNorm(x, residual, this.eps, w, b);
   }
 
   /** Its part of a fused decoder's spec (contract 7). */

@@ -3,6 +3,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hasKernelPair } from '../ops/has-kernel-pair';
 import {
+  ADD_LAYER_NORM,
+  ADD_LAYER_NORM_GRAD,
+  ADD_RMS_NORM,
+  ADD_RMS_NORM_GRAD,
+  type AddLayerNormInputs,
+  type AddNormOutputs,
+  type AddRMSNormInputs,
   LAYER_NORM,
   LAYER_NORM_GRAD,
   RMS_NORM,
@@ -63,5 +70,53 @@ export function layerNormKernel(
     const attrs: NormAttrs = { eps };
     const [y] = tf.engine().runKernel(LAYER_NORM, inputs, attrs) as NormOutputs<tf.Tensor>;
     return y;
+  });
+}
+
+/** Whether the add-norm kernels take x + residual: the norm's conditions, residual shaped as x. */
+function residualFits(x: tf.Tensor, residual: tf.Tensor): boolean {
+  return residual.dtype === 'float32' && tf.util.arraysEqual(x.shape, residual.shape);
+}
+
+/** [x + residual, rmsNorm(x + residual) · weight] as the backend's kernel, or undefined. */
+export function addRmsNormKernel(
+  x: tf.Tensor,
+  residual: tf.Tensor,
+  eps: number,
+  weight?: tf.Tensor,
+): [tf.Tensor, tf.Tensor] | undefined {
+  if (!hasKernelPair(ADD_RMS_NORM, ADD_RMS_NORM_GRAD)) return undefined;
+  if (!fits(x, eps, [weight]) || !residualFits(x, residual)) return undefined;
+  return tf.tidy(() => {
+    const inputs: AddRMSNormInputs<tf.Tensor> = {
+      x,
+      residual,
+      weight: weight ?? tf.ones([x.shape[x.rank - 1]!]),
+    };
+    const attrs: NormAttrs = { eps };
+    return tf.engine().runKernel(ADD_RMS_NORM, inputs, attrs) as AddNormOutputs<tf.Tensor>;
+  });
+}
+
+/** [x + residual, layerNorm(x + residual) · weight + bias] as the backend's kernel, or undefined. */
+export function addLayerNormKernel(
+  x: tf.Tensor,
+  residual: tf.Tensor,
+  eps: number,
+  weight?: tf.Tensor,
+  bias?: tf.Tensor,
+): [tf.Tensor, tf.Tensor] | undefined {
+  if (!hasKernelPair(ADD_LAYER_NORM, ADD_LAYER_NORM_GRAD)) return undefined;
+  if (!fits(x, eps, [weight, bias]) || !residualFits(x, residual)) return undefined;
+  return tf.tidy(() => {
+    const dim = x.shape[x.rank - 1]!;
+    const inputs: AddLayerNormInputs<tf.Tensor> = {
+      x,
+      residual,
+      weight: weight ?? tf.ones([dim]),
+      bias: bias ?? tf.zeros([dim]),
+    };
+    const attrs: NormAttrs = { eps };
+    return tf.engine().runKernel(ADD_LAYER_NORM, inputs, attrs) as AddNormOutputs<tf.Tensor>;
   });
 }

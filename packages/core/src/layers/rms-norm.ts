@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { Module, type ModuleOptions } from '../module';
 import { parseConfig, register } from '../registry';
 import { estimateOf } from '../limits';
-import { checkLastAxis } from '../checks';
+import { checkLastAxis, checkShape } from '../checks';
 import type { FusedDecoderNorm } from '../fused-decoder';
 import { fusedValues } from './fused-values';
-import { rmsNormKernel } from './norm-kernel';
+import { addRmsNormKernel, rmsNormKernel } from './norm-kernel';
+import type { ResidualNorm } from './residual-norm';
 
 export const rmsNormSchema = z.strictObject({
   type: z.literal('rms-norm'),
@@ -30,7 +31,25 @@ export function rmsNorm(x: tf.Tensor, eps = 1e-6, weight?: tf.Tensor): tf.Tensor
   });
 }
 
-export class RMSNorm extends Module<RMSNormConfig> {
+/**
+ * [sum, rmsNorm(sum)] with sum = x + residual: a pre-norm block's residual add and the next
+ * norm, one kernel each way where the backend has it (x and residual shaped alike).
+ */
+export function addRmsNorm(
+  x: tf.Tensor,
+  residual: tf.Tensor,
+  eps = 1e-6,
+  weight?: tf.Tensor,
+): [tf.Tensor, tf.Tensor] {
+  const fused = addRmsNormKernel(x, residual, eps, weight);
+  if (fused) return fused;
+  return tf.tidy(() => {
+    const sum = tf.add(x, residual);
+    return [sum, rmsNorm(sum, eps, weight)];
+  });
+}
+
+export class RMSNorm extends Module<RMSNormConfig> implements ResidualNorm {
   readonly weight: tf.Variable | null;
 
   constructor(
@@ -50,6 +69,12 @@ export class RMSNorm extends Module<RMSNormConfig> {
   forward(x: tf.Tensor): tf.Tensor {
     checkLastAxis('rms-norm', 'x', x, this.config.dim);
     return rmsNorm(x, this.eps, this.weight ?? undefined);
+  }
+
+  addAndNorm(x: tf.Tensor, residual: tf.Tensor): [tf.Tensor, tf.Tensor] {
+    checkLastAxis('rms-norm', 'x', x, this.config.dim);
+    checkShape('rms-norm', 'residual', residual, x.shape);
+    return addRmsNorm(x, residual, this.eps, this.weight ?? undefined);
   }
 
   /** Its part of a fused decoder's spec (contract 7). */

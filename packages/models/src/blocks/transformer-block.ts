@@ -19,6 +19,7 @@ import {
   checkRank,
   estimateChild,
   fusedDecodingOf,
+  isResidualNorm,
   parseConfig,
   register,
   slotSchema,
@@ -144,12 +145,10 @@ export class TransformerBlock extends Module<Parsed> {
         path: at('crossAttention'),
       });
     return tf.tidy(() => {
-      // One residual sublayer in the chosen placement.
+      // One post- or sandwich-norm residual sublayer (pre-norm: preNormSteps).
       const residual = (h: tf.Tensor3D, f: (t: tf.Tensor3D) => tf.Tensor3D, n: string) => {
         if (placement === 'post') return norm(n, tf.add(h, drop(f(h))));
-        if (placement === 'sandwich')
-          return tf.add<tf.Tensor3D>(h, drop(norm(`${n}Out`, f(norm(n, h)))));
-        return tf.add<tf.Tensor3D>(h, drop(f(norm(n, h))));
+        return tf.add<tf.Tensor3D>(h, drop(norm(`${n}Out`, f(norm(n, h)))));
       };
       if (parallel) {
         const inner = placement === 'post' ? x : norm('norm1', x);
@@ -162,10 +161,38 @@ export class TransformerBlock extends Module<Parsed> {
         const sum = tf.add(x, tf.add(drop(a), drop(b))) as tf.Tensor3D;
         return placement === 'post' ? norm('norm1', sum) : sum;
       }
-      let h = residual(x, mix, 'norm1');
-      if (this.crossAttention) h = residual(h, cross, 'normCross');
-      return residual(h, ff, 'norm2');
+      const steps: [(t: tf.Tensor3D) => tf.Tensor3D, string][] = [[mix, 'norm1']];
+      if (this.crossAttention) steps.push([cross, 'normCross']);
+      steps.push([ff, 'norm2']);
+      if (placement === 'pre') return this.preNormSteps(x, steps, drop);
+      let h = x;
+      for (const [f, n] of steps) h = residual(h, f, n);
+      return h;
     });
+  }
+
+  /**
+   * Pre-norm residual sublayers, each add done together with the norm that reads its sum (one
+   * kernel each way where the norm and backend have it: `ResidualNorm`).
+   */
+  private preNormSteps(
+    x: tf.Tensor3D,
+    steps: [(t: tf.Tensor3D) => tf.Tensor3D, string][],
+    drop: (t: tf.Tensor3D) => tf.Tensor3D,
+  ): tf.Tensor3D {
+    let h = x;
+    let normed = this.norms[steps[0]![1]]!.forward(x) as tf.Tensor3D;
+    for (let i = 0; ; i++) {
+      const delta = drop(steps[i]![0](normed));
+      const next = steps[i + 1];
+      if (!next) return tf.add(h, delta);
+      const n = this.norms[next[1]]!;
+      if (isResidualNorm(n)) [h, normed] = n.addAndNorm(h, delta) as [tf.Tensor3D, tf.Tensor3D];
+      else {
+        h = tf.add(h, delta);
+        normed = n.forward(h) as tf.Tensor3D;
+      }
+    }
   }
 
   /**
