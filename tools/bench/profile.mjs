@@ -2,7 +2,7 @@
 // whole step, so the share spent in tfjs dispatch and JavaScript around the kernels shows.
 // `node tools/bench/profile.mjs [--backend native] [--what train|generate] [--steps 20]
 //   [--model llama-small] [--detail BatchMatMul]` (llama-small: the train workload's 3M model,
-//   batch 8 × 256; --detail: that kernel's calls grouped by input shapes)
+//   batch 8 × 256; --detail: that kernel's calls grouped by input shapes; --top N: N kernels)
 // `--mixer TYPE [--d-model 64] [--length 64]`: the recall study's 2-layer model around that mixer
 //   on MQAR (T/4 pairs), batch 32, instead of a preset.
 // (needs `npm run build`). Single-threaded runs (ATTNKIT_NATIVE_THREADS=1) give stabler CPU time.
@@ -103,7 +103,7 @@ console.log(
   `  ${info.kernels.length} kernels; kernel time ${kernelMs.toFixed(2)} ms in the profiled step`,
 );
 console.log('  kernel                        calls   ms');
-for (const [name, e] of byName.slice(0, 15)) {
+for (const [name, e] of byName.slice(0, Number(option("top", "15")))) {
   console.log(`  ${name.padEnd(28)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`);
 }
 if (detail) {

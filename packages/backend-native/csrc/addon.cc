@@ -418,7 +418,8 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   });
 }
 
-// adamw(p, m, v, g, pOut, mOut, vOut, [lr, beta1, 1-beta1, beta2, 1-beta2, eps, wd, c1, c2])
+// adamw(p, m, v, g, pOut, mOut, vOut,
+//       [lr, beta1, 1-beta1, beta2, 1-beta2, eps, wd, c1, c2, gradScale])
 napi_value AdamW(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "adamw", 8);
@@ -431,11 +432,23 @@ napi_value AdamW(napi_env env, napi_callback_info info) {
     float* mo = args.f32(5, &n[5]);
     float* vo = args.f32(6, &n[6]);
     const float* h = args.f32(7, &nh);
-    if (nh != 9) args.fail(7, "must hold 9 values", true);
+    if (nh != 10) args.fail(7, "must hold 10 values", true);
     for (int i = 1; i < 7; i++) args.need(i, n[i], static_cast<double>(n[0]));
     adamw(p, m, v, g, po, mo, vo, static_cast<int64_t>(n[0]),
-          AdamWParams{h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]});
+          AdamWParams{h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8], h[9]});
     return undefined(env);
+  });
+}
+
+// sumOfSquares(x) -> Σ x² (a number, accumulated in double)
+napi_value SumOfSquares(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "sumOfSquares", 1);
+    size_t n;
+    const float* x = args.f32(0, &n);
+    napi_value out;
+    napi_create_double(env, sum_of_squares(x, static_cast<int64_t>(n)), &out);
+    return out;
   });
 }
 
@@ -523,6 +536,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gluForward", nullptr, GluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gluBackward", nullptr, GluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

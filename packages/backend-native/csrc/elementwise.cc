@@ -374,8 +374,9 @@ ATTNKIT_CLONES void adamw_range(const float* ATTNKIT_RESTRICT p, const float* AT
   const float b1 = a.beta1, b2 = a.beta2, ob1 = a.oneMinusBeta1, ob2 = a.oneMinusBeta2;
   const float c1 = a.c1, c2 = a.c2, eps = a.epsilon, wd = a.weightDecay, lr = a.lr;
   const bool decay = wd != 0.0f;
+  const float scale = a.gradScale;
   for (int64_t i = 0; i < n; i++) {
-    const float gi = g[i], pi = p[i];
+    const float gi = g[i] * scale, pi = p[i];
     const float m1 = m[i] * b1 + gi * ob1;
     const float v1 = v[i] * b2 + (gi * gi) * ob2;
     const float update = (m1 / c1) / (std::sqrt(v1 / c2) + eps);
@@ -399,6 +400,30 @@ void adamw(const float* p, const float* m, const float* v, const float* g, float
     const int64_t i0 = c * size, i1 = std::min(n, i0 + size);
     if (i0 < i1) adamw_range(p + i0, m + i0, v + i0, g + i0, pOut + i0, mOut + i0, vOut + i0, i1 - i0, a);
   });
+}
+
+double sum_of_squares(const float* x, int64_t n) {
+  auto range = [x](int64_t i0, int64_t i1) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = i0;
+    for (; i + 8 <= i1; i += 8)
+      for (int q = 0; q < 8; q++) acc[q] += static_cast<double>(x[i + q]) * x[i + q];
+    for (; i < i1; i++) acc[0] += static_cast<double>(x[i]) * x[i];
+    double sum = 0;
+    for (int q = 0; q < 8; q++) sum += acc[q];
+    return sum;
+  };
+  constexpr int64_t chunks = 16;
+  if (n < kParallelElements) return range(0, n);
+  const int64_t size = (n + chunks - 1) / chunks;
+  double partial[chunks] = {};
+  parallel_for(chunks, [&](int64_t c) {
+    const int64_t i0 = c * size, i1 = std::min(n, i0 + size);
+    if (i0 < i1) partial[c] = range(i0, i1);
+  });
+  double sum = 0;
+  for (int64_t c = 0; c < chunks; c++) sum += partial[c];
+  return sum;
 }
 
 namespace {

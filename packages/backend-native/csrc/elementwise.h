@@ -33,9 +33,13 @@ struct AdamWParams {
   // As float32 scalars from JavaScript: 1 - beta and the bias corrections c = 1 - beta^t are
   // rounded once there, exactly as the composite's scalar tensors are.
   float lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, epsilon, weightDecay, c1, c2;
+  float gradScale;  // g · gradScale first (a global-norm clip); 1 leaves g as it is
 };
 void adamw(const float* p, const float* m, const float* v, const float* g, float* pOut, float* mOut,
            float* vOut, int64_t n, const AdamWParams& a);
+
+/** Σ x² in double, over fixed chunks summed in order (the same result on any thread count). */
+double sum_of_squares(const float* x, int64_t n);
 
 /** dst[dstOffset + idx·dstStrides] = src[srcOffset + idx·srcStrides] over `shape` (rank ≤ 12). */
 void copy_strided(const void* src, void* dst, int elementBytes, int rank, const int64_t* shape,

@@ -396,8 +396,11 @@ export interface NativeAddon {
     pOut: Float32Array,
     mOut: Float32Array,
     vOut: Float32Array,
+    /** lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weight decay, c1, c2, gradScale. */
     hyper: Float32Array,
   ): void;
+  /** Σ x², accumulated in double. */
+  sumOfSquares(x: Float32Array): number;
   /** One decoding step of a whole decoder (csrc/decoder_napi.cc; layout in src/decoder.ts). */
   decoderStep(
     ints: Int32Array,

@@ -33,6 +33,7 @@ import {
   GATED_RECURRENCE_GRAD,
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
+  SUM_OF_SQUARES,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderOptions,
@@ -40,7 +41,7 @@ import {
 } from '@attnkit/kernels';
 import type { NativeAddon } from './addon';
 import { NativeFusedDecoder } from './decoder';
-import { makeAdamW } from './kernels/adamw';
+import { makeAdamW, makeSumOfSquares } from './kernels/adamw';
 import {
   fusedAttentionGradConfig,
   makeFusedAttention,
@@ -186,6 +187,7 @@ export function nativeKernelNames(): string[] {
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
+    SUM_OF_SQUARES,
     CHUNKED_LINEAR_ATTENTION,
     CHUNKED_LINEAR_ATTENTION_GRAD,
     LINEAR_SCAN,
@@ -222,6 +224,7 @@ function nativeKernels(
     [FUSED_ATTENTION, makeFusedAttention(ctx)],
     [FUSED_ATTENTION_GRAD, makeFusedAttentionGrad(ctx)],
     [ADAMW, makeAdamW(ctx)],
+    [SUM_OF_SQUARES, makeSumOfSquares(ctx)],
     [CHUNKED_LINEAR_ATTENTION, makeChunkedLinearAttention(ctx)],
     [CHUNKED_LINEAR_ATTENTION_GRAD, makeChunkedLinearAttentionGrad(ctx)],
     [LINEAR_SCAN, makeLinearScan(ctx)],
@@ -257,6 +260,7 @@ function nativeKernels(
 
 /** The addon entry each newer kernel needs, by kernel name. */
 const ENTRIES: Record<string, keyof NativeAddon> = {
+  [SUM_OF_SQUARES]: 'sumOfSquares',
   [CHUNKED_LINEAR_ATTENTION]: 'linearAttentionForward',
   [CHUNKED_LINEAR_ATTENTION_GRAD]: 'linearAttentionBackward',
   [LINEAR_SCAN]: 'linearScanForward',
@@ -324,6 +328,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     FUSED_ATTENTION,
     FUSED_ATTENTION_GRAD,
     ADAMW,
+    SUM_OF_SQUARES,
     CHUNKED_LINEAR_ATTENTION,
     CHUNKED_LINEAR_ATTENTION_GRAD,
     LINEAR_SCAN,

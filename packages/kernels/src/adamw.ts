@@ -25,6 +25,11 @@ export type AdamWAttrs = {
   weightDecay: number;
   /** 1-based step count, for the bias corrections 1 - beta^step. */
   step: number;
+  /**
+   * Multiplies the gradient first (float32 g · gradScale, as a tf.mul would): a global-norm
+   * clip without a scaled copy of every gradient. Absent: 1.
+   */
+  gradScale?: number;
 };
 
 /** The updated parameter and moments, in this order. */

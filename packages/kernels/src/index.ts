@@ -14,4 +14,5 @@ export * from './rotary';
 export * from './gated-activation';
 export * from './dense';
 export * from './add-norm';
+export * from './sum-of-squares';
 export * from './names';

@@ -12,6 +12,7 @@ import { SOFTMAX_CROSS_ENTROPY, SOFTMAX_CROSS_ENTROPY_GRAD } from './cross-entro
 import { ROTARY, ROTARY_GRAD } from './rotary';
 import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
 import { DENSE, DENSE_GRAD } from './dense';
+import { SUM_OF_SQUARES } from './sum-of-squares';
 import { ADD_LAYER_NORM, ADD_LAYER_NORM_GRAD, ADD_RMS_NORM, ADD_RMS_NORM_GRAD } from './add-norm';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
@@ -45,6 +46,7 @@ export const KERNEL_NAMES = [
   ADD_RMS_NORM_GRAD,
   ADD_LAYER_NORM,
   ADD_LAYER_NORM_GRAD,
+  SUM_OF_SQUARES,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

@@ -32,6 +32,7 @@ import {
   SOFTMAX_CROSS_ENTROPY_GRAD,
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
+  SUM_OF_SQUARES,
 } from '@attnkit/kernels';
 
 describe('kernel names', () => {
@@ -65,6 +66,7 @@ describe('kernel names', () => {
     expect(ADD_RMS_NORM_GRAD).toBe('AttnkitAddRMSNormGrad');
     expect(ADD_LAYER_NORM).toBe('AttnkitAddLayerNorm');
     expect(ADD_LAYER_NORM_GRAD).toBe('AttnkitAddLayerNormGrad');
+    expect(SUM_OF_SQUARES).toBe('AttnkitSumOfSquares');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -95,6 +97,7 @@ describe('kernel names', () => {
       ADD_RMS_NORM_GRAD,
       ADD_LAYER_NORM,
       ADD_LAYER_NORM_GRAD,
+      SUM_OF_SQUARES,
     ]);
   });
 

@@ -60,4 +60,35 @@ describe('AdamW', () => {
     });
     p.dispose();
   });
+
+  it('scales every gradient by gradScale first: the same bits as stepping on scaled copies', () => {
+    const make = () =>
+      new Map([
+        [
+          'w',
+          tf.variable(
+            tf.tensor([
+              [0.5, -1],
+              [2, 0.25],
+            ]),
+          ),
+        ],
+      ]);
+    const [a, b] = [make(), make()];
+    const [optA, optB] = [new AdamW(a), new AdamW(b)];
+    for (let i = 0; i < 3; i++) {
+      const g = tf.tensor([
+        [0.3 + i, -2],
+        [1.5, 0.7 * i],
+      ]);
+      const scaled = tf.mul(g, 0.37);
+      optA.step(new Map([['w', g]]), 0.01, { gradScale: 0.37 });
+      optB.step(new Map([['w', scaled]]), 0.01);
+      tf.dispose([g, scaled]);
+    }
+    expect(Array.from(a.get('w')!.dataSync())).toEqual(Array.from(b.get('w')!.dataSync()));
+    expect(() => optA.step(new Map(), 0.01, { gradScale: -1 })).toThrow(/AdamW.*gradScale/);
+    [optA, optB].forEach((o) => o.dispose());
+    tf.dispose([...a.values(), ...b.values()]);
+  });
 });

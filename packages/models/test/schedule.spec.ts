@@ -1,6 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expectNoLeaks } from '@attnkit/core/testing';
-import { clipByGlobalNorm, cosineSchedule, crossEntropy, wsdSchedule } from '@attnkit/models';
+import {
+  clipByGlobalNorm,
+  clipScale,
+  cosineSchedule,
+  crossEntropy,
+  globalNorm,
+  wsdSchedule,
+} from '@attnkit/models';
 
 describe('cosineSchedule', () => {
   it('warms up linearly, peaks, and decays by a cosine to the floor', () => {
@@ -62,5 +69,17 @@ describe('crossEntropy', () => {
     expect(all).toBeCloseTo((-Math.log(0.75) - Math.log(0.25)) / 2, 5);
     const first = crossEntropy(logits, targets, tf.tensor2d([[1, 0]])).dataSync()[0]!;
     expect(first).toBeCloseTo(-Math.log(0.75), 5);
+  });
+});
+
+describe('globalNorm and clipScale', () => {
+  it('take the norm over every tensor together, and the factor that brings it to maxNorm', () => {
+    const grads = [tf.tensor([3, 0]), tf.tensor([[4]]), tf.zeros([0, 3])];
+    expect(globalNorm(grads)).toBeCloseTo(5, 5);
+    expect(globalNorm([])).toBe(0);
+    expect(clipScale(5, 1)).toBeCloseTo(0.2, 6);
+    expect(clipScale(5, 10)).toBe(1);
+    expect(clipScale(5, Infinity)).toBe(1);
+    tf.dispose(grads);
   });
 });

@@ -41,7 +41,7 @@ function runCases(): number[][] {
 }
 
 /** Three AdamW steps on one decayed matrix and one vector; returns the final values. */
-function adamSteps(): number[][] {
+function adamSteps(gradScale = 1): number[][] {
   const [w, b] = tf.tidy(() => [
     tf.variable(tf.tensor(values([3, 4], 7), [3, 4])),
     tf.variable(tf.tensor(values([4], 8), [4])),
@@ -58,7 +58,7 @@ function adamSteps(): number[][] {
       ['layers.0.w', tf.tensor(values([3, 4], 10 + step), [3, 4])],
       ['layers.0.b', tf.tensor(values([4], 20 + step), [4])],
     ]);
-    opt.step(grads, 0.01 * (step + 1));
+    opt.step(grads, 0.01 * (step + 1), { gradScale });
     tf.dispose([...grads.values()]);
   }
   const out = [Array.from(w.dataSync()), Array.from(b.dataSync())];
@@ -83,10 +83,12 @@ describe('wasm kernel fast paths', () => {
     try {
       const reference = tf.tidy(runCases);
       const adamReference = adamSteps();
+      const clippedReference = adamSteps(0.43);
       expect(patchWasmKernels()).toBe(true);
       expect(tf.getKernel('AttnkitAdamW', 'wasm')).toBeDefined();
       const before0 = tf.memory().numTensors;
       expect(adamSteps()).toEqual(adamReference); // fused: the same bits as the ops
+      expect(adamSteps(0.43)).toEqual(clippedReference);
       expect(tf.memory().numTensors).toBe(before0);
       expect(patchWasmKernels()).toBe(false); // once only
       const before = tf.memory().numTensors;

@@ -35,6 +35,7 @@ module.exports = async function smoke(kernels) {
     'AttnkitAddRMSNormGrad',
     'AttnkitAddLayerNorm',
     'AttnkitAddLayerNormGrad',
+    'AttnkitSumOfSquares',
   ];
   if (JSON.stringify(kernels.KERNEL_NAMES) !== JSON.stringify(want))
     fail(`KERNEL_NAMES is ${JSON.stringify(kernels.KERNEL_NAMES)}`);
@@ -48,6 +49,7 @@ module.exports = async function smoke(kernels) {
   if (kernels.DENSE !== want[23]) fail('dense kernel name');
   if (kernels.ADD_RMS_NORM !== want[25] || kernels.ADD_LAYER_NORM !== want[27])
     fail('add-norm kernel names');
+  if (kernels.SUM_OF_SQUARES !== want[29]) fail('sum-of-squares kernel name');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.

@@ -1,11 +1,18 @@
 // One AdamW update of a parameter in one kernel (Loshchilov & Hutter 2019, Alg. 2) instead of
 // ~16 elementwise kernels and their scalar tensors: for a tiny model the optimizer is a third
 // of the kernels of a training step, and each costs microseconds of tfjs dispatch.
-// Name, inputs, attrs and outputs are @attnkit/kernels' ADAMW contract.
+// Name, inputs, attrs and outputs are @attnkit/kernels' ADAMW contract; with it, the squared
+// global norm that clipping reads first (SUM_OF_SQUARES).
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAMW, type AdamWAttrs, type AdamWInputs } from '@attnkit/kernels';
+import {
+  ADAMW,
+  SUM_OF_SQUARES,
+  type AdamWAttrs,
+  type AdamWInputs,
+  type SumOfSquaresOutputs,
+} from '@attnkit/kernels';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
-import { allocF32, f32 } from './util';
+import { allocF32, f32, sizeOf } from './util';
 
 export function makeAdamW({ addon }: KernelContext): NativeKernel {
   return (args: KernelArgs) => {
@@ -26,6 +33,9 @@ export function makeAdamW({ addon }: KernelContext): NativeKernel {
     if (!(Number.isInteger(a.step) && a.step >= 1)) {
       throw new Error(`${ADAMW}: step must be an integer >= 1, got ${a.step}`);
     }
+    if (a.gradScale !== undefined && !(Number.isFinite(a.gradScale) && a.gradScale >= 0)) {
+      throw new Error(`${ADAMW}: gradScale must be a finite number >= 0, got ${a.gradScale}`);
+    }
     const backend = args.backend;
     const n = tf.util.sizeFromShape(param!.shape);
     const out = [allocF32(n), allocF32(n), allocF32(n)] as const;
@@ -40,6 +50,7 @@ export function makeAdamW({ addon }: KernelContext): NativeKernel {
       a.weightDecay,
       1 - a.beta1 ** a.step,
       1 - a.beta2 ** a.step,
+      a.gradScale ?? 1,
     ]);
     addon.adamw(
       f32(backend, param!),
@@ -52,5 +63,22 @@ export function makeAdamW({ addon }: KernelContext): NativeKernel {
       hyper,
     );
     return out.map((values) => backend.makeTensorInfo(param!.shape.slice(), 'float32', values));
+  };
+}
+
+/** Σ x² over every input (AttnkitSumOfSquares): one addon call per tensor, summed in double. */
+export function makeSumOfSquares({ addon }: KernelContext): NativeKernel {
+  return ({ inputs, backend }: KernelArgs) => {
+    let total = 0;
+    for (const [key, t] of Object.entries(inputs)) {
+      if (t?.dtype !== 'float32') {
+        throw new Error(`${SUM_OF_SQUARES}: input ${key} must be float32, got ${t?.dtype}`);
+      }
+      if (sizeOf(t.shape) > 0) total += addon.sumOfSquares(f32(backend, t));
+    }
+    const out: SumOfSquaresOutputs<tf.TensorInfo> = [
+      backend.makeTensorInfo([], 'float32', Float32Array.of(total)),
+    ];
+    return out;
   };
 }

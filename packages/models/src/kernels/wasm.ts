@@ -92,10 +92,12 @@ function adamwOnHeap(args: KernelArgs): tf.TensorInfo[] {
   const [lr, b1, b2, eps, wd] = [a.lr, a.beta1, a.beta2, a.epsilon, a.weightDecay].map(f);
   const [c1, c2] = [f(1 - a.beta1 ** a.step), f(1 - a.beta2 ** a.step)];
   const [nb1, nb2] = [f(1 - a.beta1), f(1 - a.beta2)];
+  const scale = f(a.gradScale ?? 1);
   const p0 = backend.typedArrayFromHeap(param).slice() as Float32Array;
   const m0 = backend.typedArrayFromHeap(m).slice() as Float32Array;
   const v0 = backend.typedArrayFromHeap(v).slice() as Float32Array;
   const g = backend.typedArrayFromHeap(grad).slice() as Float32Array;
+  if (scale !== 1) for (let i = 0; i < g.length; i++) g[i] = f(g[i]! * scale);
   for (let i = 0; i < p0.length; i++) {
     const m1 = f(f(m0[i]! * b1) + f(g[i]! * nb1));
     const v1 = f(f(v0[i]! * b2) + f(f(g[i]! * g[i]!) * nb2));

@@ -54,14 +54,19 @@ export class AdamW {
     return [...this.decayed];
   }
 
-  /** Applies one update with learning rate `lr`; `grads` are keyed by parameter path. */
-  step(grads: Map<string, tf.Tensor>, lr: number): void {
+  /**
+   * Applies one update with learning rate `lr`; `grads` are keyed by parameter path. `gradScale`
+   * multiplies every gradient first (a global-norm clip without scaled copies; default 1).
+   */
+  step(grads: Map<string, tf.Tensor>, lr: number, options: { gradScale?: number } = {}): void {
+    const gradScale = options.gradScale ?? 1;
+    checkNumber('AdamW', 'gradScale', gradScale, { min: 0 });
     this.stepCount++;
     const t = this.stepCount;
     const c1 = 1 - this.beta1 ** t;
     const c2 = 1 - this.beta2 ** t;
     tf.tidy(() => {
-      for (const [path, g] of grads) {
+      for (const [path, grad] of grads) {
         const p = this.params.get(path);
         const m = this.m.get(path);
         const v = this.v.get(path);
@@ -69,7 +74,9 @@ export class AdamW {
         // A backend with the fused kernel does the whole update in one call (same values).
         const decay = this.decayed.has(path) ? this.weightDecay : 0;
         const hyper = { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
-        if (adamwKernelStep(p, m, v, g, { lr, ...hyper, weightDecay: decay, step: t })) continue;
+        const attrs = { lr, ...hyper, weightDecay: decay, step: t, gradScale };
+        if (adamwKernelStep(p, m, v, grad, attrs)) continue;
+        const g = gradScale === 1 ? grad : tf.mul(grad, gradScale);
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         m.assign(m1);

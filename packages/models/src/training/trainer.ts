@@ -3,7 +3,7 @@ import type { Rng } from '@attnkit/core';
 import { AuxLosses, checkInt, checkNumber, checkOneOf } from '@attnkit/core';
 import type { DecoderLM } from '../assemblies/decoder-lm';
 import { AdamW } from './adamw';
-import { clipByGlobalNorm } from './clip';
+import { clipScale, globalNorm } from './clip';
 import type { BatchSource } from './data';
 import type { TrainableModel } from './objective';
 import { batchAccuracy, batchLoss, batchTokens } from './objective';
@@ -137,11 +137,11 @@ export class Trainer<M extends TrainableModel = DecoderLM> {
         g.dispose();
       }
     }
-    const { grads, norm } = clipByGlobalNorm(summed!, this.options.clipNorm);
-    tf.dispose([...summed!.values()]);
+    // The clip's factor goes to AdamW, which scales each gradient as it reads it.
+    const norm = globalNorm(summed!.values());
     const lr = this.schedule(this.step + 1);
-    this.optimizer.step(grads, lr);
-    tf.dispose([...grads.values()]);
+    this.optimizer.step(summed!, lr, { gradScale: clipScale(norm, this.options.clipNorm) });
+    tf.dispose([...summed!.values()]);
     return { step: this.step, loss: lossSum / k, lr, gradNorm: norm, aux, tokens };
   }
 
