@@ -89,6 +89,32 @@ napi_value MatMul(napi_env env, napi_callback_info info) {
   });
 }
 
+// denseBackward(x, w, dy, dx, dw, [rows, in, out]): dx = dy · Wᵀ and dW = xᵀ · dy.
+napi_value DenseBackward(napi_env env, napi_callback_info info) {
+  return guarded(env, [&]() -> napi_value {
+    Args args(env, info, "denseBackward", 6);
+    size_t n[5], nd;
+    const float* x = args.f32(0, &n[0]);
+    const float* w = args.f32(1, &n[1]);
+    const float* dy = args.f32(2, &n[2]);
+    float* dx = args.f32(3, &n[3]);
+    float* dw = args.f32(4, &n[4]);
+    const int32_t* dims = args.i32(5, &nd);
+    if (nd != 3 || dims[0] < 0 || dims[1] < 1 || dims[2] < 1)
+      args.fail(5, "must hold rows >= 0, in >= 1, out >= 1", true);
+    const int64_t rows = dims[0], in = dims[1], out = dims[2];
+    const double want[5] = {static_cast<double>(rows) * in, static_cast<double>(in) * out,
+                            static_cast<double>(rows) * out, static_cast<double>(rows) * in,
+                            static_cast<double>(in) * out};
+    for (int i = 0; i < 5; i++) args.need(i, n[i], want[i]);
+    // W [in, out] read as Wᵀ; x [rows, in] read as xᵀ.
+    const Product gx{rows, in, out, Operand{dy, out, 1}, Operand{w, 1, out}, dx};
+    const Product gw{in, out, rows, Operand{x, 1, in}, Operand{dy, out, 1}, dw};
+    gemm_pair(gx, gw);
+    return undefined(env);
+  });
+}
+
 /** A broadcast's shape and operand strides (arguments 4-6), checked against the arrays' sizes. */
 struct Broadcast {
   std::vector<int64_t> shape, sa, sb;
@@ -536,6 +562,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gluForward", nullptr, GluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gluBackward", nullptr, GluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamW, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"denseBackward", nullptr, DenseBackward, nullptr, nullptr, nullptr, napi_default,
+       nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

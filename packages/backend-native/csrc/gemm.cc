@@ -210,4 +210,23 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int
   }
 }
 
+void gemm_pair(const Product& first, const Product& second) {
+  const Product* both[2] = {&first, &second};
+  auto run = [&](int64_t i) {
+    const Product& p = *both[i];
+    gemm_batched(1, p.M, p.N, p.K, p.a, 0, nullptr, p.b, 0, nullptr, p.c);
+  };
+  auto flops = [](const Product& p) { return 2.0 * p.M * p.N * p.K; };
+  // Below the shared-B path's size (which keeps one static buffer) a product gains little from
+  // a second thread: each takes one (the nested pool calls run inline).
+  constexpr double kSideBySide = 2e7;
+  if (num_threads() > 1 && flops(first) < kSideBySide && flops(second) < kSideBySide &&
+      flops(first) + flops(second) >= 2e5) {
+    parallel_for(2, run);
+  } else {
+    run(0);
+    run(1);
+  }
+}
+
 }  // namespace attnkit

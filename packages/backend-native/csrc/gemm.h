@@ -24,6 +24,19 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int
                   const int64_t* aOffsets, Operand b, int64_t bStride, const int64_t* bOffsets,
                   float* c);
 
+/** One product C[M,N] = A[M,K] · B[K,N] of gemm_pair. */
+struct Product {
+  int64_t M, N, K;
+  Operand a, b;
+  float* c;
+};
+
+/**
+ * Two independent products (a dense layer's dx and dW): side by side, one per thread, when
+ * both are too small to split well; one after the other, each on the pool, otherwise.
+ */
+void gemm_pair(const Product& first, const Product& second);
+
 /** Name of the micro-kernel picked for this CPU, e.g. "avx512 14x32". */
 const char* gemm_kernel_name();
 

@@ -399,6 +399,15 @@ export interface NativeAddon {
     /** lr, beta1, 1 - beta1, beta2, 1 - beta2, eps, weight decay, c1, c2, gradScale. */
     hyper: Float32Array,
   ): void;
+  /** A dense layer's backward, dims [rows, in, out]: dx = dy · Wᵀ, dW = xᵀ · dy. */
+  denseBackward(
+    x: Float32Array,
+    weight: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dWeight: Float32Array,
+    dims: Int32Array,
+  ): void;
   /** Σ x², accumulated in double. */
   sumOfSquares(x: Float32Array): number;
   /** One decoding step of a whole decoder (csrc/decoder_napi.cc; layout in src/decoder.ts). */

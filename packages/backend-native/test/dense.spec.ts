@@ -16,7 +16,8 @@ const CASES: Array<[string, number[], number, boolean]> = [
   ['odd sizes, rank 3', [2, 3, 7], 5, true],
   ['no bias', [3, 5, 4], 9, false],
   ['rank 4', [2, 2, 3, 6], 4, true],
-  ['GEMM-sized', [4, 33, 64], 70, false],
+  ['GEMM-sized (backward products side by side)', [4, 33, 64], 70, false],
+  ['large (backward products one after the other)', [2, 512, 128], 96, true],
 ];
 
 function linear(inFeatures: number, outFeatures: number, bias: boolean): Linear {

@@ -99,9 +99,15 @@ export function makeDenseGrad(
     const g = geometry(DENSE_GRAD, { x, weight });
     g.checks.expectShape('dy', dy, [...g.lead, g.outF]);
     const [xv, wv, dyv] = [f32(backend, x!), f32(backend, weight!), f32(backend, dy!)];
-    // dx = dy · Wᵀ, dW = xᵀ · dy (x and dy read as [rows, ·]).
-    const dx = product(ctx, dyv, wv, g.rows, g.inF, g.outF, false, true);
-    const dw = product(ctx, xv, dyv, g.inF, g.outF, g.rows, true, false);
+    // dx = dy · Wᵀ, dW = xᵀ · dy (x and dy read as [rows, ·]); side by side when small.
+    let dx: Float32Array, dw: Float32Array;
+    if (g.inF > 0 && g.outF > 0) {
+      [dx, dw] = [allocF32(g.rows * g.inF), allocF32(g.inF * g.outF)];
+      ctx.addon.denseBackward(xv, wv, dyv, dx, dw, Int32Array.of(g.rows, g.inF, g.outF));
+    } else {
+      dx = product(ctx, dyv, wv, g.rows, g.inF, g.outF, false, true);
+      dw = product(ctx, xv, dyv, g.inF, g.outF, g.rows, true, false);
+    }
     const result = [
       backend.makeTensorInfo(x!.shape, 'float32', dx),
       backend.makeTensorInfo([g.inF, g.outF], 'float32', dw),
