@@ -103,7 +103,7 @@ console.log(
   `  ${info.kernels.length} kernels; kernel time ${kernelMs.toFixed(2)} ms in the profiled step`,
 );
 console.log('  kernel                        calls   ms');
-for (const [name, e] of byName.slice(0, Number(option("top", "15")))) {
+for (const [name, e] of byName.slice(0, Number(option('top', '15')))) {
   console.log(`  ${name.padEnd(28)} ${String(e.calls).padStart(6)} ${e.ms.toFixed(2).padStart(7)}`);
 }
 if (detail) {
