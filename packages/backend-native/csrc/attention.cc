@@ -256,15 +256,30 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
     min_max(kpos + j0, cols, &kRange[2 * kb], &kRange[2 * kb + 1]);
   }
+  const int64_t tasks = s.batch * s.heads * qBlocks;
+  const double work = static_cast<double>(s.batch) * s.heads * s.tq * s.tk * (s.d + s.dv);
+  const bool threaded = work >= 2e5;
+  // Every key block transposed once up front, not once per query block and head of its group.
+  const int64_t ktSize = s.d * BK;
+  std::vector<float> ktAll(static_cast<size_t>(s.batch * s.kvHeads * kBlocks * ktSize));
+  auto pack = [&](int64_t n) {
+    const int64_t bg = n / kBlocks, j0 = (n % kBlocks) * BK;
+    transpose_block(k + (bg * s.tk + j0) * s.d, std::min(BK, s.tk - j0), s.d,
+                    ktAll.data() + n * ktSize);
+  };
+  if (threaded) {
+    parallel_for(s.batch * s.kvHeads * kBlocks, pack);
+  } else {
+    for (int64_t n = 0; n < s.batch * s.kvHeads * kBlocks; n++) pack(n);
+  }
   auto task = [&](int64_t t) {
-    thread_local std::vector<float> bufKt, bufS, bufAcc, bufM, bufL;
+    thread_local std::vector<float> bufS, bufAcc, bufM, bufL;
     const int64_t qb = t % qBlocks, bh = t / qBlocks;
     const int64_t b = bh / s.heads, h = bh % s.heads, g = h / group;
     const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
     const float* qBlk = q + ((b * s.heads + h) * s.tq + i0) * s.d;
-    const float* kHead = k + (b * s.kvHeads + g) * s.tk * s.d;
     const float* vHead = v + (b * s.kvHeads + g) * s.tk * s.dv;
-    float* kt = grow(bufKt, s.d * BK);
+    const float* ktHead = ktAll.data() + (b * s.kvHeads + g) * kBlocks * ktSize;
     float* sblk = grow(bufS, BQ * BK);
     float* acc = grow(bufAcc, BQ * s.dv);
     float* m = grow(bufM, BQ);
@@ -278,8 +293,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     for (int64_t kb = 0; kb < kBlocks; kb++) {
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
-      transpose_block(kHead + j0 * s.d, cols, s.d, kt);
-      rows_times_block(qBlk, rows, s.d, kt, s.scale, cols, sblk);  // S = scale · Q Kᵀ
+      rows_times_block(qBlk, rows, s.d, ktHead + kb * ktSize, s.scale, cols, sblk);  // S = scale · Q Kᵀ
       forward_softmax(s, sblk, rows, cols, qp, kpos + j0, m, l, acc);
       accumulate_rows(sblk, BK, 1, rows, cols, vHead + j0 * s.dv, s.dv, acc);  // O += P V
     }
@@ -305,9 +319,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       }
     }
   };
-  const int64_t tasks = s.batch * s.heads * qBlocks;
-  const double work = static_cast<double>(s.batch) * s.heads * s.tq * s.tk * (s.d + s.dv);
-  if (work < 2e5) {
+  if (!threaded) {
     for (int64_t t = 0; t < tasks; t++) task(t);
   } else {
     parallel_for(tasks, task);
