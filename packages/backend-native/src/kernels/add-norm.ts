@@ -52,21 +52,28 @@ function gradArrays(kernel: string, args: KernelArgs, params: string[]) {
   return { g, sum: sum!, v: [f32(b, sum!), f32(b, weight!), f32(b, dy!), f32(b, dSum!)] as const };
 }
 
-export function makeAddRmsNormGrad({ addon }: KernelContext): NativeKernel {
+/** The two gradient kernels: the same arrays in and out, LayerNorm's with the bias' gradient too. */
+function makeAddNormGrad(
+  { addon }: KernelContext,
+  kernel: string,
+  withBias: boolean,
+): NativeKernel {
   return (args: KernelArgs) => {
-    const { g, sum, v } = gradArrays(ADD_RMS_NORM_GRAD, args, ['weight']);
+    const { g, sum, v } = gradArrays(kernel, args, ['weight']);
     const [dx, dw] = [allocF32(g.size), allocF32(g.dim)];
-    addon.addRmsNormBackward(...v, dx, dw, g.dims, g.eps);
+    const db = withBias ? allocF32(g.dim) : undefined;
+    if (db) addon.addLayerNormBackward(...v, dx, dw, db, g.dims, g.eps);
+    else addon.addRmsNormBackward(...v, dx, dw, g.dims, g.eps);
     const b = args.backend;
     const dxInfo = b.makeTensorInfo(sum.shape, 'float32', dx);
-    const out: AddRMSNormGradOutputs<tf.TensorInfo> = [
-      dxInfo,
-      alias(b, dxInfo),
-      b.makeTensorInfo([g.dim], 'float32', dw),
-    ];
-    return out;
+    const out = [dxInfo, alias(b, dxInfo), b.makeTensorInfo([g.dim], 'float32', dw)];
+    if (db) out.push(b.makeTensorInfo([g.dim], 'float32', db));
+    return out as AddRMSNormGradOutputs<tf.TensorInfo> | AddLayerNormGradOutputs<tf.TensorInfo>;
   };
 }
+
+export const makeAddRmsNormGrad = (ctx: KernelContext) =>
+  makeAddNormGrad(ctx, ADD_RMS_NORM_GRAD, false);
 
 export function makeAddLayerNorm({ addon }: KernelContext): NativeKernel {
   return ({ inputs, attrs, backend }: KernelArgs) => {
@@ -93,22 +100,8 @@ export function makeAddLayerNorm({ addon }: KernelContext): NativeKernel {
   };
 }
 
-export function makeAddLayerNormGrad({ addon }: KernelContext): NativeKernel {
-  return (args: KernelArgs) => {
-    const { g, sum, v } = gradArrays(ADD_LAYER_NORM_GRAD, args, ['weight']);
-    const [dx, dw, db] = [allocF32(g.size), allocF32(g.dim), allocF32(g.dim)];
-    addon.addLayerNormBackward(...v, dx, dw, db, g.dims, g.eps);
-    const b = args.backend;
-    const dxInfo = b.makeTensorInfo(sum.shape, 'float32', dx);
-    const out: AddLayerNormGradOutputs<tf.TensorInfo> = [
-      dxInfo,
-      alias(b, dxInfo),
-      b.makeTensorInfo([g.dim], 'float32', dw),
-      b.makeTensorInfo([g.dim], 'float32', db),
-    ];
-    return out;
-  };
-}
+export const makeAddLayerNormGrad = (ctx: KernelContext) =>
+  makeAddNormGrad(ctx, ADD_LAYER_NORM_GRAD, true);
 
 /** The gradients of both outputs into one kernel; x and residual get the same gradient. */
 function addNormGradConfig(kernelName: string, gradName: string, withBias: boolean): tf.GradConfig {
