@@ -24,26 +24,16 @@ void rotate_interleaved(const float* x, const float* c, const float* s, int64_t 
   }
 }
 
-}  // namespace
 
-void rotary_apply(int64_t bh, int64_t t, int64_t d, int64_t half, bool interleaved,
-                  const float* x, const float* positions, const float* freq, float sign,
-                  float* y) {
-  // cos and sign·sin of every (step, pair): the rows of all heads share them.
-  std::vector<float> cs(static_cast<size_t>(2 * t * half));
-  for (int64_t i = 0; i < t; i++) {
-    for (int64_t j = 0; j < half; j++) {
-      const float angle = positions[i] * freq[j];
-      cs[2 * i * half + j] = static_cast<float>(std::cos(static_cast<double>(angle)));
-      cs[(2 * i + 1) * half + j] = sign * static_cast<float>(std::sin(static_cast<double>(angle)));
-    }
-  }
-  for_row_blocks(bh * t, d, [&](int64_t, int64_t r0, int64_t r1) {
+/** Rotates rows [r0, r1) of the output: `source(r)` is the input row, `step(r)` its time step. */
+template <typename Source, typename Step>
+void rotate_rows(int64_t rows, int64_t d, int64_t half, bool interleaved, const float* x,
+                 const std::vector<float>& cs, float* y, Source source, Step step) {
+  for_row_blocks(rows, d, [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++) {
-      const int64_t step = r % t;
-      const float* c = cs.data() + 2 * step * half;
+      const float* c = cs.data() + 2 * step(r) * half;
       const float* s = c + half;
-      const float* xr = x + r * d;
+      const float* xr = x + source(r) * d;
       float* yr = y + r * d;
       if (interleaved) {
         rotate_interleaved(xr, c, s, half, yr);
@@ -53,6 +43,48 @@ void rotary_apply(int64_t bh, int64_t t, int64_t d, int64_t half, bool interleav
       for (int64_t j = 2 * half; j < d; j++) yr[j] = xr[j];
     }
   });
+}
+
+/** cos and sign·sin of every (step, pair): the rows of all heads share them. */
+std::vector<float> angles(int64_t t, int64_t half, const float* positions, const float* freq,
+                          float sign) {
+  std::vector<float> cs(static_cast<size_t>(2 * t * half));
+  for (int64_t i = 0; i < t; i++) {
+    for (int64_t j = 0; j < half; j++) {
+      const float angle = positions[i] * freq[j];
+      cs[2 * i * half + j] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      cs[(2 * i + 1) * half + j] = sign * static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+  }
+  return cs;
+}
+
+}  // namespace
+
+void rotary_heads(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t half,
+                  bool interleaved, HeadsMove move, const float* x, const float* positions,
+                  const float* freq, float sign, float* y) {
+  const std::vector<float> cs = angles(t, half, positions, freq, sign);
+  const int64_t rows = batch * heads * t;
+  if (move == HeadsMove::Split) {
+    // Output row (b, h, i) reads input row (b, i, h).
+    rotate_rows(rows, d, half, interleaved, x, cs, y,
+                [=](int64_t r) { return (r / (heads * t) * t + r % t) * heads + r / t % heads; },
+                [=](int64_t r) { return r % t; });
+  } else {
+    // Output row (b, i, h) reads input row (b, h, i).
+    rotate_rows(rows, d, half, interleaved, x, cs, y,
+                [=](int64_t r) { return (r / (t * heads) * heads + r % heads) * t + r / heads % t; },
+                [=](int64_t r) { return r / heads % t; });
+  }
+}
+
+void rotary_apply(int64_t bh, int64_t t, int64_t d, int64_t half, bool interleaved,
+                  const float* x, const float* positions, const float* freq, float sign,
+                  float* y) {
+  const std::vector<float> cs = angles(t, half, positions, freq, sign);
+  rotate_rows(bh * t, d, half, interleaved, x, cs, y, [](int64_t r) { return r; },
+              [=](int64_t r) { return r % t; });
 }
 
 }  // namespace attnkit

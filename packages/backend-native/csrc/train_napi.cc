@@ -213,7 +213,8 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   });
 }
 
-// rotaryApply(x, positions, freq, y, dims [bh, t, d, half, interleaved], sign): sign ±1.
+// rotaryApply(x, positions, freq, y, dims [bh, t, d, half, interleaved] or
+//             [batch, t, d, half, interleaved, heads, move], sign): sign ±1.
 // The only entry of its signature, so it unpacks its own arguments.
 napi_value RotaryApply(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
@@ -221,17 +222,27 @@ napi_value RotaryApply(napi_env env, napi_callback_info info) {
     const Arrays a = typed_arrays(args, "FFFF");
     size_t nd;
     const int32_t* dims = args.i32(4, &nd);
-    if (nd != 5) args.fail(4, "must hold 5 values", true);
+    if (nd != 5 && nd != 7) args.fail(4, "must hold 5 or 7 values", true);
     const int64_t bh = dims[0], t = dims[1], d = dims[2], half = dims[3];
     if (bh < 0 || t < 0 || d < 1 || half < 0 || 2 * half > d || (dims[4] != 0 && dims[4] != 1))
       args.fail(4, "must hold bh, t >= 0, d >= 1, 0 <= 2·half <= d and a 0/1 layout", true);
+    // 7 values: bh is the batch, then heads and a move (1 split, 2 merge; see rotary_heads).
+    const int64_t heads = nd == 7 ? dims[5] : 1;
+    if (nd == 7 && (heads < 1 || (dims[6] != 1 && dims[6] != 2)))
+      args.fail(4, "must hold heads >= 1 and a move 1 or 2", true);
     const double sign = args.number(5);
     if (sign != 1.0 && sign != -1.0) args.fail(5, "must be 1 or -1", true);
-    const double all = static_cast<double>(bh) * t * d;
+    const double all = static_cast<double>(bh) * heads * t * d;
     const double want[4] = {all, static_cast<double>(t), static_cast<double>(half), all};
     for (size_t i = 0; i < 4; i++) args.need(i, a.length[i], want[i]);
-    rotary_apply(bh, t, d, half, dims[4] == 1, a.f(0), a.f(1), a.f(2), static_cast<float>(sign),
-                 a.f(3));
+    if (nd == 7) {
+      const HeadsMove move = dims[6] == 1 ? HeadsMove::Split : HeadsMove::Merge;
+      rotary_heads(bh, heads, t, d, half, dims[4] == 1, move, a.f(0), a.f(1), a.f(2),
+                   static_cast<float>(sign), a.f(3));
+    } else {
+      rotary_apply(bh, t, d, half, dims[4] == 1, a.f(0), a.f(1), a.f(2), static_cast<float>(sign),
+                   a.f(3));
+    }
     return undefined(env);
   });
 }

@@ -34,6 +34,8 @@ import {
   SOFTMAX_CROSS_ENTROPY,
   SOFTMAX_CROSS_ENTROPY_GRAD,
   SUM_OF_SQUARES,
+  SPLIT_HEADS,
+  MERGE_HEADS,
   type FusedDecoder,
   type FusedDecoderBackend,
   type FusedDecoderOptions,
@@ -42,6 +44,12 @@ import {
 import type { NativeAddon } from './addon';
 import { NativeFusedDecoder } from './decoder';
 import { makeAdamW, makeSumOfSquares } from './kernels/adamw';
+import {
+  makeMergeHeads,
+  makeSplitHeads,
+  mergeHeadsGradConfig,
+  splitHeadsGradConfig,
+} from './kernels/heads';
 import {
   fusedAttentionGradConfig,
   makeFusedAttention,
@@ -155,6 +163,8 @@ const TRAINING_KERNELS = [
   SOFTMAX_CROSS_ENTROPY_GRAD,
   ROTARY,
   ROTARY_GRAD,
+  SPLIT_HEADS,
+  MERGE_HEADS,
   GATED_ACTIVATION,
   GATED_ACTIVATION_GRAD,
   DENSE,
@@ -247,6 +257,8 @@ function nativeKernels(
     [SOFTMAX_CROSS_ENTROPY_GRAD, makeCrossEntropyGrad(ctx)],
     [ROTARY, makeRotary(ctx)],
     [ROTARY_GRAD, makeRotaryGrad(ctx)],
+    [SPLIT_HEADS, makeSplitHeads(ctx)],
+    [MERGE_HEADS, makeMergeHeads(ctx)],
     [GATED_ACTIVATION, makeGatedActivation(ctx)],
     [GATED_ACTIVATION_GRAD, makeGatedActivationGrad(ctx)],
     [DENSE, makeDense(ctx, lookup)],
@@ -282,6 +294,8 @@ const ENTRIES: Record<string, keyof NativeAddon> = {
   [SOFTMAX_CROSS_ENTROPY]: 'crossEntropyForward',
   [SOFTMAX_CROSS_ENTROPY_GRAD]: 'crossEntropyBackward',
   [ROTARY]: 'rotaryApply',
+  [SPLIT_HEADS]: 'rotaryApply',
+  [MERGE_HEADS]: 'rotaryApply',
   [ROTARY_GRAD]: 'rotaryApply',
   [GATED_ACTIVATION]: 'gluForward',
   [GATED_ACTIVATION_GRAD]: 'gluBackward',
@@ -363,6 +377,8 @@ export function registerNativeBackend(addon: NativeAddon): void {
     addLayerNormGradConfig,
     crossEntropyGradConfig,
     rotaryGradConfig,
+    splitHeadsGradConfig,
+    mergeHeadsGradConfig,
     gatedActivationGradConfig,
     denseGradConfig,
   ]) {

@@ -45,7 +45,21 @@ export interface PositionalEncoding {
   ): tf.Tensor;
   /** Multiplier on attention logits (e.g. YaRN's temperature); 1 when absent. */
   readonly logitScale?: number;
+  /**
+   * A `rotate` encoding that is a plain rotary embedding says so here, so that mixers may fold
+   * the rotation into splitting their heads (`splitHeadsKernel`); `rotate` must equal it.
+   */
+  readonly rotary?: RotaryParameters;
   dispose?(): void;
+}
+
+/** A rotary embedding's angles: pair i of the first 2·θ.length channels turns by m·θ_i. */
+export interface RotaryParameters {
+  /** The head size it applies to (a mixer with other heads gets `rotate`'s error). */
+  readonly headDim: number;
+  readonly inverseFrequencies: readonly number[];
+  /** 'half' pairs channel i with i + rotaryDim/2, 'interleaved' 2i with 2i+1. */
+  readonly layout: 'half' | 'interleaved';
 }
 
 /** Everything a token mixer may need besides its input. All fields are optional. */

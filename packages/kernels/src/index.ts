@@ -15,4 +15,5 @@ export * from './gated-activation';
 export * from './dense';
 export * from './add-norm';
 export * from './sum-of-squares';
+export * from './heads';
 export * from './names';

@@ -13,6 +13,7 @@ import { ROTARY, ROTARY_GRAD } from './rotary';
 import { GATED_ACTIVATION, GATED_ACTIVATION_GRAD } from './gated-activation';
 import { DENSE, DENSE_GRAD } from './dense';
 import { SUM_OF_SQUARES } from './sum-of-squares';
+import { MERGE_HEADS, SPLIT_HEADS } from './heads';
 import { ADD_LAYER_NORM, ADD_LAYER_NORM_GRAD, ADD_RMS_NORM, ADD_RMS_NORM_GRAD } from './add-norm';
 
 /** The kernels a backend may register today (@attnkit/backend-native registers all of them). */
@@ -47,6 +48,8 @@ export const KERNEL_NAMES = [
   ADD_LAYER_NORM,
   ADD_LAYER_NORM_GRAD,
   SUM_OF_SQUARES,
+  SPLIT_HEADS,
+  MERGE_HEADS,
 ] as const;
 
 /** Names taken for kernels to come; no backend implements them yet, no library code calls them. */

@@ -33,6 +33,8 @@ import {
   SELECTIVE_SCAN,
   SELECTIVE_SCAN_GRAD,
   SUM_OF_SQUARES,
+  SPLIT_HEADS,
+  MERGE_HEADS,
 } from '@attnkit/kernels';
 
 describe('kernel names', () => {
@@ -67,6 +69,8 @@ describe('kernel names', () => {
     expect(ADD_LAYER_NORM).toBe('AttnkitAddLayerNorm');
     expect(ADD_LAYER_NORM_GRAD).toBe('AttnkitAddLayerNormGrad');
     expect(SUM_OF_SQUARES).toBe('AttnkitSumOfSquares');
+    expect(SPLIT_HEADS).toBe('AttnkitSplitHeads');
+    expect(MERGE_HEADS).toBe('AttnkitMergeHeads');
     expect(KERNEL_NAMES).toEqual([
       FUSED_ATTENTION,
       FUSED_ATTENTION_GRAD,
@@ -98,6 +102,8 @@ describe('kernel names', () => {
       ADD_LAYER_NORM,
       ADD_LAYER_NORM_GRAD,
       SUM_OF_SQUARES,
+      SPLIT_HEADS,
+      MERGE_HEADS,
     ]);
   });
 

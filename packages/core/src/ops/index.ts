@@ -9,4 +9,5 @@ export * from './normalizers';
 export * from './custom-grad';
 export * from './gather-rows';
 export * from './rotary-kernel';
+export * from './heads-kernel';
 export { resolveAxis, alongLastAxis } from './axis';

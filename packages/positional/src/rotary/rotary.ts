@@ -1,6 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import type { FusedDecoderPositional, ModuleOptions, PositionalEncoding } from '@attnkit/core';
+import type {
+  FusedDecoderPositional,
+  ModuleOptions,
+  PositionalEncoding,
+  RotaryParameters,
+} from '@attnkit/core';
 import { Module, register, parseConfig, estimateOf } from '@attnkit/core';
 import { type ResolvedRotary, resolveRotary, rotaryFields } from './frequencies';
 import { rotate } from './apply-rotary';
@@ -36,6 +41,12 @@ export class RotaryPositional
   /** The (scaled) angular frequencies theta_i, `rotaryDim / 2` of them. */
   get inverseFrequencies(): readonly number[] {
     return this.resolved.invFreq;
+  }
+
+  /** Its angles, for mixers that rotate while splitting heads (`splitHeadsKernel`). */
+  get rotary(): RotaryParameters {
+    const { headDim, invFreq, layout } = this.resolved;
+    return { headDim, inverseFrequencies: invFreq, layout };
   }
 
   rotate(x: tf.Tensor4D, positions: tf.Tensor1D): tf.Tensor4D {
