@@ -52,7 +52,8 @@ module.exports = async function smoke(kernels) {
   if (kernels.ADD_RMS_NORM !== want[25] || kernels.ADD_LAYER_NORM !== want[27])
     fail('add-norm kernel names');
   if (kernels.SUM_OF_SQUARES !== want[29]) fail('sum-of-squares kernel name');
-  if (kernels.SPLIT_HEADS !== want[30] || kernels.MERGE_HEADS !== want[31]) fail('heads kernel names');
+  if (kernels.SPLIT_HEADS !== want[30] || kernels.MERGE_HEADS !== want[31])
+    fail('heads kernel names');
   // Every reserved name is implemented now.
   if (kernels.RESERVED_KERNEL_NAMES.length !== 0) fail('reserved names');
   // Zero dependencies: backends install it without pulling in the library.
