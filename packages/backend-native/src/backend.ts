@@ -273,6 +273,7 @@ function nativeKernels(
 /** The addon entry each newer kernel needs, by kernel name. */
 const ENTRIES: Record<string, keyof NativeAddon> = {
   [SUM_OF_SQUARES]: 'sumOfSquares',
+  [DENSE_GRAD]: 'denseBackward',
   [CHUNKED_LINEAR_ATTENTION]: 'linearAttentionForward',
   [CHUNKED_LINEAR_ATTENTION_GRAD]: 'linearAttentionBackward',
   [LINEAR_SCAN]: 'linearScanForward',

@@ -5,20 +5,26 @@ import {
   checkMixerContext,
   checkRank,
   formatShape,
+  mergeHeadsKernel,
+  splitHeadsKernel,
   type IncrementalState,
   type MixerCapabilities,
   type MixerContext,
   type PositionalEncoding,
 } from '@attnkit/core';
 
-/** [b, t, heads·d] -> [b, heads, t, d] */
+/** [b, t, heads·d] -> [b, heads, t, d]; one kernel each way where the backend has it. */
 export function splitHeads(x: tf.Tensor, heads: number, dim: number): tf.Tensor4D {
-  const [b, t] = x.shape;
+  const [b, t, width] = x.shape;
+  const fused = x.rank === 3 && width === heads * dim && splitHeadsKernel(x as tf.Tensor3D, heads);
+  if (fused) return fused;
   return tf.transpose(tf.reshape(x, [b!, t!, heads, dim]), [0, 2, 1, 3]) as tf.Tensor4D;
 }
 
-/** [b, heads, t, d] -> [b, t, heads·d] */
+/** [b, heads, t, d] -> [b, t, heads·d]; one kernel each way where the backend has it. */
 export function mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+  const fused = mergeHeadsKernel(x);
+  if (fused) return fused;
   const [b, h, t, d] = x.shape;
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * d]) as tf.Tensor3D;
 }

@@ -6,7 +6,6 @@ import {
   QKNorm,
   SOFTMAX_CAPABILITIES,
   maskToAdditive,
-  mergeHeadsKernel,
   splitHeadsKernel,
   type HeadControl,
   type MixerCapabilities,
@@ -151,14 +150,8 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     positions: number[],
     positional: PositionalEncoding | undefined,
   ): tf.Tensor4D {
-    const projected = this.q.forward(x) as tf.Tensor3D;
-    if (!this.qNorm) {
-      const fused = splitRotated(projected, this.layout.queryHeads, positional, positions);
-      if (fused) return fused;
-    }
-    let q = splitHeads(projected, this.layout.queryHeads, this.headDim);
-    if (this.qNorm) q = this.qNorm.forward(q) as tf.Tensor4D;
-    return rotate(positional, q, positions);
+    const q = this.q.forward(x) as tf.Tensor3D;
+    return this.rotatedHeads(q, this.layout.queryHeads, this.qNorm, positional, positions);
   }
 
   /**
@@ -171,20 +164,30 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
     positional: PositionalEncoding | undefined,
     cache?: KVCache,
   ): { keys: tf.Tensor4D; values: tf.Tensor4D; positions: number[] } {
-    const projected = this.k.forward(source) as tf.Tensor3D;
-    let keys = this.kNorm
-      ? undefined
-      : splitRotated(projected, this.layout.keyHeads, positional, positions);
-    if (!keys) {
-      keys = splitHeads(projected, this.layout.keyHeads, this.headDim);
-      if (this.kNorm) keys = this.kNorm.forward(keys) as tf.Tensor4D;
-      keys = rotate(positional, keys, positions);
-    }
-    const v = this.v.forward(source) as tf.Tensor3D;
-    const values =
-      splitHeadsKernel(v, this.layout.valueHeads) ??
-      splitHeads(v, this.layout.valueHeads, this.layout.valueDim);
+    const k = this.k.forward(source) as tf.Tensor3D;
+    const keys = this.rotatedHeads(k, this.layout.keyHeads, this.kNorm, positional, positions);
+    const values = splitHeads(this.v.forward(source), this.layout.valueHeads, this.layout.valueDim);
     return cache ? cache.append(keys, values, positions) : { keys, values, positions };
+  }
+
+  /**
+   * A q or k projection as heads, QK-normed and rotated. Without a norm in between, a plain
+   * rotary encoding is folded into the split (one kernel each way where the backend has it).
+   */
+  private rotatedHeads(
+    x: tf.Tensor3D,
+    heads: number,
+    norm: QKNorm | null,
+    positional: PositionalEncoding | undefined,
+    positions: number[],
+  ): tf.Tensor4D {
+    if (!norm && positional?.rotate && positional.rotary) {
+      const fused = splitHeadsKernel(x, heads, positional.rotary, positions);
+      if (fused) return fused;
+    }
+    let h = splitHeads(x, heads, this.headDim);
+    if (norm) h = norm.forward(h) as tf.Tensor4D;
+    return rotate(positional, h, positions);
   }
 
   /**
@@ -256,23 +259,8 @@ export abstract class ProjectedAttention<C extends ProjectionConfig> extends Mod
   protected mergeAndProject(heads: tf.Tensor4D, control?: HeadControl): tf.Tensor3D {
     const scaled =
       control?.disabled || control?.weights ? scaleHeads(this.config.type, heads, control) : heads;
-    return this.o.forward(mergeHeadsKernel(scaled) ?? mergeHeads(scaled)) as tf.Tensor3D;
+    return this.o.forward(mergeHeads(scaled)) as tf.Tensor3D;
   }
-}
-
-/**
- * Heads of a projection, rotated as `rotate` would, in one kernel each way where the backend
- * has it: an encoding that rotates must say how (`rotary`); one that does not rotate at all
- * leaves the heads as they are. Undefined otherwise (the caller takes the composite).
- */
-function splitRotated(
-  x: tf.Tensor3D,
-  heads: number,
-  positional: PositionalEncoding | undefined,
-  positions: number[],
-): tf.Tensor4D | undefined {
-  if (positional?.rotate && !positional.rotary) return undefined;
-  return splitHeadsKernel(x, heads, positional?.rotate ? positional.rotary : undefined, positions);
 }
 
 /** heads [b, h, t, d] times weights[h], zero for disabled heads. */

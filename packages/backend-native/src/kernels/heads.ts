@@ -48,7 +48,7 @@ function makeHeads(kernel: typeof SPLIT_HEADS | typeof MERGE_HEADS) {
       if (size > 0) {
         const interleaved = a.layout === 'interleaved' ? 1 : 0;
         const dims = Int32Array.of(b, t, d, freq.length, interleaved, heads!, MOVE[kernel]);
-        const pos = Float32Array.from(freq.length > 0 ? positions : new Array<number>(t).fill(0));
+        const pos = freq.length > 0 ? Float32Array.from(positions) : new Float32Array(t);
         addon.rotaryApply(f32(backend, x!), pos, Float32Array.from(freq), y, dims, split ? 1 : -1);
       }
       const shape = split ? [b, heads!, t, d] : [b, t, heads! * d];
