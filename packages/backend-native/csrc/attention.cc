@@ -8,6 +8,7 @@
 #include "exp_row.h"
 #include "simd.h"
 #include "threadpool.h"
+#include "vec8.h"
 
 // Products here may fuse into FMAs (the build turns contraction off for the kernels that must
 // match tfjs bit for bit; these are checked against the composite within a tolerance): twice
@@ -38,6 +39,14 @@ inline bool block_visible(const AttentionShape& s, int32_t qlo, int32_t qhi, int
   return s.window <= 0 || static_cast<int64_t>(qlo) - khi < s.window;
 }
 
+/** Whether every pair of the block is visible (no mask to apply, no zero weights to skip). */
+inline bool block_full(const AttentionShape& s, int32_t qlo, int32_t qhi, int32_t klo,
+                       int32_t khi) {
+  if (!s.causal) return true;
+  if (qlo == kPaddingPosition || khi > qlo) return false;
+  return s.window <= 0 || static_cast<int64_t>(qhi) - klo < s.window;
+}
+
 void min_max(const int32_t* p, int64_t n, int32_t* lo, int32_t* hi) {
   int32_t a = p[0], b = p[0];
   for (int64_t i = 1; i < n; i++) {
@@ -60,40 +69,44 @@ void transpose_block(const float* k, int64_t rows, int64_t d, float* kt) {
 inline int64_t width_of(int64_t cols) { return std::min<int64_t>(BK, (cols + 15) & ~int64_t(15)); }
 
 /**
- * out[i][j] = scale · a_i · bt[·][j], j < W, for `rows` rows of a (row stride d) against a
- * transposed block bt [d][BK]: each row's W sums stay in registers (a fixed-size local array)
- * over the whole d loop, instead of a load and a store of the row per c.
+ * out[i][j] = scale · (a_i · bt[·][j]) for R rows of a (row stride d) and 16 columns of a
+ * transposed block bt [d][BK]: the R × 16 sums stay in registers over the whole d loop.
  */
-template <int W>
-ATTNKIT_CLONES void rows_times_block_w(const float* a, int64_t rows, int64_t d, const float* bt,
-                                       float scale, float* out) {
-  for (int64_t i = 0; i < rows; i++) {
-    float acc[W];
-    for (int j = 0; j < W; j++) acc[j] = 0.f;
-    const float* ai = a + i * d;
-    for (int64_t c = 0; c < d; c++) {
-      const float x = ai[c] * scale;
-      const float* bc = bt + c * BK;
-      for (int j = 0; j < W; j++) acc[j] += x * bc[j];
+template <int R>
+ATTNKIT_INLINE void logits_tile(const float* a, int64_t d, const float* bt, float scale,
+                                float* out) {
+  f32x8 acc[R][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = zero8();
+  for (int64_t c = 0; c < d; c++) {
+    const f32x8 b0 = load8(bt + c * BK), b1 = load8(bt + c * BK + 8);
+    for (int r = 0; r < R; r++) {
+      acc[r][0] += a[r * d + c] * b0;
+      acc[r][1] += a[r * d + c] * b1;
     }
-    float* orow = out + i * BK;
-    for (int j = 0; j < W; j++) orow[j] = acc[j];
+  }
+  // Scaled once at the end: a multiply per step would take an FMA slot per row.
+  for (int r = 0; r < R; r++) {
+    store8(out + r * BK, scale * acc[r][0]);
+    store8(out + r * BK + 8, scale * acc[r][1]);
+  }
+}
+
+template <int R>
+ATTNKIT_WIDE_CLONES void rows_times_block_r(const float* a, int64_t rows, int64_t d,
+                                            const float* bt, float scale, int64_t width,
+                                            float* out) {
+  for (int64_t j = 0; j < width; j += 16) {
+    int64_t i = 0;
+    for (; i + R <= rows; i += R) logits_tile<R>(a + i * d, d, bt + j, scale, out + i * BK + j);
+    for (; i < rows; i++) logits_tile<1>(a + i * d, d, bt + j, scale, out + i * BK + j);
   }
 }
 
 /** The product over the first width_of(cols) columns (a multiple of 16; the rest unused). */
 void rows_times_block(const float* a, int64_t rows, int64_t d, const float* bt, float scale,
                       int64_t cols, float* out) {
-  switch (width_of(cols)) {
-    case 16:
-      return rows_times_block_w<16>(a, rows, d, bt, scale, out);
-    case 32:
-      return rows_times_block_w<32>(a, rows, d, bt, scale, out);
-    case 48:
-      return rows_times_block_w<48>(a, rows, d, bt, scale, out);
-    default:
-      return rows_times_block_w<64>(a, rows, d, bt, scale, out);
-  }
+  if (wide_registers()) return rows_times_block_r<8>(a, rows, d, bt, scale, width_of(cols), out);
+  rows_times_block_r<4>(a, rows, d, bt, scale, width_of(cols), out);
 }
 
 /** Sets masked logits of one row to -inf (branch-free, so it vectorises). */
@@ -123,7 +136,7 @@ inline float row_max(const float* x, int64_t n) {
 
 /** x[j] = exp(x[j] - shift) for a row; returns the sum (eight partial sums). */
 inline float exp_row(float* x, int64_t n, float shift) {
-  exp_row_shifted(x, n, shift);
+  exp_row_shifted_fast(x, n, shift);
   float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   int64_t j = 0;
   for (; j + 8 <= n; j += 8)
@@ -140,8 +153,8 @@ inline float exp_row(float* x, int64_t n, float shift) {
  * sum and output by exp(m_old - m_new); the caller then adds P · V.
  */
 ATTNKIT_CLONES void forward_softmax(const AttentionShape& s, float* sblk, int64_t rows,
-                                    int64_t cols, const int32_t* qp, const int32_t* kp, float* m,
-                                    float* l, float* acc) {
+                                    int64_t cols, const int32_t* qp, const int32_t* kp, bool full,
+                                    float* m, float* l, float* acc) {
   const int64_t dv = s.dv;
   for (int64_t i = 0; i < rows; i++) {
     float* srow = sblk + i * BK;
@@ -149,15 +162,19 @@ ATTNKIT_CLONES void forward_softmax(const AttentionShape& s, float* sblk, int64_
       std::fill(srow, srow + cols, 0.f);
       continue;
     }
-    mask_row(s, srow, cols, qp[i], kp);
+    if (!full) mask_row(s, srow, cols, qp[i], kp);
     const float rowMax = row_max(srow, cols);
     if (rowMax == -kInf) {  // nothing visible in this block
       std::fill(srow, srow + cols, 0.f);
       continue;
     }
     const float mNew = rowMax > m[i] ? rowMax : m[i];
-    const float corr = exp_f(m[i] - mNew);
     const float sum = exp_row(srow, cols, mNew);
+    if (mNew == m[i]) {
+      l[i] += sum;  // the running max stands: nothing to rescale
+      continue;
+    }
+    const float corr = exp_f(m[i] - mNew);
     l[i] = l[i] * corr + sum;
     m[i] = mNew;
     float* o = acc + i * dv;
@@ -166,49 +183,58 @@ ATTNKIT_CLONES void forward_softmax(const AttentionShape& s, float* sblk, int64_
 }
 
 /**
- * out[r][0..W) += Σ_k a(r, k) · b[k][0..W) for r < rows, k < inner, where a(r, k) is
- * a[r · rs + k · ks] (so a transposed operand is read in place): each output row's W sums stay
- * in registers over the k loop. W is the head size; other sizes take the plain loop below.
+ * out[r][0..W) += Σ_k a(r, k) · b[k][0..W) for R rows, where a(r, k) is a[r · rs + k · ks] (so
+ * a transposed operand is read in place): the R · W sums stay in registers over the k loop.
+ * Sparse: steps where all R entries are 0 (masked pairs) are skipped.
  */
-template <int W, int R>
-ATTNKIT_CLONES void accumulate_rows_w(const float* a, int64_t rs, int64_t ks, int64_t rows,
+template <int W, int R, bool Sparse>
+ATTNKIT_INLINE void accumulate_tile(const float* a, int64_t rs, int64_t ks, int64_t inner,
+                                    const float* b, float* out) {
+  constexpr int V = W / 8;
+  f32x8 acc[R][V];
+  for (int q = 0; q < R; q++)
+    for (int c = 0; c < V; c++) acc[q][c] = zero8();
+  for (int64_t k = 0; k < inner; k++) {
+    float x[R];
+    bool any = false;
+    for (int q = 0; q < R; q++) {
+      x[q] = a[q * rs + k * ks];
+      any = any || x[q] != 0.f;
+    }
+    if (Sparse && !any) continue;  // masked (causal) entries: half of a diagonal block
+    const float* bk = b + k * W;
+    f32x8 bv[V];
+    for (int c = 0; c < V; c++) bv[c] = load8(bk + 8 * c);
+    for (int q = 0; q < R; q++)
+      for (int c = 0; c < V; c++) acc[q][c] += x[q] * bv[c];
+  }
+  for (int q = 0; q < R; q++)
+    for (int c = 0; c < V; c++) store8(out + q * W + 8 * c, load8(out + q * W + 8 * c) + acc[q][c]);
+}
+
+/** accumulate_tile over all rows, R at a time (R · W / 8 = 8 sums: the add latency hidden). */
+template <int W, int R, bool Sparse>
+ATTNKIT_WIDE_CLONES void accumulate_rows_w(const float* a, int64_t rs, int64_t ks, int64_t rows,
                                       int64_t inner, const float* b, float* out) {
   int64_t r = 0;
-  // R rows at a time share each load of b (R · W / 8 independent sums: enough to hide the
-  // add latency at W = 16 and 32, where one row alone has only 2-4 vectors).
-  for (; r + R <= rows; r += R) {
-    float acc[R][W];
-    for (int q = 0; q < R; q++)
-      for (int c = 0; c < W; c++) acc[q][c] = 0.f;
-    for (int64_t k = 0; k < inner; k++) {
-      float x[R];
-      bool any = false;
-      for (int q = 0; q < R; q++) {
-        x[q] = a[(r + q) * rs + k * ks];
-        any = any || x[q] != 0.f;
-      }
-      if (!any) continue;  // masked (causal) entries: half of a diagonal block
-      const float* bk = b + k * W;
-      for (int q = 0; q < R; q++)
-        for (int c = 0; c < W; c++) acc[q][c] += x[q] * bk[c];
-    }
-    for (int q = 0; q < R; q++) {
-      float* orow = out + (r + q) * W;
-      for (int c = 0; c < W; c++) orow[c] += acc[q][c];
-    }
+  for (; r + R <= rows; r += R)
+    accumulate_tile<W, R, Sparse>(a + r * rs, rs, ks, inner, b, out + r * W);
+  for (; r < rows; r++) accumulate_tile<W, 1, Sparse>(a + r * rs, rs, ks, inner, b, out + r * W);
+}
+
+/**
+ * R rows per tile (R · W / 8 sums: 8-12 chains hide the FMA latency in AVX2's 16 registers),
+ * RWide with AVX-512's 32.
+ */
+template <int W, int R, int RWide>
+void accumulate_rows_tiled(const float* a, int64_t rs, int64_t ks, int64_t rows, int64_t inner,
+                       const float* b, bool sparse, float* out) {
+  if (wide_registers()) {
+    if (sparse) return accumulate_rows_w<W, RWide, true>(a, rs, ks, rows, inner, b, out);
+    return accumulate_rows_w<W, RWide, false>(a, rs, ks, rows, inner, b, out);
   }
-  for (; r < rows; r++) {
-    float acc[W];
-    for (int c = 0; c < W; c++) acc[c] = 0.f;
-    for (int64_t k = 0; k < inner; k++) {
-      const float x = a[r * rs + k * ks];
-      if (x == 0.f) continue;
-      const float* bk = b + k * W;
-      for (int c = 0; c < W; c++) acc[c] += x * bk[c];
-    }
-    float* orow = out + r * W;
-    for (int c = 0; c < W; c++) orow[c] += acc[c];
-  }
+  if (sparse) return accumulate_rows_w<W, R, true>(a, rs, ks, rows, inner, b, out);
+  accumulate_rows_w<W, R, false>(a, rs, ks, rows, inner, b, out);
 }
 
 ATTNKIT_CLONES void accumulate_rows_any(const float* a, int64_t rs, int64_t ks, int64_t rows,
@@ -225,16 +251,19 @@ ATTNKIT_CLONES void accumulate_rows_any(const float* a, int64_t rs, int64_t ks, 
   }
 }
 
-/** out [rows][width] += A [rows][inner] · b [inner][width], A(r, k) = a[r · rs + k · ks]. */
+/**
+ * out [rows][width] += A [rows][inner] · b [inner][width], A(r, k) = a[r · rs + k · ks];
+ * sparse: A may hold masked zeros worth skipping (a block on the causal diagonal).
+ */
 void accumulate_rows(const float* a, int64_t rs, int64_t ks, int64_t rows, int64_t inner,
-                     const float* b, int64_t width, float* out) {
+                     const float* b, int64_t width, bool sparse, float* out) {
   switch (width) {
     case 16:
-      return accumulate_rows_w<16, 2>(a, rs, ks, rows, inner, b, out);
+      return accumulate_rows_tiled<16, 4, 8>(a, rs, ks, rows, inner, b, sparse, out);
     case 32:
-      return accumulate_rows_w<32, 2>(a, rs, ks, rows, inner, b, out);
+      return accumulate_rows_tiled<32, 3, 4>(a, rs, ks, rows, inner, b, sparse, out);
     case 64:
-      return accumulate_rows_w<64, 1>(a, rs, ks, rows, inner, b, out);
+      return accumulate_rows_tiled<64, 1, 2>(a, rs, ks, rows, inner, b, sparse, out);
     default:
       return accumulate_rows_any(a, rs, ks, rows, inner, b, width, out);
   }
@@ -294,8 +323,9 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       rows_times_block(qBlk, rows, s.d, ktHead + kb * ktSize, s.scale, cols, sblk);  // S = scale · Q Kᵀ
-      forward_softmax(s, sblk, rows, cols, qp, kpos + j0, m, l, acc);
-      accumulate_rows(sblk, BK, 1, rows, cols, vHead + j0 * s.dv, s.dv, acc);  // O += P V
+      const bool full = block_full(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1]);
+      forward_softmax(s, sblk, rows, cols, qp, kpos + j0, full, m, l, acc);
+      accumulate_rows(sblk, BK, 1, rows, cols, vHead + j0 * s.dv, s.dv, !full, acc);  // O += P V
     }
     float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
     float* ls = lse + (b * s.heads + h) * s.tq + i0;
@@ -360,8 +390,8 @@ ATTNKIT_CLONES void accumulate_pairs(const float* p, const float* ds, int64_t ro
 ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, const float* doBlk,
                                    const float* lseBlk, const float* dBlk, int64_t rows,
                                    const int32_t* qp, const float* kBlk, const float* kt,
-                                   const float* vt, int64_t cols, const int32_t* kp, float* sblk,
-                                   float* dpblk, float* dqBlk, float* dkBlk,
+                                   const float* vt, int64_t cols, const int32_t* kp, bool full,
+                                   float* sblk, float* dpblk, float* dqBlk, float* dkBlk,
                                    float* dvBlk) {
   const int64_t d = s.d, dv = s.dv;
   // S = scale · Q Kᵀ and dP = dO Vᵀ, each row's sums in registers.
@@ -382,8 +412,8 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
       continue;
     }
     // P = exp(S - lse) (masked logits give exactly 0), dS = scale · P ⊙ (dP - D).
-    mask_row(s, srow, cols, qp[i], kp);
-    exp_row_shifted(srow, cols, li);
+    if (!full) mask_row(s, srow, cols, qp[i], kp);
+    exp_row_shifted_fast(srow, cols, li);
     const float di = dBlk[i];
     for (int64_t j = 0; j < cols; j++) dprow[j] = s.scale * srow[j] * (dprow[j] - di);
   }
@@ -394,9 +424,9 @@ ATTNKIT_CLONES void backward_block(const AttentionShape& s, const float* qBlk, c
     return;
   }
   // Pᵀ and dSᵀ are read in place (row stride 1, inner stride BK).
-  accumulate_rows(sblk, 1, BK, cols, rows, doBlk, dv, dvBlk);
-  accumulate_rows(dpblk, 1, BK, cols, rows, qBlk, d, dkBlk);
-  accumulate_rows(dpblk, BK, 1, rows, cols, kBlk, d, dqBlk);
+  accumulate_rows(sblk, 1, BK, cols, rows, doBlk, dv, !full, dvBlk);
+  accumulate_rows(dpblk, 1, BK, cols, rows, qBlk, d, !full, dkBlk);
+  accumulate_rows(dpblk, BK, 1, rows, cols, kBlk, d, !full, dqBlk);
 }
 
 }  // namespace
@@ -469,7 +499,8 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
             packed = true;
           }
           backward_block(s, q + row0 * s.d, dout + row0 * s.dv, lse + row0, delta.data() + row0,
-                         rows, qp, kHead + j0 * s.d, kt, vt, cols, kpos + j0, sblk, dpblk,
+                         rows, qp, kHead + j0 * s.d, kt, vt, cols, kpos + j0,
+                         block_full(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1]), sblk, dpblk,
                          dq + row0 * s.d, dkHead + j0 * s.d, dvHead + j0 * s.dv);
         }
       }
