@@ -12,9 +12,15 @@ export interface FusedSession {
   dispose(): void;
 }
 
-/** What the model's weights are now: the data of each parameter (replaced by assign/load). */
-function weightsIdentity(model: DecoderLM): object[] {
-  return [...model.namedParameters().values()].map((v) => v.dataId);
+/** What the weights are now: the data of each parameter (replaced by assign/load). */
+function weightsIdentity(parameters: readonly { dataId: object }[]): object[] {
+  return parameters.map((v) => v.dataId);
+}
+
+/** Whether any parameter's data changed since `before` (a check per token: no allocation). */
+function weightsChanged(parameters: readonly { dataId: object }[], before: object[]): boolean {
+  for (let i = 0; i < parameters.length; i++) if (parameters[i]!.dataId !== before[i]) return true;
+  return false;
 }
 
 /**
@@ -33,20 +39,23 @@ export function fusedSession(
   const vocab = model.config.vocabSize;
   const logits = new Float32Array(batch * vocab);
   let decoder = backend.createFusedDecoder(spec, { batch });
-  let weights = weightsIdentity(model);
+  // A module's variables are fixed when it is built (assign and loadStateDict replace their
+  // data, not the variables), so the list is read once; walking the module tree for it on
+  // every token cost as much as the token.
+  const parameters = model.parameters();
+  let weights = weightsIdentity(parameters);
   const fed: number[][] = Array.from({ length: batch }, () => []);
   return {
     next: (inputs) => {
       if (inputs.length !== batch) {
         throw new ConfigError('generate', 'inputs', `${batch} token arrays`, `${inputs.length}`);
       }
-      const now = weightsIdentity(model);
-      if (now.length !== weights.length || now.some((id, i) => id !== weights[i])) {
+      if (weightsChanged(parameters, weights)) {
         const current = fusedDecoderSpec(model);
         if ('unsupported' in current) throw new Error(`generate: ${current.unsupported}`);
         decoder.dispose();
         decoder = backend.createFusedDecoder(current, { batch });
-        weights = now;
+        weights = weightsIdentity(parameters);
         if (fed.some((f) => f.length > 0)) decoder.feedBatch(fed, null);
       }
       if (inputs.every((input) => input.length === 0)) return inputs.map(() => null);
