@@ -115,4 +115,12 @@ if (detail) {
     );
   }
 }
+const pool = tf.memory().bufferPool;
+if (pool) {
+  const mib = (b) => (b / 2 ** 20).toFixed(0);
+  console.log(
+    `  buffer pool: ${pool.reused} reused, ${pool.allocated} allocated; ` +
+      `${mib(pool.idleBytes)} of ${mib(pool.limitBytes)} MiB idle`,
+  );
+}
 model.dispose();

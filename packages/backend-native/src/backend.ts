@@ -42,6 +42,7 @@ import {
   type FusedDecoderSpec,
 } from '@attnkit/kernels';
 import type { NativeAddon } from './addon';
+import { bufferPool } from './buffer-pool';
 import { NativeFusedDecoder } from './decoder';
 import { makeAdamW, makeSumOfSquares } from './kernels/adamw';
 import {
@@ -138,6 +139,46 @@ export class NativeBackend extends MathBackendCPU implements FusedDecoderBackend
     // MathBackendCPU prints an 'install tfjs-node' banner on first use in Node; native is the
     // fast Node backend, so the advice does not apply.
     (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  // The buffer pool's bookkeeping (buffer-pool.ts): every data entry is made by write or move
+  // and removed by disposeData; readSync (and read, bufferSync and dataSync through it) hands
+  // the stored array out.
+  override write(
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+  ): tf.DataId {
+    const dataId = super.write(values, shape, dtype);
+    bufferPool.hold(values);
+    return dataId;
+  }
+
+  override move(
+    dataId: tf.DataId,
+    values: tf.backend_util.BackendValues,
+    shape: number[],
+    dtype: tf.DataType,
+    refCount: number,
+  ): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    bufferPool.hold(values);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (released && values !== undefined && !this.data.has(dataId)) bufferPool.release(values);
+    return released;
+  }
+
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    if (this.data.has(dataId)) bufferPool.escape(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+
+  override memory() {
+    return { ...super.memory(), bufferPool: bufferPool.stats() };
   }
 
   /**

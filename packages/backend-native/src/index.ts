@@ -5,12 +5,14 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { loadAddon, type NativeAddon } from './addon';
 import { registerNativeBackend } from './backend';
+import { bufferPool, type BufferPoolStats } from './buffer-pool';
 
 const addon: NativeAddon = loadAddon();
 registerNativeBackend(addon);
 
 export { BACKEND_NAME, BACKEND_PRIORITY, NativeBackend, nativeKernelNames } from './backend';
 export { NativeUnavailableError } from './addon';
+export type { BufferPoolStats } from './buffer-pool';
 export { DECODER_ACTIVATIONS } from './decoder';
 // The kernel names and the fused decoder's types are @attnkit/kernels' contract, re-exported.
 export {
@@ -49,6 +51,27 @@ export function nativeInfo(): { gemm: string; threads: number } {
 /** Threads of the native kernels (default: the core count, or ATTNKIT_NATIVE_THREADS). */
 export function getThreadsCount(): number {
   return addon.info().threads;
+}
+
+/**
+ * The recycled output buffers: idle bytes held for reuse, the limit, and how many allocations
+ * were reused or fresh. Also in `tf.memory().bufferPool` while native is the backend.
+ */
+export function getBufferPoolStats(): BufferPoolStats {
+  return bufferPool.stats();
+}
+
+/**
+ * Most bytes of idle output buffers kept for reuse (default 512 MiB, or ATTNKIT_NATIVE_POOL_MB
+ * at start-up); 0 turns reuse off and frees the idle ones. Lowering it drops the oldest first.
+ */
+export function setBufferPoolLimit(bytes: number): void {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new RangeError(
+      `setBufferPoolLimit: expected an integer number of bytes >= 0, got ${bytes}`,
+    );
+  }
+  bufferPool.setLimit(bytes);
 }
 
 /** Resizes the kernels' thread pool (1 runs everything on the calling thread). */

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon';
+import { bufferPool, POOLED_MIN_ELEMENTS } from '../buffer-pool';
 
 export type KernelArgs = {
   inputs: tf.NamedTensorInfoMap;
@@ -58,14 +59,15 @@ export function copyable(v: unknown): v is Float32Array | Int32Array | Uint8Arra
 }
 
 /**
- * Output storage the kernel will overwrite entirely: uninitialised memory of its own (no pool,
- * offset 0). Zero-filled typed arrays cost page faults and a memset per op: for 128 KiB that
- * is 15 µs against 3 µs, more than many kernels themselves.
+ * Output storage the kernel will overwrite entirely: uninitialised memory (offset 0), a
+ * recycled buffer when one of this size is idle (buffer-pool.ts). Zero-filled typed arrays
+ * cost page faults and a memset per op: for 128 KiB that is 15 µs against 3 µs, more than many
+ * kernels themselves.
  */
 export function allocF32(n: number): Float32Array {
   // Below a page or so a plain typed array is cheaper than a Buffer of its own.
-  if (n < 2048) return new Float32Array(n);
-  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+  if (n < POOLED_MIN_ELEMENTS) return new Float32Array(n);
+  return bufferPool.take(n);
 }
 
 /** Uninitialised storage of the same array type as `v` (every element gets written). */
