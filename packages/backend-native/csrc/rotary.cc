@@ -1,5 +1,6 @@
 #include "rotary.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -46,8 +47,8 @@ void rotate_rows(int64_t rows, int64_t d, int64_t half, bool interleaved, const 
 }
 
 /** cos and sign·sin of every (step, pair): the rows of all heads share them. */
-std::vector<float> angles(int64_t t, int64_t half, const float* positions, const float* freq,
-                          float sign) {
+std::vector<float> compute_angles(int64_t t, int64_t half, const float* positions,
+                                  const float* freq, float sign) {
   std::vector<float> cs(static_cast<size_t>(2 * t * half));
   for (int64_t i = 0; i < t; i++) {
     for (int64_t j = 0; j < half; j++) {
@@ -59,12 +60,33 @@ std::vector<float> angles(int64_t t, int64_t half, const float* positions, const
   return cs;
 }
 
+/**
+ * The table for these positions, frequencies and sign: the last one this thread computed when
+ * they are the same values (q and k, and every layer, rotate by the same angles), else a new one.
+ */
+const std::vector<float>& angles(int64_t t, int64_t half, const float* positions,
+                                 const float* freq, float sign) {
+  thread_local std::vector<float> lastPositions, lastFreq, table;
+  thread_local float lastSign = 0.0f;
+  const bool same = lastSign == sign && lastPositions.size() == static_cast<size_t>(t) &&
+                    lastFreq.size() == static_cast<size_t>(half) &&
+                    std::equal(positions, positions + t, lastPositions.begin()) &&
+                    std::equal(freq, freq + half, lastFreq.begin());
+  if (!same) {
+    table = compute_angles(t, half, positions, freq, sign);
+    lastPositions.assign(positions, positions + t);
+    lastFreq.assign(freq, freq + half);
+    lastSign = sign;
+  }
+  return table;
+}
+
 }  // namespace
 
 void rotary_heads(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t half,
                   bool interleaved, HeadsMove move, const float* x, const float* positions,
                   const float* freq, float sign, float* y) {
-  const std::vector<float> cs = angles(t, half, positions, freq, sign);
+  const std::vector<float>& cs = angles(t, half, positions, freq, sign);
   const int64_t rows = batch * heads * t;
   if (move == HeadsMove::Split) {
     // Output row (b, h, i) reads input row (b, i, h).
@@ -82,7 +104,7 @@ void rotary_heads(int64_t batch, int64_t heads, int64_t t, int64_t d, int64_t ha
 void rotary_apply(int64_t bh, int64_t t, int64_t d, int64_t half, bool interleaved,
                   const float* x, const float* positions, const float* freq, float sign,
                   float* y) {
-  const std::vector<float> cs = angles(t, half, positions, freq, sign);
+  const std::vector<float>& cs = angles(t, half, positions, freq, sign);
   rotate_rows(bh * t, d, half, interleaved, x, cs, y, [](int64_t r) { return r; },
               [=](int64_t r) { return r % t; });
 }

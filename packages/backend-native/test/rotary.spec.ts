@@ -52,6 +52,28 @@ describe('rotary kernel on native', () => {
     },
   );
 
+  it('recomputes its angles when only the positions or the base change between calls', async () => {
+    // The kernel keeps the last angle table: calls of one shape must still each get their own.
+    const x = rand([1, 2, 4, 8], 4);
+    const calls: Array<[number[], RotaryOptions]> = [
+      [[0, 1, 2, 3], { headDim: 8 }],
+      [[4, 5, 6, 7], { headDim: 8 }],
+      [[4, 5, 6, 7], { headDim: 8, base: 500 }],
+      [[0, 1, 2, 3], { headDim: 8 }],
+    ];
+    const results = async (backend: string) =>
+      on(backend, () =>
+        calls.map(([p, o]) => tf.tidy(() => applyRotary(x as tf.Tensor4D, p, o).arraySync())),
+      );
+    const [cpu, native] = [await results('cpu'), await results('native')];
+    calls.forEach((_, i) => {
+      const a = (cpu[i] as number[][][][]).flat(3);
+      const b = (native[i] as number[][][][]).flat(3);
+      a.forEach((v, j) => expect(Math.abs(v - b[j]!)).toBeLessThan(1e-5));
+    });
+    x.dispose();
+  });
+
   it('passes a finite-difference check on native', async () => {
     await on('native', () => {
       const x = rand([1, 2, 3, 6], 2);
