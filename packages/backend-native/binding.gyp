@@ -15,6 +15,7 @@
         "csrc/elementwise.cc",
         "csrc/exp_row.cc",
         "csrc/gemm.cc",
+        "csrc/gemm_pack.cc",
         "csrc/gemm_kernel_avx2.cc",
         "csrc/gemm_kernel_avx512.cc",
         "csrc/gemm_kernel_generic.cc",

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "gemm_pack.h"
 #include "threadpool.h"
 
 namespace attnkit {
@@ -56,10 +57,7 @@ void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rs, int64_t cs, int 
   for (int64_t i0 = 0; i0 < mc; i0 += mr) {
     const int64_t rows = std::min<int64_t>(mr, mc - i0);
     if (cs == 1) {
-      for (int64_t r = 0; r < rows; r++) {
-        const float* src = a + (i0 + r) * rs;
-        for (int64_t k = 0; k < kc; k++) out[k * mr + r] = src[k];
-      }
+      pack_rows_transposed(a + i0 * rs, rs, kc, mr, static_cast<int>(rows), out);
     } else {
       for (int64_t k = 0; k < kc; k++) {
         const float* src = a + i0 * rs + k * cs;
