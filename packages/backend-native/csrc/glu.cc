@@ -13,13 +13,9 @@ constexpr double kSqrt1_2 = 0.70710678118654752440;
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 constexpr double kSqrt2Pi = 0.79788456080286535588;  // sqrt(2/π)
 
-// σ(x) through the explicit-AVX2 row exponential (as elementwise.cc's sigmoid): inside the ISA
-// clones GCC keeps exp_f's selects as branches and a fused loop over it runs scalar.
-ATTNKIT_CLONES void sigmoid_into(const float* x, int64_t n, float* s) {
-  for (int64_t i = 0; i < n; i++) s[i] = -x[i];
-  exp_row_shifted(s, n, 0.0f);
-  for (int64_t i = 0; i < n; i++) s[i] = 1.0f / (1.0f + s[i]);
-}
+// σ(x) in one pass with the explicit-AVX2 exponential: inside the ISA clones GCC keeps exp_f's
+// selects as branches and a fused loop over it runs scalar.
+void sigmoid_into(const float* x, int64_t n, float* s) { sigmoid_row_fast(x, n, s); }
 
 ATTNKIT_CLONES void silu_forward(int64_t n, const float* g, const float* u, float* y) {
   sigmoid_into(g, n, y);
