@@ -84,9 +84,13 @@ void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rs, int64_t cs, int 
         for (int64_t c = cols; c < nr; c++) dst[c] = 0.f;
       }
     } else {
-      for (int64_t c = 0; c < cols; c++) {
-        const float* src = b + (j0 + c) * cs;
-        for (int64_t k = 0; k < kc; k++) out[k * nr + c] = src[k * rs];
+      if (rs == 1) {
+        pack_rows_transposed(b + j0 * cs, cs, kc, nr, static_cast<int>(cols), out);
+      } else {
+        for (int64_t c = 0; c < cols; c++) {
+          const float* src = b + (j0 + c) * cs;
+          for (int64_t k = 0; k < kc; k++) out[k * nr + c] = src[k * rs];
+        }
       }
       for (int64_t k = 0; k < kc; k++)
         for (int64_t c = cols; c < nr; c++) out[k * nr + c] = 0.f;
