@@ -34,14 +34,37 @@ void tied_head(const DecoderModel& m, const float* x, float* logits) {
   });
 }
 
+/**
+ * cos and sin of each rotary pair's angle at `position`: the last ones computed on this thread
+ * when the position and frequencies are the same (every head of every layer of a token rotates
+ * by them), else computed anew.
+ */
+const float* rotary_angles(const DecoderModel& m, int position) {
+  thread_local std::vector<float> freq, cs;
+  thread_local int last = -1;
+  const int half = m.rotaryDim / 2;
+  const bool same = last == position && freq.size() == static_cast<size_t>(half) &&
+                    std::equal(freq.begin(), freq.end(), m.inverseFrequencies);
+  if (!same) {
+    freq.assign(m.inverseFrequencies, m.inverseFrequencies + half);
+    cs.resize(2 * static_cast<size_t>(half));
+    for (int i = 0; i < half; i++) {
+      // float32 angle, as tfjs multiplies position by the float32 frequency.
+      const float angle = static_cast<float>(position) * m.inverseFrequencies[i];
+      cs[i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      cs[half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+    last = position;
+  }
+  return cs.data();
+}
+
 /** Rotates the first rotaryDim channels of one head at `position` (RoFormer eq. 34). */
 void rotate(const DecoderModel& m, float* head, int position) {
   const int half = m.rotaryDim / 2;
+  const float* cs = rotary_angles(m, position);
   for (int i = 0; i < half; i++) {
-    // float32 angle, as tfjs multiplies position by the float32 frequency.
-    const float angle = static_cast<float>(position) * m.inverseFrequencies[i];
-    const float c = static_cast<float>(std::cos(static_cast<double>(angle)));
-    const float s = static_cast<float>(std::sin(static_cast<double>(angle)));
+    const float c = cs[i], s = cs[half + i];
     const int ia = m.ropeLayout == 1 ? i : 2 * i;
     const int ib = m.ropeLayout == 1 ? i + half : 2 * i + 1;
     const float a = head[ia], b = head[ib];

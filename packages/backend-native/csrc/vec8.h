@@ -59,6 +59,11 @@ struct f32x8 {
     for (int i = 0; i < 8; i++) r.v[i] = a * b.v[i];
     return r;
   }
+  friend f32x8 operator*(const f32x8& a, const f32x8& b) {
+    f32x8 r;
+    for (int i = 0; i < 8; i++) r.v[i] = a.v[i] * b.v[i];
+    return r;
+  }
   friend f32x8 operator+(const f32x8& a, const f32x8& b) {
     f32x8 r;
     for (int i = 0; i < 8; i++) r.v[i] = a.v[i] + b.v[i];
