@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "gemm_pack.h"
+#include "simd.h"
 #include "threadpool.h"
+#include "vec8.h"
 
 namespace attnkit {
 namespace {
@@ -128,6 +130,65 @@ void macro_kernel(const KernelInfo& k, int64_t mc, int64_t nc, int64_t kc, const
   }
 }
 
+/** Products at most this wide skip the packed kernel (a 32-wide tile would be mostly padding). */
+constexpr int64_t kThinColumns = 8;
+
+/** Σ_k a[k] · b[k] over contiguous rows, sixteen partial sums in a fixed order. */
+ATTNKIT_CLONES float thin_dot(const float* a, const float* b, int64_t n) {
+  f32x8 s0 = zero8(), s1 = zero8();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 += load8(a + i) * load8(b + i);
+    s1 += load8(a + i + 8) * load8(b + i + 8);
+  }
+  float lanes[8];
+  store8(lanes, s0 + s1);
+  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+/** y[0, n) += s · x[0, n). */
+ATTNKIT_CLONES void thin_axpy(float s, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; i++) y[i] += s * x[i];
+}
+
+/**
+ * C[M, N] = A · B for N <= kThinColumns, when A's rows (cs 1) or columns (rs 1) are contiguous:
+ * dot products against B's columns, or B-weighted sums of A's columns; rows of C split over
+ * the threads in fixed blocks. False for other layouts (the packed kernel takes them).
+ */
+bool thin_product(int64_t M, int64_t N, int64_t K, Operand a, Operand b, float* c) {
+  if (a.cs != 1 && a.rs != 1) return false;
+  std::vector<float> bt(static_cast<size_t>(N * K));  // B's columns, contiguous
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k = 0; k < K; k++) bt[n * K + k] = b.data[k * b.rs + n * b.cs];
+  const int64_t block = 64;
+  const int64_t blocks = (M + block - 1) / block;
+  auto rows = [&](int64_t blk) {
+    const int64_t m0 = blk * block, m1 = std::min(M, m0 + block);
+    if (a.cs == 1) {
+      for (int64_t m = m0; m < m1; m++)
+        for (int64_t n = 0; n < N; n++)
+          c[m * N + n] = thin_dot(a.data + m * a.rs, bt.data() + n * K, K);
+      return;
+    }
+    float ct[kThinColumns * block] = {};  // C's block transposed: n-major
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t n = 0; n < N; n++)
+        thin_axpy(bt[n * K + k], a.data + k * a.cs + m0, m1 - m0, ct + n * block);
+    for (int64_t m = m0; m < m1; m++)
+      for (int64_t n = 0; n < N; n++) c[m * N + n] = ct[n * block + (m - m0)];
+  };
+  if (2.0 * M * N * K < 2e6 || blocks == 1) {
+    for (int64_t blk = 0; blk < blocks; blk++) rows(blk);
+  } else {
+    parallel_for(blocks, rows);
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* gemm_kernel_name() { return kernel().name; }
@@ -139,6 +200,15 @@ void gemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, Operand a, int
   if (K <= 0) {
     std::memset(c, 0, sizeof(float) * batch * M * N);
     return;
+  }
+  if (N <= kThinColumns) {
+    bool done = true;
+    for (int64_t bi = 0; bi < batch && done; bi++) {
+      const Operand ab{a.data + (aOffsets ? aOffsets[bi] : bi * aStride), a.rs, a.cs};
+      const Operand bb{b.data + (bOffsets ? bOffsets[bi] : bi * bStride), b.rs, b.cs};
+      done = thin_product(M, N, K, ab, bb, c + bi * M * N);
+    }
+    if (done) return;
   }
   const KernelInfo& k = kernel();
   const Blocking blk = blocking(k);

@@ -59,6 +59,11 @@ const cases: Array<[string, Case]> = [
     'every row kept',
     { b: 1, h: 2, kvh: 2, tq: 9, tk: 9, d: 4, keep: 2, options: { causal: true } },
   ],
+  ['no row kept', { b: 1, h: 2, kvh: 1, tq: 6, tk: 6, d: 4, keep: 0, options: { causal: true } }],
+  [
+    'MoH-like: larger than a pooled buffer, GQA, a third kept',
+    { b: 2, h: 8, kvh: 4, tq: 97, tk: 97, d: 16, keep: 0.34, options: { causal: true } },
+  ],
 ];
 
 describe('scaledDotProductAttention with rowMask: native fused == cpu composite', () => {

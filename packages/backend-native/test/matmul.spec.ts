@@ -20,6 +20,11 @@ describe('BatchMatMul on native', () => {
     [[300, 400], [300, 250], true, false],
     [[257, 300], [300, 700], false, false], // row blocks of near-equal height (132 + 125)
     [[600, 257], [600, 256], true, false], // a weight gradient Xᵀ·dY shape, 257 rows
+    [[300, 200], [200, 2], false, false], // thin: a router's logits, dot products
+    [[700, 65], [65, 8], false, false], // thin, threaded row blocks
+    [[257, 300], [257, 6], true, false], // thin, A transposed: a router's weight gradient
+    [[3, 40, 33], [3, 7, 33], false, true], // thin, batched, B transposed
+    [[5, 9], [3, 5], true, true], // thin, both operands transposed
   ];
   it.each(cases)('matches cpu: %j · %j (transposeA %s, transposeB %s)', async (sa, sb, ta, tb) => {
     const a = rand(sa, 1);

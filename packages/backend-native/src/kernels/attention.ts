@@ -13,6 +13,8 @@ import {
   type FusedAttentionInputs,
   type FusedAttentionOutputs,
 } from '@attnkit/kernels';
+import type { NativeAddon } from '../addon';
+import { bufferPool } from '../buffer-pool';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
 import { allocF32, f32 } from './util';
 
@@ -146,7 +148,7 @@ export function makeFusedAttentionGrad({ addon }: KernelContext): NativeKernel {
     const dq = allocF32(g.batch * g.heads * g.tq * g.d);
     const dk = allocF32(g.batch * g.kvHeads * g.tk * g.d);
     const dv = allocF32(g.batch * g.kvHeads * g.tk * g.dv);
-    if (g.tk === 0 || g.batch * g.heads * g.tq === 0 || rowMask) {
+    if (g.tk === 0 || g.batch * g.heads * g.tq === 0) {
       dq.fill(0);
       dk.fill(0);
       dv.fill(0);
@@ -224,55 +226,90 @@ const PADDING_POSITION = -(2 ** 31);
 /**
  * Each head's kept rows packed into [batch, heads, n, ·] (n the most any head keeps), with one
  * position list per head (the addon's per-head positions). Padding rows sit at PADDING_POSITION
- * and are dropped on the way back.
+ * and are dropped on the way back. `source[r]`: the row of [B·H·tq] that packed row r reads
+ * (padding rows read their head's first row and are then overwritten); `target[r]`: the packed
+ * row that row r of [B·H·tq] comes back from (B·H·n, one past the end, for rows not kept).
  */
 interface Packing {
   rows: Int32Array[];
   n: number;
   qpos: Int32Array;
   dims: Int32Array;
+  source: Int32Array;
+  target: Int32Array;
 }
 
 function packing(rows: Int32Array[], g: Geometry): Packing {
   const n = Math.max(0, ...rows.map((r) => r.length));
   const qpos = new Int32Array(rows.length * n).fill(PADDING_POSITION);
-  rows.forEach((kept, bh) => kept.forEach((i, j) => (qpos[bh * n + j] = g.qpos[i]!)));
+  const source = new Int32Array(rows.length * n);
+  const target = new Int32Array(rows.length * g.tq).fill(rows.length * n);
+  rows.forEach((kept, bh) => {
+    source.fill(bh * g.tq, bh * n, (bh + 1) * n);
+    kept.forEach((i, j) => {
+      qpos[bh * n + j] = g.qpos[i]!;
+      source[bh * n + j] = bh * g.tq + i;
+      target[bh * g.tq + i] = bh * n + j;
+    });
+  });
   const dims = Int32Array.from(g.dims);
   dims[3] = n;
-  return { rows, n, qpos, dims };
+  return { rows, n, qpos, dims, source, target };
+}
+
+/** out[r] = x[index[r]] for rows of `width` floats (the addon's row gather; a loop without it). */
+function gatherRows(
+  addon: NativeAddon,
+  x: Float32Array,
+  index: Int32Array,
+  width: number,
+  out: Float32Array,
+): void {
+  if (typeof addon.gatherSlices === 'function') {
+    if (index.length > 0) addon.gatherSlices(x, index, out, 1, x.length / width, width);
+    return;
+  }
+  for (let r = 0; r < index.length; r++) {
+    const from = index[r]! * width;
+    for (let c = 0; c < width; c++) out[r * width + c] = x[from + c]!;
+  }
 }
 
 /** x [B·H, tq, width] -> [B·H, n, width]: each head's kept rows first, `fill` after. */
-function pack(x: Float32Array, p: Packing, tq: number, width: number, fill = 0): Float32Array {
-  const packed = new Float32Array(p.rows.length * p.n * width).fill(fill);
+function pack(
+  addon: NativeAddon,
+  x: Float32Array,
+  p: Packing,
+  width: number,
+  fill = 0,
+): Float32Array {
+  const packed = allocF32(p.rows.length * p.n * width);
+  gatherRows(addon, x, p.source, width, packed);
   p.rows.forEach((kept, bh) =>
-    kept.forEach((i, j) => {
-      const from = (bh * tq + i) * width;
-      packed.set(x.subarray(from, from + width), (bh * p.n + j) * width);
-    }),
+    packed.fill(fill, (bh * p.n + kept.length) * width, (bh + 1) * p.n * width),
   );
   return packed;
 }
 
-/** The inverse of pack for the kept rows; x's other rows are left as they are. */
+/**
+ * x [B·H, tq, width] from packed [B·H·n + 1, width] (its last row, `other`, for the rows no
+ * head kept): the inverse of pack.
+ */
 function unpack(
+  addon: NativeAddon,
   packed: Float32Array,
-  x: Float32Array,
   p: Packing,
-  tq: number,
   width: number,
+  other: number,
+  x: Float32Array,
 ): void {
-  p.rows.forEach((kept, bh) =>
-    kept.forEach((i, j) => {
-      const from = (bh * p.n + j) * width;
-      x.set(packed.subarray(from, from + width), (bh * tq + i) * width);
-    }),
-  );
+  packed.fill(other, p.rows.length * p.n * width, (p.rows.length * p.n + 1) * width);
+  gatherRows(addon, packed, p.target, width, x);
 }
 
 /** The forward over the kept rows only (one addon call); other rows 0 with lse -Infinity. */
 function forwardRows(
-  addon: KernelContext['addon'],
+  addon: NativeAddon,
   backend: KernelArgs['backend'],
   t: { q: tf.TensorInfo; k: tf.TensorInfo; v: tf.TensorInfo },
   rows: Int32Array[],
@@ -281,25 +318,31 @@ function forwardRows(
   out: Float32Array,
   lse: Float32Array,
 ): void {
-  out.fill(0);
-  lse.fill(-Infinity);
   const p = packing(rows, g);
-  if (p.n === 0) return;
-  const o = new Float32Array(rows.length * p.n * g.dv);
-  const l = new Float32Array(rows.length * p.n).fill(Infinity);
+  if (p.n === 0) {
+    out.fill(0);
+    lse.fill(-Infinity);
+    return;
+  }
+  const size = rows.length * p.n;
+  const o = allocF32((size + 1) * g.dv);
+  const l = allocF32(size + 1);
+  const q = pack(addon, f32(backend, t.q), p, g.d);
+  const [k, v] = [f32(backend, t.k), f32(backend, t.v)];
   addon.attentionForward(
-    pack(f32(backend, t.q), p, g.tq, g.d),
-    f32(backend, t.k),
-    f32(backend, t.v),
+    q,
+    k,
+    v,
     p.qpos,
     g.kpos,
-    o,
-    l,
+    o.subarray(0, size * g.dv),
+    l.subarray(0, size),
     p.dims,
     attrs.scale,
   );
-  unpack(o, out, p, g.tq, g.dv);
-  unpack(l, lse, p, g.tq, 1);
+  unpack(addon, o, p, g.dv, 0, out);
+  unpack(addon, l, p, 1, -Infinity, lse);
+  bufferPool.recycle(q, o, l);
 }
 
 /**
@@ -307,7 +350,7 @@ function forwardRows(
  * their weights are 0 and their blocks are skipped.
  */
 function backwardRows(
-  addon: KernelContext['addon'],
+  addon: NativeAddon,
   backend: KernelArgs['backend'],
   t: Record<'q' | 'k' | 'v' | 'out' | 'lse' | 'dout', tf.TensorInfo>,
   rows: Int32Array[],
@@ -316,22 +359,33 @@ function backwardRows(
   grads: { dq: Float32Array; dk: Float32Array; dv: Float32Array },
 ): void {
   const p = packing(rows, g);
-  if (p.n === 0 || g.tk === 0) return;
-  const dq = new Float32Array(rows.length * p.n * g.d);
+  if (p.n === 0 || g.tk === 0) {
+    for (const grad of [grads.dq, grads.dk, grads.dv]) grad.fill(0);
+    return;
+  }
+  const size = rows.length * p.n;
+  const dq = allocF32((size + 1) * g.d);
+  const packed = {
+    q: pack(addon, f32(backend, t.q), p, g.d),
+    out: pack(addon, f32(backend, t.out), p, g.dv),
+    lse: pack(addon, f32(backend, t.lse), p, 1, 3e38),
+    dout: pack(addon, f32(backend, t.dout), p, g.dv),
+  };
   addon.attentionBackward(
-    pack(f32(backend, t.q), p, g.tq, g.d),
+    packed.q,
     f32(backend, t.k),
     f32(backend, t.v),
     p.qpos,
     g.kpos,
-    pack(f32(backend, t.out), p, g.tq, g.dv),
-    pack(f32(backend, t.lse), p, g.tq, 1, 3e38),
-    pack(f32(backend, t.dout), p, g.tq, g.dv),
-    dq,
+    packed.out,
+    packed.lse,
+    packed.dout,
+    dq.subarray(0, size * g.d),
     grads.dk,
     grads.dv,
     p.dims,
     attrs.scale,
   );
-  unpack(dq, grads.dq, p, g.tq, g.d);
+  unpack(addon, dq, p, g.d, 0, grads.dq);
+  bufferPool.recycle(dq, packed.q, packed.out, packed.lse, packed.dout);
 }
