@@ -79,21 +79,7 @@ void dense(const DecoderDense& d, const float* x, float* y, int rows) {
   }
 }
 
-ATTNKIT_CLONES float dot(const float* a, const float* b, int n) {
-  // Sixteen partial sums in two vectors (AVX2 where the CPU has it), added in a fixed order.
-  f32x8 s0 = zero8(), s1 = zero8();
-  int i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 += load8(a + i) * load8(b + i);
-    s1 += load8(a + i + 8) * load8(b + i + 8);
-  }
-  float lanes[8];
-  store8(lanes, s0 + s1);
-  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; i < n; i++) sum += a[i] * b[i];
-  return sum;
-}
+float dot(const float* a, const float* b, int n) { return dot_f32(a, b, n); }
 
 void normalize(const DecoderNorm& n, const float* x, float* y, int d) {
   float mean = 0;

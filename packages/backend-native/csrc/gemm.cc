@@ -133,22 +133,6 @@ void macro_kernel(const KernelInfo& k, int64_t mc, int64_t nc, int64_t kc, const
 /** Products at most this wide skip the packed kernel (a 32-wide tile would be mostly padding). */
 constexpr int64_t kThinColumns = 8;
 
-/** Σ_k a[k] · b[k] over contiguous rows, sixteen partial sums in a fixed order. */
-ATTNKIT_CLONES float thin_dot(const float* a, const float* b, int64_t n) {
-  f32x8 s0 = zero8(), s1 = zero8();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    s0 += load8(a + i) * load8(b + i);
-    s1 += load8(a + i + 8) * load8(b + i + 8);
-  }
-  float lanes[8];
-  store8(lanes, s0 + s1);
-  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
-  for (; i < n; i++) sum += a[i] * b[i];
-  return sum;
-}
-
 /** y[0, n) += s · x[0, n). */
 ATTNKIT_CLONES void thin_axpy(float s, const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; i++) y[i] += s * x[i];
@@ -171,7 +155,7 @@ bool thin_product(int64_t M, int64_t N, int64_t K, Operand a, Operand b, float* 
     if (a.cs == 1) {
       for (int64_t m = m0; m < m1; m++)
         for (int64_t n = 0; n < N; n++)
-          c[m * N + n] = thin_dot(a.data + m * a.rs, bt.data() + n * K, K);
+          c[m * N + n] = dot_f32(a.data + m * a.rs, bt.data() + n * K, K);
       return;
     }
     float ct[kThinColumns * block] = {};  // C's block transposed: n-major
@@ -190,6 +174,22 @@ bool thin_product(int64_t M, int64_t N, int64_t K, Operand a, Operand b, float* 
 }
 
 }  // namespace
+
+ATTNKIT_CLONES float dot_f32(const float* a, const float* b, int64_t n) {
+  // Sixteen partial sums in two vectors (AVX2 where the CPU has it), added in a fixed order.
+  f32x8 s0 = zero8(), s1 = zero8();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 += load8(a + i) * load8(b + i);
+    s1 += load8(a + i + 8) * load8(b + i + 8);
+  }
+  float lanes[8];
+  store8(lanes, s0 + s1);
+  float sum = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+  for (; i < n; i++) sum += a[i] * b[i];
+  return sum;
+}
 
 const char* gemm_kernel_name() { return kernel().name; }
 

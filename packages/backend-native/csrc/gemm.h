@@ -37,6 +37,9 @@ struct Product {
  */
 void gemm_pair(const Product& first, const Product& second);
 
+/** Σ a[i] · b[i] over n contiguous floats (vector partial sums added in a fixed order). */
+float dot_f32(const float* a, const float* b, int64_t n);
+
 /** Name of the micro-kernel picked for this CPU, e.g. "avx512 14x32". */
 const char* gemm_kernel_name();
 
