@@ -16,7 +16,8 @@ options:
   --warmup-ms n        and for at least this long (default 1000, quick 200)
   --no-torch           do not run the PyTorch scripts
   --no-save            do not write bench-results/
-  --charts / --no-charts  write docs/assets/bench/*.svg (default: on, off with --quick)
+  --charts / --no-charts  write docs/assets/bench/*.svg (default: on; off with --quick,
+                       --no-save or --cases, whose results would replace the full run's)
   --no-limit           run cases that the time limit would skip on slow backends
   --cases regex        only the cases whose id matches (e.g. 'long-mixer-(gla|deltanet)-')
   -h, --help           this text`;
@@ -138,7 +139,7 @@ export function parseArgs(argv, knownWorkloads) {
   opts.repeats ??= opts.quick ? 3 : 7;
   opts.warmup ??= opts.quick ? 1 : 2;
   opts.warmupMs ??= opts.quick ? 200 : 1000;
-  opts.charts ??= !opts.quick;
+  opts.charts ??= !opts.quick && opts.save && !opts.cases;
   return opts;
 }
 

@@ -64,8 +64,9 @@ export class LatteState extends State {
  * paper's VAPOR positions and the local-attention hybrid (Latte-Macchiato); takes no positions.
  * (Read from the abstract and public summaries of the paper; its section and equation numbers
  * were not accessible to us, so none are cited.) Cost: 'chunk' (the default) is gated linear
- * attention over L key dimensions, each latent's keys shifted by their running max
- * (`latentMixtureChunks`, on the backend's gated recurrence kernel where it has one); 'parallel'
+ * attention over L key dimensions, each latent's keys shifted by their running max, on the
+ * backend's gated recurrence kernel where it has one, else products over [chunk, chunk, L]
+ * (`latentMixtureChunks`); 'parallel'
  * scans [t, L, dv] over log t steps (`logSumExpScan`, as decoding does one step at a time);
  * both exact for any logit range. The bidirectional form is two matmuls.
  */

@@ -19,6 +19,15 @@ export interface GatedRecurrenceArgs {
   s0: tf.Tensor4D | null;
 }
 
+/** Whether the active backend registers the GATED_RECURRENCE kernel and its gradient. */
+export function hasGatedRecurrenceKernel(): boolean {
+  const backend = tf.getBackend();
+  return (
+    tf.getKernel(GATED_RECURRENCE, backend) !== undefined &&
+    tf.getKernel(GATED_RECURRENCE_GRAD, backend) !== undefined
+  );
+}
+
 /**
  * Runs S_t = diag(exp(g_t)) S_{t-1} + k_t u_tᵀ, out_t = S_tᵀ q_t (u_t = β_t (v_t − S'ᵀ k_t) with
  * `beta`, else v_t) as the active backend's kernel, or returns undefined when it has none (the
@@ -30,13 +39,7 @@ export function gatedRecurrenceKernel(
   v: tf.Tensor4D,
   args: GatedRecurrenceArgs,
 ): { output: tf.Tensor4D; state: tf.Tensor4D } | undefined {
-  const backend = tf.getBackend();
-  if (
-    tf.getKernel(GATED_RECURRENCE, backend) === undefined ||
-    tf.getKernel(GATED_RECURRENCE_GRAD, backend) === undefined
-  ) {
-    return undefined;
-  }
+  if (!hasGatedRecurrenceKernel()) return undefined;
   const [b, h, t, dk] = q.shape;
   const dv = v.shape[3];
   const [output, state] = tf.tidy(() => {

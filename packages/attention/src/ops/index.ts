@@ -72,6 +72,12 @@ export {
   type LogSumExpState,
 } from './scan';
 export { selectiveScan, type SelectiveScanOptions, type SelectiveScanResult } from './scan';
+export {
+  latentMixtureChunks,
+  latentMixtureGated,
+  latentMixtureProducts,
+  type LatentMixtureChunksResult,
+} from './scan';
 export { causalConv1d, type CausalConv1dOptions, type CausalConv1dResult } from './short-conv';
 export { fastmaxNormalize, fastmaxFeatures } from './fastmax';
 export { hyperAttention, lshOrder, type HyperAttentionOptions } from './hyper-attention';

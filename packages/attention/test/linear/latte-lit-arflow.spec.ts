@@ -2,7 +2,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, build, type Module, type TokenMixer } from '@attnkit/core';
-import { HybridChunkState, LatteState, LitState } from '@attnkit/attention';
+import {
+  HybridChunkState,
+  LatteState,
+  LitState,
+  latentMixtureGated,
+  latentMixtureProducts,
+} from '@attnkit/attention';
 import { expectClose, maxAbsDiff } from '@attnkit/core/testing';
 
 interface Case {
@@ -109,6 +115,55 @@ describe('forms agree: parallel == chunk == recurrent decoding (outputs and all 
       });
     }
     [chunk, parallel].forEach((m) => m.dispose());
+  });
+});
+
+describe("latte's chunk forms: gated linear attention == products over [chunk, chunk, L]", () => {
+  // The backend picks one (the gated form where it has the gated recurrence kernel); both must
+  // give the same outputs, state and gradients, with and without a carried state.
+  it.each([
+    ['one chunk, no state', 8, 8, false],
+    ['chunks of 3 over 7 tokens, carried state, large logits', 3, 7, true],
+    ['chunks of 1 over 4 tokens, carried state', 1, 4, true],
+  ] as const)('%s', (_name, chunkSize, t, withState) => {
+    const [b, h, latents, dv] = [2, 2, 3, 5];
+    const before = tf.memory().numTensors;
+    const p = tf.tidy(() => tf.softmax(tf.randomNormal([b, h, t, latents], 0, 1, 'float32', 1)));
+    const keys = tf.randomNormal([b, h, t, latents], 0, withState ? 30 : 1, 'float32', 2);
+    const values = tf.randomNormal([b, h, t, dv], 0, 1, 'float32', 3) as tf.Tensor4D;
+    const initial = withState
+      ? {
+          max: tf.randomNormal([b, h, latents], 0, 30, 'float32', 4),
+          numerator: tf.randomNormal([b, h, latents, dv], 0, 1, 'float32', 5),
+          denominator: tf.randomUniform([b, h, latents], 1, 3, 'float32', 6),
+        }
+      : undefined;
+    const probe = tf.randomNormal([b, h, t, dv], 0, 1, 'float32', 7);
+    const run = (form: typeof latentMixtureGated) => {
+      const loss = (pp: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            form(pp as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, chunkSize, initial)
+              .output,
+            probe,
+          ),
+        );
+      const { output, state } = form(
+        p as tf.Tensor4D,
+        keys as tf.Tensor4D,
+        values,
+        chunkSize,
+        initial,
+      );
+      const grads = tf.grads(loss)([p, keys, values]);
+      return [output, state.max, state.numerator, state.denominator, ...grads];
+    };
+    const gated = run(latentMixtureGated);
+    const products = run(latentMixtureProducts);
+    gated.forEach((g, i) => expectClose(g, products[i]!, { atol: 1e-4, rtol: 1e-4 }));
+    tf.dispose([...gated, ...products, p, keys, values, probe]);
+    if (initial) tf.dispose(Object.values(initial));
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
 

@@ -14,3 +14,9 @@ export {
   type SelectiveScanOptions,
   type SelectiveScanResult,
 } from './selective-scan';
+export {
+  latentMixtureChunks,
+  latentMixtureGated,
+  type LatentMixtureChunksResult,
+} from './latent-mixture';
+export { latentMixtureProducts } from './latent-mixture-products';

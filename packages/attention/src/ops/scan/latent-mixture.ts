@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { offTape } from '@attnkit/core';
+import { hasGatedRecurrenceKernel } from '../gated-recurrence';
 import { linearAttention } from '../linear';
+import { latentMixtureProducts } from './latent-mixture-products';
 import { linearRecurrence } from './linear-recurrence';
 import type { LogSumExpState } from './log-sum-exp';
 
@@ -9,6 +11,22 @@ export interface LatentMixtureChunksResult {
   output: tf.Tensor4D;
   /** Per latent: max [b, h, L], numerator [b, h, L, dv], denominator [b, h, L] after the last token. */
   state: LogSumExpState;
+}
+
+/**
+ * Latte's causal form in chunks: `latentMixtureGated` where the backend has the gated recurrence
+ * kernel, else `latentMixtureProducts` (its composite beats the gated form's); the same outputs
+ * and state either way. p, keys [b, h, t, L]; values [b, h, t, dv]. Checked by the caller.
+ */
+export function latentMixtureChunks(
+  p: tf.Tensor4D,
+  keys: tf.Tensor4D,
+  values: tf.Tensor4D,
+  chunkSize: number,
+  initialState?: LogSumExpState,
+): LatentMixtureChunksResult {
+  const form = hasGatedRecurrenceKernel() ? latentMixtureGated : latentMixtureProducts;
+  return form(p, keys, values, chunkSize, initialState);
 }
 
 /**
@@ -24,7 +42,7 @@ export interface LatentMixtureChunksResult {
  * is the log-sum-exp scan's (running max, Σ e^{k-m} v, Σ e^{k-m}), so decoding continues with
  * `logSumExpScan`. p, keys [b, h, t, L]; values [b, h, t, dv]. Checked by the caller.
  */
-export function latentMixtureChunks(
+export function latentMixtureGated(
   p: tf.Tensor4D,
   keys: tf.Tensor4D,
   values: tf.Tensor4D,
