@@ -8,8 +8,8 @@ const FUTURE = -1e30;
 
 /**
  * Latte's causal form in chunks by products (Dolga et al. 2024), for backends without a gated
- * recurrence kernel (on cpu and wasm 2-5x faster than the gated form's composite): per latent l the softmax average of v over
- * s <= t, mixed by p(l|t). Within a chunk every query t takes its own reference r_{t,l}, the
+ * recurrence kernel (on cpu and wasm 2-5x faster than the gated form's composite): per latent
+ * l the softmax average of v over s <= t, mixed by p(l|t). Within a chunk every query t takes its own reference r_{t,l}, the
  * largest key of latent l so far (carried max included), so with
  * G_{ts,l} = e^{k_{s,l} - r_{t,l}} (s <= t; every exponent <= 0) and D_{t,l} = Σ_s G_{ts,l} + the
  * carried denominator (>= 1, nothing underflows for any logit range):
