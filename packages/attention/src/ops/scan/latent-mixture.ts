@@ -7,7 +7,7 @@ import { linearRecurrence } from './linear-recurrence';
 import type { LogSumExpState } from './log-sum-exp';
 
 export interface LatentMixtureChunksResult {
-  /** [b, h, t, dv]: Σ_l p_{t,l} Σ_{s<=t} e^{k_{s,l}} v_s / Σ_{s<=t} e^{k_{s,l}}. */
+  /** Shape [b, h, t, dv]: Σ_l p_{t,l} Σ_{s<=t} e^{k_{s,l}} v_s / Σ_{s<=t} e^{k_{s,l}}. */
   output: tf.Tensor4D;
   /** Per latent: max [b, h, L], numerator [b, h, L, dv], denominator [b, h, L] after the last token. */
   state: LogSumExpState;
