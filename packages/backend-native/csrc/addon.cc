@@ -378,8 +378,10 @@ AttentionShape attention_shape(const Args& args, size_t i, float scale) {
 
 /** Checks the buffers; qpos may hold tq positions or one list per (batch, head) (sets headPositions). */
 void check_attention(const Args& args, AttentionShape& s, const size_t* n) {
-  const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
-  s.headPositions = static_cast<double>(n[3]) == qn && qn != static_cast<double>(s.tq);
+  const double packed = static_cast<double>(s.batch) * s.heads * s.tq;
+  s.headPositions = static_cast<double>(n[3]) == packed && packed != static_cast<double>(s.tq);
+  // Rows of q, out and lse: the full ones in row-mask mode.
+  const double qn = static_cast<double>(s.batch) * s.heads * (s.rowIndex ? s.fullRows : s.tq);
   const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
   args.need(0, n[0], qn * s.d);
   args.need(1, n[1], kn * s.d);
@@ -390,7 +392,25 @@ void check_attention(const Args& args, AttentionShape& s, const size_t* n) {
   args.need(6, n[6], qn);
 }
 
-// attentionForward(q, k, v, qpos, kpos, out, lse, dims, scale); qpos: tq or B·H·tq positions
+/**
+ * Row-mask mode from the optional arguments (rowIndex, fullRows) at i, i + 1: each packed row's
+ * row in the full arrays, each in [0, fullRows) or -1, and the rows per head of those arrays.
+ */
+void row_index(const Args& args, size_t i, AttentionShape& s) {
+  if (args.count <= i) return;
+  size_t len;
+  const int32_t* index = args.i32(i, &len);
+  s.fullRows = args.integer(i + 1, 0, INT32_MAX);
+  if (s.tq > s.fullRows) args.fail(i + 1, "must be at least the packed rows (dims[3])", true);
+  args.need(i, len, static_cast<double>(s.batch) * s.heads * s.tq);
+  for (size_t r = 0; r < len; r++)
+    if (index[r] < -1 || index[r] >= s.fullRows)
+      args.fail(i, "holds a row outside [-1, fullRows)", true);
+  s.rowIndex = index;
+}
+
+// attentionForward(q, k, v, qpos, kpos, out, lse, dims, scale[, rowIndex, fullRows]); qpos: tq
+// or B·H·tq positions; with rowIndex, q, out and lse hold fullRows rows per head (row-mask mode)
 napi_value AttentionForward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "attentionForward", 9);
@@ -403,6 +423,7 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
     float* out = args.f32(5, &n[5]);
     float* lse = args.f32(6, &n[6]);
     AttentionShape s = attention_shape(args, 7, static_cast<float>(args.number(8)));
+    row_index(args, 9, s);
     check_attention(args, s, n);
     if (s.batch * s.heads * s.tq > 0 && s.tk > 0) {
       attention_forward(s, q, k, v, qp, kp, out, lse);
@@ -411,7 +432,8 @@ napi_value AttentionForward(napi_env env, napi_callback_info info) {
   });
 }
 
-// attentionBackward(q, k, v, qpos, kpos, out, lse, dout, dq, dk, dv, dims, scale)
+// attentionBackward(q, k, v, qpos, kpos, out, lse, dout, dq, dk, dv, dims, scale[, rowIndex,
+// fullRows]): rowIndex as attentionForward's; dq is zeroed, then written at the kept rows
 napi_value AttentionBackward(napi_env env, napi_callback_info info) {
   return guarded(env, [&]() -> napi_value {
     Args args(env, info, "attentionBackward", 13);
@@ -430,8 +452,9 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
     size_t dimsLen;
     args.i32(11, &dimsLen);
     AttentionShape s = attention_shape(args, 11, static_cast<float>(args.number(12)));
+    row_index(args, 13, s);
     check_attention(args, s, n);
-    const double qn = static_cast<double>(s.batch) * s.heads * s.tq;
+    const double qn = static_cast<double>(s.batch) * s.heads * (s.rowIndex ? s.fullRows : s.tq);
     const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
     args.need(7, n[7], qn * s.dv);
     args.need(8, n[8], qn * s.d);

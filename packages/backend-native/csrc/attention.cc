@@ -302,11 +302,20 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     for (int64_t n = 0; n < s.batch * s.kvHeads * kBlocks; n++) pack(n);
   }
   auto task = [&](int64_t t) {
-    thread_local std::vector<float> bufS, bufAcc, bufM, bufL;
+    thread_local std::vector<float> bufS, bufAcc, bufM, bufL, bufQ;
     const int64_t qb = t % qBlocks, bh = t / qBlocks;
     const int64_t b = bh / s.heads, h = bh % s.heads, g = h / group;
     const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
+    const int32_t* index = s.rowIndex ? s.rowIndex + bh * s.tq + i0 : nullptr;
     const float* qBlk = q + ((b * s.heads + h) * s.tq + i0) * s.d;
+    if (index) {
+      float* gathered = grow(bufQ, BQ * s.d);
+      for (int64_t i = 0; i < rows; i++) {
+        const int64_t r = std::max<int32_t>(index[i], 0);
+        std::memcpy(gathered + i * s.d, q + (bh * s.fullRows + r) * s.d, s.d * sizeof(float));
+      }
+      qBlk = gathered;
+    }
     const float* vHead = v + (b * s.kvHeads + g) * s.tk * s.dv;
     const float* ktHead = ktAll.data() + (b * s.kvHeads + g) * kBlocks * ktSize;
     float* sblk = grow(bufS, BQ * BK);
@@ -322,30 +331,42 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     for (int64_t kb = 0; kb < kBlocks; kb++) {
       if (!block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
-      rows_times_block(qBlk, rows, s.d, ktHead + kb * ktSize, s.scale, cols, sblk);  // S = scale · Q Kᵀ
+      // Causal: leading and trailing rows placed before every key of the block see none of it
+      // (packed row-mask rows spread over a wide span of positions; padding rows).
+      int64_t lo = 0, hi = rows;
+      if (s.causal) {
+        while (lo < hi && qp[lo] < kRange[2 * kb]) lo++;
+        while (hi > lo && qp[hi - 1] < kRange[2 * kb]) hi--;
+      }
+      const int64_t n = hi - lo;
+      if (n == 0) continue;
+      // S = scale · Q Kᵀ, then O += P V
+      rows_times_block(qBlk + lo * s.d, n, s.d, ktHead + kb * ktSize, s.scale, cols, sblk);
       const bool full = block_full(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1]);
-      forward_softmax(s, sblk, rows, cols, qp, kpos + j0, full, m, l, acc);
-      accumulate_rows(sblk, BK, 1, rows, cols, vHead + j0 * s.dv, s.dv, !full, acc);  // O += P V
+      forward_softmax(s, sblk, n, cols, qp + lo, kpos + j0, full, m + lo, l + lo, acc + lo * s.dv);
+      accumulate_rows(sblk, BK, 1, n, cols, vHead + j0 * s.dv, s.dv, !full, acc + lo * s.dv);
     }
-    float* o = out + ((b * s.heads + h) * s.tq + i0) * s.dv;
-    float* ls = lse + (b * s.heads + h) * s.tq + i0;
     for (int64_t i = 0; i < rows; i++) {
+      // The row's place in out and lse: its own, or the one its index names.
+      const int64_t row =
+          index ? (index[i] < 0 ? -1 : bh * s.fullRows + index[i]) : bh * s.tq + i0 + i;
       if (qp[i] == kPaddingPosition) {
-        ls[i] = kInf;  // a packing row: nothing to compute, its output is never read
+        if (row >= 0) lse[row] = kInf;  // a packing row: nothing computed, its output never read
         continue;
       }
+      float* o = out + row * s.dv;
       if (l[i] > 0.f) {
         const float inv = 1.f / l[i];
-        for (int64_t c = 0; c < s.dv; c++) o[i * s.dv + c] = acc[i * s.dv + c] * inv;
-        ls[i] = m[i] + std::log(l[i]);
+        for (int64_t c = 0; c < s.dv; c++) o[c] = acc[i * s.dv + c] * inv;
+        lse[row] = m[i] + std::log(l[i]);
       } else {
         // No visible key: the composite's masked logits are all equal, so weights are uniform.
         for (int64_t c = 0; c < s.dv; c++) {
           float sum = 0.f;
           for (int64_t j = 0; j < s.tk; j++) sum += vHead[j * s.dv + c];
-          o[i * s.dv + c] = s.tk > 0 ? sum / static_cast<float>(s.tk) : 0.f;
+          o[c] = s.tk > 0 ? sum / static_cast<float>(s.tk) : 0.f;
         }
-        ls[i] = kInf;
+        lse[row] = kInf;
       }
     }
   };
@@ -442,13 +463,22 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     min_max(kpos + j0, cols, &kRange[2 * kb], &kRange[2 * kb + 1]);
   }
   // D_i = rowsum(dO_i ⊙ O_i), once per query row.
+  // In row-mask mode (s.rowIndex) the rows live at their index in the full arrays.
+  const int64_t perHead = s.rowIndex ? s.fullRows : s.tq;
+  auto source_row = [&](int64_t r) -> int64_t {
+    if (!s.rowIndex) return r;
+    const int32_t i = s.rowIndex[r];
+    return i < 0 ? -1 : (r / s.tq) * s.fullRows + i;
+  };
   std::vector<float> delta(s.batch * s.heads * s.tq);
   for (int64_t r = 0; r < s.batch * s.heads * s.tq; r++) {
+    const int64_t from = source_row(r);
     float sum = 0.f;
-    for (int64_t c = 0; c < s.dv; c++) sum += dout[r * s.dv + c] * out[r * s.dv + c];
+    if (from >= 0)
+      for (int64_t c = 0; c < s.dv; c++) sum += dout[from * s.dv + c] * out[from * s.dv + c];
     delta[r] = sum;
   }
-  std::fill(dq, dq + s.batch * s.heads * s.tq * s.d, 0.f);
+  std::fill(dq, dq + s.batch * s.heads * perHead * s.d, 0.f);
   // Each (batch, kv head) owns its dK/dV rows and its query heads' dQ rows, so tasks never
   // write the same memory; when there are fewer of them than threads, query blocks are split
   // across tasks with private dK/dV that are summed afterwards.
@@ -458,7 +488,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
   const int64_t kvSize = s.tk * (s.d + s.dv);
   std::vector<float> partial(split > 1 ? owners * split * kvSize : 0);
   auto task = [&](int64_t t) {
-    thread_local std::vector<float> bufKt, bufVt, bufS, bufDp;
+    thread_local std::vector<float> bufKt, bufVt, bufS, bufDp, bufRows;
     const int64_t owner = t / split, part = t % split;
     const int64_t b = owner / s.kvHeads, g = owner % s.kvHeads;
     const float* kHead = k + (b * s.kvHeads + g) * s.tk * s.d;
@@ -479,6 +509,43 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     float* sblk = grow(bufS, BQ * BK);
     float* dpblk = grow(bufDp, BQ * BK);
     const int64_t qb0 = part * qBlocks / split, qb1 = (part + 1) * qBlocks / split;
+    // Row-mask mode: this task's rows of q, dout, lse (and its dq) gathered once, as if packed.
+    const int64_t r0 = qb0 * BQ, span = std::min(qb1 * BQ, s.tq) - r0;
+    const int64_t width = s.d + s.dv + 1 + s.d;
+    float* rowsBuf = s.rowIndex ? grow(bufRows, group * span * width) : nullptr;
+    if (rowsBuf) {
+      for (int64_t hh = 0; hh < group; hh++)
+        for (int64_t i = 0; i < span; i++) {
+          const int64_t packed = (b * s.heads + g * group + hh) * s.tq + r0 + i;
+          const int64_t from = source_row(packed), at = hh * span + i;
+          float* qi = rowsBuf + at * s.d;
+          float* doi = rowsBuf + group * span * s.d + at * s.dv;
+          float* li = rowsBuf + group * span * (s.d + s.dv) + at;
+          std::fill(rowsBuf + group * span * (s.d + s.dv + 1) + at * s.d,
+                    rowsBuf + group * span * (s.d + s.dv + 1) + (at + 1) * s.d, 0.f);
+          if (from < 0) {
+            std::fill(qi, qi + s.d, 0.f);
+            std::fill(doi, doi + s.dv, 0.f);
+            *li = 3e38f;  // finite: a padding row's weights come out 0, it is not 'uniform'
+            continue;
+          }
+          std::memcpy(qi, q + from * s.d, s.d * sizeof(float));
+          std::memcpy(doi, dout + from * s.dv, s.dv * sizeof(float));
+          *li = lse[from];
+        }
+    }
+    // Where row `row0 + i` of head h (packed numbering) reads and writes.
+    struct Rows {
+      const float *q, *dout, *lse;
+      float* dq;
+    };
+    auto rows_at = [&](int64_t hh, int64_t row0, int64_t i0) -> Rows {
+      if (!rowsBuf) return {q + row0 * s.d, dout + row0 * s.dv, lse + row0, dq + row0 * s.d};
+      const int64_t at = hh * span + i0 - r0;
+      return {rowsBuf + at * s.d, rowsBuf + group * span * s.d + at * s.dv,
+              rowsBuf + group * span * (s.d + s.dv) + at,
+              rowsBuf + group * span * (s.d + s.dv + 1) + at * s.d};
+    };
     for (int64_t kb = 0; kb < kBlocks; kb++) {
       const int64_t j0 = kb * BK, cols = std::min(BK, s.tk - j0);
       bool packed = false;
@@ -490,20 +557,38 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
           const int32_t* qp = query_positions(s, qpos, b * s.heads + h) + i0;
           int32_t qlo, qhi;
           min_max(qp, rows, &qlo, &qhi);
+          const Rows at = rows_at(hh, row0, i0);
           bool uniform = false;
-          for (int64_t i = 0; i < rows && !uniform; i++) uniform = lse[row0 + i] == kInf;
+          for (int64_t i = 0; i < rows && !uniform; i++) uniform = at.lse[i] == kInf;
           if (!uniform && !block_visible(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1])) continue;
+          // As in the forward: rows placed before every key of the block pass nothing (unless a
+          // row saw no key at all: its uniform weights reach every key).
+          int64_t lo = 0, hi = rows;
+          if (s.causal && !uniform) {
+            while (lo < hi && qp[lo] < kRange[2 * kb]) lo++;
+            while (hi > lo && qp[hi - 1] < kRange[2 * kb]) hi--;
+            if (hi == lo) continue;
+          }
           if (!packed) {
             transpose_block(kHead + j0 * s.d, cols, s.d, kt);
             transpose_block(vHead + j0 * s.dv, cols, s.dv, vt);
             packed = true;
           }
-          backward_block(s, q + row0 * s.d, dout + row0 * s.dv, lse + row0, delta.data() + row0,
-                         rows, qp, kHead + j0 * s.d, kt, vt, cols, kpos + j0,
+          backward_block(s, at.q + lo * s.d, at.dout + lo * s.dv, at.lse + lo,
+                         delta.data() + row0 + lo, hi - lo, qp + lo, kHead + j0 * s.d, kt, vt,
+                         cols, kpos + j0,
                          block_full(s, qlo, qhi, kRange[2 * kb], kRange[2 * kb + 1]), sblk, dpblk,
-                         dq + row0 * s.d, dkHead + j0 * s.d, dvHead + j0 * s.dv);
+                         at.dq + lo * s.d, dkHead + j0 * s.d, dvHead + j0 * s.dv);
         }
       }
+    }
+    if (rowsBuf) {
+      for (int64_t hh = 0; hh < group; hh++)
+        for (int64_t i = 0; i < span; i++) {
+          const int64_t from = source_row((b * s.heads + g * group + hh) * s.tq + r0 + i);
+          if (from >= 0)
+            std::memcpy(dq + from * s.d, rows_at(hh, 0, r0 + i).dq, s.d * sizeof(float));
+        }
     }
   };
   const int64_t tasks = owners * split;

@@ -15,6 +15,12 @@ struct AttentionShape {
   // qpos holds B·H·tq positions, one list per (batch, head), instead of tq shared by all: the
   // callers that pack each head's own query rows (a row mask) give each head its positions.
   bool headPositions = false;
+  // Row-mask mode: the kernel computes tq packed rows per (batch, head), and packed row r of
+  // head bh is row rowIndex[bh·tq + r] (-1: padding) of q, out, lse, dout and dq, which hold
+  // fullRows rows per head. The caller clears the rows no head keeps (out 0, lse -inf); dq is
+  // zeroed here. Saves packing q, out, lse, dout and dq in and out of [B·H·tq] copies.
+  const int32_t* rowIndex = nullptr;
+  int64_t fullRows = 0;
 };
 
 /** A query at this position is padding (packed rows of a row mask): it sees no key and is skipped. */

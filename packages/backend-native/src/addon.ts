@@ -107,6 +107,10 @@ export interface NativeAddon {
     lse: Float32Array,
     dims: Int32Array,
     scale: number,
+    /** Row-mask mode: each packed row's row in q, out and lse (-1: padding) ... */
+    rowIndex?: Int32Array,
+    /** ... which hold this many rows per head. */
+    fullRows?: number,
   ): void;
   attentionBackward(
     q: Float32Array,
@@ -122,6 +126,8 @@ export interface NativeAddon {
     dv: Float32Array,
     dims: Int32Array,
     scale: number,
+    rowIndex?: Int32Array,
+    fullRows?: number,
   ): void;
   /** dims [b, h, kvHeads, tq, tk, d, dv, blockSize, kPerBlock, queryOffset, causal]. */
   blockSparseForward(

@@ -163,6 +163,58 @@ describe('the native backend', () => {
           ),
         /multiple of kvHeads/,
       ],
+      // Row-mask mode: 3 packed rows per head of 4 full rows (q, out, lse sized for 4).
+      [
+        () =>
+          addon.attentionForward(
+            f(32),
+            f(12),
+            f(12),
+            Int32Array.from([0, 1, 2, 0, 1, 2]),
+            pos,
+            f(32),
+            f(8),
+            dims,
+            0.5,
+            Int32Array.of(0, 1, 4, 0, -1, -1),
+            4,
+          ),
+        /row outside \[-1, fullRows\)/,
+      ],
+      [
+        () =>
+          addon.attentionForward(
+            f(24),
+            f(12),
+            f(12),
+            pos,
+            pos,
+            f(24),
+            f(6),
+            dims,
+            0.5,
+            Int32Array.of(0, 1, 2, 0, 1, 2),
+            2,
+          ),
+        /at least the packed rows/,
+      ],
+      [
+        () =>
+          addon.attentionForward(
+            f(24),
+            f(12),
+            f(12),
+            pos,
+            pos,
+            f(24),
+            f(6),
+            dims,
+            0.5,
+            Int32Array.of(0, 1, 2, 0, 1, 2),
+            4,
+          ),
+        /holds 24 elements, needs 32/,
+      ],
     ];
     for (const [call, message] of cases) expect(call).toThrow(message);
   });

@@ -14,7 +14,6 @@ import {
   type FusedAttentionOutputs,
 } from '@attnkit/kernels';
 import type { NativeAddon } from '../addon';
-import { bufferPool } from '../buffer-pool';
 import type { KernelArgs, KernelContext, NativeKernel } from './util';
 import { allocF32, f32 } from './util';
 
@@ -224,87 +223,29 @@ function maskRows(backend: KernelArgs['backend'], mask: tf.TensorInfo, g: Geomet
 const PADDING_POSITION = -(2 ** 31);
 
 /**
- * Each head's kept rows packed into [batch, heads, n, ·] (n the most any head keeps), with one
- * position list per head (the addon's per-head positions). Padding rows sit at PADDING_POSITION
- * and are dropped on the way back. `source[r]`: the row of [B·H·tq] that packed row r reads
- * (padding rows read their head's first row and are then overwritten); `target[r]`: the packed
- * row that row r of [B·H·tq] comes back from (B·H·n, one past the end, for rows not kept).
+ * The addon's row-mask mode: each head's kept rows as n packed rows (n the most any head keeps)
+ * with their positions, and `index`, the row of [B, H, tq] each packed row stands for (-1 for
+ * padding, at PADDING_POSITION). The addon reads and writes those rows in place: nothing is
+ * copied in or out.
  */
 interface Packing {
-  rows: Int32Array[];
   n: number;
   qpos: Int32Array;
+  index: Int32Array;
   dims: Int32Array;
-  source: Int32Array;
-  target: Int32Array;
 }
 
 function packing(rows: Int32Array[], g: Geometry): Packing {
   const n = Math.max(0, ...rows.map((r) => r.length));
   const qpos = new Int32Array(rows.length * n).fill(PADDING_POSITION);
-  const source = new Int32Array(rows.length * n);
-  const target = new Int32Array(rows.length * g.tq).fill(rows.length * n);
+  const index = new Int32Array(rows.length * n).fill(-1);
   rows.forEach((kept, bh) => {
-    source.fill(bh * g.tq, bh * n, (bh + 1) * n);
-    kept.forEach((i, j) => {
-      qpos[bh * n + j] = g.qpos[i]!;
-      source[bh * n + j] = bh * g.tq + i;
-      target[bh * g.tq + i] = bh * n + j;
-    });
+    index.set(kept, bh * n);
+    for (let j = 0; j < kept.length; j++) qpos[bh * n + j] = g.qpos[kept[j]!]!;
   });
   const dims = Int32Array.from(g.dims);
   dims[3] = n;
-  return { rows, n, qpos, dims, source, target };
-}
-
-/** out[r] = x[index[r]] for rows of `width` floats (the addon's row gather; a loop without it). */
-function gatherRows(
-  addon: NativeAddon,
-  x: Float32Array,
-  index: Int32Array,
-  width: number,
-  out: Float32Array,
-): void {
-  if (typeof addon.gatherSlices === 'function') {
-    if (index.length > 0) addon.gatherSlices(x, index, out, 1, x.length / width, width);
-    return;
-  }
-  for (let r = 0; r < index.length; r++) {
-    const from = index[r]! * width;
-    for (let c = 0; c < width; c++) out[r * width + c] = x[from + c]!;
-  }
-}
-
-/** x [B·H, tq, width] -> [B·H, n, width]: each head's kept rows first, `fill` after. */
-function pack(
-  addon: NativeAddon,
-  x: Float32Array,
-  p: Packing,
-  width: number,
-  fill = 0,
-): Float32Array {
-  const packed = allocF32(p.rows.length * p.n * width);
-  gatherRows(addon, x, p.source, width, packed);
-  p.rows.forEach((kept, bh) =>
-    packed.fill(fill, (bh * p.n + kept.length) * width, (bh + 1) * p.n * width),
-  );
-  return packed;
-}
-
-/**
- * x [B·H, tq, width] from packed [B·H·n + 1, width] (its last row, `other`, for the rows no
- * head kept): the inverse of pack.
- */
-function unpack(
-  addon: NativeAddon,
-  packed: Float32Array,
-  p: Packing,
-  width: number,
-  other: number,
-  x: Float32Array,
-): void {
-  packed.fill(other, p.rows.length * p.n * width, (p.rows.length * p.n + 1) * width);
-  gatherRows(addon, packed, p.target, width, x);
+  return { n, qpos, index, dims };
 }
 
 /** The forward over the kept rows only (one addon call); other rows 0 with lse -Infinity. */
@@ -318,37 +259,26 @@ function forwardRows(
   out: Float32Array,
   lse: Float32Array,
 ): void {
+  out.fill(0);
+  lse.fill(-Infinity);
   const p = packing(rows, g);
-  if (p.n === 0) {
-    out.fill(0);
-    lse.fill(-Infinity);
-    return;
-  }
-  const size = rows.length * p.n;
-  const o = allocF32((size + 1) * g.dv);
-  const l = allocF32(size + 1);
-  const q = pack(addon, f32(backend, t.q), p, g.d);
-  const [k, v] = [f32(backend, t.k), f32(backend, t.v)];
+  if (p.n === 0) return;
   addon.attentionForward(
-    q,
-    k,
-    v,
+    f32(backend, t.q),
+    f32(backend, t.k),
+    f32(backend, t.v),
     p.qpos,
     g.kpos,
-    o.subarray(0, size * g.dv),
-    l.subarray(0, size),
+    out,
+    lse,
     p.dims,
     attrs.scale,
+    p.index,
+    g.tq,
   );
-  unpack(addon, o, p, g.dv, 0, out);
-  unpack(addon, l, p, 1, -Infinity, lse);
-  bufferPool.recycle(q, o, l);
 }
 
-/**
- * The backward over the kept rows only: padding rows get dout 0 and a finite huge lse, so
- * their weights are 0 and their blocks are skipped.
- */
+/** The backward over the kept rows only: rows no head keeps get dq 0 and pass nothing to k, v. */
 function backwardRows(
   addon: NativeAddon,
   backend: KernelArgs['backend'],
@@ -363,29 +293,21 @@ function backwardRows(
     for (const grad of [grads.dq, grads.dk, grads.dv]) grad.fill(0);
     return;
   }
-  const size = rows.length * p.n;
-  const dq = allocF32((size + 1) * g.d);
-  const packed = {
-    q: pack(addon, f32(backend, t.q), p, g.d),
-    out: pack(addon, f32(backend, t.out), p, g.dv),
-    lse: pack(addon, f32(backend, t.lse), p, 1, 3e38),
-    dout: pack(addon, f32(backend, t.dout), p, g.dv),
-  };
   addon.attentionBackward(
-    packed.q,
+    f32(backend, t.q),
     f32(backend, t.k),
     f32(backend, t.v),
     p.qpos,
     g.kpos,
-    packed.out,
-    packed.lse,
-    packed.dout,
-    dq.subarray(0, size * g.d),
+    f32(backend, t.out),
+    f32(backend, t.lse),
+    f32(backend, t.dout),
+    grads.dq,
     grads.dk,
     grads.dv,
     p.dims,
     attrs.scale,
+    p.index,
+    g.tq,
   );
-  unpack(addon, dq, p, g.d, 0, grads.dq);
-  bufferPool.recycle(dq, packed.q, packed.out, packed.lse, packed.dout);
 }
