@@ -1,6 +1,6 @@
 // MoH vs MHA: `npm run build`, then
 //   node tools/bench/moh.mjs [--mqar-steps 2500] [--text-steps 2000] [--seeds 2] [--backend native]
-//                            [--speed-steps 20] [--data ../shared/data/tinyshakespeare.txt]
+//                            [--speed-steps 40] [--data ../shared/data/tinyshakespeare.txt]
 //                            [--json out.json]
 // Trains the same decoder LM (llama-tiny's shape: 2 layers, dModel 64, 4 heads of 16, RoPE,
 // SwiGLU, RMSNorm) with plain MHA and with Mixture-of-Head attention at 75% and 50% of the heads
@@ -36,7 +36,7 @@ function parseArgs(argv) {
     mqarSteps: 2500,
     textSteps: 2000,
     seeds: 2,
-    speedSteps: 20,
+    speedSteps: 40,
     backend: undefined,
     data: path.resolve(HERE, '../../../shared/data/tinyshakespeare.txt'),
     json: undefined,
