@@ -126,6 +126,21 @@ describe('the native backend', () => {
     const dense = Int32Array.from([3, 1]);
     const pos = Int32Array.from([0, 1, 2]);
     const dims = Int32Array.from([1, 2, 1, 3, 3, 4, 4, 1, 0]);
+    // Row-mask mode: 2 heads of 3 packed rows; q, out and lse sized for `rows` rows a head.
+    const rowMode = (rows: number, index: number[], fullRows: number) => () =>
+      addon.attentionForward(
+        f(8 * rows),
+        f(12),
+        f(12),
+        pos,
+        pos,
+        f(8 * rows),
+        f(2 * rows),
+        dims,
+        0.5,
+        Int32Array.from(index),
+        fullRows,
+      );
     const cases: Array<[() => void, RegExp]> = [
       [() => addon.matmul(f(3), f(4), f(4), 1, 2, 2, 2, false, false, z, z), /past the end of a/],
       [() => addon.matmul(f(4), f(4), f(1), 1, 2, 2, 2, false, false, z, z), /holds 1 elements/],
@@ -163,58 +178,9 @@ describe('the native backend', () => {
           ),
         /multiple of kvHeads/,
       ],
-      // Row-mask mode: 3 packed rows per head of 4 full rows (q, out, lse sized for 4).
-      [
-        () =>
-          addon.attentionForward(
-            f(32),
-            f(12),
-            f(12),
-            Int32Array.from([0, 1, 2, 0, 1, 2]),
-            pos,
-            f(32),
-            f(8),
-            dims,
-            0.5,
-            Int32Array.of(0, 1, 4, 0, -1, -1),
-            4,
-          ),
-        /row outside \[-1, fullRows\)/,
-      ],
-      [
-        () =>
-          addon.attentionForward(
-            f(24),
-            f(12),
-            f(12),
-            pos,
-            pos,
-            f(24),
-            f(6),
-            dims,
-            0.5,
-            Int32Array.of(0, 1, 2, 0, 1, 2),
-            2,
-          ),
-        /at least the packed rows/,
-      ],
-      [
-        () =>
-          addon.attentionForward(
-            f(24),
-            f(12),
-            f(12),
-            pos,
-            pos,
-            f(24),
-            f(6),
-            dims,
-            0.5,
-            Int32Array.of(0, 1, 2, 0, 1, 2),
-            4,
-          ),
-        /holds 24 elements, needs 32/,
-      ],
+      [rowMode(4, [0, 1, 4, 0, -1, -1], 4), /row outside \[-1, fullRows\)/],
+      [rowMode(3, [0, 1, 2, 0, 1, 2], 2), /at least the packed rows/],
+      [rowMode(3, [0, 1, 2, 0, 1, 2], 4), /holds 24 elements, needs 32/],
     ];
     for (const [call, message] of cases) expect(call).toThrow(message);
   });
