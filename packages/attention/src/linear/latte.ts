@@ -66,9 +66,9 @@ export class LatteState extends State {
  * were not accessible to us, so none are cited.) Cost: 'chunk' (the default) is gated linear
  * attention over L key dimensions, each latent's keys shifted by their running max, on the
  * backend's gated recurrence kernel where it has one, else products over [chunk, chunk, L]
- * (`latentMixtureChunks`); 'parallel'
- * scans [t, L, dv] over log t steps (`logSumExpScan`, as decoding does one step at a time);
- * both exact for any logit range. The bidirectional form is two matmuls.
+ * (`latentMixtureChunks`); 'parallel' scans [t, L, dv] over log t steps (`logSumExpScan`, as
+ * decoding does one step at a time); both exact for any logit range. The bidirectional form is
+ * two matmuls.
  */
 export class Latte extends ProjectedAttention<LatteConfig> implements TokenMixer {
   constructor(config: LatteConfig, options: ModuleOptions = {}) {

@@ -38,3 +38,13 @@ export function chunks(length: number, size: number): [number, number][] {
     out.push([start, Math.min(length, start + size)]);
   return out;
 }
+
+/**
+ * x cut along `axis` into n equal pieces, or pieces of the given sizes. tf.split, not one slice
+ * per piece: a slice's gradient is padded to the whole input, so n slices would cost O(n²)
+ * memory in the backward pass (and tfjs' split/unstack gradients fail with a single piece).
+ */
+export function pieces(x: tf.Tensor, n: number | number[], axis: number): tf.Tensor[] {
+  const count = typeof n === 'number' ? n : n.length;
+  return count === 1 ? [x] : tf.split(x, n, axis);
+}

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { pieces } from '../slicing';
 
 /**
  * The chunkwise form of the (gated) delta rule: Yang et al. 2024, "Parallelizing Linear
@@ -100,15 +101,6 @@ export function deltaChunk(
       state: tf.reshape(state, [b, h, dk, dv]) as tf.Tensor4D,
     };
   });
-}
-
-/**
- * x cut into n equal pieces along `axis`. tf.split, not one slice per piece: a slice's gradient
- * is padded to the whole input, so n slices would cost O(n²) memory in the backward pass (and
- * tfjs' split/unstack gradients fail with a single piece).
- */
-export function pieces(x: tf.Tensor, n: number, axis: number): tf.Tensor[] {
-  return n === 1 ? [x] : tf.split(x, n, axis);
 }
 
 /**

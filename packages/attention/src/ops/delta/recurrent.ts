@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { pieces } from './chunk';
+import { pieces } from '../slicing';
 
 /**
  * The recurrent form (flash-linear-attention's `fused_recurrent`): the delta rule of Schlag et

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { offTape } from '@attnkit/core';
+import { chunks, pieces } from '../slicing';
 import type { LogSumExpState } from './log-sum-exp';
 import type { LatentMixtureChunksResult } from './latent-mixture';
 
@@ -9,10 +10,10 @@ const FUTURE = -1e30;
 /**
  * Latte's causal form in chunks by products (Dolga et al. 2024), for backends without a gated
  * recurrence kernel (on cpu and wasm 2-5x faster than the gated form's composite): per latent
- * l the softmax average of v over s <= t, mixed by p(l|t). Within a chunk every query t takes its own reference r_{t,l}, the
- * largest key of latent l so far (carried max included), so with
- * G_{ts,l} = e^{k_{s,l} - r_{t,l}} (s <= t; every exponent <= 0) and D_{t,l} = Σ_s G_{ts,l} + the
- * carried denominator (>= 1, nothing underflows for any logit range):
+ * l the softmax average of v over s <= t, mixed by p(l|t). Within a chunk every query t takes
+ * its own reference r_{t,l}, the largest key of latent l so far (carried max included), so
+ * with G_{ts,l} = e^{k_{s,l} - r_{t,l}} (s <= t; every exponent <= 0) and D_{t,l} =
+ * Σ_s G_{ts,l} + the carried denominator (>= 1, nothing underflows for any logit range):
  *   out_t = Σ_s [Σ_l (p/D)_{t,l} G_{ts,l}] v_s + Σ_l (p/D)_{t,l} e^{m_prev,l - r_{t,l}} N_prev,l.
  * A chunk of c tokens holds [c, c, L] per head instead of the scan's [c, L, dv] · log c; the
  * state is the log-sum-exp scan's (running max, Σ e^{k-m} v, Σ e^{k-m}), so decoding continues
@@ -37,12 +38,8 @@ export function latentMixtureProducts(
       : undefined;
     let denominator = initialState ? flat(initialState.denominator, latents) : undefined;
     const outputs: tf.Tensor[] = [];
-    // Chunks by one split (its gradient is one concat; a slice's pads the whole input).
-    const sizes = Array.from({ length: Math.ceil(t / chunkSize) }, (_, i) =>
-      Math.min(chunkSize, t - i * chunkSize),
-    );
-    const chunks = (x: tf.Tensor4D) => (sizes.length === 1 ? [x] : tf.split(x, sizes, 2));
-    const [pChunks, kChunks, vChunks] = [p, keys, values].map(chunks);
+    const sizes = chunks(t, chunkSize).map(([start, end]) => end - start);
+    const [pChunks, kChunks, vChunks] = [p, keys, values].map((x) => pieces(x, sizes, 2));
     for (const [i, n] of sizes.entries()) {
       const k = flat(kChunks[i]!, n, latents);
       const v = flat(vChunks[i]!, n, dv) as tf.Tensor3D;
