@@ -380,8 +380,7 @@ AttentionShape attention_shape(const Args& args, size_t i, float scale) {
 void check_attention(const Args& args, AttentionShape& s, const size_t* n) {
   const double packed = static_cast<double>(s.batch) * s.heads * s.tq;
   s.headPositions = static_cast<double>(n[3]) == packed && packed != static_cast<double>(s.tq);
-  // Rows of q, out and lse: the full ones in row-mask mode.
-  const double qn = static_cast<double>(s.batch) * s.heads * (s.rowIndex ? s.fullRows : s.tq);
+  const double qn = static_cast<double>(s.batch) * s.heads * stored_rows(s);
   const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
   args.need(0, n[0], qn * s.d);
   args.need(1, n[1], kn * s.d);
@@ -454,7 +453,7 @@ napi_value AttentionBackward(napi_env env, napi_callback_info info) {
     AttentionShape s = attention_shape(args, 11, static_cast<float>(args.number(12)));
     row_index(args, 13, s);
     check_attention(args, s, n);
-    const double qn = static_cast<double>(s.batch) * s.heads * (s.rowIndex ? s.fullRows : s.tq);
+    const double qn = static_cast<double>(s.batch) * s.heads * stored_rows(s);
     const double kn = static_cast<double>(s.batch) * s.kvHeads * s.tk;
     args.need(7, n[7], qn * s.dv);
     args.need(8, n[8], qn * s.d);

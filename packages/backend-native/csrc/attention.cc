@@ -306,13 +306,13 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
     const int64_t qb = t % qBlocks, bh = t / qBlocks;
     const int64_t b = bh / s.heads, h = bh % s.heads, g = h / group;
     const int64_t i0 = qb * BQ, rows = std::min(BQ, s.tq - i0);
-    const int32_t* index = s.rowIndex ? s.rowIndex + bh * s.tq + i0 : nullptr;
-    const float* qBlk = q + ((b * s.heads + h) * s.tq + i0) * s.d;
-    if (index) {
+    const float* qBlk = q + (bh * s.tq + i0) * s.d;
+    if (s.rowIndex) {
       float* gathered = grow(bufQ, BQ * s.d);
       for (int64_t i = 0; i < rows; i++) {
-        const int64_t r = std::max<int32_t>(index[i], 0);
-        std::memcpy(gathered + i * s.d, q + (bh * s.fullRows + r) * s.d, s.d * sizeof(float));
+        const int64_t from = stored_row(s, bh * s.tq + i0 + i);
+        if (from < 0) std::fill(gathered + i * s.d, gathered + (i + 1) * s.d, 0.f);
+        else std::memcpy(gathered + i * s.d, q + from * s.d, s.d * sizeof(float));
       }
       qBlk = gathered;
     }
@@ -347,9 +347,7 @@ void attention_forward(const AttentionShape& s, const float* q, const float* k, 
       accumulate_rows(sblk, BK, 1, n, cols, vHead + j0 * s.dv, s.dv, !full, acc + lo * s.dv);
     }
     for (int64_t i = 0; i < rows; i++) {
-      // The row's place in out and lse: its own, or the one its index names.
-      const int64_t row =
-          index ? (index[i] < 0 ? -1 : bh * s.fullRows + index[i]) : bh * s.tq + i0 + i;
+      const int64_t row = stored_row(s, bh * s.tq + i0 + i);
       if (qp[i] == kPaddingPosition) {
         if (row >= 0) lse[row] = kInf;  // a packing row: nothing computed, its output never read
         continue;
@@ -463,22 +461,15 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     min_max(kpos + j0, cols, &kRange[2 * kb], &kRange[2 * kb + 1]);
   }
   // D_i = rowsum(dO_i ⊙ O_i), once per query row.
-  // In row-mask mode (s.rowIndex) the rows live at their index in the full arrays.
-  const int64_t perHead = s.rowIndex ? s.fullRows : s.tq;
-  auto source_row = [&](int64_t r) -> int64_t {
-    if (!s.rowIndex) return r;
-    const int32_t i = s.rowIndex[r];
-    return i < 0 ? -1 : (r / s.tq) * s.fullRows + i;
-  };
   std::vector<float> delta(s.batch * s.heads * s.tq);
   for (int64_t r = 0; r < s.batch * s.heads * s.tq; r++) {
-    const int64_t from = source_row(r);
+    const int64_t from = stored_row(s, r);
     float sum = 0.f;
     if (from >= 0)
       for (int64_t c = 0; c < s.dv; c++) sum += dout[from * s.dv + c] * out[from * s.dv + c];
     delta[r] = sum;
   }
-  std::fill(dq, dq + s.batch * s.heads * perHead * s.d, 0.f);
+  std::fill(dq, dq + s.batch * s.heads * stored_rows(s) * s.d, 0.f);
   // Each (batch, kv head) owns its dK/dV rows and its query heads' dQ rows, so tasks never
   // write the same memory; when there are fewer of them than threads, query blocks are split
   // across tasks with private dK/dV that are summed afterwards.
@@ -517,7 +508,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
       for (int64_t hh = 0; hh < group; hh++)
         for (int64_t i = 0; i < span; i++) {
           const int64_t packed = (b * s.heads + g * group + hh) * s.tq + r0 + i;
-          const int64_t from = source_row(packed), at = hh * span + i;
+          const int64_t from = stored_row(s, packed), at = hh * span + i;
           float* qi = rowsBuf + at * s.d;
           float* doi = rowsBuf + group * span * s.d + at * s.dv;
           float* li = rowsBuf + group * span * (s.d + s.dv) + at;
@@ -585,7 +576,7 @@ void attention_backward(const AttentionShape& s, const float* q, const float* k,
     if (rowsBuf) {
       for (int64_t hh = 0; hh < group; hh++)
         for (int64_t i = 0; i < span; i++) {
-          const int64_t from = source_row((b * s.heads + g * group + hh) * s.tq + r0 + i);
+          const int64_t from = stored_row(s, (b * s.heads + g * group + hh) * s.tq + r0 + i);
           if (from >= 0)
             std::memcpy(dq + from * s.d, rows_at(hh, 0, r0 + i).dq, s.d * sizeof(float));
         }

@@ -26,6 +26,16 @@ struct AttentionShape {
 /** A query at this position is padding (packed rows of a row mask): it sees no key and is skipped. */
 constexpr int32_t kPaddingPosition = INT32_MIN;
 
+/** Rows per (batch, head) of q, out, lse, dout and dq: fullRows in row-mask mode, else tq. */
+inline int64_t stored_rows(const AttentionShape& s) { return s.rowIndex ? s.fullRows : s.tq; }
+
+/** Where computed row r (of B·H·tq) is stored: itself, or its index's row (-1: padding). */
+inline int64_t stored_row(const AttentionShape& s, int64_t r) {
+  if (!s.rowIndex) return r;
+  const int32_t i = s.rowIndex[r];
+  return i < 0 ? -1 : (r / s.tq) * s.fullRows + i;
+}
+
 /** The positions of head bh's queries. */
 inline const int32_t* query_positions(const AttentionShape& s, const int32_t* qpos, int64_t bh) {
   return s.headPositions ? qpos + bh * s.tq : qpos;

@@ -87,19 +87,6 @@ class BufferPool {
     this.idleBytes += bytes;
   }
 
-  /**
-   * A kernel's scratch arrays it took and no tensor ever held, returned after use (an array
-   * that is not the pool's, or that something holds or was handed out, is left alone).
-   */
-  recycle(...arrays: Float32Array[]): void {
-    for (const array of arrays) {
-      const o = this.ownerOf(array);
-      if (!o || o.holders !== 0 || o.array !== array) continue;
-      o.holders = 1;
-      this.release(array);
-    }
-  }
-
   /** An array of this buffer was handed out: it stays the caller's. */
   escape(values: unknown): void {
     const o = this.ownerOf(values);
